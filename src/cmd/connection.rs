@@ -1,0 +1,581 @@
+//! The "connection" group: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO and CLIENT.
+
+use std::fmt::Write;
+
+use crate::cmd::args::{eq, int};
+use crate::cmd::meta_gen as m;
+use crate::cmd::table::Handler;
+use crate::config::REDIS_VERSION;
+use crate::exec::client::{flags as cf, Client, ReplyMode};
+use crate::exec::Ctx;
+use crate::resp::errors::{self as err, CmdError, CmdResult};
+use crate::resp::reply::Proto;
+
+pub fn ping(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args().rest();
+    if args.len() > 1 {
+        return Err(err::wrong_arity("ping"));
+    }
+    let subscribed_resp2 = ctx.client.has(cf::PUBSUB) && !ctx.client.out.is_resp3();
+    let out = ctx.out();
+    if subscribed_resp2 {
+        out.array(2);
+        out.bulk(b"pong");
+        out.bulk(args.first().copied().unwrap_or(b""));
+    } else if let Some(msg) = args.first() {
+        out.bulk(msg);
+    } else {
+        out.simple(b"PONG");
+    }
+    Ok(())
+}
+
+pub fn echo(ctx: &mut Ctx) -> CmdResult {
+    let msg = ctx.argv[1];
+    ctx.out().bulk(msg);
+    Ok(())
+}
+
+pub fn quit(ctx: &mut Ctx) -> CmdResult {
+    ctx.out().ok();
+    ctx.client.flags |= cf::CLOSE_AFTER_REPLY;
+    Ok(())
+}
+
+pub fn reset(ctx: &mut Ctx) -> CmdResult {
+    let c = &mut *ctx.client;
+    c.db = 0;
+    c.out.proto = Proto::Resp2;
+    c.name = None;
+    c.reply_mode = ReplyMode::On;
+    c.flags &= !(cf::NO_EVICT | cf::NO_TOUCH | cf::MULTI);
+    c.authenticated = ctx.ex.settings.requirepass.is_none();
+    ctx.out().simple(b"RESET");
+    Ok(())
+}
+
+pub fn select(ctx: &mut Ctx) -> CmdResult {
+    let idx = int(ctx.argv[1]).map_err(|_| CmdError::from(err::NOT_INTEGER))?;
+    if idx < 0 || idx as usize >= ctx.ex.dbs.len() {
+        return Err(err::DB_INDEX.into());
+    }
+    ctx.client.db = idx as usize;
+    ctx.out().ok();
+    Ok(())
+}
+
+/// Checks a password for the default user (the only user until ACL arrives).
+fn check_auth(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
+    let ok = eq(user, "default")
+        && match &ctx.ex.settings.requirepass {
+            None => true,
+            Some(p) => p.as_slice() == pass,
+        };
+    if ok {
+        ctx.client.authenticated = true;
+        Ok(())
+    } else {
+        Err(err::WRONGPASS.into())
+    }
+}
+
+pub fn auth(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args().rest();
+    match args {
+        [pass] => {
+            if ctx.ex.settings.requirepass.is_none() {
+                return Err(err::AUTH_NO_PASSWORD.into());
+            }
+            check_auth(ctx, b"default", pass)?;
+        }
+        [user, pass] => check_auth(ctx, user, pass)?,
+        _ => return Err(err::SYNTAX.into()),
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn hello(ctx: &mut Ctx) -> CmdResult {
+    let mut args = ctx.args();
+    let mut ver = None;
+    if let Some(v) = args.next() {
+        let v = int(v).map_err(|_| {
+            CmdError::from("ERR Protocol version is not an integer or out of range")
+        })?;
+        if !(2..=3).contains(&v) {
+            return Err(err::NOPROTO.into());
+        }
+        ver = Some(v);
+    }
+    let mut auth = None;
+    let mut setname = None;
+    while let Some(opt) = args.next() {
+        if eq(opt, "AUTH") && args.remaining() >= 2 {
+            auth = Some((args.bytes()?, args.bytes()?));
+        } else if eq(opt, "SETNAME") && args.remaining() >= 1 {
+            setname = Some(args.bytes()?);
+        } else {
+            return Err(CmdError::owned(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(err::c_trunc(opt, usize::MAX))
+            )));
+        }
+    }
+    if let Some((user, pass)) = auth {
+        check_auth(ctx, user, pass)?;
+    }
+    if !ctx.client.authenticated {
+        return Err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise \
+                    the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the \
+                    client and select the RESP protocol version at the same time"
+                .into(),
+        );
+    }
+    if let Some(name) = setname {
+        set_name(ctx.client, name)?;
+    }
+    if let Some(v) = ver {
+        ctx.client.out.proto = if v == 3 { Proto::Resp3 } else { Proto::Resp2 };
+    }
+    let id = ctx.client.id;
+    let proto = ctx.client.out.proto as i64;
+    let out = ctx.out();
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(proto);
+    out.bulk(b"id");
+    out.int(id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+/// Client names, LIB-NAME and LIB-VER may only hold printable non-space ASCII.
+fn valid_attr(v: &[u8]) -> bool {
+    v.iter().all(|c| (b'!'..=b'~').contains(c))
+}
+
+fn set_name(client: &mut Client, name: &[u8]) -> CmdResult {
+    if !valid_attr(name) {
+        return Err(
+            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
+        );
+    }
+    client.name = if name.is_empty() {
+        None
+    } else {
+        Some(name.to_vec())
+    };
+    Ok(())
+}
+
+pub fn client_id(ctx: &mut Ctx) -> CmdResult {
+    let id = ctx.client.id as i64;
+    ctx.out().int(id);
+    Ok(())
+}
+
+pub fn client_setname(ctx: &mut Ctx) -> CmdResult {
+    set_name(ctx.client, ctx.argv[2])?;
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn client_getname(ctx: &mut Ctx) -> CmdResult {
+    match ctx.client.name.clone() {
+        Some(n) => ctx.out().bulk(&n),
+        None => ctx.out().null(),
+    }
+    Ok(())
+}
+
+pub fn client_setinfo(ctx: &mut Ctx) -> CmdResult {
+    let (attr, value) = (ctx.argv[2], ctx.argv[3]);
+    let is_name = eq(attr, "LIB-NAME");
+    if !is_name && !eq(attr, "LIB-VER") {
+        return Err(CmdError::owned(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(err::c_trunc(attr, usize::MAX))
+        )));
+    }
+    if !valid_attr(value) {
+        return Err(CmdError::owned(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr)
+        )));
+    }
+    let v = if value.is_empty() {
+        None
+    } else {
+        Some(value.to_vec())
+    };
+    if is_name {
+        ctx.client.lib_name = v;
+    } else {
+        ctx.client.lib_ver = v;
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+/// Parses ON / OFF for CLIENT NO-EVICT and NO-TOUCH.
+fn on_off(a: &[u8]) -> Result<bool, CmdError> {
+    if eq(a, "ON") {
+        Ok(true)
+    } else if eq(a, "OFF") {
+        Ok(false)
+    } else {
+        Err(err::SYNTAX.into())
+    }
+}
+
+pub fn client_no_evict(ctx: &mut Ctx) -> CmdResult {
+    if on_off(ctx.argv[2])? {
+        ctx.client.flags |= cf::NO_EVICT;
+    } else {
+        ctx.client.flags &= !cf::NO_EVICT;
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn client_no_touch(ctx: &mut Ctx) -> CmdResult {
+    if on_off(ctx.argv[2])? {
+        ctx.client.flags |= cf::NO_TOUCH;
+    } else {
+        ctx.client.flags &= !cf::NO_TOUCH;
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn client_reply(ctx: &mut Ctx) -> CmdResult {
+    let a = ctx.argv[2];
+    if eq(a, "ON") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out().ok();
+    } else if eq(a, "OFF") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if eq(a, "SKIP") {
+        if ctx.client.reply_mode != ReplyMode::Off {
+            ctx.client.reply_mode = ReplyMode::SkipNext;
+        }
+    } else {
+        return Err(err::SYNTAX.into());
+    }
+    Ok(())
+}
+
+/// Redis's client types for CLIENT LIST TYPE and CLIENT KILL TYPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Replica,
+    PubSub,
+    Master,
+}
+
+fn client_type_by_name(name: &[u8]) -> Option<ClientType> {
+    if eq(name, "normal") {
+        Some(ClientType::Normal)
+    } else if eq(name, "slave") || eq(name, "replica") {
+        Some(ClientType::Replica)
+    } else if eq(name, "pubsub") {
+        Some(ClientType::PubSub)
+    } else if eq(name, "master") {
+        Some(ClientType::Master)
+    } else {
+        None
+    }
+}
+
+fn client_type(c: &Client) -> ClientType {
+    if c.has(cf::PUBSUB) {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
+}
+
+fn unknown_type(name: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Unknown client type '{}'",
+        String::from_utf8_lossy(err::c_trunc(name, usize::MAX))
+    ))
+}
+
+/// One CLIENT LIST line (Redis's catClientInfoString, with 7.2's lib-name / lib-ver).
+fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
+    let pending = c.pending_output();
+    let _ = write!(
+        out,
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+         multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} \
+         tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.fd,
+        String::from_utf8_lossy(c.name.as_deref().unwrap_or(b"")),
+        (now_ms - c.created_ms) / 1000,
+        (now_ms - c.last_interaction_ms) / 1000,
+        c.flags_string(),
+        c.db,
+        c.qbuf_len,
+        c.qbuf_free,
+        c.argv_mem,
+        c.out.buf.capacity(),
+        c.out.buf.len(),
+        pending,
+        pending,
+        c.qbuf_len
+            + c.qbuf_free
+            + c.out.buf.capacity()
+            + c.argv_mem
+            + std::mem::size_of::<Client>(),
+        if pending > 0 { "w" } else { "" },
+        c.last_cmd,
+        c.out.proto as u8,
+        String::from_utf8_lossy(c.lib_name.as_deref().unwrap_or(b"")),
+        String::from_utf8_lossy(c.lib_ver.as_deref().unwrap_or(b"")),
+    );
+}
+
+/// All clients in id order, the running one included.
+fn all_clients<'a>(ctx: &'a Ctx) -> Vec<&'a Client> {
+    let mut v: Vec<&Client> = ctx.ex.clients.iter().flatten().map(|c| &**c).collect();
+    v.push(&*ctx.client);
+    v.sort_by_key(|c| c.id);
+    v
+}
+
+pub fn client_list(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args().rest();
+    let now = ctx.now_ms;
+    let mut text = String::new();
+    if args.len() == 2 && eq(args[0], "TYPE") {
+        let t = client_type_by_name(args[1]).ok_or_else(|| unknown_type(args[1]))?;
+        for c in all_clients(ctx) {
+            if client_type(c) == t {
+                client_info_line(c, now, &mut text);
+            }
+        }
+    } else if args.len() >= 2 && eq(args[0], "ID") {
+        let mut ids = Vec::new();
+        for a in &args[1..] {
+            ids.push(int(a).map_err(|_| CmdError::from("ERR Invalid client ID"))?);
+        }
+        let clients = all_clients(ctx);
+        for id in ids {
+            if let Some(c) = clients.iter().find(|c| c.id as i64 == id) {
+                client_info_line(c, now, &mut text);
+            }
+        }
+    } else if !args.is_empty() {
+        return Err(err::SYNTAX.into());
+    } else {
+        for c in all_clients(ctx) {
+            client_info_line(c, now, &mut text);
+        }
+    }
+    ctx.out().verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+pub fn client_info(ctx: &mut Ctx) -> CmdResult {
+    let mut text = String::new();
+    client_info_line(ctx.client, ctx.now_ms, &mut text);
+    ctx.out().verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args().rest();
+    let mut addr: Option<&[u8]> = None;
+    let mut laddr: Option<&[u8]> = None;
+    let mut id: Option<u64> = None;
+    let mut ctype: Option<ClientType> = None;
+    let mut maxage: Option<i64> = None;
+    let mut skipme = true;
+    let old_style = args.len() == 1;
+    if old_style {
+        addr = Some(args[0]);
+        skipme = false;
+    } else if args.len() >= 2 {
+        let mut i = 0;
+        while i < args.len() {
+            let (opt, more) = (args[i], i + 1 < args.len());
+            if !more {
+                return Err(err::SYNTAX.into());
+            }
+            let v = args[i + 1];
+            if eq(opt, "ID") {
+                let n = crate::cmd::args::int_in(
+                    v,
+                    1,
+                    i64::MAX,
+                    "ERR client-id should be greater than 0",
+                )?;
+                id = Some(n as u64);
+            } else if eq(opt, "TYPE") {
+                ctype = Some(client_type_by_name(v).ok_or_else(|| unknown_type(v))?);
+            } else if eq(opt, "ADDR") {
+                addr = Some(v);
+            } else if eq(opt, "LADDR") {
+                laddr = Some(v);
+            } else if eq(opt, "USER") {
+                if !eq(v, "default") {
+                    return Err(CmdError::owned(format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(v)
+                    )));
+                }
+            } else if eq(opt, "SKIPME") {
+                skipme = if eq(v, "YES") {
+                    true
+                } else if eq(v, "NO") {
+                    false
+                } else {
+                    return Err(err::SYNTAX.into());
+                };
+            } else if eq(opt, "MAXAGE") {
+                maxage = Some(int(v)?);
+            } else {
+                return Err(err::SYNTAX.into());
+            }
+            i += 2;
+        }
+    } else {
+        return Err(err::SYNTAX.into());
+    }
+    let now = ctx.now_ms;
+    let matches = |c: &Client| {
+        addr.is_none_or(|a| c.addr.as_bytes() == a)
+            && laddr.is_none_or(|a| c.laddr.as_bytes() == a)
+            && ctype.is_none_or(|t| client_type(c) == t)
+            && id.is_none_or(|i| c.id == i)
+            && maxage.is_none_or(|secs| (now - c.created_ms) / 1000 >= secs)
+    };
+    let mut killed = 0i64;
+    let victims: Vec<usize> = ctx
+        .ex
+        .clients
+        .iter()
+        .flatten()
+        .filter(|c| matches(c))
+        .map(|c| c.slot)
+        .collect();
+    for slot in victims {
+        ctx.ex.close_client_asap(slot);
+        killed += 1;
+    }
+    let kill_self = !skipme && matches(ctx.client);
+    if kill_self {
+        killed += 1;
+    }
+    if old_style {
+        if killed == 0 {
+            return Err("ERR No such client".into());
+        }
+        ctx.out().ok();
+    } else {
+        ctx.out().int(killed);
+    }
+    if kill_self {
+        ctx.client.flags |= cf::CLOSE_AFTER_REPLY;
+    }
+    Ok(())
+}
+
+pub fn client_help(ctx: &mut Ctx) -> CmdResult {
+    crate::cmd::server::introspect::help(
+        ctx.out(),
+        "CLIENT",
+        &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are:",
+            "    * LIB-NAME: the client lib name.",
+            "    * LIB-VER: the client lib version.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ],
+    );
+    Ok(())
+}
+
+pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
+    (&m::PING, ping),
+    (&m::ECHO, echo),
+    (&m::QUIT, quit),
+    (&m::RESET, reset),
+    (&m::SELECT, select),
+    (&m::AUTH, auth),
+    (&m::HELLO, hello),
+    (&m::CLIENT_ID, client_id),
+    (&m::CLIENT_SETNAME, client_setname),
+    (&m::CLIENT_GETNAME, client_getname),
+    (&m::CLIENT_SETINFO, client_setinfo),
+    (&m::CLIENT_NO_EVICT, client_no_evict),
+    (&m::CLIENT_NO_TOUCH, client_no_touch),
+    (&m::CLIENT_REPLY, client_reply),
+    (&m::CLIENT_LIST, client_list),
+    (&m::CLIENT_INFO, client_info),
+    (&m::CLIENT_KILL, client_kill),
+    (&m::CLIENT_HELP, client_help),
+];

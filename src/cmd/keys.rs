@@ -1,0 +1,129 @@
+//! Finding the keys of a command from its key specs (Redis's getKeysUsingKeySpecs), for
+//! COMMAND GETKEYS and, later, ACL key checks and cluster slot routing.
+
+use super::meta::{key_flag, BeginSearch, CommandMeta, FindKeys};
+use crate::util::num::parse_i64;
+
+/// A key position in argv and the flags of the spec that found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRef {
+    pub pos: usize,
+    pub flags: u32,
+}
+
+/// Does the command have keys at all (Redis's doesCommandHaveKeys)?
+pub fn has_keys(meta: &CommandMeta) -> bool {
+    meta.has(super::meta::flag::MOVABLE_KEYS) && meta.key_specs.is_empty()
+        || meta
+            .key_specs
+            .iter()
+            .any(|ks| ks.flags & key_flag::NOT_KEY == 0)
+}
+
+/// Keys from the specs, or None if a spec does not fit argv (an invalid or incomplete spec).
+pub fn keys_from_specs(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
+    let argc = argv.len() as i64;
+    let mut out = Vec::new();
+    for spec in meta.key_specs {
+        if spec.flags & key_flag::NOT_KEY != 0 {
+            continue;
+        }
+        let mut first: i64 = match spec.begin_search {
+            BeginSearch::Index(i) => i64::from(i),
+            BeginSearch::Keyword { keyword, startfrom } => {
+                let startfrom = i64::from(startfrom);
+                let start = if startfrom > 0 {
+                    startfrom
+                } else {
+                    argc + startfrom
+                };
+                let end = if startfrom > 0 { argc - 1 } else { 1 };
+                let mut found = 0;
+                let mut i = start;
+                while i != end {
+                    if i >= argc || i < 1 {
+                        break;
+                    }
+                    if argv[i as usize].eq_ignore_ascii_case(keyword.as_bytes()) {
+                        found = i + 1;
+                        break;
+                    }
+                    i = if start <= end { i + 1 } else { i - 1 };
+                }
+                if found == 0 {
+                    continue;
+                }
+                found
+            }
+            BeginSearch::Unknown => return None,
+        };
+        let (last, step) = match spec.find_keys {
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                let (lastkey, limit) = (i64::from(lastkey), i64::from(limit));
+                let last = if lastkey >= 0 {
+                    first + lastkey
+                } else if limit == 0 {
+                    argc + lastkey
+                } else {
+                    first + ((argc - first) / limit + lastkey)
+                };
+                (last, i64::from(keystep))
+            }
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                let keynumidx = i64::from(keynumidx);
+                if keynumidx >= argc - first {
+                    return None;
+                }
+                let numkeys = parse_i64(argv[(first + keynumidx) as usize]).filter(|n| *n >= 0)?;
+                first += i64::from(firstkey);
+                (first + numkeys - 1, i64::from(keystep))
+            }
+            FindKeys::Unknown => return None,
+        };
+        if last >= argc || last < first || first >= argc {
+            return None;
+        }
+        let mut i = first;
+        while i <= last {
+            out.push(KeyRef {
+                pos: i as usize,
+                flags: spec.flags,
+            });
+            i += step.max(1);
+        }
+        if spec.flags & key_flag::INCOMPLETE != 0 && out.is_empty() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// The keys of a command: specs first when they are reliable, else an empty answer.
+pub fn command_keys(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
+    let has_keyspec = meta
+        .key_specs
+        .iter()
+        .any(|ks| ks.flags & key_flag::NOT_KEY == 0);
+    let has_varflags = meta
+        .key_specs
+        .iter()
+        .any(|ks| ks.flags & key_flag::VARIABLE_FLAGS != 0);
+    if has_keyspec && !has_varflags {
+        if let Some(k) = keys_from_specs(meta, argv) {
+            return Some(k);
+        }
+    }
+    // Commands whose flags vary with the arguments: the specs still locate the keys.
+    if has_varflags {
+        return keys_from_specs(meta, argv);
+    }
+    None
+}

@@ -1,0 +1,51 @@
+//! The command table and one module per command family (one Redis group each).
+
+pub mod args;
+pub mod connection;
+pub mod generic;
+pub mod keys;
+pub mod meta;
+#[rustfmt::skip]
+pub mod meta_gen;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use table::Handler;
+
+/// Every family's handler column, in one place; `table` joins them with the metadata.
+pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
+    connection::HANDLERS,
+    generic::HANDLERS,
+    server::HANDLERS,
+    strings::HANDLERS,
+];
+
+/// Which module serves which metadata group (checked by a test).
+pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
+    ("connection", connection::HANDLERS),
+    ("generic", generic::HANDLERS),
+    ("server", server::HANDLERS),
+    ("string", strings::HANDLERS),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_handler_lives_in_its_groups_module() {
+        for (group, handlers) in GROUP_MODULES {
+            for (meta, _) in handlers.iter() {
+                assert_eq!(
+                    &meta.group, group,
+                    "{} is bound in the {group} module",
+                    meta.name
+                );
+            }
+        }
+        let total: usize = FAMILIES.iter().map(|f| f.len()).sum();
+        let grouped: usize = GROUP_MODULES.iter().map(|(_, h)| h.len()).sum();
+        assert_eq!(total, grouped, "every family is listed in GROUP_MODULES");
+    }
+}

@@ -1,0 +1,347 @@
+//! INFO: the sections and field names tools read, in Redis's order.
+
+use std::fmt::Write;
+
+use crate::config::{CINNABAR_VERSION, REDIS_VERSION};
+use crate::exec::client::flags as cf;
+use crate::exec::{lru_clock, Ctx, Executor};
+use crate::resp::errors::CmdResult;
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+pub fn info(ctx: &mut Ctx) -> CmdResult {
+    let args = ctx.args().rest();
+    let mut wanted: Vec<String> = Vec::new();
+    let mut everything = false;
+    if args.is_empty() {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    for a in args {
+        let a = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match a.as_str() {
+            "default" => wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string())),
+            "all" => wanted.extend(ALL_SECTIONS.iter().map(|s| s.to_string())),
+            "everything" => {
+                everything = true;
+                wanted.extend(ALL_SECTIONS.iter().map(|s| s.to_string()));
+            }
+            _ => wanted.push(a),
+        }
+    }
+    let _ = everything;
+    let text = render(ctx.ex, Some(&*ctx.client), &wanted, ctx.now_ms);
+    ctx.out().verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+/// Renders the requested sections. `current` is the client running INFO (not in the table).
+pub fn render(
+    ex: &Executor,
+    current: Option<&crate::exec::Client>,
+    wanted: &[String],
+    now_ms: i64,
+) -> String {
+    let mut s = String::new();
+    let has = |name: &str| wanted.iter().any(|w| w == name);
+    let section = |s: &mut String, title: &str| {
+        if !s.is_empty() {
+            s.push_str("\r\n");
+        }
+        let _ = write!(s, "# {title}\r\n");
+    };
+    let clients = || ex.clients.iter().flatten().map(|c| &**c).chain(current);
+    if has("server") {
+        section(&mut s, "Server");
+        let uptime = (now_ms - ex.start_unix_ms) / 1000;
+        let uname = uname();
+        let _ = write!(
+            s,
+            "redis_version:{REDIS_VERSION}\r\ncinnabar_version:{CINNABAR_VERSION}\r\nredis_git_sha1:00000000\r\n\
+             redis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{uname}\r\n\
+             arch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\n\
+             atomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\n\
+             run_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\n\
+             uptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\n\
+             config_file:{}\r\nio_threads_active:0\r\n",
+            std::process::id(),
+            ex.run_id,
+            ex.tcp_port,
+            ex.clock.now_us(),
+            uptime / 86400,
+            ex.hz,
+            ex.settings.hz,
+            lru_clock(now_ms),
+            ex.executable,
+            ex.config_file,
+        );
+    }
+    if has("clients") {
+        section(&mut s, "Clients");
+        let blocked = clients().filter(|c| c.has(cf::BLOCKED)).count();
+        let max_in = clients().map(|c| c.qbuf_len).max().unwrap_or(0);
+        let max_out = clients().map(|c| c.pending_output()).max().unwrap_or(0);
+        let _ = write!(
+            s,
+            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+             client_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\n\
+             blocked_clients:{blocked}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            ex.client_count,
+            ex.settings.maxclients,
+        );
+    }
+    if has("memory") {
+        section(&mut s, "Memory");
+        let used = crate::alloc::used_memory() as u64;
+        let rss = crate::alloc::rss_bytes() as u64;
+        let total = crate::alloc::total_system_memory();
+        let maxmemory = ex.settings.maxmemory;
+        let frag = if used > 0 {
+            rss as f64 / used as f64
+        } else {
+            0.0
+        };
+        let mem_clients: u64 = clients()
+            .map(|c| (c.out.buf.capacity() + c.qbuf_len + c.qbuf_free) as u64)
+            .sum();
+        let _ = write!(
+            s,
+            "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+             used_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\n\
+             used_memory_peak_perc:100.00%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\n\
+             used_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\n\
+             allocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\n\
+             total_system_memory:{total}\r\ntotal_system_memory_human:{}\r\n\
+             used_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\n\
+             used_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\n\
+             number_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\n\
+             used_memory_vm_total_human:0B\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\n\
+             used_memory_scripts_human:0B\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
+             maxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\n\
+             allocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\n\
+             rss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\n\
+             mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\n\
+             mem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{mem_clients}\r\n\
+             mem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\n\
+             lazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+            human(used),
+            human(rss),
+            human(used),
+            human(total),
+            human(maxmemory),
+            ex.settings.maxmemory_policy,
+            rss as i64 - used as i64,
+        );
+    }
+    if has("persistence") {
+        section(&mut s, "Persistence");
+        let _ = write!(
+            s,
+            "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+             current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
+             current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\n\
+             rdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n\
+             rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\n\
+             rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:{}\r\n\
+             aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n\
+             aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n\
+             aof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n\
+             module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+            ex.dirty,
+            ex.lastsave_unix,
+            u8::from(ex.settings.appendonly),
+        );
+    }
+    if has("stats") {
+        section(&mut s, "Stats");
+        let st = &ex.stats;
+        let _ = write!(
+            s,
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+             instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
+             total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\n\
+             instantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\n\
+             instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\n\
+             rejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
+             expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
+             expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\n\
+             total_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
+             keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\
+             pubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
+             slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
+             active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
+             current_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
+             tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
+             dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
+             io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
+             client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+            st.total_connections_received,
+            st.total_commands_processed,
+            st.instantaneous_ops(),
+            st.total_net_input_bytes,
+            st.total_net_output_bytes,
+            st.instantaneous_input_kbps(),
+            st.instantaneous_output_kbps(),
+            st.rejected_connections,
+            st.expired_keys,
+            st.evicted_keys,
+            st.keyspace_hits,
+            st.keyspace_misses,
+            st.total_error_replies,
+            st.client_query_buffer_limit_disconnections,
+            st.client_output_buffer_limit_disconnections,
+        );
+    }
+    if has("replication") {
+        section(&mut s, "Replication");
+        let _ = write!(
+            s,
+            "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+             master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
+             master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
+             repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+            ex.run_id
+        );
+    }
+    if has("cpu") {
+        section(&mut s, "CPU");
+        let (user, sys) = cpu_times(libc::RUSAGE_SELF);
+        let (cuser, csys) = cpu_times(libc::RUSAGE_CHILDREN);
+        let _ = write!(
+            s,
+            "used_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:{csys:.6}\r\n\
+             used_cpu_user_children:{cuser:.6}\r\nused_cpu_sys_main_thread:{sys:.6}\r\n\
+             used_cpu_user_main_thread:{user:.6}\r\n"
+        );
+    }
+    if has("modules") || has("module_list") {
+        section(&mut s, "Modules");
+    }
+    if has("commandstats") {
+        section(&mut s, "Commandstats");
+        for (i, name) in ex.table.stat_names.iter().enumerate() {
+            let c = &ex.stats.cmd[i];
+            if c.calls == 0 && c.rejected_calls == 0 && c.failed_calls == 0 {
+                continue;
+            }
+            let per = if c.calls > 0 {
+                c.usec as f64 / c.calls as f64
+            } else {
+                0.0
+            };
+            let _ = write!(
+                s,
+                "cmdstat_{name}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
+                c.calls, c.usec, c.rejected_calls, c.failed_calls
+            );
+        }
+    }
+    if has("errorstats") {
+        section(&mut s, "Errorstats");
+        for (code, n) in &ex.stats.errors {
+            let _ = write!(
+                s,
+                "errorstat_{}:count={n}\r\n",
+                String::from_utf8_lossy(code)
+            );
+        }
+    }
+    if has("cluster") {
+        section(&mut s, "Cluster");
+        s.push_str("cluster_enabled:0\r\n");
+    }
+    if has("keyspace") {
+        section(&mut s, "Keyspace");
+        for (i, db) in ex.dbs.iter().enumerate() {
+            if db.is_empty() {
+                continue;
+            }
+            let _ = write!(
+                s,
+                "db{i}:keys={},expires={},avg_ttl={}\r\n",
+                db.len(),
+                db.expires_count(),
+                db.avg_ttl_ms
+            );
+        }
+    }
+    s
+}
+
+/// Redis's bytesToHuman.
+pub fn human(n: u64) -> String {
+    let n = n as f64;
+    const K: f64 = 1024.0;
+    if n < K {
+        format!("{}B", n as u64)
+    } else if n < K * K {
+        format!("{:.2}K", n / K)
+    } else if n < K * K * K {
+        format!("{:.2}M", n / (K * K))
+    } else if n < K * K * K * K {
+        format!("{:.2}G", n / (K * K * K))
+    } else if n < K * K * K * K * K {
+        format!("{:.2}T", n / (K * K * K * K))
+    } else {
+        format!("{:.2}P", n / (K * K * K * K * K))
+    }
+}
+
+fn uname() -> String {
+    // SAFETY: utsname is plain data; uname fills it.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "Linux".into();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).to_string()
+    };
+    format!(
+        "{} {} {}",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.machine)
+    )
+}
+
+fn cpu_times(who: libc::c_int) -> (f64, f64) {
+    // SAFETY: rusage is plain data; getrusage fills it.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `r` is valid and writable.
+    if unsafe { libc::getrusage(who, &mut r) } != 0 {
+        return (0.0, 0.0);
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(r.ru_utime), t(r.ru_stime))
+}

@@ -1,0 +1,148 @@
+//! The "server" group: INFO, CONFIG, COMMAND, DEBUG, FLUSHDB/FLUSHALL, DBSIZE, TIME,
+//! LASTSAVE, SHUTDOWN.
+
+pub mod config_cmd;
+pub mod debug;
+pub mod info;
+pub mod introspect;
+
+use crate::cmd::args::{eq, int};
+use crate::cmd::meta_gen as m;
+use crate::cmd::table::Handler;
+use crate::exec::{Ctx, ShutdownRequest};
+use crate::resp::errors::{self as err, CmdError, CmdResult};
+
+pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
+    let n = ctx.db().len() as i64;
+    ctx.out().int(n);
+    Ok(())
+}
+
+pub fn time(ctx: &mut Ctx) -> CmdResult {
+    let us = ctx.ex.clock.now_us();
+    let out = ctx.out();
+    out.array(2);
+    out.bulk_i64(us / 1_000_000);
+    out.bulk_i64(us % 1_000_000);
+    Ok(())
+}
+
+pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
+    let t = ctx.ex.lastsave_unix;
+    ctx.out().int(t);
+    Ok(())
+}
+
+/// FLUSHDB / FLUSHALL take an optional ASYNC or SYNC.
+fn flush_mode(ctx: &Ctx) -> CmdResult {
+    let mut args = ctx.args();
+    match args.next() {
+        None => Ok(()),
+        Some(a) if args.is_empty() && (eq(a, "ASYNC") || eq(a, "SYNC")) => Ok(()),
+        Some(_) => Err(err::SYNTAX.into()),
+    }
+}
+
+pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
+    flush_mode(ctx)?;
+    let db = ctx.client.db;
+    let removed = ctx.ex.dbs[db].clear();
+    ctx.ex.dirty += removed as u64;
+    ctx.ex.flushed_db(Some(db));
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn flushall(ctx: &mut Ctx) -> CmdResult {
+    flush_mode(ctx)?;
+    let mut removed = 0;
+    for db in &mut ctx.ex.dbs {
+        removed += db.clear();
+    }
+    ctx.ex.dirty += removed as u64 + 1;
+    ctx.ex.flushed_db(None);
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
+    let a = int(ctx.argv[1]).map_err(|_| CmdError::from("ERR invalid first DB index"))?;
+    let b = int(ctx.argv[2]).map_err(|_| CmdError::from("ERR invalid second DB index"))?;
+    let n = ctx.ex.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(err::DB_INDEX.into());
+    }
+    let (a, b) = (a as usize, b as usize);
+    if a != b {
+        ctx.ex.dbs.swap(a, b);
+        ctx.ex.dirty += 1;
+        ctx.ex.swapped_dbs(a, b);
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
+    let mut req = ShutdownRequest {
+        save: None,
+        now: false,
+        force: false,
+    };
+    let mut abort = false;
+    for a in ctx.args().rest() {
+        if eq(a, "NOSAVE") {
+            req.save = Some(false);
+        } else if eq(a, "SAVE") {
+            req.save = Some(true);
+        } else if eq(a, "NOW") {
+            req.now = true;
+        } else if eq(a, "FORCE") {
+            req.force = true;
+        } else if eq(a, "ABORT") {
+            abort = true;
+        } else {
+            return Err(err::SYNTAX.into());
+        }
+    }
+    if abort {
+        if req.save.is_some() || req.now || req.force {
+            return Err(err::SYNTAX.into());
+        }
+        return Err("ERR No shutdown in progress.".into());
+    }
+    tracing::warn!("User requested shutdown...");
+    ctx.ex
+        .prepare_shutdown(req)
+        .map_err(|_| CmdError::from("ERR Errors trying to SHUTDOWN. Check logs."))?;
+    // No reply: the connection closes when the server exits.
+    ctx.ex.exiting = true;
+    Ok(())
+}
+
+pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
+    (&m::DBSIZE, dbsize),
+    (&m::TIME, time),
+    (&m::LASTSAVE, lastsave),
+    (&m::FLUSHDB, flushdb),
+    (&m::FLUSHALL, flushall),
+    (&m::SHUTDOWN, shutdown),
+    (&m::SWAPDB, swapdb),
+    (&m::INFO, info::info),
+    (&m::DEBUG, debug::debug),
+    (&m::CONFIG_GET, config_cmd::config_get),
+    (&m::CONFIG_SET, config_cmd::config_set),
+    (&m::CONFIG_RESETSTAT, config_cmd::config_resetstat),
+    (&m::CONFIG_REWRITE, config_cmd::config_rewrite),
+    (&m::CONFIG_HELP, config_cmd::config_help),
+    (&m::COMMAND, introspect::command),
+    (&m::COMMAND_COUNT, introspect::command_count),
+    (&m::COMMAND_INFO, introspect::command_info),
+    (&m::COMMAND_DOCS, introspect::command_docs),
+    (&m::COMMAND_LIST, introspect::command_list),
+    (&m::COMMAND_GETKEYS, introspect::command_getkeys),
+    (
+        &m::COMMAND_GETKEYSANDFLAGS,
+        introspect::command_getkeysandflags,
+    ),
+    (&m::COMMAND_HELP, introspect::command_help),
+];

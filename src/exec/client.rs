@@ -1,0 +1,160 @@
+//! Per-connection state the executor keeps: selected db, protocol, name, auth, flags and the
+//! reply buffer. The socket and the query buffer stay in `net`.
+
+use crate::resp::reply::ReplyBuf;
+
+/// Client flags (a subset of Redis's CLIENT_* flags, named as CLIENT LIST prints them).
+pub mod flags {
+    /// Close after the pending replies are written (QUIT, protocol errors).
+    pub const CLOSE_AFTER_REPLY: u32 = 1 << 0;
+    /// Close as soon as possible, without writing more (CLIENT KILL, limits).
+    pub const CLOSE_ASAP: u32 = 1 << 1;
+    /// CLIENT NO-EVICT ON.
+    pub const NO_EVICT: u32 = 1 << 2;
+    /// CLIENT NO-TOUCH ON (7.2): commands other than TOUCH do not update access times.
+    pub const NO_TOUCH: u32 = 1 << 3;
+    /// Connected through the unix socket.
+    pub const UNIX_SOCKET: u32 = 1 << 4;
+    /// Inside MULTI.
+    pub const MULTI: u32 = 1 << 5;
+    /// Blocked in a blocking command.
+    pub const BLOCKED: u32 = 1 << 6;
+    /// Subscribed to channels or patterns.
+    pub const PUBSUB: u32 = 1 << 7;
+}
+
+/// CLIENT REPLY mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the current command's reply (SkipNext after it was armed).
+    Skip,
+}
+
+pub struct Client {
+    pub id: u64,
+    /// Index in the client table; equals the event-loop token.
+    pub slot: usize,
+    pub out: ReplyBuf,
+    /// Bytes of `out` already written to the socket.
+    pub out_sent: usize,
+    pub db: usize,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    pub authenticated: bool,
+    pub flags: u32,
+    pub reply_mode: ReplyMode,
+    pub created_ms: i64,
+    pub last_interaction_ms: i64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    /// Query buffer length and free space, reported by the network layer.
+    pub qbuf_len: usize,
+    pub qbuf_free: usize,
+    /// Arguments and their total size of the command being run (CLIENT LIST argv-mem).
+    pub argv_len: usize,
+    pub argv_mem: usize,
+    /// Full name of the last command run (CLIENT LIST cmd).
+    pub last_cmd: &'static str,
+    /// When the output buffer first went over the soft limit (ms), if it is over now.
+    pub obuf_soft_since_ms: Option<i64>,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub commands_processed: u64,
+}
+
+impl Client {
+    pub fn new(id: u64, slot: usize, now_ms: i64) -> Self {
+        Client {
+            id,
+            slot,
+            out: ReplyBuf::new(),
+            out_sent: 0,
+            db: 0,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            authenticated: false,
+            flags: 0,
+            reply_mode: ReplyMode::On,
+            created_ms: now_ms,
+            last_interaction_ms: now_ms,
+            addr: String::new(),
+            laddr: String::new(),
+            fd: -1,
+            qbuf_len: 0,
+            qbuf_free: 0,
+            argv_len: 0,
+            argv_mem: 0,
+            last_cmd: "NULL",
+            obuf_soft_since_ms: None,
+            net_input_bytes: 0,
+            net_output_bytes: 0,
+            commands_processed: 0,
+        }
+    }
+
+    #[inline]
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Bytes waiting to be written.
+    #[inline]
+    pub fn pending_output(&self) -> usize {
+        self.out.buf.len() - self.out_sent
+    }
+
+    /// Drops the already-written prefix of the reply buffer.
+    pub fn compact_output(&mut self) {
+        if self.out_sent == self.out.buf.len() {
+            self.out.buf.clear();
+            self.out_sent = 0;
+            // Give back memory after a huge reply.
+            if self.out.buf.capacity() > 1024 * 1024 {
+                self.out.buf = Vec::with_capacity(16 * 1024);
+            }
+        } else if self.out_sent > 64 * 1024 && self.out_sent * 2 > self.out.buf.len() {
+            self.out.buf.drain(..self.out_sent);
+            self.out_sent = 0;
+        }
+    }
+
+    /// CLIENT LIST's flags field.
+    pub fn flags_string(&self) -> String {
+        let mut s = String::new();
+        if self.has(flags::MULTI) {
+            s.push('x');
+        }
+        if self.has(flags::BLOCKED) {
+            s.push('b');
+        }
+        if self.has(flags::CLOSE_AFTER_REPLY) {
+            s.push('c');
+        }
+        if self.has(flags::UNIX_SOCKET) {
+            s.push('U');
+        }
+        if self.has(flags::CLOSE_ASAP) {
+            s.push('A');
+        }
+        if self.has(flags::NO_EVICT) {
+            s.push('e');
+        }
+        if self.has(flags::NO_TOUCH) {
+            s.push('T');
+        }
+        if self.has(flags::PUBSUB) {
+            s.push('P');
+        }
+        if s.is_empty() {
+            s.push('N');
+        }
+        s
+    }
+}

@@ -1,0 +1,677 @@
+//! The executor: one thread, owner of every database and client state; runs each command in
+//! arrival order (Redis's processCommand + call).
+//!
+//! The network layer hands it one client's argv at a time and afterwards writes out whatever
+//! landed in reply buffers. Sans I/O: nothing here touches a socket or a file.
+
+pub mod client;
+pub mod stats;
+#[cfg(test)]
+pub mod testing;
+
+use std::time::{Duration, Instant};
+
+use crate::clock::Clock;
+use crate::cmd::meta::{flag, CommandMeta};
+use crate::cmd::table::{self, Command, CommandTable};
+use crate::config::{self, limits, Config, Settings};
+use crate::keyspace::bytes::CompactBytes;
+use crate::keyspace::db::{Db, Entry, LRU_CLOCK_MAX};
+use crate::resp::errors::{self as err, CmdError, CmdResult};
+use crate::resp::reply::ReplyBuf;
+
+use client::flags as cf;
+pub use client::{Client, ReplyMode};
+use stats::Stats;
+
+/// What a handler sees: the executor, its own client, its arguments and the time.
+pub struct Ctx<'a> {
+    pub ex: &'a mut Executor,
+    pub client: &'a mut Client,
+    pub argv: &'a [&'a [u8]],
+    pub cmd: &'static Command,
+    /// Time of this command, read once (Redis caches it per command too).
+    pub now_ms: i64,
+}
+
+impl<'a> Ctx<'a> {
+    #[inline]
+    pub fn out(&mut self) -> &mut ReplyBuf {
+        &mut self.client.out
+    }
+
+    /// Arguments after the command name (or after the subcommand for subcommands).
+    pub fn args(&self) -> crate::cmd::args::Args<'a> {
+        let start = if self.cmd.meta.name.contains('|') {
+            2
+        } else {
+            1
+        };
+        crate::cmd::args::Args::new(self.argv, start)
+    }
+
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.ex.dbs[self.client.db]
+    }
+
+    /// Redis's lookupKeyRead for the client's db.
+    #[inline]
+    pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let touch = !self.client.has(cf::NO_TOUCH);
+        self.ex.lookup_read(self.client.db, key, self.now_ms, touch)
+    }
+
+    /// Redis's lookupKeyWrite for the client's db.
+    #[inline]
+    pub fn write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.ex.lookup_write(self.client.db, key, self.now_ms)
+    }
+
+    /// Records a change to `key`: dirty counter, WATCH/tracking invalidation and the
+    /// keyspace event `event` of class `class`.
+    pub fn modified(&mut self, key: &[u8], class: u32, event: &'static str) {
+        let db = self.client.db;
+        self.ex.dirty += 1;
+        self.ex.signal_modified(db, key);
+        self.ex.notify(class, event, key, db);
+    }
+
+    /// LRU clock value to stamp a new or overwritten key with.
+    pub fn new_lru(&self) -> u32 {
+        self.ex.new_lru(self.now_ms)
+    }
+}
+
+/// Shutdown requested by SHUTDOWN or a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownRequest {
+    pub save: Option<bool>,
+    pub now: bool,
+    pub force: bool,
+}
+
+pub struct Executor {
+    pub cfg: Config,
+    pub settings: Settings,
+    pub table: &'static CommandTable,
+    pub dbs: Vec<Db>,
+    /// Clients by slot. The running client is taken out while its command executes.
+    pub clients: Vec<Option<Box<Client>>>,
+    pub client_count: usize,
+    next_client_id: u64,
+    pub clock: Clock,
+    pub stats: Stats,
+    /// Changes since the last save (Redis's server.dirty).
+    pub dirty: u64,
+    pub lastsave_unix: i64,
+    pub run_id: String,
+    pub start_unix_ms: i64,
+    /// Slots of clients (other than the running one) that got output to write.
+    pub pending_write: Vec<usize>,
+    /// Slots of clients to close after this turn.
+    pub to_close: Vec<usize>,
+    /// A shutdown asked for by a signal, carried out by the loop.
+    pub shutdown: Option<ShutdownRequest>,
+    /// Shutdown prepared: the loop flushes and exits.
+    pub exiting: bool,
+    /// DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire_enabled: bool,
+    /// The last slow expiry cycle ran out of time or found many stale keys.
+    expire_backlog: bool,
+    /// Deadline of a DEBUG SLEEP or CLIENT PAUSE style stall is not modelled here.
+    rng_state: u64,
+    /// Port actually listened on (0 if none), for INFO.
+    pub tcp_port: u16,
+    pub executable: String,
+    pub config_file: String,
+    pub hz: u32,
+    cron_loops: u64,
+}
+
+impl Executor {
+    pub fn new(cfg: Config) -> Self {
+        let settings = cfg.settings();
+        let table = table::init(&cfg.renames);
+        let clock = Clock::new();
+        let now = clock.now_ms();
+        let dbs = (0..settings.databases).map(|_| Db::new()).collect();
+        let run_id: String = (0..40)
+            .map(|_| format!("{:x}", rand::random::<u8>() & 15))
+            .collect();
+        let config_file = cfg
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let hz = settings.hz;
+        Executor {
+            cfg,
+            settings,
+            table,
+            dbs,
+            clients: Vec::new(),
+            client_count: 0,
+            next_client_id: 1,
+            clock,
+            stats: Stats::new(table.stat_names.len()),
+            dirty: 0,
+            lastsave_unix: now / 1000,
+            run_id,
+            start_unix_ms: now,
+            pending_write: Vec::new(),
+            to_close: Vec::new(),
+            shutdown: None,
+            exiting: false,
+            active_expire_enabled: true,
+            expire_backlog: false,
+            rng_state: rand::random::<u64>() | 1,
+            tcp_port: 0,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            config_file,
+            hz,
+            cron_loops: 0,
+        }
+    }
+
+    /// Re-derives the typed settings after a CONFIG SET.
+    pub fn apply_config(&mut self) {
+        self.settings = self.cfg.settings();
+        self.hz = self.settings.hz;
+    }
+
+    /// A fast xorshift for sampling (RANDOMKEY, eviction); not for anything secret.
+    pub fn random_u64(&mut self) -> u64 {
+        let mut x = self.rng_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng_state = x;
+        x
+    }
+
+    // ---- clients ----
+
+    /// Registers a new connection in `slot`; returns its client id.
+    pub fn add_client(
+        &mut self,
+        slot: usize,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        unix: bool,
+    ) -> u64 {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        let now = self.clock.now_ms();
+        let mut c = Client::new(id, slot, now);
+        c.addr = addr;
+        c.laddr = laddr;
+        c.fd = fd;
+        c.authenticated = self.settings.requirepass.is_none();
+        if unix {
+            c.flags |= cf::UNIX_SOCKET;
+        }
+        if self.clients.len() <= slot {
+            self.clients.resize_with(slot + 1, || None);
+        }
+        assert!(self.clients[slot].is_none(), "slot {slot} in use");
+        self.clients[slot] = Some(Box::new(c));
+        self.client_count += 1;
+        self.stats.total_connections_received += 1;
+        id
+    }
+
+    /// Forgets a closed connection.
+    pub fn remove_client(&mut self, slot: usize) {
+        if let Some(c) = self.clients.get_mut(slot).and_then(Option::take) {
+            self.client_count -= 1;
+            self.stats.total_net_input_bytes += 0;
+            drop(c);
+        }
+    }
+
+    pub fn client(&self, slot: usize) -> Option<&Client> {
+        self.clients.get(slot).and_then(|c| c.as_deref())
+    }
+
+    pub fn client_mut(&mut self, slot: usize) -> Option<&mut Client> {
+        self.clients.get_mut(slot).and_then(|c| c.as_deref_mut())
+    }
+
+    /// Marks a client to be closed at the end of this turn without further replies.
+    pub fn close_client_asap(&mut self, slot: usize) {
+        if let Some(c) = self.client_mut(slot) {
+            if !c.has(cf::CLOSE_ASAP) {
+                c.flags |= cf::CLOSE_ASAP;
+                self.to_close.push(slot);
+            }
+        }
+    }
+
+    // ---- command execution ----
+
+    /// Runs one command for the client in `slot` (Redis's processCommand).
+    pub fn execute(&mut self, slot: usize, argv: &[&[u8]]) {
+        let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        self.process(&mut client, argv);
+        self.clients[slot] = Some(client);
+    }
+
+    /// Replies to a protocol error and marks the client to close once the reply is out.
+    pub fn protocol_error(&mut self, slot: usize, text: &[u8]) {
+        if let Some(c) = self.client_mut(slot) {
+            c.out.error(text);
+            c.flags |= cf::CLOSE_AFTER_REPLY;
+        }
+        self.stats.count_error(b"ERR");
+    }
+
+    fn process(&mut self, client: &mut Client, argv: &[&[u8]]) {
+        let now_ms = self.clock.now_ms();
+        client.last_interaction_ms = now_ms;
+        client.argv_len = argv.len();
+        client.argv_mem = argv.iter().map(|a| a.len()).sum();
+        if argv.is_empty() {
+            return;
+        }
+        let reply_start = client.out.len();
+        if client.reply_mode == ReplyMode::SkipNext {
+            client.reply_mode = ReplyMode::Skip;
+        }
+        match self.resolve(argv) {
+            Ok(cmd) => {
+                client.last_cmd = cmd.meta.name;
+                match self.check_allowed(client, cmd, argv) {
+                    Ok(()) => self.call(client, cmd, argv, now_ms),
+                    Err(e) => {
+                        self.stats.cmd[cmd.id].rejected_calls += 1;
+                        self.reject(client, &e);
+                    }
+                }
+            }
+            Err(e) => self.reject(client, &e),
+        }
+        match client.reply_mode {
+            ReplyMode::Off => client.out.buf.truncate(reply_start),
+            ReplyMode::Skip => {
+                client.out.buf.truncate(reply_start);
+                client.reply_mode = ReplyMode::On;
+            }
+            _ => {}
+        }
+        client.commands_processed += 1;
+        self.check_output_limits(client, now_ms);
+    }
+
+    fn reject(&mut self, client: &mut Client, e: &CmdError) {
+        client.out.error(e.text());
+        self.stats.count_error(e.code());
+    }
+
+    /// Finds the command (and subcommand) for argv, with Redis's unknown/arity errors.
+    fn resolve(&self, argv: &[&[u8]]) -> Result<&'static Command, CmdError> {
+        let table = self.table;
+        let Some(mut cmd) = table.get(argv[0]) else {
+            return Err(err::unknown_command(argv));
+        };
+        if cmd.is_container() {
+            if argv.len() == 1 {
+                return Err(err::wrong_arity(cmd.meta.name));
+            }
+            match table.get_sub(cmd, argv[1]) {
+                Some(sub) => cmd = sub,
+                None => return Err(err::unknown_subcommand(argv[1], &cmd.name)),
+            }
+        }
+        let arity = cmd.meta.arity;
+        let argc = argv.len() as i32;
+        if (arity > 0 && argc != arity) || argc < -arity {
+            return Err(err::wrong_arity(cmd.meta.name));
+        }
+        Ok(cmd)
+    }
+
+    /// Checks run after lookup and before the handler, in Redis's order.
+    fn check_allowed(&self, client: &Client, cmd: &Command, _argv: &[&[u8]]) -> CmdResult {
+        let meta: &CommandMeta = cmd.meta;
+        if !client.authenticated && !meta.has(flag::NO_AUTH) {
+            return Err(err::NOAUTH.into());
+        }
+        if meta.has(flag::PROTECTED) {
+            let setting = if meta.name.starts_with("debug") {
+                self.settings.enable_debug_command
+            } else {
+                self.settings.enable_module_command
+            };
+            let local = client.has(cf::UNIX_SOCKET) || is_loopback(&client.addr);
+            let allowed = setting == "yes" || (setting == "local" && local);
+            if !allowed {
+                return Err(if meta.name.starts_with("debug") {
+                    err::DEBUG_NOT_ALLOWED.into()
+                } else {
+                    err::MODULE_NOT_ALLOWED.into()
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a handler with statistics (Redis's call()).
+    fn call(&mut self, client: &mut Client, cmd: &'static Command, argv: &[&[u8]], now_ms: i64) {
+        let handler = cmd.handler.expect("resolved commands have handlers");
+        let start = Instant::now();
+        let result = {
+            let mut ctx = Ctx {
+                ex: self,
+                client,
+                argv,
+                cmd,
+                now_ms,
+            };
+            handler(&mut ctx)
+        };
+        let usec = start.elapsed().as_micros() as u64;
+        let st = &mut self.stats.cmd[cmd.id];
+        st.calls += 1;
+        st.usec += usec;
+        if let Err(e) = result {
+            st.failed_calls += 1;
+            client.out.error(e.text());
+            self.stats.count_error(e.code());
+        }
+        self.stats.total_commands_processed += 1;
+    }
+
+    /// Closes clients whose pending output passed client-output-buffer-limit.
+    fn check_output_limits(&mut self, client: &mut Client, now_ms: i64) {
+        let class = if client.has(cf::PUBSUB) { 2 } else { 0 };
+        let limit = self.settings.obuf_limits[class];
+        let pending = client.pending_output() as u64;
+        let hard = limit.hard_bytes != 0 && pending >= limit.hard_bytes;
+        let mut soft = false;
+        if limit.soft_bytes != 0 && pending >= limit.soft_bytes {
+            match client.obuf_soft_since_ms {
+                None => client.obuf_soft_since_ms = Some(now_ms),
+                Some(since) => soft = (now_ms - since) as u64 > limit.soft_secs * 1000,
+            }
+        } else {
+            client.obuf_soft_since_ms = None;
+        }
+        if (hard || soft) && !client.has(cf::CLOSE_ASAP) {
+            tracing::warn!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                client.id,
+                client.addr
+            );
+            client.flags |= cf::CLOSE_ASAP;
+            self.to_close.push(client.slot);
+        }
+    }
+
+    // ---- keyspace access with Redis's side effects ----
+
+    /// The LRU/LFU value for a key created or overwritten now.
+    pub fn new_lru(&self, now_ms: i64) -> u32 {
+        if self.lfu_mode() {
+            (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL
+        } else {
+            lru_clock(now_ms)
+        }
+    }
+
+    #[inline]
+    pub fn lfu_mode(&self) -> bool {
+        self.settings.maxmemory_policy.ends_with("lfu")
+    }
+
+    /// lookupKeyRead: lazy expiry, hit/miss stats, access time.
+    pub fn lookup_read(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: i64,
+        touch: bool,
+    ) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key, now_ms);
+        let lfu = self.lfu_mode();
+        let (log_factor, decay) = (self.settings.lfu_log_factor, self.settings.lfu_decay_time);
+        let rnd = if lfu { self.random_u64() } else { 0 };
+        match self.dbs[db].keys.get_mut(key) {
+            Some(e) => {
+                self.stats.keyspace_hits += 1;
+                if touch {
+                    e.lru = if lfu {
+                        lfu_touch(e.lru, now_ms, log_factor, decay, rnd)
+                    } else {
+                        lru_clock(now_ms)
+                    };
+                }
+                Some(e)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// lookupKeyWrite: lazy expiry, no stats.
+    pub fn lookup_write(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key, now_ms);
+        self.dbs[db].keys.get_mut(key)
+    }
+
+    /// Deletes `key` if its TTL passed; returns true if it did.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        match self.dbs[db].peek(key) {
+            Some(e) if e.is_expired(now_ms) => {}
+            _ => return false,
+        }
+        self.delete_expired(db, key);
+        true
+    }
+
+    /// Removes an expired key with its side effects (stats, event, invalidation).
+    pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        self.dbs[db].remove(key);
+        self.stats.expired_keys += 1;
+        self.notify(config::notify::EXPIRED, "expired", key, db);
+        self.signal_modified(db, key);
+    }
+
+    /// Work before exiting (Redis's prepareForShutdown): save if asked or if save points exist.
+    pub fn prepare_shutdown(&mut self, req: ShutdownRequest) -> Result<(), String> {
+        let save = req.save.unwrap_or(!self.settings.save_points.is_empty());
+        if save {
+            tracing::info!("Saving the final RDB snapshot before exiting.");
+            if let Err(e) = crate::persist::save(self) {
+                tracing::warn!("Error trying to save the DB, can't exit: {e}");
+                if !req.force {
+                    return Err(format!("Errors trying to SHUTDOWN. Check logs. ({e})"));
+                }
+            } else {
+                tracing::info!("DB saved on disk");
+            }
+        }
+        if let Some(p) = &self.settings.pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+        tracing::warn!("cinnabar is now ready to exit, bye bye...");
+        Ok(())
+    }
+
+    /// After FLUSHDB (Some(db)) or FLUSHALL (None): invalidate WATCH and tracking.
+    pub fn flushed_db(&mut self, _db: Option<usize>) {}
+
+    /// After SWAPDB: clients watching keys in either db see them change.
+    pub fn swapped_dbs(&mut self, _a: usize, _b: usize) {}
+
+    /// WATCH and client-side-caching invalidation for a changed key.
+    pub fn signal_modified(&mut self, _db: usize, _key: &[u8]) {}
+
+    /// Publishes a keyspace notification if its class is enabled.
+    pub fn notify(&mut self, class: u32, _event: &str, _key: &[u8], _db: usize) {
+        let flags = self.settings.notify_flags;
+        if flags & class == 0 {
+            return;
+        }
+    }
+
+    // ---- background work ----
+
+    /// Periodic work, `hz` times a second (Redis's serverCron).
+    pub fn cron(&mut self) {
+        let now_ms = self.clock.now_ms();
+        self.cron_loops += 1;
+        self.stats.sample(now_ms);
+        self.clients_cron(now_ms);
+        if self.active_expire_enabled {
+            let budget_us =
+                limits::EXPIRE_SLOW_CYCLE_PERCENT * 1_000_000 / u64::from(self.hz.max(1)) / 100;
+            self.active_expire(now_ms, Duration::from_micros(budget_us));
+        }
+        if self.settings.activerehashing {
+            let per_db = Duration::from_micros(1000 / self.dbs.len().max(1) as u64 + 1);
+            for db in &mut self.dbs {
+                db.tidy(per_db);
+            }
+        }
+    }
+
+    /// Short expiry cycle before sleeping when the slow cycle left work (ACTIVE_EXPIRE_CYCLE_FAST).
+    pub fn before_sleep(&mut self) {
+        if self.active_expire_enabled && self.expire_backlog {
+            let now_ms = self.clock.now_ms();
+            self.active_expire(now_ms, Duration::from_micros(limits::EXPIRE_FAST_CYCLE_US));
+        }
+    }
+
+    fn active_expire(&mut self, now_ms: i64, budget: Duration) {
+        let start = Instant::now();
+        let effort = self.settings.active_expire_effort.max(1) as usize - 1;
+        let per_loop = limits::EXPIRE_KEYS_PER_LOOP + limits::EXPIRE_KEYS_PER_LOOP / 4 * effort;
+        let stale_ok = limits::EXPIRE_ACCEPTABLE_STALE_PERCENT.saturating_sub(effort);
+        let mut expired_keys: Vec<CompactBytes> = Vec::new();
+        let mut backlog = false;
+        'dbs: for db in 0..self.dbs.len() {
+            let mut iterations = 0u32;
+            loop {
+                expired_keys.clear();
+                let (sampled, expired) =
+                    self.dbs[db].expire_sample(now_ms, per_loop, &mut expired_keys);
+                for k in &expired_keys {
+                    self.stats.expired_keys += 1;
+                    self.notify(config::notify::EXPIRED, "expired", k, db);
+                    self.signal_modified(db, k);
+                }
+                if sampled == 0 {
+                    break;
+                }
+                iterations += 1;
+                if iterations % 16 == 0 && start.elapsed() >= budget {
+                    backlog = true;
+                    break 'dbs;
+                }
+                if expired * 100 / sampled <= stale_ok {
+                    break;
+                }
+            }
+        }
+        self.expire_backlog = backlog;
+    }
+
+    /// Idle timeouts (Redis's clientsCronHandleTimeout).
+    fn clients_cron(&mut self, now_ms: i64) {
+        let timeout = self.settings.timeout_secs;
+        if timeout == 0 {
+            return;
+        }
+        let mut idle = Vec::new();
+        for c in self.clients.iter().flatten() {
+            if c.has(cf::BLOCKED) || c.has(cf::PUBSUB) {
+                continue;
+            }
+            if (now_ms - c.last_interaction_ms) as u64 > timeout * 1000 {
+                idle.push(c.slot);
+            }
+        }
+        for slot in idle {
+            tracing::debug!("Closing idle client");
+            self.close_client_asap(slot);
+        }
+    }
+
+    /// Milliseconds between cron runs.
+    pub fn cron_interval(&self) -> Duration {
+        Duration::from_millis(1000 / u64::from(self.hz.max(1)))
+    }
+}
+
+fn is_loopback(addr: &str) -> bool {
+    addr.starts_with("127.") || addr.starts_with("[::1]") || addr.starts_with("::1")
+}
+
+/// Redis's LRU_CLOCK(): seconds, 24 bits.
+pub fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u64 & u64::from(LRU_CLOCK_MAX)) as u32
+}
+
+/// Initial LFU counter of a new key (Redis's LFU_INIT_VAL).
+pub const LFU_INIT_VAL: u32 = 5;
+
+/// LFU time base: minutes, 16 bits.
+pub fn lfu_minutes(now_ms: i64) -> u32 {
+    ((now_ms / 60_000) as u64 & 0xffff) as u32
+}
+
+/// Minutes since the LFU time stamp `ldt` (wrapping at 16 bits).
+pub fn lfu_elapsed(ldt: u32, now_ms: i64) -> u32 {
+    let now = lfu_minutes(now_ms);
+    if now >= ldt {
+        now - ldt
+    } else {
+        65535 - ldt + now
+    }
+}
+
+/// The LFU counter after decay (Redis's LFUDecrAndReturn).
+pub fn lfu_decayed(lru: u32, now_ms: i64, decay_time: i64) -> u32 {
+    let ldt = lru >> 8;
+    let counter = lru & 255;
+    let periods = if decay_time > 0 {
+        lfu_elapsed(ldt, now_ms) / decay_time as u32
+    } else {
+        0
+    };
+    counter.saturating_sub(periods)
+}
+
+/// Redis's updateLFU: decay, then a logarithmic increment.
+fn lfu_touch(lru: u32, now_ms: i64, log_factor: i64, decay_time: i64, rnd: u64) -> u32 {
+    let mut counter = lfu_decayed(lru, now_ms, decay_time);
+    if counter < 255 {
+        let r = (rnd >> 11) as f64 / (1u64 << 53) as f64;
+        let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+        let p = 1.0 / (base * log_factor as f64 + 1.0);
+        if r < p {
+            counter += 1;
+        }
+    }
+    (lfu_minutes(now_ms) << 8) | counter
+}
+
+/// Seconds since last access for OBJECT IDLETIME (Redis's estimateObjectIdleTime).
+pub fn idle_secs(lru: u32, now_ms: i64) -> u64 {
+    let clock = lru_clock(now_ms);
+    let diff = if clock >= lru {
+        clock - lru
+    } else {
+        clock + (LRU_CLOCK_MAX - lru)
+    };
+    u64::from(diff)
+}

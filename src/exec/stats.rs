@@ -1,0 +1,114 @@
+//! Counters behind INFO stats, commandstats and errorstats.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CmdStats {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+/// Samples kept for instantaneous metrics (Redis's STATS_METRIC_SAMPLES).
+const SAMPLES: usize = 16;
+/// Minimum spacing of samples (Redis samples every 100 ms).
+const SAMPLE_EVERY_MS: i64 = 100;
+
+#[derive(Debug, Default, Clone)]
+struct Metric {
+    samples: [u64; SAMPLES],
+    idx: usize,
+    last_value: u64,
+    last_ms: i64,
+}
+
+impl Metric {
+    /// Records a per-second rate from the growth of `value` since the last sample.
+    fn track(&mut self, now_ms: i64, value: u64) {
+        if self.last_ms == 0 {
+            self.last_ms = now_ms;
+            self.last_value = value;
+            return;
+        }
+        let dt = now_ms - self.last_ms;
+        if dt < SAMPLE_EVERY_MS {
+            return;
+        }
+        let rate = (value - self.last_value) * 1000 / dt as u64;
+        self.samples[self.idx] = rate;
+        self.idx = (self.idx + 1) % SAMPLES;
+        self.last_ms = now_ms;
+        self.last_value = value;
+    }
+
+    fn average(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / SAMPLES as u64
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub cmd: Vec<CmdStats>,
+    /// Error replies by code (INFO errorstats).
+    pub errors: BTreeMap<Vec<u8>, u64>,
+    pub total_error_replies: u64,
+    pub total_commands_processed: u64,
+    pub total_connections_received: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub client_query_buffer_limit_disconnections: u64,
+    pub client_output_buffer_limit_disconnections: u64,
+    ops: Metric,
+    net_in: Metric,
+    net_out: Metric,
+}
+
+impl Stats {
+    pub fn new(commands: usize) -> Self {
+        Stats {
+            cmd: vec![CmdStats::default(); commands],
+            ..Default::default()
+        }
+    }
+
+    /// Counts an error reply under its code (Redis keeps at most 128 distinct codes).
+    pub fn count_error(&mut self, code: &[u8]) {
+        self.total_error_replies += 1;
+        if let Some(n) = self.errors.get_mut(code) {
+            *n += 1;
+        } else if self.errors.len() < 128 {
+            self.errors.insert(code.to_vec(), 1);
+        }
+    }
+
+    /// Feeds the instantaneous metrics (called from the cron).
+    pub fn sample(&mut self, now_ms: i64) {
+        self.ops.track(now_ms, self.total_commands_processed);
+        self.net_in.track(now_ms, self.total_net_input_bytes);
+        self.net_out.track(now_ms, self.total_net_output_bytes);
+    }
+
+    pub fn instantaneous_ops(&self) -> u64 {
+        self.ops.average()
+    }
+
+    pub fn instantaneous_input_kbps(&self) -> f64 {
+        self.net_in.average() as f64 / 1024.0
+    }
+
+    pub fn instantaneous_output_kbps(&self) -> f64 {
+        self.net_out.average() as f64 / 1024.0
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&mut self) {
+        let n = self.cmd.len();
+        *self = Stats::new(n);
+    }
+}

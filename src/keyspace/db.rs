@@ -1,0 +1,253 @@
+//! `Db`: one logical database: keys → entries, plus the set of keys that carry a TTL.
+//!
+//! Data only: no RESP, no sockets, no clock reads. Callers pass the time in and perform the
+//! side effects of expiry (stats, notifications, propagation) in the executor.
+
+use super::bytes::CompactBytes;
+use super::dict::Dict;
+use super::value::Value;
+
+/// `expire_at_ms` of a key without a TTL.
+pub const NO_EXPIRE: i64 = -1;
+
+/// Redis's LRU clock: seconds, 24 bits.
+pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+
+pub struct Entry {
+    pub value: Value,
+    /// Absolute unix time in ms, or NO_EXPIRE.
+    pub expire_at_ms: i64,
+    /// LRU clock of the last access, or LFU (16-bit minutes << 8 | 8-bit counter).
+    pub lru: u32,
+}
+
+impl Entry {
+    #[inline]
+    pub fn has_expire(&self) -> bool {
+        self.expire_at_ms != NO_EXPIRE
+    }
+
+    /// Redis's keyIsExpired: strictly past the deadline.
+    #[inline]
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expire_at_ms != NO_EXPIRE && now_ms > self.expire_at_ms
+    }
+}
+
+pub struct Db {
+    pub keys: Dict<CompactBytes, Entry>,
+    /// Keys with a TTL, sampled by the active expiry cycle.
+    pub volatile: Dict<CompactBytes, ()>,
+    /// Running estimate of the average TTL, for INFO keyspace.
+    pub avg_ttl_ms: i64,
+    /// Where the active expiry cycle resumes scanning `volatile`.
+    pub expire_cursor: u64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Db {
+    pub fn new() -> Self {
+        Db {
+            keys: Dict::new(),
+            volatile: Dict::new(),
+            avg_ttl_ms: 0,
+            expire_cursor: 0,
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn expires_count(&self) -> usize {
+        self.volatile.len()
+    }
+
+    /// The entry, ignoring expiry.
+    #[inline]
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.get(key)
+    }
+
+    /// The entry, ignoring expiry.
+    #[inline]
+    pub fn peek_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.keys.get_mut(key)
+    }
+
+    /// Adds or overwrites a key. Without `keep_ttl` an overwritten key loses its TTL (SET).
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) {
+        let (entry, inserted) = self.keys.entry(
+            key,
+            || CompactBytes::new(key),
+            || Entry {
+                value: Value::Int(0),
+                expire_at_ms: NO_EXPIRE,
+                lru,
+            },
+        );
+        entry.value = value;
+        if !inserted {
+            entry.lru = lru;
+            if !keep_ttl && entry.has_expire() {
+                entry.expire_at_ms = NO_EXPIRE;
+                self.volatile.remove(key);
+            }
+        }
+    }
+
+    /// Inserts a key that is known to be absent, with an optional TTL.
+    pub fn insert(&mut self, key: &[u8], value: Value, expire_at_ms: i64, lru: u32) {
+        self.keys.insert(
+            CompactBytes::new(key),
+            Entry {
+                value,
+                expire_at_ms,
+                lru,
+            },
+        );
+        if expire_at_ms != NO_EXPIRE {
+            self.volatile.insert(CompactBytes::new(key), ());
+        }
+    }
+
+    /// Inserts an owned key and entry (RENAME, MOVE, COPY, loading).
+    pub fn insert_entry(&mut self, key: CompactBytes, entry: Entry) {
+        if entry.has_expire() {
+            self.volatile.insert(key.clone(), ());
+        } else {
+            self.volatile.remove(key.as_slice());
+        }
+        self.keys.insert(key, entry);
+    }
+
+    /// Removes a key; returns its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (_, e) = self.keys.remove(key)?;
+        if e.has_expire() {
+            self.volatile.remove(key);
+        }
+        Some(e)
+    }
+
+    /// Removes a key, returning the owned key too.
+    pub fn take(&mut self, key: &[u8]) -> Option<(CompactBytes, Entry)> {
+        let (k, e) = self.keys.remove(key)?;
+        if e.has_expire() {
+            self.volatile.remove(key);
+        }
+        Some((k, e))
+    }
+
+    /// Sets a TTL on an existing key. Returns false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        let Some(e) = self.keys.get_mut(key) else {
+            return false;
+        };
+        let had = e.has_expire();
+        e.expire_at_ms = at_ms;
+        if !had {
+            self.volatile.insert(CompactBytes::new(key), ());
+        }
+        true
+    }
+
+    /// Removes a TTL. Returns true if there was one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let Some(e) = self.keys.get_mut(key) else {
+            return false;
+        };
+        if !e.has_expire() {
+            return false;
+        }
+        e.expire_at_ms = NO_EXPIRE;
+        self.volatile.remove(key);
+        true
+    }
+
+    /// Removes everything; returns how many keys there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.keys.len();
+        self.keys.clear();
+        self.volatile.clear();
+        self.avg_ttl_ms = 0;
+        self.expire_cursor = 0;
+        n
+    }
+
+    /// Swaps the contents of two databases (SWAPDB).
+    pub fn swap(&mut self, other: &mut Db) {
+        std::mem::swap(self, other);
+    }
+
+    /// Incremental rehash work and shrinking, from the cron.
+    pub fn tidy(&mut self, budget: std::time::Duration) {
+        self.keys.shrink_if_needed();
+        self.volatile.shrink_if_needed();
+        self.keys.rehash_for(budget);
+        self.volatile.rehash_for(budget);
+    }
+
+    /// One pass of the active expiry cycle over up to `sample` volatile keys. Expired keys are
+    /// removed and pushed to `expired`. Returns (sampled, expired count).
+    pub fn expire_sample(
+        &mut self,
+        now_ms: i64,
+        sample: usize,
+        expired: &mut Vec<CompactBytes>,
+    ) -> (usize, usize) {
+        if self.volatile.is_empty() {
+            return (0, 0);
+        }
+        let mut candidates: Vec<CompactBytes> = Vec::with_capacity(sample);
+        let mut sampled = 0;
+        let mut ttl_sum: i64 = 0;
+        let mut ttl_samples: i64 = 0;
+        let mut buckets_left = sample * 20;
+        let mut cursor = self.expire_cursor;
+        let keys = &self.keys;
+        while sampled < sample && buckets_left > 0 {
+            cursor = self.volatile.scan(cursor, |k, _| {
+                sampled += 1;
+                if let Some(e) = keys.get(k.as_slice()) {
+                    if e.is_expired(now_ms) {
+                        candidates.push(k.clone());
+                    } else if e.has_expire() {
+                        ttl_sum += e.expire_at_ms - now_ms;
+                        ttl_samples += 1;
+                    }
+                }
+            });
+            buckets_left -= 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        self.expire_cursor = cursor;
+        if ttl_samples > 0 {
+            let avg = ttl_sum / ttl_samples;
+            self.avg_ttl_ms = if self.avg_ttl_ms == 0 {
+                avg
+            } else {
+                (self.avg_ttl_ms / 50) * 49 + avg / 50
+            };
+        }
+        let n = candidates.len();
+        for k in candidates {
+            self.remove(&k);
+            expired.push(k);
+        }
+        (sampled, n)
+    }
+}

@@ -1,0 +1,158 @@
+//! `Value`: what a key holds. Representations are ours; `type_name` and `encoding_name`
+//! report exactly what Redis 7.0.15 reports for the same history of commands.
+
+use super::bytes::CompactBytes;
+use crate::util::num::{parse_i64, push_i64};
+
+/// Redis stores strings up to this length as `embstr`.
+pub const EMBSTR_MAX: usize = 44;
+/// Longest decimal string Redis tries to store as an integer.
+const INT_ENCODE_MAX_LEN: usize = 20;
+
+pub enum Value {
+    /// A string kept as bytes (`embstr` or `raw`).
+    Str(CompactBytes),
+    /// A string that is a canonical decimal i64 (`int`).
+    Int(i64),
+}
+
+const _: () = assert!(std::mem::size_of::<Value>() == 24);
+
+impl Value {
+    /// Stores a client-supplied string the way Redis's tryObjectEncoding does.
+    pub fn string(data: &[u8]) -> Value {
+        if data.len() <= INT_ENCODE_MAX_LEN {
+            if let Some(i) = parse_i64(data) {
+                return Value::Int(i);
+            }
+        }
+        Value::Str(CompactBytes::new(data))
+    }
+
+    /// Like `string`, taking ownership of a buffer.
+    pub fn string_from_vec(data: Vec<u8>) -> Value {
+        if data.len() <= INT_ENCODE_MAX_LEN {
+            if let Some(i) = parse_i64(&data) {
+                return Value::Int(i);
+            }
+        }
+        Value::Str(CompactBytes::from_vec(data))
+    }
+
+    /// TYPE's answer.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) | Value::Int(_) => "string",
+        }
+    }
+
+    /// OBJECT ENCODING's answer.
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str(s) if s.is_mutated() || s.len() > EMBSTR_MAX => "raw",
+            Value::Str(_) => "embstr",
+        }
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Str(_) | Value::Int(_))
+    }
+}
+
+impl Clone for Value {
+    fn clone(&self) -> Self {
+        match self {
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::Int(i) => Value::Int(*i),
+        }
+    }
+}
+
+/// A string value's bytes, borrowed or formatted from an integer without allocating.
+pub enum StrBytes<'a> {
+    Borrowed(&'a [u8]),
+    Int(itoa::Buffer, i64),
+}
+
+impl StrBytes<'_> {
+    pub fn as_slice(&mut self) -> &[u8] {
+        match self {
+            StrBytes::Borrowed(b) => b,
+            StrBytes::Int(buf, i) => buf.format(*i).as_bytes(),
+        }
+    }
+}
+
+impl Value {
+    /// Bytes of a string value (None for other types).
+    pub fn str_bytes(&self) -> Option<StrBytes<'_>> {
+        match self {
+            Value::Str(s) => Some(StrBytes::Borrowed(s.as_slice())),
+            Value::Int(i) => Some(StrBytes::Int(itoa::Buffer::new(), *i)),
+        }
+    }
+
+    /// Owned bytes of a string value.
+    pub fn str_to_vec(&self) -> Option<Vec<u8>> {
+        match self {
+            Value::Str(s) => Some(s.to_vec()),
+            Value::Int(i) => {
+                let mut v = Vec::with_capacity(20);
+                push_i64(&mut v, *i);
+                Some(v)
+            }
+        }
+    }
+
+    /// Length of a string value in bytes.
+    pub fn str_len(&self) -> Option<usize> {
+        match self {
+            Value::Str(s) => Some(s.len()),
+            Value::Int(i) => Some(itoa::Buffer::new().format(*i).len()),
+        }
+    }
+
+    /// Turns a string value into mutable bytes (Redis's dbUnshareStringValue): ints become
+    /// byte strings, and the string is marked as modified in place (`raw`).
+    pub fn str_make_mut(&mut self) -> Option<&mut CompactBytes> {
+        if let Value::Int(i) = *self {
+            let mut v = Vec::with_capacity(20);
+            push_i64(&mut v, i);
+            *self = Value::Str(CompactBytes::new(&v));
+        }
+        match self {
+            Value::Str(s) => {
+                s.mark_mutated();
+                Some(s)
+            }
+            Value::Int(_) => None,
+        }
+    }
+
+    /// Rough heap footprint, for MEMORY USAGE and eviction accounting.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_bytes(),
+            Value::Int(_) => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings() {
+        assert_eq!(Value::string(b"123").encoding_name(), "int");
+        assert_eq!(Value::string(b"-0").encoding_name(), "embstr");
+        assert_eq!(Value::string(b"0123").encoding_name(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 44]).encoding_name(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 45]).encoding_name(), "raw");
+        let mut v = Value::string(b"12");
+        v.str_make_mut().unwrap().extend_from_slice(b"3");
+        assert_eq!(v.encoding_name(), "raw");
+        assert_eq!(v.str_to_vec().unwrap(), b"123");
+    }
+}

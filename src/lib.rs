@@ -1,0 +1,13 @@
+//! cinnabar: a Redis-compatible in-memory data server. Start at ARCHITECTURE.md.
+
+pub mod alloc;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod exec;
+pub mod keyspace;
+pub mod log;
+pub mod net;
+pub mod persist;
+pub mod resp;
+pub mod util;

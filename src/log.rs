@@ -1,0 +1,125 @@
+//! Logging through `tracing` in Redis's line format:
+//! `pid:M 23 Nov 2026 15:30:00.123 * message` (levels `.` debug, `-` verbose, `*` notice,
+//! `#` warning), to stdout or the configured logfile.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Mutex;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+struct RedisFormat {
+    pid: u32,
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// "23 Nov 2026 15:30:00.123" in UTC.
+pub fn timestamp(unix_ms: i64) -> String {
+    let secs = unix_ms.div_euclid(1000);
+    let ms = unix_ms.rem_euclid(1000);
+    let (y, m, d) = civil(secs.div_euclid(86400));
+    let t = secs.rem_euclid(86400);
+    format!(
+        "{d:02} {} {y} {:02}:{:02}:{:02}.{ms:03}",
+        MONTHS[(m - 1) as usize],
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+impl<S, N> FormatEvent<S, N> for RedisFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let level = match *event.metadata().level() {
+            Level::TRACE => '.',
+            Level::DEBUG => '-',
+            Level::INFO => '*',
+            Level::WARN | Level::ERROR => '#',
+        };
+        write!(
+            w,
+            "{}:M {} {level} ",
+            self.pid,
+            timestamp(crate::clock::unix_us() / 1000)
+        )?;
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// Maps Redis's loglevel names onto tracing levels.
+fn level(name: &str) -> tracing::level_filters::LevelFilter {
+    use tracing::level_filters::LevelFilter;
+    match name {
+        "debug" => LevelFilter::TRACE,
+        "verbose" => LevelFilter::DEBUG,
+        "notice" => LevelFilter::INFO,
+        _ => LevelFilter::WARN,
+    }
+}
+
+/// Installs the global logger. An empty `logfile` logs to stdout.
+pub fn init(loglevel: &str, logfile: &str) -> std::io::Result<()> {
+    let format = RedisFormat {
+        pid: std::process::id(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .event_format(format)
+        .with_max_level(level(loglevel));
+    if logfile.is_empty() {
+        let _ = builder.with_writer(std::io::stdout).try_init();
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)?;
+        let _ = builder.with_writer(Mutex::new(file)).try_init();
+    }
+    Ok(())
+}
+
+/// Prints to stderr before logging is set up (config errors), as Redis does.
+pub fn early(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps() {
+        assert_eq!(super::timestamp(0), "01 Jan 1970 00:00:00.000");
+        assert_eq!(
+            super::timestamp(1_795_449_116_997),
+            "23 Nov 2026 15:51:56.997"
+        );
+    }
+}

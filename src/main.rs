@@ -1,0 +1,129 @@
+//! `cinnabar [redis.conf] [--directive value ...]`: started exactly like redis-server.
+
+use cinnabar::config::{self, CINNABAR_VERSION, REDIS_VERSION};
+use cinnabar::exec::Executor;
+
+#[global_allocator]
+static ALLOC: cinnabar::alloc::CountingAlloc = cinnabar::alloc::CountingAlloc;
+
+fn usage() -> ! {
+    eprintln!(
+        "Usage: ./cinnabar [/path/to/redis.conf] [options] [-]\n       \
+         ./cinnabar - (read config from stdin)\n       \
+         ./cinnabar -v or --version\n       \
+         ./cinnabar -h or --help\n\n\
+         Examples:\n       \
+         ./cinnabar (run the server with default conf)\n       \
+         ./cinnabar /etc/redis/6379.conf\n       \
+         ./cinnabar --port 7777\n       \
+         ./cinnabar /etc/myredis.conf --loglevel verbose -\n       \
+         ./cinnabar /etc/myredis.conf --loglevel verbose"
+    );
+    std::process::exit(1);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(first) = args.first() {
+        match first.as_str() {
+            "-v" | "--version" => {
+                println!(
+                    "cinnabar v={CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible) bits=64"
+                );
+                return;
+            }
+            "-h" | "--help" => usage(),
+            _ => {}
+        }
+    }
+    let cfg = match config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            cinnabar::log::early(&e);
+            std::process::exit(1);
+        }
+    };
+    let settings = cfg.settings();
+    if settings.daemonize {
+        daemonize();
+    }
+    if let Err(e) = cinnabar::log::init(settings.loglevel, &settings.logfile) {
+        cinnabar::log::early(&format!("Can't open the log file: {e}"));
+        std::process::exit(1);
+    }
+    let pid = std::process::id();
+    tracing::warn!("oO0OoO0OoO0Oo cinnabar is starting oO0OoO0OoO0Oo");
+    tracing::warn!("cinnabar version={CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible), bits=64, pid={pid}, just started");
+    if cfg.file.is_none() {
+        tracing::warn!(
+            "Warning: no config file specified, using the default config. In order to specify a config file use cinnabar /path/to/redis.conf"
+        );
+    } else {
+        tracing::warn!("Configuration loaded");
+    }
+    let mut stored: Vec<&str> = cfg
+        .touched
+        .iter()
+        .filter(|i| config::DEFS[**i].effect == config::Effect::Stored)
+        .map(|i| config::DEFS[*i].name)
+        .collect();
+    stored.sort_unstable();
+    for name in stored {
+        tracing::warn!("Directive '{name}' is accepted and reported by CONFIG GET, but cinnabar does not act on it yet");
+    }
+    if let Some(p) = &settings.pidfile {
+        if let Err(e) = std::fs::write(p, format!("{pid}\n")) {
+            tracing::warn!("Failed to write PID file: {e}");
+        }
+    }
+    let mut ex = Executor::new(cfg);
+    let mut server = match cinnabar::net::Server::bind(&mut ex) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(
+                "Failed listening on port {} (tcp), aborting: {e}",
+                settings.port
+            );
+            std::process::exit(1);
+        }
+    };
+    tracing::info!("Running mode=standalone, port={}.", ex.tcp_port);
+    tracing::warn!("Server initialized");
+    match cinnabar::persist::load(&mut ex) {
+        Ok(Some(_)) | Ok(None) => {}
+        Err(e) => {
+            tracing::warn!("{e}");
+            std::process::exit(1);
+        }
+    }
+    tracing::info!("Ready to accept connections tcp");
+    if let Err(e) = server.run(&mut ex) {
+        tracing::warn!("Event loop failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `daemonize yes`: fork, let the parent exit, detach from the terminal.
+fn daemonize() {
+    // SAFETY: called before any thread starts; the child continues single-threaded.
+    unsafe {
+        match libc::fork() {
+            -1 => {
+                cinnabar::log::early("fork failed");
+                std::process::exit(1);
+            }
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if fd >= 0 {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+}

@@ -1,0 +1,618 @@
+//! The network front end: one mio poll loop that accepts, reads, runs commands on the
+//! executor and writes replies, all on one thread (Redis's `ae` model). A pipelined batch is
+//! parsed and executed in one go and its replies leave in one write.
+//!
+//! The only module that does socket I/O.
+
+pub mod conn;
+
+use std::io::{self, ErrorKind, Read};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, UnixListener};
+use mio::{Events, Interest, Poll, Token};
+
+use crate::config::limits;
+use crate::exec::client::flags as cf;
+use crate::exec::Executor;
+use crate::resp::errors as err;
+use crate::resp::parse::{ParseLimits, Parsed};
+use conn::{Conn, Stream};
+
+/// Tokens at the top of the range are listeners and the signal pipe; clients use their slot.
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+const LISTENER_BASE: usize = usize::MAX - 64;
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// Everything the loop owns besides the executor.
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    conns: Vec<Option<Conn>>,
+    free_slots: Vec<usize>,
+    signal_rx: mio::net::UnixStream,
+    /// Slots whose output must be flushed before the next poll.
+    flush_list: Vec<usize>,
+    /// Slots to read again (stopped for fairness, or unblocked with input waiting).
+    read_again: Vec<usize>,
+    unixsocket: Option<String>,
+    /// Scratch argv whose allocation is reused for every command.
+    argv_scratch: Vec<&'static [u8]>,
+}
+
+/// Re-types an empty Vec's allocation for another lifetime (no allocation, no unsafe).
+fn recycle<'a, 'b>(mut v: Vec<&'a [u8]>) -> Vec<&'b [u8]> {
+    v.clear();
+    v.into_iter()
+        .map(|_| -> &'b [u8] { unreachable!() })
+        .collect()
+}
+
+impl Server {
+    /// Binds the configured addresses and installs the signal handlers.
+    pub fn bind(ex: &mut Executor) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let s = ex.settings.clone();
+        let mut listeners = Vec::new();
+        if s.port != 0 {
+            for addr in &s.bind {
+                let (optional, addr) = match addr.strip_prefix('-') {
+                    Some(a) => (true, a),
+                    None => (false, addr.as_str()),
+                };
+                let ip = match addr {
+                    "*" => "0.0.0.0",
+                    "::*" => "::",
+                    other => other,
+                };
+                let sa: SocketAddr = match format!("{ip}:{}", s.port)
+                    .parse()
+                    .or_else(|_| format!("[{ip}]:{}", s.port).parse())
+                {
+                    Ok(sa) => sa,
+                    Err(_) => {
+                        return Err(io::Error::new(
+                            ErrorKind::InvalidInput,
+                            format!("Invalid bind address '{addr}'"),
+                        ));
+                    }
+                };
+                match bind_tcp(sa, s.tcp_backlog) {
+                    Ok(l) => listeners.push(Listener::Tcp(l)),
+                    Err(e) if optional => {
+                        tracing::debug!("Skipping optional bind {sa}: {e}");
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "Warning: Could not create server TCP listening socket {sa}: {e}"
+                        );
+                        return Err(e);
+                    }
+                }
+            }
+            ex.tcp_port = match listeners.first() {
+                Some(Listener::Tcp(l)) => l.local_addr()?.port(),
+                _ => s.port,
+            };
+        }
+        if let Some(path) = &s.unixsocket {
+            let _ = std::fs::remove_file(path);
+            let l = UnixListener::bind(path)?;
+            if s.unixsocketperm != 0 {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(s.unixsocketperm))?;
+            }
+            listeners.push(Listener::Unix(l));
+        }
+        for (i, l) in listeners.iter_mut().enumerate() {
+            let token = Token(LISTENER_BASE + i);
+            match l {
+                Listener::Tcp(t) => poll.registry().register(t, token, Interest::READABLE)?,
+                Listener::Unix(u) => poll.registry().register(u, token, Interest::READABLE)?,
+            }
+        }
+        let (signal_rx, signal_tx) = std::os::unix::net::UnixStream::pair()?;
+        signal_rx.set_nonblocking(true)?;
+        let tx2 = signal_tx.try_clone()?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, signal_tx)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx2)?;
+        let mut signal_rx = mio::net::UnixStream::from_std(signal_rx);
+        poll.registry()
+            .register(&mut signal_rx, SIGNAL_TOKEN, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listeners,
+            conns: Vec::new(),
+            free_slots: Vec::new(),
+            signal_rx,
+            flush_list: Vec::new(),
+            read_again: Vec::new(),
+            unixsocket: s.unixsocket.clone(),
+            argv_scratch: Vec::new(),
+        })
+    }
+
+    /// Runs until a shutdown is requested and carried out.
+    pub fn run(&mut self, ex: &mut Executor) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut next_cron = Instant::now() + ex.cron_interval();
+        loop {
+            let now = Instant::now();
+            let timeout = if self.read_again.is_empty() {
+                next_cron.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNAL_TOKEN => self.on_signal(ex),
+                    Token(t) if t >= LISTENER_BASE => self.accept(ex, t - LISTENER_BASE),
+                    Token(slot) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(ex, slot);
+                        }
+                        if event.is_writable() {
+                            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                                if c.write_blocked {
+                                    c.write_blocked = false;
+                                    self.queue_flush(slot);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for slot in std::mem::take(&mut self.read_again) {
+                if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                    c.read_pending = false;
+                }
+                self.on_readable(ex, slot);
+            }
+            if Instant::now() >= next_cron {
+                ex.cron();
+                next_cron = Instant::now() + ex.cron_interval();
+            }
+            ex.before_sleep();
+            self.flush_all(ex);
+            self.close_pending(ex);
+            if let Some(req) = ex.shutdown.take() {
+                match ex.prepare_shutdown(req) {
+                    Ok(()) => ex.exiting = true,
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+            if ex.exiting {
+                self.finish(ex);
+                return Ok(());
+            }
+        }
+    }
+
+    fn on_signal(&mut self, ex: &mut Executor) {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = self.signal_rx.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        tracing::warn!("Received SIGTERM scheduling shutdown...");
+        ex.shutdown = Some(crate::exec::ShutdownRequest {
+            save: None,
+            now: false,
+            force: false,
+        });
+    }
+
+    fn accept(&mut self, ex: &mut Executor, idx: usize) {
+        loop {
+            let accepted = match &self.listeners[idx] {
+                Listener::Tcp(l) => l.accept().map(|(s, addr)| {
+                    let laddr = s.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
+                    (Stream::Tcp(s), fmt_addr(&addr), laddr, false)
+                }),
+                Listener::Unix(l) => l.accept().map(|(s, _)| {
+                    let path = self.unixsocket.clone().unwrap_or_default();
+                    (
+                        Stream::Unix(s),
+                        format!("{path}:0"),
+                        format!("{path}:0"),
+                        true,
+                    )
+                }),
+            };
+            let (mut stream, addr, laddr, unix) = match accepted {
+                Ok(a) => a,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!("Accepting client connection: {e}");
+                    return;
+                }
+            };
+            if ex.client_count as u64 >= ex.settings.maxclients {
+                let msg = format!("-{}\r\n", err::MAX_CLIENTS);
+                let _ = stream.write(msg.as_bytes());
+                ex.stats.rejected_connections += 1;
+                continue;
+            }
+            let fd = match &stream {
+                Stream::Tcp(s) => {
+                    let _ = s.set_nodelay(true);
+                    set_keepalive(s.as_raw_fd(), ex.settings.tcp_keepalive_secs);
+                    s.as_raw_fd()
+                }
+                Stream::Unix(s) => s.as_raw_fd(),
+            };
+            let slot = self.free_slots.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            if let Err(e) = self.poll.registry().register(
+                stream.source(),
+                Token(slot),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                tracing::warn!("Registering client: {e}");
+                self.free_slots.push(slot);
+                continue;
+            }
+            self.conns[slot] = Some(Conn::new(stream));
+            ex.add_client(slot, addr, laddr, fd, unix);
+        }
+    }
+
+    fn queue_flush(&mut self, slot: usize) {
+        if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+            if !c.queued_flush {
+                c.queued_flush = true;
+                self.flush_list.push(slot);
+            }
+        }
+    }
+
+    /// Reads what the socket has (within a fairness budget) and runs the complete commands.
+    fn on_readable(&mut self, ex: &mut Executor, slot: usize) {
+        for _ in 0..limits::READS_PER_TURN {
+            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                return;
+            };
+            if conn.dead || conn.read_pending {
+                return;
+            }
+            let want = conn
+                .parser
+                .pending_bulk_bytes(conn.qend - conn.qpos)
+                .unwrap_or(0);
+            let before_spare = conn.spare().max(limits::IOBUF_LEN.max(want));
+            match conn.read_some(want) {
+                Ok(0) => {
+                    conn.dead = true;
+                    ex.close_client_asap(slot);
+                    return;
+                }
+                Ok(n) => {
+                    ex.stats.total_net_input_bytes += n as u64;
+                    if let Some(c) = ex.client_mut(slot) {
+                        c.net_input_bytes += n as u64;
+                    }
+                    if conn.qend - conn.qpos > ex.settings.client_query_buffer_limit {
+                        tracing::warn!("Closing client that reached max query buffer length");
+                        ex.stats.client_query_buffer_limit_disconnections += 1;
+                        conn.dead = true;
+                        ex.close_client_asap(slot);
+                        return;
+                    }
+                    self.process_input(ex, slot);
+                    // A short read means the socket is drained (edge-triggered readiness
+                    // will fire again for new data).
+                    if n < before_spare {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    conn.dead = true;
+                    ex.close_client_asap(slot);
+                    return;
+                }
+            }
+            let paused = ex
+                .client(slot)
+                .is_none_or(|c| c.has(cf::CLOSE_AFTER_REPLY | cf::CLOSE_ASAP | cf::BLOCKED));
+            if paused {
+                return;
+            }
+        }
+        // Budget used up: come back next turn instead of starving others.
+        if let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+            conn.read_pending = true;
+            self.read_again.push(slot);
+        }
+    }
+
+    /// Parses and executes every complete command in the query buffer.
+    fn process_input(&mut self, ex: &mut Executor, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let mut scratch = std::mem::take(&mut self.argv_scratch);
+        loop {
+            if ex.exiting {
+                break;
+            }
+            let max_bulk_len = ex.settings.proto_max_bulk_len;
+            let Some(client) = ex.client_mut(slot) else {
+                break;
+            };
+            if client.has(cf::CLOSE_AFTER_REPLY | cf::CLOSE_ASAP | cf::BLOCKED) {
+                break;
+            }
+            client.qbuf_len = conn.qend - conn.qpos;
+            client.qbuf_free = conn.qbuf.len() - conn.qend;
+            let limits = ParseLimits {
+                max_bulk_len,
+                auth_required: !client.authenticated,
+            };
+            let input = &conn.qbuf[conn.qpos..conn.qend];
+            match conn.parser.parse(input, limits) {
+                Ok(Parsed::Incomplete) => break,
+                Ok(Parsed::Command { consumed }) => {
+                    let mut argv: Vec<&[u8]> = recycle(scratch);
+                    conn.parser.argv(input, &mut argv);
+                    if !argv.is_empty() {
+                        ex.execute(slot, &argv);
+                    }
+                    scratch = recycle(argv);
+                    conn.parser.reset();
+                    conn.qpos += consumed;
+                }
+                Err(e) => {
+                    tracing::debug!("Protocol error from client: {}", e.message());
+                    ex.protocol_error(slot, &e.message_bytes());
+                    conn.qpos = conn.qend;
+                    conn.parser.reset();
+                    break;
+                }
+            }
+        }
+        self.argv_scratch = scratch;
+        conn.compact();
+        if ex.client(slot).is_some_and(|c| c.pending_output() > 0) {
+            self.queue_flush(slot);
+        }
+    }
+
+    /// Writes queued output for every client that has some.
+    fn flush_all(&mut self, ex: &mut Executor) {
+        for slot in std::mem::take(&mut ex.pending_write) {
+            self.queue_flush(slot);
+        }
+        let list = std::mem::take(&mut self.flush_list);
+        for &slot in &list {
+            self.flush(ex, slot);
+        }
+        self.flush_list = list;
+        self.flush_list.clear();
+    }
+
+    fn flush(&mut self, ex: &mut Executor, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        conn.queued_flush = false;
+        let Some(client) = ex.client_mut(slot) else {
+            return;
+        };
+        if conn.dead || client.has(cf::CLOSE_ASAP) {
+            return;
+        }
+        let mut written = 0u64;
+        while client.out_sent < client.out.buf.len() {
+            match conn.write(&client.out.buf[client.out_sent..]) {
+                Ok(n) => {
+                    client.out_sent += n;
+                    written += n as u64;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    conn.write_blocked = true;
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    conn.dead = true;
+                    break;
+                }
+            }
+        }
+        client.net_output_bytes += written;
+        let done = client.out_sent == client.out.buf.len();
+        client.compact_output();
+        let close = conn.dead || (done && client.has(cf::CLOSE_AFTER_REPLY));
+        ex.stats.total_net_output_bytes += written;
+        if close {
+            ex.close_client_asap(slot);
+        }
+    }
+
+    /// Closes the clients the executor or the I/O marked for closing.
+    fn close_pending(&mut self, ex: &mut Executor) {
+        for slot in std::mem::take(&mut ex.to_close) {
+            if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+                let _ = self.poll.registry().deregister(conn.stream.source());
+                drop(conn);
+                ex.remove_client(slot);
+                self.free_slots.push(slot);
+            }
+        }
+    }
+
+    /// Final flush and cleanup before exit.
+    fn finish(&mut self, ex: &mut Executor) {
+        self.flush_all(ex);
+        if let Some(path) = &self.unixsocket {
+            let _ = std::fs::remove_file(path);
+        }
+        self.listeners.clear();
+    }
+}
+
+fn bind_tcp(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let domain = if addr.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    // SAFETY: plain socket(2) call; the fd is owned by the std listener below.
+    let fd = unsafe {
+        libc::socket(
+            domain,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh socket we own.
+    let owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    // SAFETY: valid fd and option pointer/length.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            4,
+        );
+        if addr.is_ipv6() {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                (&one as *const libc::c_int).cast(),
+                4,
+            );
+        }
+    }
+    let std_listener = std::net::TcpListener::from(owned);
+    let sock2: std::net::SocketAddr = addr;
+    bind_and_listen(&std_listener, sock2, backlog)?;
+    std_listener.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(std_listener))
+}
+
+fn bind_and_listen(l: &std::net::TcpListener, addr: SocketAddr, backlog: i32) -> io::Result<()> {
+    let fd = l.as_raw_fd();
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
+    if unsafe { libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: valid listening socket fd.
+    if unsafe { libc::listen(fd, backlog.max(1)) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; zero is a valid start.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            (
+                storage,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            (
+                storage,
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
+        }
+    }
+}
+
+fn set_keepalive(fd: i32, secs: u32) {
+    if secs == 0 {
+        return;
+    }
+    let one: libc::c_int = 1;
+    let idle = secs as libc::c_int;
+    let intvl = (secs / 3).max(1) as libc::c_int;
+    let cnt: libc::c_int = 3;
+    // SAFETY: valid socket fd and option pointers/lengths (Redis's anetKeepAlive).
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            (&one as *const libc::c_int).cast(),
+            4,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            (&idle as *const libc::c_int).cast(),
+            4,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            (&intvl as *const libc::c_int).cast(),
+            4,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            (&cnt as *const libc::c_int).cast(),
+            4,
+        );
+    }
+}
+
+/// "ip:port" as Redis prints it (IPv6 without brackets).
+fn fmt_addr(a: &SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
+        SocketAddr::V6(v6) => format!("{}:{}", v6.ip(), v6.port()),
+    }
+}

@@ -1,0 +1,162 @@
+//! Every error text a client can see, exactly as redis-server 7.0.15 sends it (without the
+//! leading '-'), and `CmdError`, the value a command returns when it fails.
+//!
+//! Texts with a variable part are built by the functions at the end, still in one place.
+
+use std::borrow::Cow;
+
+/// A client-visible command failure. It becomes one RESP error reply; the connection goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, [u8]>);
+
+impl CmdError {
+    pub fn owned(text: impl Into<Vec<u8>>) -> Self {
+        CmdError(Cow::Owned(text.into()))
+    }
+
+    pub fn text(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The error code (first word), used by INFO errorstats.
+    pub fn code(&self) -> &[u8] {
+        let t = self.text();
+        let end = t.iter().position(|c| *c == b' ').unwrap_or(t.len());
+        &t[..end]
+    }
+}
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        CmdError(Cow::Borrowed(s.as_bytes()))
+    }
+}
+
+impl From<String> for CmdError {
+    fn from(s: String) -> Self {
+        CmdError(Cow::Owned(s.into_bytes()))
+    }
+}
+
+/// Result of a command handler: Ok after writing exactly one reply, or an error with none.
+pub type CmdResult = Result<(), CmdError>;
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const OUT_OF_RANGE: &str = "ERR index out of range";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured \
+     for the default user. Are you sure your configuration is correct?";
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const NX_XX_GT_LT: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+pub const TIMEOUT_OUT_OF_RANGE: &str = "ERR timeout is out of range";
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command \
+     option is set to \"local\", you can run it from a local connection, otherwise you need to \
+     set this option in the configuration file, and then restart the server.";
+pub const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the \
+     enable-module-command option is set to \"local\", you can run it from a local connection, \
+     otherwise you need to set this option in the configuration file, and then restart the server.";
+pub const PUBSUB_CONTEXT: &str = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / \
+     (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
+pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const LCS_STRINGS_ONLY: &str = "ERR The specified keys must contain string values";
+
+/// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
+/// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
+pub fn unknown_command(argv: &[&[u8]]) -> CmdError {
+    let mut args: Vec<u8> = Vec::new();
+    for a in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(c_trunc(a, room));
+        args.extend_from_slice(b"' ");
+    }
+    let mut t = b"ERR unknown command '".to_vec();
+    t.extend_from_slice(c_trunc(argv.first().copied().unwrap_or(b""), 128));
+    t.extend_from_slice(b"', with args beginning with: ");
+    t.extend_from_slice(&args);
+    CmdError::owned(t)
+}
+
+/// "ERR unknown subcommand 'sub'. Try CONTAINER HELP."
+pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
+    let mut t = b"ERR unknown subcommand '".to_vec();
+    t.extend_from_slice(c_trunc(sub, 128));
+    t.extend_from_slice(b"'. Try ");
+    t.extend_from_slice(container.to_ascii_uppercase().as_bytes());
+    t.extend_from_slice(b" HELP.");
+    CmdError::owned(t)
+}
+
+/// "ERR wrong number of arguments for 'get' command" (subcommands as 'config|get').
+pub fn wrong_arity(fullname: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR wrong number of arguments for '{fullname}' command"
+    ))
+}
+
+/// "ERR invalid expire time in 'set' command"
+pub fn invalid_expire(cmd: &str) -> CmdError {
+    CmdError::owned(format!("ERR invalid expire time in '{cmd}' command"))
+}
+
+/// "ERR Can't execute 'get': only (P|S)SUBSCRIBE / ... are allowed in this context"
+pub fn pubsub_context(fullname: &str) -> CmdError {
+    CmdError::owned(PUBSUB_CONTEXT.replace("%s", fullname))
+}
+
+/// C's "%.Ns": at most `n` bytes, and nothing from the first NUL on.
+pub fn c_trunc(s: &[u8], n: usize) -> &[u8] {
+    let s = match memchr::memchr(0, s) {
+        Some(i) => &s[..i],
+        None => s,
+    };
+    &s[..s.len().min(n)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_command_format() {
+        let e = unknown_command(&[b"foo", b"a", b"b"]);
+        assert_eq!(
+            e.text(),
+            b"ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        let long = vec![b'x'; 200];
+        let e = unknown_command(&[b"foo", b"a\nb", &long]);
+        let expect = format!(
+            "ERR unknown command 'foo', with args beginning with: 'a\nb' '{}' ",
+            "x".repeat(128 - 6)
+        );
+        assert_eq!(e.text(), expect.as_bytes());
+        assert_eq!(e.code(), b"ERR");
+    }
+}

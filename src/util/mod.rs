@@ -1,0 +1,6 @@
+//! Small pure helpers shared by every layer: Redis's number rules, glob matching, argument
+//! splitting. Nothing here does I/O.
+
+pub mod glob;
+pub mod num;
+pub mod splitargs;

@@ -1,0 +1,88 @@
+//! A blocking RESP client over TCP for tests and the recorder: sends argv, reads raw frames.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use cinnabar::resp::frame::{decode, encode_command, Frame};
+
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> std::io::Result<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(Client {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn set_timeout(&self, d: Duration) {
+        self.stream.set_read_timeout(Some(d)).expect("timeout");
+    }
+
+    pub fn send<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
+        self.stream.write_all(&encode_command(argv)).expect("send");
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads one whole frame and returns its raw bytes.
+    pub fn read_raw(&mut self) -> std::io::Result<Vec<u8>> {
+        loop {
+            if let Some((_, n)) = decode(&self.buf)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
+            {
+                return Ok(self.buf.drain(..n).collect());
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub fn read(&mut self) -> Frame {
+        let raw = self.read_raw().expect("read frame");
+        decode(&raw).expect("valid").expect("whole").0
+    }
+
+    /// Sends a command and returns its decoded reply.
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Frame {
+        self.send(argv);
+        self.read()
+    }
+
+    /// Sends a command and returns its raw reply bytes.
+    pub fn cmd_raw<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Vec<u8> {
+        self.send(argv);
+        self.read_raw().expect("reply")
+    }
+
+    /// Reads whatever arrives until the peer closes (or the timeout passes).
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        let mut chunk = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return out,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+/// Splits a redis-cli style line into argv.
+pub fn args(line: &str) -> Vec<Vec<u8>> {
+    cinnabar::util::splitargs::split_args(line.as_bytes()).expect("quoting")
+}

@@ -1,0 +1,6 @@
+//! Test support: spawn servers, talk RESP, read and write transcripts.
+#![allow(dead_code)]
+
+pub mod client;
+pub mod server;
+pub mod transcript;

@@ -1,0 +1,93 @@
+//! Starting servers for tests: the cinnabar binary under test, and redis-server when present.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::client::Client;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A running server process, killed on drop.
+pub struct Server {
+    pub port: u16,
+    pub child: Child,
+    pub dir: PathBuf,
+}
+
+impl Server {
+    pub fn client(&self) -> Client {
+        Client::connect(self.port).expect("connect")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("cinnabar-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn start(program: &str, tag: &str, extra: &[String]) -> Option<Server> {
+    for _attempt in 0..5 {
+        let port = free_port();
+        let dir = temp_dir(tag);
+        let mut cmd = Command::new(program);
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--save")
+            .arg("")
+            .arg("--appendonly")
+            .arg("no")
+            .arg("--dir")
+            .arg(&dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().ok()?;
+        let mut server = Server { port, child, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = server.child.try_wait() {
+                break;
+            }
+            if let Ok(mut c) = Client::connect(port) {
+                c.set_timeout(Duration::from_secs(2));
+                if c.cmd(&["PING"]).as_bytes() == Some(b"PONG") {
+                    return Some(server);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = server.child.kill();
+    }
+    None
+}
+
+/// Starts the cinnabar binary built for this test run.
+pub fn cinnabar(extra: &[String]) -> Server {
+    start(env!("CARGO_BIN_EXE_cinnabar"), "test", extra).expect("cinnabar did not start")
+}
+
+/// Starts redis-server if it is installed.
+pub fn redis(extra: &[String]) -> Option<Server> {
+    let program = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    start(&program, "redis", extra)
+}
