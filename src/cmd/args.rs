@@ -92,12 +92,11 @@ pub fn float(a: &[u8]) -> Result<f64, CmdError> {
     parse_f64(a).ok_or_else(|| err::NOT_FLOAT.into())
 }
 
-/// Redis's getPositiveLongFromObjectOrReply-style check with a custom message.
+/// Redis's getRangeLongFromObjectOrReply: `msg` for a non-number and for out of range alike.
 pub fn int_in(a: &[u8], min: i64, max: i64, msg: &'static str) -> Result<i64, CmdError> {
     match parse_i64(a) {
         Some(v) if v >= min && v <= max => Ok(v),
-        Some(_) => Err(msg.into()),
-        None => Err(err::NOT_INTEGER.into()),
+        _ => Err(msg.into()),
     }
 }
 

@@ -121,9 +121,31 @@ pub fn command_keys(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
             return Some(k);
         }
     }
+    if let Some(keys) = keys_proc(meta, argv) {
+        return Some(keys);
+    }
     // Commands whose flags vary with the arguments: the specs still locate the keys.
     if has_varflags {
         return keys_from_specs(meta, argv);
     }
     None
+}
+
+/// Commands that find their keys (or their keys' flags) by looking at the arguments, as
+/// Redis's getkeys_proc callbacks do.
+fn keys_proc(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
+    use key_flag::*;
+    match meta.name {
+        // SET: overwrite, unless GET makes it a read too.
+        "set" => {
+            let get = argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"GET"));
+            let flags = if get {
+                RW | ACCESS | UPDATE
+            } else {
+                OW | UPDATE
+            };
+            Some(vec![KeyRef { pos: 1, flags }])
+        }
+        _ => None,
+    }
 }

@@ -248,10 +248,19 @@ impl CompactBytes {
                 tmp[..keep].copy_from_slice(&self.as_slice()[..keep]);
                 self.write_inline(&tmp[..new_len], true);
             } else {
-                let mut v = Vec::with_capacity(new_len);
-                v.extend_from_slice(self.as_slice());
-                v.resize(new_len, 0);
-                *self = Self::heap_from(&v, true);
+                let cap = greedy_cap(new_len);
+                let layout = Layout::array::<u8>(cap).expect("string too large");
+                // SAFETY: non-zero size; zeroed memory is a valid byte buffer.
+                let p = unsafe { std::alloc::alloc_zeroed(layout) };
+                if p.is_null() {
+                    std::alloc::handle_alloc_error(layout);
+                }
+                // SAFETY: `p` has `cap >= new_len > old_len` bytes; the source is our inline data.
+                unsafe { ptr::copy_nonoverlapping(self.as_slice().as_ptr(), p, old_len) };
+                *self = Self::empty();
+                self.ptr = p;
+                self.mid = (new_len as u64).to_le_bytes();
+                self.tag = Tag::HeapMutated;
             }
             return;
         }

@@ -85,6 +85,15 @@ pub fn parse_f64_raw(s: &[u8]) -> Option<f64> {
     (ok == 1).then_some(v)
 }
 
+/// C's `strtod` with no end check (a prefix parse, like `atof`): 0 when nothing parses.
+pub fn strtod_prefix(s: &[u8]) -> f64 {
+    let mut buf = Vec::with_capacity(s.len() + 1);
+    buf.extend_from_slice(s);
+    buf.push(0);
+    // SAFETY: `buf` is NUL-terminated; strtod reads up to the NUL.
+    unsafe { libc::strtod(buf.as_ptr().cast(), std::ptr::null_mut()) }
+}
+
 /// Redis `getDoubleFromObject`: a strtod-parsable number that is not NaN.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     parse_f64_raw(s).filter(|v| !v.is_nan())

@@ -299,7 +299,8 @@ pub fn render_steps(steps: &[Step]) -> String {
     out
 }
 
-/// Compares an actual frame with the recorded one under the step's rules.
+/// Compares an actual frame with the recorded one under the step's rules. `unordered` sorts
+/// the elements of every array and set, at any depth, before comparing.
 pub fn frames_match(expected: &[u8], actual: &[u8], unordered: bool, skip: bool) -> bool {
     if skip {
         return true;
@@ -307,24 +308,38 @@ pub fn frames_match(expected: &[u8], actual: &[u8], unordered: bool, skip: bool)
     if !unordered {
         return expected == actual;
     }
-    let split = |f: &[u8]| -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
-        let mut pos = 0;
-        let head = read_line(f, &mut pos).to_vec();
-        if !matches!(head[0], b'*' | b'~') {
-            return None;
+    normalize(expected) == normalize(actual)
+}
+
+/// Canonical form of a frame with aggregate elements sorted (recursively).
+fn normalize(f: &[u8]) -> Vec<u8> {
+    let mut pos = 0;
+    norm_at(f, &mut pos)
+}
+
+fn norm_at(f: &[u8], pos: &mut usize) -> Vec<u8> {
+    let start = *pos;
+    let head = read_line(f, pos).to_vec();
+    let mut out = head.clone();
+    out.extend_from_slice(b"\r\n");
+    match head[0] {
+        b'*' | b'~' | b'>' | b'%' => {
+            let n = count(&head).max(0) as usize * if head[0] == b'%' { 2 } else { 1 };
+            let mut items: Vec<Vec<u8>> = (0..n).map(|_| norm_at(f, pos)).collect();
+            if head[0] != b'%' {
+                items.sort();
+            }
+            for i in items {
+                out.extend(i);
+            }
+            out
         }
-        let mut items = Vec::new();
-        while pos < f.len() {
-            let (_, n) = cinnabar::resp::frame::decode(&f[pos..]).ok()??;
-            items.push(f[pos..pos + n].to_vec());
-            pos += n;
+        b'$' | b'=' | b'!' if count(&head) >= 0 => {
+            let n = count(&head) as usize;
+            *pos += n + 2;
+            f[start..*pos].to_vec()
         }
-        items.sort();
-        Some((head, items))
-    };
-    match (split(expected), split(actual)) {
-        (Some(e), Some(a)) => e == a,
-        _ => expected == actual,
+        _ => f[start..*pos].to_vec(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! DEBUG: the subcommands cinnabar supports; every other one is an explicit error.
 
-use crate::cmd::args::{eq, float, int};
+use crate::cmd::args::{eq, int};
 use crate::exec::Ctx;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 
@@ -25,9 +25,10 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     if eq(sub, "SLEEP") && args.remaining() == 1 {
-        let secs = float(args.bytes()?)?;
+        // Redis reads the delay with strtod and no validation: junk means 0.
+        let secs = crate::util::num::strtod_prefix(args.bytes()?);
         // The whole server stops, as in Redis: this is what DEBUG SLEEP is for.
-        if secs > 0.0 {
+        if secs > 0.0 && secs.is_finite() {
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));
         }
         ctx.out().ok();

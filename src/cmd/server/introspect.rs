@@ -256,7 +256,10 @@ fn info(out: &mut ReplyBuf, c: &Command) {
     for cat in &cats {
         out.simple(cat.as_bytes());
     }
-    flag_set(out, m.tips);
+    out.set(m.tips.len());
+    for t in m.tips {
+        out.bulk(t.as_bytes());
+    }
     out.array(m.key_specs.len());
     for ks in m.key_specs {
         key_spec(out, ks);
