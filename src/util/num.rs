@@ -319,7 +319,7 @@ mod tests {
             Err(LdAddError::IncrementNotFloat)
         );
         assert_eq!(
-            long_double_add(Some(b"1e4931"), b"1e4931"),
+            long_double_add(Some(b"1e4932"), b"1e4932"),
             Err(LdAddError::NanOrInfinity)
         );
     }

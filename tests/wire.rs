@@ -1,0 +1,352 @@
+//! Raw bytes over TCP: pipelining, split frames, inline commands, protocol errors, limits.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::client::Client;
+use common::server::{cinnabar, Server};
+
+fn raw(server: &Server) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Sends bytes and reads until the server closes the connection.
+fn send_and_read_all(server: &Server, bytes: &[u8]) -> Vec<u8> {
+    let mut s = raw(server);
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn protocol_errors_reply_and_close() {
+    let server = cinnabar(&[]);
+    let cases: &[(&[u8], &[u8])] = &[
+        (
+            b"*x\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\nx\r\n",
+            b"-ERR Protocol error: expected '$', got 'x'\r\n",
+        ),
+        (
+            b"*1\r\n$-1\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$abc\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"set a \"b\r\n",
+            b"-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+        (
+            b"PING\r\n*1\r\n$4\r\nPING\r\n*1\r\nz\r\n",
+            b"+PONG\r\n+PONG\r\n-ERR Protocol error: expected '$', got 'z'\r\n",
+        ),
+    ];
+    for (input, expected) in cases {
+        let out = send_and_read_all(&server, input);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(expected),
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    // The server is still fine for others.
+    assert_eq!(
+        server.client().cmd(&["PING"]).as_bytes(),
+        Some(&b"PONG"[..])
+    );
+}
+
+#[test]
+fn oversized_count_lines_and_inline_requests() {
+    let server = cinnabar(&[]);
+    let mut big_inline = vec![b'a'; 70 * 1024];
+    big_inline.push(b' ');
+    assert_eq!(
+        send_and_read_all(&server, &big_inline),
+        b"-ERR Protocol error: too big inline request\r\n"
+    );
+    let mut big_count = b"*1".to_vec();
+    big_count.extend(vec![b'1'; 70 * 1024]);
+    assert_eq!(
+        send_and_read_all(&server, &big_count),
+        b"-ERR Protocol error: too big mbulk count string\r\n"
+    );
+    let mut big_bulk = b"*1\r\n$1".to_vec();
+    big_bulk.extend(vec![b'1'; 70 * 1024]);
+    assert_eq!(
+        send_and_read_all(&server, &big_bulk),
+        b"-ERR Protocol error: too big bulk count string\r\n"
+    );
+}
+
+#[test]
+fn proto_max_bulk_len_is_enforced() {
+    let server = cinnabar(&["--proto-max-bulk-len".into(), "1mb".into()]);
+    let out = send_and_read_all(&server, b"*2\r\n$3\r\nGET\r\n$1048577\r\n");
+    assert_eq!(out, b"-ERR Protocol error: invalid bulk length\r\n");
+}
+
+#[test]
+fn inline_commands_like_telnet() {
+    let server = cinnabar(&[]);
+    let mut s = raw(&server);
+    s.write_all(b"PING\r\nset k \"hello world\"\nGET k\r\n\r\nECHO 'it\\'s'\r\n")
+        .unwrap();
+    let mut buf = vec![0u8; 256];
+    let mut got = Vec::new();
+    while got.len() < 40 {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "+PONG\r\n+OK\r\n$11\r\nhello world\r\n$4\r\nit's\r\n"
+    );
+}
+
+#[test]
+fn pipelining_thousands_in_one_write() {
+    let server = cinnabar(&[]);
+    let mut s = raw(&server);
+    let n = 10_000;
+    let mut req = Vec::new();
+    for i in 0..n {
+        req.extend(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\nk{i}\r\n$1\r\nv\r\n",
+                format!("k{i}").len()
+            )
+            .bytes(),
+        );
+    }
+    req.extend(b"*1\r\n$6\r\nDBSIZE\r\n");
+    s.write_all(&req).unwrap();
+    let expected_len = n * 5 + format!(":{n}\r\n").len();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while got.len() < expected_len {
+        let r = s.read(&mut buf).unwrap();
+        assert!(r > 0, "closed early");
+        got.extend_from_slice(&buf[..r]);
+    }
+    assert!(got.ends_with(format!(":{n}\r\n").as_bytes()));
+    assert_eq!(got.len(), expected_len);
+}
+
+#[test]
+fn frames_split_at_every_byte() {
+    let server = cinnabar(&[]);
+    let mut s = raw(&server);
+    s.set_nodelay(true).unwrap();
+    let req =
+        b"*3\r\n$3\r\nSET\r\n$5\r\nsplit\r\n$5\r\nvalue\r\n*2\r\n$3\r\nGET\r\n$5\r\nsplit\r\n";
+    for b in req.iter() {
+        s.write_all(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let expected = b"+OK\r\n$5\r\nvalue\r\n";
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while got.len() < expected.len() {
+        let n = s.read(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(&got, expected);
+}
+
+#[test]
+fn large_values_round_trip() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    let big: Vec<u8> = (0..20_000_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(
+        c.cmd(&[&b"SET"[..], b"big", &big]).as_bytes(),
+        Some(&b"OK"[..])
+    );
+    let got = c.cmd(&["GET", "big"]);
+    assert_eq!(got.as_bytes().map(|b| b.len()), Some(big.len()));
+    assert_eq!(got.as_bytes(), Some(&big[..]));
+}
+
+#[test]
+fn random_garbage_does_not_hurt_other_clients() {
+    let server = cinnabar(&[]);
+    let mut good = server.client();
+    let mut state = 0x9e3779b97f4a7c15u64;
+    for round in 0..200 {
+        let mut s = raw(&server);
+        let len = 1 + (round * 37) % 4000;
+        let mut junk = Vec::with_capacity(len);
+        for _ in 0..len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            junk.push(state as u8);
+        }
+        // Start some rounds with a valid-looking header so the parser goes deeper.
+        if round % 3 == 0 {
+            junk.splice(0..0, b"*3\r\n$3\r\nSET\r\n".iter().copied());
+        }
+        let _ = s.write_all(&junk);
+        drop(s);
+        if round % 20 == 0 {
+            assert_eq!(good.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]));
+        }
+    }
+    // Truncated frames and oversized lengths.
+    for frame in [
+        &b"*2\r\n$3\r\nGET\r\n$100\r\nabc"[..],
+        b"*99999999\r\n",
+        b"*1\r\n$536870912\r\n",
+        b"$5\r\nhello\r\n",
+    ] {
+        let mut s = raw(&server);
+        let _ = s.write_all(frame);
+    }
+    assert_eq!(good.cmd(&["SET", "k", "v"]).as_bytes(), Some(&b"OK"[..]));
+    assert_eq!(good.cmd(&["GET", "k"]).as_bytes(), Some(&b"v"[..]));
+}
+
+#[test]
+fn hello_3_switches_protocol() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    let reply = c.cmd_raw(&["HELLO", "3"]);
+    let text = String::from_utf8_lossy(&reply).to_string();
+    assert!(text.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.2.4\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:"), "{text}");
+    assert!(text.ends_with("$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"), "{text}");
+    assert_eq!(c.cmd_raw(&["GET", "nosuch"]), b"_\r\n");
+    c.cmd(&["SET", "f", "1.5"]);
+    assert_eq!(
+        c.cmd_raw(&["HELLO", "2", "SETNAME", "me"]).first(),
+        Some(&b'*')
+    );
+    assert_eq!(c.cmd_raw(&["GET", "nosuch"]), b"$-1\r\n");
+    assert_eq!(c.cmd_raw(&["CLIENT", "GETNAME"]), b"$2\r\nme\r\n");
+}
+
+#[test]
+fn quit_closes_after_reply() {
+    let server = cinnabar(&[]);
+    let out = send_and_read_all(&server, b"PING\r\nQUIT\r\nPING\r\n");
+    assert_eq!(out, b"+PONG\r\n+OK\r\n");
+}
+
+#[test]
+fn maxclients_rejects_extra_connections() {
+    let server = cinnabar(&["--maxclients".into(), "2".into()]);
+    let mut a = server.client();
+    let mut b = server.client();
+    assert_eq!(a.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]));
+    assert_eq!(b.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]));
+    let out = send_and_read_all(&server, b"PING\r\n");
+    assert_eq!(out, b"-ERR max number of clients reached\r\n");
+    drop(a);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]));
+}
+
+#[test]
+fn idle_timeout_closes_clients() {
+    let server = cinnabar(&["--timeout".into(), "1".into(), "--hz".into(), "50".into()]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]));
+    std::thread::sleep(Duration::from_millis(2600));
+    c.send(&["PING"]);
+    assert!(c.read_raw().is_err(), "idle client should have been closed");
+}
+
+#[test]
+fn query_buffer_limit_closes_client() {
+    let server = cinnabar(&["--client-query-buffer-limit".into(), "1mb".into()]);
+    let mut s = raw(&server);
+    let _ = s.write_all(b"*2\r\n$3\r\nSET\r\n$5000000\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut closed = false;
+    for _ in 0..100 {
+        if s.write_all(&chunk).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    let mut buf = [0u8; 16];
+    if !closed {
+        closed = matches!(s.read(&mut buf), Ok(0) | Err(_));
+    }
+    assert!(closed);
+    assert_eq!(
+        server.client().cmd(&["PING"]).as_bytes(),
+        Some(&b"PONG"[..])
+    );
+}
+
+#[test]
+fn output_buffer_limit_closes_slow_reader() {
+    let server = cinnabar(&[
+        "--client-output-buffer-limit".into(),
+        "normal 1mb 0 0".into(),
+    ]);
+    let mut c = server.client();
+    let v = vec![b'x'; 1024 * 1024];
+    c.cmd(&[&b"SET"[..], b"big", &v]);
+    // Ask for far more than the limit without reading.
+    let mut s = raw(&server);
+    let mut req = Vec::new();
+    for _ in 0..50 {
+        req.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n");
+    }
+    s.write_all(&req).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert!(
+        total < 50 * 1024 * 1024,
+        "client should be cut off before all replies ({total} bytes)"
+    );
+    assert_eq!(c.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]));
+}
+
+#[test]
+fn requirepass_gates_commands() {
+    let server = cinnabar(&["--requirepass".into(), "sekret".into()]);
+    let mut c = server.client();
+    // The test helper's PING happened on another connection; this one starts unauthenticated.
+    assert_eq!(
+        c.cmd_raw(&["GET", "x"]),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        c.cmd_raw(&["AUTH", "wrong"]),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(c.cmd_raw(&["AUTH", "sekret"]), b"+OK\r\n");
+    assert_eq!(c.cmd_raw(&["GET", "x"]), b"$-1\r\n");
+    // Unauthenticated clients may not send big frames.
+    let mut raw_client = Client::connect(server.port).unwrap();
+    raw_client.send_raw(b"*11\r\n").unwrap();
+    assert_eq!(
+        raw_client.read_to_close(),
+        b"-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+}
