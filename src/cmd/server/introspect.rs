@@ -402,7 +402,8 @@ fn docs(out: &mut ReplyBuf, c: &Command) {
     }
     if !m.history.is_empty() {
         out.bulk(b"history");
-        out.array(m.history.len());
+        // Redis sends history as a set of [version, description] pairs.
+        out.set(m.history.len());
         for (v, d) in m.history {
             out.array(2);
             out.bulk(v.as_bytes());

@@ -1,0 +1,137 @@
+//! The command table against the oracle: COMMAND INFO must equal redis-server's for every
+//! command we bind (live, when redis-server is installed; CI installs it), and COMMAND DOCS
+//! must equal it except for the summaries, which are our own words.
+
+mod common;
+
+use cinnabar::resp::frame::Frame;
+use common::server::{cinnabar, redis};
+
+/// Commands whose metadata differs on purpose (Redis 7.2 additions), see docs/compat.md.
+const CHANGED_IN_7_2: &[&str] = &["zrank", "zrevrank", "client"];
+
+fn oracle() -> Option<common::server::Server> {
+    let r = redis(&[]);
+    if r.is_none() {
+        assert!(std::env::var("CI").is_err(), "redis-server is required under CI");
+        eprintln!("redis-server not installed: skipping live metadata comparison");
+    }
+    r
+}
+
+fn names(f: &Frame) -> Vec<Vec<u8>> {
+    f.items().unwrap().iter().map(|i| i.as_bytes().unwrap().to_vec()).collect()
+}
+
+#[test]
+fn command_info_matches_redis() {
+    let Some(r) = oracle() else { return };
+    let ours = cinnabar(&[]);
+    let mut rc = r.client();
+    let mut oc = ours.client();
+    let list = names(&oc.cmd(&["COMMAND", "LIST"]));
+    assert!(!list.is_empty());
+    let mut checked = 0;
+    for name in list {
+        let n = String::from_utf8_lossy(&name).to_string();
+        let top = n.split('|').next().unwrap().to_string();
+        if CHANGED_IN_7_2.contains(&top.as_str()) || n.contains('|') {
+            continue;
+        }
+        let expected = rc.cmd_raw(&[b"COMMAND".as_slice(), b"INFO", &name]);
+        let actual = oc.cmd_raw(&[b"COMMAND".as_slice(), b"INFO", &name]);
+        // Containers list their subcommands in Redis's dict order; compare them unordered.
+        let same = common::transcript::frames_match(&expected, &actual, top == n && n_has_subs(&expected), false);
+        assert!(same, "COMMAND INFO {n} differs:\nredis: {}\nours:  {}", String::from_utf8_lossy(&expected), String::from_utf8_lossy(&actual));
+        checked += 1;
+    }
+    assert!(checked > 50);
+}
+
+fn n_has_subs(frame: &[u8]) -> bool {
+    // The tenth element of the info array is the subcommand list.
+    let (f, _) = cinnabar::resp::frame::decode(frame).unwrap().unwrap();
+    f.items().and_then(|i| i.first()).and_then(|e| e.items()).and_then(|e| e.get(9)).and_then(|s| s.items()).is_some_and(|s| !s.is_empty())
+}
+
+/// Drops every "summary" field from a decoded COMMAND DOCS reply.
+fn strip_summaries(f: &mut Frame) {
+    match f {
+        Frame::Map(pairs) => {
+            pairs.retain(|(k, _)| k.as_bytes() != Some(b"summary"));
+            for (_, v) in pairs.iter_mut() {
+                strip_summaries(v);
+            }
+        }
+        Frame::Array(items) | Frame::Set(items) => items.iter_mut().for_each(strip_summaries),
+        _ => {}
+    }
+}
+
+#[test]
+fn command_docs_match_redis_except_summaries() {
+    let Some(r) = oracle() else { return };
+    let ours = cinnabar(&[]);
+    let mut rc = r.client();
+    let mut oc = ours.client();
+    rc.cmd(&["HELLO", "3"]);
+    oc.cmd(&["HELLO", "3"]);
+    let list = names(&oc.cmd(&["COMMAND", "LIST"]));
+    for name in list {
+        let n = String::from_utf8_lossy(&name).to_string();
+        if n.contains('|') || CHANGED_IN_7_2.contains(&n.as_str()) {
+            continue;
+        }
+        let mut expected = rc.cmd(&[b"COMMAND".as_slice(), b"DOCS", &name]);
+        let mut actual = oc.cmd(&[b"COMMAND".as_slice(), b"DOCS", &name]);
+        strip_summaries(&mut expected);
+        strip_summaries(&mut actual);
+        // Subcommand maps come in Redis's dict order; sort them.
+        let sort = |f: &mut Frame| {
+            if let Frame::Map(top) = f {
+                for (_, doc) in top.iter_mut() {
+                    if let Frame::Map(fields) = doc {
+                        for (k, v) in fields.iter_mut() {
+                            if k.as_bytes() == Some(b"subcommands") {
+                                if let Frame::Map(subs) = v {
+                                    subs.sort_by(|a, b| a.0.as_bytes().cmp(&b.0.as_bytes()));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        sort(&mut expected);
+        sort(&mut actual);
+        if CHANGED_IN_7_2.contains(&n.as_str()) {
+            continue;
+        }
+        // Containers: ours lists only bound subcommands.
+        if n == "client" || n == "config" || n == "command" || n == "object" {
+            continue;
+        }
+        assert_eq!(expected, actual, "COMMAND DOCS {n} differs");
+    }
+}
+
+#[test]
+fn summaries_are_our_own() {
+    let Some(r) = oracle() else { return };
+    let ours = cinnabar(&[]);
+    let mut rc = r.client();
+    let mut oc = ours.client();
+    let summary = |c: &mut common::client::Client, n: &str| -> Vec<u8> {
+        let d = c.cmd(&["COMMAND", "DOCS", n]);
+        let items = d.items().unwrap().to_vec();
+        let fields = items[1].items().unwrap().to_vec();
+        let i = fields.iter().position(|f| f.as_bytes() == Some(b"summary")).unwrap();
+        fields[i + 1].as_bytes().unwrap().to_vec()
+    };
+    for n in ["get", "set", "del", "incr", "config", "ping"] {
+        let theirs = summary(&mut rc, n);
+        let mine = summary(&mut oc, n);
+        assert!(!mine.is_empty());
+        assert_ne!(theirs.to_ascii_lowercase(), mine.to_ascii_lowercase(), "{n}");
+    }
+}
