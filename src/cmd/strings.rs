@@ -354,7 +354,8 @@ pub fn append(ctx: &mut Ctx) -> CmdResult {
     let len = match ctx.ex.lookup_write(db, key, now) {
         None => {
             let lru = ctx.ex.new_lru(now);
-            ctx.ex.dbs[db].insert(key, Value::Str(CompactBytes::new(data)), NO_EXPIRE, lru);
+            // A new key stores the argument as SET would (tryObjectEncoding: "12" is an int).
+            ctx.ex.dbs[db].insert(key, Value::string(data), NO_EXPIRE, lru);
             data.len()
         }
         Some(e) => {
