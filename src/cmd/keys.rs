@@ -146,6 +146,33 @@ fn keys_proc(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
             };
             Some(vec![KeyRef { pos: 1, flags }])
         }
+        // BITFIELD: a read when it only GETs, otherwise a write.
+        "bitfield" => {
+            let flags = if bitfield_is_read_only(argv) {
+                RO | ACCESS
+            } else {
+                RW | ACCESS | UPDATE
+            };
+            Some(vec![KeyRef { pos: 1, flags }])
+        }
         _ => None,
     }
+}
+
+/// Whether BITFIELD's arguments hold only GET and OVERFLOW operations. Anything it cannot
+/// parse counts as a write, the safer answer (as Redis's bitfieldGetKeys decides).
+fn bitfield_is_read_only(argv: &[&[u8]]) -> bool {
+    let mut i = 2;
+    while i < argv.len() {
+        let remaining = argv.len() - i - 1;
+        let op = argv[i];
+        if op.eq_ignore_ascii_case(b"GET") && remaining >= 2 {
+            i += 3;
+        } else if op.eq_ignore_ascii_case(b"OVERFLOW") && remaining >= 1 {
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    true
 }

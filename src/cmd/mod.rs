@@ -1,6 +1,7 @@
 //! The command table and one module per command family (one Redis group each).
 
 pub mod args;
+pub mod bitmaps;
 pub mod connection;
 pub mod generic;
 pub mod keys;
@@ -15,6 +16,7 @@ use table::Handler;
 
 /// Every family's handler column, in one place; `table` joins them with the metadata.
 pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
+    bitmaps::HANDLERS,
     connection::HANDLERS,
     generic::HANDLERS,
     server::HANDLERS,
@@ -23,6 +25,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
 
 /// Which module serves which metadata group (checked by a test).
 pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
+    ("bitmap", bitmaps::HANDLERS),
     ("connection", connection::HANDLERS),
     ("generic", generic::HANDLERS),
     ("server", server::HANDLERS),
