@@ -3,6 +3,7 @@
 pub mod args;
 pub mod connection;
 pub mod generic;
+pub mod hyperloglog;
 pub mod keys;
 pub mod meta;
 #[rustfmt::skip]
@@ -17,6 +18,7 @@ use table::Handler;
 pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     connection::HANDLERS,
     generic::HANDLERS,
+    hyperloglog::HANDLERS,
     server::HANDLERS,
     strings::HANDLERS,
 ];
@@ -25,6 +27,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
 pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("connection", connection::HANDLERS),
     ("generic", generic::HANDLERS),
+    ("hyperloglog", hyperloglog::HANDLERS),
     ("server", server::HANDLERS),
     ("string", strings::HANDLERS),
 ];
