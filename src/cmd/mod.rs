@@ -4,6 +4,7 @@ pub mod args;
 pub mod bitmaps;
 pub mod connection;
 pub mod generic;
+pub mod hyperloglog;
 pub mod keys;
 pub mod meta;
 #[rustfmt::skip]
@@ -19,6 +20,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     bitmaps::HANDLERS,
     connection::HANDLERS,
     generic::HANDLERS,
+    hyperloglog::HANDLERS,
     server::HANDLERS,
     strings::HANDLERS,
 ];
@@ -28,6 +30,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("bitmap", bitmaps::HANDLERS),
     ("connection", connection::HANDLERS),
     ("generic", generic::HANDLERS),
+    ("hyperloglog", hyperloglog::HANDLERS),
     ("server", server::HANDLERS),
     ("string", strings::HANDLERS),
 ];

@@ -88,6 +88,12 @@ pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 pub const LCS_STRINGS_ONLY: &str = "ERR The specified keys must contain string values";
+pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+pub const HLL_INVALID: &str = "INVALIDOBJ Corrupted HLL object detected";
+pub const HLL_NO_KEY: &str = "ERR The specified key does not exist";
+pub const HLL_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
+pub const HLL_TEST_SPARSE_NOT_USED: &str = "ERR TESTFAILED sparse encoding not used";
+pub const HLL_TEST_DISAGREE: &str = "ERR TESTFAILED dense/sparse disagree";
 
 /// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
 /// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
@@ -134,6 +140,31 @@ pub fn invalid_expire(cmd: &str) -> CmdError {
 /// "ERR Can't execute 'get': only (P|S)SUBSCRIBE / ... are allowed in this context"
 pub fn pubsub_context(fullname: &str) -> CmdError {
     CmdError::owned(PUBSUB_CONTEXT.replace("%s", fullname))
+}
+
+/// "ERR Unknown PFDEBUG subcommand 'x'" (C string: cut at a NUL; CR/LF become spaces).
+pub fn pfdebug_unknown_subcommand(sub: &[u8]) -> CmdError {
+    let mut t = b"ERR Unknown PFDEBUG subcommand '".to_vec();
+    t.extend(c_trunc(sub, usize::MAX).iter().map(|&c| match c {
+        b'\r' | b'\n' => b' ',
+        c => c,
+    }));
+    t.push(b'\'');
+    CmdError::owned(t)
+}
+
+/// "ERR TESTFAILED Register 5 should be 3 but is 4"
+pub fn hll_test_register(index: usize, expected: u8, got: u8) -> CmdError {
+    CmdError::owned(format!(
+        "ERR TESTFAILED Register {index} should be {expected} but is {got}"
+    ))
+}
+
+/// "ERR TESTFAILED Too big error. card:1000 abserr:60"
+pub fn hll_test_too_big_error(card: u64, abserr: u64) -> CmdError {
+    CmdError::owned(format!(
+        "ERR TESTFAILED Too big error. card:{card} abserr:{abserr}"
+    ))
 }
 
 /// C's "%.Ns": at most `n` bytes, and nothing from the first NUL on.
