@@ -1714,9 +1714,14 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/redis.conf.example");
         let text = std::fs::read_to_string(path).unwrap();
         // `dir ./` would change the test process's directory; it is checked by name only.
-        let loadable: String = text.lines().filter(|l| !l.starts_with("dir ")).map(|l| format!("{l}\n")).collect();
+        let loadable: String = text
+            .lines()
+            .filter(|l| !l.starts_with("dir "))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let mut c = Config::new();
-        c.load_str(&loadable, None).unwrap_or_else(|e| panic!("{e}"));
+        c.load_str(&loadable, None)
+            .unwrap_or_else(|e| panic!("{e}"));
         for d in DEFS.iter().filter(|d| d.flags & HIDDEN == 0) {
             let listed = text.lines().any(|l| {
                 let l = l.trim_start_matches("# ");
@@ -1724,7 +1729,10 @@ mod tests {
             });
             assert!(listed, "redis.conf.example does not document {}", d.name);
         }
-        assert_eq!(c.settings().save_points, Config::new().settings().save_points);
+        assert_eq!(
+            c.settings().save_points,
+            Config::new().settings().save_points
+        );
     }
 
     #[test]

@@ -13,14 +13,21 @@ const CHANGED_IN_7_2: &[&str] = &["zrank", "zrevrank", "client"];
 fn oracle() -> Option<common::server::Server> {
     let r = redis(&[]);
     if r.is_none() {
-        assert!(std::env::var("CI").is_err(), "redis-server is required under CI");
+        assert!(
+            std::env::var("CI").is_err(),
+            "redis-server is required under CI"
+        );
         eprintln!("redis-server not installed: skipping live metadata comparison");
     }
     r
 }
 
 fn names(f: &Frame) -> Vec<Vec<u8>> {
-    f.items().unwrap().iter().map(|i| i.as_bytes().unwrap().to_vec()).collect()
+    f.items()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_bytes().unwrap().to_vec())
+        .collect()
 }
 
 #[test]
@@ -41,8 +48,18 @@ fn command_info_matches_redis() {
         let expected = rc.cmd_raw(&[b"COMMAND".as_slice(), b"INFO", &name]);
         let actual = oc.cmd_raw(&[b"COMMAND".as_slice(), b"INFO", &name]);
         // Containers list their subcommands in Redis's dict order; compare them unordered.
-        let same = common::transcript::frames_match(&expected, &actual, top == n && n_has_subs(&expected), false);
-        assert!(same, "COMMAND INFO {n} differs:\nredis: {}\nours:  {}", String::from_utf8_lossy(&expected), String::from_utf8_lossy(&actual));
+        let same = common::transcript::frames_match(
+            &expected,
+            &actual,
+            top == n && n_has_subs(&expected),
+            false,
+        );
+        assert!(
+            same,
+            "COMMAND INFO {n} differs:\nredis: {}\nours:  {}",
+            String::from_utf8_lossy(&expected),
+            String::from_utf8_lossy(&actual)
+        );
         checked += 1;
     }
     assert!(checked > 50);
@@ -51,7 +68,12 @@ fn command_info_matches_redis() {
 fn n_has_subs(frame: &[u8]) -> bool {
     // The tenth element of the info array is the subcommand list.
     let (f, _) = cinnabar::resp::frame::decode(frame).unwrap().unwrap();
-    f.items().and_then(|i| i.first()).and_then(|e| e.items()).and_then(|e| e.get(9)).and_then(|s| s.items()).is_some_and(|s| !s.is_empty())
+    f.items()
+        .and_then(|i| i.first())
+        .and_then(|e| e.items())
+        .and_then(|e| e.get(9))
+        .and_then(|s| s.items())
+        .is_some_and(|s| !s.is_empty())
 }
 
 /// Drops every "summary" field from a decoded COMMAND DOCS reply.
@@ -125,13 +147,20 @@ fn summaries_are_our_own() {
         let d = c.cmd(&["COMMAND", "DOCS", n]);
         let items = d.items().unwrap().to_vec();
         let fields = items[1].items().unwrap().to_vec();
-        let i = fields.iter().position(|f| f.as_bytes() == Some(b"summary")).unwrap();
+        let i = fields
+            .iter()
+            .position(|f| f.as_bytes() == Some(b"summary"))
+            .unwrap();
         fields[i + 1].as_bytes().unwrap().to_vec()
     };
     for n in ["get", "set", "del", "incr", "config", "ping"] {
         let theirs = summary(&mut rc, n);
         let mine = summary(&mut oc, n);
         assert!(!mine.is_empty());
-        assert_ne!(theirs.to_ascii_lowercase(), mine.to_ascii_lowercase(), "{n}");
+        assert_ne!(
+            theirs.to_ascii_lowercase(),
+            mine.to_ascii_lowercase(),
+            "{n}"
+        );
     }
 }

@@ -27,10 +27,38 @@ impl Rng {
 }
 
 const VALUES: &[&str] = &[
-    "", "0", "1", "-1", "42", "9223372036854775807", "-9223372036854775808", "3.14", "1e3", "-0", "01",
-    "abc", "hello world", " 7", "x", "1.5e-3", "inf", "nan", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "",
+    "0",
+    "1",
+    "-1",
+    "42",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "3.14",
+    "1e3",
+    "-0",
+    "01",
+    "abc",
+    "hello world",
+    " 7",
+    "x",
+    "1.5e-3",
+    "inf",
+    "nan",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 ];
-const INTS: &[&str] = &["0", "1", "-1", "5", "100", "-7", "abc", "9223372036854775807", "2", "3"];
+const INTS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "5",
+    "100",
+    "-7",
+    "abc",
+    "9223372036854775807",
+    "2",
+    "3",
+];
 const OFFSETS: &[&str] = &["0", "1", "2", "5", "-1", "-3", "10", "100", "abc"];
 
 fn key(r: &mut Rng) -> String {
@@ -62,7 +90,11 @@ fn command(r: &mut Rng) -> Vec<String> {
         6 => vec![s("INCR"), k],
         7 => vec![s("INCRBY"), k, s(r.pick(INTS))],
         8 => vec![s("DECRBY"), k, s(r.pick(INTS))],
-        9 => vec![s("INCRBYFLOAT"), k, s(r.pick(&["1", "0.1", "-2.5", "1e2", "x", "0"]))],
+        9 => vec![
+            s("INCRBYFLOAT"),
+            k,
+            s(r.pick(&["1", "0.1", "-2.5", "1e2", "x", "0"])),
+        ],
         10 => vec![s("STRLEN"), k],
         11 => vec![s("GETRANGE"), k, s(r.pick(OFFSETS)), s(r.pick(OFFSETS))],
         12 => vec![s("SETRANGE"), k, s(r.pick(&["0", "1", "3", "7", "-1"])), v],
@@ -76,17 +108,38 @@ fn command(r: &mut Rng) -> Vec<String> {
         20 => vec![s("TYPE"), k],
         21 => vec![s("RENAME"), k, key(r)],
         22 => vec![s("RENAMENX"), k, key(r)],
-        23 => vec![s("COPY"), k, key(r), s(r.pick(&["REPLACE", "DB", "x"])), s("1")],
+        23 => vec![
+            s("COPY"),
+            k,
+            key(r),
+            s(r.pick(&["REPLACE", "DB", "x"])),
+            s("1"),
+        ],
         24 => vec![s("OBJECT"), s("ENCODING"), k],
         25 => vec![s("SETNX"), k, v],
         26 => vec![s("LCS"), k, key(r)],
-        27 => vec![s("EXPIRE"), k, s(r.pick(&["100000", "200000", "0", "-5", "x"])), s(r.pick(&["NX", "XX", "GT", "LT", "NX"]))],
+        27 => vec![
+            s("EXPIRE"),
+            k,
+            s(r.pick(&["100000", "200000", "0", "-5", "x"])),
+            s(r.pick(&["NX", "XX", "GT", "LT", "NX"])),
+        ],
         28 => vec![s("PERSIST"), k],
-        29 => vec![s("GETEX"), k, s(r.pick(&["PERSIST", "EX", "PX"])), s("100000")],
+        29 => vec![
+            s("GETEX"),
+            k,
+            s(r.pick(&["PERSIST", "EX", "PX"])),
+            s("100000"),
+        ],
         30 => vec![s("DECR"), k],
         31 => vec![s("SUBSTR"), k, s(r.pick(OFFSETS)), s(r.pick(OFFSETS))],
         32 => vec![s("DBSIZE")],
-        _ => vec![s("LCS"), k, key(r), s(r.pick(&["LEN", "IDX", "IDX WITHMATCHLEN"]))],
+        _ => vec![
+            s("LCS"),
+            k,
+            key(r),
+            s(r.pick(&["LEN", "IDX", "IDX WITHMATCHLEN"])),
+        ],
     }
 }
 
@@ -101,7 +154,11 @@ fn run_seed(seed: u64, steps: usize, a: &mut Client, b: &mut Client) -> Result<(
             // Show how the keys of the failing command got their values.
             let related: Vec<String> = history
                 .iter()
-                .filter(|(_, c, _)| c.iter().skip(1).any(|a| cmd.iter().skip(1).any(|k| k == a && k.starts_with('k'))))
+                .filter(|(_, c, _)| {
+                    c.iter()
+                        .skip(1)
+                        .any(|a| cmd.iter().skip(1).any(|k| k == a && k.starts_with('k')))
+                })
                 .rev()
                 .take(12)
                 .map(|(i, c, rep)| format!("    {i}: {c:?} -> {rep:?}"))
@@ -125,7 +182,10 @@ fn run_seed(seed: u64, steps: usize, a: &mut Client, b: &mut Client) -> Result<(
 #[test]
 fn random_string_and_key_commands_match_redis() {
     let Some(oracle) = redis(&[]) else {
-        assert!(std::env::var("CI").is_err(), "redis-server is required under CI");
+        assert!(
+            std::env::var("CI").is_err(),
+            "redis-server is required under CI"
+        );
         eprintln!("redis-server not installed: skipping live differential test");
         return;
     };

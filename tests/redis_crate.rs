@@ -13,16 +13,31 @@ fn conn(port: u16) -> redis::Connection {
 fn basic_commands_and_types() {
     let server = cinnabar(&[]);
     let mut c = conn(server.port);
-    let _: () = redis::cmd("SET").arg("name").arg("cinnabar").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("name")
+        .arg("cinnabar")
+        .query(&mut c)
+        .unwrap();
     let v: String = redis::cmd("GET").arg("name").query(&mut c).unwrap();
     assert_eq!(v, "cinnabar");
-    let n: i64 = redis::cmd("INCRBY").arg("counter").arg(41).query(&mut c).unwrap();
+    let n: i64 = redis::cmd("INCRBY")
+        .arg("counter")
+        .arg(41)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(n, 41);
     let missing: Option<String> = redis::cmd("GET").arg("nope").query(&mut c).unwrap();
     assert_eq!(missing, None);
-    let err = redis::cmd("INCR").arg("name").query::<i64>(&mut c).unwrap_err();
+    let err = redis::cmd("INCR")
+        .arg("name")
+        .query::<i64>(&mut c)
+        .unwrap_err();
     assert_eq!(err.code(), Some("ERR"));
-    let vals: Vec<Option<String>> = redis::cmd("MGET").arg("name").arg("nope").query(&mut c).unwrap();
+    let vals: Vec<Option<String>> = redis::cmd("MGET")
+        .arg("name")
+        .arg("nope")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(vals, vec![Some("cinnabar".to_string()), None]);
 }
 
@@ -37,7 +52,13 @@ fn pipelines_and_expiry() {
     p.cmd("DBSIZE");
     let (size,): (i64,) = p.query(&mut c).unwrap();
     assert_eq!(size, 1000);
-    let _: () = redis::cmd("SET").arg("t").arg("v").arg("PX").arg(50).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("v")
+        .arg("PX")
+        .arg(50)
+        .query(&mut c)
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(120));
     let exists: i64 = redis::cmd("EXISTS").arg("t").query(&mut c).unwrap();
     assert_eq!(exists, 0);

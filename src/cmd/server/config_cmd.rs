@@ -208,7 +208,9 @@ fn directive_lines(cfg: &config::Config, idx: usize) -> Vec<String> {
             vec![format!("{} {}", def.name, String::from_utf8_lossy(&value))]
         }
         Setting::ReplicaOf(None) => vec![],
-        _ => vec![format!("{} {}", def.name, quote(&value))],
+        // Strings are quoted (as Redis's sdscatrepr does); numbers and words are not.
+        Setting::Str(_) => vec![format!("{} {}", def.name, quote(&value))],
+        _ => vec![format!("{} {}", def.name, String::from_utf8_lossy(&value))],
     }
 }
 

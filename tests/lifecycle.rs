@@ -1,0 +1,318 @@
+//! Starting and stopping: config files, command-line overrides, CONFIG REWRITE, SHUTDOWN,
+//! signals, and the RDB written on the way out being loaded on the way in.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::client::Client;
+use common::server::free_port;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cinnabar")
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("cinnabar-life-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn wait_ready(port: u16) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut c) = Client::connect(port) {
+            c.send(&["PING"]);
+            if c.read_raw().is_ok() {
+                return c;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server process that is killed if the test panics before it exits.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Proc {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bad_config_files_exit_with_redis_style_errors() {
+    let dir = temp_dir("badconf");
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "port 7000\n# comment\nnosuchdirective 1\n").unwrap();
+    let out = Command::new(bin()).arg(&conf).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("*** FATAL CONFIG FILE ERROR"), "{err}");
+    assert!(
+        err.contains("Reading the configuration file, at line 3"),
+        "{err}"
+    );
+    assert!(err.contains(">>> 'nosuchdirective 1'"), "{err}");
+    assert!(
+        err.contains("Bad directive or wrong number of arguments"),
+        "{err}"
+    );
+    let out = Command::new(bin()).args(["--hz", "abc"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("argument couldn't be parsed into an integer"));
+    let out = Command::new(bin())
+        .arg(dir.join("missing.conf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn config_file_include_overrides_and_rewrite() {
+    let dir = temp_dir("rewrite");
+    let port = free_port();
+    std::fs::write(dir.join("extra.conf"), "hz 20\n").unwrap();
+    let conf = dir.join("redis.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "# my settings\nport 1\nsave \"\"\ninclude {}\nmaxmemory 1mb\nrename-command FLUSHALL \"\"\nappendonly no\n",
+            dir.join("extra.conf").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .arg(&conf)
+        .args(["--port", &port.to_string(), "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Proc)
+        .unwrap();
+    let mut c = wait_ready(port);
+    let hz = c.cmd(&["CONFIG", "GET", "hz"]);
+    assert_eq!(hz.items().unwrap()[1].as_bytes(), Some(&b"20"[..]));
+    let mm = c.cmd(&["CONFIG", "GET", "maxmemory"]);
+    assert_eq!(mm.items().unwrap()[1].as_bytes(), Some(&b"1048576"[..]));
+    assert_eq!(
+        c.cmd_raw(&["FLUSHALL"]),
+        b"-ERR unknown command 'FLUSHALL', with args beginning with: \r\n".to_vec()
+    );
+    c.cmd(&["CONFIG", "SET", "maxmemory", "2mb", "timeout", "30"]);
+    assert_eq!(c.cmd_raw(&["CONFIG", "REWRITE"]), b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with("# my settings\n"), "{text}");
+    assert!(text.contains("\nmaxmemory 2097152\n"), "{text}");
+    assert!(text.contains("\ntimeout 30\n"), "{text}");
+    assert!(text.contains(&format!("\nport {port}\n")), "{text}");
+    assert!(text.contains("rename-command FLUSHALL \"\""), "{text}");
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(wait_exit(&mut child).success());
+    // The rewritten file starts a server with the same settings.
+    let mut child = Command::new(bin())
+        .arg(&conf)
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Proc)
+        .unwrap();
+    let mut c = wait_ready(port);
+    let t = c.cmd(&["CONFIG", "GET", "timeout"]);
+    assert_eq!(t.items().unwrap()[1].as_bytes(), Some(&b"30"[..]));
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn shutdown_saves_and_restart_loads() {
+    let dir = temp_dir("save");
+    let port = free_port();
+    let start = || {
+        Command::new(bin())
+            .args(["--port", &port.to_string(), "--save", "60 1"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .map(Proc)
+            .unwrap()
+    };
+    let mut child = start();
+    let mut c = wait_ready(port);
+    c.cmd(&["SET", "str", "hello"]);
+    c.cmd(&["SET", "num", "12345"]);
+    c.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+    c.cmd(&["SELECT", "3"]);
+    let big = "x".repeat(10_000);
+    c.cmd(&["SET", "big", &big]);
+    c.send(&["SHUTDOWN"]);
+    assert!(wait_exit(&mut child).success());
+    assert!(dir.join("dump.rdb").exists());
+    let mut child = start();
+    let mut c = wait_ready(port);
+    assert_eq!(c.cmd(&["GET", "str"]).as_bytes(), Some(&b"hello"[..]));
+    assert_eq!(
+        c.cmd(&["OBJECT", "ENCODING", "num"]).as_bytes(),
+        Some(&b"int"[..])
+    );
+    let ttl = c.cmd(&["TTL", "ttl"]).as_int().unwrap();
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+    c.cmd(&["SELECT", "3"]);
+    assert_eq!(c.cmd(&["GET", "big"]).as_bytes(), Some(big.as_bytes()));
+    // SIGTERM also shuts down cleanly (and saves, since save points are configured).
+    c.cmd(&["SET", "after", "sigterm"]);
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(wait_exit(&mut child).success());
+    let mut child = start();
+    let mut c = wait_ready(port);
+    c.cmd(&["SELECT", "3"]);
+    assert_eq!(c.cmd(&["GET", "after"]).as_bytes(), Some(&b"sigterm"[..]));
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[test]
+fn corrupt_rdb_refuses_to_start() {
+    let dir = temp_dir("corrupt");
+    let port = free_port();
+    let mut child = Command::new(bin())
+        .args(["--port", &port.to_string(), "--save", ""])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Proc)
+        .unwrap();
+    let mut c = wait_ready(port);
+    for i in 0..100 {
+        c.cmd(&["SET", &format!("k{i}"), "some value"]);
+    }
+    c.send(&["SHUTDOWN", "SAVE"]);
+    assert!(wait_exit(&mut child).success());
+    let path = dir.join("dump.rdb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&path, &bytes).unwrap();
+    let out = Command::new(bin())
+        .args(["--port", &port.to_string()])
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("offset"), "{log}");
+    std::fs::write(&path, &bytes[..mid]).unwrap();
+    let out = Command::new(bin())
+        .args(["--port", &port.to_string()])
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn redis_server_reads_our_rdb_and_we_read_its() {
+    let Some(oracle) = common::server::redis(&[]) else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "redis-server is required under CI"
+        );
+        return;
+    };
+    let dir = temp_dir("interop");
+    let port = free_port();
+    let mut child = Command::new(bin())
+        .args(["--port", &port.to_string(), "--save", ""])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Proc)
+        .unwrap();
+    let mut c = wait_ready(port);
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["SET", "b", &"y".repeat(300)]);
+    c.cmd(&["SET", "c", "-70000", "PX", "100000000"]);
+    c.send(&["SHUTDOWN", "SAVE"]);
+    assert!(wait_exit(&mut child).success());
+    // redis-check-rdb accepts the file, when installed.
+    if let Ok(out) = Command::new("redis-check-rdb")
+        .arg(dir.join("dump.rdb"))
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // redis-server loads it.
+    drop(oracle);
+    let rport = free_port();
+    let mut redis =
+        Command::new(std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into()))
+            .args(["--port", &rport.to_string(), "--save", ""])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .map(Proc)
+            .unwrap();
+    let mut r = wait_ready(rport);
+    assert_eq!(r.cmd(&["GET", "a"]).as_bytes(), Some(&b"1"[..]));
+    assert_eq!(r.cmd(&["STRLEN", "b"]).as_int(), Some(300));
+    assert_eq!(r.cmd(&["GET", "c"]).as_bytes(), Some(&b"-70000"[..]));
+    assert!(r.cmd(&["PTTL", "c"]).as_int().unwrap() > 99_000_000);
+    // And Redis's own dump loads back into cinnabar.
+    r.cmd(&["SET", "fromredis", "ok"]);
+    r.send(&["SHUTDOWN", "SAVE"]);
+    let _ = wait_exit(&mut redis);
+    let mut child = Command::new(bin())
+        .args(["--port", &port.to_string(), "--save", ""])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Proc)
+        .unwrap();
+    let mut c = wait_ready(port);
+    assert_eq!(c.cmd(&["GET", "fromredis"]).as_bytes(), Some(&b"ok"[..]));
+    assert_eq!(c.cmd(&["STRLEN", "b"]).as_int(), Some(300));
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(wait_exit(&mut child).success());
+}
