@@ -316,11 +316,11 @@ fn unknown_type(name: &[u8]) -> CmdError {
 /// One CLIENT LIST line (Redis's catClientInfoString, with 7.2's lib-name / lib-ver).
 fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
     let pending = c.pending_output();
-    let _ = write!(
+    let _ = writeln!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
          multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} \
-         tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+         tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,

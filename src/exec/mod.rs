@@ -514,13 +514,9 @@ impl Executor {
     /// WATCH and client-side-caching invalidation for a changed key.
     pub fn signal_modified(&mut self, _db: usize, _key: &[u8]) {}
 
-    /// Publishes a keyspace notification if its class is enabled.
-    pub fn notify(&mut self, class: u32, _event: &str, _key: &[u8], _db: usize) {
-        let flags = self.settings.notify_flags;
-        if flags & class == 0 {
-            return;
-        }
-    }
+    /// Publishes a keyspace notification if its class is enabled. Every write path calls
+    /// this with Redis's event name; delivery arrives with pub/sub.
+    pub fn notify(&mut self, _class: u32, _event: &str, _key: &[u8], _db: usize) {}
 
     // ---- background work ----
 

@@ -298,7 +298,7 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    pub fn len(&mut self) -> Result<u64, DecodeError> {
+    pub fn length(&mut self) -> Result<u64, DecodeError> {
         match self.len_or_enc()? {
             Len::Plain(n) => Ok(n),
             Len::Encoded(_) => self.fail("Unexpected encoded length"),
@@ -311,7 +311,7 @@ impl<'a> Decoder<'a> {
                 let n = usize::try_from(n).or_else(|_| self.fail("String too long"))?;
                 Ok(self.take(n)?.to_vec())
             }
-            Len::Encoded(ENC_INT8) => Ok(self.byte()?.cast_signed().to_string().into_bytes()),
+            Len::Encoded(ENC_INT8) => Ok((self.byte()? as i8).to_string().into_bytes()),
             Len::Encoded(ENC_INT16) => Ok(i16::from_le_bytes(self.take(2)?.try_into().expect("2"))
                 .to_string()
                 .into_bytes()),
@@ -319,8 +319,8 @@ impl<'a> Decoder<'a> {
                 .to_string()
                 .into_bytes()),
             Len::Encoded(ENC_LZF) => {
-                let clen = self.len()? as usize;
-                let len = self.len()? as usize;
+                let clen = self.length()? as usize;
+                let len = self.length()? as usize;
                 let start = self.pos;
                 let data = self.take(clen)?;
                 match lzf::decompress(data, len) {
@@ -362,10 +362,10 @@ impl<'a> Decoder<'a> {
             let t = self.byte()?;
             match t {
                 opcode::EOF => break,
-                opcode::SELECTDB => db = self.len()? as usize,
+                opcode::SELECTDB => db = self.length()? as usize,
                 opcode::RESIZEDB => {
-                    self.len()?;
-                    self.len()?;
+                    self.length()?;
+                    self.length()?;
                 }
                 opcode::AUX => {
                     let k = self.string()?;
@@ -379,7 +379,7 @@ impl<'a> Decoder<'a> {
                     expire =
                         i64::from(i32::from_le_bytes(self.take(4)?.try_into().expect("4"))) * 1000
                 }
-                opcode::IDLE => idle = Some(self.len()?),
+                opcode::IDLE => idle = Some(self.length()?),
                 opcode::FREQ => freq = Some(self.byte()?),
                 opcode::MODULE_AUX => {
                     return self.fail("Module auxiliary data is not supported yet")

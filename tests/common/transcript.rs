@@ -143,12 +143,10 @@ fn parse_into(lines: &[&str], i: &mut usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&head);
     out.extend_from_slice(b"\r\n");
     match head[0] {
-        b'$' | b'=' | b'!' => {
-            if count(&head) >= 0 {
-                out.extend_from_slice(&unescape(lines[*i]));
-                out.extend_from_slice(b"\r\n");
-                *i += 1;
-            }
+        b'$' | b'=' | b'!' if count(&head) >= 0 => {
+            out.extend_from_slice(&unescape(lines[*i]));
+            out.extend_from_slice(b"\r\n");
+            *i += 1;
         }
         b'*' | b'~' | b'>' => {
             for _ in 0..count(&head).max(0) {
