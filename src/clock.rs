@@ -1,5 +1,9 @@
 //! Time. The executor reads the clock once per command through `Clock`, which tests can
 //! shift forward instead of sleeping; `keyspace/` never reads it.
+//!
+//! Unix time is derived from the monotonic clock and a wall-clock base that the cron refreshes
+//! (every 1/hz s): one clock read per command serves both the command's `now` and its latency
+//! statistics, and wall-clock steps are picked up within one cron period.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -8,6 +12,8 @@ pub struct Clock {
     /// Added to the real time (tests move time forward with it).
     offset_ms: i64,
     start: Instant,
+    base_instant: Instant,
+    base_unix_us: i64,
 }
 
 impl Default for Clock {
@@ -18,22 +24,39 @@ impl Default for Clock {
 
 impl Clock {
     pub fn new() -> Self {
-        Clock {
-            offset_ms: 0,
-            start: Instant::now(),
-        }
+        let now = Instant::now();
+        Clock { offset_ms: 0, start: now, base_instant: now, base_unix_us: unix_us() }
+    }
+
+    /// Re-reads the wall clock (from the cron).
+    pub fn refresh(&mut self) {
+        self.base_instant = Instant::now();
+        self.base_unix_us = unix_us();
+    }
+
+    /// Unix time in microseconds at monotonic instant `t`.
+    #[inline]
+    pub fn us_at(&self, t: Instant) -> i64 {
+        let since = t.saturating_duration_since(self.base_instant).as_micros() as i64;
+        self.base_unix_us + since + self.offset_ms * 1000
+    }
+
+    /// Unix time in milliseconds at monotonic instant `t`.
+    #[inline]
+    pub fn ms_at(&self, t: Instant) -> i64 {
+        self.us_at(t) / 1000
     }
 
     /// Unix time in milliseconds.
     #[inline]
     pub fn now_ms(&self) -> i64 {
-        unix_us() / 1000 + self.offset_ms
+        self.ms_at(Instant::now())
     }
 
     /// Unix time in microseconds.
     #[inline]
     pub fn now_us(&self) -> i64 {
-        unix_us() + self.offset_ms * 1000
+        self.us_at(Instant::now())
     }
 
     /// Monotonic time since the clock was made.
@@ -47,10 +70,8 @@ impl Clock {
     }
 }
 
+/// Wall-clock unix time in microseconds.
 #[inline]
 pub fn unix_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }

@@ -3,7 +3,11 @@
 //! Built once at startup (rename-command applied). Only commands with a handler exist for
 //! clients: COMMAND, COMMAND COUNT and lookups never see the others.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdMap;
+
+/// Name lookups happen per command: use a fast hasher (names are not attacker-chosen keys of a
+/// growing table; the table is fixed at startup).
+type HashMap<K, V> = StdMap<K, V, foldhash::fast::RandomState>;
 use std::sync::OnceLock;
 
 use super::meta::CommandMeta;
@@ -48,7 +52,7 @@ const MAX_NAME: usize = 64;
 
 impl CommandTable {
     fn build(renames: &[(String, String)]) -> Self {
-        let mut handlers: HashMap<&'static str, Handler> = HashMap::new();
+        let mut handlers: HashMap<&'static str, Handler> = HashMap::default();
         for family in super::FAMILIES {
             for (meta, h) in family.iter() {
                 let prev = handlers.insert(meta.name, *h);
@@ -56,12 +60,12 @@ impl CommandTable {
             }
         }
         let mut table = CommandTable {
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
             stat_names: Vec::new(),
         };
         for meta in super::meta_gen::ALL {
             let cmd = if meta.is_container() {
-                let mut subs = HashMap::new();
+                let mut subs = HashMap::default();
                 for sub in meta.subcommands {
                     if let Some(h) = handlers.get(sub.name) {
                         let id = table.stat_names.len();
@@ -72,7 +76,7 @@ impl CommandTable {
                             Command {
                                 meta: sub,
                                 handler: Some(*h),
-                                subs: HashMap::new(),
+                                subs: HashMap::default(),
                                 id,
                                 name: sub.name.to_string(),
                             },
@@ -100,7 +104,7 @@ impl CommandTable {
                 Command {
                     meta,
                     handler: Some(*h),
-                    subs: HashMap::new(),
+                    subs: HashMap::default(),
                     id,
                     name: meta.name.to_string(),
                 }

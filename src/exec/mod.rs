@@ -272,7 +272,8 @@ impl Executor {
     }
 
     fn process(&mut self, client: &mut Client, argv: &[&[u8]]) {
-        let now_ms = self.clock.now_ms();
+        let start = Instant::now();
+        let now_ms = self.clock.ms_at(start);
         client.last_interaction_ms = now_ms;
         client.argv_len = argv.len();
         client.argv_mem = argv.iter().map(|a| a.len()).sum();
@@ -287,7 +288,7 @@ impl Executor {
             Ok(cmd) => {
                 client.last_cmd = cmd.meta.name;
                 match self.check_allowed(client, cmd, argv) {
-                    Ok(()) => self.call(client, cmd, argv, now_ms),
+                    Ok(()) => self.call(client, cmd, argv, start, now_ms),
                     Err(e) => {
                         self.stats.cmd[cmd.id].rejected_calls += 1;
                         self.reject(client, &e);
@@ -362,9 +363,8 @@ impl Executor {
     }
 
     /// Runs a handler with statistics (Redis's call()).
-    fn call(&mut self, client: &mut Client, cmd: &'static Command, argv: &[&[u8]], now_ms: i64) {
+    fn call(&mut self, client: &mut Client, cmd: &'static Command, argv: &[&[u8]], start: Instant, now_ms: i64) {
         let handler = cmd.handler.expect("resolved commands have handlers");
-        let start = Instant::now();
         let result = {
             let mut ctx = Ctx {
                 ex: self,
@@ -429,41 +429,36 @@ impl Executor {
         self.settings.maxmemory_policy.ends_with("lfu")
     }
 
-    /// lookupKeyRead: lazy expiry, hit/miss stats, access time.
-    pub fn lookup_read(
-        &mut self,
-        db: usize,
-        key: &[u8],
-        now_ms: i64,
-        touch: bool,
-    ) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key, now_ms);
+    /// lookupKeyRead: lazy expiry, hit/miss stats, access time. An expired key is deleted
+    /// (with its side effects) and reads as missing.
+    pub fn lookup_read(&mut self, db: usize, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
         let lfu = self.lfu_mode();
         let (log_factor, decay) = (self.settings.lfu_log_factor, self.settings.lfu_decay_time);
-        let rnd = if lfu { self.random_u64() } else { 0 };
-        match self.dbs[db].keys.get_mut(key) {
-            Some(e) => {
-                self.stats.keyspace_hits += 1;
-                if touch {
-                    e.lru = if lfu {
-                        lfu_touch(e.lru, now_ms, log_factor, decay, rnd)
-                    } else {
-                        lru_clock(now_ms)
-                    };
-                }
-                Some(e)
-            }
-            None => {
-                self.stats.keyspace_misses += 1;
-                None
-            }
+        let rnd = if lfu && touch { self.random_u64() } else { 0 };
+        let Some(e) = self.lookup_write(db, key, now_ms) else {
+            self.stats.keyspace_misses += 1;
+            return None;
+        };
+        if touch {
+            e.lru = if lfu { lfu_touch(e.lru, now_ms, log_factor, decay, rnd) } else { lru_clock(now_ms) };
         }
+        let p: *mut Entry = e;
+        self.stats.keyspace_hits += 1;
+        // SAFETY: `p` points into `self.dbs`; only `self.stats` (a different field) was touched
+        // since it was taken, so the entry is still valid and not aliased.
+        Some(unsafe { &mut *p })
     }
 
-    /// lookupKeyWrite: lazy expiry, no stats.
+    /// lookupKeyWrite: lazy expiry, no stats. One hash lookup for a live key.
     pub fn lookup_write(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
-        self.expire_if_needed(db, key, now_ms);
-        self.dbs[db].keys.get_mut(key)
+        let p: *mut Entry = self.dbs[db].keys.get_mut(key)?;
+        // SAFETY: `p` was just taken from the dict and nothing has touched the dict since.
+        if unsafe { (*p).is_expired(now_ms) } {
+            self.delete_expired(db, key);
+            return None;
+        }
+        // SAFETY: as above; the dict is unchanged, so `p` is still the live entry.
+        Some(unsafe { &mut *p })
     }
 
     /// Deletes `key` if its TTL passed; returns true if it did.
@@ -522,6 +517,7 @@ impl Executor {
 
     /// Periodic work, `hz` times a second (Redis's serverCron).
     pub fn cron(&mut self) {
+        self.clock.refresh();
         let now_ms = self.clock.now_ms();
         self.cron_loops += 1;
         self.stats.sample(now_ms);
@@ -531,10 +527,13 @@ impl Executor {
                 limits::EXPIRE_SLOW_CYCLE_PERCENT * 1_000_000 / u64::from(self.hz.max(1)) / 100;
             self.active_expire(now_ms, Duration::from_micros(budget_us));
         }
+        // Redis's databasesCron: shrink sparse tables, then give one resizing table 1 ms.
+        for db in &mut self.dbs {
+            db.shrink_if_sparse();
+        }
         if self.settings.activerehashing {
-            let per_db = Duration::from_micros(1000 / self.dbs.len().max(1) as u64 + 1);
-            for db in &mut self.dbs {
-                db.tidy(per_db);
+            if let Some(db) = self.dbs.iter_mut().find(|d| d.is_rehashing()) {
+                db.rehash_for(Duration::from_millis(1));
             }
         }
     }

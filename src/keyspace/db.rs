@@ -191,10 +191,18 @@ impl Db {
         std::mem::swap(self, other);
     }
 
-    /// Incremental rehash work and shrinking, from the cron.
-    pub fn tidy(&mut self, budget: std::time::Duration) {
+    /// Starts shrinking tables that became sparse (from the cron).
+    pub fn shrink_if_sparse(&mut self) {
         self.keys.shrink_if_needed();
         self.volatile.shrink_if_needed();
+    }
+
+    pub fn is_rehashing(&self) -> bool {
+        self.keys.is_rehashing() || self.volatile.is_rehashing()
+    }
+
+    /// Incremental rehash work for about `budget` (from the cron).
+    pub fn rehash_for(&mut self, budget: std::time::Duration) {
         self.keys.rehash_for(budget);
         self.volatile.rehash_for(budget);
     }

@@ -45,6 +45,8 @@ pub struct Conn {
     pub parser: RequestParser,
     /// The last write hit WouldBlock: wait for a writable event.
     pub write_blocked: bool,
+    /// Registered for write readiness (only while output is blocked).
+    pub watching_writes: bool,
     /// Already queued in this turn's flush list.
     pub queued_flush: bool,
     /// Stopped reading with data possibly left in the socket (fairness budget).
@@ -62,6 +64,7 @@ impl Conn {
             qend: 0,
             parser: RequestParser::new(),
             write_blocked: false,
+            watching_writes: false,
             queued_flush: false,
             read_pending: false,
             dead: false,

@@ -261,7 +261,7 @@ impl Server {
             if let Err(e) = self.poll.registry().register(
                 stream.source(),
                 Token(slot),
-                Interest::READABLE | Interest::WRITABLE,
+                Interest::READABLE,
             ) {
                 tracing::warn!("Registering client: {e}");
                 self.free_slots.push(slot);
@@ -408,6 +408,7 @@ impl Server {
     }
 
     fn flush(&mut self, ex: &mut Executor, slot: usize) {
+        let registry = self.poll.registry();
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
@@ -438,6 +439,14 @@ impl Server {
         }
         client.net_output_bytes += written;
         let done = client.out_sent == client.out.buf.len();
+        // Ask for write readiness only while output is stuck (as Redis installs its write
+        // handler): a permanent EPOLLOUT registration would wake the loop after every ACK.
+        if conn.write_blocked != conn.watching_writes && !conn.dead {
+            let interest = if conn.write_blocked { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            if registry.reregister(conn.stream.source(), Token(slot), interest).is_ok() {
+                conn.watching_writes = conn.write_blocked;
+            }
+        }
         client.compact_output();
         let close = conn.dead || (done && client.has(cf::CLOSE_AFTER_REPLY));
         ex.stats.total_net_output_bytes += written;

@@ -82,6 +82,20 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// SAVE: a synchronous snapshot to dbfilename.
+pub fn save(ctx: &mut Ctx) -> CmdResult {
+    match crate::persist::save(ctx.ex) {
+        Ok(()) => {
+            ctx.out().ok();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            Err("ERR".into())
+        }
+    }
+}
+
 pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
     let mut req = ShutdownRequest {
         save: None,
@@ -126,6 +140,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::FLUSHDB, flushdb),
     (&m::FLUSHALL, flushall),
     (&m::SHUTDOWN, shutdown),
+    (&m::SAVE, save),
     (&m::SWAPDB, swapdb),
     (&m::INFO, info::info),
     (&m::DEBUG, debug::debug),
