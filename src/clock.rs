@@ -25,7 +25,12 @@ impl Default for Clock {
 impl Clock {
     pub fn new() -> Self {
         let now = Instant::now();
-        Clock { offset_ms: 0, start: now, base_instant: now, base_unix_us: unix_us() }
+        Clock {
+            offset_ms: 0,
+            start: now,
+            base_instant: now,
+            base_unix_us: unix_us(),
+        }
     }
 
     /// Re-reads the wall clock (from the cron).
@@ -73,5 +78,8 @@ impl Clock {
 /// Wall-clock unix time in microseconds.
 #[inline]
 pub fn unix_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }

@@ -350,3 +350,41 @@ fn requirepass_gates_commands() {
         b"-ERR Protocol error: unauthenticated multibulk length\r\n"
     );
 }
+
+#[test]
+fn unix_socket_serves_clients() {
+    let dir = std::env::temp_dir().join(format!("cinnabar-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cinnabar.sock");
+    let server = cinnabar(&[
+        "--unixsocket".into(),
+        path.display().to_string(),
+        "--unixsocketperm".into(),
+        "700".into(),
+    ]);
+    let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n")
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.ends_with(b"\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"+PONG\r\n"));
+    let text = String::from_utf8_lossy(&got).to_string();
+    assert!(
+        text.contains(&format!("addr={}:0 ", path.display())),
+        "{text}"
+    );
+    assert!(text.contains(" flags=U "), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -349,7 +349,7 @@ impl Executor {
             } else {
                 self.settings.enable_module_command
             };
-            let local = client.has(cf::UNIX_SOCKET) || is_loopback(&client.addr);
+            let local = client.has(cf::UNIX_SOCKET) || crate::net::is_loopback(&client.addr);
             let allowed = setting == "yes" || (setting == "local" && local);
             if !allowed {
                 return Err(if meta.name.starts_with("debug") {
@@ -363,7 +363,14 @@ impl Executor {
     }
 
     /// Runs a handler with statistics (Redis's call()).
-    fn call(&mut self, client: &mut Client, cmd: &'static Command, argv: &[&[u8]], start: Instant, now_ms: i64) {
+    fn call(
+        &mut self,
+        client: &mut Client,
+        cmd: &'static Command,
+        argv: &[&[u8]],
+        start: Instant,
+        now_ms: i64,
+    ) {
         let handler = cmd.handler.expect("resolved commands have handlers");
         let result = {
             let mut ctx = Ctx {
@@ -431,7 +438,13 @@ impl Executor {
 
     /// lookupKeyRead: lazy expiry, hit/miss stats, access time. An expired key is deleted
     /// (with its side effects) and reads as missing.
-    pub fn lookup_read(&mut self, db: usize, key: &[u8], now_ms: i64, touch: bool) -> Option<&mut Entry> {
+    pub fn lookup_read(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: i64,
+        touch: bool,
+    ) -> Option<&mut Entry> {
         let lfu = self.lfu_mode();
         let (log_factor, decay) = (self.settings.lfu_log_factor, self.settings.lfu_decay_time);
         let rnd = if lfu && touch { self.random_u64() } else { 0 };
@@ -440,7 +453,11 @@ impl Executor {
             return None;
         };
         if touch {
-            e.lru = if lfu { lfu_touch(e.lru, now_ms, log_factor, decay, rnd) } else { lru_clock(now_ms) };
+            e.lru = if lfu {
+                lfu_touch(e.lru, now_ms, log_factor, decay, rnd)
+            } else {
+                lru_clock(now_ms)
+            };
         }
         let p: *mut Entry = e;
         self.stats.keyspace_hits += 1;
@@ -605,10 +622,6 @@ impl Executor {
     pub fn cron_interval(&self) -> Duration {
         Duration::from_millis(1000 / u64::from(self.hz.max(1)))
     }
-}
-
-fn is_loopback(addr: &str) -> bool {
-    addr.starts_with("127.") || addr.starts_with("[::1]") || addr.starts_with("::1")
 }
 
 /// Redis's LRU_CLOCK(): seconds, 24 bits.

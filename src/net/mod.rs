@@ -240,6 +240,16 @@ impl Server {
                     return;
                 }
             };
+            if ex.settings.protected_mode
+                && ex.settings.requirepass.is_none()
+                && !unix
+                && !is_loopback(&addr)
+            {
+                let msg = format!("-{}\r\n", err::PROTECTED_MODE);
+                let _ = stream.write(msg.as_bytes());
+                ex.stats.rejected_connections += 1;
+                continue;
+            }
             if ex.client_count as u64 >= ex.settings.maxclients {
                 let msg = format!("-{}\r\n", err::MAX_CLIENTS);
                 let _ = stream.write(msg.as_bytes());
@@ -258,11 +268,11 @@ impl Server {
                 self.conns.push(None);
                 self.conns.len() - 1
             });
-            if let Err(e) = self.poll.registry().register(
-                stream.source(),
-                Token(slot),
-                Interest::READABLE,
-            ) {
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(stream.source(), Token(slot), Interest::READABLE)
+            {
                 tracing::warn!("Registering client: {e}");
                 self.free_slots.push(slot);
                 continue;
@@ -347,7 +357,7 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        let mut scratch = std::mem::take(&mut self.argv_scratch);
+        let scratch = &mut self.argv_scratch;
         loop {
             if ex.exiting {
                 break;
@@ -369,12 +379,11 @@ impl Server {
             match conn.parser.parse(input, limits) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Command { consumed }) => {
-                    let mut argv: Vec<&[u8]> = recycle(scratch);
-                    conn.parser.argv(input, &mut argv);
-                    if !argv.is_empty() {
-                        ex.execute(slot, &argv);
-                    }
-                    scratch = recycle(argv);
+                    conn.parser.with_argv(input, scratch, |argv| {
+                        if !argv.is_empty() {
+                            ex.execute(slot, argv);
+                        }
+                    });
                     conn.parser.reset();
                     conn.qpos += consumed;
                 }
@@ -387,7 +396,6 @@ impl Server {
                 }
             }
         }
-        self.argv_scratch = scratch;
         conn.compact();
         if ex.client(slot).is_some_and(|c| c.pending_output() > 0) {
             self.queue_flush(slot);
@@ -442,8 +450,15 @@ impl Server {
         // Ask for write readiness only while output is stuck (as Redis installs its write
         // handler): a permanent EPOLLOUT registration would wake the loop after every ACK.
         if conn.write_blocked != conn.watching_writes && !conn.dead {
-            let interest = if conn.write_blocked { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-            if registry.reregister(conn.stream.source(), Token(slot), interest).is_ok() {
+            let interest = if conn.write_blocked {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if registry
+                .reregister(conn.stream.source(), Token(slot), interest)
+                .is_ok()
+            {
                 conn.watching_writes = conn.write_blocked;
             }
         }
@@ -615,6 +630,34 @@ fn set_keepalive(fd: i32, secs: u32) {
             (&cnt as *const libc::c_int).cast(),
             4,
         );
+    }
+}
+
+/// Redis's connIsLocal: 127.0.0.0/8 or ::1 (also IPv4-mapped loopback).
+pub fn is_loopback(addr: &str) -> bool {
+    let ip = match addr.rsplit_once(':') {
+        Some((ip, _)) => ip,
+        None => addr,
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(std::net::IpAddr::V6(v6)) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_detection() {
+        assert!(super::is_loopback("127.0.0.1:5000"));
+        assert!(super::is_loopback("127.8.9.10:1"));
+        assert!(super::is_loopback("::1:6379"));
+        assert!(super::is_loopback("::ffff:127.0.0.1:80"));
+        assert!(!super::is_loopback("10.0.0.1:5000"));
+        assert!(!super::is_loopback("fe80::1:5000"));
     }
 }
 

@@ -242,6 +242,21 @@ impl RequestParser {
         }
     }
 
+    /// Runs `f` on the arguments just parsed, reusing `scratch`'s allocation for the argv
+    /// (no allocation per command).
+    pub fn with_argv<R>(
+        &self,
+        buf: &[u8],
+        scratch: &mut Vec<&'static [u8]>,
+        f: impl FnOnce(&[&[u8]]) -> R,
+    ) -> R {
+        let mut argv: Vec<&[u8]> = recycle(std::mem::take(scratch));
+        self.argv(buf, &mut argv);
+        let r = f(&argv);
+        *scratch = recycle(argv);
+        r
+    }
+
     /// Owned copy of the arguments just parsed (for callers that keep them).
     pub fn argv_owned(&self, buf: &[u8]) -> Vec<Vec<u8>> {
         let mut v = Vec::new();
@@ -270,10 +285,33 @@ impl RequestParser {
     }
 }
 
-/// `strchr` over a NUL-terminated buffer: the first `needle` before any NUL byte.
+/// Re-types an emptied Vec's allocation for another lifetime: in-place collection reuses the
+/// buffer, so this costs nothing and needs no unsafe.
+fn recycle<'a, 'b>(mut v: Vec<&'a [u8]>) -> Vec<&'b [u8]> {
+    v.clear();
+    v.into_iter()
+        .map(|_| -> &'b [u8] { unreachable!("vector is empty") })
+        .collect()
+}
+
+/// `strchr` over a NUL-terminated buffer: the first `needle` before any NUL byte. Count and
+/// length lines are a few bytes long, so a plain loop over the first bytes beats the SIMD
+/// search's setup; longer scans fall back to memchr2.
 #[inline]
 fn find_byte_c(buf: &[u8], needle: u8) -> Option<usize> {
-    match memchr2(needle, 0, buf) {
+    const SHORT: usize = 24;
+    for (i, &c) in buf.iter().take(SHORT).enumerate() {
+        if c == needle {
+            return Some(i);
+        }
+        if c == 0 {
+            return None;
+        }
+    }
+    if buf.len() <= SHORT {
+        return None;
+    }
+    match memchr2(needle, 0, &buf[SHORT..]).map(|i| i + SHORT) {
         Some(i) if buf[i] == needle => Some(i),
         Some(_) => None,
         None => None,
