@@ -316,3 +316,47 @@ fn redis_server_reads_our_rdb_and_we_read_its() {
     c.send(&["SHUTDOWN", "NOSAVE"]);
     assert!(wait_exit(&mut child).success());
 }
+
+#[test]
+fn daemonize_writes_pidfile_and_logfile() {
+    let dir = temp_dir("daemon");
+    let port = free_port();
+    let pidfile = dir.join("cinnabar.pid");
+    let logfile = dir.join("cinnabar.log");
+    let status = Command::new(bin())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--daemonize",
+            "yes",
+        ])
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--logfile")
+        .arg(&logfile)
+        .arg("--dir")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    // The foreground process returns at once; the daemon keeps serving.
+    assert!(status.success());
+    let mut c = wait_ready(port);
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid > 0);
+    let log = std::fs::read_to_string(&logfile).unwrap();
+    assert!(log.contains("Ready to accept connections"), "{log}");
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // SAFETY: signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(Instant::now() < deadline, "daemon did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pidfile.exists(), "pidfile is removed on shutdown");
+}

@@ -92,6 +92,11 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
         };
         result.map_err(|e| set_failed(def.name.as_bytes(), &e.0))?;
     }
+    for (idx, _) in &changes {
+        if DEFS[*idx].effect == config::Effect::Stored {
+            tracing::warn!("CONFIG SET {}: accepted and reported by CONFIG GET, but cinnabar does not act on it yet", DEFS[*idx].name);
+        }
+    }
     ctx.ex.cfg = staged;
     ctx.ex.apply_config();
     ctx.out().ok();
