@@ -250,6 +250,14 @@ fn quit_closes_after_reply() {
 fn maxclients_rejects_extra_connections() {
     let server = cinnabar(&["--maxclients".into(), "2".into()]);
     let mut a = server.client();
+    // The start-up probe's connection may not be reaped yet: wait until `a` is alone.
+    for _ in 0..100 {
+        let info = a.cmd(&["INFO", "clients"]);
+        if String::from_utf8_lossy(info.as_bytes().unwrap()).contains("connected_clients:1\r\n") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let mut b = server.client();
     assert_eq!(a.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]));
     assert_eq!(b.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]));
