@@ -46,14 +46,6 @@ pub struct Server {
     argv_scratch: Vec<&'static [u8]>,
 }
 
-/// Re-types an empty Vec's allocation for another lifetime (no allocation, no unsafe).
-fn recycle<'a, 'b>(mut v: Vec<&'a [u8]>) -> Vec<&'b [u8]> {
-    v.clear();
-    v.into_iter()
-        .map(|_| -> &'b [u8] { unreachable!() })
-        .collect()
-}
-
 impl Server {
     /// Binds the configured addresses and installs the signal handlers.
     pub fn bind(ex: &mut Executor) -> io::Result<Server> {
@@ -648,6 +640,14 @@ pub fn is_loopback(addr: &str) -> bool {
     }
 }
 
+/// "ip:port" as Redis prints it (IPv6 without brackets).
+fn fmt_addr(a: &SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
+        SocketAddr::V6(v6) => format!("{}:{}", v6.ip(), v6.port()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -658,13 +658,5 @@ mod tests {
         assert!(super::is_loopback("::ffff:127.0.0.1:80"));
         assert!(!super::is_loopback("10.0.0.1:5000"));
         assert!(!super::is_loopback("fe80::1:5000"));
-    }
-}
-
-/// "ip:port" as Redis prints it (IPv6 without brackets).
-fn fmt_addr(a: &SocketAddr) -> String {
-    match a {
-        SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
-        SocketAddr::V6(v6) => format!("{}:{}", v6.ip(), v6.port()),
     }
 }
