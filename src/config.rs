@@ -731,7 +731,7 @@ pub static DEFS: &[Def] = &[
         NONNEG_I64,
         "512",
         0,
-        S,
+        A,
     ),
     da(
         "hash-max-listpack-value",
@@ -739,7 +739,7 @@ pub static DEFS: &[Def] = &[
         NONNEG_MEM,
         "64",
         0,
-        S,
+        A,
     ),
     da(
         "list-max-listpack-size",
@@ -747,19 +747,19 @@ pub static DEFS: &[Def] = &[
         I32,
         "-2",
         0,
-        S,
+        A,
     ),
-    d("list-compress-depth", NONNEG_I32, "0", 0, S),
-    d("set-max-intset-entries", NONNEG_I64, "512", 0, S),
-    d("set-max-listpack-entries", NONNEG_I64, "128", 0, S),
-    d("set-max-listpack-value", NONNEG_MEM, "64", 0, S),
+    d("list-compress-depth", NONNEG_I32, "0", 0, A),
+    d("set-max-intset-entries", NONNEG_I64, "512", 0, A),
+    d("set-max-listpack-entries", NONNEG_I64, "128", 0, A),
+    d("set-max-listpack-value", NONNEG_MEM, "64", 0, A),
     da(
         "zset-max-listpack-entries",
         "zset-max-ziplist-entries",
         NONNEG_I64,
         "128",
         0,
-        S,
+        A,
     ),
     da(
         "zset-max-listpack-value",
@@ -767,7 +767,7 @@ pub static DEFS: &[Def] = &[
         NONNEG_MEM,
         "64",
         0,
-        S,
+        A,
     ),
     d("hll-sparse-max-bytes", NONNEG_MEM, "3000", 0, A),
     d("stream-node-max-bytes", NONNEG_MEM, "4096", 0, S),
@@ -1564,6 +1564,16 @@ pub struct Settings {
     pub save_points: Vec<(u64, u64)>,
     pub appendonly: bool,
     pub always_show_logo: bool,
+    /// Compact-encoding thresholds of the collection types.
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: usize,
+    pub set_max_intset_entries: usize,
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
 }
 
 impl Config {
@@ -1628,6 +1638,15 @@ impl Config {
             },
             appendonly: self.get_bool("appendonly"),
             always_show_logo: self.get_bool("always-show-logo"),
+            hash_max_listpack_entries: self.get_int("hash-max-listpack-entries") as usize,
+            hash_max_listpack_value: self.get_int("hash-max-listpack-value") as usize,
+            list_max_listpack_size: self.get_int("list-max-listpack-size"),
+            list_compress_depth: self.get_int("list-compress-depth") as usize,
+            set_max_intset_entries: self.get_int("set-max-intset-entries") as usize,
+            set_max_listpack_entries: self.get_int("set-max-listpack-entries") as usize,
+            set_max_listpack_value: self.get_int("set-max-listpack-value") as usize,
+            zset_max_listpack_entries: self.get_int("zset-max-listpack-entries") as usize,
+            zset_max_listpack_value: self.get_int("zset-max-listpack-value") as usize,
         }
     }
 }

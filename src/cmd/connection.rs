@@ -496,6 +496,20 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
+    let mut args = ctx.args();
+    let id = int(args.bytes()?)?;
+    let with_error = match args.next() {
+        None => false,
+        Some(a) if eq(a, "TIMEOUT") => false,
+        Some(a) if eq(a, "ERROR") => true,
+        Some(_) => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+    };
+    let done = id > 0 && ctx.ex.unblock_client(id as u64, with_error);
+    ctx.out().int(i64::from(done));
+    Ok(())
+}
+
 pub fn client_help(ctx: &mut Ctx) -> CmdResult {
     crate::cmd::server::introspect::help(
         ctx.out(),
@@ -578,4 +592,5 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::CLIENT_INFO, client_info),
     (&m::CLIENT_KILL, client_kill),
     (&m::CLIENT_HELP, client_help),
+    (&m::CLIENT_UNBLOCK, client_unblock),
 ];

@@ -13,9 +13,15 @@ use crate::util::num::{long_double_add, LdAddError};
 
 /// Replies with a string value, or WRONGTYPE.
 fn reply_string(ctx: &mut Ctx, v: &Value) -> CmdResult {
+    bulk_string(&mut ctx.client.out, v)
+}
+
+/// Writes a string value as a bulk reply; WRONGTYPE (and no reply) for other types.
+fn bulk_string(out: &mut crate::resp::reply::ReplyBuf, v: &Value) -> CmdResult {
     match v {
-        Value::Str(s) => ctx.client.out.bulk(s),
-        Value::Int(i) => ctx.client.out.bulk_i64(*i),
+        Value::Str(s) => out.bulk(s),
+        Value::Int(i) => out.bulk_i64(*i),
+        _ => return Err(err::WRONGTYPE.into()),
     }
     Ok(())
 }
@@ -39,10 +45,7 @@ fn read_string<'a>(
 fn get_generic(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     match read_string(ctx.ex, ctx.client, key, ctx.now_ms)? {
         None => ctx.client.out.null(),
-        Some(e) => match &e.value {
-            Value::Str(s) => ctx.client.out.bulk(s),
-            Value::Int(i) => ctx.client.out.bulk_i64(*i),
-        },
+        Some(e) => bulk_string(&mut ctx.client.out, &e.value)?,
     }
     Ok(())
 }
@@ -480,6 +483,7 @@ fn incr_by(ctx: &mut Ctx, incr: i64) -> CmdResult {
             Value::Str(s) => {
                 crate::util::num::parse_i64(s).ok_or_else(|| CmdError::from(err::NOT_INTEGER))?
             }
+            _ => return Err(err::WRONGTYPE.into()),
         },
     };
     let value = current

@@ -63,6 +63,8 @@ pub struct Client {
     pub last_cmd: &'static str,
     /// When the output buffer first went over the soft limit (ms), if it is over now.
     pub obuf_soft_since_ms: Option<i64>,
+    /// The wait of a client parked by a blocking command.
+    pub blocked: Option<Box<super::blocking::Blocked>>,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub commands_processed: u64,
@@ -93,6 +95,7 @@ impl Client {
             argv_mem: 0,
             last_cmd: "NULL",
             obuf_soft_since_ms: None,
+            blocked: None,
             net_input_bytes: 0,
             net_output_bytes: 0,
             commands_processed: 0,

@@ -4,6 +4,7 @@
 //! The network layer hands it one client's argv at a time and afterwards writes out whatever
 //! landed in reply buffers. Sans I/O: nothing here touches a socket or a file.
 
+pub mod blocking;
 pub mod client;
 pub mod stats;
 #[cfg(test)]
@@ -32,9 +33,31 @@ pub struct Ctx<'a> {
     pub cmd: &'static Command,
     /// Time of this command, read once (Redis caches it per command too).
     pub now_ms: i64,
+    /// Set by `block`: the handler found nothing and wants to wait.
+    pub block_request: Option<blocking::BlockRequest>,
+    /// Inside MULTI or a script: blocking commands must not block.
+    pub no_block: bool,
 }
 
 impl<'a> Ctx<'a> {
+    pub fn new(
+        ex: &'a mut Executor,
+        client: &'a mut Client,
+        argv: &'a [&'a [u8]],
+        cmd: &'static Command,
+        now_ms: i64,
+    ) -> Self {
+        Ctx {
+            ex,
+            client,
+            argv,
+            cmd,
+            now_ms,
+            block_request: None,
+            no_block: false,
+        }
+    }
+
     #[inline]
     pub fn out(&mut self) -> &mut ReplyBuf {
         &mut self.client.out
@@ -127,6 +150,7 @@ pub struct Executor {
     pub config_file: String,
     pub hz: u32,
     cron_loops: u64,
+    pub blocking: blocking::BlockingState,
 }
 
 impl Executor {
@@ -173,6 +197,7 @@ impl Executor {
             config_file,
             hz,
             cron_loops: 0,
+            blocking: blocking::BlockingState::default(),
         }
     }
 
@@ -226,10 +251,9 @@ impl Executor {
 
     /// Forgets a closed connection.
     pub fn remove_client(&mut self, slot: usize) {
-        if let Some(c) = self.clients.get_mut(slot).and_then(Option::take) {
+        if let Some(mut c) = self.clients.get_mut(slot).and_then(Option::take) {
             self.client_count -= 1;
-            self.stats.total_net_input_bytes += 0;
-            drop(c);
+            self.unpark(&mut c);
         }
     }
 
@@ -260,6 +284,7 @@ impl Executor {
         };
         self.process(&mut client, argv);
         self.clients[slot] = Some(client);
+        self.serve_ready_keys();
     }
 
     /// Replies to a protocol error and marks the client to close once the reply is out.
@@ -372,16 +397,14 @@ impl Executor {
         now_ms: i64,
     ) {
         let handler = cmd.handler.expect("resolved commands have handlers");
-        let result = {
-            let mut ctx = Ctx {
-                ex: self,
-                client,
-                argv,
-                cmd,
-                now_ms,
-            };
-            handler(&mut ctx)
+        let (result, block) = {
+            let mut ctx = Ctx::new(self, client, argv, cmd, now_ms);
+            let r = handler(&mut ctx);
+            (r, ctx.block_request.take())
         };
+        if let (Ok(()), Some(req)) = (&result, block) {
+            self.park(client, req, argv);
+        }
         let usec = start.elapsed().as_micros() as u64;
         let st = &mut self.stats.cmd[cmd.id];
         st.calls += 1;
@@ -557,8 +580,11 @@ impl Executor {
 
     /// Short expiry cycle before sleeping when the slow cycle left work (ACTIVE_EXPIRE_CYCLE_FAST).
     pub fn before_sleep(&mut self) {
+        let now_ms = self.clock.now_ms();
+        if self.next_block_deadline().is_some_and(|d| d <= now_ms) {
+            self.expire_blocked(now_ms);
+        }
         if self.active_expire_enabled && self.expire_backlog {
-            let now_ms = self.clock.now_ms();
             self.active_expire(now_ms, Duration::from_micros(limits::EXPIRE_FAST_CYCLE_US));
         }
     }

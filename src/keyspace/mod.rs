@@ -5,4 +5,5 @@ pub mod bytes;
 pub mod db;
 pub mod dict;
 pub mod hll;
+pub mod types;
 pub mod value;

@@ -2,6 +2,7 @@
 //! report exactly what Redis 7.0.15 reports for the same history of commands.
 
 use super::bytes::CompactBytes;
+use super::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 use crate::util::num::{parse_i64, push_i64};
 
 /// Redis stores strings up to this length as `embstr`.
@@ -14,6 +15,10 @@ pub enum Value {
     Str(CompactBytes),
     /// A string that is a canonical decimal i64 (`int`).
     Int(i64),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
@@ -43,6 +48,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Int(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -52,6 +61,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.is_mutated() || s.len() > EMBSTR_MAX => "raw",
             Value::Str(_) => "embstr",
+            Value::List(l) => l.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -65,6 +78,10 @@ impl Clone for Value {
         match self {
             Value::Str(s) => Value::Str(s.clone()),
             Value::Int(i) => Value::Int(*i),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::Set(s) => Value::Set(s.clone()),
+            Value::ZSet(z) => Value::ZSet(z.clone()),
         }
     }
 }
@@ -90,6 +107,7 @@ impl Value {
         match self {
             Value::Str(s) => Some(StrBytes::Borrowed(s.as_slice())),
             Value::Int(i) => Some(StrBytes::Int(itoa::Buffer::new(), *i)),
+            _ => None,
         }
     }
 
@@ -102,6 +120,7 @@ impl Value {
                 push_i64(&mut v, *i);
                 Some(v)
             }
+            _ => None,
         }
     }
 
@@ -110,6 +129,7 @@ impl Value {
         match self {
             Value::Str(s) => Some(s.len()),
             Value::Int(i) => Some(itoa::Buffer::new().format(*i).len()),
+            _ => None,
         }
     }
 
@@ -126,7 +146,7 @@ impl Value {
                 s.mark_mutated();
                 Some(s)
             }
-            Value::Int(_) => None,
+            _ => None,
         }
     }
 
@@ -134,7 +154,7 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
-            Value::Int(_) => 0,
+            _ => 0,
         }
     }
 }

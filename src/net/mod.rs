@@ -176,6 +176,16 @@ impl Server {
                 next_cron = Instant::now() + ex.cron_interval();
             }
             ex.before_sleep();
+            // Clients whose wait ended may have pipelined commands waiting in their buffers.
+            loop {
+                let resumed = ex.take_resumed();
+                if resumed.is_empty() {
+                    break;
+                }
+                for slot in resumed {
+                    self.process_input(ex, slot);
+                }
+            }
             self.flush_all(ex);
             self.close_pending(ex);
             if let Some(req) = ex.shutdown.take() {

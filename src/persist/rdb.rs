@@ -174,6 +174,10 @@ impl<W: Write> Encoder<W> {
                 self.string(key)?;
                 self.int_string(*i)
             }
+            other => Err(io::Error::other(format!(
+                "saving {} values is not supported yet",
+                other.type_name()
+            ))),
         }
     }
 

@@ -24,6 +24,16 @@ extern "C" {
     fn cinnabar_strtod(s: *const c_char, slen: usize, out: *mut f64) -> c_int;
     fn cinnabar_fmt_g17(v: f64, out: *mut c_char, outlen: usize) -> c_int;
     fn cinnabar_fmt_fixed(v: f64, prec: c_int, out: *mut c_char, outlen: usize) -> c_int;
+    fn cinnabar_timeout_secs_to_ms(s: *const c_char, slen: usize, out: *mut i64) -> c_int;
+}
+
+/// A blocking timeout in (fractional) seconds as Redis converts it: long double seconds × 1000
+/// truncated to an integer (None if not a float).
+pub fn timeout_secs_to_ms(s: &[u8]) -> Option<i64> {
+    let mut v = 0i64;
+    // SAFETY: the helper reads exactly `len` bytes and writes one i64.
+    let ok = unsafe { cinnabar_timeout_secs_to_ms(s.as_ptr().cast(), s.len(), &mut v) };
+    (ok == 1).then_some(v)
 }
 
 /// Longest decimal i64 with sign, as Redis's LONG_STR_SIZE - 1.

@@ -3,7 +3,6 @@
 use std::fmt::Write;
 
 use crate::config::{CINNABAR_VERSION, REDIS_VERSION};
-use crate::exec::client::flags as cf;
 use crate::exec::{lru_clock, Ctx, Executor};
 use crate::resp::errors::CmdResult;
 
@@ -103,7 +102,7 @@ pub fn render(
     }
     if has("clients") {
         section(&mut s, "Clients");
-        let blocked = clients().filter(|c| c.has(cf::BLOCKED)).count();
+        let blocked = ex.blocking.blocked_count;
         let max_in = clients().map(|c| c.qbuf_len).max().unwrap_or(0);
         let max_out = clients().map(|c| c.pending_output()).max().unwrap_or(0);
         let _ = write!(

@@ -1,30 +1,6 @@
-//! Seeded random command sequences sent to redis-server and to cinnabar side by side; every
-//! reply must be byte-identical. Needs redis-server (CI installs it; elsewhere the test skips
-//! with a message). A failure prints the seed and the command; replay one seed with
-//! `LIVE_DIFF_SEED=<n> cargo test --test live_diff`.
+//! Random string and generic key commands.
 
-mod common;
-
-use common::client::Client;
-use common::server::{cinnabar, redis};
-
-/// xorshift64*: reproducible across platforms.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545F4914F6CDD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len() as u64) as usize]
-    }
-}
+use super::{run_family, Rng};
 
 const VALUES: &[&str] = &[
     "",
@@ -61,12 +37,12 @@ const INTS: &[&str] = &[
 ];
 const OFFSETS: &[&str] = &["0", "1", "2", "5", "-1", "-3", "10", "100", "abc"];
 
-fn key(r: &mut Rng) -> String {
+pub fn key(r: &mut Rng) -> String {
     format!("k{}", r.below(6))
 }
 
 /// One random command over strings and generic key operations.
-fn command(r: &mut Rng) -> Vec<String> {
+pub fn command(r: &mut Rng) -> Vec<String> {
     let k = key(r);
     let v = r.pick(VALUES).to_string();
     let s = |x: &str| x.to_string();
@@ -143,64 +119,7 @@ fn command(r: &mut Rng) -> Vec<String> {
     }
 }
 
-fn run_seed(seed: u64, steps: usize, a: &mut Client, b: &mut Client) -> Result<(), String> {
-    let mut r = Rng(seed | 1);
-    let mut history: Vec<(usize, Vec<String>, String)> = Vec::new();
-    for step in 0..steps {
-        let cmd = command(&mut r);
-        let expected = a.cmd_raw(&cmd);
-        let actual = b.cmd_raw(&cmd);
-        if expected != actual {
-            // Show how the keys of the failing command got their values.
-            let related: Vec<String> = history
-                .iter()
-                .filter(|(_, c, _)| {
-                    c.iter()
-                        .skip(1)
-                        .any(|a| cmd.iter().skip(1).any(|k| k == a && k.starts_with('k')))
-                })
-                .rev()
-                .take(12)
-                .map(|(i, c, rep)| format!("    {i}: {c:?} -> {rep:?}"))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            return Err(format!(
-                "seed {seed} step {step}: {:?}\n  redis: {:?}\n  ours:  {:?}\n  earlier commands on these keys:\n{}",
-                cmd,
-                String::from_utf8_lossy(&expected),
-                String::from_utf8_lossy(&actual),
-                related.join("\n")
-            ));
-        }
-        history.push((step, cmd, String::from_utf8_lossy(&expected).to_string()));
-    }
-    Ok(())
-}
-
 #[test]
 fn random_string_and_key_commands_match_redis() {
-    let Some(oracle) = redis(&[]) else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "redis-server is required under CI"
-        );
-        eprintln!("redis-server not installed: skipping live differential test");
-        return;
-    };
-    let ours = cinnabar(&[]);
-    let seeds: Vec<u64> = match std::env::var("LIVE_DIFF_SEED") {
-        Ok(s) => vec![s.parse().expect("seed")],
-        Err(_) => (1..=20).collect(),
-    };
-    let mut a = oracle.client();
-    let mut b = ours.client();
-    for seed in seeds {
-        a.cmd(&["FLUSHALL"]);
-        b.cmd(&["FLUSHALL"]);
-        if let Err(e) = run_seed(seed, 1500, &mut a, &mut b) {
-            panic!("{e}");
-        }
-    }
+    run_family(command, &[], 1..=20, 1500);
 }

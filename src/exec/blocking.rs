@@ -1,0 +1,287 @@
+//! Blocking commands (BLPOP, BZPOPMIN, XREAD BLOCK, ...): clients waiting for keys.
+//!
+//! A handler that finds nothing to serve calls `Ctx::block`; the executor parks the client
+//! (FIFO per key) with a copy of its command. When a waited-for key is created with the right
+//! type (`Executor::signal_ready`), the waiting clients re-run their command in arrival order
+//! after the current command finishes, as Redis serves them after the command (or the whole
+//! MULTI/EXEC or script) that made the key ready. Timeouts and CLIENT UNBLOCK end a wait.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use super::client::flags as cf;
+use super::{Client, Ctx, Executor};
+use crate::resp::errors::CmdError;
+
+/// What kind of value the client waits for; only a key of that type wakes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    List,
+    ZSet,
+    Stream,
+}
+
+impl BlockKind {
+    pub fn matches(self, type_name: &str) -> bool {
+        matches!(
+            (self, type_name),
+            (BlockKind::List, "list") | (BlockKind::ZSet, "zset") | (BlockKind::Stream, "stream")
+        )
+    }
+}
+
+/// A parked client's wait.
+#[derive(Debug)]
+pub struct Blocked {
+    pub kind: BlockKind,
+    pub db: usize,
+    pub keys: Vec<Vec<u8>>,
+    /// Absolute unix ms, or 0 to wait forever.
+    pub deadline_ms: i64,
+    /// The command to run again when a key is ready.
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// A block request left by a handler in `Ctx`.
+#[derive(Debug)]
+pub struct BlockRequest {
+    pub kind: BlockKind,
+    pub keys: Vec<Vec<u8>>,
+    pub deadline_ms: i64,
+}
+
+/// Executor-side bookkeeping for blocked clients.
+#[derive(Default)]
+pub struct BlockingState {
+    /// (db, key) → slots of the clients waiting for it, oldest first.
+    waiting: HashMap<(usize, Vec<u8>), VecDeque<usize>>,
+    /// Keys signalled since the last serve pass, in signal order.
+    ready: VecDeque<(usize, Vec<u8>)>,
+    ready_set: HashSet<(usize, Vec<u8>)>,
+    /// (deadline ms, client id, slot) of waits with a timeout.
+    timeouts: BTreeSet<(i64, u64, usize)>,
+    /// Clients that were unblocked and may have pipelined input to process.
+    pub resumed: Vec<usize>,
+    pub blocked_count: usize,
+}
+
+impl Ctx<'_> {
+    /// Parks this client until one of `keys` holds a `kind` value, or `deadline_ms` passes
+    /// (0: forever). The handler must not write a reply when it blocks.
+    pub fn block(&mut self, kind: BlockKind, keys: &[&[u8]], deadline_ms: i64) {
+        self.block_request = Some(BlockRequest {
+            kind,
+            keys: keys.iter().map(|k| k.to_vec()).collect(),
+            deadline_ms,
+        });
+    }
+
+    /// False inside MULTI and scripts, where blocking commands behave as non-blocking ones.
+    pub fn can_block(&self) -> bool {
+        !self.no_block
+    }
+}
+
+/// Redis's getTimeoutFromObjectOrReply for seconds given as a float: absolute ms, or 0.
+pub fn parse_timeout_secs(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
+    let ms = crate::util::num::timeout_secs_to_ms(arg)
+        .ok_or_else(|| CmdError::from(crate::resp::errors::TIMEOUT_NOT_FLOAT))?;
+    timeout_from_ms(ms, now_ms)
+}
+
+/// The same for a timeout given in integer milliseconds (XREAD BLOCK, WAIT).
+pub fn parse_timeout_ms(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
+    let ms = crate::util::num::parse_i64(arg)
+        .ok_or_else(|| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    timeout_from_ms(ms, now_ms)
+}
+
+fn timeout_from_ms(ms: i64, now_ms: i64) -> Result<i64, CmdError> {
+    if ms < 0 {
+        return Err(crate::resp::errors::TIMEOUT_NEGATIVE.into());
+    }
+    if ms == 0 {
+        return Ok(0);
+    }
+    ms.checked_add(now_ms)
+        .ok_or_else(|| crate::resp::errors::TIMEOUT_OUT_OF_RANGE.into())
+}
+
+impl Executor {
+    /// Marks `key` as possibly serving blocked clients (Redis's signalKeyAsReady). Call it
+    /// whenever a list, sorted set or stream key is created.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        let st = &mut self.blocking;
+        if st.waiting.is_empty() {
+            return;
+        }
+        let k = (db, key.to_vec());
+        if st.waiting.contains_key(&k) && st.ready_set.insert(k.clone()) {
+            st.ready.push_back(k);
+        }
+    }
+
+    /// Parks `client` after its handler asked to block.
+    pub(super) fn park(&mut self, client: &mut Client, req: BlockRequest, argv: &[&[u8]]) {
+        let db = client.db;
+        for k in &req.keys {
+            self.blocking
+                .waiting
+                .entry((db, k.clone()))
+                .or_default()
+                .push_back(client.slot);
+        }
+        if req.deadline_ms > 0 {
+            self.blocking
+                .timeouts
+                .insert((req.deadline_ms, client.id, client.slot));
+        }
+        client.flags |= cf::BLOCKED;
+        client.blocked = Some(Box::new(Blocked {
+            kind: req.kind,
+            db,
+            keys: req.keys,
+            deadline_ms: req.deadline_ms,
+            argv: argv.iter().map(|a| a.to_vec()).collect(),
+        }));
+        self.blocking.blocked_count += 1;
+    }
+
+    /// Removes a client's wait from every index (served, timed out, unblocked or gone).
+    pub(super) fn unpark(&mut self, client: &mut Client) {
+        let Some(b) = client.blocked.take() else {
+            return;
+        };
+        for k in b.keys {
+            let key = (b.db, k);
+            if let Some(q) = self.blocking.waiting.get_mut(&key) {
+                q.retain(|s| *s != client.slot);
+                if q.is_empty() {
+                    self.blocking.waiting.remove(&key);
+                }
+            }
+        }
+        if b.deadline_ms > 0 {
+            self.blocking
+                .timeouts
+                .remove(&(b.deadline_ms, client.id, client.slot));
+        }
+        client.flags &= !cf::BLOCKED;
+        self.blocking.blocked_count -= 1;
+    }
+
+    /// Serves clients blocked on keys that became ready (Redis's handleClientsBlockedOnKeys).
+    /// Serving one may make others ready (BLMOVE pushes), so loop until quiet.
+    pub(super) fn serve_ready_keys(&mut self) {
+        while let Some(key) = self.blocking.ready.pop_front() {
+            self.blocking.ready_set.remove(&key);
+            let Some(queue) = self.blocking.waiting.get(&key) else {
+                continue;
+            };
+            let waiting: Vec<usize> = queue.iter().copied().collect();
+            for slot in waiting {
+                let now_ms = self.clock.now_ms();
+                let (db, name) = (key.0, key.1.as_slice());
+                let type_name = match self.lookup_write(db, name, now_ms) {
+                    Some(e) => e.value.type_name(),
+                    None => break,
+                };
+                let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+                    continue;
+                };
+                let kind_ok = client
+                    .blocked
+                    .as_ref()
+                    .is_some_and(|b| b.kind.matches(type_name));
+                if kind_ok {
+                    self.retry_blocked(&mut client, now_ms);
+                }
+                self.clients[slot] = Some(client);
+            }
+        }
+    }
+
+    /// Runs a parked client's command again; unparks it if the command did not block again.
+    fn retry_blocked(&mut self, client: &mut Client, now_ms: i64) {
+        let argv_owned = client.blocked.as_ref().expect("parked").argv.clone();
+        let argv: Vec<&[u8]> = argv_owned.iter().map(|a| a.as_slice()).collect();
+        let Some(cmd) = self.table.by_fullname(&argv[0].to_ascii_lowercase()) else {
+            return;
+        };
+        let handler = cmd.handler.expect("bound command");
+        let (result, request) = {
+            let mut ctx = Ctx::new(self, client, &argv, cmd, now_ms);
+            let r = handler(&mut ctx);
+            (r, ctx.block_request.take())
+        };
+        if request.is_some() {
+            // Nothing to serve after all: keep the place in line.
+            return;
+        }
+        if let Err(e) = result {
+            client.out.error(e.text());
+            self.stats.count_error(e.code());
+        }
+        self.unpark(client);
+        self.resume(client.slot);
+    }
+
+    fn resume(&mut self, slot: usize) {
+        self.pending_write.push(slot);
+        self.blocking.resumed.push(slot);
+    }
+
+    /// The earliest wait deadline, if any (the event loop sleeps no longer than this).
+    pub fn next_block_deadline(&self) -> Option<i64> {
+        self.blocking.timeouts.iter().next().map(|t| t.0)
+    }
+
+    /// Replies to waits whose deadline passed (null array, as Redis).
+    pub fn expire_blocked(&mut self, now_ms: i64) {
+        while let Some(&(deadline, _, slot)) = self.blocking.timeouts.iter().next() {
+            if deadline > now_ms {
+                break;
+            }
+            let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+                self.blocking.timeouts.pop_first();
+                continue;
+            };
+            client.out.null_array();
+            self.unpark(&mut client);
+            self.clients[slot] = Some(client);
+            self.resume(slot);
+        }
+    }
+
+    /// CLIENT UNBLOCK: ends a client's wait with a timeout reply or an error.
+    pub fn unblock_client(&mut self, id: u64, with_error: bool) -> bool {
+        let Some(slot) = self
+            .clients
+            .iter()
+            .flatten()
+            .find(|c| c.id == id && c.blocked.is_some())
+            .map(|c| c.slot)
+        else {
+            return false;
+        };
+        let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+            return false;
+        };
+        if with_error {
+            client
+                .out
+                .error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            self.stats.count_error(b"UNBLOCKED");
+        } else {
+            client.out.null_array();
+        }
+        self.unpark(&mut client);
+        self.clients[slot] = Some(client);
+        self.resume(slot);
+        true
+    }
+
+    /// Clients unblocked since the last call (the event loop processes their pending input).
+    pub fn take_resumed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.blocking.resumed)
+    }
+}

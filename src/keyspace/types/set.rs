@@ -1,0 +1,21 @@
+//! The set value type. Its representation and operations arrive with the set commands; until
+//! then no command creates one.
+
+/// A set value.
+#[derive(Debug, Clone, Default)]
+pub struct Set {}
+
+impl Set {
+    pub fn len(&self) -> usize {
+        0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// OBJECT ENCODING's answer, as Redis 7.0.15 reports it.
+    pub fn encoding_name(&self) -> &'static str {
+        "intset"
+    }
+}
