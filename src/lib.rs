@@ -9,5 +9,6 @@ pub mod keyspace;
 pub mod log;
 pub mod net;
 pub mod persist;
+pub mod pubsub;
 pub mod resp;
 pub mod util;

@@ -170,15 +170,25 @@ fn record_one(steps: &[transcript::Step]) -> Vec<transcript::Step> {
                 skip,
                 ..
             } => {
-                let replies = (0..*n)
-                    .map(|_| {
-                        c.read_raw()
-                            .unwrap_or_else(|e| panic!("line {line}: read: {e}"))
-                    })
-                    .collect();
+                let replies: Vec<Vec<u8>> = if *n == transcript::DRAIN {
+                    c.set_timeout(Duration::from_millis(300));
+                    let mut got = Vec::new();
+                    while let Ok(f) = c.read_raw() {
+                        got.push(f);
+                    }
+                    c.set_timeout(Duration::from_secs(10));
+                    got
+                } else {
+                    (0..*n)
+                        .map(|_| {
+                            c.read_raw()
+                                .unwrap_or_else(|e| panic!("line {line}: read: {e}"))
+                        })
+                        .collect()
+                };
                 out.push(Step::Read {
                     line: *line,
-                    n: *n,
+                    n: replies.len(),
                     unordered: *unordered,
                     skip: *skip,
                     replies,

@@ -50,6 +50,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     c.reply_mode = ReplyMode::On;
     c.flags &= !(cf::NO_EVICT | cf::NO_TOUCH | cf::MULTI);
     c.authenticated = ctx.ex.settings.requirepass.is_none();
+    ctx.ex.unsubscribe_all(ctx.client);
     ctx.out().simple(b"RESET");
     Ok(())
 }

@@ -87,8 +87,8 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(db, src);
     ctx.ex.signal_modified(db, dst);
-    ctx.ex.notify(notify::GENERIC, "rename_from", src, db);
-    ctx.ex.notify(notify::GENERIC, "rename_to", dst, db);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out().int(1);
     } else {
@@ -297,8 +297,15 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(src, key);
     ctx.ex.signal_modified(dst, key);
-    ctx.ex.notify(notify::GENERIC, "move_from", key, src);
-    ctx.ex.notify(notify::GENERIC, "move_to", key, dst);
+    ctx.ex.notify_to(
+        notify::GENERIC,
+        "move_from",
+        key,
+        src,
+        Some(&mut *ctx.client),
+    );
+    ctx.ex
+        .notify_to(notify::GENERIC, "move_to", key, dst, Some(&mut *ctx.client));
     ctx.out().int(1);
     Ok(())
 }
@@ -343,7 +350,13 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     ctx.ex.dbs[dst_db].insert_entry(CompactBytes::new(dst), copied);
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(dst_db, dst);
-    ctx.ex.notify(notify::GENERIC, "copy_to", dst, dst_db);
+    ctx.ex.notify_to(
+        notify::GENERIC,
+        "copy_to",
+        dst,
+        dst_db,
+        Some(&mut *ctx.client),
+    );
     ctx.out().int(1);
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod generic;
 pub mod hyperloglog;
 pub mod keys;
 pub mod meta;
+pub mod pubsub;
 #[rustfmt::skip]
 pub mod meta_gen;
 pub mod server;
@@ -21,6 +22,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     connection::HANDLERS,
     generic::HANDLERS,
     hyperloglog::HANDLERS,
+    pubsub::HANDLERS,
     server::HANDLERS,
     strings::HANDLERS,
 ];
@@ -31,6 +33,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("connection", connection::HANDLERS),
     ("generic", generic::HANDLERS),
     ("hyperloglog", hyperloglog::HANDLERS),
+    ("pubsub", pubsub::HANDLERS),
     ("server", server::HANDLERS),
     ("string", strings::HANDLERS),
 ];

@@ -181,7 +181,7 @@ fn set_generic(
     ctx.modified(key, notify::STRING, "set");
     if let Some(at) = when {
         ctx.ex.dbs[db].set_expire(key, at);
-        ctx.ex.notify(notify::GENERIC, "expire", key, db);
+        ctx.notify(notify::GENERIC, "expire", key);
     }
     if flags & setf::GET == 0 {
         match replies {

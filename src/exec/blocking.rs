@@ -193,7 +193,10 @@ impl Executor {
                     .as_ref()
                     .is_some_and(|b| b.kind.matches(type_name));
                 if kind_ok {
+                    self.running_slot = Some(slot);
                     self.retry_blocked(&mut client, now_ms);
+                    self.running_slot = None;
+                    self.flush_self_pushes(&mut client);
                 }
                 self.clients[slot] = Some(client);
             }

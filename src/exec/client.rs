@@ -23,6 +23,25 @@ pub mod flags {
     pub const PUBSUB: u32 = 1 << 7;
 }
 
+/// A client's pub/sub subscriptions.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    pub channels: std::collections::HashSet<Vec<u8>>,
+    pub patterns: std::collections::HashSet<Vec<u8>>,
+    pub shard: std::collections::HashSet<Vec<u8>>,
+}
+
+impl Subscriptions {
+    /// Redis's clientSubscriptionsCount (channels + patterns).
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0 && self.shard.is_empty()
+    }
+}
+
 /// CLIENT REPLY mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -63,6 +82,8 @@ pub struct Client {
     pub last_cmd: &'static str,
     /// When the output buffer first went over the soft limit (ms), if it is over now.
     pub obuf_soft_since_ms: Option<i64>,
+    /// Channels, patterns and shard channels this client is subscribed to.
+    pub subs: Subscriptions,
     /// The wait of a client parked by a blocking command.
     pub blocked: Option<Box<super::blocking::Blocked>>,
     pub net_input_bytes: u64,
@@ -95,6 +116,7 @@ impl Client {
             argv_mem: 0,
             last_cmd: "NULL",
             obuf_soft_since_ms: None,
+            subs: Subscriptions::default(),
             blocked: None,
             net_input_bytes: 0,
             net_output_bytes: 0,

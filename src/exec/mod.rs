@@ -6,6 +6,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod publish;
 pub mod stats;
 #[cfg(test)]
 pub mod testing;
@@ -97,7 +98,7 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         self.ex.dirty += 1;
         self.ex.signal_modified(db, key);
-        self.ex.notify(class, event, key, db);
+        self.notify(class, event, key);
     }
 
     /// LRU clock value to stamp a new or overwritten key with.
@@ -151,6 +152,11 @@ pub struct Executor {
     pub hz: u32,
     cron_loops: u64,
     pub blocking: blocking::BlockingState,
+    pub pubsub: crate::pubsub::Registry,
+    /// Slot of the client whose command is running (it is out of `clients` meanwhile).
+    pub running_slot: Option<usize>,
+    /// Messages for the running client that arrived without access to it (resp2, resp3 pairs).
+    self_pushes: Vec<Vec<u8>>,
 }
 
 impl Executor {
@@ -169,7 +175,7 @@ impl Executor {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let hz = settings.hz;
-        Executor {
+        let mut ex = Executor {
             cfg,
             settings,
             table,
@@ -198,13 +204,25 @@ impl Executor {
             hz,
             cron_loops: 0,
             blocking: blocking::BlockingState::default(),
-        }
+            pubsub: crate::pubsub::Registry::default(),
+            running_slot: None,
+            self_pushes: Vec::new(),
+        };
+        ex.apply_config();
+        ex
     }
 
     /// Re-derives the typed settings after a CONFIG SET.
     pub fn apply_config(&mut self) {
         self.settings = self.cfg.settings();
         self.hz = self.settings.hz;
+        let f = self.settings.notify_flags;
+        let track = f & config::notify::NEW != 0
+            && f & (config::notify::KEYSPACE | config::notify::KEYEVENT) != 0;
+        for db in &mut self.dbs {
+            db.track_created = track;
+            db.created.clear();
+        }
     }
 
     /// A fast xorshift for sampling (RANDOMKEY, eviction); not for anything secret.
@@ -254,6 +272,7 @@ impl Executor {
         if let Some(mut c) = self.clients.get_mut(slot).and_then(Option::take) {
             self.client_count -= 1;
             self.unpark(&mut c);
+            self.unsubscribe_all(&mut c);
         }
     }
 
@@ -282,7 +301,17 @@ impl Executor {
         let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
             return;
         };
+        self.running_slot = Some(slot);
         self.process(&mut client, argv);
+        if self.settings.notify_flags & config::notify::NEW != 0 {
+            for db in 0..self.dbs.len() {
+                self.announce_new_keys(db, Some(&mut client));
+            }
+        }
+        self.running_slot = None;
+        if !self.self_pushes.is_empty() {
+            self.flush_self_pushes(&mut client);
+        }
         self.clients[slot] = Some(client);
         self.serve_ready_keys();
     }
@@ -368,6 +397,23 @@ impl Executor {
         if !client.authenticated && !meta.has(flag::NO_AUTH) {
             return Err(err::NOAUTH.into());
         }
+        // A RESP2 connection in subscriber mode can only manage subscriptions.
+        if client.has(cf::PUBSUB) && !client.out.is_resp3() {
+            const ALLOWED: &[&str] = &[
+                "ping",
+                "subscribe",
+                "ssubscribe",
+                "unsubscribe",
+                "sunsubscribe",
+                "psubscribe",
+                "punsubscribe",
+                "quit",
+                "reset",
+            ];
+            if !ALLOWED.contains(&meta.name) {
+                return Err(err::pubsub_context(meta.name));
+            }
+        }
         if meta.has(flag::PROTECTED) {
             let setting = if meta.name.starts_with("debug") {
                 self.settings.enable_debug_command
@@ -418,7 +464,7 @@ impl Executor {
     }
 
     /// Closes clients whose pending output passed client-output-buffer-limit.
-    fn check_output_limits(&mut self, client: &mut Client, now_ms: i64) {
+    pub(super) fn check_output_limits(&mut self, client: &mut Client, now_ms: i64) {
         let class = if client.has(cf::PUBSUB) { 2 } else { 0 };
         let limit = self.settings.obuf_limits[class];
         let pending = client.pending_output() as u64;
@@ -438,6 +484,7 @@ impl Executor {
                 client.id,
                 client.addr
             );
+            self.stats.client_output_buffer_limit_disconnections += 1;
             client.flags |= cf::CLOSE_ASAP;
             self.to_close.push(client.slot);
         }
@@ -548,10 +595,6 @@ impl Executor {
 
     /// WATCH and client-side-caching invalidation for a changed key.
     pub fn signal_modified(&mut self, _db: usize, _key: &[u8]) {}
-
-    /// Publishes a keyspace notification if its class is enabled. Every write path calls
-    /// this with Redis's event name; delivery arrives with pub/sub.
-    pub fn notify(&mut self, _class: u32, _event: &str, _key: &[u8], _db: usize) {}
 
     // ---- background work ----
 

@@ -42,6 +42,10 @@ pub struct Db {
     pub avg_ttl_ms: i64,
     /// Where the active expiry cycle resumes scanning `volatile`.
     pub expire_cursor: u64,
+    /// Record keys as they are created (for the "new" keyspace event) when set.
+    pub track_created: bool,
+    /// Keys created since the executor last drained this list.
+    pub created: Vec<CompactBytes>,
 }
 
 impl Default for Db {
@@ -57,6 +61,8 @@ impl Db {
             volatile: Dict::new(),
             avg_ttl_ms: 0,
             expire_cursor: 0,
+            track_created: false,
+            created: Vec::new(),
         }
     }
 
@@ -98,6 +104,9 @@ impl Db {
             },
         );
         entry.value = value;
+        if inserted && self.track_created {
+            self.created.push(CompactBytes::new(key));
+        }
         if !inserted {
             entry.lru = lru;
             if !keep_ttl && entry.has_expire() {
@@ -109,6 +118,9 @@ impl Db {
 
     /// Inserts a key that is known to be absent, with an optional TTL.
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at_ms: i64, lru: u32) {
+        if self.track_created {
+            self.created.push(CompactBytes::new(key));
+        }
         self.keys.insert(
             CompactBytes::new(key),
             Entry {
@@ -128,6 +140,9 @@ impl Db {
             self.volatile.insert(key.clone(), ());
         } else {
             self.volatile.remove(key.as_slice());
+        }
+        if self.track_created {
+            self.created.push(key.clone());
         }
         self.keys.insert(key, entry);
     }
@@ -183,6 +198,7 @@ impl Db {
         self.volatile.clear();
         self.avg_ttl_ms = 0;
         self.expire_cursor = 0;
+        self.created.clear();
         n
     }
 

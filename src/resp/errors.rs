@@ -140,6 +140,17 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
     CmdError::owned(t)
 }
 
+/// Redis's addReplySubcommandSyntaxError: "ERR unknown subcommand or wrong number of arguments
+/// for 'sub'. Try CONTAINER HELP." (the subcommand as typed, the container upper-cased).
+pub fn subcommand_syntax(container: &[u8], sub: &[u8]) -> CmdError {
+    let mut t = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    t.extend_from_slice(c_trunc(sub, 128));
+    t.extend_from_slice(b"'. Try ");
+    t.extend_from_slice(&container.to_ascii_uppercase());
+    t.extend_from_slice(b" HELP.");
+    CmdError::owned(t)
+}
+
 /// "ERR wrong number of arguments for 'get' command" (subcommands as 'config|get').
 pub fn wrong_arity(fullname: &str) -> CmdError {
     CmdError::owned(format!(

@@ -8,6 +8,8 @@
 //!   `!client NAME`      switch to connection NAME (opened on first use; "main" at start)
 //!   `!frames N`         the next command yields N reply frames (default 1)
 //!   `!read N`           read N more frames on the current connection (e.g. after a wake-up)
+//!   `!drain`            (authoring only) the recorder reads whatever frames arrive within
+//!                       300 ms and writes them down as `!read N`
 //!   `!sleep MS`         pause before the next step
 //!   `!unordered`        the next reply is an array whose elements may come in any order
 //!   `!skip`             the next reply is read but not compared (TIME, CLIENT ID, ...)
@@ -16,6 +18,9 @@
 #![allow(dead_code)]
 
 use cinnabar::util::splitargs::split_args;
+
+/// `Step::Read::n` of a `!drain` not recorded yet.
+pub const DRAIN: usize = usize::MAX;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -195,8 +200,12 @@ pub fn parse(text: &str) -> Vec<Step> {
                 "frames" => frames_hint = Some(arg.parse().expect("frames N")),
                 "unordered" => unordered = true,
                 "skip" => skip = true,
-                "read" => {
-                    let n: usize = arg.parse().expect("read N");
+                "read" | "drain" => {
+                    let n: usize = if name == "drain" {
+                        DRAIN
+                    } else {
+                        arg.parse().expect("read N")
+                    };
                     let mut replies = Vec::new();
                     while i < lines.len() && is_reply_line(lines[i]) {
                         replies.push(parse_frame(&lines, &mut i));

@@ -2,7 +2,7 @@
 
 use crate::cmd::args::{eq, int};
 use crate::exec::Ctx;
-use crate::resp::errors::{self as err, CmdError, CmdResult};
+use crate::resp::errors::{self as err, CmdResult};
 
 pub fn debug(ctx: &mut Ctx) -> CmdResult {
     let mut args = ctx.args();
@@ -55,8 +55,5 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.out().simple(line.as_bytes());
         return Ok(());
     }
-    Err(CmdError::owned(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-        String::from_utf8_lossy(err::c_trunc(sub, 128))
-    )))
+    Err(err::subcommand_syntax(ctx.argv[0], sub))
 }
