@@ -51,6 +51,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     c.flags &= !(cf::NO_EVICT | cf::NO_TOUCH | cf::MULTI);
     c.authenticated = ctx.ex.settings.requirepass.is_none();
     ctx.ex.unsubscribe_all(ctx.client);
+    ctx.ex.discard_transaction(ctx.client);
     ctx.out().simple(b"RESET");
     Ok(())
 }
@@ -319,8 +320,8 @@ fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
     let pending = c.pending_output();
     let _ = writeln!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
-         multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
+         multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem={} \
          tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
@@ -331,9 +332,14 @@ fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
         (now_ms - c.last_interaction_ms) / 1000,
         c.flags_string(),
         c.db,
+        c.subs.channels.len(),
+        c.subs.patterns.len(),
+        c.subs.shard.len(),
+        c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64),
         c.qbuf_len,
         c.qbuf_free,
         c.argv_mem,
+        c.multi.as_ref().map_or(0, |m| m.queued.iter().map(|(_, a)| a.iter().map(Vec::len).sum::<usize>()).sum::<usize>()),
         c.out.buf.capacity(),
         c.out.buf.len(),
         pending,

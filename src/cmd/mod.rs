@@ -13,6 +13,7 @@ pub mod meta_gen;
 pub mod server;
 pub mod strings;
 pub mod table;
+pub mod transactions;
 
 use table::Handler;
 
@@ -25,6 +26,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     pubsub::HANDLERS,
     server::HANDLERS,
     strings::HANDLERS,
+    transactions::HANDLERS,
 ];
 
 /// Which module serves which metadata group (checked by a test).
@@ -36,6 +38,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("pubsub", pubsub::HANDLERS),
     ("server", server::HANDLERS),
     ("string", strings::HANDLERS),
+    ("transactions", transactions::HANDLERS),
 ];
 
 #[cfg(test)]

@@ -19,6 +19,10 @@ pub mod flags {
     pub const MULTI: u32 = 1 << 5;
     /// Blocked in a blocking command.
     pub const BLOCKED: u32 = 1 << 6;
+    /// A watched key changed: EXEC will fail.
+    pub const DIRTY_CAS: u32 = 1 << 8;
+    /// A command could not be queued: EXEC will abort.
+    pub const DIRTY_EXEC: u32 = 1 << 9;
     /// Subscribed to channels or patterns.
     pub const PUBSUB: u32 = 1 << 7;
 }
@@ -84,6 +88,10 @@ pub struct Client {
     pub obuf_soft_since_ms: Option<i64>,
     /// Channels, patterns and shard channels this client is subscribed to.
     pub subs: Subscriptions,
+    /// The queued transaction after MULTI.
+    pub multi: Option<Box<super::multi::MultiState>>,
+    /// Keys WATCHed by this client.
+    pub watched: Vec<super::multi::Watched>,
     /// The wait of a client parked by a blocking command.
     pub blocked: Option<Box<super::blocking::Blocked>>,
     pub net_input_bytes: u64,
@@ -117,6 +125,8 @@ impl Client {
             last_cmd: "NULL",
             obuf_soft_since_ms: None,
             subs: Subscriptions::default(),
+            multi: None,
+            watched: Vec::new(),
             blocked: None,
             net_input_bytes: 0,
             net_output_bytes: 0,

@@ -6,6 +6,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod multi;
 pub mod publish;
 pub mod stats;
 #[cfg(test)]
@@ -153,6 +154,9 @@ pub struct Executor {
     cron_loops: u64,
     pub blocking: blocking::BlockingState,
     pub pubsub: crate::pubsub::Registry,
+    pub watches: multi::WatchIndex,
+    /// The running client touched a key it watches (applied when its command ends).
+    running_dirty_cas: bool,
     /// Slot of the client whose command is running (it is out of `clients` meanwhile).
     pub running_slot: Option<usize>,
     /// Messages for the running client that arrived without access to it (resp2, resp3 pairs).
@@ -205,6 +209,8 @@ impl Executor {
             cron_loops: 0,
             blocking: blocking::BlockingState::default(),
             pubsub: crate::pubsub::Registry::default(),
+            watches: multi::WatchIndex::default(),
+            running_dirty_cas: false,
             running_slot: None,
             self_pushes: Vec::new(),
         };
@@ -273,6 +279,7 @@ impl Executor {
             self.client_count -= 1;
             self.unpark(&mut c);
             self.unsubscribe_all(&mut c);
+            self.unwatch_all(&mut c);
         }
     }
 
@@ -309,6 +316,9 @@ impl Executor {
             }
         }
         self.running_slot = None;
+        if std::mem::take(&mut self.running_dirty_cas) {
+            client.flags |= cf::DIRTY_CAS;
+        }
         if !self.self_pushes.is_empty() {
             self.flush_self_pushes(&mut client);
         }
@@ -342,7 +352,14 @@ impl Executor {
             Ok(cmd) => {
                 client.last_cmd = cmd.meta.name;
                 match self.check_allowed(client, cmd, argv) {
-                    Ok(()) => self.call(client, cmd, argv, start, now_ms),
+                    Ok(()) if client.multi.is_some() && !runs_inside_multi(cmd) => {
+                        let queued = client.multi.as_mut().expect("in MULTI");
+                        queued
+                            .queued
+                            .push((cmd, argv.iter().map(|a| a.to_vec()).collect()));
+                        client.out.simple(b"QUEUED");
+                    }
+                    Ok(()) => self.call(client, cmd, argv, start, now_ms, false),
                     Err(e) => {
                         self.stats.cmd[cmd.id].rejected_calls += 1;
                         self.reject(client, &e);
@@ -366,6 +383,10 @@ impl Executor {
     fn reject(&mut self, client: &mut Client, e: &CmdError) {
         client.out.error(e.text());
         self.stats.count_error(e.code());
+        // A command refused while queueing makes EXEC abort.
+        if client.multi.is_some() {
+            client.flags |= cf::DIRTY_EXEC;
+        }
     }
 
     /// Finds the command (and subcommand) for argv, with Redis's unknown/arity errors.
@@ -394,8 +415,27 @@ impl Executor {
     /// Checks run after lookup and before the handler, in Redis's order.
     fn check_allowed(&self, client: &Client, cmd: &Command, _argv: &[&[u8]]) -> CmdResult {
         let meta: &CommandMeta = cmd.meta;
+        if meta.has(flag::PROTECTED) {
+            let debug = meta.name.starts_with("debug");
+            let setting = if debug {
+                self.settings.enable_debug_command
+            } else {
+                self.settings.enable_module_command
+            };
+            let local = client.has(cf::UNIX_SOCKET) || crate::net::is_loopback(&client.addr);
+            if !(setting == "yes" || (setting == "local" && local)) {
+                return Err(if debug {
+                    err::DEBUG_NOT_ALLOWED.into()
+                } else {
+                    err::MODULE_NOT_ALLOWED.into()
+                });
+            }
+        }
         if !client.authenticated && !meta.has(flag::NO_AUTH) {
             return Err(err::NOAUTH.into());
+        }
+        if client.multi.is_some() && meta.has(flag::NO_MULTI) {
+            return Err("ERR Command not allowed inside a transaction".into());
         }
         // A RESP2 connection in subscriber mode can only manage subscriptions.
         if client.has(cf::PUBSUB) && !client.out.is_resp3() {
@@ -414,37 +454,23 @@ impl Executor {
                 return Err(err::pubsub_context(meta.name));
             }
         }
-        if meta.has(flag::PROTECTED) {
-            let setting = if meta.name.starts_with("debug") {
-                self.settings.enable_debug_command
-            } else {
-                self.settings.enable_module_command
-            };
-            let local = client.has(cf::UNIX_SOCKET) || crate::net::is_loopback(&client.addr);
-            let allowed = setting == "yes" || (setting == "local" && local);
-            if !allowed {
-                return Err(if meta.name.starts_with("debug") {
-                    err::DEBUG_NOT_ALLOWED.into()
-                } else {
-                    err::MODULE_NOT_ALLOWED.into()
-                });
-            }
-        }
         Ok(())
     }
 
     /// Runs a handler with statistics (Redis's call()).
-    fn call(
+    pub fn call(
         &mut self,
         client: &mut Client,
         cmd: &'static Command,
         argv: &[&[u8]],
         start: Instant,
         now_ms: i64,
+        no_block: bool,
     ) {
         let handler = cmd.handler.expect("resolved commands have handlers");
         let (result, block) = {
             let mut ctx = Ctx::new(self, client, argv, cmd, now_ms);
+            ctx.no_block = no_block;
             let r = handler(&mut ctx);
             (r, ctx.block_request.take())
         };
@@ -587,14 +613,11 @@ impl Executor {
         Ok(())
     }
 
-    /// After FLUSHDB (Some(db)) or FLUSHALL (None): invalidate WATCH and tracking.
-    pub fn flushed_db(&mut self, _db: Option<usize>) {}
-
-    /// After SWAPDB: clients watching keys in either db see them change.
-    pub fn swapped_dbs(&mut self, _a: usize, _b: usize) {}
-
-    /// WATCH and client-side-caching invalidation for a changed key.
-    pub fn signal_modified(&mut self, _db: usize, _key: &[u8]) {}
+    /// WATCH and client-side-caching invalidation for a changed key (Redis's
+    /// signalModifiedKey).
+    pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        self.touch_watched(db, key);
+    }
 
     // ---- background work ----
 
@@ -751,4 +774,12 @@ pub fn idle_secs(lru: u32, now_ms: i64) -> u64 {
         clock + (LRU_CLOCK_MAX - lru)
     };
     u64::from(diff)
+}
+
+/// Commands that run immediately even inside MULTI (Redis's processCommand list).
+fn runs_inside_multi(cmd: &Command) -> bool {
+    matches!(
+        cmd.meta.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }

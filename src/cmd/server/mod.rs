@@ -46,9 +46,9 @@ fn flush_mode(ctx: &Ctx) -> CmdResult {
 pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let db = ctx.client.db;
+    ctx.ex.touch_watched_in_db(db, None);
     let removed = ctx.ex.dbs[db].clear();
     ctx.ex.dirty += removed as u64;
-    ctx.ex.flushed_db(Some(db));
     ctx.out().ok();
     Ok(())
 }
@@ -56,11 +56,13 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     flush_mode(ctx)?;
     let mut removed = 0;
+    for db in 0..ctx.ex.dbs.len() {
+        ctx.ex.touch_watched_in_db(db, None);
+    }
     for db in &mut ctx.ex.dbs {
         removed += db.clear();
     }
     ctx.ex.dirty += removed as u64 + 1;
-    ctx.ex.flushed_db(None);
     ctx.out().ok();
     Ok(())
 }
@@ -74,9 +76,10 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     }
     let (a, b) = (a as usize, b as usize);
     if a != b {
+        ctx.ex.touch_watched_in_db(a, Some(b));
+        ctx.ex.touch_watched_in_db(b, Some(a));
         ctx.ex.dbs.swap(a, b);
         ctx.ex.dirty += 1;
-        ctx.ex.swapped_dbs(a, b);
     }
     ctx.out().ok();
     Ok(())
