@@ -517,6 +517,33 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+pub fn client_pause(ctx: &mut Ctx) -> CmdResult {
+    let ms = int(ctx.argv[2])
+        .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(err::TIMEOUT_NEGATIVE.into());
+    }
+    let writes_only = match ctx.argv.get(3) {
+        None => false,
+        Some(m) if eq(m, "WRITE") => true,
+        Some(m) if eq(m, "ALL") => false,
+        Some(_) => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
+    };
+    if ctx.argv.len() > 4 {
+        return Err(err::SYNTAX.into());
+    }
+    let until = ctx.now_ms.saturating_add(ms);
+    ctx.ex.pause_clients(until, writes_only);
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn client_unpause(ctx: &mut Ctx) -> CmdResult {
+    ctx.ex.unpause_clients();
+    ctx.out().ok();
+    Ok(())
+}
+
 pub fn client_help(ctx: &mut Ctx) -> CmdResult {
     crate::cmd::server::introspect::help(
         ctx.out(),
@@ -600,4 +627,6 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::CLIENT_KILL, client_kill),
     (&m::CLIENT_HELP, client_help),
     (&m::CLIENT_UNBLOCK, client_unblock),
+    (&m::CLIENT_PAUSE, client_pause),
+    (&m::CLIENT_UNPAUSE, client_unpause),
 ];

@@ -604,7 +604,23 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// WAIT numreplicas timeout: cinnabar has no replicas yet, so it answers 0 at once when no
+/// acknowledgement is needed, and otherwise after the timeout (or never, for 0), as Redis
+/// does with no replicas attached.
+pub fn wait(ctx: &mut Ctx) -> CmdResult {
+    let needed = int(ctx.argv[1])?;
+    let deadline = crate::exec::blocking::parse_timeout_ms(ctx.argv[2], ctx.now_ms)?;
+    let acked = 0i64;
+    if needed <= acked || !ctx.can_block() {
+        ctx.out().int(acked);
+        return Ok(());
+    }
+    ctx.block(crate::exec::blocking::BlockKind::Wait, &[], deadline);
+    Ok(())
+}
+
 pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
+    (&m::WAIT, wait),
     (&m::DEL, del),
     (&m::UNLINK, del),
     (&m::EXISTS, exists),

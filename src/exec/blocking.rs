@@ -18,6 +18,8 @@ pub enum BlockKind {
     List,
     ZSet,
     Stream,
+    /// WAIT: no key wakes it; it ends on replica acks or its timeout.
+    Wait,
 }
 
 impl BlockKind {
@@ -248,7 +250,7 @@ impl Executor {
                 self.blocking.timeouts.pop_first();
                 continue;
             };
-            client.out.null_array();
+            reply_timed_out(&mut client);
             self.unpark(&mut client);
             self.clients[slot] = Some(client);
             self.resume(slot);
@@ -275,7 +277,7 @@ impl Executor {
                 .error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
             self.stats.count_error(b"UNBLOCKED");
         } else {
-            client.out.null_array();
+            reply_timed_out(&mut client);
         }
         self.unpark(&mut client);
         self.clients[slot] = Some(client);
@@ -286,5 +288,14 @@ impl Executor {
     /// Clients unblocked since the last call (the event loop processes their pending input).
     pub fn take_resumed(&mut self) -> Vec<usize> {
         std::mem::take(&mut self.blocking.resumed)
+    }
+}
+
+/// The reply a wait gets when its time is up (Redis's replyToBlockedClientTimedOut).
+fn reply_timed_out(client: &mut Client) {
+    match client.blocked.as_ref().map(|b| b.kind) {
+        // WAIT answers with the number of replicas that acknowledged: none here.
+        Some(BlockKind::Wait) => client.out.int(0),
+        _ => client.out.null_array(),
     }
 }

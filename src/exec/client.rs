@@ -19,6 +19,10 @@ pub mod flags {
     pub const MULTI: u32 = 1 << 5;
     /// Blocked in a blocking command.
     pub const BLOCKED: u32 = 1 << 6;
+    /// Waiting for CLIENT PAUSE to end, its next command still unread.
+    pub const POSTPONED: u32 = 1 << 10;
+    /// In MONITOR mode.
+    pub const MONITOR: u32 = 1 << 11;
     /// A watched key changed: EXEC will fail.
     pub const DIRTY_CAS: u32 = 1 << 8;
     /// A command could not be queued: EXEC will abort.
@@ -186,6 +190,9 @@ impl Client {
         }
         if self.has(flags::PUBSUB) {
             s.push('P');
+        }
+        if self.has(flags::MONITOR) {
+            s.push('O');
         }
         if s.is_empty() {
             s.push('N');

@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod client;
 pub mod multi;
+pub mod pause;
 pub mod publish;
 pub mod stats;
 #[cfg(test)]
@@ -155,6 +156,11 @@ pub struct Executor {
     pub blocking: blocking::BlockingState,
     pub pubsub: crate::pubsub::Registry,
     pub watches: multi::WatchIndex,
+    pub pause: Option<pause::Pause>,
+    /// Clients whose next command waits for the pause to end.
+    pub postponed: Vec<usize>,
+    /// Clients in MONITOR mode.
+    pub monitors: Vec<usize>,
     /// The running client touched a key it watches (applied when its command ends).
     running_dirty_cas: bool,
     /// Slot of the client whose command is running (it is out of `clients` meanwhile).
@@ -210,6 +216,9 @@ impl Executor {
             blocking: blocking::BlockingState::default(),
             pubsub: crate::pubsub::Registry::default(),
             watches: multi::WatchIndex::default(),
+            pause: None,
+            postponed: Vec::new(),
+            monitors: Vec::new(),
             running_dirty_cas: false,
             running_slot: None,
             self_pushes: Vec::new(),
@@ -280,6 +289,8 @@ impl Executor {
             self.unpark(&mut c);
             self.unsubscribe_all(&mut c);
             self.unwatch_all(&mut c);
+            self.monitors.retain(|s| *s != slot);
+            self.postponed.retain(|s| *s != slot);
         }
     }
 
@@ -304,12 +315,14 @@ impl Executor {
     // ---- command execution ----
 
     /// Runs one command for the client in `slot` (Redis's processCommand).
-    pub fn execute(&mut self, slot: usize, argv: &[&[u8]]) {
+    /// Returns false if the command was postponed by CLIENT PAUSE (the caller keeps it
+    /// unread and stops reading from this client).
+    pub fn execute(&mut self, slot: usize, argv: &[&[u8]]) -> bool {
         let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
-            return;
+            return true;
         };
         self.running_slot = Some(slot);
-        self.process(&mut client, argv);
+        let executed = self.process(&mut client, argv);
         if self.settings.notify_flags & config::notify::NEW != 0 {
             for db in 0..self.dbs.len() {
                 self.announce_new_keys(db, Some(&mut client));
@@ -324,6 +337,7 @@ impl Executor {
         }
         self.clients[slot] = Some(client);
         self.serve_ready_keys();
+        executed
     }
 
     /// Replies to a protocol error and marks the client to close once the reply is out.
@@ -335,36 +349,46 @@ impl Executor {
         self.stats.count_error(b"ERR");
     }
 
-    fn process(&mut self, client: &mut Client, argv: &[&[u8]]) {
+    /// Returns false if the command must wait for a CLIENT PAUSE to end.
+    fn process(&mut self, client: &mut Client, argv: &[&[u8]]) -> bool {
         let start = Instant::now();
         let now_ms = self.clock.ms_at(start);
         client.last_interaction_ms = now_ms;
         client.argv_len = argv.len();
         client.argv_mem = argv.iter().map(|a| a.len()).sum();
         if argv.is_empty() {
-            return;
+            return true;
+        }
+        let resolved = self
+            .resolve(argv)
+            .map(|cmd| (cmd, self.check_allowed(client, cmd, argv)));
+        if let Ok((cmd, Ok(()))) = &resolved {
+            if client.multi.is_none() && self.must_postpone(client, cmd, now_ms) {
+                self.postpone(client);
+                return false;
+            }
         }
         let reply_start = client.out.len();
         if client.reply_mode == ReplyMode::SkipNext {
             client.reply_mode = ReplyMode::Skip;
         }
-        match self.resolve(argv) {
-            Ok(cmd) => {
+        match resolved {
+            Ok((cmd, Ok(()))) => {
                 client.last_cmd = cmd.meta.name;
-                match self.check_allowed(client, cmd, argv) {
-                    Ok(()) if client.multi.is_some() && !runs_inside_multi(cmd) => {
-                        let queued = client.multi.as_mut().expect("in MULTI");
-                        queued
-                            .queued
-                            .push((cmd, argv.iter().map(|a| a.to_vec()).collect()));
-                        client.out.simple(b"QUEUED");
-                    }
-                    Ok(()) => self.call(client, cmd, argv, start, now_ms, false),
-                    Err(e) => {
-                        self.stats.cmd[cmd.id].rejected_calls += 1;
-                        self.reject(client, &e);
-                    }
+                let queue = client.multi.as_mut().filter(|_| !runs_inside_multi(cmd));
+                if let Some(queued) = queue {
+                    queued
+                        .queued
+                        .push((cmd, argv.iter().map(|a| a.to_vec()).collect()));
+                    client.out.simple(b"QUEUED");
+                } else {
+                    self.call(client, cmd, argv, start, now_ms, false);
                 }
+            }
+            Ok((cmd, Err(e))) => {
+                client.last_cmd = cmd.meta.name;
+                self.stats.cmd[cmd.id].rejected_calls += 1;
+                self.reject(client, &e);
             }
             Err(e) => self.reject(client, &e),
         }
@@ -378,6 +402,7 @@ impl Executor {
         }
         client.commands_processed += 1;
         self.check_output_limits(client, now_ms);
+        true
     }
 
     fn reject(&mut self, client: &mut Client, e: &CmdError) {
@@ -477,6 +502,14 @@ impl Executor {
         if let (Ok(()), Some(req)) = (&result, block) {
             self.park(client, req, argv);
         }
+        if !self.monitors.is_empty()
+            && !cmd.meta.has(flag::SKIP_MONITOR)
+            && !cmd.meta.has(flag::ADMIN)
+        {
+            let shown = pause::redacted_argv(argv);
+            let db = client.db;
+            self.feed_monitors(client, &shown, db);
+        }
         let usec = start.elapsed().as_micros() as u64;
         let st = &mut self.stats.cmd[cmd.id];
         st.calls += 1;
@@ -567,7 +600,10 @@ impl Executor {
         let p: *mut Entry = self.dbs[db].keys.get_mut(key)?;
         // SAFETY: `p` was just taken from the dict and nothing has touched the dict since.
         if unsafe { (*p).is_expired(now_ms) } {
-            self.delete_expired(db, key);
+            // During CLIENT PAUSE the dataset stays still: the key reads as missing.
+            if !self.is_paused(now_ms) {
+                self.delete_expired(db, key);
+            }
             return None;
         }
         // SAFETY: as above; the dict is unchanged, so `p` is still the live entry.
@@ -580,7 +616,9 @@ impl Executor {
             Some(e) if e.is_expired(now_ms) => {}
             _ => return false,
         }
-        self.delete_expired(db, key);
+        if !self.is_paused(now_ms) {
+            self.delete_expired(db, key);
+        }
         true
     }
 
@@ -628,7 +666,7 @@ impl Executor {
         self.cron_loops += 1;
         self.stats.sample(now_ms);
         self.clients_cron(now_ms);
-        if self.active_expire_enabled {
+        if self.active_expire_enabled && !self.is_paused(now_ms) {
             let budget_us =
                 limits::EXPIRE_SLOW_CYCLE_PERCENT * 1_000_000 / u64::from(self.hz.max(1)) / 100;
             self.active_expire(now_ms, Duration::from_micros(budget_us));
@@ -647,6 +685,7 @@ impl Executor {
     /// Short expiry cycle before sleeping when the slow cycle left work (ACTIVE_EXPIRE_CYCLE_FAST).
     pub fn before_sleep(&mut self) {
         let now_ms = self.clock.now_ms();
+        self.check_pause(now_ms);
         if self.next_block_deadline().is_some_and(|d| d <= now_ms) {
             self.expire_blocked(now_ms);
         }

@@ -136,11 +136,16 @@ impl Server {
         let mut next_cron = Instant::now() + ex.cron_interval();
         loop {
             let now = Instant::now();
-            let timeout = if self.read_again.is_empty() {
+            let mut timeout = if self.read_again.is_empty() {
                 next_cron.saturating_duration_since(now)
             } else {
                 Duration::ZERO
             };
+            // Wake up for the next blocked-client deadline or the end of a pause.
+            if let Some(at_ms) = ex.next_wakeup_ms() {
+                let wait_ms = (at_ms - ex.clock.now_ms()).max(0) as u64;
+                timeout = timeout.min(Duration::from_millis(wait_ms));
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != ErrorKind::Interrupted {
                     return Err(e);
@@ -340,9 +345,9 @@ impl Server {
                     return;
                 }
             }
-            let paused = ex
-                .client(slot)
-                .is_none_or(|c| c.has(cf::CLOSE_AFTER_REPLY | cf::CLOSE_ASAP | cf::BLOCKED));
+            let paused = ex.client(slot).is_none_or(|c| {
+                c.has(cf::CLOSE_AFTER_REPLY | cf::CLOSE_ASAP | cf::BLOCKED | cf::POSTPONED)
+            });
             if paused {
                 return;
             }
@@ -368,7 +373,7 @@ impl Server {
             let Some(client) = ex.client_mut(slot) else {
                 break;
             };
-            if client.has(cf::CLOSE_AFTER_REPLY | cf::CLOSE_ASAP | cf::BLOCKED) {
+            if client.has(cf::CLOSE_AFTER_REPLY | cf::CLOSE_ASAP | cf::BLOCKED | cf::POSTPONED) {
                 break;
             }
             client.qbuf_len = conn.qend - conn.qpos;
@@ -381,12 +386,14 @@ impl Server {
             match conn.parser.parse(input, limits) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Command { consumed }) => {
-                    conn.parser.with_argv(input, scratch, |argv| {
-                        if !argv.is_empty() {
-                            ex.execute(slot, argv);
-                        }
+                    let executed = conn.parser.with_argv(input, scratch, |argv| {
+                        argv.is_empty() || ex.execute(slot, argv)
                     });
                     conn.parser.reset();
+                    if !executed {
+                        // Postponed by CLIENT PAUSE: leave the command unread until resumed.
+                        break;
+                    }
                     conn.qpos += consumed;
                 }
                 Err(e) => {

@@ -85,6 +85,19 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+pub fn monitor(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.can_block() {
+        return Err("ERR MONITOR isn't allowed for DENY BLOCKING client".into());
+    }
+    if ctx.client.has(crate::exec::client::flags::MONITOR) {
+        return Ok(());
+    }
+    ctx.client.flags |= crate::exec::client::flags::MONITOR;
+    ctx.ex.monitors.push(ctx.client.slot);
+    ctx.out().ok();
+    Ok(())
+}
+
 /// SAVE: a synchronous snapshot to dbfilename.
 pub fn save(ctx: &mut Ctx) -> CmdResult {
     match crate::persist::save(ctx.ex) {
@@ -144,6 +157,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::FLUSHALL, flushall),
     (&m::SHUTDOWN, shutdown),
     (&m::SAVE, save),
+    (&m::MONITOR, monitor),
     (&m::SWAPDB, swapdb),
     (&m::INFO, info::info),
     (&m::DEBUG, debug::debug),
