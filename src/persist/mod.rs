@@ -90,6 +90,7 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     let mut dbs: Vec<crate::keyspace::db::Db> =
         (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect();
     let mut dec = rdb::Decoder::new(&bytes);
+    dec.set_limits = crate::cmd::sets::limits_from(&ex.settings);
     dec.load(
         |_, _| {},
         |k| {

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use crc::{Crc, Table, CRC_64_REDIS};
 
 use crate::keyspace::db::{Db, Entry, NO_EXPIRE};
+use crate::keyspace::types::set::{self, Member, Set};
 use crate::keyspace::value::Value;
 use crate::util::num::parse_i64;
 
@@ -33,6 +34,8 @@ pub mod opcode {
 
 pub mod rtype {
     pub const STRING: u8 = 0;
+    /// RDB_TYPE_SET: length, then each member as a string.
+    pub const SET: u8 = 2;
 }
 
 const ENC_INT8: u8 = 0;
@@ -174,6 +177,18 @@ impl<W: Write> Encoder<W> {
                 self.string(key)?;
                 self.int_string(*i)
             }
+            Value::Set(set) => {
+                self.byte(rtype::SET)?;
+                self.string(key)?;
+                self.len(set.len() as u64)?;
+                for m in set.iter() {
+                    match m {
+                        Member::Int(i) => self.int_string(i)?,
+                        Member::Bytes(b) => self.string(b)?,
+                    }
+                }
+                Ok(())
+            }
             other => Err(io::Error::other(format!(
                 "saving {} values is not supported yet",
                 other.type_name()
@@ -243,6 +258,8 @@ impl std::fmt::Display for DecodeError {
 pub struct Decoder<'a> {
     buf: &'a [u8],
     pub pos: usize,
+    /// Encoding thresholds for loaded sets (set-max-intset-entries and friends).
+    pub set_limits: set::Limits,
 }
 
 /// A loaded key.
@@ -263,7 +280,11 @@ enum Len {
 
 impl<'a> Decoder<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Decoder { buf, pos: 0 }
+        Decoder {
+            buf,
+            pos: 0,
+            set_limits: set::Limits::default(),
+        }
     }
 
     fn fail<T>(&self, msg: impl Into<String>) -> Result<T, DecodeError> {
@@ -339,6 +360,24 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A plain RDB_TYPE_SET, encoded as Redis encodes a loaded set: intset when every member
+    /// is an integer and they are few enough, else a hash table. None for an empty set.
+    fn load_set(&mut self) -> Result<Option<Value>, DecodeError> {
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let lim = self.set_limits;
+        let mut s = Set::new_ints();
+        for _ in 0..n {
+            let m = self.string()?;
+            if !s.insert(&m, &lim) {
+                return self.fail("Duplicate set members detected");
+            }
+        }
+        Ok(Some(Value::Set(Box::new(s))))
+    }
+
     /// Parses a whole file, calling `on_key` for each key; checks the CRC if present.
     pub fn load(
         &mut self,
@@ -404,6 +443,26 @@ impl<'a> Decoder<'a> {
                         freq,
                     })
                     .map_err(|msg| DecodeError { offset: at, msg })?;
+                    expire = NO_EXPIRE;
+                    idle = None;
+                    freq = None;
+                }
+                rtype::SET => {
+                    let key = self.string()?;
+                    let value = self.load_set()?;
+                    let at = self.pos;
+                    // An empty set is skipped, as Redis skips empty keys.
+                    if let Some(value) = value {
+                        on_key(LoadedKey {
+                            db,
+                            key,
+                            value,
+                            expire_at_ms: expire,
+                            idle_secs: idle,
+                            freq,
+                        })
+                        .map_err(|msg| DecodeError { offset: at, msg })?;
+                    }
                     expire = NO_EXPIRE;
                     idle = None;
                     freq = None;
@@ -487,5 +546,89 @@ mod tests {
             .load(|_, _| {}, |_| Ok(()))
             .unwrap_err();
         assert!(e.offset > 0);
+    }
+
+    #[test]
+    fn roundtrip_sets() {
+        let lim = set::Limits::default();
+        let mut db = Db::new();
+        let small_ints = Set::from_members([&b"3"[..], b"-70000", b"1"], &lim).unwrap();
+        let mixed = Set::from_members([&b"1"[..], b"a", b"x y"], &lim).unwrap();
+        let many: Vec<Vec<u8>> = (0..600).map(|i| format!("{i}").into_bytes()).collect();
+        let big_ints = Set::from_members(many.iter().map(Vec::as_slice), &lim).unwrap();
+        let long: Vec<Vec<u8>> = (0..200).map(|i| format!("member:{i}").into_bytes()).collect();
+        let strings = Set::from_members(long.iter().map(Vec::as_slice), &lim).unwrap();
+        let sets = [
+            (&b"ints"[..], small_ints),
+            (b"mixed", mixed),
+            (b"bigints", big_ints),
+            (b"strings", strings),
+        ];
+        for (k, s) in &sets {
+            db.insert(k, Value::Set(Box::new(s.clone())), NO_EXPIRE, 0);
+        }
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = std::collections::BTreeMap::new();
+        Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    got.insert(k.key, k.value);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(got.len(), sets.len());
+        for (k, s) in &sets {
+            let Value::Set(loaded) = &got[*k] else {
+                panic!("not a set")
+            };
+            assert_eq!(loaded.encoding_name(), s.encoding_name());
+            let a: std::collections::BTreeSet<Vec<u8>> = loaded.iter().map(Member::to_vec).collect();
+            let b: std::collections::BTreeSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
+            assert_eq!(a, b);
+        }
+        assert_eq!(got[&b"ints"[..]].encoding_name(), "intset");
+        assert_eq!(got[&b"bigints"[..]].encoding_name(), "hashtable");
+        // With a lower threshold the same file loads the small integer set as a hash table.
+        let mut dec = Decoder::new(&bytes);
+        dec.set_limits.max_intset_entries = 2;
+        let mut encodings = Vec::new();
+        dec.load(
+            |_, _| {},
+            |k| {
+                encodings.push((k.key, k.value.encoding_name()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(encodings.contains(&(b"ints".to_vec(), "hashtable")));
+    }
+
+    #[test]
+    fn set_duplicates_and_empty_sets() {
+        let mut enc = Encoder::new(Vec::new(), false);
+        enc.raw(b"REDIS0010").unwrap();
+        enc.byte(rtype::SET).unwrap();
+        enc.string(b"empty").unwrap();
+        enc.len(0).unwrap();
+        enc.byte(rtype::SET).unwrap();
+        enc.string(b"dup").unwrap();
+        enc.len(2).unwrap();
+        enc.string(b"a").unwrap();
+        enc.string(b"a").unwrap();
+        let bytes = enc.finish(true).unwrap();
+        let mut keys = Vec::new();
+        let e = Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    keys.push(k.key);
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+        assert!(keys.is_empty());
+        assert!(e.msg.contains("Duplicate set members"));
     }
 }

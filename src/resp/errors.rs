@@ -109,6 +109,10 @@ pub const HLL_NO_KEY: &str = "ERR The specified key does not exist";
 pub const HLL_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 pub const HLL_TEST_SPARSE_NOT_USED: &str = "ERR TESTFAILED sparse encoding not used";
 pub const HLL_TEST_DISAGREE: &str = "ERR TESTFAILED dense/sparse disagree";
+/// SINTERCARD's numkeys (also ZINTERCARD, LMPOP and friends in Redis).
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const NUMKEYS_OVER_ARGS: &str = "ERR Number of keys can't be greater than number of args";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 
 /// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
 /// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
@@ -190,6 +194,14 @@ pub fn hll_test_register(index: usize, expected: u8, got: u8) -> CmdError {
 pub fn hll_test_too_big_error(card: u64, abserr: u64) -> CmdError {
     CmdError::owned(format!(
         "ERR TESTFAILED Too big error. card:{card} abserr:{abserr}"
+    ))
+}
+
+/// "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+/// (Redis's getRangeLongFromObjectOrReply without a custom message; the grammar is Redis's).
+pub fn out_of_range_between(min: i64, max: i64) -> CmdError {
+    CmdError::owned(format!(
+        "ERR value is out of range, value must between {min} and {max}"
     ))
 }
 

@@ -1,6 +1,8 @@
 //! The collection value types and the structures behind them.
 
 pub mod hash;
+pub mod intset;
 pub mod list;
+pub mod packed_set;
 pub mod set;
 pub mod zset;
