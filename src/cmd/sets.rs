@@ -110,7 +110,7 @@ fn rng(ex: &mut Executor) -> impl FnMut() -> u64 {
 fn delete_emptied(ctx: &mut Ctx, key: &[u8]) {
     let db = ctx.client.db;
     ctx.ex.dbs[db].remove(key);
-    ctx.ex.notify(notify::GENERIC, "del", key, db);
+    ctx.notify(notify::GENERIC, "del", key);
 }
 
 pub fn sadd(ctx: &mut Ctx) -> CmdResult {
@@ -583,12 +583,7 @@ enum SetOp {
 }
 
 /// Redis's sunionDiffGenericCommand.
-fn sunion_diff_generic(
-    ctx: &mut Ctx,
-    keys: &[&[u8]],
-    dst: Option<&[u8]>,
-    op: SetOp,
-) -> CmdResult {
+fn sunion_diff_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: SetOp) -> CmdResult {
     lookup_sets(ctx, keys, dst.is_some())?;
     let db = ctx.client.db;
     let lim = limits(ctx.ex);

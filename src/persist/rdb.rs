@@ -556,7 +556,9 @@ mod tests {
         let mixed = Set::from_members([&b"1"[..], b"a", b"x y"], &lim).unwrap();
         let many: Vec<Vec<u8>> = (0..600).map(|i| format!("{i}").into_bytes()).collect();
         let big_ints = Set::from_members(many.iter().map(Vec::as_slice), &lim).unwrap();
-        let long: Vec<Vec<u8>> = (0..200).map(|i| format!("member:{i}").into_bytes()).collect();
+        let long: Vec<Vec<u8>> = (0..200)
+            .map(|i| format!("member:{i}").into_bytes())
+            .collect();
         let strings = Set::from_members(long.iter().map(Vec::as_slice), &lim).unwrap();
         let sets = [
             (&b"ints"[..], small_ints),
@@ -584,7 +586,8 @@ mod tests {
                 panic!("not a set")
             };
             assert_eq!(loaded.encoding_name(), s.encoding_name());
-            let a: std::collections::BTreeSet<Vec<u8>> = loaded.iter().map(Member::to_vec).collect();
+            let a: std::collections::BTreeSet<Vec<u8>> =
+                loaded.iter().map(Member::to_vec).collect();
             let b: std::collections::BTreeSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
             assert_eq!(a, b);
         }
