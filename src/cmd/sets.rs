@@ -396,12 +396,20 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let size = set.len();
+    // Redis announces the pop before replying (a RESP3 subscriber sees it first).
+    ctx.modified(key, notify::SET, "spop");
+    ctx.ex.dirty += count.min(size) as u64 - 1;
+    let Some(Entry {
+        value: Value::Set(set),
+        ..
+    }) = ctx.ex.dbs[db].peek_mut(key)
+    else {
+        return Ok(());
+    };
     let out = &mut ctx.client.out;
     if count >= size {
         // Everything: Redis replies as SUNION of the one set would, then deletes the key.
         reply_as_rebuilt(out, set, &lim);
-        ctx.modified(key, notify::SET, "spop");
-        ctx.ex.dirty += size as u64 - 1;
         delete_emptied(ctx, key);
         return Ok(());
     }
@@ -429,11 +437,9 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
             reply_member(out, m);
         }
         if let Some(k) = kept {
-            *set = k;
+            **set = k;
         }
     }
-    ctx.modified(key, notify::SET, "spop");
-    ctx.ex.dirty += count as u64 - 1;
     Ok(())
 }
 
@@ -495,8 +501,11 @@ fn lookup_sets(ctx: &mut Ctx, keys: &[&[u8]], write: bool) -> Result<usize, CmdE
 }
 
 /// Stores a computed result at `dst` (Redis's setKey, which drops any TTL), or deletes `dst`
-/// when the result is empty; replies with the result's size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
+/// when the result is empty; replies with the result's size. Events come in Redis's order
+/// relative to the reply (which a RESP3 client subscribed to its own events sees): "new"
+/// before it, the store event after it, and "del" after it except on SINTERSTORE's
+/// missing-key shortcut (`del_first`).
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str, del_first: bool) {
     let db = ctx.client.db;
     let n = result.len();
     if n > 0 {
@@ -505,11 +514,20 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str) {
         ctx.ex.lookup_write(db, dst, now);
         let lru = ctx.new_lru();
         ctx.ex.dbs[db].set(dst, Value::Set(Box::new(result)), false, lru);
+        ctx.ex.announce_new_keys(db, Some(&mut *ctx.client));
+        ctx.out().int(n as i64);
         ctx.modified(dst, notify::SET, event);
-    } else if ctx.ex.dbs[db].remove(dst).is_some() {
+        return;
+    }
+    if !del_first {
+        ctx.out().int(0);
+    }
+    if ctx.ex.dbs[db].remove(dst).is_some() {
         ctx.modified(dst, notify::GENERIC, "del");
     }
-    ctx.out().int(n as i64);
+    if del_first {
+        ctx.out().int(0);
+    }
 }
 
 /// Redis's sinterGenericCommand.
@@ -518,7 +536,7 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, what: Inter
     if missing > 0 {
         // Intersecting with an empty set.
         match (what, dst) {
-            (Inter::Store, Some(d)) => store_result(ctx, d, Set::new_ints(), "sinterstore"),
+            (Inter::Store, Some(d)) => store_result(ctx, d, Set::new_ints(), "sinterstore", true),
             (Inter::Card(_), _) => ctx.out().int(0),
             _ => ctx.out().set(0),
         }
@@ -569,7 +587,7 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, what: Inter
                 }
             }
             if let Some(d) = dst {
-                store_result(ctx, d, result, "sinterstore");
+                store_result(ctx, d, result, "sinterstore", false);
             }
         }
     }
@@ -610,7 +628,7 @@ fn sunion_diff_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: Se
                 SetOp::Union => "sunionstore",
                 SetOp::Diff => "sdiffstore",
             };
-            store_result(ctx, d, result, event);
+            store_result(ctx, d, result, event, false);
         }
         None => {
             let out = &mut ctx.client.out;
