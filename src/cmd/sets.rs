@@ -95,14 +95,21 @@ fn peek_set<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Set> {
     }
 }
 
-/// A per-command random source seeded from the executor's generator.
+/// A per-command random source seeded from the executor's generator. SplitMix64, not the
+/// executor's own xorshift: a xorshift stream seeded with the executor's next output would
+/// replay the next command's stream shifted by one, so consecutive SPOPs would probe the same
+/// (by then emptied) buckets over and over.
 fn rng(ex: &mut Executor) -> impl FnMut() -> u64 {
-    let mut s = ex.random_u64() | 1;
+    splitmix(ex.random_u64())
+}
+
+fn splitmix(mut s: u64) -> impl FnMut() -> u64 {
     move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
 }
 
@@ -780,3 +787,34 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::SDIFFSTORE, sdiffstore),
     (&m::SSCAN, sscan),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Popping a big hash table empty, one command (one fresh stream) per pop, with seeds from
+    /// the executor's xorshift: the draws per pop stay few (they grew without bound when the
+    /// command streams were xorshift too).
+    #[test]
+    fn consecutive_pops_draw_fresh_buckets() {
+        let lim = Limits::default();
+        let mut set = Set::new_ints();
+        for i in 0..20_000 {
+            set.insert(format!("m{i}").as_bytes(), &lim);
+        }
+        let mut ex_state = 0x1234_5678_9abc_def1u64;
+        let mut draws = 0u64;
+        while !set.is_empty() {
+            ex_state ^= ex_state << 13;
+            ex_state ^= ex_state >> 7;
+            ex_state ^= ex_state << 17;
+            let mut inner = splitmix(ex_state);
+            let mut counting = || {
+                draws += 1;
+                inner()
+            };
+            assert!(set.pop_random(&mut counting).is_some());
+        }
+        assert!(draws < 20_000 * 20, "{draws} draws");
+    }
+}
