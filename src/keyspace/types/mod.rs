@@ -5,4 +5,5 @@ pub mod intset;
 pub mod list;
 pub mod packed_set;
 pub mod set;
+pub mod set_key;
 pub mod zset;

@@ -13,12 +13,13 @@
 
 use super::intset::IntSet;
 use super::packed_set::PackedSet;
+use super::set_key::SetKey;
 use crate::keyspace::bytes::CompactBytes;
 use crate::keyspace::dict::Dict;
 use crate::util::num::parse_i64;
 
 /// The hash table of a big set.
-pub type Table = Dict<CompactBytes, ()>;
+pub type Table = Dict<SetKey, ()>;
 
 /// Encoding thresholds, read from the settings at each command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +206,7 @@ impl Set {
         } else {
             let mut d = Table::new();
             for i in ints.iter() {
-                d.insert(CompactBytes::new(buf.format(i).as_bytes()), ());
+                d.insert(SetKey::new(buf.format(i).as_bytes()), ());
             }
             Set::Table(Box::new(d))
         };
@@ -218,7 +219,7 @@ impl Set {
         };
         let mut d = Table::new();
         for m in p.iter() {
-            d.insert(CompactBytes::new(m), ());
+            d.insert(SetKey::new(m), ());
         }
         *self = Set::Table(Box::new(d));
     }
@@ -250,7 +251,7 @@ impl Set {
                 self.convert_packed_to_table();
                 self.insert(m, lim)
             }
-            Set::Table(d) => d.entry(m, || CompactBytes::new(m), || ()).1,
+            Set::Table(d) => d.entry(m, || SetKey::new(m), || ()).1,
         }
     }
 
@@ -308,10 +309,10 @@ impl Set {
                 Some(Owned::Bytes(CompactBytes::from_vec(m)))
             }
             Set::Table(d) => {
-                let key = d.random(rng)?.0.clone();
-                let (k, ()) = d.remove(key.as_slice())?;
+                let m = CompactBytes::new(d.random(rng)?.0.as_slice());
+                d.remove(m.as_slice())?;
                 d.shrink_if_needed();
-                Some(Owned::Bytes(k))
+                Some(Owned::Bytes(m))
             }
         }
     }
@@ -389,7 +390,7 @@ impl std::fmt::Debug for Set {
 pub enum Iter<'a> {
     Ints(super::intset::Iter<'a>),
     Packed(super::packed_set::Iter<'a>),
-    Table(crate::keyspace::dict::Iter<'a, CompactBytes, ()>),
+    Table(crate::keyspace::dict::Iter<'a, SetKey, ()>),
 }
 
 impl<'a> Iterator for Iter<'a> {
