@@ -312,8 +312,15 @@ fn srandmember_count(ctx: &mut Ctx) -> CmdResult {
     // Repeats allowed (or a single member): independent draws, in draw order.
     if !uniq || count == 1 {
         out.array(count);
+        // A packed set finds a position by walking its buffer: index a list of it instead.
+        let listed: Option<Vec<Member<'_>>> =
+            (matches!(set, Set::Packed(_)) && count > 1).then(|| set.iter().collect());
         for i in 0..count {
-            let Some(m) = set.random(&mut rng) else {
+            let m = match &listed {
+                Some(all) => all.get((rng() % all.len().max(1) as u64) as usize).copied(),
+                None => set.random(&mut rng),
+            };
+            let Some(m) = m else {
                 break;
             };
             reply_member(out, m);
