@@ -109,6 +109,37 @@ pub const HLL_NO_KEY: &str = "ERR The specified key does not exist";
 pub const HLL_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 pub const HLL_TEST_SPARSE_NOT_USED: &str = "ERR TESTFAILED sparse encoding not used";
 pub const HLL_TEST_DISAGREE: &str = "ERR TESTFAILED dense/sparse disagree";
+pub const TRACKING_ONE_REDIRECT: &str = "ERR A client can only redirect to a single other client";
+pub const TRACKING_NO_REDIRECT_CLIENT: &str =
+    "ERR The client ID you want redirect to does not exist";
+pub const TRACKING_PREFIX_NEEDS_BCAST: &str = "ERR PREFIX option requires BCAST mode to be enabled";
+pub const TRACKING_BCAST_SWITCH: &str = "ERR You can't switch BCAST mode on/off before disabling \
+     tracking for this client, and then re-enabling it with a different mode.";
+pub const TRACKING_OPT_BCAST: &str = "ERR OPTIN and OPTOUT are not compatible with BCAST";
+pub const TRACKING_OPTIN_OPTOUT: &str = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+pub const TRACKING_OPT_SWITCH: &str = "ERR You can't switch OPTIN/OPTOUT mode before disabling \
+     tracking for this client, and then re-enabling it with a different mode.";
+pub const CACHING_NOT_TRACKING: &str = "ERR CLIENT CACHING can be called only when the client is \
+     in tracking mode with OPTIN or OPTOUT mode enabled";
+pub const CACHING_YES_OPTIN: &str =
+    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+pub const CACHING_NO_OPTOUT: &str =
+    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
+
+/// A BCAST prefix overlapping one the client already has (`existing`) or another given in
+/// the same command.
+pub fn tracking_prefix_overlap(prefix: &[u8], other: &[u8], existing: bool) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Prefix '{}' overlaps with {} '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(c_trunc(prefix, usize::MAX)),
+        if existing {
+            "an existing prefix"
+        } else {
+            "another provided prefix"
+        },
+        String::from_utf8_lossy(c_trunc(other, usize::MAX)),
+    ))
+}
 
 /// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
 /// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
