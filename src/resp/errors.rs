@@ -109,6 +109,15 @@ pub const HLL_NO_KEY: &str = "ERR The specified key does not exist";
 pub const HLL_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 pub const HLL_TEST_SPARSE_NOT_USED: &str = "ERR TESTFAILED sparse encoding not used";
 pub const HLL_TEST_DISAGREE: &str = "ERR TESTFAILED dense/sparse disagree";
+pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
+pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
+pub const GEO_NEED_HEIGHT: &str = "ERR need numeric height";
+pub const GEO_RADIUS_NEGATIVE: &str = "ERR radius cannot be negative";
+pub const GEO_BOX_NEGATIVE: &str = "ERR height or width cannot be negative";
+pub const GEO_MEMBER_DECODE: &str = "ERR could not decode requested zset member";
+pub const GEO_COUNT_POSITIVE: &str = "ERR COUNT must be > 0";
+pub const GEO_ANY_NEEDS_COUNT: &str = "ERR the ANY argument requires COUNT argument";
 pub const TRACKING_ONE_REDIRECT: &str = "ERR A client can only redirect to a single other client";
 pub const TRACKING_NO_REDIRECT_CLIENT: &str =
     "ERR The client ID you want redirect to does not exist";
@@ -125,6 +134,35 @@ pub const CACHING_YES_OPTIN: &str =
     "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
 pub const CACHING_NO_OPTOUT: &str =
     "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
+
+/// GEOADD / GEOSEARCH FROMLONLAT outside the valid ranges ("%f,%f" as C prints it).
+pub fn geo_invalid_pair(lon: f64, lat: f64) -> CmdError {
+    let mut s = b"ERR invalid longitude,latitude pair ".to_vec();
+    crate::util::num::push_fixed(&mut s, lon, 6);
+    s.push(b',');
+    crate::util::num::push_fixed(&mut s, lat, 6);
+    CmdError::owned(String::from_utf8_lossy(&s).into_owned())
+}
+
+/// STORE / GEOSEARCHSTORE combined with WITH* options.
+pub fn geo_store_with_options(geosearchstore: bool) -> CmdError {
+    CmdError::owned(format!(
+        "ERR {} is not compatible with WITHDIST, WITHHASH and WITHCOORD options",
+        if geosearchstore {
+            "GEOSEARCHSTORE"
+        } else {
+            "STORE option in GEORADIUS"
+        }
+    ))
+}
+
+/// GEOSEARCH without its center or shape; `cmd` is the command name as the client typed it.
+pub fn geo_exactly_one(what: &str, cmd: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR exactly one of {what} can be specified for {}",
+        String::from_utf8_lossy(c_trunc(cmd, usize::MAX))
+    ))
+}
 
 /// A BCAST prefix overlapping one the client already has (`existing`) or another given in
 /// the same command.
