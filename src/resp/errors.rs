@@ -109,6 +109,10 @@ pub const HLL_NO_KEY: &str = "ERR The specified key does not exist";
 pub const HLL_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 pub const HLL_TEST_SPARSE_NOT_USED: &str = "ERR TESTFAILED sparse encoding not used";
 pub const HLL_TEST_DISAGREE: &str = "ERR TESTFAILED dense/sparse disagree";
+pub const HASH_VALUE_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_VALUE_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const VALUE_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
+pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
 
 /// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
 /// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
@@ -190,6 +194,14 @@ pub fn hll_test_register(index: usize, expected: u8, got: u8) -> CmdError {
 pub fn hll_test_too_big_error(card: u64, abserr: u64) -> CmdError {
     CmdError::owned(format!(
         "ERR TESTFAILED Too big error. card:{card} abserr:{abserr}"
+    ))
+}
+
+/// "ERR value is out of range, value must between MIN and MAX" (Redis's
+/// getRangeLongFromObjectOrReply without a custom message; "between" lacks its "be" there too).
+pub fn out_of_range_between(min: i64, max: i64) -> CmdError {
+    CmdError::owned(format!(
+        "ERR value is out of range, value must between {min} and {max}"
     ))
 }
 
