@@ -512,7 +512,11 @@ mod tests {
         long.set(b"f", &[b'x'; 65], lim);
         let mut big = Hash::new();
         for i in 0..600 {
-            big.set(format!("field:{i}").as_bytes(), format!("v{i}").as_bytes(), lim);
+            big.set(
+                format!("field:{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                lim,
+            );
         }
         // Shrunk after growing: a table in memory, but compact again once reloaded.
         let mut shrunk = big.clone();
@@ -520,7 +524,12 @@ mod tests {
             shrunk.remove(format!("field:{i}").as_bytes());
         }
         let mut db = Db::new();
-        for (k, h) in [("small", small), ("long", long), ("big", big), ("shrunk", shrunk)] {
+        for (k, h) in [
+            ("small", small),
+            ("long", long),
+            ("big", big),
+            ("shrunk", shrunk),
+        ] {
             db.insert(k.as_bytes(), Value::Hash(Box::new(h)), NO_EXPIRE, 0);
         }
         let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();

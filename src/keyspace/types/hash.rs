@@ -290,7 +290,15 @@ mod tests {
         let pairs: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"b", b"2")];
         let h = Hash::from_pairs(2, pairs.clone(), LIM).unwrap();
         assert!(h.is_packed());
-        let h = Hash::from_pairs(2, pairs, Limits { max_entries: 1, ..LIM }).unwrap();
+        let h = Hash::from_pairs(
+            2,
+            pairs,
+            Limits {
+                max_entries: 1,
+                ..LIM
+            },
+        )
+        .unwrap();
         assert!(!h.is_packed());
         let long: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"b", b"123456789"), (b"c", b"3")];
         let h = Hash::from_pairs(3, long, LIM).unwrap();
@@ -301,14 +309,22 @@ mod tests {
             Hash::from_pairs(2, dup.clone(), LIM).unwrap_err(),
             LoadError::DuplicateField
         );
-        assert!(Hash::from_pairs(2, dup, Limits { max_entries: 0, ..LIM }).is_err());
+        assert!(Hash::from_pairs(
+            2,
+            dup,
+            Limits {
+                max_entries: 0,
+                ..LIM
+            }
+        )
+        .is_err());
     }
 
     proptest! {
         /// Both encodings against a BTreeMap, converting at the tiny thresholds.
         #[test]
         fn model(ops in proptest::collection::vec(
-            (0u8..3, 0u8..10, proptest::collection::vec(b'a'..b'z', 0..12)),
+            (0u8..3, 0u8..10, proptest::collection::vec(b'a'..=b'z', 0..12)),
             0..200,
         )) {
             let mut h = Hash::new();

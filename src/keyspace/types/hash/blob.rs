@@ -320,7 +320,8 @@ mod tests {
                 m.splice(s..e, ins);
                 prop_assert_eq!(b.as_slice(), &m[..]);
                 prop_assert_eq!(b.is_empty(), m.is_empty());
-                prop_assert_eq!(b.clone().as_slice(), &m[..]);
+                let c = b.clone();
+                prop_assert_eq!(c.as_slice(), &m[..]);
             }
         }
     }
