@@ -178,6 +178,10 @@ pub fn tracking_prefix_overlap(prefix: &[u8], other: &[u8], existing: bool) -> C
         String::from_utf8_lossy(c_trunc(other, usize::MAX)),
     ))
 }
+pub const HASH_VALUE_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_VALUE_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const VALUE_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
+pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
 
 /// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
 /// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
@@ -259,6 +263,14 @@ pub fn hll_test_register(index: usize, expected: u8, got: u8) -> CmdError {
 pub fn hll_test_too_big_error(card: u64, abserr: u64) -> CmdError {
     CmdError::owned(format!(
         "ERR TESTFAILED Too big error. card:{card} abserr:{abserr}"
+    ))
+}
+
+/// "ERR value is out of range, value must between MIN and MAX" (Redis's
+/// getRangeLongFromObjectOrReply without a custom message; "between" lacks its "be" there too).
+pub fn out_of_range_between(min: i64, max: i64) -> CmdError {
+    CmdError::owned(format!(
+        "ERR value is out of range, value must between {min} and {max}"
     ))
 }
 
