@@ -144,7 +144,8 @@ unsafe fn member_ptr(n: *mut Node) -> *mut u8 {
     // SAFETY: the member bytes follow the span array.
     unsafe {
         let level = level_of(n);
-        n.cast::<u8>().add(HEADER + level * PTR + (level - 1) * SPAN)
+        n.cast::<u8>()
+            .add(HEADER + level * PTR + (level - 1) * SPAN)
     }
 }
 
@@ -198,7 +199,11 @@ unsafe fn set_span(n: *mut Node, i: usize, v: usize) {
     // SAFETY: per the contract.
     unsafe {
         if i == 0 {
-            debug_assert_eq!(v, span(n, 0), "level-0 span is implied by the forward pointer");
+            debug_assert_eq!(
+                v,
+                span(n, 0),
+                "level-0 span is implied by the forward pointer"
+            );
         } else {
             debug_assert!(v < u32::MAX as usize);
             span_slot(n, i).write(v as u32);
@@ -808,8 +813,7 @@ impl SkipList {
             let old = (*x).score;
             let prev = (*x).backward;
             let next = fwd(x, 0);
-            if (prev.is_null() || (*prev).score < new) && (next.is_null() || (*next).score > new)
-            {
+            if (prev.is_null() || (*prev).score < new) && (next.is_null() || (*next).score > new) {
                 (*x).score = new;
                 return Some(old);
             }
@@ -843,7 +847,11 @@ impl SkipList {
 
     /// Removes and returns the first (`max` false) or last member.
     pub fn pop(&mut self, max: bool) -> Option<(Vec<u8>, f64)> {
-        let x = if max { self.tail } else { self.first()?.ptr.as_ptr() };
+        let x = if max {
+            self.tail
+        } else {
+            self.first()?.ptr.as_ptr()
+        };
         if x.is_null() {
             return None;
         }
@@ -1193,7 +1201,11 @@ impl SkipList {
                 loop {
                     let f = fwd(x, i);
                     let r = ranks[&x];
-                    let want = if f.is_null() { self.len - r } else { ranks[&f] - r };
+                    let want = if f.is_null() {
+                        self.len - r
+                    } else {
+                        ranks[&f] - r
+                    };
                     assert_eq!(span(x, i), want, "span at level {i} rank {r}");
                     if f.is_null() {
                         break;
@@ -1202,7 +1214,10 @@ impl SkipList {
                     expected_nodes += 1;
                     x = f;
                 }
-                let with_level = ranks.keys().filter(|&&p| p != head && level_of(p) > i).count();
+                let with_level = ranks
+                    .keys()
+                    .filter(|&&p| p != head && level_of(p) > i)
+                    .count();
                 assert_eq!(expected_nodes, with_level, "nodes on level {i}");
                 if i > 0 && i + 1 == self.level {
                     assert!(!fwd(head, i).is_null(), "top level in use");

@@ -277,7 +277,10 @@ impl Packed {
         while pos < self.buf.len() {
             let e = self.decode(pos);
             assert!(!e.score.is_nan());
-            assert!(!(e.score == 0.0 && e.score.is_sign_negative()), "negative zero stored");
+            assert!(
+                !(e.score == 0.0 && e.score.is_sign_negative()),
+                "negative zero stored"
+            );
             forward.push(pos);
             pos = e.next;
         }

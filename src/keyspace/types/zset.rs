@@ -556,7 +556,10 @@ impl ZSet {
             return 0;
         };
         if self.is_packed() {
-            return self.walk(Some(first), false).take_while(|e| r.lte_max(e.1)).count();
+            return self
+                .walk(Some(first), false)
+                .take_while(|e| r.lte_max(e.1))
+                .count();
         }
         let last = self.last_in_score(r).expect("a first implies a last");
         self.rank_of(last) + 1 - self.rank_of(first)
@@ -568,7 +571,10 @@ impl ZSet {
             return 0;
         };
         if self.is_packed() {
-            return self.walk(Some(first), false).take_while(|e| r.lte_max(e.0)).count();
+            return self
+                .walk(Some(first), false)
+                .take_while(|e| r.lte_max(e.0))
+                .count();
         }
         let first_rank = self.rank_of(first);
         match self.last_in_lex(r) {
@@ -777,7 +783,10 @@ mod tests {
             z.add(5.0, b"a", AddFlags::default(), lim),
             AddOutcome::Unchanged(5.0)
         );
-        assert_eq!(z.add(f64::INFINITY, b"a", incr, lim), AddOutcome::Updated(f64::INFINITY));
+        assert_eq!(
+            z.add(f64::INFINITY, b"a", incr, lim),
+            AddOutcome::Updated(f64::INFINITY)
+        );
         assert_eq!(
             z.add(f64::NEG_INFINITY, b"a", incr, lim),
             AddOutcome::NotANumber
