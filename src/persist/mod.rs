@@ -90,6 +90,10 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     let mut dbs: Vec<crate::keyspace::db::Db> =
         (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect();
     let mut dec = rdb::Decoder::new(&bytes);
+    dec.zset_limits = crate::keyspace::types::zset::Limits {
+        max_entries: ex.settings.zset_max_listpack_entries,
+        max_value: ex.settings.zset_max_listpack_value,
+    };
     dec.load(
         |_, _| {},
         |k| {
