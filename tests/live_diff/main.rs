@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod strings;
+mod zsets;
 
 use common::client::Client;
 use common::server::{cinnabar, redis};
