@@ -1443,3 +1443,67 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::ZRANDMEMBER, zrandmember),
     (&m::ZSCAN, zscan),
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::exec::testing::{executor, run};
+
+    /// ZRANK/ZREVRANK WITHSCORE (Redis 7.2), which the 7.0 oracle cannot record.
+    #[test]
+    fn rank_withscore() {
+        let mut ex = executor();
+        assert_eq!(run(&mut ex, "ZADD z 1 a 2.5 b 3 c"), ":3\r\n");
+        assert_eq!(
+            run(&mut ex, "ZRANK z b WITHSCORE"),
+            "*2\r\n:1\r\n$3\r\n2.5\r\n"
+        );
+        assert_eq!(
+            run(&mut ex, "ZREVRANK z a withscore"),
+            "*2\r\n:2\r\n$1\r\n1\r\n"
+        );
+        assert_eq!(run(&mut ex, "ZRANK z nosuch WITHSCORE"), "*-1\r\n");
+        assert_eq!(run(&mut ex, "ZRANK nosuch a WITHSCORE"), "*-1\r\n");
+        assert_eq!(run(&mut ex, "ZRANK nosuch a"), "$-1\r\n");
+        assert_eq!(
+            run(&mut ex, "ZRANK z a WITHSCORES"),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            run(&mut ex, "ZRANK z a WITHSCORE x"),
+            "-ERR wrong number of arguments for 'zrank' command\r\n"
+        );
+        run(&mut ex, "SET s v");
+        assert!(run(&mut ex, "ZRANK s a WITHSCORE").starts_with("-WRONGTYPE"));
+        run(&mut ex, "HELLO 3");
+        assert_eq!(run(&mut ex, "ZRANK z c WITHSCORE"), "*2\r\n:2\r\n,3\r\n");
+        assert_eq!(run(&mut ex, "ZRANK z nosuch WITHSCORE"), "_\r\n");
+    }
+
+    /// Big sorted sets: ranks, ranges and removals through the skiplist with spans.
+    #[test]
+    fn skiplist_ranges() {
+        let mut ex = executor();
+        let mut cmd = String::from("ZADD z");
+        for i in 0..500 {
+            cmd.push_str(&format!(" {} m{i:03}", i / 2));
+        }
+        assert_eq!(run(&mut ex, &cmd), ":500\r\n");
+        assert_eq!(run(&mut ex, "OBJECT ENCODING z"), "$8\r\nskiplist\r\n");
+        assert_eq!(run(&mut ex, "ZRANK z m321"), ":321\r\n");
+        assert_eq!(run(&mut ex, "ZREVRANK z m321"), ":178\r\n");
+        assert_eq!(run(&mut ex, "ZCOUNT z (10 20"), ":20\r\n");
+        assert_eq!(
+            run(&mut ex, "ZRANGEBYSCORE z 100 +inf LIMIT 3 2"),
+            "*2\r\n$4\r\nm203\r\n$4\r\nm204\r\n"
+        );
+        assert_eq!(
+            run(&mut ex, "ZREVRANGEBYSCORE z 100 -inf LIMIT 3 2"),
+            "*2\r\n$4\r\nm198\r\n$4\r\nm197\r\n"
+        );
+        assert_eq!(run(&mut ex, "ZREMRANGEBYRANK z 100 199"), ":100\r\n");
+        assert_eq!(run(&mut ex, "ZRANK z m321"), ":221\r\n");
+        assert_eq!(run(&mut ex, "ZREMRANGEBYSCORE z -inf (200"), ":300\r\n");
+        assert_eq!(run(&mut ex, "ZCARD z"), ":100\r\n");
+        assert_eq!(run(&mut ex, "OBJECT ENCODING z"), "$8\r\nskiplist\r\n");
+    }
+}
