@@ -1506,4 +1506,58 @@ mod tests {
         assert_eq!(run(&mut ex, "ZCARD z"), ":100\r\n");
         assert_eq!(run(&mut ex, "OBJECT ENCODING z"), "$8\r\nskiplist\r\n");
     }
+
+    /// ZSCAN of a skiplist walks the member index with the cursor and returns every member
+    /// once when nothing changes; MATCH filters members.
+    #[test]
+    fn zscan_skiplist() {
+        let mut ex = executor();
+        let mut cmd = String::from("ZADD z");
+        for i in 0..300 {
+            cmd.push_str(&format!(" {i}.5 m{i}"));
+        }
+        run(&mut ex, &cmd);
+        let mut seen = std::collections::BTreeMap::new();
+        let mut cursor = String::from("0");
+        loop {
+            let out = run(&mut ex, &format!("ZSCAN z {cursor} COUNT 7"));
+            let lines: Vec<&str> = out.split("\r\n").collect();
+            cursor = lines[2].to_string();
+            let items: Vec<&str> = lines[4..].iter().copied().filter(|l| !l.starts_with('$')).collect();
+            for pair in items.chunks(2) {
+                if pair.len() == 2 {
+                    assert!(seen.insert(pair[0].to_string(), pair[1].to_string()).is_none());
+                }
+            }
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 300);
+        assert_eq!(seen["m17"], "17.5");
+        let out = run(&mut ex, "ZSCAN z 0 MATCH m29* COUNT 1000");
+        assert_eq!(out.matches("$3\r\nm29").count(), 1);
+        assert_eq!(out.matches("$4\r\nm29").count(), 10);
+    }
+
+    /// ZRANDMEMBER with a positive count below the size: distinct members, right count.
+    #[test]
+    fn zrandmember_distinct() {
+        let mut ex = executor();
+        let mut cmd = String::from("ZADD z");
+        for i in 0..200 {
+            cmd.push_str(&format!(" {i} m{i}"));
+        }
+        run(&mut ex, &cmd);
+        for count in [2, 50, 100, 199] {
+            let out = run(&mut ex, &format!("ZRANDMEMBER z {count} WITHSCORES"));
+            let lines: Vec<&str> = out.split("\r\n").collect();
+            assert_eq!(lines[0], format!("*{}", count * 2));
+            let members: std::collections::HashSet<&str> =
+                lines.iter().copied().filter(|l| l.starts_with('m')).collect();
+            assert_eq!(members.len(), count);
+        }
+        let out = run(&mut ex, "ZRANDMEMBER z -500");
+        assert!(out.starts_with("*500\r\n"));
+    }
 }
