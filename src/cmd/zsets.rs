@@ -1523,10 +1523,16 @@ mod tests {
             let out = run(&mut ex, &format!("ZSCAN z {cursor} COUNT 7"));
             let lines: Vec<&str> = out.split("\r\n").collect();
             cursor = lines[2].to_string();
-            let items: Vec<&str> = lines[4..].iter().copied().filter(|l| !l.starts_with('$')).collect();
+            let items: Vec<&str> = lines[4..]
+                .iter()
+                .copied()
+                .filter(|l| !l.starts_with('$'))
+                .collect();
             for pair in items.chunks(2) {
                 if pair.len() == 2 {
-                    assert!(seen.insert(pair[0].to_string(), pair[1].to_string()).is_none());
+                    assert!(seen
+                        .insert(pair[0].to_string(), pair[1].to_string())
+                        .is_none());
                 }
             }
             if cursor == "0" {
@@ -1553,8 +1559,11 @@ mod tests {
             let out = run(&mut ex, &format!("ZRANDMEMBER z {count} WITHSCORES"));
             let lines: Vec<&str> = out.split("\r\n").collect();
             assert_eq!(lines[0], format!("*{}", count * 2));
-            let members: std::collections::HashSet<&str> =
-                lines.iter().copied().filter(|l| l.starts_with('m')).collect();
+            let members: std::collections::HashSet<&str> = lines
+                .iter()
+                .copied()
+                .filter(|l| l.starts_with('m'))
+                .collect();
             assert_eq!(members.len(), count);
         }
         let out = run(&mut ex, "ZRANDMEMBER z -500");
