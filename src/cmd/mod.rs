@@ -15,6 +15,7 @@ pub mod server;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+pub mod zsets;
 
 use table::Handler;
 
@@ -29,6 +30,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     server::HANDLERS,
     strings::HANDLERS,
     transactions::HANDLERS,
+    zsets::HANDLERS,
 ];
 
 /// Which module serves which metadata group (checked by a test).
@@ -42,6 +44,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("server", server::HANDLERS),
     ("string", strings::HANDLERS),
     ("transactions", transactions::HANDLERS),
+    ("sorted-set", zsets::HANDLERS),
 ];
 
 #[cfg(test)]

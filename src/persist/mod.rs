@@ -94,6 +94,10 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
         max_entries: ex.settings.hash_max_listpack_entries,
         max_value: ex.settings.hash_max_listpack_value,
     };
+    dec.zset_limits = crate::keyspace::types::zset::Limits {
+        max_entries: ex.settings.zset_max_listpack_entries,
+        max_value: ex.settings.zset_max_listpack_value,
+    };
     dec.load(
         |_, _| {},
         |k| {

@@ -38,6 +38,7 @@ pub mod rtype {
     pub const HASH_ZIPMAP: u8 = 9;
     pub const HASH_ZIPLIST: u8 = 13;
     pub const HASH_LISTPACK: u8 = 16;
+    pub const ZSET_2: u8 = 5;
 }
 
 const ENC_INT8: u8 = 0;
@@ -189,6 +190,17 @@ impl<W: Write> Encoder<W> {
                 }
                 Ok(())
             }
+            Value::ZSet(z) => {
+                self.byte(rtype::ZSET_2)?;
+                self.string(key)?;
+                self.len(z.len() as u64)?;
+                // Highest first, as Redis saves a skiplist (its loader then inserts at the head).
+                for (m, score) in z.walk(z.last(), true) {
+                    self.string(m)?;
+                    self.raw(&score.to_le_bytes())?;
+                }
+                Ok(())
+            }
             other => Err(io::Error::other(format!(
                 "saving {} values is not supported yet",
                 other.type_name()
@@ -260,6 +272,8 @@ pub struct Decoder<'a> {
     pub pos: usize,
     /// Encoding thresholds loaded hashes are built with (hash-max-listpack-*).
     pub hash_limits: hash::Limits,
+    /// Sorted sets load into a listpack when they fit these (zset-max-listpack-*).
+    pub zset_limits: crate::keyspace::types::zset::Limits,
 }
 
 /// A loaded key.
@@ -284,6 +298,7 @@ impl<'a> Decoder<'a> {
             buf,
             pos: 0,
             hash_limits: hash::Limits::default(),
+            zset_limits: Default::default(),
         }
     }
 
@@ -389,6 +404,42 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A RDB_TYPE_ZSET_2 body: count, then (member, little-endian f64) pairs in any order.
+    /// Built whole, so the encoding follows the final size, as Redis converts after loading.
+    /// None for an empty set, which Redis skips.
+    fn zset2(&mut self) -> Result<Option<Value>, DecodeError> {
+        use crate::keyspace::types::zset::ZSet;
+        let start = self.pos;
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let mut entries: Vec<(Vec<u8>, f64)> = Vec::with_capacity(n.min(1 << 20) as usize);
+        for _ in 0..n {
+            let m = self.string()?;
+            let score = f64::from_le_bytes(self.take(8)?.try_into().expect("8"));
+            if score.is_nan() {
+                return self.fail("Zset with NAN score detected");
+            }
+            entries.push((m, score));
+        }
+        entries.sort_by(|a, b| {
+            a.1.partial_cmp(&b.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+        if !entries.iter().all(|e| seen.insert(&e.0)) {
+            self.pos = start;
+            return self.fail("Duplicate zset fields detected");
+        }
+        drop(seen);
+        Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(
+            &entries,
+            self.zset_limits,
+        )))))
+    }
+
     /// Parses a whole file, calling `on_key` for each key; checks the CRC if present.
     pub fn load(
         &mut self,
@@ -468,6 +519,28 @@ impl<'a> Decoder<'a> {
                     return self.fail(format!(
                         "Loading compact hash encodings (RDB type {t}) is not supported yet"
                     ));
+                }
+                rtype::ZSET_2 => {
+                    let key = self.string()?;
+                    let Some(value) = self.zset2()? else {
+                        expire = NO_EXPIRE;
+                        idle = None;
+                        freq = None;
+                        continue;
+                    };
+                    let at = self.pos;
+                    on_key(LoadedKey {
+                        db,
+                        key,
+                        value,
+                        expire_at_ms: expire,
+                        idle_secs: idle,
+                        freq,
+                    })
+                    .map_err(|msg| DecodeError { offset: at, msg })?;
+                    expire = NO_EXPIRE;
+                    idle = None;
+                    freq = None;
                 }
                 other => {
                     self.pos -= 1;
@@ -591,6 +664,75 @@ mod tests {
             .load(|_, _| {}, |_| Ok(()))
             .unwrap_err();
         assert!(e.msg.contains("Duplicate"), "{e}");
+    }
+
+    #[test]
+    fn roundtrip_zsets() {
+        use crate::keyspace::types::zset::{AddFlags, Limits, ZSet};
+        let lim = Limits::default();
+        let mut small = ZSet::for_new_key(lim, 1);
+        let mut big = ZSet::for_new_key(lim, 1);
+        for (i, m) in ["a", "b", "c"].iter().enumerate() {
+            small.add(i as f64 - 1.0, m.as_bytes(), AddFlags::default(), lim);
+        }
+        small.add(f64::INFINITY, b"inf", AddFlags::default(), lim);
+        small.add(-0.0, b"zero", AddFlags::default(), lim);
+        for i in 0..300 {
+            let m = format!("m{i}");
+            big.add(
+                f64::from(i % 7) * 0.5,
+                m.as_bytes(),
+                AddFlags::default(),
+                lim,
+            );
+        }
+        assert_eq!(big.encoding_name(), "skiplist");
+        let mut db = Db::new();
+        db.insert(b"small", Value::ZSet(Box::new(small.clone())), NO_EXPIRE, 0);
+        db.insert(
+            b"big",
+            Value::ZSet(Box::new(big.clone())),
+            1_900_000_000_000,
+            0,
+        );
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let load = |limits: Limits| {
+            let mut got = Vec::new();
+            let mut d = Decoder::new(&bytes);
+            d.zset_limits = limits;
+            d.load(
+                |_, _| {},
+                |k| {
+                    got.push((k.key, k.value, k.expire_at_ms));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            got
+        };
+        let contents =
+            |z: &ZSet| -> Vec<(Vec<u8>, f64)> { z.iter().map(|(m, s)| (m.to_vec(), s)).collect() };
+        let got = load(lim);
+        let (Value::ZSet(b), Value::ZSet(s)) = (&got[0].1, &got[1].1) else {
+            panic!("zsets expected");
+        };
+        assert_eq!(got[0].2, 1_900_000_000_000);
+        assert_eq!(b.encoding_name(), "skiplist");
+        assert_eq!(s.encoding_name(), "listpack");
+        assert_eq!(contents(b), contents(&big));
+        assert_eq!(contents(s), contents(&small));
+        b.check_invariants();
+        // Loaded under bigger limits the big set becomes a listpack, as Redis converts.
+        let got = load(Limits {
+            max_entries: 1000,
+            max_value: 64,
+        });
+        let Value::ZSet(b) = &got[0].1 else {
+            panic!("zset expected");
+        };
+        assert_eq!(b.encoding_name(), "listpack");
+        assert_eq!(contents(b), contents(&big));
     }
 
     #[test]

@@ -183,6 +183,24 @@ pub const HASH_VALUE_NOT_FLOAT: &str = "ERR hash value is not a float";
 pub const VALUE_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
 pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
 
+// Sorted sets.
+pub const ZSET_MINMAX_FLOAT: &str = "ERR min or max is not a float";
+pub const ZSET_MINMAX_LEX: &str = "ERR min or max not valid string range item";
+pub const ZADD_NX_XX: &str = "ERR XX and NX options at the same time are not compatible";
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const ZSET_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const ZRANGE_LIMIT_RANK: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_WITHSCORES_LEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const ZMPOP_NUMKEYS: &str = "ERR numkeys should be greater than 0";
+pub const ZMPOP_COUNT: &str = "ERR count should be greater than 0";
+pub const ZSET_WEIGHT_FLOAT: &str = "ERR weight value is not a float";
+pub const ZSET_LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const ZRANDMEMBER_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub const ZRANDMEMBER_OUT_OF_RANGE: &str = "ERR value is out of range";
+
 /// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
 /// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
 pub fn unknown_command(argv: &[&[u8]]) -> CmdError {
@@ -281,6 +299,13 @@ pub fn c_trunc(s: &[u8], n: usize) -> &[u8] {
         None => s,
     };
     &s[..s.len().min(n)]
+}
+
+/// ZUNION/ZINTER/ZDIFF (and STORE, ZINTERCARD) with numkeys < 1.
+pub fn zset_need_key(fullname: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR at least 1 input key is needed for '{fullname}' command"
+    ))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod common;
 mod hashes;
 mod strings;
+mod zsets;
 
 use common::client::Client;
 use common::server::{cinnabar, redis};

@@ -3,4 +3,6 @@
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod skiplist;
+pub mod zpacked;
 pub mod zset;
