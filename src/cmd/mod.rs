@@ -4,6 +4,7 @@ pub mod args;
 pub mod bitmaps;
 pub mod connection;
 pub mod generic;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod meta;
@@ -15,6 +16,7 @@ pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+pub mod zsets;
 
 use table::Handler;
 
@@ -23,12 +25,14 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     bitmaps::HANDLERS,
     connection::HANDLERS,
     generic::HANDLERS,
+    hashes::HANDLERS,
     hyperloglog::HANDLERS,
     pubsub::HANDLERS,
     server::HANDLERS,
     sets::HANDLERS,
     strings::HANDLERS,
     transactions::HANDLERS,
+    zsets::HANDLERS,
 ];
 
 /// Which module serves which metadata group (checked by a test).
@@ -36,12 +40,14 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("bitmap", bitmaps::HANDLERS),
     ("connection", connection::HANDLERS),
     ("generic", generic::HANDLERS),
+    ("hash", hashes::HANDLERS),
     ("hyperloglog", hyperloglog::HANDLERS),
     ("pubsub", pubsub::HANDLERS),
     ("server", server::HANDLERS),
     ("set", sets::HANDLERS),
     ("string", strings::HANDLERS),
     ("transactions", transactions::HANDLERS),
+    ("sorted-set", zsets::HANDLERS),
 ];
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use crc::{Crc, Table, CRC_64_REDIS};
 
 use crate::keyspace::db::{Db, Entry, NO_EXPIRE};
+use crate::keyspace::types::hash::{self, Hash};
 use crate::keyspace::types::set::{self, Member, Set};
 use crate::keyspace::value::Value;
 use crate::util::num::parse_i64;
@@ -36,6 +37,11 @@ pub mod rtype {
     pub const STRING: u8 = 0;
     /// RDB_TYPE_SET: length, then each member as a string.
     pub const SET: u8 = 2;
+    pub const HASH: u8 = 4;
+    pub const HASH_ZIPMAP: u8 = 9;
+    pub const HASH_ZIPLIST: u8 = 13;
+    pub const HASH_LISTPACK: u8 = 16;
+    pub const ZSET_2: u8 = 5;
 }
 
 const ENC_INT8: u8 = 0;
@@ -189,6 +195,27 @@ impl<W: Write> Encoder<W> {
                 }
                 Ok(())
             }
+            Value::Hash(h) => {
+                self.byte(rtype::HASH)?;
+                self.string(key)?;
+                self.len(h.len() as u64)?;
+                for (f, v) in h.iter() {
+                    self.string(f)?;
+                    self.string(v)?;
+                }
+                Ok(())
+            }
+            Value::ZSet(z) => {
+                self.byte(rtype::ZSET_2)?;
+                self.string(key)?;
+                self.len(z.len() as u64)?;
+                // Highest first, as Redis saves a skiplist (its loader then inserts at the head).
+                for (m, score) in z.walk(z.last(), true) {
+                    self.string(m)?;
+                    self.raw(&score.to_le_bytes())?;
+                }
+                Ok(())
+            }
             other => Err(io::Error::other(format!(
                 "saving {} values is not supported yet",
                 other.type_name()
@@ -260,6 +287,10 @@ pub struct Decoder<'a> {
     pub pos: usize,
     /// Encoding thresholds for loaded sets (set-max-intset-entries and friends).
     pub set_limits: set::Limits,
+    /// Encoding thresholds loaded hashes are built with (hash-max-listpack-*).
+    pub hash_limits: hash::Limits,
+    /// Sorted sets load into a listpack when they fit these (zset-max-listpack-*).
+    pub zset_limits: crate::keyspace::types::zset::Limits,
 }
 
 /// A loaded key.
@@ -284,6 +315,8 @@ impl<'a> Decoder<'a> {
             buf,
             pos: 0,
             set_limits: set::Limits::default(),
+            hash_limits: hash::Limits::default(),
+            zset_limits: Default::default(),
         }
     }
 
@@ -378,6 +411,71 @@ impl<'a> Decoder<'a> {
         Ok(Some(Value::Set(Box::new(s))))
     }
 
+    /// A RDB_TYPE_HASH value (pair count, then field and value strings), built in the encoding
+    /// Redis would build after loading it. None for an empty hash (Redis skips such keys).
+    fn hash(&mut self) -> Result<Option<Value>, DecodeError> {
+        let start = self.pos;
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        // Every pair takes at least two bytes: a corrupt count cannot make us over-allocate.
+        let remaining = (self.buf.len() - self.pos) as u64;
+        if n > remaining / 2 {
+            return self.fail("Hash length exceeds the file size");
+        }
+        let mut pairs = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let f = self.string()?;
+            let v = self.string()?;
+            pairs.push((f, v));
+        }
+        let pairs_ref = pairs.iter().map(|(f, v)| (&f[..], &v[..]));
+        match Hash::from_pairs(n as usize, pairs_ref, self.hash_limits) {
+            Ok(h) => Ok(Some(Value::Hash(Box::new(h)))),
+            Err(hash::LoadError::DuplicateField) => Err(DecodeError {
+                offset: start,
+                msg: "Duplicate hash fields detected".into(),
+            }),
+        }
+    }
+
+    /// A RDB_TYPE_ZSET_2 body: count, then (member, little-endian f64) pairs in any order.
+    /// Built whole, so the encoding follows the final size, as Redis converts after loading.
+    /// None for an empty set, which Redis skips.
+    fn zset2(&mut self) -> Result<Option<Value>, DecodeError> {
+        use crate::keyspace::types::zset::ZSet;
+        let start = self.pos;
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let mut entries: Vec<(Vec<u8>, f64)> = Vec::with_capacity(n.min(1 << 20) as usize);
+        for _ in 0..n {
+            let m = self.string()?;
+            let score = f64::from_le_bytes(self.take(8)?.try_into().expect("8"));
+            if score.is_nan() {
+                return self.fail("Zset with NAN score detected");
+            }
+            entries.push((m, score));
+        }
+        entries.sort_by(|a, b| {
+            a.1.partial_cmp(&b.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+        if !entries.iter().all(|e| seen.insert(&e.0)) {
+            self.pos = start;
+            return self.fail("Duplicate zset fields detected");
+        }
+        drop(seen);
+        Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(
+            &entries,
+            self.zset_limits,
+        )))))
+    }
+
     /// Parses a whole file, calling `on_key` for each key; checks the CRC if present.
     pub fn load(
         &mut self,
@@ -430,9 +528,42 @@ impl<'a> Decoder<'a> {
                 opcode::FUNCTION | opcode::FUNCTION2 => {
                     return self.fail("Function libraries are not supported yet")
                 }
-                rtype::STRING => {
+                rtype::STRING | rtype::HASH => {
                     let key = self.string()?;
-                    let value = Value::string_from_vec(self.string()?);
+                    let value = match t {
+                        rtype::STRING => Some(Value::string_from_vec(self.string()?)),
+                        _ => self.hash()?,
+                    };
+                    let at = self.pos;
+                    if let Some(value) = value {
+                        on_key(LoadedKey {
+                            db,
+                            key,
+                            value,
+                            expire_at_ms: expire,
+                            idle_secs: idle,
+                            freq,
+                        })
+                        .map_err(|msg| DecodeError { offset: at, msg })?;
+                    }
+                    expire = NO_EXPIRE;
+                    idle = None;
+                    freq = None;
+                }
+                rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
+                    self.pos -= 1;
+                    return self.fail(format!(
+                        "Loading compact hash encodings (RDB type {t}) is not supported yet"
+                    ));
+                }
+                rtype::ZSET_2 => {
+                    let key = self.string()?;
+                    let Some(value) = self.zset2()? else {
+                        expire = NO_EXPIRE;
+                        idle = None;
+                        freq = None;
+                        continue;
+                    };
                     let at = self.pos;
                     on_key(LoadedKey {
                         db,
@@ -497,6 +628,167 @@ mod tests {
     #[test]
     fn crc64_check_value() {
         assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
+    }
+
+    /// Hashes save as RDB_TYPE_HASH and load in the encoding Redis would pick.
+    #[test]
+    fn roundtrip_hashes() {
+        let lim = hash::Limits::default();
+        let mut small = Hash::new();
+        small.set(b"a", b"1", lim);
+        small.set(b"b", b"", lim);
+        let mut long = Hash::new();
+        long.set(b"f", &[b'x'; 65], lim);
+        let mut big = Hash::new();
+        for i in 0..600 {
+            big.set(
+                format!("field:{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                lim,
+            );
+        }
+        // Shrunk after growing: a table in memory, but compact again once reloaded.
+        let mut shrunk = big.clone();
+        for i in 2..600 {
+            shrunk.remove(format!("field:{i}").as_bytes());
+        }
+        let mut db = Db::new();
+        for (k, h) in [
+            ("small", small),
+            ("long", long),
+            ("big", big),
+            ("shrunk", shrunk),
+        ] {
+            db.insert(k.as_bytes(), Value::Hash(Box::new(h)), NO_EXPIRE, 0);
+        }
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = std::collections::BTreeMap::new();
+        Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    got.insert(k.key, k.value);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let enc = |k: &str| got[k.as_bytes()].encoding_name();
+        assert_eq!(enc("small"), "listpack");
+        assert_eq!(enc("long"), "hashtable");
+        assert_eq!(enc("big"), "hashtable");
+        assert_eq!(enc("shrunk"), "listpack");
+        let Value::Hash(h) = &got[&b"small"[..]] else {
+            panic!("not a hash")
+        };
+        let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+        assert_eq!(pairs, vec![(&b"a"[..], &b"1"[..]), (&b"b"[..], &b""[..])]);
+        let Value::Hash(h) = &got[&b"big"[..]] else {
+            panic!("not a hash")
+        };
+        assert_eq!(h.len(), 600);
+        assert_eq!(h.get(b"field:599"), Some(&b"v599"[..]));
+        // Tighter thresholds at load time convert more.
+        let mut dec = Decoder::new(&bytes);
+        dec.hash_limits = hash::Limits {
+            max_entries: 1,
+            max_value: 64,
+        };
+        let mut encs = Vec::new();
+        dec.load(
+            |_, _| {},
+            |k| {
+                encs.push(k.value.encoding_name());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(encs.iter().all(|e| *e == "hashtable"));
+    }
+
+    #[test]
+    fn hash_with_duplicate_fields_is_refused() {
+        let mut enc = Encoder::new(Vec::new(), false);
+        enc.raw(b"REDIS0010").unwrap();
+        enc.byte(rtype::HASH).unwrap();
+        enc.string(b"h").unwrap();
+        enc.len(2).unwrap();
+        for s in [&b"a"[..], b"1", b"a", b"2"] {
+            enc.string(s).unwrap();
+        }
+        let bytes = enc.finish(true).unwrap();
+        let e = Decoder::new(&bytes)
+            .load(|_, _| {}, |_| Ok(()))
+            .unwrap_err();
+        assert!(e.msg.contains("Duplicate"), "{e}");
+    }
+
+    #[test]
+    fn roundtrip_zsets() {
+        use crate::keyspace::types::zset::{AddFlags, Limits, ZSet};
+        let lim = Limits::default();
+        let mut small = ZSet::for_new_key(lim, 1);
+        let mut big = ZSet::for_new_key(lim, 1);
+        for (i, m) in ["a", "b", "c"].iter().enumerate() {
+            small.add(i as f64 - 1.0, m.as_bytes(), AddFlags::default(), lim);
+        }
+        small.add(f64::INFINITY, b"inf", AddFlags::default(), lim);
+        small.add(-0.0, b"zero", AddFlags::default(), lim);
+        for i in 0..300 {
+            let m = format!("m{i}");
+            big.add(
+                f64::from(i % 7) * 0.5,
+                m.as_bytes(),
+                AddFlags::default(),
+                lim,
+            );
+        }
+        assert_eq!(big.encoding_name(), "skiplist");
+        let mut db = Db::new();
+        db.insert(b"small", Value::ZSet(Box::new(small.clone())), NO_EXPIRE, 0);
+        db.insert(
+            b"big",
+            Value::ZSet(Box::new(big.clone())),
+            1_900_000_000_000,
+            0,
+        );
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let load = |limits: Limits| {
+            let mut got = Vec::new();
+            let mut d = Decoder::new(&bytes);
+            d.zset_limits = limits;
+            d.load(
+                |_, _| {},
+                |k| {
+                    got.push((k.key, k.value, k.expire_at_ms));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            got
+        };
+        let contents =
+            |z: &ZSet| -> Vec<(Vec<u8>, f64)> { z.iter().map(|(m, s)| (m.to_vec(), s)).collect() };
+        let got = load(lim);
+        let (Value::ZSet(b), Value::ZSet(s)) = (&got[0].1, &got[1].1) else {
+            panic!("zsets expected");
+        };
+        assert_eq!(got[0].2, 1_900_000_000_000);
+        assert_eq!(b.encoding_name(), "skiplist");
+        assert_eq!(s.encoding_name(), "listpack");
+        assert_eq!(contents(b), contents(&big));
+        assert_eq!(contents(s), contents(&small));
+        b.check_invariants();
+        // Loaded under bigger limits the big set becomes a listpack, as Redis converts.
+        let got = load(Limits {
+            max_entries: 1000,
+            max_value: 64,
+        });
+        let Value::ZSet(b) = &got[0].1 else {
+            panic!("zset expected");
+        };
+        assert_eq!(b.encoding_name(), "listpack");
+        assert_eq!(contents(b), contents(&big));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod hashes;
 mod sets;
 mod strings;
+mod zsets;
 
 use common::client::Client;
 use common::server::{cinnabar, redis};

@@ -6,4 +6,6 @@ pub mod list;
 pub mod packed_set;
 pub mod set;
 pub mod set_key;
+pub mod skiplist;
+pub mod zpacked;
 pub mod zset;
