@@ -6,6 +6,7 @@ pub mod connection;
 pub mod generic;
 pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod meta;
 pub mod pubsub;
 #[rustfmt::skip]
@@ -24,6 +25,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     generic::HANDLERS,
     hyperloglog::HANDLERS,
     pubsub::HANDLERS,
+    lists::HANDLERS,
     server::HANDLERS,
     strings::HANDLERS,
     transactions::HANDLERS,
@@ -36,6 +38,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("generic", generic::HANDLERS),
     ("hyperloglog", hyperloglog::HANDLERS),
     ("pubsub", pubsub::HANDLERS),
+    ("list", lists::HANDLERS),
     ("server", server::HANDLERS),
     ("string", strings::HANDLERS),
     ("transactions", transactions::HANDLERS),

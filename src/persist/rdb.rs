@@ -33,6 +33,8 @@ pub mod opcode {
 
 pub mod rtype {
     pub const STRING: u8 = 0;
+    /// A plain list: length, then each element as a string.
+    pub const LIST: u8 = 1;
 }
 
 const ENC_INT8: u8 = 0;
@@ -174,6 +176,20 @@ impl<W: Write> Encoder<W> {
                 self.string(key)?;
                 self.int_string(*i)
             }
+            Value::List(l) => {
+                self.byte(rtype::LIST)?;
+                self.string(key)?;
+                self.len(l.len() as u64)?;
+                let mut res = Ok(());
+                l.scan(true, |e| match self.string(e) {
+                    Ok(()) => std::ops::ControlFlow::Continue(()),
+                    Err(err) => {
+                        res = Err(err);
+                        std::ops::ControlFlow::Break(())
+                    }
+                });
+                res
+            }
             other => Err(io::Error::other(format!(
                 "saving {} values is not supported yet",
                 other.type_name()
@@ -243,6 +259,8 @@ impl std::fmt::Display for DecodeError {
 pub struct Decoder<'a> {
     buf: &'a [u8],
     pub pos: usize,
+    /// list-max-listpack-size and list-compress-depth for the lists it builds.
+    pub list_options: (i64, usize),
 }
 
 /// A loaded key.
@@ -263,7 +281,27 @@ enum Len {
 
 impl<'a> Decoder<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Decoder { buf, pos: 0 }
+        Decoder {
+            buf,
+            pos: 0,
+            list_options: (-2, 0),
+        }
+    }
+
+    /// A plain list (RDB_TYPE_LIST) built as Redis builds it on load: pushed in order into a
+    /// list with the current node options. None for an empty list (Redis skips the key).
+    fn list(&mut self) -> Result<Option<Value>, DecodeError> {
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let (fill, depth) = self.list_options;
+        let mut l = crate::keyspace::types::list::List::new(fill, depth);
+        for _ in 0..n {
+            let e = self.string()?;
+            l.push_back(&e);
+        }
+        Ok(Some(Value::List(Box::new(l))))
     }
 
     fn fail<T>(&self, msg: impl Into<String>) -> Result<T, DecodeError> {
@@ -391,9 +429,21 @@ impl<'a> Decoder<'a> {
                 opcode::FUNCTION | opcode::FUNCTION2 => {
                     return self.fail("Function libraries are not supported yet")
                 }
-                rtype::STRING => {
+                rtype::STRING | rtype::LIST => {
                     let key = self.string()?;
-                    let value = Value::string_from_vec(self.string()?);
+                    let value = if t == rtype::STRING {
+                        Value::string_from_vec(self.string()?)
+                    } else {
+                        match self.list()? {
+                            Some(v) => v,
+                            None => {
+                                expire = NO_EXPIRE;
+                                idle = None;
+                                freq = None;
+                                continue;
+                            }
+                        }
+                    };
                     let at = self.pos;
                     on_key(LoadedKey {
                         db,
@@ -438,6 +488,66 @@ mod tests {
     #[test]
     fn crc64_check_value() {
         assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
+    }
+
+    #[test]
+    fn roundtrip_lists() {
+        use crate::keyspace::types::list::List;
+        let mut db = Db::new();
+        let mut small = List::new(-2, 0);
+        for e in [&b"a"[..], b"", b"12", b"-7", &[0u8, 255, 10]] {
+            small.push_back(e);
+        }
+        let mut big = List::new(4, 1);
+        let elems: Vec<Vec<u8>> = (0..1000)
+            .map(|i| format!("element-{i}").repeat(i % 7 + 1).into_bytes())
+            .collect();
+        for e in &elems {
+            big.push_back(e);
+        }
+        db.insert(b"small", Value::List(Box::new(small)), NO_EXPIRE, 0);
+        db.insert(b"big", Value::List(Box::new(big)), 1_900_000_000_000, 0);
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = Vec::new();
+        let mut dec = Decoder::new(&bytes);
+        dec.list_options = (3, 2);
+        dec.load(
+            |_, _| {},
+            |k| {
+                let Value::List(l) = &k.value else {
+                    panic!("not a list")
+                };
+                l.check_invariants();
+                got.push((k.key.clone(), l.to_vec(), l.node_count(), k.expire_at_ms));
+                Ok(())
+            },
+        )
+        .unwrap();
+        got.sort();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, b"big");
+        assert_eq!(got[0].1, elems);
+        assert_eq!(got[0].2, 334, "loaded with the current fill (3 per node)");
+        assert_eq!(got[0].3, 1_900_000_000_000);
+        assert_eq!(
+            got[1].1,
+            vec![b"a".to_vec(), vec![], b"12".to_vec(), b"-7".to_vec(), vec![0, 255, 10]]
+        );
+        // An empty plain list is skipped, as Redis skips it.
+        let mut raw = b"REDIS0010".to_vec();
+        raw.extend_from_slice(&[rtype::LIST, 1, b'e', 0, opcode::EOF]);
+        raw.extend_from_slice(&[0; 8]);
+        let mut n = 0;
+        Decoder::new(&raw)
+            .load(
+                |_, _| {},
+                |_| {
+                    n += 1;
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -2,5 +2,6 @@
 
 pub mod hash;
 pub mod list;
+pub mod quicklist;
 pub mod set;
 pub mod zset;
