@@ -90,7 +90,10 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     let mut dbs: Vec<crate::keyspace::db::Db> =
         (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect();
     let mut dec = rdb::Decoder::new(&bytes);
-    dec.list_options = (ex.settings.list_max_listpack_size, ex.settings.list_compress_depth);
+    dec.list_options = (
+        ex.settings.list_max_listpack_size,
+        ex.settings.list_compress_depth,
+    );
     dec.load(
         |_, _| {},
         |k| {

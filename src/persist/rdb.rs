@@ -531,7 +531,13 @@ mod tests {
         assert_eq!(got[0].3, 1_900_000_000_000);
         assert_eq!(
             got[1].1,
-            vec![b"a".to_vec(), vec![], b"12".to_vec(), b"-7".to_vec(), vec![0, 255, 10]]
+            vec![
+                b"a".to_vec(),
+                vec![],
+                b"12".to_vec(),
+                b"-7".to_vec(),
+                vec![0, 255, 10]
+            ]
         );
         // An empty plain list is skipped, as Redis skips it.
         let mut raw = b"REDIS0010".to_vec();

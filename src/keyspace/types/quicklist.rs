@@ -436,8 +436,14 @@ impl QuickList {
         if d == 0 {
             return;
         }
+        // Everything within depth + 1 of either end: removals of several nodes at an end
+        // move more than one node across the boundary.
         let n = self.nodes.len();
-        for i in [d.wrapping_sub(1), d, n.wrapping_sub(d + 1), n.wrapping_sub(d)] {
+        let front = (d + 1).min(n);
+        for i in 0..front {
+            self.settle(i);
+        }
+        for i in n.saturating_sub(d + 1).max(front)..n {
             self.settle(i);
         }
     }
@@ -937,7 +943,10 @@ impl QuickList {
                 }
             }
             if self.wants_compressed(i) {
-                assert!(node.state != State::Raw, "node {i} of {n} should be compressed");
+                assert!(
+                    node.state != State::Raw,
+                    "node {i} of {n} should be compressed"
+                );
             } else {
                 assert!(!node.is_compressed(), "node {i} of {n} should be raw");
             }
