@@ -5,6 +5,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod lists;
 mod strings;
 
 use common::client::Client;
