@@ -163,20 +163,33 @@ fn pop_range_reply(out: &mut ReplyBuf, l: &mut List, head: bool, count: usize) -
 /// LPUSH / RPUSH / LPUSHX / RPUSHX (Redis's pushGenericCommand).
 fn push_generic(ctx: &mut Ctx, head: bool, only_existing: bool) -> CmdResult {
     let key = ctx.argv[1];
+    let values = &ctx.argv[2..];
     let db = ctx.client.db;
-    if write_list(ctx.ex, db, key, ctx.now_ms)?.is_none() {
-        if only_existing {
+    // One lookup for the common case of pushing onto an existing list.
+    let len = match write_list(ctx.ex, db, key, ctx.now_ms)? {
+        Some(l) => {
+            for v in values {
+                l.push(head, v);
+            }
+            l.len()
+        }
+        None if only_existing => {
             ctx.out().int(0);
             return Ok(());
         }
-        create_list(ctx, key);
-    }
-    let l = list_at(ctx.ex, db, key);
-    let values = &ctx.argv[2..];
-    for v in values {
-        l.push(head, v);
-    }
-    let len = l.len();
+        None => {
+            let s = &ctx.ex.settings;
+            let mut l = List::new(s.list_max_listpack_size, s.list_compress_depth);
+            for v in values {
+                l.push(head, v);
+            }
+            let len = l.len();
+            let lru = ctx.new_lru();
+            ctx.ex.dbs[db].insert(key, Value::List(Box::new(l)), NO_EXPIRE, lru);
+            ctx.ex.signal_ready(db, key);
+            len
+        }
+    };
     ctx.client.out.int(len as i64);
     ctx.modified(key, notify::LIST, if head { "lpush" } else { "rpush" });
     ctx.ex.dirty += values.len() as u64 - 1;
