@@ -1574,6 +1574,7 @@ pub struct Settings {
     pub set_max_listpack_value: usize,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    pub tracking_table_max_keys: usize,
 }
 
 impl Config {
@@ -1647,6 +1648,7 @@ impl Config {
             set_max_listpack_value: self.get_int("set-max-listpack-value") as usize,
             zset_max_listpack_entries: self.get_int("zset-max-listpack-entries") as usize,
             zset_max_listpack_value: self.get_int("zset-max-listpack-value") as usize,
+            tracking_table_max_keys: self.get_int("tracking-table-max-keys") as usize,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::cmd::meta_gen as m;
 use crate::cmd::table::Handler;
 use crate::config::REDIS_VERSION;
 use crate::exec::client::{flags as cf, Client, ReplyMode};
+use crate::exec::tracking::{prefixes_overlap, TrackingOptions};
 use crate::exec::Ctx;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::resp::reply::Proto;
@@ -52,6 +53,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     c.authenticated = ctx.ex.settings.requirepass.is_none();
     ctx.ex.unsubscribe_all(ctx.client);
     ctx.ex.discard_transaction(ctx.client);
+    ctx.ex.disable_tracking(ctx.client);
     ctx.out().simple(b"RESET");
     Ok(())
 }
@@ -277,6 +279,167 @@ pub fn client_reply(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+pub fn client_tracking(ctx: &mut Ctx) -> CmdResult {
+    let mut opts = TrackingOptions {
+        redirect: 0,
+        bcast: false,
+        optin: false,
+        optout: false,
+        noloop: false,
+        prefixes: Vec::new(),
+    };
+    let argv = ctx.argv;
+    let mut j = 3;
+    while j < argv.len() {
+        let a = argv[j];
+        let more = j + 1 < argv.len();
+        if eq(a, "REDIRECT") && more {
+            j += 1;
+            if opts.redirect != 0 {
+                return Err(err::TRACKING_ONE_REDIRECT.into());
+            }
+            let id = int(argv[j]).map_err(|_| CmdError::from(err::NOT_INTEGER))?;
+            if id <= 0 || !ctx.ex.tracking.slots.contains_key(&(id as u64)) {
+                return Err(err::TRACKING_NO_REDIRECT_CLIENT.into());
+            }
+            opts.redirect = id as u64;
+        } else if eq(a, "BCAST") {
+            opts.bcast = true;
+        } else if eq(a, "OPTIN") {
+            opts.optin = true;
+        } else if eq(a, "OPTOUT") {
+            opts.optout = true;
+        } else if eq(a, "NOLOOP") {
+            opts.noloop = true;
+        } else if eq(a, "PREFIX") && more {
+            j += 1;
+            opts.prefixes.push(argv[j].to_vec());
+        } else {
+            return Err(err::SYNTAX.into());
+        }
+        j += 1;
+    }
+    let c = &*ctx.client;
+    if eq(argv[2], "ON") {
+        if !opts.bcast && !opts.prefixes.is_empty() {
+            return Err(err::TRACKING_PREFIX_NEEDS_BCAST.into());
+        }
+        if c.has(cf::TRACKING) && c.has(cf::TRACKING_BCAST) != opts.bcast {
+            return Err(err::TRACKING_BCAST_SWITCH.into());
+        }
+        if opts.bcast && (opts.optin || opts.optout) {
+            return Err(err::TRACKING_OPT_BCAST.into());
+        }
+        if opts.optin && opts.optout {
+            return Err(err::TRACKING_OPTIN_OPTOUT.into());
+        }
+        if (opts.optin && c.has(cf::TRACKING_OPTOUT)) || (opts.optout && c.has(cf::TRACKING_OPTIN))
+        {
+            return Err(err::TRACKING_OPT_SWITCH.into());
+        }
+        if opts.bcast {
+            for (i, p) in opts.prefixes.iter().enumerate() {
+                if let Some(old) = c.tracking_prefixes.iter().find(|o| prefixes_overlap(o, p)) {
+                    return Err(err::tracking_prefix_overlap(p, old, true));
+                }
+                if let Some(other) = opts.prefixes[i + 1..]
+                    .iter()
+                    .find(|o| prefixes_overlap(o, p))
+                {
+                    return Err(err::tracking_prefix_overlap(p, other, false));
+                }
+            }
+        }
+        ctx.ex.enable_tracking(ctx.client, opts);
+    } else if eq(argv[2], "OFF") {
+        ctx.ex.disable_tracking(ctx.client);
+    } else {
+        return Err(err::SYNTAX.into());
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn client_caching(ctx: &mut Ctx) -> CmdResult {
+    let c = &mut *ctx.client;
+    if !c.has(cf::TRACKING) {
+        return Err(err::CACHING_NOT_TRACKING.into());
+    }
+    let a = ctx.argv[2];
+    if eq(a, "YES") {
+        if !c.has(cf::TRACKING_OPTIN) {
+            return Err(err::CACHING_YES_OPTIN.into());
+        }
+    } else if eq(a, "NO") {
+        if !c.has(cf::TRACKING_OPTOUT) {
+            return Err(err::CACHING_NO_OPTOUT.into());
+        }
+    } else {
+        return Err(err::SYNTAX.into());
+    }
+    c.flags |= cf::TRACKING_CACHING;
+    ctx.out().ok();
+    Ok(())
+}
+
+/// The redirect id while tracking is on (0: none), else -1.
+fn tracking_redirect(c: &Client) -> i64 {
+    if c.has(cf::TRACKING) {
+        c.tracking_redirect as i64
+    } else {
+        -1
+    }
+}
+
+pub fn client_getredir(ctx: &mut Ctx) -> CmdResult {
+    let r = tracking_redirect(ctx.client);
+    ctx.out().int(r);
+    Ok(())
+}
+
+pub fn client_trackinginfo(ctx: &mut Ctx) -> CmdResult {
+    let c = &*ctx.client;
+    let mut flags: Vec<&[u8]> = vec![if c.has(cf::TRACKING) { b"on" } else { b"off" }];
+    if c.has(cf::TRACKING_BCAST) {
+        flags.push(b"bcast");
+    }
+    if c.has(cf::TRACKING_OPTIN) {
+        flags.push(b"optin");
+        if c.has(cf::TRACKING_CACHING) {
+            flags.push(b"caching-yes");
+        }
+    }
+    if c.has(cf::TRACKING_OPTOUT) {
+        flags.push(b"optout");
+        if c.has(cf::TRACKING_CACHING) {
+            flags.push(b"caching-no");
+        }
+    }
+    if c.has(cf::TRACKING_NOLOOP) {
+        flags.push(b"noloop");
+    }
+    if c.has(cf::TRACKING_BROKEN_REDIR) {
+        flags.push(b"broken_redirect");
+    }
+    let redirect = tracking_redirect(c);
+    let prefixes = c.tracking_prefixes.clone();
+    let out = ctx.out();
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(flags.len());
+    for f in flags {
+        out.bulk(f);
+    }
+    out.bulk(b"redirect");
+    out.int(redirect);
+    out.bulk(b"prefixes");
+    out.array(prefixes.len());
+    for p in &prefixes {
+        out.bulk(p);
+    }
+    Ok(())
+}
+
 /// Redis's client types for CLIENT LIST TYPE and CLIENT KILL TYPE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ClientType {
@@ -322,7 +485,7 @@ fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem={} \
-         tot-mem={} events=r{} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+         tot-mem={} events=r{} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -351,6 +514,7 @@ fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
             + std::mem::size_of::<Client>(),
         if pending > 0 { "w" } else { "" },
         c.last_cmd,
+        tracking_redirect(c),
         c.out.proto as u8,
         String::from_utf8_lossy(c.lib_name.as_deref().unwrap_or(b"")),
         String::from_utf8_lossy(c.lib_ver.as_deref().unwrap_or(b"")),
@@ -629,4 +793,8 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::CLIENT_UNBLOCK, client_unblock),
     (&m::CLIENT_PAUSE, client_pause),
     (&m::CLIENT_UNPAUSE, client_unpause),
+    (&m::CLIENT_TRACKING, client_tracking),
+    (&m::CLIENT_CACHING, client_caching),
+    (&m::CLIENT_GETREDIR, client_getredir),
+    (&m::CLIENT_TRACKINGINFO, client_trackinginfo),
 ];

@@ -4,6 +4,7 @@ pub mod args;
 pub mod bitmaps;
 pub mod connection;
 pub mod generic;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
@@ -23,6 +24,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     bitmaps::HANDLERS,
     connection::HANDLERS,
     generic::HANDLERS,
+    hashes::HANDLERS,
     hyperloglog::HANDLERS,
     pubsub::HANDLERS,
     lists::HANDLERS,
@@ -36,6 +38,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("bitmap", bitmaps::HANDLERS),
     ("connection", connection::HANDLERS),
     ("generic", generic::HANDLERS),
+    ("hash", hashes::HANDLERS),
     ("hyperloglog", hyperloglog::HANDLERS),
     ("pubsub", pubsub::HANDLERS),
     ("list", lists::HANDLERS),

@@ -226,11 +226,14 @@ impl Executor {
                     .is_some_and(|b| b.kind.matches(type_name));
                 if kind_ok {
                     self.running_slot = Some(slot);
+                    self.running_id = client.id;
                     self.retry_blocked(&mut client, now_ms, name.to_vec());
                     self.running_slot = None;
+                    self.running_id = 0;
                     self.flush_self_pushes(&mut client);
                 }
                 self.clients[slot] = Some(client);
+                self.flush_tracking_pending();
             }
         }
     }

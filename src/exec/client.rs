@@ -29,6 +29,16 @@ pub mod flags {
     pub const DIRTY_EXEC: u32 = 1 << 9;
     /// Subscribed to channels or patterns.
     pub const PUBSUB: u32 = 1 << 7;
+    /// CLIENT TRACKING ON.
+    pub const TRACKING: u32 = 1 << 12;
+    /// The redirect client went away.
+    pub const TRACKING_BROKEN_REDIR: u32 = 1 << 13;
+    pub const TRACKING_BCAST: u32 = 1 << 14;
+    pub const TRACKING_OPTIN: u32 = 1 << 15;
+    pub const TRACKING_OPTOUT: u32 = 1 << 16;
+    /// CLIENT CACHING YES/NO given for the next command.
+    pub const TRACKING_CACHING: u32 = 1 << 17;
+    pub const TRACKING_NOLOOP: u32 = 1 << 18;
 }
 
 /// A client's pub/sub subscriptions.
@@ -101,6 +111,10 @@ pub struct Client {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub commands_processed: u64,
+    /// CLIENT TRACKING REDIRECT target (0: none).
+    pub tracking_redirect: u64,
+    /// BCAST prefixes, sorted.
+    pub tracking_prefixes: Vec<Vec<u8>>,
 }
 
 impl Client {
@@ -135,6 +149,8 @@ impl Client {
             net_input_bytes: 0,
             net_output_bytes: 0,
             commands_processed: 0,
+            tracking_redirect: 0,
+            tracking_prefixes: Vec::new(),
         }
     }
 
@@ -166,34 +182,27 @@ impl Client {
 
     /// CLIENT LIST's flags field.
     pub fn flags_string(&self) -> String {
-        let mut s = String::new();
-        if self.has(flags::MULTI) {
-            s.push('x');
-        }
-        if self.has(flags::BLOCKED) {
-            s.push('b');
-        }
-        if self.has(flags::CLOSE_AFTER_REPLY) {
-            s.push('c');
-        }
-        if self.has(flags::UNIX_SOCKET) {
-            s.push('U');
-        }
-        if self.has(flags::CLOSE_ASAP) {
-            s.push('A');
-        }
-        if self.has(flags::NO_EVICT) {
-            s.push('e');
-        }
-        if self.has(flags::NO_TOUCH) {
-            s.push('T');
-        }
-        if self.has(flags::PUBSUB) {
-            s.push('P');
-        }
-        if self.has(flags::MONITOR) {
-            s.push('O');
-        }
+        // Redis's getClientInfoString order.
+        const LETTERS: &[(u32, char)] = &[
+            (flags::MONITOR, 'O'),
+            (flags::PUBSUB, 'P'),
+            (flags::MULTI, 'x'),
+            (flags::BLOCKED, 'b'),
+            (flags::TRACKING, 't'),
+            (flags::TRACKING_BROKEN_REDIR, 'R'),
+            (flags::TRACKING_BCAST, 'B'),
+            (flags::DIRTY_CAS, 'd'),
+            (flags::CLOSE_AFTER_REPLY, 'c'),
+            (flags::CLOSE_ASAP, 'A'),
+            (flags::UNIX_SOCKET, 'U'),
+            (flags::NO_EVICT, 'e'),
+            (flags::NO_TOUCH, 'T'),
+        ];
+        let mut s: String = LETTERS
+            .iter()
+            .filter(|(f, _)| self.has(*f))
+            .map(|(_, l)| *l)
+            .collect();
         if s.is_empty() {
             s.push('N');
         }

@@ -12,6 +12,7 @@ pub mod publish;
 pub mod stats;
 #[cfg(test)]
 pub mod testing;
+pub mod tracking;
 
 use std::time::{Duration, Instant};
 
@@ -170,8 +171,11 @@ pub struct Executor {
     running_dirty_cas: bool,
     /// Slot of the client whose command is running (it is out of `clients` meanwhile).
     pub running_slot: Option<usize>,
+    /// Id of the client whose command is running, 0 between commands.
+    pub running_id: u64,
     /// Messages for the running client that arrived without access to it (resp2, resp3 pairs).
     self_pushes: Vec<Vec<u8>>,
+    pub tracking: tracking::TrackingState,
 }
 
 impl Executor {
@@ -226,7 +230,9 @@ impl Executor {
             monitors: Vec::new(),
             running_dirty_cas: false,
             running_slot: None,
+            running_id: 0,
             self_pushes: Vec::new(),
+            tracking: tracking::TrackingState::default(),
         };
         ex.apply_config();
         ex
@@ -282,6 +288,7 @@ impl Executor {
         }
         assert!(self.clients[slot].is_none(), "slot {slot} in use");
         self.clients[slot] = Some(Box::new(c));
+        self.tracking.slots.insert(id, slot);
         self.client_count += 1;
         self.stats.total_connections_received += 1;
         id
@@ -294,6 +301,8 @@ impl Executor {
             self.unpark(&mut c);
             self.unsubscribe_all(&mut c);
             self.unwatch_all(&mut c);
+            self.disable_tracking(&mut c);
+            self.tracking.slots.remove(&c.id);
             self.monitors.retain(|s| *s != slot);
             self.postponed.retain(|s| *s != slot);
         }
@@ -327,6 +336,7 @@ impl Executor {
             return true;
         };
         self.running_slot = Some(slot);
+        self.running_id = client.id;
         let executed = self.process(&mut client, argv);
         if self.settings.notify_flags & config::notify::NEW != 0 {
             for db in 0..self.dbs.len() {
@@ -334,6 +344,7 @@ impl Executor {
             }
         }
         self.running_slot = None;
+        self.running_id = 0;
         if std::mem::take(&mut self.running_dirty_cas) {
             client.flags |= cf::DIRTY_CAS;
         }
@@ -341,6 +352,7 @@ impl Executor {
             self.flush_self_pushes(&mut client);
         }
         self.clients[slot] = Some(client);
+        self.flush_tracking_pending();
         self.serve_ready_keys();
         executed
     }
@@ -373,6 +385,12 @@ impl Executor {
                 return false;
             }
         }
+        if self.tracking.clients > 0 {
+            self.limit_tracking_table();
+        }
+        // CLIENT CACHING applies to the next command (or transaction): any other command run
+        // outside MULTI uses it up.
+        let keeps_caching = matches!(&resolved, Ok((c, _)) if c.meta.name.starts_with("client|"));
         let reply_start = client.out.len();
         if client.reply_mode == ReplyMode::SkipNext {
             client.reply_mode = ReplyMode::Skip;
@@ -404,6 +422,9 @@ impl Executor {
                 client.reply_mode = ReplyMode::On;
             }
             _ => {}
+        }
+        if !keeps_caching && client.multi.is_none() {
+            client.flags &= !cf::TRACKING_CACHING;
         }
         client.commands_processed += 1;
         self.check_output_limits(client, now_ms);
@@ -506,6 +527,12 @@ impl Executor {
         };
         if let (Ok(()), Some(req)) = (&result, block) {
             self.park(client, req, cmd, argv);
+        }
+        if cmd.meta.has(flag::READONLY)
+            && client.has(cf::TRACKING)
+            && !client.has(cf::TRACKING_BCAST)
+        {
+            self.remember_tracked_keys(client, cmd, argv);
         }
         if !self.monitors.is_empty()
             && !cmd.meta.has(flag::SKIP_MONITOR)
@@ -660,6 +687,7 @@ impl Executor {
     /// signalModifiedKey).
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
         self.touch_watched(db, key);
+        self.invalidate_tracked_key(key, true);
     }
 
     /// After SWAPDB: clients blocked on keys that now exist in either db are served.
@@ -695,6 +723,7 @@ impl Executor {
 
     /// Short expiry cycle before sleeping when the slow cycle left work (ACTIVE_EXPIRE_CYCLE_FAST).
     pub fn before_sleep(&mut self) {
+        self.broadcast_tracking();
         let now_ms = self.clock.now_ms();
         self.check_pause(now_ms);
         if self.next_block_deadline().is_some_and(|d| d <= now_ms) {

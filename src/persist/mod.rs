@@ -94,6 +94,10 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
         ex.settings.list_max_listpack_size,
         ex.settings.list_compress_depth,
     );
+    dec.hash_limits = crate::keyspace::types::hash::Limits {
+        max_entries: ex.settings.hash_max_listpack_entries,
+        max_value: ex.settings.hash_max_listpack_value,
+    };
     dec.load(
         |_, _| {},
         |k| {

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use crc::{Crc, Table, CRC_64_REDIS};
 
 use crate::keyspace::db::{Db, Entry, NO_EXPIRE};
+use crate::keyspace::types::hash::{self, Hash};
 use crate::keyspace::value::Value;
 use crate::util::num::parse_i64;
 
@@ -35,6 +36,13 @@ pub mod rtype {
     pub const STRING: u8 = 0;
     /// A plain list: length, then each element as a string.
     pub const LIST: u8 = 1;
+    pub const HASH: u8 = 4;
+    pub const HASH_ZIPMAP: u8 = 9;
+    pub const HASH_ZIPLIST: u8 = 13;
+    pub const HASH_LISTPACK: u8 = 16;
+    pub const LIST_ZIPLIST: u8 = 10;
+    pub const LIST_QUICKLIST: u8 = 14;
+    pub const LIST_QUICKLIST_2: u8 = 18;
 }
 
 const ENC_INT8: u8 = 0;
@@ -190,6 +198,16 @@ impl<W: Write> Encoder<W> {
                 });
                 res
             }
+            Value::Hash(h) => {
+                self.byte(rtype::HASH)?;
+                self.string(key)?;
+                self.len(h.len() as u64)?;
+                for (f, v) in h.iter() {
+                    self.string(f)?;
+                    self.string(v)?;
+                }
+                Ok(())
+            }
             other => Err(io::Error::other(format!(
                 "saving {} values is not supported yet",
                 other.type_name()
@@ -261,6 +279,8 @@ pub struct Decoder<'a> {
     pub pos: usize,
     /// list-max-listpack-size and list-compress-depth for the lists it builds.
     pub list_options: (i64, usize),
+    /// Encoding thresholds loaded hashes are built with (hash-max-listpack-*).
+    pub hash_limits: hash::Limits,
 }
 
 /// A loaded key.
@@ -285,6 +305,7 @@ impl<'a> Decoder<'a> {
             buf,
             pos: 0,
             list_options: (-2, 0),
+            hash_limits: hash::Limits::default(),
         }
     }
 
@@ -377,6 +398,35 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A RDB_TYPE_HASH value (pair count, then field and value strings), built in the encoding
+    /// Redis would build after loading it. None for an empty hash (Redis skips such keys).
+    fn hash(&mut self) -> Result<Option<Value>, DecodeError> {
+        let start = self.pos;
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        // Every pair takes at least two bytes: a corrupt count cannot make us over-allocate.
+        let remaining = (self.buf.len() - self.pos) as u64;
+        if n > remaining / 2 {
+            return self.fail("Hash length exceeds the file size");
+        }
+        let mut pairs = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let f = self.string()?;
+            let v = self.string()?;
+            pairs.push((f, v));
+        }
+        let pairs_ref = pairs.iter().map(|(f, v)| (&f[..], &v[..]));
+        match Hash::from_pairs(n as usize, pairs_ref, self.hash_limits) {
+            Ok(h) => Ok(Some(Value::Hash(Box::new(h)))),
+            Err(hash::LoadError::DuplicateField) => Err(DecodeError {
+                offset: start,
+                msg: "Duplicate hash fields detected".into(),
+            }),
+        }
+    }
+
     /// Parses a whole file, calling `on_key` for each key; checks the CRC if present.
     pub fn load(
         &mut self,
@@ -429,34 +479,40 @@ impl<'a> Decoder<'a> {
                 opcode::FUNCTION | opcode::FUNCTION2 => {
                     return self.fail("Function libraries are not supported yet")
                 }
-                rtype::STRING | rtype::LIST => {
+                rtype::STRING | rtype::LIST | rtype::HASH => {
                     let key = self.string()?;
-                    let value = if t == rtype::STRING {
-                        Value::string_from_vec(self.string()?)
-                    } else {
-                        match self.list()? {
-                            Some(v) => v,
-                            None => {
-                                expire = NO_EXPIRE;
-                                idle = None;
-                                freq = None;
-                                continue;
-                            }
-                        }
+                    let value = match t {
+                        rtype::STRING => Some(Value::string_from_vec(self.string()?)),
+                        rtype::LIST => self.list()?,
+                        _ => self.hash()?,
                     };
                     let at = self.pos;
-                    on_key(LoadedKey {
-                        db,
-                        key,
-                        value,
-                        expire_at_ms: expire,
-                        idle_secs: idle,
-                        freq,
-                    })
-                    .map_err(|msg| DecodeError { offset: at, msg })?;
+                    if let Some(value) = value {
+                        on_key(LoadedKey {
+                            db,
+                            key,
+                            value,
+                            expire_at_ms: expire,
+                            idle_secs: idle,
+                            freq,
+                        })
+                        .map_err(|msg| DecodeError { offset: at, msg })?;
+                    }
                     expire = NO_EXPIRE;
                     idle = None;
                     freq = None;
+                }
+                rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
+                    self.pos -= 1;
+                    return self.fail(format!(
+                        "Loading compact hash encodings (RDB type {t}) is not supported yet"
+                    ));
+                }
+                rtype::LIST_ZIPLIST | rtype::LIST_QUICKLIST | rtype::LIST_QUICKLIST_2 => {
+                    self.pos -= 1;
+                    return self.fail(format!(
+                        "Loading compact list encodings (RDB type {t}) is not supported yet"
+                    ));
                 }
                 other => {
                     self.pos -= 1;
@@ -488,6 +544,98 @@ mod tests {
     #[test]
     fn crc64_check_value() {
         assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
+    }
+
+    /// Hashes save as RDB_TYPE_HASH and load in the encoding Redis would pick.
+    #[test]
+    fn roundtrip_hashes() {
+        let lim = hash::Limits::default();
+        let mut small = Hash::new();
+        small.set(b"a", b"1", lim);
+        small.set(b"b", b"", lim);
+        let mut long = Hash::new();
+        long.set(b"f", &[b'x'; 65], lim);
+        let mut big = Hash::new();
+        for i in 0..600 {
+            big.set(
+                format!("field:{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                lim,
+            );
+        }
+        // Shrunk after growing: a table in memory, but compact again once reloaded.
+        let mut shrunk = big.clone();
+        for i in 2..600 {
+            shrunk.remove(format!("field:{i}").as_bytes());
+        }
+        let mut db = Db::new();
+        for (k, h) in [
+            ("small", small),
+            ("long", long),
+            ("big", big),
+            ("shrunk", shrunk),
+        ] {
+            db.insert(k.as_bytes(), Value::Hash(Box::new(h)), NO_EXPIRE, 0);
+        }
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = std::collections::BTreeMap::new();
+        Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    got.insert(k.key, k.value);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let enc = |k: &str| got[k.as_bytes()].encoding_name();
+        assert_eq!(enc("small"), "listpack");
+        assert_eq!(enc("long"), "hashtable");
+        assert_eq!(enc("big"), "hashtable");
+        assert_eq!(enc("shrunk"), "listpack");
+        let Value::Hash(h) = &got[&b"small"[..]] else {
+            panic!("not a hash")
+        };
+        let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+        assert_eq!(pairs, vec![(&b"a"[..], &b"1"[..]), (&b"b"[..], &b""[..])]);
+        let Value::Hash(h) = &got[&b"big"[..]] else {
+            panic!("not a hash")
+        };
+        assert_eq!(h.len(), 600);
+        assert_eq!(h.get(b"field:599"), Some(&b"v599"[..]));
+        // Tighter thresholds at load time convert more.
+        let mut dec = Decoder::new(&bytes);
+        dec.hash_limits = hash::Limits {
+            max_entries: 1,
+            max_value: 64,
+        };
+        let mut encs = Vec::new();
+        dec.load(
+            |_, _| {},
+            |k| {
+                encs.push(k.value.encoding_name());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(encs.iter().all(|e| *e == "hashtable"));
+    }
+
+    #[test]
+    fn hash_with_duplicate_fields_is_refused() {
+        let mut enc = Encoder::new(Vec::new(), false);
+        enc.raw(b"REDIS0010").unwrap();
+        enc.byte(rtype::HASH).unwrap();
+        enc.string(b"h").unwrap();
+        enc.len(2).unwrap();
+        for s in [&b"a"[..], b"1", b"a", b"2"] {
+            enc.string(s).unwrap();
+        }
+        let bytes = enc.finish(true).unwrap();
+        let e = Decoder::new(&bytes)
+            .load(|_, _| {}, |_| Ok(()))
+            .unwrap_err();
+        assert!(e.msg.contains("Duplicate"), "{e}");
     }
 
     #[test]

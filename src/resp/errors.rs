@@ -117,6 +117,79 @@ pub const HLL_NO_KEY: &str = "ERR The specified key does not exist";
 pub const HLL_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 pub const HLL_TEST_SPARSE_NOT_USED: &str = "ERR TESTFAILED sparse encoding not used";
 pub const HLL_TEST_DISAGREE: &str = "ERR TESTFAILED dense/sparse disagree";
+pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
+pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
+pub const GEO_NEED_HEIGHT: &str = "ERR need numeric height";
+pub const GEO_RADIUS_NEGATIVE: &str = "ERR radius cannot be negative";
+pub const GEO_BOX_NEGATIVE: &str = "ERR height or width cannot be negative";
+pub const GEO_MEMBER_DECODE: &str = "ERR could not decode requested zset member";
+pub const GEO_COUNT_POSITIVE: &str = "ERR COUNT must be > 0";
+pub const GEO_ANY_NEEDS_COUNT: &str = "ERR the ANY argument requires COUNT argument";
+pub const TRACKING_ONE_REDIRECT: &str = "ERR A client can only redirect to a single other client";
+pub const TRACKING_NO_REDIRECT_CLIENT: &str =
+    "ERR The client ID you want redirect to does not exist";
+pub const TRACKING_PREFIX_NEEDS_BCAST: &str = "ERR PREFIX option requires BCAST mode to be enabled";
+pub const TRACKING_BCAST_SWITCH: &str = "ERR You can't switch BCAST mode on/off before disabling \
+     tracking for this client, and then re-enabling it with a different mode.";
+pub const TRACKING_OPT_BCAST: &str = "ERR OPTIN and OPTOUT are not compatible with BCAST";
+pub const TRACKING_OPTIN_OPTOUT: &str = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+pub const TRACKING_OPT_SWITCH: &str = "ERR You can't switch OPTIN/OPTOUT mode before disabling \
+     tracking for this client, and then re-enabling it with a different mode.";
+pub const CACHING_NOT_TRACKING: &str = "ERR CLIENT CACHING can be called only when the client is \
+     in tracking mode with OPTIN or OPTOUT mode enabled";
+pub const CACHING_YES_OPTIN: &str =
+    "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+pub const CACHING_NO_OPTOUT: &str =
+    "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
+
+/// GEOADD / GEOSEARCH FROMLONLAT outside the valid ranges ("%f,%f" as C prints it).
+pub fn geo_invalid_pair(lon: f64, lat: f64) -> CmdError {
+    let mut s = b"ERR invalid longitude,latitude pair ".to_vec();
+    crate::util::num::push_fixed(&mut s, lon, 6);
+    s.push(b',');
+    crate::util::num::push_fixed(&mut s, lat, 6);
+    CmdError::owned(String::from_utf8_lossy(&s).into_owned())
+}
+
+/// STORE / GEOSEARCHSTORE combined with WITH* options.
+pub fn geo_store_with_options(geosearchstore: bool) -> CmdError {
+    CmdError::owned(format!(
+        "ERR {} is not compatible with WITHDIST, WITHHASH and WITHCOORD options",
+        if geosearchstore {
+            "GEOSEARCHSTORE"
+        } else {
+            "STORE option in GEORADIUS"
+        }
+    ))
+}
+
+/// GEOSEARCH without its center or shape; `cmd` is the command name as the client typed it.
+pub fn geo_exactly_one(what: &str, cmd: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR exactly one of {what} can be specified for {}",
+        String::from_utf8_lossy(c_trunc(cmd, usize::MAX))
+    ))
+}
+
+/// A BCAST prefix overlapping one the client already has (`existing`) or another given in
+/// the same command.
+pub fn tracking_prefix_overlap(prefix: &[u8], other: &[u8], existing: bool) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Prefix '{}' overlaps with {} '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(c_trunc(prefix, usize::MAX)),
+        if existing {
+            "an existing prefix"
+        } else {
+            "another provided prefix"
+        },
+        String::from_utf8_lossy(c_trunc(other, usize::MAX)),
+    ))
+}
+pub const HASH_VALUE_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_VALUE_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const VALUE_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
+pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
 
 /// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
 /// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
@@ -198,6 +271,14 @@ pub fn hll_test_register(index: usize, expected: u8, got: u8) -> CmdError {
 pub fn hll_test_too_big_error(card: u64, abserr: u64) -> CmdError {
     CmdError::owned(format!(
         "ERR TESTFAILED Too big error. card:{card} abserr:{abserr}"
+    ))
+}
+
+/// "ERR value is out of range, value must between MIN and MAX" (Redis's
+/// getRangeLongFromObjectOrReply without a custom message; "between" lacks its "be" there too).
+pub fn out_of_range_between(min: i64, max: i64) -> CmdError {
+    CmdError::owned(format!(
+        "ERR value is out of range, value must between {min} and {max}"
     ))
 }
 

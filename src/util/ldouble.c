@@ -76,6 +76,12 @@ int cinnabar_ld_normalize(const char *s, size_t slen, char *out, size_t outlen) 
     return l > 0 ? l : -4;
 }
 
+/* A double widened to long double, in human form (Redis's addReplyHumanLongDouble, used for
+ * GEOPOS and WITHCOORD). */
+int cinnabar_ld_human(double v, char *out, size_t outlen) {
+    return ld2string_human(out, outlen, (long double)v);
+}
+
 /* strtod over a byte slice, with Redis's getDoubleFromObject checks except NaN (callers differ
  * on NaN). Returns 1 on success. */
 int cinnabar_strtod(const char *s, size_t slen, double *out) {

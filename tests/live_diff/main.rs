@@ -5,6 +5,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod hashes;
 mod lists;
 mod strings;
 

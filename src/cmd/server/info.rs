@@ -109,9 +109,10 @@ pub fn render(
             s,
             "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
              client_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\n\
-             blocked_clients:{blocked}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+             blocked_clients:{blocked}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
             ex.client_count,
             ex.settings.maxclients,
+            ex.tracking.clients,
         );
     }
     if has("memory") {
@@ -190,12 +191,12 @@ pub fn render(
              expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
              expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\n\
              total_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
-             keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\n\
-             pubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
+             keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
+             pubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
              slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
              active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
-             current_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\n\
-             tracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
+             current_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
+             tracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
              dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
              io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
              client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
@@ -211,6 +212,12 @@ pub fn render(
             st.evicted_keys,
             st.keyspace_hits,
             st.keyspace_misses,
+            ex.pubsub.channel_count(crate::pubsub::Kind::Channel),
+            ex.pubsub.pattern_count(),
+            ex.pubsub.channel_count(crate::pubsub::Kind::Shard),
+            ex.tracking.total_keys(),
+            ex.tracking.total_items(),
+            ex.tracking.total_prefixes(),
             st.total_error_replies,
             st.client_query_buffer_limit_disconnections,
             st.client_output_buffer_limit_disconnections,

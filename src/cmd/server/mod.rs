@@ -48,6 +48,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.client.db;
     ctx.ex.touch_watched_in_db(db, None);
     let removed = ctx.ex.dbs[db].clear();
+    ctx.ex.invalidate_tracking_on_flush();
     ctx.ex.dirty += removed as u64;
     ctx.out().ok();
     Ok(())
@@ -62,6 +63,7 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     for db in &mut ctx.ex.dbs {
         removed += db.clear();
     }
+    ctx.ex.invalidate_tracking_on_flush();
     ctx.ex.dirty += removed as u64 + 1;
     ctx.out().ok();
     Ok(())
