@@ -2,6 +2,7 @@
 
 pub mod hash;
 pub mod list;
+pub mod quicklist;
 pub mod set;
 pub mod skiplist;
 pub mod zpacked;
