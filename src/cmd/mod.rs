@@ -7,6 +7,7 @@ pub mod generic;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod meta;
 pub mod pubsub;
 #[rustfmt::skip]
@@ -28,6 +29,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     hashes::HANDLERS,
     hyperloglog::HANDLERS,
     pubsub::HANDLERS,
+    lists::HANDLERS,
     server::HANDLERS,
     sets::HANDLERS,
     strings::HANDLERS,
@@ -43,6 +45,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("hash", hashes::HANDLERS),
     ("hyperloglog", hyperloglog::HANDLERS),
     ("pubsub", pubsub::HANDLERS),
+    ("list", lists::HANDLERS),
     ("server", server::HANDLERS),
     ("set", sets::HANDLERS),
     ("string", strings::HANDLERS),

@@ -41,6 +41,10 @@ pub struct Ctx<'a> {
     pub block_request: Option<blocking::BlockRequest>,
     /// Inside MULTI or a script: blocking commands must not block.
     pub no_block: bool,
+    /// When a parked client's command runs again: the key that became ready. Blocking
+    /// commands serve from this key only (Redis 7.0 serves a client from the key that was
+    /// signalled, not from the first non-empty key of its command).
+    pub ready_key: Option<&'a [u8]>,
 }
 
 impl<'a> Ctx<'a> {
@@ -59,6 +63,7 @@ impl<'a> Ctx<'a> {
             now_ms,
             block_request: None,
             no_block: false,
+            ready_key: None,
         }
     }
 
@@ -521,7 +526,7 @@ impl Executor {
             (r, ctx.block_request.take())
         };
         if let (Ok(()), Some(req)) = (&result, block) {
-            self.park(client, req, argv);
+            self.park(client, req, cmd, argv);
         }
         if cmd.meta.has(flag::READONLY)
             && client.has(cf::TRACKING)
@@ -683,6 +688,12 @@ impl Executor {
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
         self.touch_watched(db, key);
         self.invalidate_tracked_key(key, true);
+    }
+
+    /// After SWAPDB: clients blocked on keys that now exist in either db are served.
+    pub fn swapped_dbs(&mut self, a: usize, b: usize) {
+        self.signal_existing_waited_keys(a);
+        self.signal_existing_waited_keys(b);
     }
 
     // ---- background work ----

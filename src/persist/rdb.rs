@@ -37,11 +37,16 @@ pub mod rtype {
     pub const STRING: u8 = 0;
     /// RDB_TYPE_SET: length, then each member as a string.
     pub const SET: u8 = 2;
+    /// A plain list: length, then each element as a string.
+    pub const LIST: u8 = 1;
     pub const HASH: u8 = 4;
     pub const HASH_ZIPMAP: u8 = 9;
     pub const HASH_ZIPLIST: u8 = 13;
     pub const HASH_LISTPACK: u8 = 16;
     pub const ZSET_2: u8 = 5;
+    pub const LIST_ZIPLIST: u8 = 10;
+    pub const LIST_QUICKLIST: u8 = 14;
+    pub const LIST_QUICKLIST_2: u8 = 18;
 }
 
 const ENC_INT8: u8 = 0;
@@ -195,6 +200,20 @@ impl<W: Write> Encoder<W> {
                 }
                 Ok(())
             }
+            Value::List(l) => {
+                self.byte(rtype::LIST)?;
+                self.string(key)?;
+                self.len(l.len() as u64)?;
+                let mut res = Ok(());
+                l.scan(true, |e| match self.string(e) {
+                    Ok(()) => std::ops::ControlFlow::Continue(()),
+                    Err(err) => {
+                        res = Err(err);
+                        std::ops::ControlFlow::Break(())
+                    }
+                });
+                res
+            }
             Value::Hash(h) => {
                 self.byte(rtype::HASH)?;
                 self.string(key)?;
@@ -216,10 +235,6 @@ impl<W: Write> Encoder<W> {
                 }
                 Ok(())
             }
-            other => Err(io::Error::other(format!(
-                "saving {} values is not supported yet",
-                other.type_name()
-            ))),
         }
     }
 
@@ -287,6 +302,8 @@ pub struct Decoder<'a> {
     pub pos: usize,
     /// Encoding thresholds for loaded sets (set-max-intset-entries and friends).
     pub set_limits: set::Limits,
+    /// list-max-listpack-size and list-compress-depth for the lists it builds.
+    pub list_options: (i64, usize),
     /// Encoding thresholds loaded hashes are built with (hash-max-listpack-*).
     pub hash_limits: hash::Limits,
     /// Sorted sets load into a listpack when they fit these (zset-max-listpack-*).
@@ -315,9 +332,26 @@ impl<'a> Decoder<'a> {
             buf,
             pos: 0,
             set_limits: set::Limits::default(),
+            list_options: (-2, 0),
             hash_limits: hash::Limits::default(),
             zset_limits: Default::default(),
         }
+    }
+
+    /// A plain list (RDB_TYPE_LIST) built as Redis builds it on load: pushed in order into a
+    /// list with the current node options. None for an empty list (Redis skips the key).
+    fn list(&mut self) -> Result<Option<Value>, DecodeError> {
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let (fill, depth) = self.list_options;
+        let mut l = crate::keyspace::types::list::List::new(fill, depth);
+        for _ in 0..n {
+            let e = self.string()?;
+            l.push_back(&e);
+        }
+        Ok(Some(Value::List(Box::new(l))))
     }
 
     fn fail<T>(&self, msg: impl Into<String>) -> Result<T, DecodeError> {
@@ -528,10 +562,11 @@ impl<'a> Decoder<'a> {
                 opcode::FUNCTION | opcode::FUNCTION2 => {
                     return self.fail("Function libraries are not supported yet")
                 }
-                rtype::STRING | rtype::HASH => {
+                rtype::STRING | rtype::LIST | rtype::HASH => {
                     let key = self.string()?;
                     let value = match t {
                         rtype::STRING => Some(Value::string_from_vec(self.string()?)),
+                        rtype::LIST => self.list()?,
                         _ => self.hash()?,
                     };
                     let at = self.pos;
@@ -597,6 +632,12 @@ impl<'a> Decoder<'a> {
                     expire = NO_EXPIRE;
                     idle = None;
                     freq = None;
+                }
+                rtype::LIST_ZIPLIST | rtype::LIST_QUICKLIST | rtype::LIST_QUICKLIST_2 => {
+                    self.pos -= 1;
+                    return self.fail(format!(
+                        "Loading compact list encodings (RDB type {t}) is not supported yet"
+                    ));
                 }
                 other => {
                     self.pos -= 1;
@@ -789,6 +830,72 @@ mod tests {
         };
         assert_eq!(b.encoding_name(), "listpack");
         assert_eq!(contents(b), contents(&big));
+    }
+
+    #[test]
+    fn roundtrip_lists() {
+        use crate::keyspace::types::list::List;
+        let mut db = Db::new();
+        let mut small = List::new(-2, 0);
+        for e in [&b"a"[..], b"", b"12", b"-7", &[0u8, 255, 10]] {
+            small.push_back(e);
+        }
+        let mut big = List::new(4, 1);
+        let elems: Vec<Vec<u8>> = (0..1000)
+            .map(|i| format!("element-{i}").repeat(i % 7 + 1).into_bytes())
+            .collect();
+        for e in &elems {
+            big.push_back(e);
+        }
+        db.insert(b"small", Value::List(Box::new(small)), NO_EXPIRE, 0);
+        db.insert(b"big", Value::List(Box::new(big)), 1_900_000_000_000, 0);
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = Vec::new();
+        let mut dec = Decoder::new(&bytes);
+        dec.list_options = (3, 2);
+        dec.load(
+            |_, _| {},
+            |k| {
+                let Value::List(l) = &k.value else {
+                    panic!("not a list")
+                };
+                l.check_invariants();
+                got.push((k.key.clone(), l.to_vec(), l.node_count(), k.expire_at_ms));
+                Ok(())
+            },
+        )
+        .unwrap();
+        got.sort();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, b"big");
+        assert_eq!(got[0].1, elems);
+        assert_eq!(got[0].2, 334, "loaded with the current fill (3 per node)");
+        assert_eq!(got[0].3, 1_900_000_000_000);
+        assert_eq!(
+            got[1].1,
+            vec![
+                b"a".to_vec(),
+                vec![],
+                b"12".to_vec(),
+                b"-7".to_vec(),
+                vec![0, 255, 10]
+            ]
+        );
+        // An empty plain list is skipped, as Redis skips it.
+        let mut raw = b"REDIS0010".to_vec();
+        raw.extend_from_slice(&[rtype::LIST, 1, b'e', 0, opcode::EOF]);
+        raw.extend_from_slice(&[0; 8]);
+        let mut n = 0;
+        Decoder::new(&raw)
+            .load(
+                |_, _| {},
+                |_| {
+                    n += 1;
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -103,6 +103,14 @@ pub const PROTECTED_MODE: &str = "DENIED Redis is running in protected mode beca
      NOTE: You only need to do one of the above things in order for the server to start \
      accepting connections from the outside.";
 pub const LCS_STRINGS_ONLY: &str = "ERR The specified keys must contain string values";
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, \
+     2 from the second ... or use negative to start from the end of the list";
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+/// LMPOP / BLMPOP (and ZMPOP / BZMPOP) numkeys below 1.
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+/// LMPOP / BLMPOP (and ZMPOP / BZMPOP) COUNT below 1.
+pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
 pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 pub const HLL_INVALID: &str = "INVALIDOBJ Corrupted HLL object detected";
 pub const HLL_NO_KEY: &str = "ERR The specified key does not exist";

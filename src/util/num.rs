@@ -29,7 +29,7 @@ extern "C" {
 }
 
 /// A blocking timeout in (fractional) seconds as Redis converts it: long double seconds × 1000
-/// truncated to an integer (None if not a float).
+/// rounded up to an integer (None if not a float).
 pub fn timeout_secs_to_ms(s: &[u8]) -> Option<i64> {
     let mut v = 0i64;
     // SAFETY: the helper reads exactly `len` bytes and writes one i64.

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod hashes;
+mod lists;
 mod sets;
 mod strings;
 mod zsets;

@@ -81,6 +81,7 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         ctx.ex.touch_watched_in_db(a, Some(b));
         ctx.ex.touch_watched_in_db(b, Some(a));
         ctx.ex.dbs.swap(a, b);
+        ctx.ex.swapped_dbs(a, b);
         ctx.ex.dirty += 1;
     }
     ctx.out().ok();

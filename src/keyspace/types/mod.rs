@@ -4,6 +4,7 @@ pub mod hash;
 pub mod intset;
 pub mod list;
 pub mod packed_set;
+pub mod quicklist;
 pub mod set;
 pub mod set_key;
 pub mod skiplist;
