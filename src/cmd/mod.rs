@@ -4,6 +4,7 @@ pub mod args;
 pub mod bitmaps;
 pub mod connection;
 pub mod generic;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -35,6 +36,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     strings::HANDLERS,
     transactions::HANDLERS,
     zsets::HANDLERS,
+    geo::HANDLERS,
 ];
 
 /// Which module serves which metadata group (checked by a test).
@@ -51,6 +53,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("string", strings::HANDLERS),
     ("transactions", transactions::HANDLERS),
     ("sorted-set", zsets::HANDLERS),
+    ("geo", geo::HANDLERS),
 ];
 
 #[cfg(test)]

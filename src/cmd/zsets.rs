@@ -26,7 +26,7 @@ use crate::util::num::push_g17;
 
 // ---- lookups ----
 
-fn limits(ex: &Executor) -> Limits {
+pub(crate) fn limits(ex: &Executor) -> Limits {
     Limits {
         max_entries: ex.settings.zset_max_listpack_entries,
         max_value: ex.settings.zset_max_listpack_value,
@@ -41,7 +41,7 @@ fn as_zset(v: &mut Value) -> Result<&mut ZSet, CmdError> {
 }
 
 /// lookupKeyRead + checkType: the sorted set at `key`, None if missing, WRONGTYPE otherwise.
-fn zread<'a>(
+pub(crate) fn zread<'a>(
     ex: &'a mut Executor,
     client: &Client,
     key: &[u8],
@@ -80,7 +80,7 @@ fn delete_if_empty(ctx: &mut Ctx, key: &[u8]) -> bool {
 }
 
 /// Stores a result set at `dst` (Redis's setKey: overwrites any type, drops the TTL).
-fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &'static str) {
+pub(crate) fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &'static str) {
     let db = ctx.client.db;
     let lru = ctx.new_lru();
     let n = z.len();
@@ -91,7 +91,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &'static str) {
 }
 
 /// An empty result for a *STORE command: 0, and the destination deleted if it existed.
-fn store_empty(ctx: &mut Ctx, dst: &[u8]) {
+pub(crate) fn store_empty(ctx: &mut Ctx, dst: &[u8]) {
     ctx.out().int(0);
     let db = ctx.client.db;
     if ctx.ex.dbs[db].remove(dst).is_some() {
@@ -220,10 +220,23 @@ fn zadd_generic(ctx: &mut Ctx, mut f: AddFlags, first: usize) -> CmdResult {
         return Err(err::ZADD_INCR_PAIR.into());
     }
     let mut scores = Vec::with_capacity(pairs);
+    let mut members = Vec::with_capacity(pairs);
     for j in 0..pairs {
         scores.push(float(argv[scoreidx + j * 2])?);
+        members.push(argv[scoreidx + j * 2 + 1]);
     }
-    let key = argv[1];
+    zadd_apply(ctx, argv[1], f, ch, &scores, &members)
+}
+
+/// The work of ZADD once its arguments are checked (GEOADD comes here too).
+pub(crate) fn zadd_apply(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: AddFlags,
+    ch: bool,
+    scores: &[f64],
+    members: &[&[u8]],
+) -> CmdResult {
     let db = ctx.client.db;
     let lim = limits(ctx.ex);
     let now = ctx.now_ms;
@@ -236,7 +249,7 @@ fn zadd_generic(ctx: &mut Ctx, mut f: AddFlags, first: usize) -> CmdResult {
             }
             return Ok(());
         }
-        let z = ZSet::for_new_key(lim, argv[scoreidx + 1].len());
+        let z = ZSet::for_new_key(lim, members[0].len());
         let lru = ctx.new_lru();
         ctx.ex.dbs[db].insert(key, Value::ZSet(Box::new(z)), NO_EXPIRE, lru);
         ctx.ex.signal_ready(db, key);
@@ -245,8 +258,7 @@ fn zadd_generic(ctx: &mut Ctx, mut f: AddFlags, first: usize) -> CmdResult {
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
     let mut nan = false;
-    for (j, score) in scores.iter().enumerate() {
-        let member = argv[scoreidx + j * 2 + 1];
+    for (score, &member) in scores.iter().zip(members) {
         match z.add(*score, member, f, lim) {
             AddOutcome::Added(s) => {
                 added += 1;
