@@ -248,13 +248,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     // volatile and nothing can be deleted (it cannot happen on a master, but stay bounded).
     for _ in 0..100 {
         let ex = &mut *ctx.ex;
-        let mut state = ex.random_u64();
-        let mut rng = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::util::rng::splitmix(ex.random_u64());
         let Some((k, e)) = ex.dbs[db].keys.random(&mut rng) else {
             ctx.out().null();
             return Ok(());

@@ -296,15 +296,9 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// A small xorshift seeded from the executor's generator, so sampling can borrow the hash.
+/// A generator seeded from the executor's, so sampling can borrow the hash.
 fn sampler(ex: &mut Executor) -> impl FnMut() -> u64 {
-    let mut state = ex.random_u64() | 1;
-    move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    }
+    crate::util::rng::splitmix(ex.random_u64())
 }
 
 /// One pair of an HRANDFIELD reply: `[field, value]` in RESP3 with values, else flat.

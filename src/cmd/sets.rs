@@ -19,6 +19,7 @@ use crate::keyspace::value::Value;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::resp::reply::ReplyBuf;
 use crate::util::glob::glob_match;
+use crate::util::rng::splitmix;
 
 /// SPOP with a count rebuilds the set from the members it keeps when it would otherwise pop
 /// more than this many times the members left (Redis's SPOP_MOVE_STRATEGY_MUL).
@@ -95,22 +96,11 @@ fn peek_set<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Set> {
     }
 }
 
-/// A per-command random source seeded from the executor's generator. SplitMix64, not the
-/// executor's own xorshift: a xorshift stream seeded with the executor's next output would
-/// replay the next command's stream shifted by one, so consecutive SPOPs would probe the same
-/// (by then emptied) buckets over and over.
+/// A per-command random stream seeded from the executor's generator (a stream seeded with
+/// the executor's next output must not replay the next command's stream shifted by one, or
+/// consecutive SPOPs probe the same, by then emptied, buckets over and over).
 fn rng(ex: &mut Executor) -> impl FnMut() -> u64 {
     splitmix(ex.random_u64())
-}
-
-fn splitmix(mut s: u64) -> impl FnMut() -> u64 {
-    move || {
-        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 /// Records an emptied set's removal after its command's own event.

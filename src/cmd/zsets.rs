@@ -1256,15 +1256,9 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         }
         return zrandmember_count(ctx, l, withscores);
     }
-    let mut state = ctx.ex.random_u64() | 1;
+    let mut rng = crate::util::rng::splitmix(ctx.ex.random_u64());
     let z = zread(ctx.ex, ctx.client, argv[1], ctx.now_ms)?;
     let out = &mut ctx.client.out;
-    let mut rng = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
     match z.and_then(|z| z.random(&mut rng)) {
         Some((m, _)) => out.bulk(m),
         None => out.null(),
@@ -1273,13 +1267,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn zrandmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
-    let mut state = ctx.ex.random_u64() | 1;
-    let mut rng = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut rng = crate::util::rng::splitmix(ctx.ex.random_u64());
     let z = zread(ctx.ex, ctx.client, ctx.argv[1], ctx.now_ms)?;
     let out = &mut ctx.client.out;
     let Some(z) = z else {

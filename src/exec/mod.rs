@@ -251,14 +251,9 @@ impl Executor {
         }
     }
 
-    /// A fast xorshift for sampling (RANDOMKEY, eviction); not for anything secret.
+    /// A fast generator for sampling (RANDOMKEY, eviction, seeds of per-command streams).
     pub fn random_u64(&mut self) -> u64 {
-        let mut x = self.rng_state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng_state = x;
-        x
+        crate::util::rng::splitmix_next(&mut self.rng_state)
     }
 
     // ---- clients ----

@@ -711,13 +711,7 @@ mod tests {
     #[test]
     fn random_returns_members() {
         let mut d: Dict<Vec<u8>, u32> = Dict::new();
-        let mut state = 1u64;
-        let mut rng = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::util::rng::splitmix(1u64);
         assert!(d.random(&mut rng).is_none());
         for i in 0..300 {
             d.insert(k(i), i);

@@ -3,4 +3,5 @@
 
 pub mod glob;
 pub mod num;
+pub mod rng;
 pub mod splitargs;

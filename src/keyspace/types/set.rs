@@ -464,13 +464,7 @@ mod tests {
     #[test]
     fn random_and_pop_cover_all_members() {
         let l = lim(4, 8, 64);
-        let mut state = 7u64;
-        let mut rng = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::util::rng::splitmix(7u64);
         for n in [3usize, 6, 40] {
             let mut s = Set::new_ints();
             for i in 0..n {

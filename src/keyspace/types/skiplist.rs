@@ -1423,18 +1423,13 @@ mod tests {
         let c = l.clone();
         c.check_invariants();
         assert_eq!(contents(&c), contents(&l));
-        let mut state = 7u64;
-        let mut rng = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::util::rng::splitmix(7u64);
         let mut seen = HashSet::new();
         for _ in 0..20000 {
             seen.insert(l.random(&mut rng).unwrap().member().to_vec());
         }
-        assert!(seen.len() > 190);
+        // Every member is reachable (a weak generator once left chain members unpicked).
+        assert_eq!(seen.len(), 200);
     }
 
     fn lex_bound(i: u8) -> LexBound {

@@ -523,13 +523,7 @@ mod tests {
     #[test]
     fn random_covers_entries() {
         let mut t = FieldTable::new();
-        let mut state = 7u64;
-        let mut rng = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::util::rng::splitmix(7u64);
         assert!(t.random(&mut rng).is_none());
         for i in 0..300 {
             t.insert(&f(i), b"x");
