@@ -32,11 +32,12 @@ fn many_short_ttls_are_reclaimed_in_the_background() {
     }
     let mut probe = server.client();
     let start = Instant::now();
-    let mut worst = Duration::ZERO;
+    let mut partial = 0;
     loop {
-        let t = Instant::now();
         let size = probe.cmd(&["DBSIZE"]).as_int().unwrap();
-        worst = worst.max(t.elapsed());
+        if size > 1 && size < n as i64 + 1 {
+            partial += 1;
+        }
         if size == 1 {
             break;
         }
@@ -49,11 +50,10 @@ fn many_short_ttls_are_reclaimed_in_the_background() {
     let info = probe.cmd(&["INFO", "stats"]);
     let text = String::from_utf8_lossy(info.as_bytes().unwrap()).to_string();
     assert!(text.contains(&format!("expired_keys:{n}\r\n")), "{text}");
-    // The cycle is time-boxed (25% of each 100 ms tick): clients never wait long.
-    assert!(
-        worst < Duration::from_millis(200),
-        "a DBSIZE took {worst:?} during expiry"
-    );
+    // The cycle is time-boxed (25% of each 100 ms tick), so the server answered other
+    // commands while the keys were only partly reclaimed instead of stalling until the end.
+    // (Latency itself is measured in benchmarks, not asserted in a test.)
+    assert!(partial > 0, "expiry ran as one stall");
     assert_eq!(probe.cmd(&["GET", "keeper"]).as_bytes(), Some(&b"v"[..]));
 }
 
