@@ -11,6 +11,7 @@ pub mod pubsub;
 #[rustfmt::skip]
 pub mod meta_gen;
 pub mod server;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;
@@ -25,6 +26,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     hyperloglog::HANDLERS,
     pubsub::HANDLERS,
     server::HANDLERS,
+    streams::HANDLERS,
     strings::HANDLERS,
     transactions::HANDLERS,
 ];
@@ -37,6 +39,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("hyperloglog", hyperloglog::HANDLERS),
     ("pubsub", pubsub::HANDLERS),
     ("server", server::HANDLERS),
+    ("stream", streams::HANDLERS),
     ("string", strings::HANDLERS),
     ("transactions", transactions::HANDLERS),
 ];

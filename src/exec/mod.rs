@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     pub block_request: Option<blocking::BlockRequest>,
     /// Inside MULTI or a script: blocking commands must not block.
     pub no_block: bool,
+    /// The command runs again for a client woken on a key (see exec/blocking.rs).
+    pub retry: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -59,6 +61,7 @@ impl<'a> Ctx<'a> {
             now_ms,
             block_request: None,
             no_block: false,
+            retry: false,
         }
     }
 
@@ -681,6 +684,7 @@ impl Executor {
     /// WATCH and client-side-caching invalidation for a changed key (Redis's
     /// signalModifiedKey).
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        self.signal_if_stream_gone(db, key);
         self.touch_watched(db, key);
         self.invalidate_tracked_key(key, true);
     }
