@@ -5,6 +5,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod streams;
 mod strings;
 
 use common::client::Client;
