@@ -88,9 +88,9 @@ pub fn command(r: &mut Rng) -> Vec<String> {
             });
             let n = 1 + r.below(3) as usize;
             let same = r.below(3) != 0;
-            for i in 0..n {
+            for field in FIELDS.iter().take(n) {
                 c.push(if same {
-                    FIELDS[i].to_string()
+                    field.to_string()
                 } else {
                     r.pick(FIELDS).to_string()
                 });
