@@ -769,7 +769,7 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
         let out = &mut ctx.client.out;
         let mut history = false;
         let mut after = None;
-        if let Some((g, c)) = group {
+        if let Some((g, _)) = group {
             match ids[idx] {
                 Some(id) => {
                     history = true;
@@ -782,12 +782,6 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
                     }
                 }
             }
-            let grp = s.groups.get_mut(g).expect("group");
-            if grp.create_consumer(c, now) {
-                created.push(k);
-            } else if let Some(cons) = grp.consumers.get_mut(c) {
-                cons.seen_time = now;
-            }
         } else if s.length > 0 {
             let id = ids[idx].expect("xread id");
             if s.last_valid_id() > id {
@@ -797,6 +791,15 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
         let Some(after) = after else {
             continue;
         };
+        // The consumer appears when it is served (Redis 7.0).
+        if let Some((g, c)) = group {
+            let grp = s.groups.get_mut(g).expect("group");
+            if grp.create_consumer(c, now) {
+                created.push(k);
+            } else if let Some(cons) = grp.consumers.get_mut(c) {
+                cons.seen_time = now;
+            }
+        }
         served += 1;
         if served == 1 {
             d = Some(if resp3 {

@@ -159,3 +159,106 @@ fn random_stream_commands_match_redis_small_nodes() {
         1500,
     );
 }
+
+/// One random command over streams with consumer groups (replies without times: summaries,
+/// JUSTID claims, XINFO GROUPS with entries-read and lag).
+pub fn group_command(r: &mut Rng) -> Vec<String> {
+    let k = key(r);
+    let s = |x: &str| x.to_string();
+    let g = s(r.pick(&["g1", "g2"]));
+    let c = s(r.pick(&["alice", "bob", "carol"]));
+    match r.below(24) {
+        0..=5 => {
+            // XINFO STREAM FULL shows delivery and seen times once groups exist.
+            let mut v = command(r);
+            v.truncate(if v[0] == "XINFO" { 3 } else { v.len() });
+            v
+        }
+        6 => vec![
+            s("XGROUP"),
+            s("CREATE"),
+            k,
+            g,
+            s(r.pick(&["$", "0", "1-0"])),
+            s("MKSTREAM"),
+        ],
+        7 => {
+            let id = if r.below(2) == 0 {
+                s("$")
+            } else {
+                recent_id(r)
+            };
+            let mut v = vec![s("XGROUP"), s("SETID"), k, g, id];
+            if r.below(3) == 0 {
+                v.push(s("ENTRIESREAD"));
+                v.push(r.pick(&["-1", "0", "3", "10"]).to_string());
+            }
+            v
+        }
+        8 => vec![s("XGROUP"), s("DESTROY"), k, g],
+        9 => vec![s("XGROUP"), s("DELCONSUMER"), k, g, c],
+        10..=12 => {
+            let mut v = vec![s("XREADGROUP"), s("GROUP"), g, c];
+            if r.below(2) == 0 {
+                v.push(s("COUNT"));
+                v.push(r.below(4).to_string());
+            }
+            if r.below(5) == 0 {
+                v.push(s("NOACK"));
+            }
+            v.push(s("STREAMS"));
+            v.push(k);
+            v.push(if r.below(4) == 0 { s("0") } else { s(">") });
+            v
+        }
+        13 | 14 => {
+            let mut v = vec![s("XACK"), k, g];
+            for _ in 0..1 + r.below(3) {
+                v.push(recent_id(r));
+            }
+            v
+        }
+        15 => vec![s("XPENDING"), k, g],
+        16 | 17 => vec![s("XINFO"), s("GROUPS"), k],
+        18 => {
+            let mut v = vec![s("XCLAIM"), k, g, c, s("0")];
+            for _ in 0..1 + r.below(3) {
+                v.push(recent_id(r));
+            }
+            v.push(s("JUSTID"));
+            if r.below(3) == 0 {
+                v.push(s("FORCE"));
+            }
+            v
+        }
+        19 => vec![
+            s("XAUTOCLAIM"),
+            k,
+            g,
+            c,
+            s("0"),
+            range_id(r, false),
+            s("COUNT"),
+            (1 + r.below(4)).to_string(),
+            s("JUSTID"),
+        ],
+        20 => vec![s("XINFO"), s("STREAM"), k],
+        21 => vec![s("XGROUP"), s("CREATECONSUMER"), k, g, c],
+        _ => vec![s("XPENDING"), k, g],
+    }
+}
+
+#[test]
+fn random_stream_group_commands_match_redis() {
+    run_family(group_command, &[], 1..=10, 1500);
+}
+
+#[test]
+fn random_stream_group_commands_match_redis_small_nodes() {
+    run_family(
+        group_command,
+        &["--stream-node-max-entries", "3"],
+        1..=6,
+        1500,
+    );
+}
