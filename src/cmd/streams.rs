@@ -587,7 +587,7 @@ fn reply_new_entries(
         let g = s.groups.get_mut(gname).expect("group");
         if id > g.last_id {
             if g.entries_read != ENTRIES_READ_INVALID && !tomb {
-                g.entries_read += 1;
+                g.entries_read = g.entries_read.wrapping_add(1);
             } else if let Some(e) = est {
                 g.entries_read = e;
             }
@@ -1170,7 +1170,7 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
             break;
         }
         let nack = &g.pel[&id];
-        if minidle != 0 && now - nack.delivery_time < minidle {
+        if minidle != 0 && now.saturating_sub(nack.delivery_time) < minidle {
             continue;
         }
         n += 1;
@@ -1178,7 +1178,7 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
         out.array(4);
         reply_id(out, id);
         out.bulk(&nack.consumer);
-        out.int((now - nack.delivery_time).max(0));
+        out.int(now.saturating_sub(nack.delivery_time).max(0));
         out.int(nack.delivery_count as i64);
     }
     out.set_deferred(d, n);
@@ -1287,7 +1287,7 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         let Some(nack) = g.pel.get(&id) else {
             continue;
         };
-        if !fresh && minidle != 0 && now - nack.delivery_time < minidle {
+        if !fresh && minidle != 0 && now.saturating_sub(nack.delivery_time) < minidle {
             continue;
         }
         if !have_consumer {
@@ -1383,7 +1383,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
             break;
         };
         cursor = id.incr();
-        let idle_ok = minidle == 0 || now - nack.delivery_time >= minidle;
+        let idle_ok = minidle == 0 || now.saturating_sub(nack.delivery_time) >= minidle;
         if !s.contains(id) {
             s.groups.get_mut(gname).expect("group").ack(id);
             deleted.push(id);
@@ -1464,7 +1464,7 @@ pub fn xinfo_consumers(ctx: &mut Ctx) -> CmdResult {
         out.bulk(b"pending");
         out.int(c.pel.len() as i64);
         out.bulk(b"idle");
-        out.int((now - c.seen_time).max(0));
+        out.int(now.saturating_sub(c.seen_time).max(0));
     }
     Ok(())
 }

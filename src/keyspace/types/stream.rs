@@ -726,9 +726,11 @@ impl Stream {
         }
         if self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id {
             if id < self.first_id {
-                return (self.entries_added - self.length) as i64;
+                return (self.entries_added as i64).wrapping_sub(self.length as i64);
             } else if id == self.first_id {
-                return (self.entries_added - self.length + 1) as i64;
+                return (self.entries_added as i64)
+                    .wrapping_sub(self.length as i64)
+                    .wrapping_add(1);
             }
         }
         ENTRIES_READ_INVALID
@@ -740,10 +742,10 @@ impl Stream {
             return Some(0);
         }
         if g.entries_read != ENTRIES_READ_INVALID && !self.range_has_tombstones(g.last_id) {
-            return Some(self.entries_added as i64 - g.entries_read);
+            return Some((self.entries_added as i64).wrapping_sub(g.entries_read));
         }
         let read = self.estimate_distance(g.last_id);
-        (read != ENTRIES_READ_INVALID).then(|| self.entries_added as i64 - read)
+        (read != ENTRIES_READ_INVALID).then(|| (self.entries_added as i64).wrapping_sub(read))
     }
 
     /// Redis's radix-tree-nodes: nodes of a compressed radix tree over the 16-byte keys.
