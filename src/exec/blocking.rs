@@ -153,6 +153,21 @@ impl Executor {
         }
     }
 
+    /// After a flush or SWAPDB: every waited-for key of `db` is looked at again (a stream that
+    /// disappeared ends XREADGROUP waits, a key that arrived may serve waiters).
+    pub fn signal_waited_keys_in_db(&mut self, db: usize) {
+        let keys: Vec<Vec<u8>> = self
+            .blocking
+            .waiting
+            .keys()
+            .filter(|k| k.0 == db)
+            .map(|k| k.1.clone())
+            .collect();
+        for k in keys {
+            self.signal_ready(db, &k);
+        }
+    }
+
     /// Parks `client` after its handler asked to block.
     pub(super) fn park(&mut self, client: &mut Client, req: BlockRequest, argv: &[&[u8]]) {
         let db = client.db;
