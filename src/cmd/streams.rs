@@ -710,8 +710,15 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
         return Err(err::STREAM_MISSING_GROUP.into());
     }
     let nkeys = (argv.len() - streams_arg) / 2;
-    let keys = &argv[streams_arg..streams_arg + nkeys];
-    let id_args = &argv[streams_arg + nkeys..];
+    let mut keys = &argv[streams_arg..streams_arg + nkeys];
+    let mut id_args = &argv[streams_arg + nkeys..];
+    // Woken by one key: Redis serves that key alone.
+    if let Some(rk) = ctx.retry_key.as_deref() {
+        if let Some(j) = keys.iter().position(|k| *k == rk) {
+            keys = &keys[j..j + 1];
+            id_args = &id_args[j..j + 1];
+        }
+    }
     let now = ctx.now_ms;
     let retry = ctx.retry;
     // Resolve the IDs (None = ">").

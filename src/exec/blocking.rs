@@ -245,7 +245,7 @@ impl Executor {
                 if kind_ok {
                     self.running_slot = Some(slot);
                     self.running_id = client.id;
-                    self.retry_blocked(&mut client, now_ms);
+                    self.retry_blocked(&mut client, now_ms, name.to_vec());
                     self.running_slot = None;
                     self.running_id = 0;
                     self.flush_self_pushes(&mut client);
@@ -257,7 +257,7 @@ impl Executor {
     }
 
     /// Runs a parked client's command again; unparks it if the command did not block again.
-    fn retry_blocked(&mut self, client: &mut Client, now_ms: i64) {
+    fn retry_blocked(&mut self, client: &mut Client, now_ms: i64, key: Vec<u8>) {
         let argv_owned = client.blocked.as_ref().expect("parked").argv.clone();
         let argv: Vec<&[u8]> = argv_owned.iter().map(|a| a.as_slice()).collect();
         let Some(cmd) = self.table.by_fullname(&argv[0].to_ascii_lowercase()) else {
@@ -267,6 +267,7 @@ impl Executor {
         let (result, request) = {
             let mut ctx = Ctx::new(self, client, &argv, cmd, now_ms);
             ctx.retry = true;
+            ctx.retry_key = Some(key);
             let r = handler(&mut ctx);
             (r, ctx.block_request.take())
         };

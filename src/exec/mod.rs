@@ -43,6 +43,8 @@ pub struct Ctx<'a> {
     pub no_block: bool,
     /// The command runs again for a client woken on a key (see exec/blocking.rs).
     pub retry: bool,
+    /// The key whose signal woke it.
+    pub retry_key: Option<Vec<u8>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -62,6 +64,7 @@ impl<'a> Ctx<'a> {
             block_request: None,
             no_block: false,
             retry: false,
+            retry_key: None,
         }
     }
 
