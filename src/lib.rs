@@ -5,6 +5,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod exec;
+pub mod geo;
 pub mod keyspace;
 pub mod log;
 pub mod net;

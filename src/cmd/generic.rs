@@ -84,6 +84,7 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     }
     let (_, entry) = ctx.ex.dbs[db].take(src).expect("checked above");
     ctx.ex.dbs[db].insert_entry(CompactBytes::new(dst), entry);
+    ctx.ex.signal_ready(db, dst);
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(db, src);
     ctx.ex.signal_modified(db, dst);
@@ -294,6 +295,7 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
     }
     let (k, e) = ctx.ex.dbs[src].take(key).expect("checked above");
     ctx.ex.dbs[dst].insert_entry(k, e);
+    ctx.ex.signal_ready(dst, key);
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(src, key);
     ctx.ex.signal_modified(dst, key);
@@ -348,6 +350,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     let lru = ctx.ex.new_lru(now);
     let copied = Entry { lru, ..copied };
     ctx.ex.dbs[dst_db].insert_entry(CompactBytes::new(dst), copied);
+    ctx.ex.signal_ready(dst_db, dst);
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(dst_db, dst);
     ctx.ex.notify_to(

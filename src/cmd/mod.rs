@@ -4,17 +4,22 @@ pub mod args;
 pub mod bitmaps;
 pub mod connection;
 pub mod generic;
+pub mod geo;
+pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod lists;
 pub mod meta;
 pub mod pubsub;
 #[rustfmt::skip]
 pub mod meta_gen;
 pub mod server;
+pub mod sets;
 pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+pub mod zsets;
 
 use table::Handler;
 
@@ -23,12 +28,17 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     bitmaps::HANDLERS,
     connection::HANDLERS,
     generic::HANDLERS,
+    hashes::HANDLERS,
     hyperloglog::HANDLERS,
     pubsub::HANDLERS,
+    lists::HANDLERS,
     server::HANDLERS,
+    sets::HANDLERS,
     streams::HANDLERS,
     strings::HANDLERS,
     transactions::HANDLERS,
+    zsets::HANDLERS,
+    geo::HANDLERS,
 ];
 
 /// Which module serves which metadata group (checked by a test).
@@ -36,12 +46,17 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("bitmap", bitmaps::HANDLERS),
     ("connection", connection::HANDLERS),
     ("generic", generic::HANDLERS),
+    ("hash", hashes::HANDLERS),
     ("hyperloglog", hyperloglog::HANDLERS),
     ("pubsub", pubsub::HANDLERS),
+    ("list", lists::HANDLERS),
     ("server", server::HANDLERS),
+    ("set", sets::HANDLERS),
     ("stream", streams::HANDLERS),
     ("string", strings::HANDLERS),
     ("transactions", transactions::HANDLERS),
+    ("sorted-set", zsets::HANDLERS),
+    ("geo", geo::HANDLERS),
 ];
 
 #[cfg(test)]

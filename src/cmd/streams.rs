@@ -713,7 +713,7 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
     let mut keys = &argv[streams_arg..streams_arg + nkeys];
     let mut id_args = &argv[streams_arg + nkeys..];
     // Woken by one key: Redis serves that key alone.
-    if let Some(rk) = ctx.retry_key.as_deref() {
+    if let Some(rk) = ctx.ready_key {
         if let Some(j) = keys.iter().position(|k| *k == rk) {
             keys = &keys[j..j + 1];
             id_args = &id_args[j..j + 1];

@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::client::flags as cf;
 use super::{Client, Ctx, Executor};
+use crate::cmd::table::Command;
 use crate::resp::errors::CmdError;
 
 /// What kind of value the client waits for; only a key of that type wakes it.
@@ -32,14 +33,15 @@ impl BlockKind {
 }
 
 /// A parked client's wait.
-#[derive(Debug)]
 pub struct Blocked {
     pub kind: BlockKind,
     pub db: usize,
     pub keys: Vec<Vec<u8>>,
     /// Absolute unix ms, or 0 to wait forever.
     pub deadline_ms: i64,
-    /// The command to run again when a key is ready.
+    /// The command to run again when a key is ready (kept resolved: with rename-command the
+    /// name in argv is not the command's own name).
+    pub cmd: &'static Command,
     pub argv: Vec<Vec<u8>>,
 }
 
@@ -156,21 +158,49 @@ impl Executor {
     /// After a flush or SWAPDB: every waited-for key of `db` is looked at again (a stream that
     /// disappeared ends XREADGROUP waits, a key that arrived may serve waiters).
     pub fn signal_waited_keys_in_db(&mut self, db: usize) {
-        let keys: Vec<Vec<u8>> = self
+        let mut keys: Vec<Vec<u8>> = self
             .blocking
             .waiting
             .keys()
             .filter(|k| k.0 == db)
             .map(|k| k.1.clone())
             .collect();
+        keys.sort();
         for k in keys {
             self.signal_ready(db, &k);
         }
     }
 
+    /// Signals every waited-for key of `db` that holds a value (after SWAPDB, as Redis's
+    /// scanDatabaseForReadyKeys).
+    pub fn signal_existing_waited_keys(&mut self, db: usize) {
+        let mut keys: Vec<Vec<u8>> = self
+            .blocking
+            .waiting
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        keys.sort();
+        for k in keys {
+            if self.dbs[db].peek(&k).is_some() {
+                self.signal_ready(db, &k);
+            }
+        }
+    }
+
     /// Parks `client` after its handler asked to block.
-    pub(super) fn park(&mut self, client: &mut Client, req: BlockRequest, argv: &[&[u8]]) {
+    pub(super) fn park(
+        &mut self,
+        client: &mut Client,
+        mut req: BlockRequest,
+        cmd: &'static Command,
+        argv: &[&[u8]],
+    ) {
         let db = client.db;
+        // A key named twice is waited for once (Redis keeps a set of keys per client).
+        let mut seen = HashSet::new();
+        req.keys.retain(|k| seen.insert(k.clone()));
         for k in &req.keys {
             self.blocking
                 .waiting
@@ -189,6 +219,7 @@ impl Executor {
             db,
             keys: req.keys,
             deadline_ms: req.deadline_ms,
+            cmd,
             argv: req
                 .argv
                 .unwrap_or_else(|| argv.iter().map(|a| a.to_vec()).collect()),
@@ -256,18 +287,18 @@ impl Executor {
         }
     }
 
-    /// Runs a parked client's command again; unparks it if the command did not block again.
+    /// Runs a parked client's command again, serving from `key`; unparks it if the command
+    /// did not block again.
     fn retry_blocked(&mut self, client: &mut Client, now_ms: i64, key: Vec<u8>) {
-        let argv_owned = client.blocked.as_ref().expect("parked").argv.clone();
+        let blocked = client.blocked.as_ref().expect("parked");
+        let cmd = blocked.cmd;
+        let argv_owned = blocked.argv.clone();
         let argv: Vec<&[u8]> = argv_owned.iter().map(|a| a.as_slice()).collect();
-        let Some(cmd) = self.table.by_fullname(&argv[0].to_ascii_lowercase()) else {
-            return;
-        };
         let handler = cmd.handler.expect("bound command");
         let (result, request) = {
             let mut ctx = Ctx::new(self, client, &argv, cmd, now_ms);
             ctx.retry = true;
-            ctx.retry_key = Some(key);
+            ctx.ready_key = Some(&key);
             let r = handler(&mut ctx);
             (r, ctx.block_request.take())
         };

@@ -43,8 +43,10 @@ pub struct Ctx<'a> {
     pub no_block: bool,
     /// The command runs again for a client woken on a key (see exec/blocking.rs).
     pub retry: bool,
-    /// The key whose signal woke it.
-    pub retry_key: Option<Vec<u8>>,
+    /// When a parked client's command runs again: the key that became ready. Blocking
+    /// commands serve from this key only (Redis 7.0 serves a client from the key that was
+    /// signalled, not from the first non-empty key of its command).
+    pub ready_key: Option<&'a [u8]>,
 }
 
 impl<'a> Ctx<'a> {
@@ -64,7 +66,7 @@ impl<'a> Ctx<'a> {
             block_request: None,
             no_block: false,
             retry: false,
-            retry_key: None,
+            ready_key: None,
         }
     }
 
@@ -527,7 +529,7 @@ impl Executor {
             (r, ctx.block_request.take())
         };
         if let (Ok(()), Some(req)) = (&result, block) {
-            self.park(client, req, argv);
+            self.park(client, req, cmd, argv);
         }
         if cmd.meta.has(flag::READONLY)
             && client.has(cf::TRACKING)
@@ -690,6 +692,12 @@ impl Executor {
         self.signal_if_stream_gone(db, key);
         self.touch_watched(db, key);
         self.invalidate_tracked_key(key, true);
+    }
+
+    /// After SWAPDB: clients blocked on keys that now exist in either db are served.
+    pub fn swapped_dbs(&mut self, a: usize, b: usize) {
+        self.signal_existing_waited_keys(a);
+        self.signal_existing_waited_keys(b);
     }
 
     // ---- background work ----

@@ -90,6 +90,19 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     let mut dbs: Vec<crate::keyspace::db::Db> =
         (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect();
     let mut dec = rdb::Decoder::new(&bytes);
+    dec.set_limits = crate::cmd::sets::limits_from(&ex.settings);
+    dec.list_options = (
+        ex.settings.list_max_listpack_size,
+        ex.settings.list_compress_depth,
+    );
+    dec.hash_limits = crate::keyspace::types::hash::Limits {
+        max_entries: ex.settings.hash_max_listpack_entries,
+        max_value: ex.settings.hash_max_listpack_value,
+    };
+    dec.zset_limits = crate::keyspace::types::zset::Limits {
+        max_entries: ex.settings.zset_max_listpack_entries,
+        max_value: ex.settings.zset_max_listpack_value,
+    };
     dec.load(
         |_, _| {},
         |k| {

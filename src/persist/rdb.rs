@@ -8,6 +8,8 @@ use std::io::{self, Write};
 use crc::{Crc, Table, CRC_64_REDIS};
 
 use crate::keyspace::db::{Db, Entry, NO_EXPIRE};
+use crate::keyspace::types::hash::{self, Hash};
+use crate::keyspace::types::set::{self, Member, Set};
 use crate::keyspace::types::stream::{Consumer, Group, Nack, Stream, StreamId};
 use crate::keyspace::value::Value;
 use crate::util::num::parse_i64;
@@ -34,6 +36,18 @@ pub mod opcode {
 
 pub mod rtype {
     pub const STRING: u8 = 0;
+    /// RDB_TYPE_SET: length, then each member as a string.
+    pub const SET: u8 = 2;
+    /// A plain list: length, then each element as a string.
+    pub const LIST: u8 = 1;
+    pub const HASH: u8 = 4;
+    pub const HASH_ZIPMAP: u8 = 9;
+    pub const HASH_ZIPLIST: u8 = 13;
+    pub const HASH_LISTPACK: u8 = 16;
+    pub const ZSET_2: u8 = 5;
+    pub const LIST_ZIPLIST: u8 = 10;
+    pub const LIST_QUICKLIST: u8 = 14;
+    pub const LIST_QUICKLIST_2: u8 = 18;
     /// Redis 7.0's stream encoding (what we write).
     pub const STREAM_LISTPACKS_2: u8 = 19;
     /// Redis 7.2's (adds the consumers' active time).
@@ -179,15 +193,58 @@ impl<W: Write> Encoder<W> {
                 self.string(key)?;
                 self.int_string(*i)
             }
+            Value::Set(set) => {
+                self.byte(rtype::SET)?;
+                self.string(key)?;
+                self.len(set.len() as u64)?;
+                for m in set.iter() {
+                    match m {
+                        Member::Int(i) => self.int_string(i)?,
+                        Member::Bytes(b) => self.string(b)?,
+                    }
+                }
+                Ok(())
+            }
+            Value::List(l) => {
+                self.byte(rtype::LIST)?;
+                self.string(key)?;
+                self.len(l.len() as u64)?;
+                let mut res = Ok(());
+                l.scan(true, |e| match self.string(e) {
+                    Ok(()) => std::ops::ControlFlow::Continue(()),
+                    Err(err) => {
+                        res = Err(err);
+                        std::ops::ControlFlow::Break(())
+                    }
+                });
+                res
+            }
+            Value::Hash(h) => {
+                self.byte(rtype::HASH)?;
+                self.string(key)?;
+                self.len(h.len() as u64)?;
+                for (f, v) in h.iter() {
+                    self.string(f)?;
+                    self.string(v)?;
+                }
+                Ok(())
+            }
+            Value::ZSet(z) => {
+                self.byte(rtype::ZSET_2)?;
+                self.string(key)?;
+                self.len(z.len() as u64)?;
+                // Highest first, as Redis saves a skiplist (its loader then inserts at the head).
+                for (m, score) in z.walk(z.last(), true) {
+                    self.string(m)?;
+                    self.raw(&score.to_le_bytes())?;
+                }
+                Ok(())
+            }
             Value::Stream(st) => {
                 self.byte(rtype::STREAM_LISTPACKS_2)?;
                 self.string(key)?;
                 self.stream(st)
             }
-            other => Err(io::Error::other(format!(
-                "saving {} values is not supported yet",
-                other.type_name()
-            ))),
         }
     }
 
@@ -299,6 +356,14 @@ impl std::fmt::Display for DecodeError {
 pub struct Decoder<'a> {
     buf: &'a [u8],
     pub pos: usize,
+    /// Encoding thresholds for loaded sets (set-max-intset-entries and friends).
+    pub set_limits: set::Limits,
+    /// list-max-listpack-size and list-compress-depth for the lists it builds.
+    pub list_options: (i64, usize),
+    /// Encoding thresholds loaded hashes are built with (hash-max-listpack-*).
+    pub hash_limits: hash::Limits,
+    /// Sorted sets load into a listpack when they fit these (zset-max-listpack-*).
+    pub zset_limits: crate::keyspace::types::zset::Limits,
 }
 
 /// A loaded key.
@@ -319,7 +384,30 @@ enum Len {
 
 impl<'a> Decoder<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Decoder { buf, pos: 0 }
+        Decoder {
+            buf,
+            pos: 0,
+            set_limits: set::Limits::default(),
+            list_options: (-2, 0),
+            hash_limits: hash::Limits::default(),
+            zset_limits: Default::default(),
+        }
+    }
+
+    /// A plain list (RDB_TYPE_LIST) built as Redis builds it on load: pushed in order into a
+    /// list with the current node options. None for an empty list (Redis skips the key).
+    fn list(&mut self) -> Result<Option<Value>, DecodeError> {
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let (fill, depth) = self.list_options;
+        let mut l = crate::keyspace::types::list::List::new(fill, depth);
+        for _ in 0..n {
+            let e = self.string()?;
+            l.push_back(&e);
+        }
+        Ok(Some(Value::List(Box::new(l))))
     }
 
     fn fail<T>(&self, msg: impl Into<String>) -> Result<T, DecodeError> {
@@ -477,6 +565,89 @@ impl<'a> Decoder<'a> {
         Ok(s)
     }
 
+    /// A plain RDB_TYPE_SET, encoded as Redis encodes a loaded set: intset when every member
+    /// is an integer and they are few enough, else a hash table. None for an empty set.
+    fn load_set(&mut self) -> Result<Option<Value>, DecodeError> {
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let lim = self.set_limits;
+        let mut s = Set::new_ints();
+        for _ in 0..n {
+            let m = self.string()?;
+            if !s.insert(&m, &lim) {
+                return self.fail("Duplicate set members detected");
+            }
+        }
+        Ok(Some(Value::Set(Box::new(s))))
+    }
+
+    /// A RDB_TYPE_HASH value (pair count, then field and value strings), built in the encoding
+    /// Redis would build after loading it. None for an empty hash (Redis skips such keys).
+    fn hash(&mut self) -> Result<Option<Value>, DecodeError> {
+        let start = self.pos;
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        // Every pair takes at least two bytes: a corrupt count cannot make us over-allocate.
+        let remaining = (self.buf.len() - self.pos) as u64;
+        if n > remaining / 2 {
+            return self.fail("Hash length exceeds the file size");
+        }
+        let mut pairs = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let f = self.string()?;
+            let v = self.string()?;
+            pairs.push((f, v));
+        }
+        let pairs_ref = pairs.iter().map(|(f, v)| (&f[..], &v[..]));
+        match Hash::from_pairs(n as usize, pairs_ref, self.hash_limits) {
+            Ok(h) => Ok(Some(Value::Hash(Box::new(h)))),
+            Err(hash::LoadError::DuplicateField) => Err(DecodeError {
+                offset: start,
+                msg: "Duplicate hash fields detected".into(),
+            }),
+        }
+    }
+
+    /// A RDB_TYPE_ZSET_2 body: count, then (member, little-endian f64) pairs in any order.
+    /// Built whole, so the encoding follows the final size, as Redis converts after loading.
+    /// None for an empty set, which Redis skips.
+    fn zset2(&mut self) -> Result<Option<Value>, DecodeError> {
+        use crate::keyspace::types::zset::ZSet;
+        let start = self.pos;
+        let n = self.length()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let mut entries: Vec<(Vec<u8>, f64)> = Vec::with_capacity(n.min(1 << 20) as usize);
+        for _ in 0..n {
+            let m = self.string()?;
+            let score = f64::from_le_bytes(self.take(8)?.try_into().expect("8"));
+            if score.is_nan() {
+                return self.fail("Zset with NAN score detected");
+            }
+            entries.push((m, score));
+        }
+        entries.sort_by(|a, b| {
+            a.1.partial_cmp(&b.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+        if !entries.iter().all(|e| seen.insert(&e.0)) {
+            self.pos = start;
+            return self.fail("Duplicate zset fields detected");
+        }
+        drop(seen);
+        Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(
+            &entries,
+            self.zset_limits,
+        )))))
+    }
+
     /// Parses a whole file, calling `on_key` for each key; checks the CRC if present.
     pub fn load(
         &mut self,
@@ -529,12 +700,42 @@ impl<'a> Decoder<'a> {
                 opcode::FUNCTION | opcode::FUNCTION2 => {
                     return self.fail("Function libraries are not supported yet")
                 }
-                rtype::STRING | rtype::STREAM_LISTPACKS_2 | rtype::STREAM_LISTPACKS_3 => {
+                rtype::STRING | rtype::LIST | rtype::HASH => {
                     let key = self.string()?;
-                    let value = if t == rtype::STRING {
-                        Value::string_from_vec(self.string()?)
-                    } else {
-                        Value::Stream(Box::new(self.stream(t)?))
+                    let value = match t {
+                        rtype::STRING => Some(Value::string_from_vec(self.string()?)),
+                        rtype::LIST => self.list()?,
+                        _ => self.hash()?,
+                    };
+                    let at = self.pos;
+                    if let Some(value) = value {
+                        on_key(LoadedKey {
+                            db,
+                            key,
+                            value,
+                            expire_at_ms: expire,
+                            idle_secs: idle,
+                            freq,
+                        })
+                        .map_err(|msg| DecodeError { offset: at, msg })?;
+                    }
+                    expire = NO_EXPIRE;
+                    idle = None;
+                    freq = None;
+                }
+                rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
+                    self.pos -= 1;
+                    return self.fail(format!(
+                        "Loading compact hash encodings (RDB type {t}) is not supported yet"
+                    ));
+                }
+                rtype::ZSET_2 => {
+                    let key = self.string()?;
+                    let Some(value) = self.zset2()? else {
+                        expire = NO_EXPIRE;
+                        idle = None;
+                        freq = None;
+                        continue;
                     };
                     let at = self.pos;
                     on_key(LoadedKey {
@@ -549,6 +750,49 @@ impl<'a> Decoder<'a> {
                     expire = NO_EXPIRE;
                     idle = None;
                     freq = None;
+                }
+                rtype::STREAM_LISTPACKS_2 | rtype::STREAM_LISTPACKS_3 => {
+                    let key = self.string()?;
+                    let value = Value::Stream(Box::new(self.stream(t)?));
+                    let at = self.pos;
+                    on_key(LoadedKey {
+                        db,
+                        key,
+                        value,
+                        expire_at_ms: expire,
+                        idle_secs: idle,
+                        freq,
+                    })
+                    .map_err(|msg| DecodeError { offset: at, msg })?;
+                    expire = NO_EXPIRE;
+                    idle = None;
+                    freq = None;
+                }
+                rtype::SET => {
+                    let key = self.string()?;
+                    let value = self.load_set()?;
+                    let at = self.pos;
+                    // An empty set is skipped, as Redis skips empty keys.
+                    if let Some(value) = value {
+                        on_key(LoadedKey {
+                            db,
+                            key,
+                            value,
+                            expire_at_ms: expire,
+                            idle_secs: idle,
+                            freq,
+                        })
+                        .map_err(|msg| DecodeError { offset: at, msg })?;
+                    }
+                    expire = NO_EXPIRE;
+                    idle = None;
+                    freq = None;
+                }
+                rtype::LIST_ZIPLIST | rtype::LIST_QUICKLIST | rtype::LIST_QUICKLIST_2 => {
+                    self.pos -= 1;
+                    return self.fail(format!(
+                        "Loading compact list encodings (RDB type {t}) is not supported yet"
+                    ));
                 }
                 other => {
                     self.pos -= 1;
@@ -654,6 +898,233 @@ mod tests {
         assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
     }
 
+    /// Hashes save as RDB_TYPE_HASH and load in the encoding Redis would pick.
+    #[test]
+    fn roundtrip_hashes() {
+        let lim = hash::Limits::default();
+        let mut small = Hash::new();
+        small.set(b"a", b"1", lim);
+        small.set(b"b", b"", lim);
+        let mut long = Hash::new();
+        long.set(b"f", &[b'x'; 65], lim);
+        let mut big = Hash::new();
+        for i in 0..600 {
+            big.set(
+                format!("field:{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                lim,
+            );
+        }
+        // Shrunk after growing: a table in memory, but compact again once reloaded.
+        let mut shrunk = big.clone();
+        for i in 2..600 {
+            shrunk.remove(format!("field:{i}").as_bytes());
+        }
+        let mut db = Db::new();
+        for (k, h) in [
+            ("small", small),
+            ("long", long),
+            ("big", big),
+            ("shrunk", shrunk),
+        ] {
+            db.insert(k.as_bytes(), Value::Hash(Box::new(h)), NO_EXPIRE, 0);
+        }
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = std::collections::BTreeMap::new();
+        Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    got.insert(k.key, k.value);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let enc = |k: &str| got[k.as_bytes()].encoding_name();
+        assert_eq!(enc("small"), "listpack");
+        assert_eq!(enc("long"), "hashtable");
+        assert_eq!(enc("big"), "hashtable");
+        assert_eq!(enc("shrunk"), "listpack");
+        let Value::Hash(h) = &got[&b"small"[..]] else {
+            panic!("not a hash")
+        };
+        let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
+        assert_eq!(pairs, vec![(&b"a"[..], &b"1"[..]), (&b"b"[..], &b""[..])]);
+        let Value::Hash(h) = &got[&b"big"[..]] else {
+            panic!("not a hash")
+        };
+        assert_eq!(h.len(), 600);
+        assert_eq!(h.get(b"field:599"), Some(&b"v599"[..]));
+        // Tighter thresholds at load time convert more.
+        let mut dec = Decoder::new(&bytes);
+        dec.hash_limits = hash::Limits {
+            max_entries: 1,
+            max_value: 64,
+        };
+        let mut encs = Vec::new();
+        dec.load(
+            |_, _| {},
+            |k| {
+                encs.push(k.value.encoding_name());
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(encs.iter().all(|e| *e == "hashtable"));
+    }
+
+    #[test]
+    fn hash_with_duplicate_fields_is_refused() {
+        let mut enc = Encoder::new(Vec::new(), false);
+        enc.raw(b"REDIS0010").unwrap();
+        enc.byte(rtype::HASH).unwrap();
+        enc.string(b"h").unwrap();
+        enc.len(2).unwrap();
+        for s in [&b"a"[..], b"1", b"a", b"2"] {
+            enc.string(s).unwrap();
+        }
+        let bytes = enc.finish(true).unwrap();
+        let e = Decoder::new(&bytes)
+            .load(|_, _| {}, |_| Ok(()))
+            .unwrap_err();
+        assert!(e.msg.contains("Duplicate"), "{e}");
+    }
+
+    #[test]
+    fn roundtrip_zsets() {
+        use crate::keyspace::types::zset::{AddFlags, Limits, ZSet};
+        let lim = Limits::default();
+        let mut small = ZSet::for_new_key(lim, 1);
+        let mut big = ZSet::for_new_key(lim, 1);
+        for (i, m) in ["a", "b", "c"].iter().enumerate() {
+            small.add(i as f64 - 1.0, m.as_bytes(), AddFlags::default(), lim);
+        }
+        small.add(f64::INFINITY, b"inf", AddFlags::default(), lim);
+        small.add(-0.0, b"zero", AddFlags::default(), lim);
+        for i in 0..300 {
+            let m = format!("m{i}");
+            big.add(
+                f64::from(i % 7) * 0.5,
+                m.as_bytes(),
+                AddFlags::default(),
+                lim,
+            );
+        }
+        assert_eq!(big.encoding_name(), "skiplist");
+        let mut db = Db::new();
+        db.insert(b"small", Value::ZSet(Box::new(small.clone())), NO_EXPIRE, 0);
+        db.insert(
+            b"big",
+            Value::ZSet(Box::new(big.clone())),
+            1_900_000_000_000,
+            0,
+        );
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let load = |limits: Limits| {
+            let mut got = Vec::new();
+            let mut d = Decoder::new(&bytes);
+            d.zset_limits = limits;
+            d.load(
+                |_, _| {},
+                |k| {
+                    got.push((k.key, k.value, k.expire_at_ms));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            got
+        };
+        let contents =
+            |z: &ZSet| -> Vec<(Vec<u8>, f64)> { z.iter().map(|(m, s)| (m.to_vec(), s)).collect() };
+        let got = load(lim);
+        let (Value::ZSet(b), Value::ZSet(s)) = (&got[0].1, &got[1].1) else {
+            panic!("zsets expected");
+        };
+        assert_eq!(got[0].2, 1_900_000_000_000);
+        assert_eq!(b.encoding_name(), "skiplist");
+        assert_eq!(s.encoding_name(), "listpack");
+        assert_eq!(contents(b), contents(&big));
+        assert_eq!(contents(s), contents(&small));
+        b.check_invariants();
+        // Loaded under bigger limits the big set becomes a listpack, as Redis converts.
+        let got = load(Limits {
+            max_entries: 1000,
+            max_value: 64,
+        });
+        let Value::ZSet(b) = &got[0].1 else {
+            panic!("zset expected");
+        };
+        assert_eq!(b.encoding_name(), "listpack");
+        assert_eq!(contents(b), contents(&big));
+    }
+
+    #[test]
+    fn roundtrip_lists() {
+        use crate::keyspace::types::list::List;
+        let mut db = Db::new();
+        let mut small = List::new(-2, 0);
+        for e in [&b"a"[..], b"", b"12", b"-7", &[0u8, 255, 10]] {
+            small.push_back(e);
+        }
+        let mut big = List::new(4, 1);
+        let elems: Vec<Vec<u8>> = (0..1000)
+            .map(|i| format!("element-{i}").repeat(i % 7 + 1).into_bytes())
+            .collect();
+        for e in &elems {
+            big.push_back(e);
+        }
+        db.insert(b"small", Value::List(Box::new(small)), NO_EXPIRE, 0);
+        db.insert(b"big", Value::List(Box::new(big)), 1_900_000_000_000, 0);
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = Vec::new();
+        let mut dec = Decoder::new(&bytes);
+        dec.list_options = (3, 2);
+        dec.load(
+            |_, _| {},
+            |k| {
+                let Value::List(l) = &k.value else {
+                    panic!("not a list")
+                };
+                l.check_invariants();
+                got.push((k.key.clone(), l.to_vec(), l.node_count(), k.expire_at_ms));
+                Ok(())
+            },
+        )
+        .unwrap();
+        got.sort();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, b"big");
+        assert_eq!(got[0].1, elems);
+        assert_eq!(got[0].2, 334, "loaded with the current fill (3 per node)");
+        assert_eq!(got[0].3, 1_900_000_000_000);
+        assert_eq!(
+            got[1].1,
+            vec![
+                b"a".to_vec(),
+                vec![],
+                b"12".to_vec(),
+                b"-7".to_vec(),
+                vec![0, 255, 10]
+            ]
+        );
+        // An empty plain list is skipped, as Redis skips it.
+        let mut raw = b"REDIS0010".to_vec();
+        raw.extend_from_slice(&[rtype::LIST, 1, b'e', 0, opcode::EOF]);
+        raw.extend_from_slice(&[0; 8]);
+        let mut n = 0;
+        Decoder::new(&raw)
+            .load(
+                |_, _| {},
+                |_| {
+                    n += 1;
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
     #[test]
     fn roundtrip_strings() {
         let mut db = Db::new();
@@ -701,5 +1172,92 @@ mod tests {
             .load(|_, _| {}, |_| Ok(()))
             .unwrap_err();
         assert!(e.offset > 0);
+    }
+
+    #[test]
+    fn roundtrip_sets() {
+        let lim = set::Limits::default();
+        let mut db = Db::new();
+        let small_ints = Set::from_members([&b"3"[..], b"-70000", b"1"], &lim).unwrap();
+        let mixed = Set::from_members([&b"1"[..], b"a", b"x y"], &lim).unwrap();
+        let many: Vec<Vec<u8>> = (0..600).map(|i| format!("{i}").into_bytes()).collect();
+        let big_ints = Set::from_members(many.iter().map(Vec::as_slice), &lim).unwrap();
+        let long: Vec<Vec<u8>> = (0..200)
+            .map(|i| format!("member:{i}").into_bytes())
+            .collect();
+        let strings = Set::from_members(long.iter().map(Vec::as_slice), &lim).unwrap();
+        let sets = [
+            (&b"ints"[..], small_ints),
+            (b"mixed", mixed),
+            (b"bigints", big_ints),
+            (b"strings", strings),
+        ];
+        for (k, s) in &sets {
+            db.insert(k, Value::Set(Box::new(s.clone())), NO_EXPIRE, 0);
+        }
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = std::collections::BTreeMap::new();
+        Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    got.insert(k.key, k.value);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(got.len(), sets.len());
+        for (k, s) in &sets {
+            let Value::Set(loaded) = &got[*k] else {
+                panic!("not a set")
+            };
+            assert_eq!(loaded.encoding_name(), s.encoding_name());
+            let a: std::collections::BTreeSet<Vec<u8>> =
+                loaded.iter().map(Member::to_vec).collect();
+            let b: std::collections::BTreeSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
+            assert_eq!(a, b);
+        }
+        assert_eq!(got[&b"ints"[..]].encoding_name(), "intset");
+        assert_eq!(got[&b"bigints"[..]].encoding_name(), "hashtable");
+        // With a lower threshold the same file loads the small integer set as a hash table.
+        let mut dec = Decoder::new(&bytes);
+        dec.set_limits.max_intset_entries = 2;
+        let mut encodings = Vec::new();
+        dec.load(
+            |_, _| {},
+            |k| {
+                encodings.push((k.key, k.value.encoding_name()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(encodings.contains(&(b"ints".to_vec(), "hashtable")));
+    }
+
+    #[test]
+    fn set_duplicates_and_empty_sets() {
+        let mut enc = Encoder::new(Vec::new(), false);
+        enc.raw(b"REDIS0010").unwrap();
+        enc.byte(rtype::SET).unwrap();
+        enc.string(b"empty").unwrap();
+        enc.len(0).unwrap();
+        enc.byte(rtype::SET).unwrap();
+        enc.string(b"dup").unwrap();
+        enc.len(2).unwrap();
+        enc.string(b"a").unwrap();
+        enc.string(b"a").unwrap();
+        let bytes = enc.finish(true).unwrap();
+        let mut keys = Vec::new();
+        let e = Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    keys.push(k.key);
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+        assert!(keys.is_empty());
+        assert!(e.msg.contains("Duplicate set members"));
     }
 }

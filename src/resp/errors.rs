@@ -103,12 +103,33 @@ pub const PROTECTED_MODE: &str = "DENIED Redis is running in protected mode beca
      NOTE: You only need to do one of the above things in order for the server to start \
      accepting connections from the outside.";
 pub const LCS_STRINGS_ONLY: &str = "ERR The specified keys must contain string values";
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, \
+     2 from the second ... or use negative to start from the end of the list";
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+/// LMPOP / BLMPOP (and ZMPOP / BZMPOP) numkeys below 1.
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+/// LMPOP / BLMPOP (and ZMPOP / BZMPOP) COUNT below 1.
+pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
 pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 pub const HLL_INVALID: &str = "INVALIDOBJ Corrupted HLL object detected";
 pub const HLL_NO_KEY: &str = "ERR The specified key does not exist";
 pub const HLL_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
 pub const HLL_TEST_SPARSE_NOT_USED: &str = "ERR TESTFAILED sparse encoding not used";
 pub const HLL_TEST_DISAGREE: &str = "ERR TESTFAILED dense/sparse disagree";
+/// SINTERCARD's numkeys (also ZINTERCARD, LMPOP and friends in Redis).
+pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const NUMKEYS_OVER_ARGS: &str = "ERR Number of keys can't be greater than number of args";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
+pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
+pub const GEO_NEED_HEIGHT: &str = "ERR need numeric height";
+pub const GEO_RADIUS_NEGATIVE: &str = "ERR radius cannot be negative";
+pub const GEO_BOX_NEGATIVE: &str = "ERR height or width cannot be negative";
+pub const GEO_MEMBER_DECODE: &str = "ERR could not decode requested zset member";
+pub const GEO_COUNT_POSITIVE: &str = "ERR COUNT must be > 0";
+pub const GEO_ANY_NEEDS_COUNT: &str = "ERR the ANY argument requires COUNT argument";
 pub const TRACKING_ONE_REDIRECT: &str = "ERR A client can only redirect to a single other client";
 pub const TRACKING_NO_REDIRECT_CLIENT: &str =
     "ERR The client ID you want redirect to does not exist";
@@ -126,6 +147,35 @@ pub const CACHING_YES_OPTIN: &str =
 pub const CACHING_NO_OPTOUT: &str =
     "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
 
+/// GEOADD / GEOSEARCH FROMLONLAT outside the valid ranges ("%f,%f" as C prints it).
+pub fn geo_invalid_pair(lon: f64, lat: f64) -> CmdError {
+    let mut s = b"ERR invalid longitude,latitude pair ".to_vec();
+    crate::util::num::push_fixed(&mut s, lon, 6);
+    s.push(b',');
+    crate::util::num::push_fixed(&mut s, lat, 6);
+    CmdError::owned(String::from_utf8_lossy(&s).into_owned())
+}
+
+/// STORE / GEOSEARCHSTORE combined with WITH* options.
+pub fn geo_store_with_options(geosearchstore: bool) -> CmdError {
+    CmdError::owned(format!(
+        "ERR {} is not compatible with WITHDIST, WITHHASH and WITHCOORD options",
+        if geosearchstore {
+            "GEOSEARCHSTORE"
+        } else {
+            "STORE option in GEORADIUS"
+        }
+    ))
+}
+
+/// GEOSEARCH without its center or shape; `cmd` is the command name as the client typed it.
+pub fn geo_exactly_one(what: &str, cmd: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR exactly one of {what} can be specified for {}",
+        String::from_utf8_lossy(c_trunc(cmd, usize::MAX))
+    ))
+}
+
 /// A BCAST prefix overlapping one the client already has (`existing`) or another given in
 /// the same command.
 pub fn tracking_prefix_overlap(prefix: &[u8], other: &[u8], existing: bool) -> CmdError {
@@ -140,6 +190,28 @@ pub fn tracking_prefix_overlap(prefix: &[u8], other: &[u8], existing: bool) -> C
         String::from_utf8_lossy(c_trunc(other, usize::MAX)),
     ))
 }
+pub const HASH_VALUE_NOT_INTEGER: &str = "ERR hash value is not an integer";
+pub const HASH_VALUE_NOT_FLOAT: &str = "ERR hash value is not a float";
+pub const VALUE_NAN_OR_INF: &str = "ERR value is NaN or Infinity";
+pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
+
+// Sorted sets.
+pub const ZSET_MINMAX_FLOAT: &str = "ERR min or max is not a float";
+pub const ZSET_MINMAX_LEX: &str = "ERR min or max not valid string range item";
+pub const ZADD_NX_XX: &str = "ERR XX and NX options at the same time are not compatible";
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const ZSET_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const ZRANGE_LIMIT_RANK: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_WITHSCORES_LEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const ZMPOP_NUMKEYS: &str = "ERR numkeys should be greater than 0";
+pub const ZMPOP_COUNT: &str = "ERR count should be greater than 0";
+pub const ZSET_WEIGHT_FLOAT: &str = "ERR weight value is not a float";
+pub const ZSET_LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const ZRANDMEMBER_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub const ZRANDMEMBER_OUT_OF_RANGE: &str = "ERR value is out of range";
 
 /// "ERR unknown command 'name', with args beginning with: 'a' 'b' " as Redis formats it:
 /// each part is cut at 128 bytes and at a NUL, as C's "%.128s" does.
@@ -224,6 +296,14 @@ pub fn hll_test_too_big_error(card: u64, abserr: u64) -> CmdError {
     ))
 }
 
+/// "ERR value is out of range, value must between MIN and MAX" (Redis's
+/// getRangeLongFromObjectOrReply without a custom message; "between" lacks its "be" there too).
+pub fn out_of_range_between(min: i64, max: i64) -> CmdError {
+    CmdError::owned(format!(
+        "ERR value is out of range, value must between {min} and {max}"
+    ))
+}
+
 /// C's "%.Ns": at most `n` bytes, and nothing from the first NUL on.
 pub fn c_trunc(s: &[u8], n: usize) -> &[u8] {
     let s = match memchr::memchr(0, s) {
@@ -231,6 +311,13 @@ pub fn c_trunc(s: &[u8], n: usize) -> &[u8] {
         None => s,
     };
     &s[..s.len().min(n)]
+}
+
+/// ZUNION/ZINTER/ZDIFF (and STORE, ZINTERCARD) with numkeys < 1.
+pub fn zset_need_key(fullname: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR at least 1 input key is needed for '{fullname}' command"
+    ))
 }
 
 // ---- streams ----

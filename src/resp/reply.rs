@@ -158,6 +158,20 @@ impl ReplyBuf {
         self.header(kind, n as u64);
     }
 
+    /// A coordinate as Redis's addReplyHumanLongDouble prints it: bulk in RESP2, double in
+    /// RESP3, both in long-double human form.
+    pub fn human_long_double(&mut self, v: f64) {
+        let mut tmp = Vec::with_capacity(48);
+        crate::util::num::push_human_ld(&mut tmp, v);
+        if self.is_resp3() {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(&tmp);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(&tmp);
+        }
+    }
+
     /// A double, printed as `%.17g` (Redis 7.0's addReplyDouble).
     pub fn double(&mut self, v: f64) {
         if self.is_resp3() {

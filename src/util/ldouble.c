@@ -76,6 +76,12 @@ int cinnabar_ld_normalize(const char *s, size_t slen, char *out, size_t outlen) 
     return l > 0 ? l : -4;
 }
 
+/* A double widened to long double, in human form (Redis's addReplyHumanLongDouble, used for
+ * GEOPOS and WITHCOORD). */
+int cinnabar_ld_human(double v, char *out, size_t outlen) {
+    return ld2string_human(out, outlen, (long double)v);
+}
+
 /* strtod over a byte slice, with Redis's getDoubleFromObject checks except NaN (callers differ
  * on NaN). Returns 1 on success. */
 int cinnabar_strtod(const char *s, size_t slen, double *out) {
@@ -104,12 +110,12 @@ int cinnabar_fmt_fixed(double v, int prec, char *out, size_t outlen) {
     return snprintf(out, outlen, "%.*f", prec, v);
 }
 
-/* Redis's getTimeoutFromObjectOrReply for seconds: parse as long double, multiply by 1000 and
- * convert to long long (an out-of-range conversion yields LLONG_MIN on x86_64, which Redis
+/* Redis's getTimeoutFromObjectOrReply for seconds: parse as long double, multiply by 1000,
+ * round up (so 0.0001 is 1 ms, not "forever", and -0.0001 is 0) and convert to long long (an out-of-range conversion yields LLONG_MIN on x86_64, which Redis
  * then reports as "timeout is negative"). Returns 1 on success. */
 int cinnabar_timeout_secs_to_ms(const char *s, size_t slen, long long *out) {
     long double v = 0;
     if (!string2ld(s, slen, &v)) return 0;
-    *out = (long long)(v * 1000.0);
+    *out = (long long)ceill(v * 1000.0);
     return 1;
 }

@@ -22,13 +22,14 @@ extern "C" {
         outlen: usize,
     ) -> c_int;
     fn cinnabar_strtod(s: *const c_char, slen: usize, out: *mut f64) -> c_int;
+    fn cinnabar_ld_human(v: f64, out: *mut c_char, outlen: usize) -> c_int;
     fn cinnabar_fmt_g17(v: f64, out: *mut c_char, outlen: usize) -> c_int;
     fn cinnabar_fmt_fixed(v: f64, prec: c_int, out: *mut c_char, outlen: usize) -> c_int;
     fn cinnabar_timeout_secs_to_ms(s: *const c_char, slen: usize, out: *mut i64) -> c_int;
 }
 
 /// A blocking timeout in (fractional) seconds as Redis converts it: long double seconds × 1000
-/// truncated to an integer (None if not a float).
+/// rounded up to an integer (None if not a float).
 pub fn timeout_secs_to_ms(s: &[u8]) -> Option<i64> {
     let mut v = 0i64;
     // SAFETY: the helper reads exactly `len` bytes and writes one i64.
@@ -259,6 +260,15 @@ pub fn libc_g17(v: f64) -> Vec<u8> {
     // SAFETY: snprintf writes at most 64 bytes including NUL.
     let n = unsafe { cinnabar_fmt_g17(v, buf.as_mut_ptr().cast(), buf.len()) };
     buf[..n as usize].to_vec()
+}
+
+/// `v` as a long double in Redis's human form (`%.17Lf`, trailing zeroes dropped).
+pub fn push_human_ld(out: &mut Vec<u8>, v: f64) {
+    let mut buf = [0u8; 5 * 1024 + 8];
+    // SAFETY: ld2string_human writes at most `buf.len()` bytes and returns the length (0 if
+    // the value did not fit, which a finite double never reaches with this buffer).
+    let n = unsafe { cinnabar_ld_human(v, buf.as_mut_ptr().cast(), buf.len()) };
+    out.extend_from_slice(&buf[..n.max(0) as usize]);
 }
 
 /// C's `%.{prec}f` (GEO distances and coordinates use fixed precision).

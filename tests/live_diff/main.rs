@@ -5,8 +5,12 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod hashes;
+mod lists;
+mod sets;
 mod streams;
 mod strings;
+mod zsets;
 
 use common::client::Client;
 use common::server::{cinnabar, redis};

@@ -85,6 +85,7 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         ctx.ex.touch_watched_in_db(a, Some(b));
         ctx.ex.touch_watched_in_db(b, Some(a));
         ctx.ex.dbs.swap(a, b);
+        ctx.ex.swapped_dbs(a, b);
         ctx.ex.signal_waited_keys_in_db(a);
         ctx.ex.signal_waited_keys_in_db(b);
         ctx.ex.dirty += 1;

@@ -1,21 +1,350 @@
-//! The hash value type. Its representation and operations arrive with the hash commands; until
-//! then no command creates one.
+//! The hash value type: a compact `PairList` while small (Redis's `listpack`), a `FieldTable`
+//! once it grows (Redis's `hashtable`), with Redis's conversion rules:
+//!
+//! - a write converts first if a field or value it stores is longer than
+//!   hash-max-listpack-value, or if the packed form would pass 1 GiB (Redis's lpSafeToAdd);
+//! - an insertion converts after adding when the hash has more than hash-max-listpack-entries
+//!   fields;
+//! - nothing ever converts back, however much the hash shrinks.
+
+mod blob;
+mod pairlist;
+mod table;
+
+pub use pairlist::PairList;
+pub use table::FieldTable;
+
+/// Redis's LISTPACK_MAX_SAFETY_SIZE: a packed hash never grows past this many bytes.
+pub const PACKED_MAX_BYTES: usize = 1 << 30;
+
+/// The encoding thresholds (hash-max-listpack-entries / hash-max-listpack-value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_value: usize,
+}
+
+impl Default for Limits {
+    /// Redis's defaults.
+    fn default() -> Self {
+        Limits {
+            max_entries: 512,
+            max_value: 64,
+        }
+    }
+}
 
 /// A hash value.
-#[derive(Debug, Clone, Default)]
-pub struct Hash {}
+#[derive(Debug, Clone)]
+pub enum Hash {
+    Packed(PairList),
+    Table(Box<FieldTable>),
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::Packed(PairList::new())
+    }
+}
+
+/// Why an RDB hash could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    DuplicateField,
+}
 
 impl Hash {
-    pub fn len(&self) -> usize {
-        0
+    /// An empty hash in the compact encoding (Redis's createHashObject).
+    pub fn new() -> Self {
+        Self::default()
     }
 
+    #[inline]
+    pub fn len(&self) -> usize {
+        match self {
+            Hash::Packed(p) => p.len(),
+            Hash::Table(t) => t.len(),
+        }
+    }
+
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// OBJECT ENCODING's answer, as Redis 7.0.15 reports it.
     pub fn encoding_name(&self) -> &'static str {
-        "listpack"
+        match self {
+            Hash::Packed(_) => "listpack",
+            Hash::Table(_) => "hashtable",
+        }
+    }
+
+    pub fn is_packed(&self) -> bool {
+        matches!(self, Hash::Packed(_))
+    }
+
+    /// Heap bytes held (the value's own allocations, for MEMORY-style estimates).
+    pub fn alloc_size(&self) -> usize {
+        match self {
+            Hash::Packed(p) => p.alloc_size(),
+            Hash::Table(t) => std::mem::size_of::<FieldTable>() + t.alloc_size(),
+        }
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            Hash::Packed(p) => p.get(field),
+            Hash::Table(t) => t.get(field),
+        }
+    }
+
+    pub fn contains(&self, field: &[u8]) -> bool {
+        match self {
+            Hash::Packed(p) => p.contains(field),
+            Hash::Table(t) => t.contains(field),
+        }
+    }
+
+    /// Switches to the table encoding (Redis's hashTypeConvert); a no-op if already there.
+    pub fn convert(&mut self) {
+        if let Hash::Packed(p) = self {
+            let mut t = FieldTable::with_capacity(p.len());
+            for (f, v) in p.iter() {
+                t.insert_absent(f, v);
+            }
+            *self = Hash::Table(Box::new(t));
+        }
+    }
+
+    /// Redis's hashTypeTryConversion before a write of `args` (fields and values): converts if
+    /// any is longer than `max_value` or the packed form would pass its size limit.
+    pub fn prepare_write(&mut self, args: &[&[u8]], lim: Limits) {
+        let Hash::Packed(p) = self else {
+            return;
+        };
+        let mut sum = 0usize;
+        for a in args {
+            if a.len() > lim.max_value {
+                self.convert();
+                return;
+            }
+            sum = sum.saturating_add(a.len());
+        }
+        if p.byte_len().saturating_add(sum) > PACKED_MAX_BYTES {
+            self.convert();
+        }
+    }
+
+    /// Redis's hashTypeSet: stores `value` under `field`; returns true if the field is new.
+    /// Converts first if the field or value is too long for the compact form, and afterwards
+    /// if the hash has too many fields for it.
+    pub fn set(&mut self, field: &[u8], value: &[u8], lim: Limits) -> bool {
+        if let Hash::Packed(p) = self {
+            if field.len() > lim.max_value
+                || value.len() > lim.max_value
+                || p.byte_len() + field.len() + value.len() + 2 * 10 > PACKED_MAX_BYTES
+            {
+                self.convert();
+            }
+        }
+        match self {
+            Hash::Packed(p) => {
+                let added = p.set(field, value);
+                if added && p.len() > lim.max_entries {
+                    self.convert();
+                }
+                added
+            }
+            Hash::Table(t) => t.insert(field, value),
+        }
+    }
+
+    /// Removes a field; returns true if it was there. A table shrinks when it gets sparse.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match self {
+            Hash::Packed(p) => p.remove(field),
+            Hash::Table(t) => {
+                let removed = t.remove(field);
+                if removed {
+                    t.shrink_if_needed();
+                }
+                removed
+            }
+        }
+    }
+
+    /// Every pair: insertion order for the compact form, table order otherwise.
+    pub fn iter(&self) -> Iter<'_> {
+        match self {
+            Hash::Packed(p) => Iter::Packed(p.iter()),
+            Hash::Table(t) => Iter::Table(Box::new(t.iter())),
+        }
+    }
+
+    /// Builds a hash from RDB pairs the way Redis's loader does: the table encoding from the
+    /// start when there are more than `max_entries` pairs, otherwise compact until a field or
+    /// value is too long (or the packed size limit is reached), then the table.
+    pub fn from_pairs<'a>(
+        count: usize,
+        pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        lim: Limits,
+    ) -> Result<Hash, LoadError> {
+        let mut h = if count > lim.max_entries {
+            Hash::Table(Box::new(FieldTable::with_capacity(count)))
+        } else {
+            Hash::new()
+        };
+        for (f, v) in pairs {
+            if let Hash::Packed(p) = &mut h {
+                if f.len() > lim.max_value
+                    || v.len() > lim.max_value
+                    || p.byte_len() + f.len() + v.len() > PACKED_MAX_BYTES
+                {
+                    h.convert();
+                }
+            }
+            match &mut h {
+                Hash::Packed(p) => {
+                    if p.contains(f) {
+                        return Err(LoadError::DuplicateField);
+                    }
+                    p.push(f, v);
+                }
+                Hash::Table(t) => {
+                    if !t.insert(f, v) {
+                        return Err(LoadError::DuplicateField);
+                    }
+                }
+            }
+        }
+        Ok(h)
+    }
+
+    /// Verifies the representation (tests).
+    pub fn check_invariants(&self) {
+        match self {
+            Hash::Packed(p) => p.check_invariants(),
+            Hash::Table(t) => t.check_invariants(),
+        }
+    }
+}
+
+/// Iterator over a hash's pairs.
+pub enum Iter<'a> {
+    Packed(pairlist::Iter<'a>),
+    Table(Box<dyn Iterator<Item = (&'a [u8], &'a [u8])> + 'a>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Packed(i) => i.next(),
+            Iter::Table(i) => i.next(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const LIM: Limits = Limits {
+        max_entries: 4,
+        max_value: 8,
+    };
+
+    #[test]
+    fn conversions_follow_redis() {
+        let mut h = Hash::new();
+        for i in 0..4 {
+            assert!(h.set(format!("f{i}").as_bytes(), b"v", LIM));
+        }
+        assert_eq!(h.encoding_name(), "listpack");
+        assert!(h.set(b"f4", b"v", LIM));
+        assert_eq!(h.encoding_name(), "hashtable");
+        for i in 0..5 {
+            assert!(h.remove(format!("f{i}").as_bytes()));
+        }
+        assert!(h.is_empty());
+        assert_eq!(h.encoding_name(), "hashtable", "never converts back");
+
+        let mut h = Hash::new();
+        h.set(b"a", b"12345678", LIM);
+        assert!(h.is_packed());
+        h.set(b"a", b"123456789", LIM);
+        assert!(!h.is_packed(), "long value converts");
+
+        let mut h = Hash::new();
+        h.prepare_write(&[b"a", b"b", b"123456789"], LIM);
+        assert!(!h.is_packed(), "a long argument converts before the write");
+    }
+
+    #[test]
+    fn load_like_redis() {
+        let pairs: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"b", b"2")];
+        let h = Hash::from_pairs(2, pairs.clone(), LIM).unwrap();
+        assert!(h.is_packed());
+        let h = Hash::from_pairs(
+            2,
+            pairs,
+            Limits {
+                max_entries: 1,
+                ..LIM
+            },
+        )
+        .unwrap();
+        assert!(!h.is_packed());
+        let long: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"b", b"123456789"), (b"c", b"3")];
+        let h = Hash::from_pairs(3, long, LIM).unwrap();
+        assert!(!h.is_packed());
+        assert_eq!(h.len(), 3);
+        let dup: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"a", b"2")];
+        assert_eq!(
+            Hash::from_pairs(2, dup.clone(), LIM).unwrap_err(),
+            LoadError::DuplicateField
+        );
+        assert!(Hash::from_pairs(
+            2,
+            dup,
+            Limits {
+                max_entries: 0,
+                ..LIM
+            }
+        )
+        .is_err());
+    }
+
+    proptest! {
+        /// Both encodings against a BTreeMap, converting at the tiny thresholds.
+        #[test]
+        fn model(ops in proptest::collection::vec(
+            (0u8..3, 0u8..10, proptest::collection::vec(b'a'..=b'z', 0..12)),
+            0..200,
+        )) {
+            let mut h = Hash::new();
+            let mut m: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            let mut converted = false;
+            for (op, f, v) in ops {
+                let field = format!("f{f}").into_bytes();
+                match op {
+                    0 | 1 => prop_assert_eq!(h.set(&field, &v, LIM), m.insert(field.clone(), v).is_none()),
+                    _ => prop_assert_eq!(h.remove(&field), m.remove(&field).is_some()),
+                }
+                h.check_invariants();
+                converted |= !h.is_packed();
+                prop_assert_eq!(!h.is_packed(), converted, "never converts back");
+                prop_assert_eq!(h.len(), m.len());
+                let mut got: Vec<(Vec<u8>, Vec<u8>)> =
+                    h.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+                got.sort();
+                prop_assert_eq!(&got, &m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>());
+            }
+        }
     }
 }
