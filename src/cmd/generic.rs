@@ -624,6 +624,8 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
 
 pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::WAIT, wait),
+    (&m::SORT, super::sort::sort),
+    (&m::SORT_RO, super::sort::sort_ro),
     (&m::DEL, del),
     (&m::UNLINK, del),
     (&m::EXISTS, exists),

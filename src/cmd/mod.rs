@@ -15,6 +15,7 @@ pub mod pubsub;
 pub mod meta_gen;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod table;

@@ -121,6 +121,7 @@ pub const HLL_TEST_DISAGREE: &str = "ERR TESTFAILED dense/sparse disagree";
 pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
 pub const NUMKEYS_OVER_ARGS: &str = "ERR Number of keys can't be greater than number of args";
 pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const SORT_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
 pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
 pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
 pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
