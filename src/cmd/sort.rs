@@ -164,20 +164,20 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let ranged = !matches!(kind, Kind::Set) && dontsort && (start != 0 || end != len - 1);
     let mut elems: Vec<Vec<u8>> = Vec::new();
     match value {
-        Some(Value::List(l)) if dontsort => {
-            if end >= start {
-                let n = (end - start + 1) as usize;
-                if desc {
-                    l.for_range((len - 1 - end) as usize, n, true, |e| {
-                        elems.push(e.to_vec())
-                    });
-                } else {
-                    l.for_range(start as usize, n, false, |e| elems.push(e.to_vec()));
-                }
-                end -= start;
-                start = 0;
+        Some(Value::List(l)) if dontsort && end >= start => {
+            let n = (end - start + 1) as usize;
+            if desc {
+                l.for_range((len - 1 - end) as usize, n, true, |e| {
+                    elems.push(e.to_vec())
+                });
+            } else {
+                l.for_range(start as usize, n, false, |e| elems.push(e.to_vec()));
             }
+            end -= start;
+            start = 0;
         }
+        // An empty LIMIT range of an unsorted list loads nothing.
+        Some(Value::List(_)) if dontsort => {}
         Some(Value::List(l)) => l.for_range(0, len as usize, false, |e| elems.push(e.to_vec())),
         Some(Value::Set(s)) => elems.extend(s.iter().map(|m| m.to_vec())),
         Some(Value::ZSet(z)) if dontsort => {
