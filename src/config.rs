@@ -1558,6 +1558,8 @@ pub struct Settings {
     pub active_expire_effort: i64,
     pub activerehashing: bool,
     pub hll_sparse_max_bytes: usize,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: i64,
     pub notify_flags: u32,
     pub shutdown_on_sigint: u32,
     pub shutdown_on_sigterm: u32,
@@ -1627,6 +1629,8 @@ impl Config {
             active_expire_effort: self.get_int("active-expire-effort"),
             activerehashing: self.get_bool("activerehashing"),
             hll_sparse_max_bytes: self.get_int("hll-sparse-max-bytes") as usize,
+            stream_node_max_bytes: self.get_int("stream-node-max-bytes") as u64,
+            stream_node_max_entries: self.get_int("stream-node-max-entries"),
             notify_flags: match self.get("notify-keyspace-events") {
                 Setting::Notify(n) => *n,
                 _ => 0,

@@ -16,6 +16,7 @@ pub mod meta_gen;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;
@@ -34,6 +35,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     lists::HANDLERS,
     server::HANDLERS,
     sets::HANDLERS,
+    streams::HANDLERS,
     strings::HANDLERS,
     transactions::HANDLERS,
     zsets::HANDLERS,
@@ -51,6 +53,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("list", lists::HANDLERS),
     ("server", server::HANDLERS),
     ("set", sets::HANDLERS),
+    ("stream", streams::HANDLERS),
     ("string", strings::HANDLERS),
     ("transactions", transactions::HANDLERS),
     ("sorted-set", zsets::HANDLERS),

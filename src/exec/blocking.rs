@@ -51,6 +51,8 @@ pub struct BlockRequest {
     pub kind: BlockKind,
     pub keys: Vec<Vec<u8>>,
     pub deadline_ms: i64,
+    /// The command to park instead of the one that ran (XREAD resolves "$").
+    pub argv: Option<Vec<Vec<u8>>>,
 }
 
 /// Executor-side bookkeeping for blocked clients.
@@ -76,7 +78,22 @@ impl Ctx<'_> {
             kind,
             keys: keys.iter().map(|k| k.to_vec()).collect(),
             deadline_ms,
+            argv: None,
         });
+    }
+
+    /// Like `block`, parking `argv` to run again instead of the current command.
+    pub fn block_with_argv(
+        &mut self,
+        kind: BlockKind,
+        keys: &[&[u8]],
+        deadline_ms: i64,
+        argv: Vec<Vec<u8>>,
+    ) {
+        self.block(kind, keys, deadline_ms);
+        if let Some(r) = self.block_request.as_mut() {
+            r.argv = Some(argv);
+        }
     }
 
     /// False inside MULTI and scripts, where blocking commands behave as non-blocking ones.
@@ -121,6 +138,36 @@ impl Executor {
         let k = (db, key.to_vec());
         if st.waiting.contains_key(&k) && st.ready_set.insert(k.clone()) {
             st.ready.push_back(k);
+        }
+    }
+
+    /// A changed key that no longer holds a stream wakes the clients blocked on it, so a
+    /// waiting XREADGROUP can fail as in Redis (signalDeletedKeyAsReady).
+    pub fn signal_if_stream_gone(&mut self, db: usize, key: &[u8]) {
+        if self.blocking.waiting.is_empty() {
+            return;
+        }
+        let is_stream = self.dbs[db]
+            .peek(key)
+            .is_some_and(|e| e.value.type_name() == "stream");
+        if !is_stream {
+            self.signal_ready(db, key);
+        }
+    }
+
+    /// After a flush or SWAPDB: every waited-for key of `db` is looked at again (a stream that
+    /// disappeared ends XREADGROUP waits, a key that arrived may serve waiters).
+    pub fn signal_waited_keys_in_db(&mut self, db: usize) {
+        let mut keys: Vec<Vec<u8>> = self
+            .blocking
+            .waiting
+            .keys()
+            .filter(|k| k.0 == db)
+            .map(|k| k.1.clone())
+            .collect();
+        keys.sort();
+        for k in keys {
+            self.signal_ready(db, &k);
         }
     }
 
@@ -173,7 +220,9 @@ impl Executor {
             keys: req.keys,
             deadline_ms: req.deadline_ms,
             cmd,
-            argv: argv.iter().map(|a| a.to_vec()).collect(),
+            argv: req
+                .argv
+                .unwrap_or_else(|| argv.iter().map(|a| a.to_vec()).collect()),
         }));
         self.blocking.blocked_count += 1;
     }
@@ -213,17 +262,17 @@ impl Executor {
             for slot in waiting {
                 let now_ms = self.clock.now_ms();
                 let (db, name) = (key.0, key.1.as_slice());
-                let type_name = match self.lookup_write(db, name, now_ms) {
-                    Some(e) => e.value.type_name(),
-                    None => break,
-                };
+                // A stream that is gone still wakes XREADGROUP, which then fails.
+                let type_name = self
+                    .lookup_write(db, name, now_ms)
+                    .map(|e| e.value.type_name());
                 let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
                     continue;
                 };
-                let kind_ok = client
-                    .blocked
-                    .as_ref()
-                    .is_some_and(|b| b.kind.matches(type_name));
+                let kind_ok = client.blocked.as_ref().is_some_and(|b| match type_name {
+                    Some(t) => b.kind.matches(t) || b.kind == BlockKind::Stream,
+                    None => b.kind == BlockKind::Stream,
+                });
                 if kind_ok {
                     self.running_slot = Some(slot);
                     self.running_id = client.id;
@@ -248,6 +297,7 @@ impl Executor {
         let handler = cmd.handler.expect("bound command");
         let (result, request) = {
             let mut ctx = Ctx::new(self, client, &argv, cmd, now_ms);
+            ctx.retry = true;
             ctx.ready_key = Some(&key);
             let r = handler(&mut ctx);
             (r, ctx.block_request.take())

@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     pub block_request: Option<blocking::BlockRequest>,
     /// Inside MULTI or a script: blocking commands must not block.
     pub no_block: bool,
+    /// The command runs again for a client woken on a key (see exec/blocking.rs).
+    pub retry: bool,
     /// When a parked client's command runs again: the key that became ready. Blocking
     /// commands serve from this key only (Redis 7.0 serves a client from the key that was
     /// signalled, not from the first non-empty key of its command).
@@ -63,6 +65,7 @@ impl<'a> Ctx<'a> {
             now_ms,
             block_request: None,
             no_block: false,
+            retry: false,
             ready_key: None,
         }
     }
@@ -681,6 +684,7 @@ impl Executor {
     /// WATCH and client-side-caching invalidation for a changed key (Redis's
     /// signalModifiedKey).
     pub fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        self.signal_if_stream_gone(db, key);
         self.touch_watched(db, key);
         self.invalidate_tracked_key(key, true);
     }

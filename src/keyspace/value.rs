@@ -2,7 +2,7 @@
 //! report exactly what Redis 7.0.15 reports for the same history of commands.
 
 use super::bytes::CompactBytes;
-use super::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+use super::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 use crate::util::num::{parse_i64, push_i64};
 
 /// Redis stores strings up to this length as `embstr`.
@@ -19,6 +19,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
@@ -52,6 +53,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -65,6 +67,7 @@ impl Value {
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(s) => s.encoding_name(),
         }
     }
 
@@ -82,6 +85,7 @@ impl Clone for Value {
             Value::Hash(h) => Value::Hash(h.clone()),
             Value::Set(s) => Value::Set(s.clone()),
             Value::ZSet(z) => Value::ZSet(z.clone()),
+            Value::Stream(s) => Value::Stream(s.clone()),
         }
     }
 }
@@ -154,6 +158,7 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
+            Value::Stream(s) => s.heap_bytes(),
             _ => 0,
         }
     }

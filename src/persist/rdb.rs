@@ -10,6 +10,7 @@ use crc::{Crc, Table, CRC_64_REDIS};
 use crate::keyspace::db::{Db, Entry, NO_EXPIRE};
 use crate::keyspace::types::hash::{self, Hash};
 use crate::keyspace::types::set::{self, Member, Set};
+use crate::keyspace::types::stream::{Consumer, Group, Nack, Stream, StreamId};
 use crate::keyspace::value::Value;
 use crate::util::num::parse_i64;
 
@@ -47,6 +48,10 @@ pub mod rtype {
     pub const LIST_ZIPLIST: u8 = 10;
     pub const LIST_QUICKLIST: u8 = 14;
     pub const LIST_QUICKLIST_2: u8 = 18;
+    /// Redis 7.0's stream encoding (what we write).
+    pub const STREAM_LISTPACKS_2: u8 = 19;
+    /// Redis 7.2's (adds the consumers' active time).
+    pub const STREAM_LISTPACKS_3: u8 = 21;
 }
 
 const ENC_INT8: u8 = 0;
@@ -235,7 +240,58 @@ impl<W: Write> Encoder<W> {
                 }
                 Ok(())
             }
+            Value::Stream(st) => {
+                self.byte(rtype::STREAM_LISTPACKS_2)?;
+                self.string(key)?;
+                self.stream(st)
+            }
         }
+    }
+
+    /// A stream as Redis 7.0 saves it (RDB_TYPE_STREAM_LISTPACKS_2): its nodes as listpacks,
+    /// counters, then the consumer groups with their PELs and consumers.
+    fn stream(&mut self, s: &crate::keyspace::types::stream::Stream) -> io::Result<()> {
+        let lps = s.to_listpacks();
+        self.len(lps.len() as u64)?;
+        for (k, lp) in &lps {
+            self.string(k)?;
+            self.string(lp)?;
+        }
+        for v in [
+            s.length,
+            s.last_id.ms,
+            s.last_id.seq,
+            s.first_id.ms,
+            s.first_id.seq,
+            s.max_deleted_id.ms,
+            s.max_deleted_id.seq,
+            s.entries_added,
+        ] {
+            self.len(v)?;
+        }
+        self.len(s.groups.len() as u64)?;
+        for (name, g) in &s.groups {
+            self.string(name)?;
+            self.len(g.last_id.ms)?;
+            self.len(g.last_id.seq)?;
+            self.len(g.entries_read as u64)?;
+            self.len(g.pel.len() as u64)?;
+            for (id, n) in &g.pel {
+                self.raw(&id.encode())?;
+                self.raw(&n.delivery_time.to_le_bytes())?;
+                self.len(n.delivery_count)?;
+            }
+            self.len(g.consumers.len() as u64)?;
+            for (cname, c) in &g.consumers {
+                self.string(cname)?;
+                self.raw(&c.seen_time.to_le_bytes())?;
+                self.len(c.pel.len() as u64)?;
+                for id in &c.pel {
+                    self.raw(&id.encode())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// EOF opcode and checksum (zero when checksums are off).
@@ -427,6 +483,88 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    fn stream_id(&mut self) -> Result<StreamId, DecodeError> {
+        Ok(StreamId::new(self.length()?, self.length()?))
+    }
+
+    fn raw_id(&mut self) -> Result<StreamId, DecodeError> {
+        let b = self.take(16)?;
+        Ok(StreamId::new(
+            u64::from_be_bytes(b[..8].try_into().expect("8")),
+            u64::from_be_bytes(b[8..].try_into().expect("8")),
+        ))
+    }
+
+    fn ms_time(&mut self) -> Result<i64, DecodeError> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+
+    /// A stream of type 19 (Redis 7.0) or 21 (Redis 7.2).
+    fn stream(&mut self, t: u8) -> Result<Stream, DecodeError> {
+        let mut s = Stream::new();
+        let nodes = self.length()?;
+        for _ in 0..nodes {
+            let key = self.string()?;
+            let lp = self.string()?;
+            let at = self.pos;
+            s.load_listpack(&key, &lp)
+                .map_err(|msg| DecodeError { offset: at, msg })?;
+        }
+        s.length = self.length()?;
+        if s.length != s.counted_len() {
+            return self.fail("Stream length inconsistent with its listpacks");
+        }
+        s.last_id = self.stream_id()?;
+        s.first_id = self.stream_id()?;
+        s.max_deleted_id = self.stream_id()?;
+        s.entries_added = self.length()?;
+        let groups = self.length()?;
+        for _ in 0..groups {
+            let name = self.string()?;
+            let last = self.stream_id()?;
+            let entries_read = self.length()? as i64;
+            let mut g = Group::new(last, entries_read);
+            let pel = self.length()?;
+            for _ in 0..pel {
+                let id = self.raw_id()?;
+                let delivery_time = self.ms_time()?;
+                let delivery_count = self.length()?;
+                g.pel.insert(
+                    id,
+                    Nack {
+                        delivery_time,
+                        delivery_count,
+                        consumer: Vec::new(),
+                    },
+                );
+            }
+            let consumers = self.length()?;
+            for _ in 0..consumers {
+                let cname = self.string()?;
+                let seen_time = self.ms_time()?;
+                if t == rtype::STREAM_LISTPACKS_3 {
+                    self.ms_time()?;
+                }
+                let mut c = Consumer {
+                    seen_time,
+                    ..Default::default()
+                };
+                let n = self.length()?;
+                for _ in 0..n {
+                    let id = self.raw_id()?;
+                    match g.pel.get_mut(&id) {
+                        Some(nack) => nack.consumer = cname.clone(),
+                        None => return self.fail("Consumer PEL entry missing from the group PEL"),
+                    }
+                    c.pel.insert(id);
+                }
+                g.consumers.insert(cname, c);
+            }
+            s.groups.insert(name, g);
+        }
+        Ok(s)
+    }
+
     /// A plain RDB_TYPE_SET, encoded as Redis encodes a loaded set: intset when every member
     /// is an integer and they are few enough, else a hash table. None for an empty set.
     fn load_set(&mut self) -> Result<Option<Value>, DecodeError> {
@@ -613,6 +751,23 @@ impl<'a> Decoder<'a> {
                     idle = None;
                     freq = None;
                 }
+                rtype::STREAM_LISTPACKS_2 | rtype::STREAM_LISTPACKS_3 => {
+                    let key = self.string()?;
+                    let value = Value::Stream(Box::new(self.stream(t)?));
+                    let at = self.pos;
+                    on_key(LoadedKey {
+                        db,
+                        key,
+                        value,
+                        expire_at_ms: expire,
+                        idle_secs: idle,
+                        freq,
+                    })
+                    .map_err(|msg| DecodeError { offset: at, msg })?;
+                    expire = NO_EXPIRE;
+                    idle = None;
+                    freq = None;
+                }
                 rtype::SET => {
                     let key = self.string()?;
                     let value = self.load_set()?;
@@ -665,6 +820,78 @@ impl<'a> Decoder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roundtrip_stream() {
+        let mut st = Stream::new();
+        for i in 1..=250u64 {
+            let v = i.to_string();
+            let pairs: Vec<&[u8]> = if i % 7 == 0 {
+                vec![b"other", v.as_bytes()]
+            } else {
+                vec![b"f", v.as_bytes(), b"g", b"hello"]
+            };
+            st.append(StreamId::new(i, 0), &pairs, 100, 4096);
+        }
+        st.delete(StreamId::new(5, 0));
+        st.max_deleted_id = StreamId::new(5, 0);
+        st.trim(crate::keyspace::types::stream::Trim::MaxLen(200), false, 0);
+        let mut g = Group::new(StreamId::new(60, 0), 12);
+        g.create_consumer(b"alice", 1_700_000_000_000);
+        g.pel.insert(
+            StreamId::new(55, 0),
+            Nack {
+                delivery_time: 1_700_000_000_123,
+                delivery_count: 3,
+                consumer: b"alice".to_vec(),
+            },
+        );
+        g.assign(StreamId::new(55, 0), b"alice");
+        st.groups.insert(b"g".to_vec(), g);
+        let mut db = Db::new();
+        db.insert(b"s", Value::Stream(Box::new(st.clone())), NO_EXPIRE, 0);
+        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let mut got = None;
+        Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    got = Some(k.value);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let Some(Value::Stream(back)) = got else {
+            panic!("no stream loaded")
+        };
+        back.check_invariants();
+        assert_eq!(back.to_listpacks(), st.to_listpacks());
+        assert_eq!(
+            (
+                back.length,
+                back.last_id,
+                back.first_id,
+                back.max_deleted_id,
+                back.entries_added
+            ),
+            (
+                st.length,
+                st.last_id,
+                st.first_id,
+                st.max_deleted_id,
+                st.entries_added
+            )
+        );
+        let (a, b) = (&back.groups[&b"g"[..]], &st.groups[&b"g"[..]]);
+        assert_eq!(
+            (a.last_id, a.entries_read, &a.pel),
+            (b.last_id, b.entries_read, &b.pel)
+        );
+        assert_eq!(
+            a.consumers[&b"alice"[..]].pel,
+            b.consumers[&b"alice"[..]].pel
+        );
+    }
 
     #[test]
     fn crc64_check_value() {

@@ -321,6 +321,73 @@ pub fn zset_need_key(fullname: &str) -> CmdError {
     ))
 }
 
+// ---- streams ----
+pub const STREAM_INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+pub const STREAM_INVALID_START: &str = "ERR invalid start ID for the interval";
+pub const STREAM_INVALID_END: &str = "ERR invalid end ID for the interval";
+pub const STREAM_MAXLEN_MINID: &str =
+    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
+pub const STREAM_MAXLEN_NEGATIVE: &str = "ERR The MAXLEN argument must be >= 0.";
+pub const STREAM_LIMIT_NEGATIVE: &str = "ERR The LIMIT argument must be >= 0.";
+pub const STREAM_LIMIT_NO_STRATEGY: &str =
+    "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
+pub const STREAM_XTRIM_NO_STRATEGY: &str =
+    "ERR syntax error, XTRIM must be called with a trimming strategy";
+pub const STREAM_LIMIT_NO_APPROX: &str =
+    "ERR syntax error, LIMIT cannot be used without the special ~ option";
+pub const STREAM_ID_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";
+pub const STREAM_EXHAUSTED: &str =
+    "ERR The stream has exhausted the last possible ID, unable to add more items";
+pub const STREAM_ID_SMALL: &str =
+    "ERR The ID specified in XADD is equal or smaller than the target stream top item";
+pub const STREAM_TOO_LARGE: &str = "ERR Elements are too large to be stored";
+pub const STREAM_ENTRIES_ADDED_NEGATIVE: &str = "ERR entries_added must be positive";
+pub const STREAM_SETID_SMALLER_THAN_MAXDEL_ARG: &str =
+    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
+pub const STREAM_SETID_SMALL: &str =
+    "ERR The ID specified in XSETID is smaller than the target stream top item";
+pub const STREAM_SETID_ENTRIES_ADDED_SMALL: &str =
+    "ERR The entries_added specified in XSETID is smaller than the target stream length";
+pub const STREAM_GROUP_XREAD: &str =
+    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
+pub const STREAM_NOACK_XREAD: &str =
+    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
+pub const STREAM_MISSING_GROUP: &str = "ERR Missing GROUP option for XREADGROUP";
+pub const STREAM_UNBLOCKED_KEY_GONE: &str = "UNBLOCKED the stream key no longer exists";
+pub const STREAM_UNBLOCKED_GROUP_GONE: &str =
+    "NOGROUP the consumer group this client was blocked on no longer exists";
+pub const STREAM_DOLLAR_XREADGROUP: &str = "ERR The $ ID is meaningless in the context of \
+XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the \
+> ID to get new messages. The $ ID would just return an empty result set.";
+pub const STREAM_GT_XREAD: &str = "ERR The > ID can be specified only when calling XREADGROUP \
+using the GROUP <group> <consumer> option.";
+pub const STREAM_ENTRIES_READ: &str = "ERR value for ENTRIESREAD must be positive or -1";
+pub const STREAM_XGROUP_NO_KEY: &str = "ERR The XGROUP subcommand requires the key to exist. \
+Note that for CREATE you may want to use the MKSTREAM option to create an empty stream \
+automatically.";
+pub const STREAM_BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
+pub const XCLAIM_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XCLAIM";
+pub const XCLAIM_IDLE: &str = "ERR Invalid IDLE option argument for XCLAIM";
+pub const XCLAIM_TIME: &str = "ERR Invalid TIME option argument for XCLAIM";
+pub const XCLAIM_RETRYCOUNT: &str = "ERR Invalid RETRYCOUNT option argument for XCLAIM";
+pub const XAUTOCLAIM_MIN_IDLE: &str = "ERR Invalid min-idle-time argument for XAUTOCLAIM";
+pub const XAUTOCLAIM_COUNT: &str = "ERR COUNT must be > 0";
+
+/// "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
+pub fn stream_unbalanced(cmd: &str) -> CmdError {
+    CmdError::owned(format!(
+        "ERR Unbalanced {cmd} list of streams: for each stream key an ID or '$' must be specified."
+    ))
+}
+
+/// "ERR Unrecognized XCLAIM option 'opt'"
+pub fn xclaim_unrecognized(opt: &[u8]) -> CmdError {
+    let mut t = b"ERR Unrecognized XCLAIM option '".to_vec();
+    t.extend_from_slice(opt);
+    t.push(b'\'');
+    CmdError::owned(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ mod common;
 mod hashes;
 mod lists;
 mod sets;
+mod streams;
 mod strings;
 mod zsets;
 

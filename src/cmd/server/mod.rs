@@ -48,6 +48,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.client.db;
     ctx.ex.touch_watched_in_db(db, None);
     let removed = ctx.ex.dbs[db].clear();
+    ctx.ex.signal_waited_keys_in_db(db);
     ctx.ex.invalidate_tracking_on_flush();
     ctx.ex.dirty += removed as u64;
     ctx.out().ok();
@@ -62,6 +63,9 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     }
     for db in &mut ctx.ex.dbs {
         removed += db.clear();
+    }
+    for db in 0..ctx.ex.dbs.len() {
+        ctx.ex.signal_waited_keys_in_db(db);
     }
     ctx.ex.invalidate_tracking_on_flush();
     ctx.ex.dirty += removed as u64 + 1;
@@ -82,6 +86,8 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         ctx.ex.touch_watched_in_db(b, Some(a));
         ctx.ex.dbs.swap(a, b);
         ctx.ex.swapped_dbs(a, b);
+        ctx.ex.signal_waited_keys_in_db(a);
+        ctx.ex.signal_waited_keys_in_db(b);
         ctx.ex.dirty += 1;
     }
     ctx.out().ok();

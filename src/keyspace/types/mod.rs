@@ -8,5 +8,6 @@ pub mod quicklist;
 pub mod set;
 pub mod set_key;
 pub mod skiplist;
+pub mod stream;
 pub mod zpacked;
 pub mod zset;
