@@ -52,23 +52,30 @@ fn geosearch(c: &mut Criterion) {
 
 fn skiplist(c: &mut Criterion) {
     let lim = Limits::default();
+    const N: u32 = 1_000_000;
+    let members: Vec<Vec<u8>> = (0..N).map(|i| format!("m{i}").into_bytes()).collect();
     let z = {
         let mut z = ZSet::new_skiplist();
-        for i in 0..100_000u32 {
-            z.add(
-                f64::from(i),
-                format!("m{i}").as_bytes(),
-                AddFlags::default(),
-                lim,
-            );
+        for (i, m) in members.iter().enumerate() {
+            z.add(i as f64, m, AddFlags::default(), lim);
         }
         z
     };
-    c.bench_function("zset_rank_100k", |b| {
-        let mut i = 0u32;
+    // ZRANK of members spread over the set.
+    c.bench_function("zset_1M_zrank", |b| {
+        let mut i = 0usize;
         b.iter(|| {
-            i = (i + 7919) % 100_000;
-            z.rank(format!("m{i}").as_bytes())
+            i = (i + 7919) % N as usize;
+            z.rank(&members[i])
+        })
+    });
+    // ZRANGE key 500000 500009: seek by rank near the middle, then walk ten members.
+    c.bench_function("zset_1M_zrange_middle_10", |b| {
+        b.iter(|| {
+            z.walk(z.at_rank(N as usize / 2), false)
+                .take(10)
+                .map(|(m, _)| m.len())
+                .sum::<usize>()
         })
     });
     c.bench_function("zset_insert_100k", |b| {
