@@ -159,7 +159,11 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_bytes(),
             Value::Stream(s) => s.heap_bytes(),
-            _ => 0,
+            Value::Int(_) => 0,
+            Value::List(l) => l.heap_bytes(),
+            Value::Hash(h) => h.alloc_size(),
+            Value::Set(s) => s.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 }

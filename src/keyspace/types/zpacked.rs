@@ -21,6 +21,13 @@ pub struct Packed {
     count: usize,
 }
 
+impl Packed {
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
 fn varint_len(mut v: usize) -> usize {
     let mut n = 1;
     while v >= 0x80 {

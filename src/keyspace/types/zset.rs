@@ -254,6 +254,14 @@ impl ZSet {
         }
     }
 
+    /// Heap bytes held (MEMORY USAGE style estimate).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Packed(p) => p.heap_bytes(),
+            Repr::Skip(s) => s.heap_bytes(),
+        }
+    }
+
     pub fn is_packed(&self) -> bool {
         matches!(self.repr, Repr::Packed(_))
     }
