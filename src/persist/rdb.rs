@@ -700,79 +700,30 @@ impl<'a> Decoder<'a> {
                 opcode::FUNCTION | opcode::FUNCTION2 => {
                     return self.fail("Function libraries are not supported yet")
                 }
-                rtype::STRING | rtype::LIST | rtype::HASH => {
-                    let key = self.string()?;
-                    let value = match t {
-                        rtype::STRING => Some(Value::string_from_vec(self.string()?)),
-                        rtype::LIST => self.list()?,
-                        _ => self.hash()?,
-                    };
-                    let at = self.pos;
-                    if let Some(value) = value {
-                        on_key(LoadedKey {
-                            db,
-                            key,
-                            value,
-                            expire_at_ms: expire,
-                            idle_secs: idle,
-                            freq,
-                        })
-                        .map_err(|msg| DecodeError { offset: at, msg })?;
-                    }
-                    expire = NO_EXPIRE;
-                    idle = None;
-                    freq = None;
-                }
                 rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
                     self.pos -= 1;
                     return self.fail(format!(
                         "Loading compact hash encodings (RDB type {t}) is not supported yet"
                     ));
                 }
-                rtype::ZSET_2 => {
+                rtype::STRING
+                | rtype::LIST
+                | rtype::SET
+                | rtype::HASH
+                | rtype::ZSET_2
+                | rtype::STREAM_LISTPACKS_2
+                | rtype::STREAM_LISTPACKS_3 => {
                     let key = self.string()?;
-                    let Some(value) = self.zset2()? else {
-                        expire = NO_EXPIRE;
-                        idle = None;
-                        freq = None;
-                        continue;
+                    // None: an empty collection, which Redis skips on load.
+                    let value = match t {
+                        rtype::STRING => Some(Value::string_from_vec(self.string()?)),
+                        rtype::LIST => self.list()?,
+                        rtype::SET => self.load_set()?,
+                        rtype::HASH => self.hash()?,
+                        rtype::ZSET_2 => self.zset2()?,
+                        _ => Some(Value::Stream(Box::new(self.stream(t)?))),
                     };
                     let at = self.pos;
-                    on_key(LoadedKey {
-                        db,
-                        key,
-                        value,
-                        expire_at_ms: expire,
-                        idle_secs: idle,
-                        freq,
-                    })
-                    .map_err(|msg| DecodeError { offset: at, msg })?;
-                    expire = NO_EXPIRE;
-                    idle = None;
-                    freq = None;
-                }
-                rtype::STREAM_LISTPACKS_2 | rtype::STREAM_LISTPACKS_3 => {
-                    let key = self.string()?;
-                    let value = Value::Stream(Box::new(self.stream(t)?));
-                    let at = self.pos;
-                    on_key(LoadedKey {
-                        db,
-                        key,
-                        value,
-                        expire_at_ms: expire,
-                        idle_secs: idle,
-                        freq,
-                    })
-                    .map_err(|msg| DecodeError { offset: at, msg })?;
-                    expire = NO_EXPIRE;
-                    idle = None;
-                    freq = None;
-                }
-                rtype::SET => {
-                    let key = self.string()?;
-                    let value = self.load_set()?;
-                    let at = self.pos;
-                    // An empty set is skipped, as Redis skips empty keys.
                     if let Some(value) = value {
                         on_key(LoadedKey {
                             db,
