@@ -12,4 +12,5 @@ pub mod net;
 pub mod persist;
 pub mod pubsub;
 pub mod resp;
+pub mod script;
 pub mod util;
