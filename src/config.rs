@@ -1531,6 +1531,8 @@ pub fn from_args(args: &[String]) -> Result<Config, String> {
 pub struct Settings {
     pub bind: Vec<String>,
     pub port: u16,
+    /// busy-reply-threshold (lua-time-limit): after this a running script lets others get BUSY.
+    pub busy_reply_threshold_ms: u64,
     pub tcp_backlog: i32,
     pub unixsocket: Option<String>,
     pub unixsocketperm: u32,
@@ -1599,6 +1601,7 @@ impl Config {
                 _ => vec![],
             },
             port: self.get_int("port") as u16,
+            busy_reply_threshold_ms: self.get_int("busy-reply-threshold").max(0) as u64,
             tcp_backlog: self.get_int("tcp-backlog") as i32,
             unixsocket: str_opt("unixsocket"),
             unixsocketperm: self.get_int("unixsocketperm") as u32,

@@ -13,6 +13,7 @@ pub mod meta;
 pub mod pubsub;
 #[rustfmt::skip]
 pub mod meta_gen;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -40,6 +41,7 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     transactions::HANDLERS,
     zsets::HANDLERS,
     geo::HANDLERS,
+    scripting::HANDLERS,
 ];
 
 /// Which module serves which metadata group (checked by a test).
@@ -58,6 +60,7 @@ pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("transactions", transactions::HANDLERS),
     ("sorted-set", zsets::HANDLERS),
     ("geo", geo::HANDLERS),
+    ("scripting", scripting::HANDLERS),
 ];
 
 #[cfg(test)]

@@ -179,6 +179,21 @@ pub struct Executor {
     /// Messages for the running client that arrived without access to it (resp2, resp3 pairs).
     self_pushes: Vec<Vec<u8>>,
     pub tracking: tracking::TrackingState,
+    /// The EVAL interpreter (created on first use; taken out while a script runs).
+    pub scripting: Option<Box<crate::script::Engine>>,
+    /// A script runs past busy-reply-threshold (true: a function): others get BUSY.
+    pub script_busy: Option<bool>,
+    /// Set by the network layer: serves other clients while a script is busy.
+    pub busy_poller: Option<BusyPoller>,
+}
+
+/// The network layer's entry point for Redis's processEventsWhileBlocked.
+#[derive(Clone, Copy)]
+pub struct BusyPoller {
+    pub server: *mut (),
+    /// # Safety
+    /// `server` must be the live server that installed this poller.
+    pub serve: unsafe fn(*mut (), &mut Executor),
 }
 
 impl Executor {
@@ -236,6 +251,9 @@ impl Executor {
             running_id: 0,
             self_pushes: Vec::new(),
             tracking: tracking::TrackingState::default(),
+            scripting: None,
+            script_busy: None,
+            busy_poller: None,
         };
         ex.apply_config();
         ex
@@ -351,8 +369,34 @@ impl Executor {
         }
         self.clients[slot] = Some(client);
         self.flush_tracking_pending();
-        self.serve_ready_keys();
+        // Keys a busy script made ready are served after the script, not in the middle.
+        if self.script_busy.is_none() {
+            self.serve_ready_keys();
+        }
         executed
+    }
+
+    /// Called from a script past busy-reply-threshold: lets the network layer serve the
+    /// other clients, keeping the running client's state aside meanwhile.
+    pub fn serve_while_busy(&mut self) {
+        let Some(poller) = self.busy_poller else {
+            return;
+        };
+        let saved = (
+            self.running_slot,
+            self.running_id,
+            std::mem::take(&mut self.running_dirty_cas),
+            std::mem::take(&mut self.self_pushes),
+        );
+        // SAFETY: the server installed the poller in `run` and outlives the loop; it does not
+        // touch the running client's connection.
+        unsafe { (poller.serve)(poller.server, self) };
+        self.running_slot = saved.0;
+        self.running_id = saved.1;
+        self.running_dirty_cas = saved.2;
+        let mut pushes = saved.3;
+        pushes.append(&mut self.self_pushes);
+        self.self_pushes = pushes;
     }
 
     /// Replies to a protocol error and marks the client to close once the reply is out.
@@ -501,6 +545,15 @@ impl Executor {
             ];
             if !ALLOWED.contains(&meta.name) {
                 return Err(err::pubsub_context(meta.name));
+            }
+        }
+        if let Some(function) = self.script_busy {
+            if !meta.has(flag::ALLOW_BUSY) {
+                return Err(if function {
+                    err::BUSY_FUNCTION.into()
+                } else {
+                    err::BUSY_SCRIPT.into()
+                });
             }
         }
         Ok(())

@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::config::limits;
 use crate::exec::client::flags as cf;
-use crate::exec::Executor;
+use crate::exec::{BusyPoller, Executor};
 use crate::resp::errors as err;
 use crate::resp::parse::{ParseLimits, Parsed};
 use conn::{Conn, Stream};
@@ -34,7 +34,9 @@ enum Listener {
 pub struct Server {
     poll: Poll,
     listeners: Vec<Listener>,
-    conns: Vec<Option<Conn>>,
+    /// Boxed so a connection stays in place when the table grows (a busy script's caller
+    /// holds its connection while `serve_while_busy` may accept new ones).
+    conns: Vec<Option<Box<Conn>>>,
     free_slots: Vec<usize>,
     signal_rx: mio::net::UnixStream,
     /// Slots whose output must be flushed before the next poll.
@@ -44,6 +46,10 @@ pub struct Server {
     unixsocket: Option<String>,
     /// Scratch argv whose allocation is reused for every command.
     argv_scratch: Vec<&'static [u8]>,
+    /// Scratch for commands read while a script is busy (the outer one is in use).
+    busy_scratch: Vec<&'static [u8]>,
+    /// Readiness of a busy script's caller, handled once the script is over.
+    busy_deferred: Vec<usize>,
 }
 
 impl Server {
@@ -127,6 +133,8 @@ impl Server {
             read_again: Vec::new(),
             unixsocket: s.unixsocket.clone(),
             argv_scratch: Vec::new(),
+            busy_scratch: Vec::new(),
+            busy_deferred: Vec::new(),
         })
     }
 
@@ -134,6 +142,10 @@ impl Server {
     pub fn run(&mut self, ex: &mut Executor) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now() + ex.cron_interval();
+        ex.busy_poller = Some(BusyPoller {
+            server: self as *mut Server as *mut (),
+            serve: serve_while_busy,
+        });
         loop {
             let now = Instant::now();
             let mut timeout = if self.read_again.is_empty() {
@@ -170,6 +182,14 @@ impl Server {
                     }
                 }
             }
+            // Readiness of a client whose script was busy when it came: read and write now.
+            for slot in std::mem::take(&mut self.busy_deferred) {
+                if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                    c.write_blocked = false;
+                    self.read_again.push(slot);
+                    self.queue_flush(slot);
+                }
+            }
             for slot in std::mem::take(&mut self.read_again) {
                 if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
                     c.read_pending = false;
@@ -202,6 +222,46 @@ impl Server {
             if ex.exiting {
                 self.finish(ex);
                 return Ok(());
+            }
+        }
+    }
+
+    /// Redis's processEventsWhileBlocked, for a script past busy-reply-threshold: accepts,
+    /// reads and answers other clients (BUSY, or the commands allowed then). The script's
+    /// caller is left alone: its connection is in use up the stack.
+    fn serve_busy(&mut self, ex: &mut Executor) {
+        let caller = ex.running_slot;
+        let mut events = Events::with_capacity(256);
+        if self.poll.poll(&mut events, Some(Duration::ZERO)).is_err() {
+            return;
+        }
+        for event in events.iter() {
+            match event.token() {
+                SIGNAL_TOKEN => self.on_signal(ex),
+                Token(t) if t >= LISTENER_BASE => self.accept(ex, t - LISTENER_BASE),
+                Token(slot) if Some(slot) == caller => self.busy_deferred.push(slot),
+                Token(slot) => {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        self.on_readable(ex, slot);
+                    }
+                    if event.is_writable() {
+                        if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                            c.write_blocked = false;
+                            self.queue_flush(slot);
+                        }
+                    }
+                }
+            }
+        }
+        for slot in std::mem::take(&mut ex.pending_write) {
+            self.queue_flush(slot);
+        }
+        let list = std::mem::take(&mut self.flush_list);
+        for &slot in &list {
+            if Some(slot) == caller {
+                self.flush_list.push(slot);
+            } else {
+                self.flush(ex, slot);
             }
         }
     }
@@ -284,7 +344,7 @@ impl Server {
                 self.free_slots.push(slot);
                 continue;
             }
-            self.conns[slot] = Some(Conn::new(stream));
+            self.conns[slot] = Some(Box::new(Conn::new(stream)));
             ex.add_client(slot, addr, laddr, fd, unix);
         }
     }
@@ -364,7 +424,11 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        let scratch = &mut self.argv_scratch;
+        let scratch = if ex.script_busy.is_some() {
+            &mut self.busy_scratch
+        } else {
+            &mut self.argv_scratch
+        };
         loop {
             if ex.exiting {
                 break;
@@ -663,6 +727,15 @@ fn fmt_addr(a: &SocketAddr) -> String {
         SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
         SocketAddr::V6(v6) => format!("{}:{}", v6.ip(), v6.port()),
     }
+}
+
+
+/// The executor's way back into the loop while a script is busy.
+///
+/// # Safety
+/// `server` is the `Server` whose `run` installed the poller, still running.
+unsafe fn serve_while_busy(server: *mut (), ex: &mut Executor) {
+    unsafe { (*(server as *mut Server)).serve_busy(ex) }
 }
 
 #[cfg(test)]

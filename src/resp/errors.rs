@@ -388,6 +388,47 @@ pub fn xclaim_unrecognized(opt: &[u8]) -> CmdError {
     CmdError::owned(t)
 }
 
+
+// ---- scripting (EVAL, FUNCTION) ----
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+pub const SCRIPT_UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+pub const SCRIPT_KILLED: &str = "Script killed by user with SCRIPT KILL...";
+pub const FUNCTION_KILLED: &str = "Script killed by user with FUNCTION KILL...";
+pub const SCRIPT_SHUTDOWN: &str = "Script killed by SHUTDOWN while running";
+pub const SCRIPT_KILL_IS_FUNCTION: &str =
+    "BUSY Redis is busy running a function. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const FUNCTION_KILL_IS_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+// Raised inside scripts by redis.call (the script's error handler adds "ERR " and the place).
+pub const LUA_NO_ARGS: &str = "Please specify at least one argument for this redis lib call";
+pub const LUA_BAD_ARG_TYPE: &str = "Lua redis lib command arguments must be strings or integers";
+pub const LUA_UNKNOWN_COMMAND: &str = "Unknown Redis command called from script";
+pub const LUA_WRONG_ARITY: &str = "Wrong number of args calling Redis command from script";
+pub const LUA_NOT_ALLOWED: &str = "This Redis command is not allowed from script";
+pub const LUA_WRITE_IN_READONLY: &str = "Write commands are not allowed from read-only scripts.";
+pub const LUA_ARGS_OR_TYPE: &str = "wrong number or type of arguments";
+pub const LUA_WRONG_ARGS: &str = "wrong number of arguments";
+pub const LUA_LOG_ARGS: &str = "redis.log() requires two arguments or more.";
+pub const LUA_LOG_LEVEL: &str = "Invalid debug level.";
+pub const LUA_RESP_VERSION: &str = "RESP version must be 2 or 3.";
+pub const LUA_REPL_FLAGS: &str =
+    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.";
+pub const LUA_ACL_CHECK_UNKNOWN: &str = "Invalid command passed to redis.acl_check_cmd()";
+pub const LUA_STACK_LIMIT: &str = "ERR reached lua stack limit";
+pub const SCRIPT_WRITE_FLAG_RO: &str =
+    "ERR Can not execute a script with write flag using *_ro command.";
+pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const SCRIPT_DEBUG_MODE: &str = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
+pub const SCRIPT_DEBUG_UNSUPPORTED: &str =
+    "ERR SCRIPT DEBUG YES/SYNC is not supported: cinnabar has no Lua debugger";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,70 @@
+-- Runs once per Lua state, after the libraries are loaded and before any script: builds the
+-- error handler and the sandbox Redis 7 gives scripts (read-only globals and library tables,
+-- an error for reading an undefined global). Returns the error handler, the real globals table
+-- (where KEYS and ARGV are set) and the proxy that scripts see as their globals.
+local G = ...
+local error, tostring, type, rawequal = error, tostring, type, rawequal
+local raw_rawset, raw_setmetatable, raw_getmetatable = rawset, setmetatable, getmetatable
+local getinfo = debug.getinfo
+
+-- Redis's __redis__err__handler: every error becomes {err=..., source=..., line=...}, placed
+-- at the first frame of the user's code (our own helpers and C functions are skipped).
+local function err_handler(err)
+  local level, info = 2, nil
+  repeat
+    info = getinfo(level, 'nSl')
+    level = level + 1
+  until not info or (info.what ~= 'C' and info.source ~= '=cinnabar')
+  if type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if info then
+    err['source'] = info.source
+    err['line'] = info.currentline
+  end
+  return err
+end
+
+local readonly = raw_setmetatable({}, {__mode = 'k'})
+
+local function deny()
+  error('Attempt to modify a readonly table', 2)
+end
+
+local function protect(real)
+  local proxy = {}
+  raw_setmetatable(proxy, {__index = real, __newindex = deny, __metatable = false})
+  readonly[proxy] = true
+  return proxy
+end
+
+G.rawset = function(t, k, v)
+  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  return raw_rawset(t, k, v)
+end
+G.setmetatable = function(t, mt)
+  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  return raw_setmetatable(t, mt)
+end
+G.getmetatable = function(t)
+  if readonly[t] then return nil end
+  return raw_getmetatable(t)
+end
+
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit',
+                       'struct', 'cmsgpack', 'os'}) do
+  if G[name] ~= nil then G[name] = protect(G[name]) end
+end
+
+-- Only what Redis leaves in the sandbox.
+for _, name in ipairs({'print', 'dofile', 'loadfile', 'module', 'setfenv', 'getfenv',
+                       'newproxy', 'require', 'package', 'io', 'debug'}) do
+  G[name] = nil
+end
+
+raw_setmetatable(G, {__index = function(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end})
+local proxy = protect(G)
+raw_rawset(G, '_G', proxy)
+return err_handler, G, proxy
