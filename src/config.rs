@@ -653,7 +653,7 @@ pub static DEFS: &[Def] = &[
         NONNEG_I64,
         "5000",
         0,
-        S,
+        A,
     ),
     // Cluster.
     d("cluster-enabled", Kind::Bool, "no", IMMUTABLE, S),

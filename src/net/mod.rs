@@ -729,7 +729,6 @@ fn fmt_addr(a: &SocketAddr) -> String {
     }
 }
 
-
 /// The executor's way back into the loop while a script is busy.
 ///
 /// # Safety

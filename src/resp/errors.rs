@@ -388,7 +388,6 @@ pub fn xclaim_unrecognized(opt: &[u8]) -> CmdError {
     CmdError::owned(t)
 }
 
-
 // ---- scripting (EVAL, FUNCTION) ----
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";

@@ -404,7 +404,7 @@ fn parse_i64(s: &[u8]) -> i64 {
 // ---- Lua value → reply ----
 
 /// Writes the value on top of the stack as a reply and pops it (luaReplyToRedisReply).
-pub unsafe fn write_reply(l: *mut lua_State, out: &mut ReplyBuf) {
+pub unsafe fn write_reply(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool) {
     unsafe {
         if ffi::lua_checkstack(l, 4) == 0 {
             out.error(err::LUA_STACK_LIMIT.as_bytes());
@@ -413,9 +413,10 @@ pub unsafe fn write_reply(l: *mut lua_State, out: &mut ReplyBuf) {
         }
         match ffi::lua_type(l, -1) {
             ffi::LUA_TSTRING => out.bulk(str_at(l, -1)),
+            // Booleans follow the script's protocol (redis.setresp), as in Redis.
             ffi::LUA_TBOOLEAN => {
                 let v = ffi::lua_toboolean(l, -1) != 0;
-                if out.is_resp3() {
+                if script_resp3 {
                     out.bool(v);
                 } else if v {
                     out.int(1);
@@ -424,7 +425,7 @@ pub unsafe fn write_reply(l: *mut lua_State, out: &mut ReplyBuf) {
                 }
             }
             ffi::LUA_TNUMBER => out.int(lua_number_to_i64(ffi::lua_tonumber(l, -1))),
-            ffi::LUA_TTABLE => write_table(l, out),
+            ffi::LUA_TTABLE => write_table(l, out, script_resp3),
             _ => out.null(),
         }
         ffi::lua_settop(l, -2);
@@ -449,7 +450,7 @@ unsafe fn raw_field(l: *mut lua_State, field: &[u8]) -> c_int {
     }
 }
 
-unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf) {
+unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool) {
     unsafe {
         if raw_field(l, b"err") == ffi::LUA_TSTRING {
             let mut text = Vec::from(str_at(l, -1));
@@ -509,8 +510,8 @@ unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf) {
             ffi::lua_pushnil(l);
             while ffi::lua_next(l, -2) != 0 {
                 ffi::lua_pushvalue(l, -2);
-                write_reply(l, out); // key
-                write_reply(l, out); // value
+                write_reply(l, out, script_resp3); // key
+                write_reply(l, out, script_resp3); // value
                 n += 1;
             }
             out.set_deferred_map(d, n);
@@ -525,7 +526,7 @@ unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf) {
             while ffi::lua_next(l, -2) != 0 {
                 ffi::lua_settop(l, -2);
                 ffi::lua_pushvalue(l, -1);
-                write_reply(l, out);
+                write_reply(l, out, script_resp3);
                 n += 1;
             }
             out.set_deferred(d, n);
@@ -541,7 +542,7 @@ unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf) {
                 ffi::lua_settop(l, -2);
                 break;
             }
-            write_reply(l, out);
+            write_reply(l, out, script_resp3);
             n += 1;
         }
         out.set_deferred(d, n);

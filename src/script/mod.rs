@@ -119,6 +119,16 @@ impl Engine {
 
     fn setup(&mut self) -> Result<(), String> {
         libs::register(&self._lua).map_err(|e| e.to_string())?;
+        // The message of an error raised by a Rust-made function (mlua wraps it as userdata).
+        let errtext = self
+            ._lua
+            .create_function(|_, v: mlua::Value| {
+                Ok(match v {
+                    mlua::Value::Error(e) => root_message(&e),
+                    _ => String::new(),
+                })
+            })
+            .map_err(|e| e.to_string())?;
         let l = self.l;
         unsafe {
             ffi::lua_settop(l, 0);
@@ -147,7 +157,8 @@ impl Engine {
                 return Err(String::from_utf8_lossy(str_at(l, -1)).into_owned());
             }
             ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
-            if ffi::lua_pcall(l, 1, 3, 0) != 0 {
+            push_mlua_value(&self._lua, l, errtext)?;
+            if ffi::lua_pcall(l, 2, 3, 0) != 0 {
                 return Err(String::from_utf8_lossy(str_at(l, -1)).into_owned());
             }
             // Stack: err_handler, globals, proxy.
@@ -337,7 +348,8 @@ impl Engine {
         ex.script_busy = None;
         let result = unsafe {
             if status == 0 {
-                bridge::write_reply(l, &mut caller.out);
+                let script_resp3 = self.bridge.fake.out.is_resp3();
+                bridge::write_reply(l, &mut caller.out, script_resp3);
                 Ok(())
             } else {
                 self.error_reply(caller, spec.name)
@@ -483,6 +495,32 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), CmdError> {
         }
     }
     Ok((flags, end))
+}
+
+/// The innermost message of an mlua error, without mlua's decorations: what a C library's
+/// luaL_error would have raised.
+fn root_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_message(cause),
+        mlua::Error::RuntimeError(msg) => msg.clone(),
+        mlua::Error::BadArgument { to, pos, cause, .. } => format!(
+            "bad argument #{pos} to '{}' ({})",
+            to.as_deref().unwrap_or("?"),
+            root_message(cause)
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Pushes an mlua value onto the raw stack of `l` (the engine's main state).
+unsafe fn push_mlua_value(lua: &Lua, l: *mut lua_State, f: mlua::Function) -> Result<(), String> {
+    // Through the registry: mlua keeps its values on its own thread.
+    lua.set_named_registry_value("cinnabar.tmp", f)
+        .map_err(|e| e.to_string())?;
+    unsafe { ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"cinnabar.tmp".as_ptr()) };
+    lua.unset_named_registry_value("cinnabar.tmp")
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 unsafe fn set_cfn(l: *mut lua_State, name: &std::ffi::CStr, f: ffi::lua_CFunction) {

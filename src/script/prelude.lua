@@ -2,7 +2,7 @@
 -- error handler and the sandbox Redis 7 gives scripts (read-only globals and library tables,
 -- an error for reading an undefined global). Returns the error handler, the real globals table
 -- (where KEYS and ARGV are set) and the proxy that scripts see as their globals.
-local G = ...
+local G, errtext = ...
 local error, tostring, type, rawequal = error, tostring, type, rawequal
 local raw_rawset, raw_setmetatable, raw_getmetatable = rawset, setmetatable, getmetatable
 local getinfo = debug.getinfo
@@ -15,6 +15,9 @@ local function err_handler(err)
     info = getinfo(level, 'nSl')
     level = level + 1
   until not info or (info.what ~= 'C' and info.source ~= '=cinnabar')
+  if type(err) == 'userdata' then
+    err = errtext(err)
+  end
   if type(err) ~= 'table' then
     err = {err = 'ERR ' .. tostring(err)}
   end
@@ -31,23 +34,40 @@ local function deny()
   error('Attempt to modify a readonly table', 2)
 end
 
-local function protect(real)
+-- readonly[proxy] is what getmetatable reports for it: nothing for a library table; for the
+-- globals, a table (Redis's globals carry a metatable, for the undefined-variable error).
+local function protect(real, reported_metatable)
   local proxy = {}
   raw_setmetatable(proxy, {__index = real, __newindex = deny, __metatable = false})
-  readonly[proxy] = true
+  readonly[proxy] = reported_metatable or false
   return proxy
 end
 
+-- Redis's pcall hands a script the text of an error table ({err=...}), not the table; errors
+-- of our Rust-made library functions arrive as userdata and become their message.
+local raw_pcall = pcall
+local function pcall_result(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'table' and type(e.err) == 'string' then return false, e.err end
+  if type(e) == 'userdata' then return false, errtext(e) end
+  return false, e
+end
+G.pcall = function(...)
+  return pcall_result(raw_pcall(...))
+end
+
 G.rawset = function(t, k, v)
-  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  if readonly[t] ~= nil then error('Attempt to modify a readonly table', 0) end
   return raw_rawset(t, k, v)
 end
 G.setmetatable = function(t, mt)
-  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  if readonly[t] ~= nil then error('Attempt to modify a readonly table', 0) end
   return raw_setmetatable(t, mt)
 end
 G.getmetatable = function(t)
-  if readonly[t] then return nil end
+  local reported = readonly[t]
+  if reported ~= nil then return reported or nil end
   return raw_getmetatable(t)
 end
 
@@ -65,6 +85,6 @@ end
 raw_setmetatable(G, {__index = function(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end})
-local proxy = protect(G)
+local proxy = protect(G, protect({}))
 raw_rawset(G, '_G', proxy)
 return err_handler, G, proxy

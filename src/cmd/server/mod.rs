@@ -149,6 +149,17 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         }
         return Err("ERR No shutdown in progress.".into());
     }
+    // During a busy script only SHUTDOWN NOSAVE may end the server (it cannot save a
+    // dataset the script is half-way through changing).
+    if let Some(function) = ctx.ex.script_busy {
+        if req.save != Some(false) {
+            return Err(if function {
+                err::BUSY_FUNCTION.into()
+            } else {
+                err::BUSY_SCRIPT.into()
+            });
+        }
+    }
     tracing::warn!("User requested shutdown...");
     ctx.ex
         .prepare_shutdown(req)

@@ -1,0 +1,90 @@
+//! Scripts that run long: BUSY for other clients after busy-reply-threshold, SCRIPT KILL,
+//! UNKILLABLE after a write, SHUTDOWN NOSAVE — compared with redis-server where present.
+
+mod common;
+
+use std::time::Duration;
+
+use common::server::{cinnabar, redis, Server};
+
+fn args(threshold_ms: u64) -> Vec<String> {
+    vec!["--busy-reply-threshold".into(), threshold_ms.to_string()]
+}
+
+/// Starts `script` on one connection, then returns what a second connection sees while it
+/// runs, what SCRIPT KILL answers, and the script's own reply.
+fn busy_then_kill(server: &Server, script: &str) -> Vec<Vec<u8>> {
+    let mut runner = server.client();
+    runner.set_timeout(Duration::from_secs(20));
+    runner.send(&["EVAL", script, "0"]);
+    std::thread::sleep(Duration::from_millis(400));
+    let mut other = server.client();
+    other.set_timeout(Duration::from_secs(20));
+    let mut seen = vec![
+        other.cmd_raw(&["PING"]),
+        other.cmd_raw(&["GET", "x"]),
+        other.cmd_raw(&["SCRIPT", "KILL"]),
+    ];
+    seen.push(runner.read_raw().expect("script reply"));
+    seen.push(other.cmd_raw(&["PING"]));
+    seen.push(other.cmd_raw(&["SCRIPT", "KILL"]));
+    seen
+}
+
+#[test]
+fn busy_script_answers_busy_and_script_kill_recovers() {
+    let server = cinnabar(&args(200));
+    let ours = busy_then_kill(&server, "local i = 0 while true do i = i + 1 end");
+    let text: Vec<String> = ours
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    assert!(
+        text[0].starts_with("-BUSY Redis is busy running a script."),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("-ERR Script killed by user with SCRIPT KILL...")),
+        "{text:?}"
+    );
+    assert_eq!(text[4], "+PONG\r\n", "{text:?}");
+    assert!(text[5].starts_with("-NOTBUSY"), "{text:?}");
+    if let Some(redis) = redis(&args(200)) {
+        let theirs = busy_then_kill(&redis, "local i = 0 while true do i = i + 1 end");
+        assert_eq!(
+            text,
+            theirs
+                .iter()
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+/// A script that wrote cannot be killed; SHUTDOWN NOSAVE ends the server instead.
+#[test]
+fn written_script_is_unkillable_and_shutdown_nosave_stops_it() {
+    let script = "redis.call('set', 'x', '1') while true do end";
+    let run = |server: &Server| {
+        let mut runner = server.client();
+        runner.set_timeout(Duration::from_secs(20));
+        runner.send(&["EVAL", script, "0"]);
+        std::thread::sleep(Duration::from_millis(400));
+        let mut other = server.client();
+        other.set_timeout(Duration::from_secs(20));
+        let kill = other.cmd_raw(&["SCRIPT", "KILL"]);
+        let shutdown_save = other.cmd_raw(&["SHUTDOWN"]);
+        other.send(&["SHUTDOWN", "NOSAVE"]);
+        // The server goes away: both connections see the close.
+        let _ = runner.read_to_close();
+        (kill, shutdown_save)
+    };
+    let ours = run(&cinnabar(&args(200)));
+    assert!(ours
+        .0
+        .starts_with(b"-UNKILLABLE Sorry the script already executed write commands"));
+    if let Some(redis) = redis(&args(200)) {
+        assert_eq!(ours, run(&redis));
+    }
+}
