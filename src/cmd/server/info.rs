@@ -126,6 +126,13 @@ pub fn render(
         } else {
             0.0
         };
+        let (lua, scripts, scripts_bytes) = ex.scripting.as_deref().map_or((0, 0, 0), |e| {
+            (
+                e.memory() as u64,
+                e.script_count(),
+                e.scripts_bytes() as u64,
+            )
+        });
         let mem_clients: u64 = clients()
             .map(|c| (c.out.buf.capacity() + c.qbuf_len + c.qbuf_free) as u64)
             .sum();
@@ -137,11 +144,11 @@ pub fn render(
              used_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\n\
              allocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\n\
              total_system_memory:{total}\r\ntotal_system_memory_human:{}\r\n\
-             used_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\n\
-             used_memory_scripts_eval:0\r\nnumber_of_cached_scripts:0\r\nnumber_of_functions:0\r\n\
-             number_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\n\
-             used_memory_vm_total_human:0B\r\nused_memory_functions:0\r\nused_memory_scripts:0\r\n\
-             used_memory_scripts_human:0B\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
+             used_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\n\
+             used_memory_scripts_eval:{scripts_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\nnumber_of_functions:0\r\n\
+             number_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:{lua}\r\n\
+             used_memory_vm_total_human:{}\r\nused_memory_functions:0\r\nused_memory_scripts:{scripts_bytes}\r\n\
+             used_memory_scripts_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
              maxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\n\
              allocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\n\
              rss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\n\
@@ -153,6 +160,9 @@ pub fn render(
             human(rss),
             human(used),
             human(total),
+            human(lua),
+            human(lua),
+            human(scripts_bytes),
             human(maxmemory),
             ex.settings.maxmemory_policy,
             rss as i64 - used as i64,
