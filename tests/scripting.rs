@@ -88,3 +88,49 @@ fn written_script_is_unkillable_and_shutdown_nosave_stops_it() {
         assert_eq!(ours, run(&redis));
     }
 }
+
+/// A busy function: others get the FUNCTION flavour of BUSY, FUNCTION STATS shows it,
+/// SCRIPT KILL refuses, FUNCTION KILL stops it.
+#[test]
+fn busy_function_and_function_kill() {
+    let run = |server: &Server| {
+        let mut c = server.client();
+        c.set_timeout(Duration::from_secs(20));
+        let lib =
+            "#!lua name=spin\nredis.register_function('spin', function() while true do end end)";
+        assert_eq!(c.cmd_raw(&["FUNCTION", "LOAD", lib]), b"$4\r\nspin\r\n");
+        c.send(&["FCALL", "spin", "0"]);
+        std::thread::sleep(Duration::from_millis(400));
+        let mut other = server.client();
+        other.set_timeout(Duration::from_secs(20));
+        let mut seen = vec![other.cmd_raw(&["PING"]), other.cmd_raw(&["SCRIPT", "KILL"])];
+        // duration_ms varies: keep the reply up to it.
+        let stats = other.cmd_raw(&["FUNCTION", "STATS"]);
+        let cut = stats
+            .windows(11)
+            .position(|w| w == b"duration_ms")
+            .expect("running_script has a duration");
+        seen.push(stats[..cut].to_vec());
+        seen.push(other.cmd_raw(&["FUNCTION", "KILL"]));
+        seen.push(c.read_raw().expect("fcall reply"));
+        seen.push(other.cmd_raw(&["FUNCTION", "STATS"]));
+        seen
+    };
+    let ours = run(&cinnabar(&args(200)));
+    let text: Vec<String> = ours
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    assert!(
+        text[0]
+            .starts_with("-BUSY Redis is busy running a script. You can only call FUNCTION KILL"),
+        "{text:?}"
+    );
+    assert!(
+        text[4].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{text:?}"
+    );
+    if let Some(redis) = redis(&args(200)) {
+        assert_eq!(ours, run(&redis));
+    }
+}

@@ -7,6 +7,7 @@ use crate::cmd::server::introspect::help;
 use crate::cmd::table::Handler;
 use crate::exec::Ctx;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
+use crate::script::functions::{Functions, RestorePolicy};
 use crate::script::{self, sflags, Engine, RunSpec};
 
 /// Splits `numkeys key... arg...` starting at argv[2] (Redis's evalGenericCommand checks).
@@ -32,7 +33,17 @@ pub fn with_engine<T>(ctx: &mut Ctx, f: impl FnOnce(&mut Engine, &mut Ctx) -> T)
     r
 }
 
+/// EVAL and FCALL show in MONITOR before the commands their script runs (Redis feeds them
+/// first; the table marks them skip_monitor).
+fn feed_monitors(ctx: &mut Ctx) {
+    if !ctx.ex.monitors.is_empty() {
+        let db = ctx.client.db;
+        ctx.ex.feed_monitors(ctx.client, ctx.argv, db);
+    }
+}
+
 fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
+    feed_monitors(ctx);
     let argv = ctx.argv;
     let (keys, rest) = keys_and_args(argv)?;
     with_engine(ctx, |engine, ctx| {
@@ -50,6 +61,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
             return Err(err::SCRIPT_WRITE_FLAG_RO.into());
         }
         let spec = RunSpec {
+            argv,
             keys,
             args: rest,
             readonly: ro || flags & sflags::NO_WRITES != 0,
@@ -125,16 +137,13 @@ pub fn kill(ctx: &mut Ctx, function: bool) -> CmdResult {
     if run.wrote {
         return Err(err::SCRIPT_UNKILLABLE.into());
     }
+    // The wrong KILL gets the BUSY text of what runs; the killed run reads the same either way.
     match (function, run.is_function) {
-        (false, true) => return Err(err::SCRIPT_KILL_IS_FUNCTION.into()),
-        (true, false) => return Err(err::FUNCTION_KILL_IS_SCRIPT.into()),
+        (false, true) => return Err(err::BUSY_FUNCTION.into()),
+        (true, false) => return Err(err::BUSY_SCRIPT.into()),
         _ => {}
     }
-    run.kill = Some(if function {
-        err::FUNCTION_KILLED
-    } else {
-        err::SCRIPT_KILLED
-    });
+    run.kill = Some(err::SCRIPT_KILLED);
     ctx.out().ok();
     Ok(())
 }
@@ -176,7 +185,282 @@ pub fn script_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+// ---- functions ----
+
+/// The function libraries (created on first use).
+fn functions<'a>(ctx: &'a mut Ctx) -> &'a mut Functions {
+    ctx.ex.functions.get_or_insert_with(Functions::new)
+}
+
+fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
+    feed_monitors(ctx);
+    let argv = ctx.argv;
+    let (func, flags) = match functions(ctx).functions.get(argv[1]) {
+        Some(f) => (f.func, f.flags),
+        None => return Err(err::FUNCTION_NOT_FOUND.into()),
+    };
+    let numkeys = args::int(argv[2]).map_err(|_| CmdError::from(err::FUNCTION_BAD_NUMKEYS))?;
+    if numkeys > (argv.len() - 3) as i64 {
+        return Err(err::NUMKEYS_TOO_MANY.into());
+    }
+    if numkeys < 0 {
+        return Err(err::NUMKEYS_NEGATIVE.into());
+    }
+    let (keys, rest) = argv[3..].split_at(numkeys as usize);
+    if ro && flags & sflags::NO_WRITES == 0 {
+        return Err(err::SCRIPT_WRITE_FLAG_RO.into());
+    }
+    let spec = RunSpec {
+        argv,
+        keys,
+        args: rest,
+        readonly: ro || flags & sflags::NO_WRITES != 0,
+        is_function: true,
+        name: argv[1],
+        now_ms: ctx.now_ms,
+    };
+    // The engine leaves its place while it runs; the libraries stay visible (FUNCTION STATS).
+    let mut engine = functions(ctx)
+        .engine
+        .take()
+        .unwrap_or_else(Engine::for_functions);
+    let result = engine.run(ctx.ex, ctx.client, func, &spec);
+    functions(ctx).engine = Some(engine);
+    result
+}
+
+pub fn fcall(ctx: &mut Ctx) -> CmdResult {
+    fcall_generic(ctx, false)
+}
+
+pub fn fcall_ro(ctx: &mut Ctx) -> CmdResult {
+    fcall_generic(ctx, true)
+}
+
+pub fn function_load(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let mut replace = false;
+    for opt in &argv[2..argv.len() - 1] {
+        if !args::eq(opt, "REPLACE") {
+            let mut e = b"ERR Unknown option given: ".to_vec();
+            e.extend_from_slice(opt);
+            return Err(CmdError::owned(e));
+        }
+        replace = true;
+    }
+    let name = functions(ctx).load(argv[argv.len() - 1], replace)?;
+    ctx.out().bulk(&name);
+    Ok(())
+}
+
+pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
+    let name = ctx.argv[2];
+    if !functions(ctx).delete(name) {
+        return Err(err::FUNCTION_LIBRARY_NOT_FOUND.into());
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
+    match ctx.args().rest() {
+        [] => {}
+        [mode] if args::eq(mode, "SYNC") || args::eq(mode, "ASYNC") => {}
+        _ => return Err(err::FUNCTION_FLUSH_MODE.into()),
+    }
+    ctx.ex.functions = None;
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn function_list(ctx: &mut Ctx) -> CmdResult {
+    let mut pattern: Option<&[u8]> = None;
+    let mut with_code = false;
+    let mut a = ctx.args();
+    while let Some(opt) = a.next() {
+        if args::eq(opt, "WITHCODE") && !with_code {
+            with_code = true;
+        } else if args::eq(opt, "LIBRARYNAME") && pattern.is_none() {
+            pattern = Some(a.next().ok_or(CmdError::from(err::FUNCTION_LIST_NO_NAME))?);
+        } else {
+            let mut e = b"ERR Unknown argument ".to_vec();
+            e.extend_from_slice(opt);
+            return Err(CmdError::owned(e));
+        }
+    }
+    let Some(fns) = ctx.ex.functions.as_deref() else {
+        ctx.client.out.array(0);
+        return Ok(());
+    };
+    let out = &mut ctx.client.out;
+    let libs: Vec<_> = fns
+        .libraries
+        .iter()
+        .filter(|(name, _)| pattern.is_none_or(|p| crate::util::glob::glob_match(p, name, true)))
+        .collect();
+    out.array(libs.len());
+    for (name, lib) in libs {
+        out.map(if with_code { 4 } else { 3 });
+        out.bulk(b"library_name");
+        out.bulk(name);
+        out.bulk(b"engine");
+        out.bulk(b"LUA");
+        out.bulk(b"functions");
+        out.array(lib.functions.len());
+        for fname in &lib.functions {
+            let f = &fns.functions[fname];
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(fname);
+            out.bulk(b"description");
+            match &f.description {
+                Some(d) => out.bulk(d),
+                None => out.null(),
+            }
+            out.bulk(b"flags");
+            let names: Vec<&str> = sflags::NAMES
+                .iter()
+                .filter(|(bit, _)| f.flags & bit != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            out.set(names.len());
+            for n in names {
+                out.simple(n.as_bytes());
+            }
+        }
+        if with_code {
+            out.bulk(b"library_code");
+            out.bulk(&lib.code);
+        }
+    }
+    Ok(())
+}
+
+pub fn function_dump(ctx: &mut Ctx) -> CmdResult {
+    let payload = ctx
+        .ex
+        .functions
+        .as_deref()
+        .map(Functions::dump)
+        .unwrap_or_else(Functions::empty_dump);
+    ctx.out().bulk(&payload);
+    Ok(())
+}
+
+pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
+    let policy = match ctx.argv.get(3) {
+        None => RestorePolicy::Append,
+        Some(p) if args::eq(p, "APPEND") => RestorePolicy::Append,
+        Some(p) if args::eq(p, "REPLACE") => RestorePolicy::Replace,
+        Some(p) if args::eq(p, "FLUSH") => RestorePolicy::Flush,
+        Some(_) => return Err(err::FUNCTION_RESTORE_POLICY.into()),
+    };
+    let payload = ctx.argv[2];
+    functions(ctx).restore(payload, policy)?;
+    ctx.out().ok();
+    Ok(())
+}
+
+pub fn function_stats(ctx: &mut Ctx) -> CmdResult {
+    let (libs, funcs) = ctx
+        .ex
+        .functions
+        .as_deref()
+        .map_or((0, 0), |f| (f.libraries.len(), f.function_count()));
+    let running = script::bridge::running().filter(|b| b.is_function);
+    let out = &mut ctx.client.out;
+    out.map(2);
+    out.bulk(b"running_script");
+    match running {
+        None => out.null(),
+        Some(b) => {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(&b.name);
+            out.bulk(b"command");
+            let command = b.command();
+            out.array(command.len());
+            for a in command {
+                out.bulk(a);
+            }
+            out.bulk(b"duration_ms");
+            out.int(b.start.elapsed().as_millis() as i64);
+        }
+    }
+    out.bulk(b"engines");
+    out.map(1);
+    out.bulk(b"LUA");
+    out.map(2);
+    out.bulk(b"libraries_count");
+    out.int(libs as i64);
+    out.bulk(b"functions_count");
+    out.int(funcs as i64);
+    Ok(())
+}
+
+pub fn function_kill(ctx: &mut Ctx) -> CmdResult {
+    kill(ctx, true)
+}
+
+pub fn function_help(ctx: &mut Ctx) -> CmdResult {
+    help(
+        ctx.out(),
+        "FUNCTION",
+        &[
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
+        ],
+    );
+    Ok(())
+}
+
 pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
+    (&m::FCALL, fcall),
+    (&m::FCALL_RO, fcall_ro),
+    (&m::FUNCTION_LOAD, function_load),
+    (&m::FUNCTION_DELETE, function_delete),
+    (&m::FUNCTION_FLUSH, function_flush),
+    (&m::FUNCTION_LIST, function_list),
+    (&m::FUNCTION_DUMP, function_dump),
+    (&m::FUNCTION_RESTORE, function_restore),
+    (&m::FUNCTION_STATS, function_stats),
+    (&m::FUNCTION_KILL, function_kill),
+    (&m::FUNCTION_HELP, function_help),
     (&m::EVAL, eval),
     (&m::EVAL_RO, eval_ro),
     (&m::EVALSHA, evalsha),

@@ -181,6 +181,8 @@ pub struct Executor {
     pub tracking: tracking::TrackingState,
     /// The EVAL interpreter (created on first use; taken out while a script runs).
     pub scripting: Option<Box<crate::script::Engine>>,
+    /// FUNCTION libraries and their interpreter (created on first use).
+    pub functions: Option<Box<crate::script::functions::Functions>>,
     /// A script runs past busy-reply-threshold (true: a function): others get BUSY.
     pub script_busy: Option<bool>,
     /// Set by the network layer: serves other clients while a script is busy.
@@ -252,6 +254,7 @@ impl Executor {
             self_pushes: Vec::new(),
             tracking: tracking::TrackingState::default(),
             scripting: None,
+            functions: None,
             script_busy: None,
             busy_poller: None,
         };

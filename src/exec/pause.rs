@@ -91,7 +91,7 @@ impl Executor {
     }
 
     /// Sends a command to every MONITOR client (Redis's replicationFeedMonitors).
-    pub(super) fn feed_monitors(&mut self, client: &mut Client, argv: &[&[u8]], db: usize) {
+    pub fn feed_monitors(&mut self, client: &mut Client, argv: &[&[u8]], db: usize) {
         let us = self.clock.now_us();
         let mut line = format!("+{}.{:06} [{db} ", us / 1_000_000, us % 1_000_000).into_bytes();
         if client.has(cf::UNIX_SOCKET) {

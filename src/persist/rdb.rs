@@ -294,6 +294,11 @@ impl<W: Write> Encoder<W> {
         Ok(())
     }
 
+    /// The bytes written so far, without an EOF or checksum (DUMP payloads).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
     /// EOF opcode and checksum (zero when checksums are off).
     pub fn finish(mut self, checksum: bool) -> io::Result<W> {
         self.byte(opcode::EOF)?;

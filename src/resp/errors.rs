@@ -399,12 +399,7 @@ pub const BUSY_FUNCTION: &str =
 pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 pub const SCRIPT_UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 pub const SCRIPT_KILLED: &str = "Script killed by user with SCRIPT KILL...";
-pub const FUNCTION_KILLED: &str = "Script killed by user with FUNCTION KILL...";
 pub const SCRIPT_SHUTDOWN: &str = "Script killed by SHUTDOWN while running";
-pub const SCRIPT_KILL_IS_FUNCTION: &str =
-    "BUSY Redis is busy running a function. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
-pub const FUNCTION_KILL_IS_SCRIPT: &str =
-    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 // Raised inside scripts by redis.call (the script's error handler adds "ERR " and the place).
 pub const LUA_NO_ARGS: &str = "Please specify at least one argument for this redis lib call";
 pub const LUA_BAD_ARG_TYPE: &str = "Lua redis lib command arguments must be strings or integers";
@@ -421,6 +416,19 @@ pub const LUA_REPL_FLAGS: &str =
     "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.";
 pub const LUA_ACL_CHECK_UNKNOWN: &str = "Invalid command passed to redis.acl_check_cmd()";
 pub const LUA_STACK_LIMIT: &str = "ERR reached lua stack limit";
+pub const FUNCTION_NO_METADATA: &str = "ERR Missing library metadata";
+pub const FUNCTION_NO_NAME: &str = "ERR Library name was not given";
+pub const FUNCTION_BAD_NAME: &str = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+pub const FUNCTION_NONE_REGISTERED: &str = "ERR No functions registered";
+pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
+pub const FUNCTION_LIBRARY_NOT_FOUND: &str = "ERR Library not found";
+pub const FUNCTION_BAD_NUMKEYS: &str = "ERR Bad number of keys provided";
+pub const FUNCTION_FLUSH_MODE: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+pub const FUNCTION_RESTORE_POLICY: &str =
+    "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
+pub const FUNCTION_RESTORE_TYPE: &str = "ERR given type is not a function";
+pub const FUNCTION_LIST_NO_NAME: &str = "ERR library name argument was not given";
+pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 pub const SCRIPT_WRITE_FLAG_RO: &str =
     "ERR Can not execute a script with write flag using *_ro command.";
 pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";

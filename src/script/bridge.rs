@@ -52,8 +52,21 @@ pub struct Bridge {
     pub is_function: bool,
     /// The sha (EVAL) or function name (FCALL), for error texts and logs.
     pub name: Vec<u8>,
+    /// The running command's arguments (FUNCTION STATS shows them); valid while running.
+    pub argv: *const [&'static [u8]],
     /// redisLrand48's 48-bit state (math.random).
     pub rand48: u64,
+}
+
+impl Bridge {
+    /// The arguments of the running EVAL/FCALL.
+    pub fn command(&self) -> &[&[u8]] {
+        if !self.running || self.argv.is_null() {
+            return &[];
+        }
+        // SAFETY: set from the running command's argv, which outlives the run.
+        unsafe { &*self.argv }
+    }
 }
 
 /// lrand48's initial state (0x1234ABCD330E), as redisSrand48 leaves it.
@@ -79,6 +92,7 @@ impl Bridge {
             running: false,
             is_function: false,
             name: Vec::new(),
+            argv: ptr::slice_from_raw_parts(ptr::null(), 0),
             rand48: RAND48_SEED,
         })
     }

@@ -1,6 +1,248 @@
 //! FUNCTION libraries: `#!lua name=<lib>` code that registers named functions with
-//! `redis.register_function`, called by FCALL / FCALL_RO.
+//! `redis.register_function`, called by FCALL / FCALL_RO. They live in their own interpreter
+//! (as in Redis), so SCRIPT FLUSH leaves them alone.
 
-/// Loaded libraries and their functions.
-#[derive(Default)]
-pub struct Registry {}
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::c_int;
+
+use super::Engine;
+use crate::persist::rdb::{self, opcode, Decoder, Encoder, CRC64, RDB_VERSION};
+use crate::resp::errors::{self as err, CmdError};
+
+pub struct Library {
+    /// The whole code, shebang included (FUNCTION LIST WITHCODE, DUMP).
+    pub code: Vec<u8>,
+    /// Function names in registration order.
+    pub functions: Vec<Vec<u8>>,
+}
+
+pub struct Function {
+    pub library: Vec<u8>,
+    pub func: c_int,
+    pub flags: u32,
+    pub description: Option<Vec<u8>>,
+}
+
+/// FUNCTION RESTORE's policy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    Append,
+    Replace,
+    Flush,
+}
+
+pub struct Functions {
+    /// Out of its place while one of its functions runs (FCALL).
+    pub engine: Option<Box<Engine>>,
+    pub libraries: BTreeMap<Vec<u8>, Library>,
+    pub functions: HashMap<Vec<u8>, Function>,
+}
+
+impl Functions {
+    pub fn new() -> Box<Functions> {
+        Box::new(Functions {
+            engine: Some(Engine::for_functions()),
+            libraries: BTreeMap::new(),
+            functions: HashMap::new(),
+        })
+    }
+
+    /// FUNCTION LOAD: returns the library's name.
+    pub fn load(&mut self, code: &[u8], replace: bool) -> Result<Vec<u8>, CmdError> {
+        let (name, body_start) = parse_metadata(code)?;
+        if !replace && self.libraries.contains_key(&name) {
+            let mut e = b"ERR Library '".to_vec();
+            e.extend_from_slice(&name);
+            e.extend_from_slice(b"' already exists");
+            return Err(CmdError::owned(e));
+        }
+        let registered = self.engine_mut().load_library(&code[body_start..])?;
+        let failure = if registered.is_empty() {
+            Some(CmdError::from(err::FUNCTION_NONE_REGISTERED))
+        } else {
+            registered.iter().find_map(|r| {
+                let clash = self
+                    .functions
+                    .get(&r.name)
+                    .is_some_and(|f| f.library != name);
+                clash.then(|| {
+                    let mut e = b"ERR Function ".to_vec();
+                    e.extend_from_slice(&r.name);
+                    e.extend_from_slice(b" already exists");
+                    CmdError::owned(e)
+                })
+            })
+        };
+        if let Some(e) = failure {
+            for r in registered {
+                self.engine_mut().release(r.func);
+            }
+            return Err(e);
+        }
+        self.delete(&name);
+        let mut names = Vec::with_capacity(registered.len());
+        for r in registered {
+            names.push(r.name.clone());
+            self.functions.insert(
+                r.name,
+                Function {
+                    library: name.clone(),
+                    func: r.func,
+                    flags: r.flags,
+                    description: r.description,
+                },
+            );
+        }
+        self.libraries.insert(
+            name.clone(),
+            Library {
+                code: code.to_vec(),
+                functions: names,
+            },
+        );
+        Ok(name)
+    }
+
+    /// FUNCTION DELETE: false if there is no such library.
+    pub fn delete(&mut self, name: &[u8]) -> bool {
+        let Some(lib) = self.libraries.remove(name) else {
+            return false;
+        };
+        for f in lib.functions {
+            if let Some(f) = self.functions.remove(&f) {
+                self.engine_mut().release(f.func);
+            }
+        }
+        true
+    }
+
+    /// The DUMP payload of no libraries.
+    pub fn empty_dump() -> Vec<u8> {
+        let mut out = RDB_VERSION.to_le_bytes().to_vec();
+        let crc = CRC64.checksum(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// FUNCTION DUMP: each library as an RDB function record, then the RDB version and a
+    /// CRC-64, as Redis's DUMP payloads.
+    pub fn dump(&self) -> Vec<u8> {
+        let mut enc = Encoder::new(Vec::new(), true);
+        for lib in self.libraries.values() {
+            // Writing to a Vec cannot fail.
+            let _ = enc.byte(opcode::FUNCTION2);
+            let _ = enc.string(&lib.code);
+        }
+        let mut out = enc.into_inner();
+        out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+        let crc = CRC64.checksum(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// FUNCTION RESTORE. Every library of the payload is loaded into a scratch set first, so
+    /// a bad payload changes nothing.
+    pub fn restore(&mut self, payload: &[u8], policy: RestorePolicy) -> Result<(), CmdError> {
+        let codes = parse_dump(payload)?;
+        let mut scratch = Functions::new();
+        for code in &codes {
+            scratch.load(code, false)?;
+        }
+        if policy == RestorePolicy::Flush {
+            *self = *scratch;
+            return Ok(());
+        }
+        for (name, lib) in &scratch.libraries {
+            if policy == RestorePolicy::Append && self.libraries.contains_key(name) {
+                let mut e = b"ERR Library ".to_vec();
+                e.extend_from_slice(name);
+                e.extend_from_slice(b" already exists");
+                return Err(CmdError::owned(e));
+            }
+            for f in &lib.functions {
+                if self
+                    .functions
+                    .get(f)
+                    .is_some_and(|old| &old.library != name)
+                {
+                    let mut e = b"ERR Function ".to_vec();
+                    e.extend_from_slice(f);
+                    e.extend_from_slice(b" already exists");
+                    return Err(CmdError::owned(e));
+                }
+            }
+        }
+        for code in &codes {
+            self.load(code, true)?;
+        }
+        Ok(())
+    }
+
+    fn engine_mut(&mut self) -> &mut Engine {
+        self.engine.get_or_insert_with(Engine::for_functions)
+    }
+
+    pub fn function_count(&self) -> usize {
+        self.functions.len()
+    }
+}
+
+/// Reads `#!<engine> name=<lib>` (Redis's functionExtractLibMetaData): the library name and
+/// where the code after the shebang line starts (its newline kept, so lines match).
+pub fn parse_metadata(code: &[u8]) -> Result<(Vec<u8>, usize), CmdError> {
+    if !code.starts_with(b"#!") {
+        return Err(err::FUNCTION_NO_METADATA.into());
+    }
+    let end = memchr::memchr(b'\n', code).unwrap_or(code.len());
+    let mut parts = code[2..end].split(|c| *c == b' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or_default();
+    let mut name = None;
+    for part in parts {
+        match part.strip_prefix(b"name=") {
+            Some(n) => name = Some(n.to_vec()),
+            None => {
+                let mut e = b"ERR Invalid metadata value given: ".to_vec();
+                e.extend_from_slice(part);
+                return Err(CmdError::owned(e));
+            }
+        }
+    }
+    let Some(name) = name else {
+        return Err(err::FUNCTION_NO_NAME.into());
+    };
+    if !engine.eq_ignore_ascii_case(b"lua") {
+        let mut e = b"ERR Engine '".to_vec();
+        e.extend_from_slice(engine);
+        e.extend_from_slice(b"' not found");
+        return Err(CmdError::owned(e));
+    }
+    if name.is_empty() || !name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+        return Err(err::FUNCTION_BAD_NAME.into());
+    }
+    Ok((name, end))
+}
+
+/// Checks a DUMP payload's version and CRC and returns the library codes in it.
+fn parse_dump(payload: &[u8]) -> Result<Vec<Vec<u8>>, CmdError> {
+    let bad = || CmdError::from(err::DUMP_PAYLOAD);
+    if payload.len() < 10 {
+        return Err(bad());
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..].try_into().map_err(|_| bad())?);
+    if version > rdb::RDB_VERSION_MAX || CRC64.checksum(&payload[..payload.len() - 8]) != crc {
+        return Err(bad());
+    }
+    let mut dec = Decoder::new(body);
+    let mut codes = Vec::new();
+    while dec.pos < body.len() {
+        let t = body[dec.pos];
+        dec.pos += 1;
+        if t != opcode::FUNCTION2 {
+            return Err(err::FUNCTION_RESTORE_TYPE.into());
+        }
+        codes.push(dec.string().map_err(|_| bad())?);
+    }
+    Ok(codes)
+}

@@ -73,6 +73,8 @@ struct Script {
 
 /// What a run needs besides the function: its arguments and how it may behave.
 pub struct RunSpec<'a> {
+    /// The whole command (FUNCTION STATS reports it).
+    pub argv: &'a [&'a [u8]],
     pub keys: &'a [&'a [u8]],
     pub args: &'a [&'a [u8]],
     pub readonly: bool,
@@ -91,12 +93,34 @@ pub struct Engine {
     /// The real globals table (scripts see a read-only proxy of it).
     globals: c_int,
     bridge: Box<Bridge>,
+    /// The FUNCTION interpreter: libraries load through `load_library` (functions.lua).
+    functions: bool,
+    load_library: c_int,
 }
 
 const PRELUDE: &str = include_str!("prelude.lua");
+const FUNCTIONS_PRELUDE: &str = include_str!("functions.lua");
+
+/// A function registered by a library's code.
+pub struct Registered {
+    pub name: Vec<u8>,
+    pub func: c_int,
+    pub flags: u32,
+    pub description: Option<Vec<u8>>,
+}
 
 impl Engine {
+    /// The EVAL interpreter.
     pub fn new() -> Box<Engine> {
+        Self::with_kind(false)
+    }
+
+    /// The FUNCTION interpreter (Redis keeps the two apart; SCRIPT FLUSH resets only EVAL's).
+    pub fn for_functions() -> Box<Engine> {
+        Self::with_kind(true)
+    }
+
+    fn with_kind(functions: bool) -> Box<Engine> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::OS | StdLib::DEBUG;
         // SAFETY: the debug library is loaded only to build the error handler; the prelude
         // removes it from the scripts' globals.
@@ -112,6 +136,8 @@ impl Engine {
             err_handler: 0,
             globals: 0,
             bridge,
+            functions,
+            load_library: 0,
         });
         engine.setup().expect("the Lua sandbox builds");
         engine
@@ -158,10 +184,29 @@ impl Engine {
             }
             ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
             push_mlua_value(&self._lua, l, errtext)?;
-            if ffi::lua_pcall(l, 2, 3, 0) != 0 {
+            if ffi::lua_pcall(l, 2, 4, 0) != 0 {
                 return Err(String::from_utf8_lossy(str_at(l, -1)).into_owned());
             }
-            // Stack: err_handler, globals, proxy.
+            // Stack: err_handler, globals, proxy, helpers.
+            if self.functions {
+                if ffi::luaL_loadbuffer(
+                    l,
+                    FUNCTIONS_PRELUDE.as_ptr() as *const c_char,
+                    FUNCTIONS_PRELUDE.len(),
+                    c"=cinnabar".as_ptr(),
+                ) != 0
+                {
+                    return Err(String::from_utf8_lossy(str_at(l, -1)).into_owned());
+                }
+                ffi::lua_pushvalue(l, 4);
+                ffi::lua_pushvalue(l, 1);
+                ffi::lua_pushvalue(l, 2);
+                if ffi::lua_pcall(l, 3, 1, 0) != 0 {
+                    return Err(String::from_utf8_lossy(str_at(l, -1)).into_owned());
+                }
+                self.load_library = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+            }
+            ffi::lua_settop(l, 3);
             ffi::lua_replace(l, ffi::LUA_GLOBALSINDEX);
             self.globals = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
             self.err_handler = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
@@ -277,6 +322,67 @@ impl Engine {
         }
     }
 
+    /// Compiles and runs a library's code (after its shebang line); returns the functions it
+    /// registered, or Redis's error.
+    pub fn load_library(&mut self, code: &[u8]) -> Result<Vec<Registered>, CmdError> {
+        let chunk = self.compile(code, b"@user_function", |msg| {
+            let mut e = b"ERR Error compiling function: ".to_vec();
+            e.extend_from_slice(msg);
+            CmdError::owned(e)
+        })?;
+        let l = self.l;
+        let b = &mut *self.bridge;
+        bridge::install(b);
+        unsafe {
+            ffi::lua_settop(l, 0);
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.load_library.into());
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, chunk.into());
+            ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, chunk);
+            if ffi::lua_pcall(l, 1, 2, 0) != 0 {
+                let e = CmdError::owned(str_at(l, -1).to_vec());
+                ffi::lua_settop(l, 0);
+                return Err(e);
+            }
+            if ffi::lua_toboolean(l, 1) == 0 {
+                let mut e = b"ERR Error registering functions: ".to_vec();
+                if ffi::lua_type(l, 2) == ffi::LUA_TTABLE {
+                    ffi::lua_getfield(l, 2, c"err".as_ptr());
+                    e.extend_from_slice(str_at(l, -1));
+                }
+                ffi::lua_settop(l, 0);
+                return Err(CmdError::owned(e));
+            }
+            let n = ffi::lua_objlen(l, 2);
+            let mut out = Vec::with_capacity(n);
+            for i in 1..=n {
+                ffi::lua_rawgeti(l, 2, i as ffi::lua_Integer);
+                ffi::lua_getfield(l, -1, c"name".as_ptr());
+                let name = str_at(l, -1).to_vec();
+                ffi::lua_getfield(l, -2, c"flags".as_ptr());
+                let flags = ffi::lua_tonumber(l, -1) as u32;
+                ffi::lua_getfield(l, -3, c"description".as_ptr());
+                let description =
+                    (ffi::lua_type(l, -1) == ffi::LUA_TSTRING).then(|| str_at(l, -1).to_vec());
+                ffi::lua_getfield(l, -4, c"callback".as_ptr());
+                let func = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+                ffi::lua_settop(l, 2);
+                out.push(Registered {
+                    name,
+                    func,
+                    flags,
+                    description,
+                });
+            }
+            ffi::lua_settop(l, 0);
+            Ok(out)
+        }
+    }
+
+    /// Releases a registered function (FUNCTION DELETE, a replaced library).
+    pub fn release(&mut self, func: c_int) {
+        unsafe { ffi::luaL_unref(self.l, ffi::LUA_REGISTRYINDEX, func) };
+    }
+
     /// Flags of a cached script.
     pub fn script_flags(&self, sha: &[u8]) -> Option<u32> {
         let sha = (sha.len() == 40).then(|| lower_sha(sha))?;
@@ -325,19 +431,28 @@ impl Engine {
         b.is_function = spec.is_function;
         b.name.clear();
         b.name.extend_from_slice(spec.name);
+        b.argv = std::ptr::slice_from_raw_parts(spec.argv.as_ptr().cast(), spec.argv.len());
         let status;
         unsafe {
             ffi::lua_settop(l, 0);
             ffi::lua_checkstack(l, 8);
             ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.err_handler.into());
-            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.globals.into());
-            push_array(l, spec.keys);
-            ffi::lua_setfield(l, -2, c"KEYS".as_ptr());
-            push_array(l, spec.args);
-            ffi::lua_setfield(l, -2, c"ARGV".as_ptr());
-            ffi::lua_settop(l, 1);
-            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, func.into());
-            status = ffi::lua_pcall(l, 0, 1, 1);
+            if spec.is_function {
+                // FCALL passes keys and arguments as the function's two parameters.
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, func.into());
+                push_array(l, spec.keys);
+                push_array(l, spec.args);
+                status = ffi::lua_pcall(l, 2, 1, 1);
+            } else {
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.globals.into());
+                push_array(l, spec.keys);
+                ffi::lua_setfield(l, -2, c"KEYS".as_ptr());
+                push_array(l, spec.args);
+                ffi::lua_setfield(l, -2, c"ARGV".as_ptr());
+                ffi::lua_settop(l, 1);
+                ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, func.into());
+                status = ffi::lua_pcall(l, 0, 1, 1);
+            }
         }
         let b = &mut *self.bridge;
         let killed = b.kill.is_some();

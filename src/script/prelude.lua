@@ -37,10 +37,10 @@ end
 -- readonly[proxy] is what getmetatable reports for it: nothing for a library table; for the
 -- globals, a table (Redis's globals carry a metatable, for the undefined-variable error).
 local function protect(real, reported_metatable)
-  local proxy = {}
-  raw_setmetatable(proxy, {__index = real, __newindex = deny, __metatable = false})
+  local proxy, mt = {}, {__index = real, __newindex = deny, __metatable = false}
+  raw_setmetatable(proxy, mt)
   readonly[proxy] = reported_metatable or false
-  return proxy
+  return proxy, mt
 end
 
 -- Redis's pcall hands a script the text of an error table ({err=...}), not the table; errors
@@ -85,6 +85,13 @@ end
 raw_setmetatable(G, {__index = function(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end})
-local proxy = protect(G, protect({}))
+local proxy, proxy_mt = protect(G, protect({}))
 raw_rawset(G, '_G', proxy)
-return err_handler, G, proxy
+-- For the functions engine (functions.lua): what scripts see as globals can be switched to
+-- the library-loading environment and back.
+local helpers = {
+  protect = protect,
+  set_globals = function(t) proxy_mt.__index = t end,
+  missing_global = raw_getmetatable(G).__index,
+}
+return err_handler, G, proxy, helpers

@@ -133,6 +133,10 @@ pub fn render(
                 e.scripts_bytes() as u64,
             )
         });
+        let (libs, funcs, vm_functions) = ex.functions.as_deref().map_or((0, 0, 0), |f| {
+            let vm = f.engine.as_deref().map_or(0, |e| e.memory() as u64);
+            (f.libraries.len(), f.function_count(), vm)
+        });
         let mem_clients: u64 = clients()
             .map(|c| (c.out.buf.capacity() + c.qbuf_len + c.qbuf_free) as u64)
             .sum();
@@ -145,8 +149,8 @@ pub fn render(
              allocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\n\
              total_system_memory:{total}\r\ntotal_system_memory_human:{}\r\n\
              used_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\n\
-             used_memory_scripts_eval:{scripts_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\nnumber_of_functions:0\r\n\
-             number_of_libraries:0\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:{lua}\r\n\
+             used_memory_scripts_eval:{scripts_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\nnumber_of_functions:{funcs}\r\n\
+             number_of_libraries:{libs}\r\nused_memory_vm_functions:{vm_functions}\r\nused_memory_vm_total:{}\r\n\
              used_memory_vm_total_human:{}\r\nused_memory_functions:0\r\nused_memory_scripts:{scripts_bytes}\r\n\
              used_memory_scripts_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
              maxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\n\
@@ -161,7 +165,8 @@ pub fn render(
             human(used),
             human(total),
             human(lua),
-            human(lua),
+            lua + vm_functions,
+            human(lua + vm_functions),
             human(scripts_bytes),
             human(maxmemory),
             ex.settings.maxmemory_policy,
