@@ -34,12 +34,18 @@ pub fn save(ex: &mut Executor) -> Result<(), String> {
     ];
     let compress = ex.cfg.get_bool("rdbcompression");
     let checksum = ex.cfg.get_bool("rdbchecksum");
+    let functions: Vec<&[u8]> = ex
+        .functions
+        .as_deref()
+        .map(|f| f.libraries.values().map(|l| l.code.as_slice()).collect())
+        .unwrap_or_default();
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&tmp)?;
         let w = rdb::write_dataset(
             BufWriter::with_capacity(1 << 16, file),
             &ex.dbs,
             &aux,
+            &functions,
             compress,
             checksum,
             |e| {
@@ -125,6 +131,18 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
         },
     )
     .map_err(|e| format!("Short read or corrupt RDB file '{}': {e}. Refusing to start.", path.display()))?;
+    if !dec.functions.is_empty() {
+        let mut functions = crate::script::functions::Functions::new();
+        for code in &dec.functions {
+            functions.load(code, false).map_err(|e| {
+                format!(
+                    "Failed loading library, {}. Refusing to start.",
+                    String::from_utf8_lossy(e.text())
+                )
+            })?;
+        }
+        ex.functions = Some(functions);
+    }
     ex.dbs = dbs;
     tracing::info!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
     Ok(Some(loaded))

@@ -318,6 +318,7 @@ pub fn write_dataset<W: Write>(
     out: W,
     dbs: &[Db],
     aux: &[(&str, Vec<u8>)],
+    functions: &[&[u8]],
     compress: bool,
     checksum: bool,
     meta: impl Fn(&Entry) -> (Option<u64>, Option<u8>),
@@ -326,6 +327,11 @@ pub fn write_dataset<W: Write>(
     enc.raw(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
     for (k, v) in aux {
         enc.aux(k, v)?;
+    }
+    // Function libraries come before the data, as Redis writes them (their code only).
+    for code in functions {
+        enc.byte(opcode::FUNCTION2)?;
+        enc.string(code)?;
     }
     for (i, db) in dbs.iter().enumerate() {
         if db.is_empty() {
@@ -361,6 +367,8 @@ impl std::fmt::Display for DecodeError {
 pub struct Decoder<'a> {
     buf: &'a [u8],
     pub pos: usize,
+    /// The code of each function library met while loading.
+    pub functions: Vec<Vec<u8>>,
     /// Encoding thresholds for loaded sets (set-max-intset-entries and friends).
     pub set_limits: set::Limits,
     /// list-max-listpack-size and list-compress-depth for the lists it builds.
@@ -396,6 +404,7 @@ impl<'a> Decoder<'a> {
             list_options: (-2, 0),
             hash_limits: hash::Limits::default(),
             zset_limits: Default::default(),
+            functions: Vec::new(),
         }
     }
 
@@ -702,9 +711,11 @@ impl<'a> Decoder<'a> {
                 opcode::MODULE_AUX => {
                     return self.fail("Module auxiliary data is not supported yet")
                 }
-                opcode::FUNCTION | opcode::FUNCTION2 => {
-                    return self.fail("Function libraries are not supported yet")
+                opcode::FUNCTION2 => {
+                    let code = self.string()?;
+                    self.functions.push(code);
                 }
+                opcode::FUNCTION => return self.fail("Pre-GA function format not supported"),
                 rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
                     self.pos -= 1;
                     return self.fail(format!(
@@ -806,7 +817,8 @@ mod tests {
         st.groups.insert(b"g".to_vec(), g);
         let mut db = Db::new();
         db.insert(b"s", Value::Stream(Box::new(st.clone())), NO_EXPIRE, 0);
-        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let bytes =
+            write_dataset(Vec::new(), &[db], &[], &[], true, true, |_| (None, None)).unwrap();
         let mut got = None;
         Decoder::new(&bytes)
             .load(
@@ -885,7 +897,8 @@ mod tests {
         ] {
             db.insert(k.as_bytes(), Value::Hash(Box::new(h)), NO_EXPIRE, 0);
         }
-        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let bytes =
+            write_dataset(Vec::new(), &[db], &[], &[], true, true, |_| (None, None)).unwrap();
         let mut got = std::collections::BTreeMap::new();
         Decoder::new(&bytes)
             .load(
@@ -975,7 +988,8 @@ mod tests {
             1_900_000_000_000,
             0,
         );
-        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let bytes =
+            write_dataset(Vec::new(), &[db], &[], &[], true, true, |_| (None, None)).unwrap();
         let load = |limits: Limits| {
             let mut got = Vec::new();
             let mut d = Decoder::new(&bytes);
@@ -1032,7 +1046,8 @@ mod tests {
         }
         db.insert(b"small", Value::List(Box::new(small)), NO_EXPIRE, 0);
         db.insert(b"big", Value::List(Box::new(big)), 1_900_000_000_000, 0);
-        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let bytes =
+            write_dataset(Vec::new(), &[db], &[], &[], true, true, |_| (None, None)).unwrap();
         let mut got = Vec::new();
         let mut dec = Decoder::new(&bytes);
         dec.list_options = (3, 2);
@@ -1151,7 +1166,8 @@ mod tests {
         for (k, s) in &sets {
             db.insert(k, Value::Set(Box::new(s.clone())), NO_EXPIRE, 0);
         }
-        let bytes = write_dataset(Vec::new(), &[db], &[], true, true, |_| (None, None)).unwrap();
+        let bytes =
+            write_dataset(Vec::new(), &[db], &[], &[], true, true, |_| (None, None)).unwrap();
         let mut got = std::collections::BTreeMap::new();
         Decoder::new(&bytes)
             .load(
