@@ -1108,6 +1108,7 @@ mod tests {
             Vec::new(),
             &dbs,
             &[("redis-ver", b"7.2.4".to_vec())],
+            &[b"#!lua name=lib\nredis.register_function('f', function() return 1 end)"],
             true,
             true,
             |_| (None, None),
@@ -1115,17 +1116,21 @@ mod tests {
         .unwrap();
         let mut got = Vec::new();
         let mut aux = Vec::new();
-        Decoder::new(&bytes)
-            .load(
-                |k, v| aux.push((k.to_vec(), v.to_vec())),
-                |k| {
-                    got.push((k.db, k.key, k.value.str_to_vec().unwrap(), k.expire_at_ms));
-                    Ok(())
-                },
-            )
-            .unwrap();
+        let mut dec = Decoder::new(&bytes);
+        dec.load(
+            |k, v| aux.push((k.to_vec(), v.to_vec())),
+            |k| {
+                got.push((k.db, k.key, k.value.str_to_vec().unwrap(), k.expire_at_ms));
+                Ok(())
+            },
+        )
+        .unwrap();
         got.sort();
         assert_eq!(aux, vec![(b"redis-ver".to_vec(), b"7.2.4".to_vec())]);
+        assert_eq!(
+            dec.functions,
+            vec![b"#!lua name=lib\nredis.register_function('f', function() return 1 end)".to_vec()]
+        );
         assert_eq!(got.len(), 4);
         assert_eq!(got[0], (1, b"a".to_vec(), b"hello".to_vec(), NO_EXPIRE));
         assert_eq!(got[1].2, vec![b'x'; 1000]);
