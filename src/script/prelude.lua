@@ -29,6 +29,7 @@ local function err_handler(err)
 end
 
 local readonly = raw_setmetatable({}, {__mode = 'k'})
+local meta_of = raw_setmetatable({}, {__mode = 'k'})
 
 local function deny()
   error('Attempt to modify a readonly table', 2)
@@ -40,7 +41,14 @@ local function protect(real, reported_metatable)
   local proxy, mt = {}, {__index = real, __newindex = deny, __metatable = false}
   raw_setmetatable(proxy, mt)
   readonly[proxy] = reported_metatable or false
+  meta_of[proxy] = mt
   return proxy, mt
+end
+
+-- The table behind a proxy, for the raw accessors and iteration (never handed to a script).
+local function real(t)
+  local mt = meta_of[t]
+  return mt and mt.__index
 end
 
 -- Redis's pcall hands a script the text of an error table ({err=...}), not the table; errors
@@ -65,16 +73,44 @@ G.setmetatable = function(t, mt)
   if readonly[t] ~= nil then error('Attempt to modify a readonly table', 0) end
   return raw_setmetatable(t, mt)
 end
+local string_mt = raw_getmetatable('')
+local string_mt_proxy
 G.getmetatable = function(t)
   local reported = readonly[t]
   if reported ~= nil then return reported or nil end
+  if type(t) == 'string' then return string_mt_proxy end
   return raw_getmetatable(t)
+end
+local raw_rawget, raw_next, raw_pairs, raw_ipairs = rawget, next, pairs, ipairs
+G.rawget = function(t, k)
+  return raw_rawget(real(t) or t, k)
+end
+G.next = function(t, k)
+  return raw_next(real(t) or t, k)
+end
+G.pairs = function(t)
+  local r = real(t)
+  if r == nil then return raw_pairs(t) end
+  return function(_, k) return raw_next(r, k) end, t, nil
+end
+G.ipairs = function(t)
+  local r = real(t)
+  if r == nil then return raw_ipairs(t) end
+  return function(_, i)
+    i = i + 1
+    local v = raw_rawget(r, i)
+    if v ~= nil then return i, v end
+  end, t, 0
 end
 
 for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit',
                        'struct', 'cmsgpack', 'os'}) do
   if G[name] ~= nil then G[name] = protect(G[name]) end
 end
+
+-- Strings' methods come from the read-only string table, and their metatable is read-only.
+string_mt.__index = G.string
+string_mt_proxy = protect(string_mt)
 
 -- Only what Redis leaves in the sandbox.
 for _, name in ipairs({'print', 'dofile', 'loadfile', 'module', 'setfenv', 'getfenv',
