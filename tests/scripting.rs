@@ -62,6 +62,31 @@ fn busy_script_answers_busy_and_script_kill_recovers() {
     }
 }
 
+/// A script that catches errors with pcall cannot swallow SCRIPT KILL.
+#[test]
+fn script_kill_is_not_swallowed_by_pcall() {
+    let script = "while true do pcall(function() while true do end end) end";
+    let ours = busy_then_kill(&cinnabar(&args(200)), script);
+    assert!(String::from_utf8_lossy(&ours[3])
+        .starts_with("-ERR Script killed by user with SCRIPT KILL..."));
+    if let Some(redis) = redis(&args(200)) {
+        assert_eq!(ours, busy_then_kill(&redis, script));
+    }
+}
+
+/// os has only clock (Redis 7.2); the rest of os stays out of the sandbox.
+#[test]
+fn os_clock_only() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd_raw(&["EVAL", "return type(os.clock())", "0"]),
+        b"$6\r\nnumber\r\n"
+    );
+    let e = c.cmd_raw(&["EVAL", "return os.time()", "0"]);
+    assert!(e.starts_with(b"-ERR user_script:1: attempt to call field 'time' (a nil value)"));
+}
+
 /// A script that wrote cannot be killed; SHUTDOWN NOSAVE ends the server instead.
 #[test]
 fn written_script_is_unkillable_and_shutdown_nosave_stops_it() {

@@ -420,6 +420,7 @@ pub const FUNCTION_NO_METADATA: &str = "ERR Missing library metadata";
 pub const FUNCTION_NO_NAME: &str = "ERR Library name was not given";
 pub const FUNCTION_BAD_NAME: &str = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 pub const FUNCTION_NONE_REGISTERED: &str = "ERR No functions registered";
+pub const FUNCTION_LOAD_TIMEOUT: &str = "FUNCTION LOAD timeout";
 pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
 pub const FUNCTION_LIBRARY_NOT_FOUND: &str = "ERR Library not found";
 pub const FUNCTION_BAD_NUMKEYS: &str = "ERR Bad number of keys provided";

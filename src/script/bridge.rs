@@ -25,6 +25,9 @@ use crate::exec::{Client, Executor};
 use crate::resp::errors as err;
 use crate::resp::reply::ReplyBuf;
 
+/// How long a library's top-level code may run in FUNCTION LOAD (Redis's fixed limit).
+const LOAD_TIME_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Instructions between two checks of the clock (Redis uses the same period).
 pub const HOOK_PERIOD: c_int = 100_000;
 
@@ -49,6 +52,8 @@ pub struct Bridge {
     /// Past busy-reply-threshold: other clients get BUSY.
     pub busy: bool,
     pub running: bool,
+    /// FUNCTION LOAD is running a library's top-level code (which has a fixed time limit).
+    pub loading: bool,
     pub is_function: bool,
     /// The sha (EVAL) or function name (FCALL), for error texts and logs.
     pub name: Vec<u8>,
@@ -90,6 +95,7 @@ impl Bridge {
             kill: None,
             busy: false,
             running: false,
+            loading: false,
             is_function: false,
             name: Vec::new(),
             argv: ptr::slice_from_raw_parts(ptr::null(), 0),
@@ -605,12 +611,19 @@ pub unsafe extern "C-unwind" fn math_randomseed(l: *mut lua_State) -> c_int {
 
 // ---- the busy hook ----
 
-pub unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
+pub unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, ar: *mut ffi::lua_Debug) {
     let killed = unsafe { check_busy() };
     if let Some(text) = killed {
         unsafe {
-            // Fire on every line from now on, so a pcall in the script cannot swallow the kill.
+            // Fire on every line from now on, so a pcall in the script cannot swallow the kill;
+            // our own Lua helpers (the pcall wrapper, the library loader) run to their end.
             ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKLINE, 0);
+            if ffi::lua_getinfo(l, c"S".as_ptr(), ar) != 0
+                && !(*ar).source.is_null()
+                && std::ffi::CStr::from_ptr((*ar).source).to_bytes() == b"=cinnabar"
+            {
+                return;
+            }
             push_error_table(l, text.as_bytes(), false);
             ffi::lua_error(l);
         }
@@ -621,6 +634,12 @@ pub unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua
 /// SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE run). Returns the kill message, if any.
 unsafe fn check_busy() -> Option<&'static str> {
     let b = unsafe { bridge() };
+    if b.loading {
+        return (b.start.elapsed() >= LOAD_TIME_LIMIT).then_some(err::FUNCTION_LOAD_TIMEOUT);
+    }
+    if !b.running {
+        return None;
+    }
     if b.kill.is_none() {
         // SAFETY: as in call_command.
         let ex = unsafe { &mut *b.ex };

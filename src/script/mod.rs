@@ -333,12 +333,25 @@ impl Engine {
         let l = self.l;
         let b = &mut *self.bridge;
         bridge::install(b);
-        unsafe {
+        b.loading = true;
+        b.start = Instant::now();
+        let status = unsafe {
             ffi::lua_settop(l, 0);
             ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.load_library.into());
             ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, chunk.into());
             ffi::luaL_unref(l, ffi::LUA_REGISTRYINDEX, chunk);
-            if ffi::lua_pcall(l, 1, 2, 0) != 0 {
+            ffi::lua_pcall(l, 1, 2, 0)
+        };
+        self.bridge.loading = false;
+        unsafe {
+            // A timed-out load left the hook firing on every line; put the periodic one back.
+            ffi::lua_sethook(
+                l,
+                Some(bridge::count_hook),
+                ffi::LUA_MASKCOUNT,
+                bridge::HOOK_PERIOD,
+            );
+            if status != 0 {
                 let e = CmdError::owned(str_at(l, -1).to_vec());
                 ffi::lua_settop(l, 0);
                 return Err(e);
