@@ -13,8 +13,7 @@ use crate::script::{self, sflags, Engine, RunSpec};
 /// Splits `numkeys key... arg...` starting at argv[2] (Redis's evalGenericCommand checks).
 type Argv<'a> = &'a [&'a [u8]];
 
-fn keys_and_args<'a>(argv: Argv<'a>) -> Result<(Argv<'a>, Argv<'a>), CmdError> {
-    let numkeys = args::int(argv[2])?;
+fn keys_and_args(argv: Argv<'_>, numkeys: i64) -> Result<(Argv<'_>, Argv<'_>), CmdError> {
     if numkeys > (argv.len() - 3) as i64 {
         return Err(err::NUMKEYS_TOO_MANY.into());
     }
@@ -22,6 +21,30 @@ fn keys_and_args<'a>(argv: Argv<'a>) -> Result<(Argv<'a>, Argv<'a>), CmdError> {
         return Err(err::NUMKEYS_NEGATIVE.into());
     }
     Ok(argv[3..].split_at(numkeys as usize))
+}
+
+/// What a run may do, from the command (`ro`: the _RO forms) and the script's flags. A script
+/// that declares its flags (shebang, or any function) must say no-writes to run under _RO.
+fn run_spec<'a>(
+    argv: Argv<'a>,
+    (keys, args): (Argv<'a>, Argv<'a>),
+    ro: bool,
+    flags: u32,
+    (name, is_function): (&'a [u8], bool),
+    now_ms: i64,
+) -> Result<RunSpec<'a>, CmdError> {
+    if ro && flags & sflags::EVAL_COMPAT == 0 && flags & sflags::NO_WRITES == 0 {
+        return Err(err::SCRIPT_WRITE_FLAG_RO.into());
+    }
+    Ok(RunSpec {
+        argv,
+        keys,
+        args,
+        readonly: ro || flags & sflags::NO_WRITES != 0,
+        is_function,
+        name,
+        now_ms,
+    })
 }
 
 /// Runs `f` with the engine taken out of the executor (created on first use), so the script
@@ -45,7 +68,7 @@ fn feed_monitors(ctx: &mut Ctx) {
 fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
     feed_monitors(ctx);
     let argv = ctx.argv;
-    let (keys, rest) = keys_and_args(argv)?;
+    let keys_args = keys_and_args(argv, args::int(argv[2])?)?;
     with_engine(ctx, |engine, ctx| {
         let sha = if by_sha {
             if !engine.has_script(argv[1]) {
@@ -56,19 +79,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
             engine.load_script(argv[1])?.to_vec()
         };
         let flags = engine.script_flags(&sha).unwrap_or(sflags::EVAL_COMPAT);
-        // A script with a shebang declares its writes; *_RO refuses it before it starts.
-        if ro && flags & sflags::EVAL_COMPAT == 0 && flags & sflags::NO_WRITES == 0 {
-            return Err(err::SCRIPT_WRITE_FLAG_RO.into());
-        }
-        let spec = RunSpec {
-            argv,
-            keys,
-            args: rest,
-            readonly: ro || flags & sflags::NO_WRITES != 0,
-            is_function: false,
-            name: &sha,
-            now_ms: ctx.now_ms,
-        };
+        let spec = run_spec(argv, keys_args, ro, flags, (&sha, false), ctx.now_ms)?;
         engine.run_script(ctx.ex, ctx.client, &sha, &spec)
     })
 }
@@ -200,25 +211,8 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
         None => return Err(err::FUNCTION_NOT_FOUND.into()),
     };
     let numkeys = args::int(argv[2]).map_err(|_| CmdError::from(err::FUNCTION_BAD_NUMKEYS))?;
-    if numkeys > (argv.len() - 3) as i64 {
-        return Err(err::NUMKEYS_TOO_MANY.into());
-    }
-    if numkeys < 0 {
-        return Err(err::NUMKEYS_NEGATIVE.into());
-    }
-    let (keys, rest) = argv[3..].split_at(numkeys as usize);
-    if ro && flags & sflags::NO_WRITES == 0 {
-        return Err(err::SCRIPT_WRITE_FLAG_RO.into());
-    }
-    let spec = RunSpec {
-        argv,
-        keys,
-        args: rest,
-        readonly: ro || flags & sflags::NO_WRITES != 0,
-        is_function: true,
-        name: argv[1],
-        now_ms: ctx.now_ms,
-    };
+    let keys_args = keys_and_args(argv, numkeys)?;
+    let spec = run_spec(argv, keys_args, ro, flags, (argv[1], true), ctx.now_ms)?;
     // The engine leaves its place while it runs; the libraries stay visible (FUNCTION STATS).
     let mut engine = functions(ctx)
         .engine
