@@ -1,5 +1,6 @@
 //! Persistence: RDB snapshots. The only module besides `net` that does file I/O.
 
+pub mod compact;
 pub mod rdb;
 
 use std::fs::File;

@@ -14,6 +14,8 @@ use crate::keyspace::types::stream::{Consumer, Group, Nack, Stream, StreamId};
 use crate::keyspace::value::Value;
 use crate::util::num::parse_i64;
 
+use super::compact;
+
 pub const RDB_VERSION: u16 = 10;
 /// Oldest version we read.
 pub const RDB_VERSION_MIN: u16 = 1;
@@ -36,6 +38,14 @@ pub mod opcode {
 
 pub mod rtype {
     pub const STRING: u8 = 0;
+    /// RDB_TYPE_ZSET: scores as text (version 1 files).
+    pub const ZSET: u8 = 3;
+    pub const SET_INTSET: u8 = 11;
+    pub const ZSET_ZIPLIST: u8 = 12;
+    pub const ZSET_LISTPACK: u8 = 17;
+    pub const STREAM_LISTPACKS: u8 = 15;
+    /// Redis 7.2's small sets.
+    pub const SET_LISTPACK: u8 = 20;
     /// RDB_TYPE_SET: length, then each member as a string.
     pub const SET: u8 = 2;
     /// A plain list: length, then each element as a string.
@@ -52,6 +62,23 @@ pub mod rtype {
     pub const STREAM_LISTPACKS_2: u8 = 19;
     /// Redis 7.2's (adds the consumers' active time).
     pub const STREAM_LISTPACKS_3: u8 = 21;
+}
+
+/// Quicklist node containers (RDB_TYPE_LIST_QUICKLIST_2).
+const QUICKLIST_PLAIN: u64 = 1;
+const QUICKLIST_PACKED: u64 = 2;
+
+/// Alternating elements as pairs (hash field/value, zset member/score).
+fn into_pairs(elements: Vec<Vec<u8>>, what: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    if elements.len() % 2 != 0 {
+        return Err(format!("Odd number of elements in a {what}"));
+    }
+    let mut it = elements.into_iter();
+    let mut out = Vec::with_capacity(it.len() / 2);
+    while let (Some(a), Some(b)) = (it.next(), it.next()) {
+        out.push((a, b));
+    }
+    Ok(out)
 }
 
 const ENC_INT8: u8 = 0;
@@ -415,13 +442,106 @@ impl<'a> Decoder<'a> {
         if n == 0 {
             return Ok(None);
         }
+        let mut items = Vec::with_capacity(n.min(1 << 16) as usize);
+        for _ in 0..n {
+            items.push(self.string()?);
+        }
+        Ok(self.build_list(items))
+    }
+
+    /// A list pushed in order into the current node options; None when empty.
+    fn build_list(&self, items: Vec<Vec<u8>>) -> Option<Value> {
+        if items.is_empty() {
+            return None;
+        }
         let (fill, depth) = self.list_options;
         let mut l = crate::keyspace::types::list::List::new(fill, depth);
-        for _ in 0..n {
-            let e = self.string()?;
-            l.push_back(&e);
+        for e in &items {
+            l.push_back(e);
         }
-        Ok(Some(Value::List(Box::new(l))))
+        Some(Value::List(Box::new(l)))
+    }
+
+    /// Lists in ziplists (type 10), quicklists of ziplists (14) or of listpack / plain nodes
+    /// (18), all loaded into our list.
+    fn compact_list(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
+        let nodes = if t == rtype::LIST_ZIPLIST {
+            1
+        } else {
+            self.length()?
+        };
+        let mut items = Vec::new();
+        for _ in 0..nodes {
+            let container = if t == rtype::LIST_QUICKLIST_2 {
+                self.length()?
+            } else {
+                QUICKLIST_PACKED
+            };
+            let at = self.pos;
+            let data = self.string()?;
+            let decoded = match (t, container) {
+                (_, QUICKLIST_PLAIN) => Ok(vec![data]),
+                (rtype::LIST_QUICKLIST_2, QUICKLIST_PACKED) => compact::listpack(&data),
+                (_, QUICKLIST_PACKED) => compact::ziplist(&data),
+                _ => Err(format!("Unknown quicklist node container {container}")),
+            };
+            let node = decoded.map_err(|msg| DecodeError { offset: at, msg })?;
+            items.extend(node);
+        }
+        Ok(self.build_list(items))
+    }
+
+    /// Hashes in a zipmap (9), ziplist (13) or listpack (16).
+    fn compact_hash(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
+        let at = self.pos;
+        let data = self.string()?;
+        let pairs = match t {
+            rtype::HASH_ZIPMAP => compact::zipmap(&data),
+            _ => self
+                .flat_elements(t, &data)
+                .and_then(|e| into_pairs(e, "hash")),
+        }
+        .map_err(|msg| DecodeError { offset: at, msg })?;
+        self.build_hash(at, pairs)
+    }
+
+    /// Sorted sets in a ziplist (12) or listpack (17): member, score, member, score...
+    fn compact_zset(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
+        let at = self.pos;
+        let data = self.string()?;
+        let pairs = self
+            .flat_elements(t, &data)
+            .and_then(|e| into_pairs(e, "zset"))
+            .map_err(|msg| DecodeError { offset: at, msg })?;
+        let mut entries = Vec::with_capacity(pairs.len());
+        for (m, s) in pairs {
+            let score = crate::util::num::parse_f64(&s).ok_or_else(|| DecodeError {
+                offset: at,
+                msg: "Zset with an invalid score detected".into(),
+            })?;
+            entries.push((m, score));
+        }
+        self.build_zset(at, entries)
+    }
+
+    /// Sets as an intset (11) or a listpack (20, Redis 7.2).
+    fn compact_set(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
+        let at = self.pos;
+        let data = self.string()?;
+        let members = if t == rtype::SET_INTSET {
+            compact::intset(&data).map(|v| v.iter().map(|i| i.to_string().into_bytes()).collect())
+        } else {
+            compact::listpack(&data)
+        }
+        .map_err(|msg| DecodeError { offset: at, msg })?;
+        self.build_set(members)
+    }
+
+    fn flat_elements(&self, t: u8, data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+        match t {
+            rtype::HASH_ZIPLIST | rtype::ZSET_ZIPLIST => compact::ziplist(data),
+            _ => compact::listpack(data),
+        }
     }
 
     fn fail<T>(&self, msg: impl Into<String>) -> Result<T, DecodeError> {
@@ -529,14 +649,26 @@ impl<'a> Decoder<'a> {
             return self.fail("Stream length inconsistent with its listpacks");
         }
         s.last_id = self.stream_id()?;
-        s.first_id = self.stream_id()?;
-        s.max_deleted_id = self.stream_id()?;
-        s.entries_added = self.length()?;
+        let v1 = t == rtype::STREAM_LISTPACKS;
+        if v1 {
+            // Redis 5/6 streams: no tombstone or counter fields; Redis derives them.
+            s.first_id = s.edge_id(true);
+            s.max_deleted_id = StreamId::new(0, 0);
+            s.entries_added = s.length;
+        } else {
+            s.first_id = self.stream_id()?;
+            s.max_deleted_id = self.stream_id()?;
+            s.entries_added = self.length()?;
+        }
         let groups = self.length()?;
         for _ in 0..groups {
             let name = self.string()?;
             let last = self.stream_id()?;
-            let entries_read = self.length()? as i64;
+            let entries_read = if v1 {
+                s.estimate_distance(last)
+            } else {
+                self.length()? as i64
+            };
             let mut g = Group::new(last, entries_read);
             let pel = self.length()?;
             for _ in 0..pel {
@@ -586,11 +718,22 @@ impl<'a> Decoder<'a> {
         if n == 0 {
             return Ok(None);
         }
+        let mut members = Vec::with_capacity(n.min(1 << 16) as usize);
+        for _ in 0..n {
+            members.push(self.string()?);
+        }
+        self.build_set(members)
+    }
+
+    /// A set in the encoding Redis gives a loaded set; None when empty.
+    fn build_set(&self, members: Vec<Vec<u8>>) -> Result<Option<Value>, DecodeError> {
+        if members.is_empty() {
+            return Ok(None);
+        }
         let lim = self.set_limits;
         let mut s = Set::new_ints();
-        for _ in 0..n {
-            let m = self.string()?;
-            if !s.insert(&m, &lim) {
+        for m in &members {
+            if !s.insert(m, &lim) {
                 return self.fail("Duplicate set members detected");
             }
         }
@@ -616,8 +759,20 @@ impl<'a> Decoder<'a> {
             let v = self.string()?;
             pairs.push((f, v));
         }
+        self.build_hash(start, pairs)
+    }
+
+    /// A hash in the encoding Redis builds after loading it; None when empty.
+    fn build_hash(
+        &self,
+        start: usize,
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<Option<Value>, DecodeError> {
+        if pairs.is_empty() {
+            return Ok(None);
+        }
         let pairs_ref = pairs.iter().map(|(f, v)| (&f[..], &v[..]));
-        match Hash::from_pairs(n as usize, pairs_ref, self.hash_limits) {
+        match Hash::from_pairs(pairs.len(), pairs_ref, self.hash_limits) {
             Ok(h) => Ok(Some(Value::Hash(Box::new(h)))),
             Err(hash::LoadError::DuplicateField) => Err(DecodeError {
                 offset: start,
@@ -630,7 +785,6 @@ impl<'a> Decoder<'a> {
     /// Built whole, so the encoding follows the final size, as Redis converts after loading.
     /// None for an empty set, which Redis skips.
     fn zset2(&mut self) -> Result<Option<Value>, DecodeError> {
-        use crate::keyspace::types::zset::ZSet;
         let start = self.pos;
         let n = self.length()?;
         if n == 0 {
@@ -644,6 +798,41 @@ impl<'a> Decoder<'a> {
                 return self.fail("Zset with NAN score detected");
             }
             entries.push((m, score));
+        }
+        self.build_zset(start, entries)
+    }
+
+    /// A RDB_TYPE_ZSET (version 1) body: scores as text (253 nan, 254 inf, 255 -inf).
+    fn zset1(&mut self) -> Result<Option<Value>, DecodeError> {
+        let start = self.pos;
+        let n = self.length()?;
+        let mut entries: Vec<(Vec<u8>, f64)> = Vec::with_capacity(n.min(1 << 20) as usize);
+        for _ in 0..n {
+            let m = self.string()?;
+            let score = match self.byte()? {
+                253 => return self.fail("Zset with NAN score detected"),
+                254 => f64::INFINITY,
+                255 => f64::NEG_INFINITY,
+                len => {
+                    let text = self.take(usize::from(len))?;
+                    crate::util::num::parse_f64(text)
+                        .ok_or_else(|| self.fail::<()>("Invalid zset score").unwrap_err())?
+                }
+            };
+            entries.push((m, score));
+        }
+        self.build_zset(start, entries)
+    }
+
+    /// A sorted set built whole (so its encoding follows the final size); None when empty.
+    fn build_zset(
+        &mut self,
+        start: usize,
+        mut entries: Vec<(Vec<u8>, f64)>,
+    ) -> Result<Option<Value>, DecodeError> {
+        use crate::keyspace::types::zset::ZSet;
+        if entries.is_empty() {
+            return Ok(None);
         }
         entries.sort_by(|a, b| {
             a.1.partial_cmp(&b.1)
@@ -716,17 +905,23 @@ impl<'a> Decoder<'a> {
                     self.functions.push(code);
                 }
                 opcode::FUNCTION => return self.fail("Pre-GA function format not supported"),
-                rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
-                    self.pos -= 1;
-                    return self.fail(format!(
-                        "Loading compact hash encodings (RDB type {t}) is not supported yet"
-                    ));
-                }
                 rtype::STRING
                 | rtype::LIST
                 | rtype::SET
                 | rtype::HASH
+                | rtype::ZSET
                 | rtype::ZSET_2
+                | rtype::HASH_ZIPMAP
+                | rtype::HASH_ZIPLIST
+                | rtype::HASH_LISTPACK
+                | rtype::LIST_ZIPLIST
+                | rtype::LIST_QUICKLIST
+                | rtype::LIST_QUICKLIST_2
+                | rtype::SET_INTSET
+                | rtype::SET_LISTPACK
+                | rtype::ZSET_ZIPLIST
+                | rtype::ZSET_LISTPACK
+                | rtype::STREAM_LISTPACKS
                 | rtype::STREAM_LISTPACKS_2
                 | rtype::STREAM_LISTPACKS_3 => {
                     let key = self.string()?;
@@ -736,7 +931,16 @@ impl<'a> Decoder<'a> {
                         rtype::LIST => self.list()?,
                         rtype::SET => self.load_set()?,
                         rtype::HASH => self.hash()?,
+                        rtype::ZSET => self.zset1()?,
                         rtype::ZSET_2 => self.zset2()?,
+                        rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
+                            self.compact_hash(t)?
+                        }
+                        rtype::LIST_ZIPLIST | rtype::LIST_QUICKLIST | rtype::LIST_QUICKLIST_2 => {
+                            self.compact_list(t)?
+                        }
+                        rtype::SET_INTSET | rtype::SET_LISTPACK => self.compact_set(t)?,
+                        rtype::ZSET_ZIPLIST | rtype::ZSET_LISTPACK => self.compact_zset(t)?,
                         _ => Some(Value::Stream(Box::new(self.stream(t)?))),
                     };
                     let at = self.pos;
@@ -754,12 +958,6 @@ impl<'a> Decoder<'a> {
                     expire = NO_EXPIRE;
                     idle = None;
                     freq = None;
-                }
-                rtype::LIST_ZIPLIST | rtype::LIST_QUICKLIST | rtype::LIST_QUICKLIST_2 => {
-                    self.pos -= 1;
-                    return self.fail(format!(
-                        "Loading compact list encodings (RDB type {t}) is not supported yet"
-                    ));
                 }
                 other => {
                     self.pos -= 1;
