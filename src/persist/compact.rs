@@ -4,6 +4,9 @@
 
 use crate::keyspace::types::stream::listpack;
 
+/// A hash field and its value, or a sorted-set member and its score text.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
 fn bad(what: &str) -> String {
     format!("Invalid {what} encoding")
 }
@@ -102,7 +105,7 @@ pub fn intset(is: &[u8]) -> Result<Vec<i64>, String> {
 }
 
 /// Field/value pairs of a zipmap (Redis 2.4 and older small hashes).
-pub fn zipmap(zm: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+pub fn zipmap(zm: &[u8]) -> Result<Vec<Pair>, String> {
     let err = || bad("zipmap");
     let mut p = 1;
     let len_at = |p: &mut usize| -> Result<usize, String> {

@@ -69,7 +69,7 @@ const QUICKLIST_PLAIN: u64 = 1;
 const QUICKLIST_PACKED: u64 = 2;
 
 /// Alternating elements as pairs (hash field/value, zset member/score).
-fn into_pairs(elements: Vec<Vec<u8>>, what: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn into_pairs(elements: Vec<Vec<u8>>, what: &str) -> Result<Vec<compact::Pair>, String> {
     if elements.len() % 2 != 0 {
         return Err(format!("Odd number of elements in a {what}"));
     }
