@@ -616,7 +616,101 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// DUMP: the value in Redis's serialization (RDB type and body, RDB version, CRC-64), so
+/// another Redis or cinnabar can RESTORE it.
+pub fn dump(ctx: &mut Ctx) -> CmdResult {
+    let compress = ctx.ex.cfg.get_bool("rdbcompression");
+    let key = ctx.argv[1];
+    let Some(e) = ctx.read(key) else {
+        ctx.out().null();
+        return Ok(());
+    };
+    let payload = crate::persist::dump_payload(&e.value, compress);
+    ctx.out().bulk(&payload);
+    Ok(())
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], checked in Redis's order.
+pub fn restore(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.argv[1];
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut args = crate::cmd::args::Args::new(ctx.argv, 4);
+    while let Some(a) = args.next() {
+        if eq(a, "REPLACE") {
+            replace = true;
+        } else if eq(a, "ABSTTL") {
+            absttl = true;
+        } else if eq(a, "IDLETIME") && args.remaining() >= 1 && freq.is_none() {
+            let v = args.i64()?;
+            if v < 0 {
+                return Err(err::RESTORE_BAD_IDLETIME.into());
+            }
+            idle = Some(v);
+        } else if eq(a, "FREQ") && args.remaining() >= 1 && idle.is_none() {
+            let v = args.i64()?;
+            if !(0..=255).contains(&v) {
+                return Err(err::RESTORE_BAD_FREQ.into());
+            }
+            freq = Some(v);
+        } else {
+            return Err(err::SYNTAX.into());
+        }
+    }
+    let (db, now) = (ctx.client.db, ctx.now_ms);
+    let exists = ctx.ex.lookup_write(db, key, now).is_some();
+    if exists && !replace {
+        return Err(err::BUSYKEY.into());
+    }
+    let ttl = int(ctx.argv[2])?;
+    if ttl < 0 {
+        return Err(err::RESTORE_BAD_TTL.into());
+    }
+    let body = crate::persist::open_payload(ctx.argv[3])
+        .ok_or_else(|| CmdError::from(err::DUMP_PAYLOAD))?;
+    let value = {
+        let mut dec = crate::persist::decoder(body, &ctx.ex.settings);
+        let t = dec
+            .value_type()
+            .map_err(|_| CmdError::from(err::BAD_DATA_FORMAT))?;
+        match dec.value(t) {
+            Ok(Some(v)) => v,
+            _ => return Err(err::BAD_DATA_FORMAT.into()),
+        }
+    };
+    let expire_at = match ttl {
+        0 => NO_EXPIRE,
+        t if absttl => t,
+        t => now.saturating_add(t),
+    };
+    if exists {
+        ctx.ex.dbs[db].remove(key);
+    }
+    // Already expired (an ABSTTL in the past): nothing is stored, an old key is deleted.
+    if expire_at != NO_EXPIRE && expire_at <= now {
+        if exists {
+            ctx.modified(key, notify::GENERIC, "del");
+        }
+        ctx.out().ok();
+        return Ok(());
+    }
+    let lru = match (idle, freq) {
+        (_, Some(f)) if ctx.ex.lfu_mode() => (crate::exec::lfu_minutes(now) << 8) | f as u32,
+        (Some(i), _) if !ctx.ex.lfu_mode() => {
+            crate::exec::lru_clock(now).wrapping_sub(i as u32) & crate::keyspace::db::LRU_CLOCK_MAX
+        }
+        _ => ctx.new_lru(),
+    };
+    ctx.ex.dbs[db].insert(key, value, expire_at, lru);
+    ctx.ex.signal_ready(db, key);
+    ctx.modified(key, notify::GENERIC, "restore");
+    ctx.out().ok();
+    Ok(())
+}
+
 pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
+    (&m::DUMP, dump),
+    (&m::RESTORE, restore),
     (&m::WAIT, wait),
     (&m::SORT, super::sort::sort),
     (&m::SORT_RO, super::sort::sort_ro),

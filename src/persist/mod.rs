@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::config::REDIS_VERSION;
 use crate::exec::{idle_secs, lfu_decayed, Executor};
+use crate::keyspace::value::Value;
 
 fn rdb_path(ex: &Executor) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(ex.cfg.get_str("dbfilename")).to_string())
@@ -96,20 +97,7 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     let mut expired = 0usize;
     let mut dbs: Vec<crate::keyspace::db::Db> =
         (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect();
-    let mut dec = rdb::Decoder::new(&bytes);
-    dec.set_limits = crate::cmd::sets::limits_from(&ex.settings);
-    dec.list_options = (
-        ex.settings.list_max_listpack_size,
-        ex.settings.list_compress_depth,
-    );
-    dec.hash_limits = crate::keyspace::types::hash::Limits {
-        max_entries: ex.settings.hash_max_listpack_entries,
-        max_value: ex.settings.hash_max_listpack_value,
-    };
-    dec.zset_limits = crate::keyspace::types::zset::Limits {
-        max_entries: ex.settings.zset_max_listpack_entries,
-        max_value: ex.settings.zset_max_listpack_value,
-    };
+    let mut dec = decoder(&bytes, &ex.settings);
     dec.load(
         |_, _| {},
         |k| {
@@ -147,6 +135,52 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     ex.dbs = dbs;
     tracing::info!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
     Ok(Some(loaded))
+}
+
+/// A decoder that builds values with the configured encoding thresholds.
+pub fn decoder<'a>(bytes: &'a [u8], settings: &crate::config::Settings) -> rdb::Decoder<'a> {
+    let mut dec = rdb::Decoder::new(bytes);
+    dec.set_limits = crate::cmd::sets::limits_from(settings);
+    dec.list_options = (
+        settings.list_max_listpack_size,
+        settings.list_compress_depth,
+    );
+    dec.hash_limits = crate::keyspace::types::hash::Limits {
+        max_entries: settings.hash_max_listpack_entries,
+        max_value: settings.hash_max_listpack_value,
+    };
+    dec.zset_limits = crate::keyspace::types::zset::Limits {
+        max_entries: settings.zset_max_listpack_entries,
+        max_value: settings.zset_max_listpack_value,
+    };
+    dec
+}
+
+/// A value as a DUMP payload: its RDB type and body, the RDB version, a CRC-64.
+pub fn dump_payload(value: &Value, compress: bool) -> Vec<u8> {
+    let mut enc = rdb::Encoder::new(Vec::new(), compress);
+    // Writing to a Vec cannot fail.
+    let _ = enc.byte(rdb::rdb_type(value));
+    let _ = enc.value(value);
+    seal_payload(enc.into_inner())
+}
+
+/// Appends a DUMP payload's footer: the RDB version and a CRC-64 of all before it.
+pub fn seal_payload(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(&rdb::RDB_VERSION.to_le_bytes());
+    let crc = rdb::CRC64.checksum(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
+}
+
+/// The body of a DUMP payload of a version we read, with a matching CRC-64 (Redis's
+/// verifyDumpPayload).
+pub fn open_payload(payload: &[u8]) -> Option<&[u8]> {
+    let body_len = payload.len().checked_sub(10)?;
+    let version = u16::from_le_bytes([payload[body_len], payload[body_len + 1]]);
+    let crc = u64::from_le_bytes(payload[body_len + 2..].try_into().ok()?);
+    (version <= rdb::RDB_VERSION_MAX && rdb::CRC64.checksum(&payload[..body_len + 2]) == crc)
+        .then(|| &payload[..body_len])
 }
 
 /// Flushes a writer and syncs the file under it.

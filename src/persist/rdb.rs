@@ -86,6 +86,18 @@ const ENC_INT16: u8 = 1;
 const ENC_INT32: u8 = 2;
 const ENC_LZF: u8 = 3;
 
+/// The RDB type byte a value is saved with (Redis 7.0's plain encodings; streams as 7.0).
+pub fn rdb_type(v: &Value) -> u8 {
+    match v {
+        Value::Str(_) | Value::Int(_) => rtype::STRING,
+        Value::Set(_) => rtype::SET,
+        Value::List(_) => rtype::LIST,
+        Value::Hash(_) => rtype::HASH,
+        Value::ZSet(_) => rtype::ZSET_2,
+        Value::Stream(_) => rtype::STREAM_LISTPACKS_2,
+    }
+}
+
 /// Redis's CRC-64 (Jones), table-driven 16 bytes at a time.
 pub static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
 
@@ -209,20 +221,17 @@ impl<W: Write> Encoder<W> {
             self.byte(opcode::FREQ)?;
             self.byte(f)?;
         }
-        match &e.value {
-            Value::Str(s) => {
-                self.byte(rtype::STRING)?;
-                self.string(key)?;
-                self.string(s)
-            }
-            Value::Int(i) => {
-                self.byte(rtype::STRING)?;
-                self.string(key)?;
-                self.int_string(*i)
-            }
+        self.byte(rdb_type(&e.value))?;
+        self.string(key)?;
+        self.value(&e.value)
+    }
+
+    /// A value's body, after its type byte (and key, in a file; DUMP writes none).
+    pub fn value(&mut self, v: &Value) -> io::Result<()> {
+        match v {
+            Value::Str(s) => self.string(s),
+            Value::Int(i) => self.int_string(*i),
             Value::Set(set) => {
-                self.byte(rtype::SET)?;
-                self.string(key)?;
                 self.len(set.len() as u64)?;
                 for m in set.iter() {
                     match m {
@@ -233,8 +242,6 @@ impl<W: Write> Encoder<W> {
                 Ok(())
             }
             Value::List(l) => {
-                self.byte(rtype::LIST)?;
-                self.string(key)?;
                 self.len(l.len() as u64)?;
                 let mut res = Ok(());
                 l.scan(true, |e| match self.string(e) {
@@ -247,8 +254,6 @@ impl<W: Write> Encoder<W> {
                 res
             }
             Value::Hash(h) => {
-                self.byte(rtype::HASH)?;
-                self.string(key)?;
                 self.len(h.len() as u64)?;
                 for (f, v) in h.iter() {
                     self.string(f)?;
@@ -257,8 +262,6 @@ impl<W: Write> Encoder<W> {
                 Ok(())
             }
             Value::ZSet(z) => {
-                self.byte(rtype::ZSET_2)?;
-                self.string(key)?;
                 self.len(z.len() as u64)?;
                 // Highest first, as Redis saves a skiplist (its loader then inserts at the head).
                 for (m, score) in z.walk(z.last(), true) {
@@ -267,11 +270,7 @@ impl<W: Write> Encoder<W> {
                 }
                 Ok(())
             }
-            Value::Stream(st) => {
-                self.byte(rtype::STREAM_LISTPACKS_2)?;
-                self.string(key)?;
-                self.stream(st)
-            }
+            Value::Stream(st) => self.stream(st),
         }
     }
 
@@ -851,6 +850,39 @@ impl<'a> Decoder<'a> {
         )))))
     }
 
+    /// A value's type byte (DUMP payloads start with it).
+    pub fn value_type(&mut self) -> Result<u8, DecodeError> {
+        self.byte()
+    }
+
+    /// One value of RDB type `t` (a file's key value, or a DUMP payload's). None for an
+    /// empty collection, which Redis skips.
+    pub fn value(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
+        Ok(match t {
+            rtype::STRING => Some(Value::string_from_vec(self.string()?)),
+            rtype::LIST => self.list()?,
+            rtype::SET => self.load_set()?,
+            rtype::HASH => self.hash()?,
+            rtype::ZSET => self.zset1()?,
+            rtype::ZSET_2 => self.zset2()?,
+            rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
+                self.compact_hash(t)?
+            }
+            rtype::LIST_ZIPLIST | rtype::LIST_QUICKLIST | rtype::LIST_QUICKLIST_2 => {
+                self.compact_list(t)?
+            }
+            rtype::SET_INTSET | rtype::SET_LISTPACK => self.compact_set(t)?,
+            rtype::ZSET_ZIPLIST | rtype::ZSET_LISTPACK => self.compact_zset(t)?,
+            rtype::STREAM_LISTPACKS | rtype::STREAM_LISTPACKS_2 | rtype::STREAM_LISTPACKS_3 => {
+                Some(Value::Stream(Box::new(self.stream(t)?)))
+            }
+            other => {
+                self.pos -= 1;
+                return self.fail(format!("Unsupported RDB object type {other}"));
+            }
+        })
+    }
+
     /// Parses a whole file, calling `on_key` for each key; checks the CRC if present.
     pub fn load(
         &mut self,
@@ -926,23 +958,7 @@ impl<'a> Decoder<'a> {
                 | rtype::STREAM_LISTPACKS_3 => {
                     let key = self.string()?;
                     // None: an empty collection, which Redis skips on load.
-                    let value = match t {
-                        rtype::STRING => Some(Value::string_from_vec(self.string()?)),
-                        rtype::LIST => self.list()?,
-                        rtype::SET => self.load_set()?,
-                        rtype::HASH => self.hash()?,
-                        rtype::ZSET => self.zset1()?,
-                        rtype::ZSET_2 => self.zset2()?,
-                        rtype::HASH_ZIPMAP | rtype::HASH_ZIPLIST | rtype::HASH_LISTPACK => {
-                            self.compact_hash(t)?
-                        }
-                        rtype::LIST_ZIPLIST | rtype::LIST_QUICKLIST | rtype::LIST_QUICKLIST_2 => {
-                            self.compact_list(t)?
-                        }
-                        rtype::SET_INTSET | rtype::SET_LISTPACK => self.compact_set(t)?,
-                        rtype::ZSET_ZIPLIST | rtype::ZSET_LISTPACK => self.compact_zset(t)?,
-                        _ => Some(Value::Stream(Box::new(self.stream(t)?))),
-                    };
+                    let value = self.value(t)?;
                     let at = self.pos;
                     if let Some(value) = value {
                         on_key(LoadedKey {

@@ -429,6 +429,10 @@ pub const FUNCTION_RESTORE_POLICY: &str =
     "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
 pub const FUNCTION_RESTORE_TYPE: &str = "ERR given type is not a function";
 pub const FUNCTION_LIST_NO_NAME: &str = "ERR library name argument was not given";
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
+pub const RESTORE_BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub const RESTORE_BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+pub const RESTORE_BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
 pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 pub const SCRIPT_WRITE_FLAG_RO: &str =
     "ERR Can not execute a script with write flag using *_ro command.";

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::c_int;
 
 use super::Engine;
-use crate::persist::rdb::{self, opcode, Decoder, Encoder, CRC64, RDB_VERSION};
+use crate::persist::rdb::{opcode, Decoder, Encoder};
+use crate::persist::{open_payload, seal_payload};
 use crate::resp::errors::{self as err, CmdError};
 
 pub struct Library {
@@ -118,10 +119,7 @@ impl Functions {
 
     /// The DUMP payload of no libraries.
     pub fn empty_dump() -> Vec<u8> {
-        let mut out = RDB_VERSION.to_le_bytes().to_vec();
-        let crc = CRC64.checksum(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        seal_payload(Vec::new())
     }
 
     /// FUNCTION DUMP: each library as an RDB function record, then the RDB version and a
@@ -133,11 +131,7 @@ impl Functions {
             let _ = enc.byte(opcode::FUNCTION2);
             let _ = enc.string(&lib.code);
         }
-        let mut out = enc.into_inner();
-        out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-        let crc = CRC64.checksum(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        seal_payload(enc.into_inner())
     }
 
     /// FUNCTION RESTORE. Every library of the payload is loaded into a scratch set first, so
@@ -225,15 +219,7 @@ pub fn parse_metadata(code: &[u8]) -> Result<(Vec<u8>, usize), CmdError> {
 /// Checks a DUMP payload's version and CRC and returns the library codes in it.
 fn parse_dump(payload: &[u8]) -> Result<Vec<Vec<u8>>, CmdError> {
     let bad = || CmdError::from(err::DUMP_PAYLOAD);
-    if payload.len() < 10 {
-        return Err(bad());
-    }
-    let (body, footer) = payload.split_at(payload.len() - 10);
-    let version = u16::from_le_bytes([footer[0], footer[1]]);
-    let crc = u64::from_le_bytes(footer[2..].try_into().map_err(|_| bad())?);
-    if version > rdb::RDB_VERSION_MAX || CRC64.checksum(&payload[..payload.len() - 8]) != crc {
-        return Err(bad());
-    }
+    let body = open_payload(payload).ok_or_else(bad)?;
     let mut dec = Decoder::new(body);
     let mut codes = Vec::new();
     while dec.pos < body.len() {
