@@ -187,6 +187,8 @@ pub struct Executor {
     pub script_busy: Option<bool>,
     /// Set by the network layer: serves other clients while a script is busy.
     pub busy_poller: Option<BusyPoller>,
+    /// Background saving (the BGSAVE child) and its counters.
+    pub persist: crate::persist::PersistState,
 }
 
 /// The network layer's entry point for Redis's processEventsWhileBlocked.
@@ -257,6 +259,7 @@ impl Executor {
             functions: None,
             script_busy: None,
             busy_poller: None,
+            persist: crate::persist::PersistState::default(),
         };
         ex.apply_config();
         ex
@@ -533,6 +536,16 @@ impl Executor {
         if client.multi.is_some() && meta.has(flag::NO_MULTI) {
             return Err("ERR Command not allowed inside a transaction".into());
         }
+        // Writes stop while the last background save failed (stop-writes-on-bgsave-error),
+        // so a client cannot believe data is safe that cannot reach the disk. PING too, as in
+        // Redis: it is how a client notices.
+        if !self.persist.last_bgsave_ok
+            && self.settings.stop_writes_on_bgsave_error
+            && !self.settings.save_points.is_empty()
+            && (meta.has(flag::WRITE) || meta.name == "ping")
+        {
+            return Err(err::MISCONF.into());
+        }
         // A RESP2 connection in subscriber mode can only manage subscriptions.
         if client.has(cf::PUBSUB) && !client.out.is_resp3() {
             const ALLOWED: &[&str] = &[
@@ -718,6 +731,7 @@ impl Executor {
 
     /// Work before exiting (Redis's prepareForShutdown): save if asked or if save points exist.
     pub fn prepare_shutdown(&mut self, req: ShutdownRequest) -> Result<(), String> {
+        crate::persist::kill_child(self);
         let save = req.save.unwrap_or(!self.settings.save_points.is_empty());
         if save {
             tracing::info!("Saving the final RDB snapshot before exiting.");
@@ -760,6 +774,7 @@ impl Executor {
         self.cron_loops += 1;
         self.stats.sample(now_ms);
         self.clients_cron(now_ms);
+        crate::persist::cron(self);
         if self.active_expire_enabled && !self.is_paused(now_ms) {
             let budget_us =
                 limits::EXPIRE_SLOW_CYCLE_PERCENT * 1_000_000 / u64::from(self.hz.max(1)) / 100;

@@ -18,6 +18,21 @@ fn rdb_path(ex: &Executor) -> PathBuf {
 /// SAVE: writes the dataset to a temp file, fsyncs, renames over dbfilename (in `dir`, the
 /// working directory).
 pub fn save(ex: &mut Executor) -> Result<(), String> {
+    if ex.persist.child.is_some() {
+        return Err(crate::resp::errors::BGSAVE_IN_PROGRESS.into());
+    }
+    let now = ex.clock.now_ms();
+    write_snapshot(ex)?;
+    ex.dirty = 0;
+    ex.lastsave_unix = now / 1000;
+    ex.persist.last_bgsave_ok = true;
+    ex.persist.saves += 1;
+    Ok(())
+}
+
+/// Writes the dataset to temp-<pid>.rdb, fsyncs it and renames it over dbfilename (the
+/// body of SAVE, and of the BGSAVE child).
+fn write_snapshot(ex: &Executor) -> Result<(), String> {
     let path = rdb_path(ex);
     let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
     let now = ex.clock.now_ms();
@@ -70,8 +85,7 @@ pub fn save(ex: &mut Executor) -> Result<(), String> {
     })();
     match result {
         Ok(()) => {
-            ex.dirty = 0;
-            ex.lastsave_unix = now / 1000;
+            tracing::info!("DB saved on disk");
             Ok(())
         }
         Err(e) => {
@@ -133,6 +147,8 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
         ex.functions = Some(functions);
     }
     ex.dbs = dbs;
+    ex.persist.loaded_keys = loaded;
+    ex.persist.loaded_expired = expired;
     tracing::info!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
     Ok(Some(loaded))
 }
@@ -187,4 +203,189 @@ pub fn open_payload(payload: &[u8]) -> Option<&[u8]> {
 pub fn sync_file(f: &mut File) -> std::io::Result<()> {
     f.flush()?;
     f.sync_all()
+}
+
+/// State of background saving (Redis's rdb_child_pid and the INFO persistence counters).
+pub struct PersistState {
+    pub child: Option<RdbChild>,
+    /// BGSAVE SCHEDULE asked while a child ran: start one when it ends.
+    pub scheduled: bool,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_secs: i64,
+    /// When the last background save was tried (a failed one is retried after a delay).
+    pub last_bgsave_try_ms: i64,
+    pub saves: u64,
+    pub last_cow_bytes: u64,
+    pub total_forks: u64,
+    pub latest_fork_usec: u64,
+    pub loaded_keys: usize,
+    pub loaded_expired: usize,
+}
+
+impl Default for PersistState {
+    fn default() -> Self {
+        PersistState {
+            child: None,
+            scheduled: false,
+            last_bgsave_ok: true,
+            last_bgsave_secs: -1,
+            last_bgsave_try_ms: 0,
+            saves: 0,
+            last_cow_bytes: 0,
+            total_forks: 0,
+            latest_fork_usec: 0,
+            loaded_keys: 0,
+            loaded_expired: 0,
+        }
+    }
+}
+
+/// A forked child writing a snapshot.
+pub struct RdbChild {
+    pub pid: libc::pid_t,
+    pub started: std::time::Instant,
+    pub dirty_at_start: u64,
+    /// The child reports its copy-on-write bytes here before exiting.
+    report: File,
+}
+
+/// After a failed background save, automatic saves wait this long (CONFIG_BGSAVE_RETRY_DELAY).
+const BGSAVE_RETRY_DELAY_MS: i64 = 5000;
+
+/// BGSAVE: forks; the child writes the snapshot from its copy-on-write view of memory while
+/// the parent goes on serving. Single-threaded process, so the child may allocate freely.
+pub fn bgsave(ex: &mut Executor) -> Result<(), String> {
+    if ex.persist.child.is_some() {
+        return Err(crate::resp::errors::BGSAVE_IN_PROGRESS.into());
+    }
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe writes.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(format!(
+            "Can't save in background: pipe: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: both descriptors were just created and are owned here.
+    let (read_end, write_end) = unsafe {
+        use std::os::fd::FromRawFd;
+        (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1]))
+    };
+    let started = std::time::Instant::now();
+    ex.persist.last_bgsave_try_ms = ex.clock.now_ms();
+    // SAFETY: the process has one thread, so the child inherits no lock held by another.
+    match unsafe { libc::fork() } {
+        -1 => {
+            ex.persist.last_bgsave_ok = false;
+            Err(format!(
+                "Can't save in background: fork: {}",
+                std::io::Error::last_os_error()
+            ))
+        }
+        0 => {
+            drop(read_end);
+            let ok = write_snapshot(ex)
+                .map_err(|e| tracing::warn!("{e}"))
+                .is_ok();
+            let cow = private_dirty_bytes();
+            if cow > 0 {
+                tracing::info!("Fork CoW for RDB: current {} MB", cow / (1024 * 1024));
+            }
+            let mut w = write_end;
+            let _ = w.write_all(&cow.to_le_bytes());
+            // SAFETY: ends the child at once, without running the parent's destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        pid => {
+            drop(write_end);
+            ex.persist.latest_fork_usec = started.elapsed().as_micros() as u64;
+            ex.persist.total_forks += 1;
+            tracing::info!("Background saving started by pid {pid}");
+            ex.persist.child = Some(RdbChild {
+                pid,
+                started,
+                dirty_at_start: ex.dirty,
+                report: read_end,
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Reaps a finished BGSAVE child (Redis's checkChildrenDone) and starts due saves: a
+/// scheduled BGSAVE, or a `save <seconds> <changes>` point.
+pub fn cron(ex: &mut Executor) {
+    if let Some(child) = &ex.persist.child {
+        let mut status = 0;
+        // SAFETY: waits without blocking for our own child.
+        let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
+        if r == child.pid || r == -1 {
+            let child = ex.persist.child.take().expect("child");
+            let ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            let mut cow = [0u8; 8];
+            let mut report = child.report;
+            if std::io::Read::read_exact(&mut report, &mut cow).is_ok() {
+                ex.persist.last_cow_bytes = u64::from_le_bytes(cow);
+            }
+            ex.persist.last_bgsave_secs = child.started.elapsed().as_secs() as i64;
+            ex.persist.last_bgsave_ok = ok;
+            if ok {
+                tracing::info!("Background saving terminated with success");
+                ex.dirty = ex.dirty.saturating_sub(child.dirty_at_start);
+                ex.lastsave_unix = ex.clock.now_ms() / 1000;
+                ex.persist.saves += 1;
+            } else {
+                tracing::warn!("Background saving error");
+                let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
+            }
+        }
+        return;
+    }
+    if std::mem::take(&mut ex.persist.scheduled) {
+        if let Err(e) = bgsave(ex) {
+            tracing::warn!("{e}");
+        }
+        return;
+    }
+    let now_ms = ex.clock.now_ms();
+    let retry_ok =
+        ex.persist.last_bgsave_ok || now_ms - ex.persist.last_bgsave_try_ms > BGSAVE_RETRY_DELAY_MS;
+    let elapsed = now_ms / 1000 - ex.lastsave_unix;
+    let due = ex
+        .settings
+        .save_points
+        .iter()
+        .find(|(secs, changes)| ex.dirty >= *changes && elapsed >= *secs as i64);
+    if let (Some(&(secs, changes)), true) = (due, retry_ok) {
+        tracing::info!("{changes} changes in {secs} seconds. Saving...");
+        if let Err(e) = bgsave(ex) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// Stops a running BGSAVE child (SHUTDOWN, FLUSHALL) and removes its temp file.
+pub fn kill_child(ex: &mut Executor) {
+    if let Some(child) = ex.persist.child.take() {
+        // SAFETY: signals and reaps our own child.
+        unsafe {
+            libc::kill(child.pid, libc::SIGUSR1);
+            let mut status = 0;
+            libc::waitpid(child.pid, &mut status, 0);
+        }
+        let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
+        tracing::info!("Killing RDB child process {}", child.pid);
+    }
+}
+
+/// Private dirty memory of this process: in the BGSAVE child, the pages copied on write.
+fn private_dirty_bytes() -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/self/smaps_rollup") else {
+        return 0;
+    };
+    text.lines()
+        .filter(|l| l.starts_with("Private_Dirty:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum::<u64>()
+        * 1024
 }

@@ -429,6 +429,10 @@ pub const FUNCTION_RESTORE_POLICY: &str =
     "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
 pub const FUNCTION_RESTORE_TYPE: &str = "ERR given type is not a function";
 pub const FUNCTION_LIST_NO_NAME: &str = "ERR library name argument was not given";
+pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+pub const DEBUG_RELOAD_OPTION: &str =
+    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
 pub const RESTORE_BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
 pub const RESTORE_BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";

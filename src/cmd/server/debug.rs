@@ -14,6 +14,16 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             &[
                 "OBJECT <key>",
                 "    Show low level info about the `key` and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                "    * MERGE: Merge the content of the RDB with the current dataset.",
+                "    * NOFLUSH: Don't flush the dataset before loading the RDB.",
+                "    * NOSAVE: Don't save the RDB to disk before reloading.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -33,6 +43,12 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         }
         ctx.out().ok();
         return Ok(());
+    }
+    if eq(sub, "POPULATE") && (1..=3).contains(&args.remaining()) {
+        return populate(ctx);
+    }
+    if eq(sub, "RELOAD") {
+        return reload(ctx);
     }
     if eq(sub, "SET-ACTIVE-EXPIRE") && args.remaining() == 1 {
         ctx.ex.active_expire_enabled = int(args.bytes()?)? != 0;
@@ -56,4 +72,84 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     Err(err::subcommand_syntax(ctx.argv[0], sub))
+}
+
+/// DEBUG POPULATE count [prefix] [size]: string keys prefix:N holding "value:N" (cut or
+/// zero-padded to `size`); existing keys are left alone.
+fn populate(ctx: &mut Ctx) -> CmdResult {
+    let count = int(ctx.argv[2])
+        .ok()
+        .filter(|c| *c >= 0)
+        .ok_or(err::POSITIVE)?;
+    let prefix: &[u8] = ctx.argv.get(3).copied().unwrap_or(b"key");
+    let size = match ctx.argv.get(4) {
+        Some(s) => Some(usize::try_from(int(s)?).map_err(|_| err::NOT_INTEGER)?),
+        None => None,
+    };
+    let (db, now) = (ctx.client.db, ctx.now_ms);
+    let lru = ctx.new_lru();
+    let mut key = Vec::with_capacity(prefix.len() + 21);
+    let mut value = Vec::new();
+    for i in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.push(b':');
+        crate::util::num::push_i64(&mut key, i);
+        if ctx.ex.lookup_write(db, &key, now).is_some() {
+            continue;
+        }
+        value.clear();
+        value.extend_from_slice(b"value:");
+        crate::util::num::push_i64(&mut value, i);
+        if let Some(size) = size {
+            value.resize(size, 0);
+        }
+        ctx.ex.dbs[db].insert(
+            &key,
+            crate::keyspace::value::Value::string(&value),
+            crate::keyspace::db::NO_EXPIRE,
+            lru,
+        );
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves, empties the dataset and loads the file
+/// back (a check that what we write we read).
+fn reload(ctx: &mut Ctx) -> CmdResult {
+    let (mut save, mut flush, mut merge) = (true, true, false);
+    for opt in &ctx.argv[2..] {
+        if eq(opt, "MERGE") {
+            merge = true;
+        } else if eq(opt, "NOFLUSH") {
+            flush = false;
+        } else if eq(opt, "NOSAVE") {
+            save = false;
+        } else {
+            return Err(err::DEBUG_RELOAD_OPTION.into());
+        }
+    }
+    if save {
+        crate::persist::save(ctx.ex).map_err(|e| {
+            tracing::warn!("{e}");
+            crate::resp::errors::CmdError::from("ERR Error trying to save the DB")
+        })?;
+    }
+    if flush && !merge {
+        for db in &mut ctx.ex.dbs {
+            *db = crate::keyspace::db::Db::new();
+        }
+    }
+    match crate::persist::load(ctx.ex) {
+        Ok(_) => {
+            tracing::info!("DB reloaded by DEBUG RELOAD");
+            ctx.out().ok();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            Err("ERR Error trying to load the RDB dump, check server logs.".into())
+        }
+    }
 }

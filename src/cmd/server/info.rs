@@ -179,16 +179,27 @@ pub fn render(
             s,
             "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
              current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
-             current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\n\
-             rdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n\
-             rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\n\
-             rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:{}\r\n\
+             current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
+             rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\n\
+             rdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\n\
+             rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\n\
              aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n\
              aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n\
              aof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n\
              module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
             ex.dirty,
+            u8::from(ex.persist.child.is_some()),
             ex.lastsave_unix,
+            if ex.persist.last_bgsave_ok { "ok" } else { "err" },
+            ex.persist.last_bgsave_secs,
+            ex.persist
+                .child
+                .as_ref()
+                .map_or(-1, |c| c.started.elapsed().as_secs() as i64),
+            ex.persist.saves,
+            ex.persist.last_cow_bytes,
+            ex.persist.loaded_expired,
+            ex.persist.loaded_keys,
             u8::from(ex.settings.appendonly),
         );
     }
@@ -207,7 +218,7 @@ pub fn render(
              expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\n\
              total_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
              keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
-             pubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\n\
+             pubsubshard_channels:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:0\r\n\
              slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
              active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
              current_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
@@ -230,6 +241,8 @@ pub fn render(
             ex.pubsub.channel_count(crate::pubsub::Kind::Channel),
             ex.pubsub.pattern_count(),
             ex.pubsub.channel_count(crate::pubsub::Kind::Shard),
+            ex.persist.latest_fork_usec,
+            ex.persist.total_forks,
             ex.tracking.total_keys(),
             ex.tracking.total_items(),
             ex.tracking.total_prefixes(),

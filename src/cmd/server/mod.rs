@@ -109,9 +109,40 @@ pub fn monitor(ctx: &mut Ctx) -> CmdResult {
 
 /// SAVE: a synchronous snapshot to dbfilename.
 pub fn save(ctx: &mut Ctx) -> CmdResult {
+    if ctx.ex.persist.child.is_some() {
+        return Err(err::BGSAVE_IN_PROGRESS.into());
+    }
     match crate::persist::save(ctx.ex) {
         Ok(()) => {
             ctx.out().ok();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            Err("ERR".into())
+        }
+    }
+}
+
+/// BGSAVE [SCHEDULE]: a forked child writes the snapshot (see persist::bgsave).
+pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    let schedule = match ctx.args().rest() {
+        [] => false,
+        [a] if eq(a, "SCHEDULE") => true,
+        _ => return Err(err::SYNTAX.into()),
+    };
+    if ctx.ex.persist.child.is_some() {
+        return Err(err::BGSAVE_IN_PROGRESS.into());
+    }
+    // Inside EXEC the fork waits for the transaction (Redis forks only between commands).
+    if ctx.client.has(crate::exec::client::flags::MULTI) || schedule && ctx.ex.persist.scheduled {
+        ctx.ex.persist.scheduled = true;
+        ctx.out().simple(b"Background saving scheduled");
+        return Ok(());
+    }
+    match crate::persist::bgsave(ctx.ex) {
+        Ok(()) => {
+            ctx.out().simple(b"Background saving started");
             Ok(())
         }
         Err(e) => {
@@ -173,6 +204,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::DBSIZE, dbsize),
     (&m::TIME, time),
     (&m::LASTSAVE, lastsave),
+    (&m::BGSAVE, bgsave),
     (&m::FLUSHDB, flushdb),
     (&m::FLUSHALL, flushall),
     (&m::SHUTDOWN, shutdown),

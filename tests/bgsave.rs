@@ -1,0 +1,87 @@
+//! BGSAVE: a forked child writes a snapshot while the server keeps serving; a failed save
+//! stops writes with MISCONF (stop-writes-on-bgsave-error), compared with redis-server.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::client::Client;
+use common::server::{cinnabar, redis, Server};
+
+fn info_field(c: &mut Client, field: &str) -> String {
+    let info = c.cmd(&["INFO", "persistence"]);
+    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn wait_bgsave(c: &mut Client) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(c, "rdb_bgsave_in_progress") != "0" {
+        assert!(Instant::now() < deadline, "BGSAVE did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bgsave_snapshot_loads_and_writes_continue_meanwhile() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    let mut batch = Vec::new();
+    for i in 0..20000 {
+        batch.extend_from_slice(format!("SET key:{i} value:{i}\r\n").as_bytes());
+    }
+    c.send_raw(&batch).unwrap();
+    for _ in 0..20000 {
+        c.read();
+    }
+    assert_eq!(c.cmd_raw(&["BGSAVE"]), b"+Background saving started\r\n");
+    // The parent keeps answering (and writing) while the child saves.
+    assert_eq!(c.cmd_raw(&["SET", "after", "1"]), b"+OK\r\n");
+    wait_bgsave(&mut c);
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(&mut c, "rdb_saves"), "1");
+    // The write made during the save is still unsaved.
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "1");
+    let dir = server.dir.clone();
+    let copy = std::env::temp_dir().join(format!("cinnabar-bgsave-{}", std::process::id()));
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(dir.join("dump.rdb"), copy.join("dump.rdb")).unwrap();
+    let again = cinnabar(&["--dir".into(), copy.to_string_lossy().into_owned()]);
+    let mut a = again.client();
+    assert_eq!(a.cmd(&["DBSIZE"]).as_int(), Some(20000));
+    assert_eq!(a.cmd_raw(&["GET", "key:777"]), b"$9\r\nvalue:777\r\n");
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
+/// What a client sees when a BGSAVE fails (the target is a directory, so the rename fails).
+fn failed_save(server: &Server) -> Vec<Vec<u8>> {
+    std::fs::create_dir_all(server.dir.join("dump.rdb")).unwrap();
+    let mut c = server.client();
+    c.cmd(&["SET", "k", "v"]);
+    let mut seen = vec![c.cmd_raw(&["BGSAVE"])];
+    wait_bgsave(&mut c);
+    seen.push(info_field(&mut c, "rdb_last_bgsave_status").into_bytes());
+    seen.push(c.cmd_raw(&["SET", "k", "v2"]));
+    seen.push(c.cmd_raw(&["PING"]));
+    seen.push(c.cmd_raw(&["GET", "k"]));
+    seen.push(c.cmd_raw(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]));
+    seen.push(c.cmd_raw(&["SET", "k", "v3"]));
+    seen
+}
+
+#[test]
+fn failed_bgsave_stops_writes_with_misconf() {
+    let args = ["--save".to_string(), "3600 1".to_string()];
+    let ours = failed_save(&cinnabar(&args));
+    assert_eq!(ours[1], b"err");
+    assert!(ours[2].starts_with(b"-MISCONF"));
+    match redis(&args) {
+        Some(theirs) => assert_eq!(ours, failed_save(&theirs)),
+        None => assert!(
+            std::env::var("CI").is_err(),
+            "redis-server is required under CI"
+        ),
+    }
+}
