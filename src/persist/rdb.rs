@@ -501,7 +501,7 @@ impl<'a> Decoder<'a> {
                 .and_then(|e| into_pairs(e, "hash")),
         }
         .map_err(|msg| DecodeError { offset: at, msg })?;
-        self.build_hash(at, pairs)
+        self.build_hash(at, pairs, t != rtype::HASH_ZIPMAP)
     }
 
     /// Sorted sets in a ziplist (12) or listpack (17): member, score, member, score...
@@ -520,7 +520,7 @@ impl<'a> Decoder<'a> {
             })?;
             entries.push((m, score));
         }
-        self.build_zset(at, entries)
+        self.build_zset(at, entries, true)
     }
 
     /// Sets as an intset (11) or a listpack (20, Redis 7.2).
@@ -758,20 +758,27 @@ impl<'a> Decoder<'a> {
             let v = self.string()?;
             pairs.push((f, v));
         }
-        self.build_hash(start, pairs)
+        self.build_hash(start, pairs, false)
     }
 
     /// A hash in the encoding Redis builds after loading it; None when empty.
+    /// `count_only`: Redis 7.0 keeps a loaded ziplist/listpack hash compact whatever its value
+    /// sizes, converting on the entry count alone (plain and zipmap hashes check both).
     fn build_hash(
         &self,
         start: usize,
         pairs: Vec<(Vec<u8>, Vec<u8>)>,
+        count_only: bool,
     ) -> Result<Option<Value>, DecodeError> {
         if pairs.is_empty() {
             return Ok(None);
         }
+        let mut limits = self.hash_limits;
+        if count_only {
+            limits.max_value = usize::MAX;
+        }
         let pairs_ref = pairs.iter().map(|(f, v)| (&f[..], &v[..]));
-        match Hash::from_pairs(pairs.len(), pairs_ref, self.hash_limits) {
+        match Hash::from_pairs(pairs.len(), pairs_ref, limits) {
             Ok(h) => Ok(Some(Value::Hash(Box::new(h)))),
             Err(hash::LoadError::DuplicateField) => Err(DecodeError {
                 offset: start,
@@ -798,7 +805,7 @@ impl<'a> Decoder<'a> {
             }
             entries.push((m, score));
         }
-        self.build_zset(start, entries)
+        self.build_zset(start, entries, false)
     }
 
     /// A RDB_TYPE_ZSET (version 1) body: scores as text (253 nan, 254 inf, 255 -inf).
@@ -820,14 +827,16 @@ impl<'a> Decoder<'a> {
             };
             entries.push((m, score));
         }
-        self.build_zset(start, entries)
+        self.build_zset(start, entries, false)
     }
 
     /// A sorted set built whole (so its encoding follows the final size); None when empty.
+    /// `count_only` as for hashes: a loaded ziplist/listpack zset converts on its size alone.
     fn build_zset(
         &mut self,
         start: usize,
         mut entries: Vec<(Vec<u8>, f64)>,
+        count_only: bool,
     ) -> Result<Option<Value>, DecodeError> {
         use crate::keyspace::types::zset::ZSet;
         if entries.is_empty() {
@@ -844,9 +853,12 @@ impl<'a> Decoder<'a> {
             return self.fail("Duplicate zset fields detected");
         }
         drop(seen);
+        let mut limits = self.zset_limits;
+        if count_only {
+            limits.max_value = usize::MAX;
+        }
         Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(
-            &entries,
-            self.zset_limits,
+            &entries, limits,
         )))))
     }
 

@@ -97,3 +97,18 @@ pub fn fill(c: &mut Client) {
     let lib = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
     assert_eq!(c.cmd_raw(&["FUNCTION", "LOAD", lib]), b"$3\r\nlib\r\n");
 }
+
+/// `snapshot` of every database that holds keys, then the function libraries.
+pub fn snapshot_all(c: &mut Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for db in 0..16 {
+        c.cmd(&["SELECT", &db.to_string()]);
+        if c.cmd(&["DBSIZE"]).as_int() != Some(0) {
+            out.push(format!("# db {db}"));
+            out.extend(snapshot(c));
+        }
+    }
+    c.cmd(&["SELECT", "0"]);
+    out.push(String::from_utf8_lossy(&c.cmd_raw(&["FUNCTION", "DUMP"])).into_owned());
+    out
+}
