@@ -107,6 +107,8 @@ pub struct Encoder<W: Write> {
     digest: crc::Digest<'static, u64, Table<16>>,
     pub compress: bool,
     pub written: u64,
+    /// Reused output of LZF compression.
+    lzf_buf: Vec<u8>,
 }
 
 impl<W: Write> Encoder<W> {
@@ -116,6 +118,7 @@ impl<W: Write> Encoder<W> {
             digest: CRC64.digest(),
             compress,
             written: 0,
+            lzf_buf: Vec::new(),
         }
     }
 
@@ -170,15 +173,18 @@ impl<W: Write> Encoder<W> {
                 }
             }
         }
+        // Redis compresses strings over 20 bytes when that saves at least 4 bytes.
         if self.compress && s.len() > 20 {
-            if let Ok(c) = lzf::compress(s) {
-                if c.len() < s.len() {
-                    self.byte(0xC0 | ENC_LZF)?;
-                    self.len(c.len() as u64)?;
-                    self.len(s.len() as u64)?;
-                    return self.raw(&c);
-                }
+            let mut c = std::mem::take(&mut self.lzf_buf);
+            if crate::util::lzf::compress(s, &mut c, s.len() - 4) {
+                self.byte(0xC0 | ENC_LZF)?;
+                self.len(c.len() as u64)?;
+                self.len(s.len() as u64)?;
+                let r = self.raw(&c);
+                self.lzf_buf = c;
+                return r;
             }
+            self.lzf_buf = c;
         }
         self.len(s.len() as u64)?;
         self.raw(s)

@@ -2,6 +2,7 @@
 //! splitting. Nothing here does I/O.
 
 pub mod glob;
+pub mod lzf;
 pub mod num;
 pub mod rng;
 pub mod splitargs;

@@ -223,8 +223,9 @@ impl Node {
             self.state = State::Incompressible;
             return;
         }
-        match lzf::compress(self.data()) {
-            Ok(z) if z.len() + MIN_COMPRESS_IMPROVE < n => {
+        let mut z = Vec::with_capacity(n);
+        match crate::util::lzf::compress(self.data(), &mut z, n) {
+            true if z.len() + MIN_COMPRESS_IMPROVE < n => {
                 self.buf = z.into_boxed_slice();
                 self.start = 0;
                 self.end = n;
