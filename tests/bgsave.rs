@@ -85,3 +85,54 @@ fn failed_bgsave_stops_writes_with_misconf() {
         ),
     }
 }
+
+/// `redis-cli --rdb` (REPLCONF capa eof, REPLCONF rdb-only 1, SYNC) gets a dump that
+/// redis-server and cinnabar both load.
+#[test]
+fn redis_cli_rdb_backup_loads_in_both() {
+    if std::process::Command::new("redis-cli")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "redis-cli is required under CI"
+        );
+        return;
+    }
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    common::dataset::fill(&mut c);
+    let expected = common::dataset::snapshot_all(&mut c);
+    let dir = std::env::temp_dir().join(format!("cinnabar-clirdb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dump.rdb");
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "--rdb"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let args = ["--dir".to_string(), dir.to_string_lossy().into_owned()];
+    let ours = cinnabar(&args);
+    assert_eq!(common::dataset::snapshot_all(&mut ours.client()), expected);
+    drop(ours);
+    match redis(&args) {
+        Some(theirs) => {
+            assert_eq!(
+                common::dataset::snapshot_all(&mut theirs.client()),
+                expected
+            )
+        }
+        None => assert!(
+            std::env::var("CI").is_err(),
+            "redis-server is required under CI"
+        ),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

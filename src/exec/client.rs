@@ -115,6 +115,9 @@ pub struct Client {
     pub tracking_redirect: u64,
     /// BCAST prefixes, sorted.
     pub tracking_prefixes: Vec<Vec<u8>>,
+    /// REPLCONF rdb-only 1: the client wants a snapshot (redis-cli --rdb), not a replication
+    /// stream.
+    pub repl_rdb_only: bool,
 }
 
 impl Client {
@@ -151,6 +154,7 @@ impl Client {
             commands_processed: 0,
             tracking_redirect: 0,
             tracking_prefixes: Vec::new(),
+            repl_rdb_only: false,
         }
     }
 

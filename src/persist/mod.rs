@@ -35,6 +35,31 @@ pub fn save(ex: &mut Executor) -> Result<(), String> {
 fn write_snapshot(ex: &Executor) -> Result<(), String> {
     let path = rdb_path(ex);
     let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let file = File::create(&tmp)?;
+        let w = write_rdb(ex, BufWriter::with_capacity(1 << 16, file))?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        if let Ok(d) = File::open(".") {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            tracing::info!("DB saved on disk");
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(format!("Failed saving the DB: {e}"))
+        }
+    }
+}
+
+/// The whole dataset (aux fields, function libraries, every db) as an RDB file into `out`.
+pub fn write_rdb<W: Write>(ex: &Executor, out: W) -> std::io::Result<W> {
     let now = ex.clock.now_ms();
     let lfu = ex.lfu_mode();
     let lru_policy = ex.settings.maxmemory_policy.ends_with("lru");
@@ -56,43 +81,15 @@ fn write_snapshot(ex: &Executor) -> Result<(), String> {
         .as_deref()
         .map(|f| f.libraries.values().map(|l| l.code.as_slice()).collect())
         .unwrap_or_default();
-    let result = (|| -> std::io::Result<()> {
-        let file = File::create(&tmp)?;
-        let w = rdb::write_dataset(
-            BufWriter::with_capacity(1 << 16, file),
-            &ex.dbs,
-            &aux,
-            &functions,
-            compress,
-            checksum,
-            |e| {
-                if lfu {
-                    (None, Some(lfu_decayed(e.lru, now, decay) as u8))
-                } else if lru_policy {
-                    (Some(idle_secs(e.lru, now)), None)
-                } else {
-                    (None, None)
-                }
-            },
-        )?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        if let Ok(d) = File::open(".") {
-            let _ = d.sync_all();
+    rdb::write_dataset(out, &ex.dbs, &aux, &functions, compress, checksum, |e| {
+        if lfu {
+            (None, Some(lfu_decayed(e.lru, now, decay) as u8))
+        } else if lru_policy {
+            (Some(idle_secs(e.lru, now)), None)
+        } else {
+            (None, None)
         }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => {
-            tracing::info!("DB saved on disk");
-            Ok(())
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(format!("Failed saving the DB: {e}"))
-        }
-    }
+    })
 }
 
 /// Loads dbfilename at startup if it exists. Refuses (Err) a corrupt or unsupported file:

@@ -433,6 +433,8 @@ pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
 pub const DEBUG_RELOAD_OPTION: &str =
     "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const SYNC_REPLICATION_UNSUPPORTED: &str =
+    "ERR SYNC serves rdb-only clients (REPLCONF rdb-only 1); replication is not supported yet";
 pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
 pub const RESTORE_BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
 pub const RESTORE_BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";

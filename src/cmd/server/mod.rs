@@ -124,6 +124,54 @@ pub fn save(ctx: &mut Ctx) -> CmdResult {
     }
 }
 
+/// REPLCONF: the options a replica or `redis-cli --rdb` announces before SYNC.
+pub fn replconf(ctx: &mut Ctx) -> CmdResult {
+    let opts = &ctx.argv[1..];
+    if opts.len() % 2 != 0 {
+        return Err(err::SYNTAX.into());
+    }
+    for pair in opts.chunks(2) {
+        let (name, value) = (pair[0], pair[1]);
+        if eq(name, "listening-port") {
+            int(value)?;
+        } else if eq(name, "rdb-only") {
+            ctx.client.repl_rdb_only = int(value)? == 1;
+        } else if eq(name, "capa") || eq(name, "ip-address") {
+            // Capabilities (eof, psync2) matter to a replication stream we do not serve yet.
+        } else {
+            let mut e = b"ERR Unrecognized REPLCONF option: ".to_vec();
+            e.extend_from_slice(name);
+            return Err(CmdError::owned(e));
+        }
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+/// SYNC: sends the dataset as an RDB bulk (`$<len>` then the file) and closes, as Redis does
+/// for an rdb-only client (`redis-cli --rdb`). Streaming to replicas comes with replication.
+pub fn sync(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.client.repl_rdb_only {
+        return Err(err::SYNC_REPLICATION_UNSUPPORTED.into());
+    }
+    let rdb = crate::persist::write_rdb(ctx.ex, Vec::new()).map_err(|e| {
+        tracing::warn!("SYNC: {e}");
+        CmdError::from("ERR")
+    })?;
+    tracing::info!(
+        "Replica {} asks for synchronization: sending an RDB of {} bytes (rdb-only)",
+        ctx.client.addr,
+        rdb.len()
+    );
+    let out = ctx.out();
+    out.raw(b"$");
+    crate::util::num::push_u64(&mut out.buf, rdb.len() as u64);
+    out.raw(b"\r\n");
+    out.raw(&rdb);
+    ctx.client.flags |= crate::exec::client::flags::CLOSE_AFTER_REPLY;
+    Ok(())
+}
+
 /// BGSAVE [SCHEDULE]: a forked child writes the snapshot (see persist::bgsave).
 pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
     let schedule = match ctx.args().rest() {
@@ -205,6 +253,8 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::TIME, time),
     (&m::LASTSAVE, lastsave),
     (&m::BGSAVE, bgsave),
+    (&m::REPLCONF, replconf),
+    (&m::SYNC, sync),
     (&m::FLUSHDB, flushdb),
     (&m::FLUSHALL, flushall),
     (&m::SHUTDOWN, shutdown),
