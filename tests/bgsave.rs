@@ -136,3 +136,26 @@ fn redis_cli_rdb_backup_loads_in_both() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With save points, FLUSHALL saves the empty dataset at once (a restart must not bring the
+/// flushed keys back), as Redis's flushAllDataAndResetRDB does.
+#[test]
+fn flushall_with_save_points_saves_the_empty_dataset() {
+    let run = |server: &Server| {
+        let mut c = server.client();
+        c.cmd(&["SET", "a", "1"]);
+        c.cmd(&["SAVE"]);
+        let flush = c.cmd_raw(&["FLUSHALL"]);
+        let changes = info_field(&mut c, "rdb_changes_since_last_save");
+        let file = std::fs::read(server.dir.join("dump.rdb")).unwrap();
+        // The saved file holds no keys: no SELECTDB opcode (0xFE) after the aux fields.
+        let has_db = file.windows(2).any(|w| w == [0xFE, 0x00]);
+        (flush, changes, has_db)
+    };
+    let args = ["--save".to_string(), "3600 1".to_string()];
+    let ours = run(&cinnabar(&args));
+    assert_eq!(ours, (b"+OK\r\n".to_vec(), "0".to_string(), false));
+    if let Some(theirs) = redis(&args) {
+        assert_eq!(ours, run(&theirs));
+    }
+}

@@ -69,6 +69,14 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.ex.invalidate_tracking_on_flush();
     ctx.ex.dirty += removed as u64 + 1;
+    // As Redis's flushAllDataAndResetRDB: a running BGSAVE is stale now, and with save points
+    // the empty dataset is saved at once so a restart cannot bring the old data back.
+    crate::persist::kill_child(ctx.ex);
+    if !ctx.ex.settings.save_points.is_empty() {
+        if let Err(e) = crate::persist::save(ctx.ex) {
+            tracing::warn!("{e}");
+        }
+    }
     ctx.out().ok();
     Ok(())
 }
