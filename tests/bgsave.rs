@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::server::{cinnabar, redis, Server};
+use common::server::{cinnabar, redis, redis_or_skip, with_dump, Server};
 
 fn info_field(c: &mut Client, field: &str) -> String {
     let info = c.cmd(&["INFO", "persistence"]);
@@ -44,15 +44,10 @@ fn bgsave_snapshot_loads_and_writes_continue_meanwhile() {
     assert_eq!(info_field(&mut c, "rdb_saves"), "1");
     // The write made during the save is still unsaved.
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "1");
-    let dir = server.dir.clone();
-    let copy = std::env::temp_dir().join(format!("cinnabar-bgsave-{}", std::process::id()));
-    std::fs::create_dir_all(&copy).unwrap();
-    std::fs::copy(dir.join("dump.rdb"), copy.join("dump.rdb")).unwrap();
-    let again = cinnabar(&["--dir".into(), copy.to_string_lossy().into_owned()]);
+    let again = with_dump(&server.dir.join("dump.rdb"), |a| Some(cinnabar(a))).unwrap();
     let mut a = again.client();
     assert_eq!(a.cmd(&["DBSIZE"]).as_int(), Some(20000));
     assert_eq!(a.cmd_raw(&["GET", "key:777"]), b"$9\r\nvalue:777\r\n");
-    let _ = std::fs::remove_dir_all(&copy);
 }
 
 /// What a client sees when a BGSAVE fails (the target is a directory, so the rename fails).
@@ -77,12 +72,8 @@ fn failed_bgsave_stops_writes_with_misconf() {
     let ours = failed_save(&cinnabar(&args));
     assert_eq!(ours[1], b"err");
     assert!(ours[2].starts_with(b"-MISCONF"));
-    match redis(&args) {
-        Some(theirs) => assert_eq!(ours, failed_save(&theirs)),
-        None => assert!(
-            std::env::var("CI").is_err(),
-            "redis-server is required under CI"
-        ),
+    if let Some(theirs) = redis_or_skip(&args) {
+        assert_eq!(ours, failed_save(&theirs));
     }
 }
 
@@ -105,9 +96,7 @@ fn redis_cli_rdb_backup_loads_in_both() {
     let mut c = server.client();
     common::dataset::fill(&mut c);
     let expected = common::dataset::snapshot_all(&mut c);
-    let dir = std::env::temp_dir().join(format!("cinnabar-clirdb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("dump.rdb");
+    let file = server.dir.join("backup.rdb");
     let out = std::process::Command::new("redis-cli")
         .args(["-p", &server.port.to_string(), "--rdb"])
         .arg(&file)
@@ -118,23 +107,15 @@ fn redis_cli_rdb_backup_loads_in_both() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let args = ["--dir".to_string(), dir.to_string_lossy().into_owned()];
-    let ours = cinnabar(&args);
+    let ours = with_dump(&file, |a| Some(cinnabar(a))).unwrap();
     assert_eq!(common::dataset::snapshot_all(&mut ours.client()), expected);
-    drop(ours);
-    match redis(&args) {
-        Some(theirs) => {
-            assert_eq!(
-                common::dataset::snapshot_all(&mut theirs.client()),
-                expected
-            )
-        }
-        None => assert!(
-            std::env::var("CI").is_err(),
-            "redis-server is required under CI"
-        ),
+    if redis_or_skip(&[]).is_some() {
+        let theirs = with_dump(&file, redis).expect("redis-server loads the backup");
+        assert_eq!(
+            common::dataset::snapshot_all(&mut theirs.client()),
+            expected
+        );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// With save points, FLUSHALL saves the empty dataset at once (a restart must not bring the

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::dataset::snapshot_all;
-use common::server::{cinnabar, redis, Server};
+use common::server::{cinnabar, redis, redis_or_skip, with_dump};
 
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rdb");
@@ -21,31 +21,16 @@ fn fixtures() -> Vec<PathBuf> {
     v
 }
 
-/// Starts `start` on a copy of `file` as its dump.rdb.
-fn load(file: &Path, start: impl Fn(&[String]) -> Option<Server>) -> Option<Server> {
-    let name = file.file_name().unwrap().to_string_lossy().into_owned();
-    let dir = std::env::temp_dir().join(format!("cinnabar-fixture-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(file, dir.join("dump.rdb")).unwrap();
-    let server = start(&["--dir".into(), dir.to_string_lossy().into_owned()]);
-    server
-}
-
 #[test]
 fn every_fixture_loads_as_in_redis() {
-    if redis(&[]).is_none() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "redis-server is required under CI"
-        );
+    if redis_or_skip(&[]).is_none() {
         return;
     }
     let mut failures = Vec::new();
     for file in fixtures() {
-        let theirs = load(&file, redis).expect("redis-server loads every fixture");
+        let theirs = with_dump(&file, redis).expect("redis-server loads every fixture");
         let expected = snapshot_all(&mut theirs.client());
-        let ours = load(&file, |a| Some(cinnabar(a))).unwrap();
+        let ours = with_dump(&file, |a| Some(cinnabar(a))).unwrap();
         let got = snapshot_all(&mut ours.client());
         if got != expected {
             let first = got.iter().zip(&expected).position(|(a, b)| a != b);

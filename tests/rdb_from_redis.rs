@@ -5,27 +5,11 @@
 mod common;
 
 use common::dataset::{fill, snapshot};
-use common::server::{cinnabar, redis, Server};
-
-fn load_into_cinnabar(theirs: &Server) -> (Server, std::path::PathBuf) {
-    let copy = std::env::temp_dir().join(format!(
-        "cinnabar-rdbfrom-{}-{}",
-        std::process::id(),
-        theirs.port
-    ));
-    std::fs::create_dir_all(&copy).unwrap();
-    std::fs::copy(theirs.dir.join("dump.rdb"), copy.join("dump.rdb")).unwrap();
-    let ours = cinnabar(&["--dir".into(), copy.to_string_lossy().into_owned()]);
-    (ours, copy)
-}
+use common::server::{cinnabar, redis_or_skip, with_dump};
 
 #[test]
 fn redis_7_dump_loads_with_same_contents_and_encodings() {
-    let Some(theirs) = redis(&[]) else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "redis-server is required under CI"
-        );
+    let Some(theirs) = redis_or_skip(&[]) else {
         return;
     };
     let mut c = theirs.client();
@@ -45,21 +29,16 @@ fn redis_7_dump_loads_with_same_contents_and_encodings() {
     ] {
         assert!(expected.iter().any(|l| l.contains(enc)), "no {enc} key");
     }
-    let (ours, copy) = load_into_cinnabar(&theirs);
+    let ours = with_dump(&theirs.dir.join("dump.rdb"), |a| Some(cinnabar(a))).unwrap();
     let mut o = ours.client();
     assert_eq!(snapshot(&mut o), expected);
     assert_eq!(o.cmd_raw(&["FCALL", "f", "0"]), b":1\r\n");
-    let _ = std::fs::remove_dir_all(&copy);
 }
 
 /// A corrupt file is refused (the server does not start with part of the data).
 #[test]
 fn corrupt_compact_value_is_refused() {
-    let Some(theirs) = redis(&[]) else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "redis-server is required under CI"
-        );
+    let Some(theirs) = redis_or_skip(&[]) else {
         return;
     };
     let mut c = theirs.client();

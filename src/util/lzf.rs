@@ -142,36 +142,34 @@ fn compress_with(t: &mut Table, input: &[u8], out: &mut Vec<u8>, max_out: usize)
             if out.len() >= max_out {
                 return false;
             }
-            lit += 1;
-            out.push(input[ip]);
+            push_literal(out, &mut lit, &mut lit_at, input[ip]);
             ip += 1;
-            if lit == MAX_LIT {
-                out[lit_at] = (lit - 1) as u8;
-                lit = 0;
-                lit_at = out.len();
-                out.push(0);
-            }
         }
     }
     if out.len() + 3 > max_out {
         return false;
     }
-    while ip < in_len {
-        lit += 1;
-        out.push(input[ip]);
-        ip += 1;
-        if lit == MAX_LIT {
-            out[lit_at] = (lit - 1) as u8;
-            lit = 0;
-            lit_at = out.len();
-            out.push(0);
-        }
+    for &b in &input[ip..] {
+        push_literal(out, &mut lit, &mut lit_at, b);
     }
     out[lit_at] = (lit as u8).wrapping_sub(1);
     if lit == 0 {
         out.pop();
     }
     out.len() <= max_out
+}
+
+/// Appends a literal byte; a full run (32) gets its header and a new run starts.
+#[inline]
+fn push_literal(out: &mut Vec<u8>, lit: &mut usize, lit_at: &mut usize, b: u8) {
+    *lit += 1;
+    out.push(b);
+    if *lit == MAX_LIT {
+        out[*lit_at] = (*lit - 1) as u8;
+        *lit = 0;
+        *lit_at = out.len();
+        out.push(0);
+    }
 }
 
 #[cfg(test)]

@@ -97,3 +97,39 @@ pub fn redis(extra: &[String]) -> Option<Server> {
     let program = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
     start(&program, "redis", extra)
 }
+
+/// redis-server for a comparison test: None (the test then skips) when it is not installed,
+/// which CI does not allow.
+pub fn redis_or_skip(extra: &[String]) -> Option<Server> {
+    let server = redis(extra);
+    if server.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "redis-server is required under CI"
+        );
+        eprintln!("redis-server not installed: skipping the comparison");
+    }
+    server
+}
+
+/// Starts a server (`start` gets the extra arguments) on a fresh directory holding a copy of
+/// `file` as its dump.rdb.
+pub fn with_dump(
+    file: &std::path::Path,
+    start: impl Fn(&[String]) -> Option<Server>,
+) -> Option<Server> {
+    let dir = temp_dir("dump");
+    std::fs::copy(file, dir.join("dump.rdb")).expect("copy dump.rdb");
+    match start(&["--dir".into(), dir.to_string_lossy().into_owned()]) {
+        Some(mut server) => {
+            // The server works in `dir`; the one `start` made is unused.
+            let _ = std::fs::remove_dir_all(&server.dir);
+            server.dir = dir;
+            Some(server)
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(&dir);
+            None
+        }
+    }
+}
