@@ -142,6 +142,7 @@ impl Server {
     pub fn run(&mut self, ex: &mut Executor) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now() + ex.cron_interval();
+        let mut busy_turn = false;
         ex.busy_poller = Some(BusyPoller {
             server: self as *mut Server as *mut (),
             serve: serve_while_busy,
@@ -158,11 +159,32 @@ impl Server {
                 let wait_ms = (at_ms - ex.clock.now_ms()).max(0) as u64;
                 timeout = timeout.min(Duration::from_millis(wait_ms));
             }
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
-                if e.kind() != ErrorKind::Interrupted {
-                    return Err(e);
+            // After a busy turn, look for new events for a few microseconds before sleeping:
+            // under request/response load the next request is usually that close, and a
+            // sleep costs a context switch each way (measured: 2.4x Redis's switches).
+            let mut polled = false;
+            if busy_turn && !timeout.is_zero() {
+                let spin_until = Instant::now() + SPIN_BEFORE_SLEEP;
+                while Instant::now() < spin_until {
+                    match self.poll.poll(&mut events, Some(Duration::ZERO)) {
+                        Ok(()) if !events.is_empty() => {
+                            polled = true;
+                            break;
+                        }
+                        Ok(()) => std::hint::spin_loop(),
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
+            if !polled {
+                if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                    if e.kind() != ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+            }
+            busy_turn = !events.is_empty();
             for event in events.iter() {
                 match event.token() {
                     SIGNAL_TOKEN => self.on_signal(ex),
@@ -728,6 +750,9 @@ fn fmt_addr(a: &SocketAddr) -> String {
         SocketAddr::V6(v6) => format!("{}:{}", v6.ip(), v6.port()),
     }
 }
+
+/// How long the loop polls without sleeping after a turn that had events.
+const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(60);
 
 /// The executor's way back into the loop while a script is busy.
 ///

@@ -95,6 +95,9 @@ pub struct Engine {
     bridge: Box<Bridge>,
     /// The FUNCTION interpreter: libraries load through `load_library` (functions.lua).
     functions: bool,
+    /// The last EVAL body and its sha (see `load_script`).
+    last_body: Vec<u8>,
+    last_sha: Sha,
     load_library: c_int,
 }
 
@@ -138,6 +141,8 @@ impl Engine {
             bridge,
             functions,
             load_library: 0,
+            last_body: Vec::new(),
+            last_sha: [0; 40],
         });
         engine.setup().expect("the Lua sandbox builds");
         engine
@@ -281,7 +286,15 @@ impl Engine {
 
     /// SCRIPT LOAD / EVAL: compiles `body` unless cached; returns its sha.
     pub fn load_script(&mut self, body: &[u8]) -> Result<Sha, CmdError> {
+        // Clients repeat the same EVAL body: remember the last one's sha instead of hashing it
+        // again (a byte comparison is cheaper than SHA-1).
+        if self.last_body.as_slice() == body && self.scripts.contains_key(&self.last_sha) {
+            return Ok(self.last_sha);
+        }
         let sha = sha1_hex(body);
+        self.last_body.clear();
+        self.last_body.extend_from_slice(body);
+        self.last_sha = sha;
         if self.scripts.contains_key(&sha) {
             return Ok(sha);
         }
