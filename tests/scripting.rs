@@ -5,21 +5,29 @@ mod common;
 
 use std::time::Duration;
 
+use common::client::Client;
 use common::server::{cinnabar, redis, Server};
 
 fn args(threshold_ms: u64) -> Vec<String> {
     vec!["--busy-reply-threshold".into(), threshold_ms.to_string()]
 }
 
+/// Sends `command` (a long script) on one connection and, once it has run past the threshold,
+/// returns that connection and a second one.
+fn start_busy(server: &Server, command: &[&str]) -> (Client, Client) {
+    let mut runner = server.client();
+    runner.set_timeout(Duration::from_secs(20));
+    runner.send(command);
+    std::thread::sleep(Duration::from_millis(400));
+    let other = server.client();
+    other.set_timeout(Duration::from_secs(20));
+    (runner, other)
+}
+
 /// Starts `script` on one connection, then returns what a second connection sees while it
 /// runs, what SCRIPT KILL answers, and the script's own reply.
 fn busy_then_kill(server: &Server, script: &str) -> Vec<Vec<u8>> {
-    let mut runner = server.client();
-    runner.set_timeout(Duration::from_secs(20));
-    runner.send(&["EVAL", script, "0"]);
-    std::thread::sleep(Duration::from_millis(400));
-    let mut other = server.client();
-    other.set_timeout(Duration::from_secs(20));
+    let (mut runner, mut other) = start_busy(server, &["EVAL", script, "0"]);
     let mut seen = vec![
         other.cmd_raw(&["PING"]),
         other.cmd_raw(&["GET", "x"]),
@@ -92,12 +100,7 @@ fn os_clock_only() {
 fn written_script_is_unkillable_and_shutdown_nosave_stops_it() {
     let script = "redis.call('set', 'x', '1') while true do end";
     let run = |server: &Server| {
-        let mut runner = server.client();
-        runner.set_timeout(Duration::from_secs(20));
-        runner.send(&["EVAL", script, "0"]);
-        std::thread::sleep(Duration::from_millis(400));
-        let mut other = server.client();
-        other.set_timeout(Duration::from_secs(20));
+        let (mut runner, mut other) = start_busy(server, &["EVAL", script, "0"]);
         let kill = other.cmd_raw(&["SCRIPT", "KILL"]);
         let shutdown_save = other.cmd_raw(&["SHUTDOWN"]);
         other.send(&["SHUTDOWN", "NOSAVE"]);
@@ -119,15 +122,13 @@ fn written_script_is_unkillable_and_shutdown_nosave_stops_it() {
 #[test]
 fn busy_function_and_function_kill() {
     let run = |server: &Server| {
-        let mut c = server.client();
-        c.set_timeout(Duration::from_secs(20));
         let lib =
             "#!lua name=spin\nredis.register_function('spin', function() while true do end end)";
-        assert_eq!(c.cmd_raw(&["FUNCTION", "LOAD", lib]), b"$4\r\nspin\r\n");
-        c.send(&["FCALL", "spin", "0"]);
-        std::thread::sleep(Duration::from_millis(400));
-        let mut other = server.client();
-        other.set_timeout(Duration::from_secs(20));
+        assert_eq!(
+            server.client().cmd_raw(&["FUNCTION", "LOAD", lib]),
+            b"$4\r\nspin\r\n"
+        );
+        let (mut c, mut other) = start_busy(server, &["FCALL", "spin", "0"]);
         let mut seen = vec![other.cmd_raw(&["PING"]), other.cmd_raw(&["SCRIPT", "KILL"])];
         // duration_ms varies: keep the reply up to it.
         let stats = other.cmd_raw(&["FUNCTION", "STATS"]);

@@ -42,6 +42,7 @@ pub struct Bridge {
     /// Arguments of the current redis.call, copied out of Lua strings.
     argbuf: Vec<u8>,
     argpos: Vec<(usize, usize)>,
+    argv_scratch: Vec<&'static [u8]>,
     pub readonly: bool,
     /// A write command ran: SCRIPT KILL can no longer stop the script.
     pub wrote: bool,
@@ -88,6 +89,7 @@ impl Bridge {
             fake,
             argbuf: Vec::new(),
             argpos: Vec::new(),
+            argv_scratch: Vec::new(),
             readonly: false,
             wrote: false,
             start: Instant::now(),
@@ -257,7 +259,16 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
         }
         b.argpos.push((start, b.argbuf.len()));
     }
-    let argv: Vec<&[u8]> = b.argpos.iter().map(|&(s, e)| &b.argbuf[s..e]).collect();
+    // The argv slices live in a reused vector (no allocation per call); they borrow `argbuf`,
+    // which stays untouched until the vector is cleared below.
+    let mut argv = std::mem::take(&mut b.argv_scratch);
+    argv.clear();
+    for &(s, e) in &b.argpos {
+        let arg: &[u8] = &b.argbuf[s..e];
+        // SAFETY: `argbuf` outlives this function's use of `argv`, which is cleared before
+        // `argbuf` can change (the next call clears it first).
+        argv.push(unsafe { std::mem::transmute::<&[u8], &'static [u8]>(arg) });
+    }
     // SAFETY: the executor outlives the run; the handler that started the script does not
     // touch it while Lua runs.
     let ex = unsafe { &mut *b.ex };
@@ -274,7 +285,8 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
     let fake = &mut *b.fake;
     fake.out.buf.clear();
     ex.call(fake, cmd, &argv, Instant::now(), b.now_ms, true);
-    drop(argv);
+    argv.clear();
+    b.argv_scratch = argv;
     let reply = std::mem::take(&mut fake.out.buf);
     let failed = reply.first() == Some(&b'-');
     if failed {
