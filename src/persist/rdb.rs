@@ -81,6 +81,9 @@ fn into_pairs(elements: Vec<Vec<u8>>, what: &str) -> Result<Vec<compact::Pair>, 
     Ok(out)
 }
 
+/// The most an LZF stream can expand (a 3-byte back-reference copies 264 bytes).
+const LZF_MAX_EXPANSION: usize = 90;
+
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
 const ENC_INT32: u8 = 2;
@@ -610,6 +613,15 @@ impl<'a> Decoder<'a> {
                 let len = self.length()? as usize;
                 let start = self.pos;
                 let data = self.take(clen)?;
+                // LZF expands at most ~88x (3 bytes stand for up to 264): a larger claim is
+                // corruption, and must not make us allocate it (RESTORE payloads come from
+                // clients).
+                if len > clen.saturating_mul(LZF_MAX_EXPANSION) + 64 {
+                    return Err(DecodeError {
+                        offset: start,
+                        msg: "Invalid LZF compressed string".into(),
+                    });
+                }
                 match lzf::decompress(data, len) {
                     Ok(v) if v.len() == len => Ok(v),
                     _ => Err(DecodeError {
@@ -1326,6 +1338,26 @@ mod tests {
             )
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn lzf_length_claims_are_bounded() {
+        // ENC_LZF, compressed length 3, claimed length 4 GiB.
+        let mut bytes = vec![
+            0xC0 | ENC_LZF,
+            3,
+            0x80,
+            0xFF,
+            0xFF,
+            0xFF,
+            0xFF,
+            0,
+            b'a',
+            b'b',
+        ];
+        bytes.push(0);
+        let err = Decoder::new(&bytes).string().unwrap_err();
+        assert_eq!(err.msg, "Invalid LZF compressed string");
     }
 
     #[test]
