@@ -5,13 +5,7 @@
 #   benches/bgsave-under-load.sh [keys=4000000] [value-bytes=200]
 set -euo pipefail
 keys=${1:-4000000} size=${2:-200}
-ours=${OURS:-target/release/cinnabar}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+source "$(dirname "$0")/side-by-side.sh"
 rss() { awk '/VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 p99() { redis-benchmark -p "$1" -t set -P 16 -n 3000000 -r "$keys" -d "$size" 2>/dev/null \
         | tr '\r' '\n' | grep -A2 "latency summary" | tail -1 | awk '{print $5}'; }

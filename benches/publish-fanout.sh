@@ -4,13 +4,7 @@
 # Prints requests/s of each server and the ratio ours/redis (above 1 is faster).
 set -euo pipefail
 subs=${1:-50} requests=${2:-100000} pipe=${3:-1}
-ours=${OURS:-target/release/cinnabar}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+source "$(dirname "$0")/side-by-side.sh"
 rport=$(free_port); oport=$(free_port)
 redis-server --port "$rport" --save '' --appendonly no --dir "$work" >/dev/null 2>&1 & pids+=($!)
 "$ours" --port "$oport" --save '' --appendonly no --dir "$work" >/dev/null 2>&1 & pids+=($!)

@@ -485,11 +485,8 @@ unsafe fn raw_field(l: *mut lua_State, field: &[u8]) -> c_int {
 unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool) {
     unsafe {
         if raw_field(l, b"err") == ffi::LUA_TSTRING {
-            let mut text = Vec::from(str_at(l, -1));
-            if let Some(stripped) = text.strip_prefix(b"-") {
-                text = stripped.to_vec();
-            }
-            out.error(&text);
+            let text = str_at(l, -1);
+            out.error(text.strip_prefix(b"-").unwrap_or(text));
             ffi::lua_settop(l, -2);
             return;
         }
