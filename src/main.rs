@@ -90,7 +90,7 @@ fn main() {
     tracing::info!("Running mode=standalone, port={}.", ex.tcp_port);
     tracing::warn!("Server initialized");
     match cinnabar::persist::load(&mut ex) {
-        Ok(Some(_)) | Ok(None) => {}
+        Ok(Some(_)) | Ok(None) => cinnabar::persist::aof::started_without(&mut ex),
         Err(e) => {
             tracing::warn!("{e}");
             std::process::exit(1);

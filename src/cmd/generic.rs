@@ -531,12 +531,21 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
         ctx.out().int(0);
         return Ok(());
     }
-    if when <= now {
+    // A TTL in the past deletes (Redis's checkAlreadyExpired), except while loading.
+    if when <= now && !ctx.ex.loading {
         ctx.ex.dbs[db].remove(key);
         ctx.modified(key, notify::GENERIC, "del");
+        let del = super::strings::expiry_delete_command(ctx);
+        ctx.propagate_as(&[del, key]);
     } else {
         ctx.ex.dbs[db].set_expire(key, when);
         ctx.modified(key, notify::GENERIC, "expire");
+        if ctx.propagating() && name != "pexpireat" {
+            let at = itoa::Buffer::new().format(when).as_bytes().to_vec();
+            let mut args: Vec<&[u8]> = vec![b"PEXPIREAT", key, &at];
+            args.extend_from_slice(&ctx.argv[3..]);
+            ctx.propagate_as(&args);
+        }
     }
     ctx.out().int(1);
     Ok(())
@@ -687,12 +696,20 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
         ctx.ex.dbs[db].remove(key);
     }
     // Already expired (an ABSTTL in the past): nothing is stored, an old key is deleted.
-    if expire_at != NO_EXPIRE && expire_at <= now {
+    if expire_at != NO_EXPIRE && expire_at <= now && !ctx.ex.loading {
         if exists {
             ctx.modified(key, notify::GENERIC, "del");
+            ctx.propagate_as(&[b"DEL", key]);
         }
         ctx.out().ok();
         return Ok(());
+    }
+    if ttl != 0 && !absttl && ctx.propagating() {
+        let at = itoa::Buffer::new().format(expire_at).as_bytes().to_vec();
+        let mut args: Vec<&[u8]> = ctx.argv.to_vec();
+        args[2] = &at;
+        args.push(b"ABSTTL");
+        ctx.propagate_as(&args);
     }
     let lru = match (idle, freq) {
         (_, Some(f)) if ctx.ex.lfu_mode() => (crate::exec::lfu_minutes(now) << 8) | f as u32,

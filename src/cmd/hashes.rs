@@ -293,6 +293,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     .unwrap_or_default();
     ctx.out().bulk(&result);
     ctx.modified(key, notify::HASH, "hincrbyfloat");
+    ctx.propagate_as(&[b"HSET", key, field, &result]);
     Ok(())
 }
 

@@ -287,6 +287,15 @@ fn pop_from_keys(
             Some(n) => pop_range_reply(out, l, head, n),
         };
         elements_removed(ctx, key, head, popped);
+        // Blocking and multi-key forms replay as the plain pop they did.
+        let pop: &[u8] = if head { b"LPOP" } else { b"RPOP" };
+        match count {
+            None => ctx.propagate_as(&[pop, key]),
+            Some(_) => {
+                let n = itoa::Buffer::new().format(popped).as_bytes().to_vec();
+                ctx.propagate_as(&[pop, key, &n]);
+            }
+        }
         return Ok(true);
     }
     Ok(false)
@@ -409,6 +418,14 @@ fn lmove_generic(ctx: &mut Ctx, from_head: bool, to_head: bool) -> CmdResult {
     ctx.client.out.bulk(&value);
     ctx.modified(src, notify::LIST, if from_head { "lpop" } else { "rpop" });
     delete_if_empty(ctx, src);
+    // Served after blocking: replays as the non-blocking form (as Redis does).
+    if ctx.retry {
+        match ctx.cmd.meta.name {
+            "blmove" => ctx.propagate_as(&[b"LMOVE", src, dst, ctx.argv[3], ctx.argv[4]]),
+            "brpoplpush" => ctx.propagate_as(&[b"RPOPLPUSH", src, dst]),
+            _ => {}
+        }
+    }
     Ok(())
 }
 

@@ -243,6 +243,7 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
         replace = true;
     }
     let name = functions(ctx).load(argv[argv.len() - 1], replace)?;
+    ctx.ex.dirty += 1;
     ctx.out().bulk(&name);
     Ok(())
 }
@@ -252,6 +253,7 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
     if !functions(ctx).delete(name) {
         return Err(err::FUNCTION_LIBRARY_NOT_FOUND.into());
     }
+    ctx.ex.dirty += 1;
     ctx.out().ok();
     Ok(())
 }
@@ -263,6 +265,7 @@ pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(err::FUNCTION_FLUSH_MODE.into()),
     }
     ctx.ex.functions = None;
+    ctx.ex.dirty += 1;
     ctx.out().ok();
     Ok(())
 }
@@ -351,6 +354,7 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
     };
     let payload = ctx.argv[2];
     functions(ctx).restore(payload, policy)?;
+    ctx.ex.dirty += 1;
     ctx.out().ok();
     Ok(())
 }

@@ -378,6 +378,13 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
     };
     let emptied = set.is_empty();
     ctx.modified(key, notify::SET, "spop");
+    if ctx.propagating() {
+        popped.as_member().with_bytes(|m| {
+            ctx.ex
+                .prop
+                .rewrite([b"SREM".as_slice(), key, m].into_iter())
+        });
+    }
     reply_member(ctx.out(), popped.as_member());
     if emptied {
         delete_emptied(ctx, key);
@@ -415,15 +422,31 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         // Everything: Redis replies as SUNION of the one set would, then deletes the key.
         reply_as_rebuilt(out, set, &lim);
         delete_emptied(ctx, key);
+        let del: &[u8] = if ctx.ex.settings.lazyfree_lazy_server_del {
+            b"UNLINK"
+        } else {
+            b"DEL"
+        };
+        ctx.propagate_as(&[del, key]);
         return Ok(());
     }
     out.set(count);
     let remaining = size - count;
+    // Each popped member propagates as its own SREM (as Redis 7.0 does).
+    let prop = &mut ctx.ex.prop;
+    let propagating = prop.enabled;
+    prop.prevented = true;
+    let mut srem = |m: Member<'_>| {
+        if propagating {
+            m.with_bytes(|b| prop.also(db, [b"SREM".as_slice(), key, b].into_iter()));
+        }
+    };
     if remaining * SPOP_MOVE_STRATEGY_MUL > count {
         // Few to pop: pop them one by one.
         for _ in 0..count {
             if let Some(p) = set.pop_random(&mut rng) {
                 reply_member(out, p.as_member());
+                srem(p.as_member());
             }
         }
     } else {
@@ -439,6 +462,7 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         }
         for m in set.iter() {
             reply_member(out, m);
+            srem(m);
         }
         if let Some(k) = kept {
             **set = k;

@@ -229,6 +229,8 @@ struct AddTrimArgs {
     id: Option<(StreamId, bool)>,
     /// Index of the ID argument (XADD).
     idpos: usize,
+    /// Index of the `~` of an approximate trim.
+    approx_idx: usize,
 }
 
 /// Redis's streamParseAddOrTrimArgsOrReply.
@@ -244,6 +246,7 @@ fn parse_add_trim(
         nomkstream: false,
         id: None,
         idpos: argv.len(),
+        approx_idx: 0,
     };
     let mut limit_given = false;
     let mut i = 2;
@@ -260,6 +263,7 @@ fn parse_add_trim(
             let next = argv[i + 1];
             if more >= 2 && next == b"~" {
                 a.approx = true;
+                a.approx_idx = i + 1;
                 i += 1;
             } else if more >= 2 && next == b"=" {
                 i += 1;
@@ -278,6 +282,7 @@ fn parse_add_trim(
             let next = argv[i + 1];
             if more >= 2 && next == b"~" {
                 a.approx = true;
+                a.approx_idx = i + 1;
                 i += 1;
             } else if more >= 2 && next == b"=" {
                 i += 1;
@@ -325,6 +330,19 @@ fn parse_add_trim(
     Ok(a)
 }
 
+/// An approximate trim propagates as the exact trim it did (Redis's
+/// streamRewriteApproxSpecifier and streamRewriteTrimArgument).
+fn rewrite_approx_trim(args: &mut [Vec<u8>], a: &AddTrimArgs, s: &Stream) {
+    if !a.approx {
+        return;
+    }
+    args[a.approx_idx] = b"=".to_vec();
+    args[a.approx_idx + 1] = match a.trim {
+        Trim::MaxLen(_) => itoa::Buffer::new().format(s.len()).as_bytes().to_vec(),
+        _ => s.edge_id(true).to_bytes(),
+    };
+}
+
 pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     let key = argv[1];
@@ -353,6 +371,7 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
         ctx.ex.settings.stream_node_max_entries,
         ctx.ex.settings.stream_node_max_bytes,
     );
+    let propagating = ctx.propagating();
     let s = write_stream(ctx.ex, db, key, now)?.expect("stream");
     if s.last_id == StreamId::MAX {
         return Err(err::STREAM_EXHAUSTED.into());
@@ -388,6 +407,19 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     }
     s.append(id, &argv[field_pos..], max_entries, max_bytes);
     let trimmed = s.trim(a.trim, a.approx, a.limit);
+    // Replay must add this very ID and trim exactly as much as this run did.
+    let rewritten = propagating.then(|| {
+        let mut args: Vec<Vec<u8>> = argv.iter().map(|x| x.to_vec()).collect();
+        if !matches!(a.id, Some((_, true))) {
+            args[a.idpos] = id.to_bytes();
+        }
+        rewrite_approx_trim(&mut args, &a, s);
+        args
+    });
+    if let Some(args) = rewritten {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        ctx.propagate_as(&args);
+    }
     reply_id(&mut ctx.client.out, id);
     ctx.modified(key, notify::STREAM, "xadd");
     if trimmed > 0 {
@@ -401,11 +433,22 @@ pub fn xtrim(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let a = parse_add_trim(ctx.argv, false, ctx.ex.settings.stream_node_max_entries)?;
     let db = ctx.client.db;
+    let propagating = ctx.propagating();
+    let argv = ctx.argv;
     let Some(s) = write_stream(ctx.ex, db, key, ctx.now_ms)? else {
         ctx.out().int(0);
         return Ok(());
     };
     let n = s.trim(a.trim, a.approx, a.limit);
+    let rewritten = (propagating && a.approx).then(|| {
+        let mut args: Vec<Vec<u8>> = argv.iter().map(|x| x.to_vec()).collect();
+        rewrite_approx_trim(&mut args, &a, s);
+        args
+    });
+    if let Some(args) = rewritten {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        ctx.propagate_as(&args);
+    }
     if n > 0 {
         ctx.notify(notify::STREAM, "xtrim", key);
         ctx.ex.signal_modified(db, key);
@@ -560,13 +603,14 @@ fn reply_new_entries(
     group: Option<(&[u8], &[u8])>,
     noack: bool,
     now_ms: i64,
-) -> usize {
+) -> Vec<StreamId> {
     let Some(start) = after.incr() else {
         out.array(0);
-        return 0;
+        return Vec::new();
     };
     let Some((gname, cname)) = group else {
-        return reply_range(out, s, start, StreamId::MAX, count, false);
+        reply_range(out, s, start, StreamId::MAX, count, false);
+        return Vec::new();
     };
     // Collect first: the group bookkeeping needs the stream mutably.
     let mut ids = Vec::new();
@@ -613,7 +657,7 @@ fn reply_new_entries(
             g.assign(id, cname);
         }
     }
-    ids.len()
+    ids
 }
 
 /// XREADGROUP with an explicit ID: the consumer's own pending entries after `after`.
@@ -625,10 +669,10 @@ fn reply_consumer_history(
     after: StreamId,
     count: usize,
     now_ms: i64,
-) {
+) -> Vec<StreamId> {
     let Some(start) = after.incr() else {
         out.array(0);
-        return;
+        return Vec::new();
     };
     let ids: Vec<StreamId> = {
         let g = &s.groups[gname];
@@ -640,6 +684,7 @@ fn reply_consumer_history(
             .collect()
     };
     out.array(ids.len());
+    let mut delivered = Vec::with_capacity(ids.len());
     for id in ids {
         match s.get(id) {
             Some(e) => {
@@ -648,6 +693,7 @@ fn reply_consumer_history(
                     n.delivery_time = now_ms;
                     n.delivery_count += 1;
                 }
+                delivered.push(id);
             }
             None => {
                 out.array(2);
@@ -655,6 +701,90 @@ fn reply_consumer_history(
                 out.null_array();
             }
         }
+    }
+    delivered
+}
+
+/// Deliveries to a consumer propagate as the XCLAIMs that recreate their pending entries
+/// (Redis's streamPropagateXCLAIM).
+fn claim_commands(
+    ops: &mut Vec<Vec<Vec<u8>>>,
+    key: &[u8],
+    gname: &[u8],
+    s: &Stream,
+    ids: &[StreamId],
+) {
+    let Some(g) = s.groups.get(gname) else {
+        return;
+    };
+    for &id in ids {
+        if let Some(n) = g.pel.get(&id) {
+            ops.push(claim_command(key, gname, id, n, g.last_id));
+        }
+    }
+}
+
+/// One pending entry as the XCLAIM that recreates it.
+fn claim_command(
+    key: &[u8],
+    gname: &[u8],
+    id: StreamId,
+    n: &Nack,
+    last_id: StreamId,
+) -> Vec<Vec<u8>> {
+    let (idb, last) = (id.to_bytes(), last_id.to_bytes());
+    let time = itoa::Buffer::new()
+        .format(n.delivery_time)
+        .as_bytes()
+        .to_vec();
+    let count = itoa::Buffer::new()
+        .format(n.delivery_count)
+        .as_bytes()
+        .to_vec();
+    let args: [&[u8]; 14] = [
+        b"XCLAIM",
+        key,
+        gname,
+        &n.consumer,
+        b"0",
+        &idb,
+        b"TIME",
+        &time,
+        b"RETRYCOUNT",
+        &count,
+        b"FORCE",
+        b"JUSTID",
+        b"LASTID",
+        &last,
+    ];
+    args.iter().map(|a| a.to_vec()).collect()
+}
+
+/// A group's last-delivered ID propagates as XGROUP SETID (Redis's streamPropagateGroupID).
+fn group_id_command(key: &[u8], gname: &[u8], g: &Group) -> Vec<Vec<u8>> {
+    let last = g.last_id.to_bytes();
+    let read = itoa::Buffer::new()
+        .format(g.entries_read)
+        .as_bytes()
+        .to_vec();
+    let args: [&[u8]; 7] = [
+        b"XGROUP",
+        b"SETID",
+        key,
+        gname,
+        &last,
+        b"ENTRIESREAD",
+        &read,
+    ];
+    args.iter().map(|a| a.to_vec()).collect()
+}
+
+/// Sends commands collected while a stream was borrowed.
+fn also_propagate_all(ctx: &mut Ctx, ops: &mut Vec<Vec<Vec<u8>>>) {
+    for op in ops.drain(..) {
+        ctx.ex
+            .prop
+            .also(ctx.client.db, op.iter().map(Vec::as_slice));
     }
 }
 
@@ -764,6 +894,10 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
     let mut served = 0usize;
     let mut d = None;
     let mut created: Vec<&[u8]> = Vec::new();
+    let propagating = ctx.propagating();
+    if xreadgroup {
+        ctx.prevent_propagation();
+    }
     for (idx, k) in keys.iter().enumerate() {
         let db = ctx.client.db;
         let s = match read_stream(ctx.ex, ctx.client, k, now) {
@@ -819,17 +953,37 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
             out.array(2);
         }
         out.bulk(k);
-        match group {
-            Some((g, c)) if history => {
-                reply_consumer_history(out, s, g, c, after, count as usize, now);
+        let (delivered, claims) = match group {
+            Some((g, c)) if history => (
+                reply_consumer_history(out, s, g, c, after, count as usize, now),
+                true,
+            ),
+            Some((g, c)) => (
+                reply_new_entries(out, s, after, count as usize, Some((g, c)), noack, now),
+                !noack,
+            ),
+            None => (
+                reply_new_entries(out, s, after, count as usize, None, false, now),
+                false,
+            ),
+        };
+        let mut ops = Vec::new();
+        if let (Some((g, c)), true) = (group, propagating) {
+            // The consumer exists after replay even if it got nothing to claim.
+            if created.last() == Some(k) {
+                let args: [&[u8]; 5] = [b"XGROUP", b"CREATECONSUMER", k, g, c];
+                ops.push(args.iter().map(|a| a.to_vec()).collect());
             }
-            Some((g, c)) => {
-                reply_new_entries(out, s, after, count as usize, Some((g, c)), noack, now);
+            if claims {
+                claim_commands(&mut ops, k, g, s, &delivered);
             }
-            None => {
-                reply_new_entries(out, s, after, count as usize, None, false, now);
+            // Redis 7.0 sends SETID only for NOACK; after XCLAIMs too, the replayed group
+            // keeps its entries-read (which XCLAIM's LASTID does not carry).
+            if !history && !delivered.is_empty() {
+                ops.push(group_id_command(k, g, &s.groups[g]));
             }
         }
+        also_propagate_all(ctx, &mut ops);
         if group.is_some() {
             ctx.ex.dirty += 1;
         }
@@ -1257,11 +1411,16 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         j += 1;
     }
     let db = ctx.client.db;
+    let propagating = ctx.propagating();
+    ctx.prevent_propagation();
+    let mut ops = Vec::new();
     let s = write_stream(ctx.ex, db, key, now)?.expect("stream");
+    let mut last_id_moved = false;
     {
         let g = s.groups.get_mut(gname).expect("group");
         if last_id > g.last_id {
             g.last_id = last_id;
+            last_id_moved = true;
         }
     }
     if deliverytime == -1 || deliverytime < 0 || deliverytime > now {
@@ -1276,6 +1435,9 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         let exists = s.contains(id);
         let g = s.groups.get_mut(gname).expect("group");
         if !exists {
+            if let (Some(n), true) = (g.pel.get(&id), propagating) {
+                ops.push(claim_command(key, gname, id, n, g.last_id));
+            }
             g.ack(id);
             continue;
         }
@@ -1313,6 +1475,9 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         } else if !justid {
             nack.delivery_count += 1;
         }
+        if propagating {
+            ops.push(claim_command(key, gname, id, nack, g.last_id));
+        }
         if justid {
             reply_id(out, id);
         } else {
@@ -1321,6 +1486,10 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         n += 1;
     }
     out.set_deferred(d, n);
+    if last_id_moved && propagating {
+        ops.push(group_id_command(key, gname, &s.groups[gname]));
+    }
+    also_propagate_all(ctx, &mut ops);
     ctx.ex.dirty += 1;
     if created {
         ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
@@ -1365,6 +1534,9 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
         return Err(nogroup(key, gname, ""));
     }
     let db = ctx.client.db;
+    let propagating = ctx.propagating();
+    ctx.prevent_propagation();
+    let mut ops = Vec::new();
     let s = write_stream(ctx.ex, db, key, now)?.expect("stream");
     let mut attempts = count * 10;
     let out = &mut ctx.client.out;
@@ -1392,6 +1564,9 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
         cursor = id.incr();
         let idle_ok = minidle == 0 || now.saturating_sub(nack.delivery_time) >= minidle;
         if !s.contains(id) {
+            if propagating {
+                ops.push(claim_command(key, gname, id, nack, g.last_id));
+            }
             s.groups.get_mut(gname).expect("group").ack(id);
             deleted.push(id);
             count -= 1;
@@ -1415,6 +1590,9 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
         if !justid {
             nack.delivery_count += 1;
         }
+        if propagating {
+            ops.push(claim_command(key, gname, id, nack, g.last_id));
+        }
         claimed.push(id);
         count -= 1;
     }
@@ -1434,6 +1612,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
     for id in deleted {
         reply_id(out, id);
     }
+    also_propagate_all(ctx, &mut ops);
     ctx.ex.dirty += 1;
     if created {
         ctx.notify(notify::STREAM, "xgroup-createconsumer", key);

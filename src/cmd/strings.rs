@@ -182,6 +182,11 @@ fn set_generic(
     if let Some(at) = when {
         ctx.ex.dbs[db].set_expire(key, at);
         ctx.notify(notify::GENERIC, "expire", key);
+        // Replayed later, a relative TTL would mean another moment.
+        if flags & setf::PXAT == 0 {
+            let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
+            ctx.propagate_as(&[b"SET", key, val, b"PXAT", &at]);
+        }
     }
     if flags & setf::GET == 0 {
         match replies {
@@ -252,15 +257,20 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     reply_string(ctx, &value)?;
     let db = ctx.client.db;
     if let Some(at) = when {
-        if flags & (setf::EXAT | setf::PXAT) != 0 && at <= ctx.now_ms {
+        if flags & (setf::EXAT | setf::PXAT) != 0 && at <= ctx.now_ms && !ctx.ex.loading {
             ctx.ex.dbs[db].remove(key);
             ctx.modified(key, notify::GENERIC, "del");
+            let del = expiry_delete_command(ctx);
+            ctx.propagate_as(&[del, key]);
         } else {
             ctx.ex.dbs[db].set_expire(key, at);
             ctx.modified(key, notify::GENERIC, "expire");
+            let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
+            ctx.propagate_as(&[b"PEXPIREAT", key, &at]);
         }
     } else if flags & setf::PERSIST != 0 && ctx.ex.dbs[db].persist(key) {
         ctx.modified(key, notify::GENERIC, "persist");
+        ctx.propagate_as(&[b"PERSIST", key]);
     }
     Ok(())
 }
@@ -275,7 +285,17 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
     reply_string(ctx, &value)?;
     ctx.db().remove(key);
     ctx.modified(key, notify::GENERIC, "del");
+    ctx.propagate_as(&[b"DEL", key]);
     Ok(())
+}
+
+/// How a deletion caused by a TTL in the past propagates (lazyfree-lazy-expire).
+pub fn expiry_delete_command(ctx: &Ctx) -> &'static [u8] {
+    if ctx.ex.settings.lazyfree_lazy_expire {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
 }
 
 pub fn getset(ctx: &mut Ctx) -> CmdResult {
@@ -551,6 +571,8 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         None => ctx.ex.dbs[db].insert(key, value, NO_EXPIRE, lru),
     }
     ctx.modified(key, notify::STRING, "incrbyfloat");
+    // Replay must not depend on float formatting of a second addition.
+    ctx.propagate_as(&[b"SET", key, &result, b"KEEPTTL"]);
     ctx.out().bulk(&result);
     Ok(())
 }

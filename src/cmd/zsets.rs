@@ -780,6 +780,7 @@ fn zpop_generic(
         ctx.out().array(0);
         return Ok(());
     }
+    let plain = count.is_none();
     let count = count.unwrap_or(1);
     let z = zwrite(ctx.ex, db, key, now)?.expect("present");
     let n = (z.len() as u64).min(count) as usize;
@@ -815,6 +816,16 @@ fn zpop_generic(
     if !popped.is_empty() {
         ctx.modified(key, notify::ZSET, if max { "zpopmax" } else { "zpopmin" });
         delete_if_empty(ctx, key);
+        // Blocking and multi-key forms replay as the ZPOPMIN/ZPOPMAX they did.
+        if shape.emitkey {
+            let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            if plain {
+                ctx.propagate_as(&[pop, key]);
+            } else {
+                let n = itoa::Buffer::new().format(popped.len()).as_bytes().to_vec();
+                ctx.propagate_as(&[pop, key, &n]);
+            }
+        }
     }
     Ok(())
 }

@@ -39,6 +39,8 @@ pub mod flags {
     /// CLIENT CACHING YES/NO given for the next command.
     pub const TRACKING_CACHING: u32 = 1 << 17;
     pub const TRACKING_NOLOOP: u32 = 1 << 18;
+    /// Blocking commands answer at once (the AOF loader's client, as Redis's).
+    pub const DENY_BLOCKING: u32 = 1 << 19;
 }
 
 /// A client's pub/sub subscriptions.

@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod client;
 pub mod multi;
 pub mod pause;
+pub mod propagate;
 pub mod publish;
 pub mod stats;
 #[cfg(test)]
@@ -112,6 +113,32 @@ impl<'a> Ctx<'a> {
         self.notify(class, event, key);
     }
 
+    /// The command is to be propagated (to the AOF) as `args` instead of its argv (Redis's
+    /// rewriteClientCommandVector): relative TTLs become absolute, random choices explicit.
+    pub fn propagate_as(&mut self, args: &[&[u8]]) {
+        if self.ex.prop.enabled {
+            self.ex.prop.rewrite(args.iter().copied());
+        }
+    }
+
+    /// Propagates `args` in the client's db as part of this command (Redis's alsoPropagate).
+    pub fn also_propagate(&mut self, args: &[&[u8]]) {
+        if self.ex.prop.enabled {
+            self.ex.prop.also(self.client.db, args.iter().copied());
+        }
+    }
+
+    /// The command's own argv is not propagated (its effects went out as other commands).
+    pub fn prevent_propagation(&mut self) {
+        self.ex.prop.prevented = true;
+    }
+
+    /// Whether propagation is on: rewrites that cost work are skipped when it is off.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.ex.prop.enabled
+    }
+
     /// LRU clock value to stamp a new or overwritten key with.
     pub fn new_lru(&self) -> u32 {
         self.ex.new_lru(self.now_ms)
@@ -189,6 +216,12 @@ pub struct Executor {
     pub busy_poller: Option<BusyPoller>,
     /// Background saving (the BGSAVE child) and its counters.
     pub persist: crate::persist::PersistState,
+    /// Replaying the AOF: keys do not expire meanwhile (the commands saw them alive).
+    pub loading: bool,
+    /// Writes as commands for the AOF.
+    pub prop: propagate::Propagation,
+    /// The append-only file.
+    pub aof: crate::persist::aof::Aof,
 }
 
 /// The network layer's entry point for Redis's processEventsWhileBlocked.
@@ -260,6 +293,9 @@ impl Executor {
             script_busy: None,
             busy_poller: None,
             persist: crate::persist::PersistState::default(),
+            loading: false,
+            prop: propagate::Propagation::default(),
+            aof: crate::persist::aof::Aof::default(),
         };
         ex.apply_config();
         ex
@@ -403,6 +439,20 @@ impl Executor {
         let mut pushes = saved.3;
         pushes.append(&mut self.self_pushes);
         self.self_pushes = pushes;
+    }
+
+    /// Runs one command read from the AOF on the loader's client (Redis's
+    /// loadSingleAppendOnlyFile loop). Err for a command this server does not know.
+    pub fn replay(&mut self, client: &mut Client, argv: &[&[u8]]) -> Result<(), String> {
+        if self.table.get(argv[0]).is_none() {
+            return Err(format!(
+                "Unknown command '{}' reading the append only file",
+                String::from_utf8_lossy(argv[0])
+            ));
+        }
+        self.process(client, argv);
+        client.out.buf.clear();
+        Ok(())
     }
 
     /// Replies to a protocol error and marks the client to close once the reply is out.
@@ -586,14 +636,24 @@ impl Executor {
         no_block: bool,
     ) {
         let handler = cmd.handler.expect("resolved commands have handlers");
+        let prop = self.prop.enabled.then(|| (self.prop.enter(), self.dirty));
         let (result, block) = {
+            let deny = client.has(cf::DENY_BLOCKING);
             let mut ctx = Ctx::new(self, client, argv, cmd, now_ms);
-            ctx.no_block = no_block;
+            ctx.no_block = no_block || deny;
             let r = handler(&mut ctx);
             (r, ctx.block_request.take())
         };
         if let (Ok(()), Some(req)) = (&result, block) {
             self.park(client, req, cmd, argv);
+        }
+        if let Some((saved, dirty_before)) = prop {
+            if propagates_inner_commands(cmd) {
+                self.prop.prevented = true;
+            }
+            let changed = self.dirty != dirty_before;
+            self.prop
+                .leave(saved, client.db, changed, argv.iter().copied());
         }
         if cmd.meta.has(flag::READONLY)
             && client.has(cf::TRACKING)
@@ -698,7 +758,7 @@ impl Executor {
     pub fn lookup_write(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let p: *mut Entry = self.dbs[db].keys.get_mut(key)?;
         // SAFETY: `p` was just taken from the dict and nothing has touched the dict since.
-        if unsafe { (*p).is_expired(now_ms) } {
+        if !self.loading && unsafe { (*p).is_expired(now_ms) } {
             // During CLIENT PAUSE the dataset stays still: the key reads as missing.
             if !self.is_paused(now_ms) {
                 self.delete_expired(db, key);
@@ -712,7 +772,7 @@ impl Executor {
     /// Deletes `key` if its TTL passed; returns true if it did.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
         match self.dbs[db].peek(key) {
-            Some(e) if e.is_expired(now_ms) => {}
+            Some(e) if e.is_expired(now_ms) && !self.loading => {}
             _ => return false,
         }
         if !self.is_paused(now_ms) {
@@ -724,14 +784,32 @@ impl Executor {
     /// Removes an expired key with its side effects (stats, event, invalidation).
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
         self.dbs[db].remove(key);
+        self.propagate_expired(db, key);
         self.stats.expired_keys += 1;
         self.notify(config::notify::EXPIRED, "expired", key, db);
         self.signal_modified(db, key);
     }
 
+    /// An expired key's deletion goes out at once, as DEL (UNLINK with lazyfree-lazy-expire).
+    fn propagate_expired(&mut self, db: usize, key: &[u8]) {
+        if self.prop.enabled {
+            let del: &[u8] = if self.settings.lazyfree_lazy_expire {
+                b"UNLINK"
+            } else {
+                b"DEL"
+            };
+            self.prop.now(db, [del, key].into_iter());
+        }
+    }
+
     /// Work before exiting (Redis's prepareForShutdown): save if asked or if save points exist.
     pub fn prepare_shutdown(&mut self, req: ShutdownRequest) -> Result<(), String> {
         crate::persist::kill_child(self);
+        crate::persist::aof::kill_child(self);
+        if self.aof.state != crate::persist::aof::State::Off {
+            tracing::info!("Calling fsync() on the AOF file.");
+            crate::persist::aof::flush_and_sync(self);
+        }
         let save = req.save.unwrap_or(!self.settings.save_points.is_empty());
         if save {
             tracing::info!("Saving the final RDB snapshot before exiting.");
@@ -818,6 +896,7 @@ impl Executor {
                 let (sampled, expired) =
                     self.dbs[db].expire_sample(now_ms, per_loop, &mut expired_keys);
                 for k in &expired_keys {
+                    self.propagate_expired(db, k);
                     self.stats.expired_keys += 1;
                     self.notify(config::notify::EXPIRED, "expired", k, db);
                     self.signal_modified(db, k);
@@ -923,6 +1002,15 @@ pub fn idle_secs(lru: u32, now_ms: i64) -> u64 {
         clock + (LRU_CLOCK_MAX - lru)
     };
     u64::from(diff)
+}
+
+/// Commands whose own argv is never propagated: the commands they run are (Redis replicates
+/// script effects, and a transaction as its commands).
+fn propagates_inner_commands(cmd: &Command) -> bool {
+    matches!(
+        cmd.meta.name,
+        "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
 }
 
 /// Commands that run immediately even inside MULTI (Redis's processCommand list).

@@ -233,6 +233,8 @@ impl Server {
                     self.process_input(ex, slot);
                 }
             }
+            // Writes reach the AOF (and the disk, with appendfsync always) before any reply.
+            crate::persist::aof::flush(ex);
             self.flush_all(ex);
             self.close_pending(ex);
             if let Some(req) = ex.shutdown.take() {

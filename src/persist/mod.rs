@@ -1,7 +1,9 @@
 //! Persistence: RDB snapshots. The only module besides `net` that does file I/O.
 
+pub mod aof;
 pub mod compact;
 pub mod rdb;
+pub mod rewrite;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -60,6 +62,11 @@ fn write_snapshot(ex: &Executor) -> Result<(), String> {
 
 /// The whole dataset (aux fields, function libraries, every db) as an RDB file into `out`.
 pub fn write_rdb<W: Write>(ex: &Executor, out: W) -> std::io::Result<W> {
+    write_rdb_with(ex, out, false)
+}
+
+/// `write_rdb`, marked as an AOF base (the `aof-base` aux field) when `aof_base`.
+pub fn write_rdb_with<W: Write>(ex: &Executor, out: W, aof_base: bool) -> std::io::Result<W> {
     let now = ex.clock.now_ms();
     let lfu = ex.lfu_mode();
     let lru_policy = ex.settings.maxmemory_policy.ends_with("lru");
@@ -72,7 +79,7 @@ pub fn write_rdb<W: Write>(ex: &Executor, out: W) -> std::io::Result<W> {
             "used-mem",
             crate::alloc::used_memory().to_string().into_bytes(),
         ),
-        ("aof-base", b"0".to_vec()),
+        ("aof-base", if aof_base { b"1" } else { b"0" }.to_vec()),
     ];
     let compress = ex.cfg.get_bool("rdbcompression");
     let checksum = ex.cfg.get_bool("rdbchecksum");
@@ -95,12 +102,24 @@ pub fn write_rdb<W: Write>(ex: &Executor, out: W) -> std::io::Result<W> {
 /// Loads dbfilename at startup if it exists. Refuses (Err) a corrupt or unsupported file:
 /// the server must not start with part of a dataset.
 pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
+    if ex.settings.appendonly {
+        return aof::load_at_start(ex).map(|()| Some(ex.persist.loaded_keys));
+    }
     let path = rdb_path(ex);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
+    load_rdb_bytes(ex, &bytes, &path.display().to_string())?;
+    let (loaded, expired) = (ex.persist.loaded_keys, ex.persist.loaded_expired);
+    tracing::info!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+    Ok(Some(loaded))
+}
+
+/// Replaces the dataset with the RDB in `bytes` (a dump file, or an AOF base); returns how
+/// many bytes the RDB took (an old AOF may go on with commands after it).
+pub fn load_rdb_bytes(ex: &mut Executor, bytes: &[u8], name: &str) -> Result<usize, String> {
     let now = ex.clock.now_ms();
     let lfu = ex.lfu_mode();
     let ndbs = ex.dbs.len();
@@ -108,7 +127,7 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     let mut expired = 0usize;
     let mut dbs: Vec<crate::keyspace::db::Db> =
         (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect();
-    let mut dec = decoder(&bytes, &ex.settings);
+    let mut dec = decoder(bytes, &ex.settings);
     dec.load(
         |_, _| {},
         |k| {
@@ -130,7 +149,7 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
             Ok(())
         },
     )
-    .map_err(|e| format!("Short read or corrupt RDB file '{}': {e}. Refusing to start.", path.display()))?;
+    .map_err(|e| format!("Short read or corrupt RDB file '{name}': {e}. Refusing to start."))?;
     if !dec.functions.is_empty() {
         let mut functions = crate::script::functions::Functions::new();
         for code in &dec.functions {
@@ -146,8 +165,7 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     ex.dbs = dbs;
     ex.persist.loaded_keys = loaded;
     ex.persist.loaded_expired = expired;
-    tracing::info!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
-    Ok(Some(loaded))
+    Ok(dec.pos)
 }
 
 /// A decoder that builds values with the configured encoding thresholds.
@@ -255,13 +273,35 @@ pub fn bgsave(ex: &mut Executor) -> Result<(), String> {
     if ex.persist.child.is_some() {
         return Err(crate::resp::errors::BGSAVE_IN_PROGRESS.into());
     }
+    ex.persist.last_bgsave_try_ms = ex.clock.now_ms();
+    match fork_child(ex, "RDB", |ex| {
+        write_snapshot(ex)
+            .map_err(|e| tracing::warn!("{e}"))
+            .is_ok()
+    }) {
+        Ok(child) => {
+            tracing::info!("Background saving started by pid {}", child.pid);
+            ex.persist.child = Some(child);
+            Ok(())
+        }
+        Err(e) => {
+            ex.persist.last_bgsave_ok = false;
+            Err(format!("Can't save in background: {e}"))
+        }
+    }
+}
+
+/// Forks a child that runs `body` on its copy-on-write view of the dataset and reports its
+/// copy-on-write bytes through a pipe before exiting (0 when `body` succeeded).
+pub fn fork_child(
+    ex: &mut Executor,
+    what: &str,
+    body: impl FnOnce(&Executor) -> bool,
+) -> Result<RdbChild, String> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe writes.
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        return Err(format!(
-            "Can't save in background: pipe: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned here.
     let (read_end, write_end) = unsafe {
@@ -269,24 +309,16 @@ pub fn bgsave(ex: &mut Executor) -> Result<(), String> {
         (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1]))
     };
     let started = std::time::Instant::now();
-    ex.persist.last_bgsave_try_ms = ex.clock.now_ms();
-    // SAFETY: the process has one thread, so the child inherits no lock held by another.
+    // SAFETY: the process has one thread (the AOF fsync thread holds no lock the child
+    // needs), so the child inherits no lock held by another.
     match unsafe { libc::fork() } {
-        -1 => {
-            ex.persist.last_bgsave_ok = false;
-            Err(format!(
-                "Can't save in background: fork: {}",
-                std::io::Error::last_os_error()
-            ))
-        }
+        -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {
             drop(read_end);
-            let ok = write_snapshot(ex)
-                .map_err(|e| tracing::warn!("{e}"))
-                .is_ok();
+            let ok = body(ex);
             let cow = private_dirty_bytes();
             if cow > 0 {
-                tracing::info!("Fork CoW for RDB: current {} MB", cow / (1024 * 1024));
+                tracing::info!("Fork CoW for {what}: current {} MB", cow / (1024 * 1024));
             }
             let mut w = write_end;
             let _ = w.write_all(&cow.to_le_bytes());
@@ -297,14 +329,40 @@ pub fn bgsave(ex: &mut Executor) -> Result<(), String> {
             drop(write_end);
             ex.persist.latest_fork_usec = started.elapsed().as_micros() as u64;
             ex.persist.total_forks += 1;
-            tracing::info!("Background saving started by pid {pid}");
-            ex.persist.child = Some(RdbChild {
+            Ok(RdbChild {
                 pid,
                 started,
                 dirty_at_start: ex.dirty,
                 report: read_end,
-            });
-            Ok(())
+            })
+        }
+    }
+}
+
+impl RdbChild {
+    /// Reaps the child if it ended: Some((succeeded, copy-on-write bytes)).
+    pub fn try_reap(&mut self) -> Option<(bool, Option<u64>)> {
+        let mut status = 0;
+        // SAFETY: waits without blocking for our own child.
+        let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        if r != self.pid && r != -1 {
+            return None;
+        }
+        let ok = r == self.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+        let mut cow = [0u8; 8];
+        let cow = std::io::Read::read_exact(&mut self.report, &mut cow)
+            .is_ok()
+            .then(|| u64::from_le_bytes(cow));
+        Some((ok, cow))
+    }
+
+    /// Stops the child and waits for it.
+    pub fn kill(&self) {
+        // SAFETY: signals and reaps our own child.
+        unsafe {
+            libc::kill(self.pid, libc::SIGUSR1);
+            let mut status = 0;
+            libc::waitpid(self.pid, &mut status, 0);
         }
     }
 }
@@ -312,17 +370,12 @@ pub fn bgsave(ex: &mut Executor) -> Result<(), String> {
 /// Reaps a finished BGSAVE child (Redis's checkChildrenDone) and starts due saves: a
 /// scheduled BGSAVE, or a `save <seconds> <changes>` point.
 pub fn cron(ex: &mut Executor) {
-    if let Some(child) = &ex.persist.child {
-        let mut status = 0;
-        // SAFETY: waits without blocking for our own child.
-        let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
-        if r == child.pid || r == -1 {
+    aof::cron(ex);
+    if let Some(child) = &mut ex.persist.child {
+        if let Some((ok, cow)) = child.try_reap() {
             let child = ex.persist.child.take().expect("child");
-            let ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-            let mut cow = [0u8; 8];
-            let mut report = child.report;
-            if std::io::Read::read_exact(&mut report, &mut cow).is_ok() {
-                ex.persist.last_cow_bytes = u64::from_le_bytes(cow);
+            if let Some(cow) = cow {
+                ex.persist.last_cow_bytes = cow;
             }
             ex.persist.last_bgsave_secs = child.started.elapsed().as_secs() as i64;
             ex.persist.last_bgsave_ok = ok;
@@ -336,6 +389,9 @@ pub fn cron(ex: &mut Executor) {
                 let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
             }
         }
+        return;
+    }
+    if ex.aof.child.is_some() {
         return;
     }
     if std::mem::take(&mut ex.persist.scheduled) {
@@ -364,12 +420,7 @@ pub fn cron(ex: &mut Executor) {
 /// Stops a running BGSAVE child (SHUTDOWN, FLUSHALL) and removes its temp file.
 pub fn kill_child(ex: &mut Executor) {
     if let Some(child) = ex.persist.child.take() {
-        // SAFETY: signals and reaps our own child.
-        unsafe {
-            libc::kill(child.pid, libc::SIGUSR1);
-            let mut status = 0;
-            libc::waitpid(child.pid, &mut status, 0);
-        }
+        child.kill();
         let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
         tracing::info!("Killing RDB child process {}", child.pid);
     }

@@ -27,6 +27,13 @@ impl Server {
     pub fn client(&self) -> Client {
         Client::connect(self.port).expect("connect")
     }
+
+    /// Kills the server with SIGKILL and hands over its directory, which stays.
+    pub fn kill_keep_dir(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::take(&mut self.dir)
+    }
 }
 
 impl Drop for Server {
@@ -120,6 +127,16 @@ pub fn with_dump(
 ) -> Option<Server> {
     let dir = temp_dir("dump");
     std::fs::copy(file, dir.join("dump.rdb")).expect("copy dump.rdb");
+    in_dir(dir, start)
+}
+
+/// A fresh temporary directory (removed with the server that gets it).
+pub fn fresh_dir() -> PathBuf {
+    temp_dir("files")
+}
+
+/// Starts a server working in `dir` (which it owns from then on).
+pub fn in_dir(dir: PathBuf, start: impl Fn(&[String]) -> Option<Server>) -> Option<Server> {
     match start(&["--dir".into(), dir.to_string_lossy().into_owned()]) {
         Some(mut server) => {
             // The server works in `dir`; the one `start` made is unused.

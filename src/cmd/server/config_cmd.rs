@@ -97,8 +97,16 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             tracing::warn!("CONFIG SET {}: accepted and reported by CONFIG GET, but cinnabar does not act on it yet", DEFS[*idx].name);
         }
     }
+    let appendonly_was = ctx.ex.settings.appendonly;
     ctx.ex.cfg = staged;
     ctx.ex.apply_config();
+    if let Err(e) = crate::persist::aof::apply_config(ctx.ex) {
+        let idx = config::lookup("appendonly").expect("appendonly is a directive");
+        let old = if appendonly_was { "yes" } else { "no" };
+        let _ = ctx.ex.cfg.set(idx, &[old.as_bytes().to_vec()]);
+        ctx.ex.apply_config();
+        return Err(set_failed(b"appendonly", &e));
+    }
     ctx.out().ok();
     Ok(())
 }

@@ -183,9 +183,9 @@ pub fn render(
              rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\n\
              rdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\n\
              rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\n\
-             aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n\
-             aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n\
-             aof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n\
+             aof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\n\
+             aof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\n\
+             aof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:{}\r\n\
              module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
             ex.dirty,
             u8::from(ex.persist.child.is_some()),
@@ -200,8 +200,33 @@ pub fn render(
             ex.persist.last_cow_bytes,
             ex.persist.loaded_expired,
             ex.persist.loaded_keys,
-            u8::from(ex.settings.appendonly),
+            u8::from(ex.aof.state != crate::persist::aof::State::Off),
+            u8::from(ex.aof.child.is_some()),
+            u8::from(ex.aof.rewrite_scheduled),
+            ex.aof.last_rewrite_secs.unwrap_or(-1),
+            ex.aof
+                .child
+                .as_ref()
+                .map_or(-1, |c| c.started.elapsed().as_secs() as i64),
+            if ex.aof.last_rewrite_failed { "err" } else { "ok" },
+            ex.aof.rewrites,
+            ex.aof.consecutive_failures,
+            if ex.aof.last_write_error.is_some() { "err" } else { "ok" },
+            ex.aof.last_cow_bytes,
         );
+        if ex.aof.state != crate::persist::aof::State::Off {
+            let _ = write!(
+                s,
+                "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\n\
+                 aof_buffer_length:{}\r\naof_pending_bio_fsync:{}\r\naof_delayed_fsync:{}\r\n",
+                ex.aof.current_size,
+                ex.aof.base_size,
+                u8::from(ex.aof.rewrite_scheduled),
+                ex.prop.out.len(),
+                u8::from(ex.aof.fsync_pending()),
+                ex.aof.delayed_fsync,
+            );
+        }
     }
     if has("stats") {
         section(&mut s, "Stats");

@@ -76,6 +76,8 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
         if let Err(e) = crate::persist::save(ctx.ex) {
             tracing::warn!("{e}");
         }
+        // The save reset the change counter; the flush must still reach the AOF.
+        ctx.ex.prop.forced = true;
     }
     ctx.out().ok();
     Ok(())
@@ -190,8 +192,13 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
     if ctx.ex.persist.child.is_some() {
         return Err(err::BGSAVE_IN_PROGRESS.into());
     }
+    if ctx.ex.aof.child.is_some() && !schedule {
+        return Err(err::BGSAVE_AOF_CHILD.into());
+    }
     // Inside EXEC the fork waits for the transaction (Redis forks only between commands).
-    if ctx.client.has(crate::exec::client::flags::MULTI) || schedule && ctx.ex.persist.scheduled {
+    if ctx.client.has(crate::exec::client::flags::MULTI)
+        || schedule && (ctx.ex.persist.scheduled || ctx.ex.aof.child.is_some())
+    {
         ctx.ex.persist.scheduled = true;
         ctx.out().simple(b"Background saving scheduled");
         return Ok(());
@@ -204,6 +211,30 @@ pub fn bgsave(ctx: &mut Ctx) -> CmdResult {
         Err(e) => {
             tracing::warn!("{e}");
             Err("ERR".into())
+        }
+    }
+}
+
+/// BGREWRITEAOF: a forked child writes the dataset as the AOF's new base (see persist::aof).
+pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    if ctx.ex.aof.child.is_some() {
+        return Err(err::AOF_REWRITE_IN_PROGRESS.into());
+    }
+    if ctx.ex.persist.child.is_some() || ctx.client.has(crate::exec::client::flags::MULTI) {
+        ctx.ex.aof.rewrite_scheduled = true;
+        ctx.out()
+            .simple(b"Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    match crate::persist::aof::rewrite_start(ctx.ex) {
+        Ok(()) => {
+            ctx.out()
+                .simple(b"Background append only file rewriting started");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            Err(err::AOF_REWRITE_FAILED.into())
         }
     }
 }
@@ -261,6 +292,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::TIME, time),
     (&m::LASTSAVE, lastsave),
     (&m::BGSAVE, bgsave),
+    (&m::BGREWRITEAOF, bgrewriteaof),
     (&m::REPLCONF, replconf),
     (&m::SYNC, sync),
     (&m::FLUSHDB, flushdb),

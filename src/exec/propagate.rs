@@ -1,0 +1,211 @@
+//! Command propagation (Redis's alsoPropagate / propagatePendingCommands): what a write
+//! command did, as commands that replay to the same dataset, for the AOF.
+//!
+//! A top-level command is one execution unit. Its writes (its own argv, a rewrite of it, or
+//! extra ops such as a script's or a transaction's inner commands) collect in `pending`; when
+//! the unit ends they go to `out`, wrapped in MULTI/EXEC if there is more than one, preceded
+//! by SELECT when the db differs from the stream's. Expiry deletions are emitted at once, as
+//! Redis 7.0 does. Sans I/O: `persist::aof` writes `out` to the file.
+
+/// Encodes `args` as a RESP array of bulk strings.
+pub fn encode_command<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn encode_select(out: &mut Vec<u8>, db: usize) {
+    let n = itoa::Buffer::new().format(db).as_bytes().to_vec();
+    encode_command(out, [b"SELECT".as_slice(), &n].into_iter());
+}
+
+#[derive(Default)]
+pub struct Propagation {
+    /// Someone consumes the stream (the AOF is on, or a rewrite is starting it).
+    pub enabled: bool,
+    /// Ops of the running execution unit.
+    pending: Vec<u8>,
+    pending_ops: u32,
+    pending_first_db: usize,
+    pending_last_db: usize,
+    /// Nesting of `call` (EXEC and scripts call commands).
+    pub depth: u32,
+    /// The running command asked to be propagated as this (already encoded) instead.
+    rewrite: Vec<u8>,
+    rewritten: bool,
+    /// The running command propagates nothing of its own (its effects went out as ops).
+    pub prevented: bool,
+    /// The running command propagates even if the change counter says it changed nothing.
+    pub forced: bool,
+    /// The db the emitted stream is at.
+    stream_db: Option<usize>,
+    /// Emitted commands, ready for the AOF.
+    pub out: Vec<u8>,
+}
+
+impl Propagation {
+    /// Adds an op to the running unit.
+    pub fn also<'a>(&mut self, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+        self.select_for_pending(db);
+        encode_command(&mut self.pending, args);
+    }
+
+    fn select_for_pending(&mut self, db: usize) {
+        if self.pending_ops == 0 {
+            self.pending_first_db = db;
+        } else if db != self.pending_last_db {
+            encode_select(&mut self.pending, db);
+        }
+        self.pending_last_db = db;
+        self.pending_ops += 1;
+    }
+
+    /// Emits an op at once, outside the running unit (expiry deletions).
+    pub fn now<'a>(&mut self, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+        if self.stream_db != Some(db) {
+            encode_select(&mut self.out, db);
+            self.stream_db = Some(db);
+        }
+        encode_command(&mut self.out, args);
+    }
+
+    /// The running command is to be propagated as `args`.
+    pub fn rewrite<'a>(&mut self, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+        self.rewrite.clear();
+        encode_command(&mut self.rewrite, args);
+        self.rewritten = true;
+    }
+
+    /// State of the command about to run; returns what the caller's was (nested calls).
+    pub fn enter(&mut self) -> (bool, bool, bool) {
+        self.depth += 1;
+        let saved = (self.rewritten, self.prevented, self.forced);
+        self.rewritten = false;
+        self.prevented = false;
+        self.forced = false;
+        saved
+    }
+
+    /// After a command ran: propagates it if it changed the dataset and may propagate, then
+    /// restores the caller's state; at the top level the unit is emitted.
+    pub fn leave<'a>(
+        &mut self,
+        saved: (bool, bool, bool),
+        db: usize,
+        changed: bool,
+        argv: impl ExactSizeIterator<Item = &'a [u8]>,
+    ) {
+        if (changed || self.forced) && !self.prevented {
+            self.select_for_pending(db);
+            if self.rewritten {
+                self.pending.extend_from_slice(&self.rewrite);
+            } else {
+                encode_command(&mut self.pending, argv);
+            }
+        }
+        (self.rewritten, self.prevented, self.forced) = saved;
+        self.depth -= 1;
+        if self.depth == 0 {
+            self.end_unit();
+        }
+    }
+
+    fn end_unit(&mut self) {
+        if self.pending_ops == 0 {
+            return;
+        }
+        if self.stream_db != Some(self.pending_first_db) {
+            encode_select(&mut self.out, self.pending_first_db);
+        }
+        let wrap = self.pending_ops > 1;
+        if wrap {
+            encode_command(&mut self.out, [b"MULTI".as_slice()].into_iter());
+        }
+        self.out.extend_from_slice(&self.pending);
+        if wrap {
+            encode_command(&mut self.out, [b"EXEC".as_slice()].into_iter());
+        }
+        self.stream_db = Some(self.pending_last_db);
+        self.pending.clear();
+        self.pending_ops = 0;
+    }
+
+    /// The stream starts over (a new AOF file): the next op selects its db.
+    pub fn restart_stream(&mut self) {
+        self.stream_db = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(mut b: &[u8]) -> Vec<String> {
+        let mut cmds = Vec::new();
+        while !b.is_empty() {
+            let (frame, used) = crate::resp::frame::decode(b).unwrap().unwrap();
+            let words: Vec<String> = frame
+                .items()
+                .unwrap()
+                .iter()
+                .map(|f| String::from_utf8_lossy(f.as_bytes().unwrap()).into_owned())
+                .collect();
+            cmds.push(words.join(" "));
+            b = &b[used..];
+        }
+        cmds
+    }
+
+    fn args(s: &str) -> impl ExactSizeIterator<Item = &[u8]> {
+        s.split(' ')
+            .map(str::as_bytes)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn one_op_is_not_wrapped_and_selects_once() {
+        let mut p = Propagation::default();
+        let s = p.enter();
+        p.leave(s, 0, true, args("set a 1"));
+        let s = p.enter();
+        p.leave(s, 0, true, args("set b 1"));
+        let s = p.enter();
+        p.leave(s, 0, false, args("get a"));
+        assert_eq!(parse(&p.out), ["SELECT 0", "set a 1", "set b 1"]);
+    }
+
+    #[test]
+    fn nested_ops_are_wrapped_with_selects_inside() {
+        let mut p = Propagation::default();
+        let outer = p.enter();
+        let s = p.enter();
+        p.leave(s, 2, true, args("set a 1"));
+        let s = p.enter();
+        p.rewrite(args("SET b 1 PXAT 5"));
+        p.leave(s, 3, true, args("set b 1 ex 5"));
+        p.now(0, args("DEL x"));
+        p.prevented = true;
+        p.leave(outer, 3, true, args("exec"));
+        assert_eq!(
+            parse(&p.out),
+            [
+                "SELECT 0",
+                "DEL x",
+                "SELECT 2",
+                "MULTI",
+                "set a 1",
+                "SELECT 3",
+                "SET b 1 PXAT 5",
+                "EXEC"
+            ]
+        );
+    }
+}

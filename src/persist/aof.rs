@@ -1,0 +1,924 @@
+//! The append-only file, in Redis 7's multi-part layout: a directory (`appenddirname`) with a
+//! base file (an RDB, or commands), incremental files of commands, and a manifest naming them
+//! in order. The executor encodes writes as commands (`exec::propagate`); this module writes
+//! them before any reply goes out, syncs them as `appendfsync` says, loads the files at
+//! start, and rewrites the base in a forked child (BGREWRITEAOF).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use super::RdbChild;
+use crate::exec::client::{flags as cf, Client};
+use crate::exec::Executor;
+
+/// Redis's aof_state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum State {
+    #[default]
+    Off,
+    On,
+    /// Turned on at runtime: on once the first rewrite has written a base.
+    WaitRewrite,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Part {
+    name: String,
+    seq: u64,
+}
+
+/// The manifest: which files make the AOF, in order (Redis's aofManifest).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Manifest {
+    base: Option<(Part, bool)>,
+    incrs: Vec<Part>,
+    history: Vec<Part>,
+    /// Highest sequence numbers used so far.
+    base_seq: u64,
+    incr_seq: u64,
+}
+
+impl Manifest {
+    fn parse(text: &[u8]) -> Result<Manifest, String> {
+        let mut m = Manifest::default();
+        for line in text.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() || line[0] == b'#' {
+                continue;
+            }
+            let words = crate::util::splitargs::split_args(line)
+                .ok_or_else(|| "Invalid AOF manifest file format".to_string())?;
+            if words.len() % 2 != 0 || words.len() < 6 {
+                return Err("Invalid AOF manifest file format".into());
+            }
+            let (mut name, mut seq, mut kind) = (None, None, None);
+            for kv in words.chunks(2) {
+                match kv[0].as_slice() {
+                    b"file" => name = Some(String::from_utf8_lossy(&kv[1]).into_owned()),
+                    b"seq" => {
+                        seq = std::str::from_utf8(&kv[1])
+                            .ok()
+                            .and_then(|s| s.parse().ok())
+                    }
+                    b"type" => kind = kv[1].first().copied(),
+                    _ => {}
+                }
+            }
+            let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
+                return Err("Invalid AOF manifest file format".into());
+            };
+            if name.contains('/') {
+                return Err("File can't be a path, just a filename".into());
+            }
+            let part = Part { name, seq };
+            match kind {
+                b'b' => {
+                    if m.base.is_some() {
+                        return Err("Found duplicate base file information".into());
+                    }
+                    m.base_seq = seq;
+                    let rdb = part.name.ends_with(".rdb");
+                    m.base = Some((part, rdb));
+                }
+                b'h' => m.history.push(part),
+                b'i' => {
+                    if seq <= m.incr_seq {
+                        return Err("Found a non-monotonic sequence number".into());
+                    }
+                    m.incr_seq = seq;
+                    m.incrs.push(part);
+                }
+                _ => return Err("Unknown AOF file type".into()),
+            }
+        }
+        if m.base.is_none() && m.incrs.is_empty() {
+            return Err("Found an empty AOF manifest".into());
+        }
+        Ok(m)
+    }
+
+    fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut line = |p: &Part, kind: char| {
+            out.extend_from_slice(
+                format!("file {} seq {} type {kind}\n", p.name, p.seq).as_bytes(),
+            );
+        };
+        if let Some((b, _)) = &self.base {
+            line(b, 'b');
+        }
+        for h in &self.history {
+            line(h, 'h');
+        }
+        for i in &self.incrs {
+            line(i, 'i');
+        }
+        out
+    }
+}
+
+/// Syncs the AOF off the executor thread for `appendfsync everysec` (Redis's bio fsync job).
+struct Fsyncer {
+    jobs: mpsc::Sender<File>,
+    busy: Arc<AtomicBool>,
+}
+
+impl Fsyncer {
+    fn start() -> Fsyncer {
+        let (jobs, rx) = mpsc::channel::<File>();
+        let busy = Arc::new(AtomicBool::new(false));
+        let flag = busy.clone();
+        std::thread::Builder::new()
+            .name("aof-fsync".into())
+            .spawn(move || {
+                for f in rx {
+                    if let Err(e) = f.sync_data() {
+                        tracing::warn!("Error syncing the AOF in the background: {e}");
+                    }
+                    flag.store(false, Ordering::Release);
+                }
+            })
+            .expect("spawn the AOF fsync thread");
+        Fsyncer { jobs, busy }
+    }
+}
+
+/// The AOF and its counters (Redis's server.aof_*).
+#[derive(Default)]
+pub struct Aof {
+    pub state: State,
+    /// The BGREWRITEAOF child.
+    pub child: Option<RdbChild>,
+    /// Incremental file opened when the running rewrite forked: it and later ones stay.
+    fork_incr_seq: u64,
+    pub rewrite_scheduled: bool,
+    manifest: Manifest,
+    file: Option<File>,
+    /// Bytes of all files, and of the base and incr files after the last rewrite.
+    pub current_size: u64,
+    pub base_size: u64,
+    /// Written but not yet synced.
+    unsynced: bool,
+    last_fsync_ms: i64,
+    fsyncer: Option<Fsyncer>,
+    pub last_write_error: Option<String>,
+    pub rewrites: u64,
+    pub last_rewrite_secs: Option<i64>,
+    pub last_rewrite_failed: bool,
+    pub consecutive_failures: u64,
+    pub last_cow_bytes: u64,
+    pub delayed_fsync: u64,
+    /// Startup is done: CONFIG SET appendonly may now turn the AOF on or off.
+    started: bool,
+    pub loaded_truncated: bool,
+}
+
+impl Aof {
+    /// A background fsync has not finished yet.
+    pub fn fsync_pending(&self) -> bool {
+        self.fsyncer
+            .as_ref()
+            .is_some_and(|f| f.busy.load(Ordering::Acquire))
+    }
+}
+
+fn dir(ex: &Executor) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(ex.cfg.get_str("appenddirname")).into_owned())
+}
+
+fn file_name(ex: &Executor) -> String {
+    String::from_utf8_lossy(ex.cfg.get_str("appendfilename")).into_owned()
+}
+
+fn manifest_path(ex: &Executor) -> PathBuf {
+    dir(ex).join(format!("{}.manifest", file_name(ex)))
+}
+
+fn sync_dir(path: &Path) {
+    if let Ok(d) = File::open(path) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Writes the manifest to a temp file, syncs it and renames it over the old one.
+fn persist_manifest(ex: &Executor, m: &Manifest) -> std::io::Result<()> {
+    let dir = dir(ex);
+    let tmp = dir.join(format!("temp-{}.manifest", file_name(ex)));
+    let mut f = File::create(&tmp)?;
+    f.write_all(&m.render())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, manifest_path(ex))?;
+    sync_dir(&dir);
+    Ok(())
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+// ---- loading ----
+
+/// Startup with `appendonly yes` (Redis's loadAppendOnlyFiles + aofOpenIfNeededOnServerStart):
+/// loads the AOF (the RDB file is ignored, as in Redis), then opens it for appending,
+/// creating a base and an incr file when there are none.
+pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
+    let dir = dir(ex);
+    let name = file_name(ex);
+    let mpath = manifest_path(ex);
+    let mut manifest = match std::fs::read(&mpath) {
+        Ok(text) => Manifest::parse(&text)
+            .map_err(|e| format!("Failed to load the AOF manifest {}: {e}", mpath.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+        Err(e) => {
+            return Err(format!(
+                "Fatal error: can't open the AOF manifest {}: {e}",
+                mpath.display()
+            ))
+        }
+    };
+    // An old single-file AOF beside the data: it becomes the base of the new layout.
+    if manifest.base.is_none() && manifest.incrs.is_empty() && Path::new(&name).is_file() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("Can't create the AOF directory: {e}"))?;
+        std::fs::rename(&name, dir.join(&name))
+            .map_err(|e| format!("Error moving the old AOF into the AOF directory: {e}"))?;
+        manifest.base = Some((
+            Part {
+                name: name.clone(),
+                seq: 1,
+            },
+            false,
+        ));
+        manifest.base_seq = 1;
+        persist_manifest(ex, &manifest)
+            .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+        tracing::info!(
+            "Successfully migrated an old-style AOF into the AOF directory {}",
+            dir.display()
+        );
+    }
+    let start = std::time::Instant::now();
+    let mut parts: Vec<PathBuf> = Vec::new();
+    if let Some((b, _)) = &manifest.base {
+        parts.push(dir.join(&b.name));
+    }
+    parts.extend(manifest.incrs.iter().map(|p| dir.join(&p.name)));
+    let total = parts.len();
+    let mut loaded_any = false;
+    for (i, path) in parts.iter().enumerate() {
+        let last = i + 1 == total;
+        if load_file(ex, path, last)? {
+            loaded_any = true;
+        }
+    }
+    if loaded_any {
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    ex.aof.manifest = manifest;
+    open_at_start(ex)
+}
+
+/// Loads one file of the AOF; false if it does not exist or is empty.
+fn load_file(ex: &mut Executor, path: &Path, last: bool) -> Result<bool, String> {
+    let shown = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("The AOF file {shown} doesn't exist"));
+        }
+        Err(e) => {
+            return Err(format!(
+                "Fatal error: can't open the append log file {shown} for reading: {e}"
+            ))
+        }
+    };
+    if bytes.is_empty() {
+        return Ok(false);
+    }
+    let mut start = 0;
+    if bytes.starts_with(b"REDIS") {
+        tracing::info!("Reading RDB base file on AOF loading...");
+        start = super::load_rdb_bytes(ex, &bytes, &shown)?;
+        tracing::info!("Reading the remaining AOF tail...");
+    }
+    let keep = replay(ex, &bytes, start, &shown, last)?;
+    if keep < bytes.len() {
+        // aof-load-truncated: the torn tail goes, so appending continues from a clean end.
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(keep as u64).map(|()| f))
+            .and_then(|f| f.sync_all());
+        match f {
+            Ok(()) => {
+                tracing::warn!("AOF {shown} loaded anyway because aof-load-truncated is enabled")
+            }
+            Err(e) => return Err(format!("Error truncating the AOF file {shown}: {e}")),
+        }
+        ex.aof.loaded_truncated = true;
+    }
+    tracing::info!(
+        "DB loaded from {} file {shown}",
+        if last { "incr" } else { "base" }
+    );
+    Ok(true)
+}
+
+/// How a command stream ends.
+enum Torn {
+    /// Not RESP: refuse.
+    Bad,
+    /// Cut short at the end.
+    Short,
+}
+
+/// Parses one `*argc $len arg ...` command at `pos`; Ok(None) at the end of the buffer.
+/// A command's arguments and the offset after it.
+type Parsed<'a> = Option<(Vec<&'a [u8]>, usize)>;
+
+fn parse_command(b: &[u8], mut pos: usize) -> Result<Parsed<'_>, Torn> {
+    if pos >= b.len() {
+        return Ok(None);
+    }
+    let line = |pos: usize, prefix: u8| -> Result<(i64, usize), Torn> {
+        let end = b[pos..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .ok_or(Torn::Short)?
+            + pos;
+        if b[pos] != prefix {
+            return Err(Torn::Bad);
+        }
+        let digits = b[pos + 1..end].strip_suffix(b"\r").ok_or(Torn::Bad)?;
+        let n = crate::util::num::parse_i64(digits).ok_or(Torn::Bad)?;
+        Ok((n, end + 1))
+    };
+    let (argc, next) = line(pos, b'*')?;
+    if argc < 1 {
+        return Err(Torn::Bad);
+    }
+    pos = next;
+    let mut argv = Vec::with_capacity(argc as usize);
+    for _ in 0..argc {
+        if pos >= b.len() {
+            return Err(Torn::Short);
+        }
+        let (len, next) = line(pos, b'$')?;
+        if len < 0 {
+            return Err(Torn::Bad);
+        }
+        let end = next + len as usize;
+        if end + 2 > b.len() {
+            return Err(Torn::Short);
+        }
+        argv.push(&b[next..end]);
+        pos = end + 2;
+    }
+    Ok(Some((argv, pos)))
+}
+
+/// Replays the commands in `bytes[start..]`; returns how many bytes to keep (less than all
+/// when a torn tail was dropped under aof-load-truncated).
+fn replay(
+    ex: &mut Executor,
+    bytes: &[u8],
+    start: usize,
+    shown: &str,
+    last: bool,
+) -> Result<usize, String> {
+    let mut client = Client::new(u64::MAX, usize::MAX, ex.clock.now_ms());
+    client.authenticated = true;
+    client.flags |= cf::DENY_BLOCKING;
+    let was_enabled = std::mem::replace(&mut ex.prop.enabled, false);
+    ex.loading = true;
+    let mut pos = start;
+    // Where the open MULTI began: a transaction cut short is dropped whole.
+    let mut multi_at: Option<usize> = None;
+    let result = loop {
+        // Annotations (aof-timestamp-enabled) are lines starting with '#'.
+        if bytes.get(pos) == Some(&b'#') {
+            match bytes[pos..].iter().position(|&c| c == b'\n') {
+                Some(n) => {
+                    pos += n + 1;
+                    continue;
+                }
+                None => break Err(Torn::Short),
+            }
+        }
+        match parse_command(bytes, pos) {
+            Ok(None) => break Ok(()),
+            Ok(Some((argv, next))) => {
+                if crate::cmd::args::eq(argv[0], "MULTI") {
+                    multi_at = Some(pos);
+                } else if crate::cmd::args::eq(argv[0], "EXEC") {
+                    multi_at = None;
+                }
+                if let Err(e) = ex.replay(&mut client, &argv) {
+                    ex.loading = false;
+                    ex.prop.enabled = was_enabled;
+                    return Err(format!("{e} {shown}"));
+                }
+                pos = next;
+            }
+            Err(t) => break Err(t),
+        }
+    };
+    ex.loading = false;
+    ex.prop.enabled = was_enabled;
+    let fix = "You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.";
+    match result {
+        Ok(()) => match multi_at {
+            None => Ok(pos),
+            Some(at) => {
+                if last && ex.settings.aof_load_truncated {
+                    tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file {shown}");
+                    Ok(at)
+                } else {
+                    Err(format!("Unexpected end of file reading the append only file {shown}. {fix}"))
+                }
+            }
+        },
+        Err(Torn::Short) => {
+            if last && ex.settings.aof_load_truncated {
+                tracing::warn!("!!! Warning: short read while loading the AOF file {shown}!!!");
+                let keep = multi_at.unwrap_or(pos);
+                tracing::warn!("!!! Truncating the AOF {shown} at offset {keep} !!!");
+                Ok(keep)
+            } else {
+                Err(format!("Unexpected end of file reading the append only file {shown}. {fix}"))
+            }
+        }
+        Err(Torn::Bad) => Err(format!(
+            "Bad file format reading the append only file {shown} (at offset {pos}): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+        )),
+    }
+}
+
+// ---- writing ----
+
+fn base_name(ex: &Executor, seq: u64, rdb: bool) -> String {
+    format!(
+        "{}.{seq}.base.{}",
+        file_name(ex),
+        if rdb { "rdb" } else { "aof" }
+    )
+}
+
+fn incr_name(ex: &Executor, seq: u64) -> String {
+    format!("{}.{seq}.incr.aof", file_name(ex))
+}
+
+/// After loading: a base written from the dataset if there is none, a fresh incr file if
+/// there is none, and the last incr file open for appending.
+fn open_at_start(ex: &mut Executor) -> Result<(), String> {
+    let dir = dir(ex);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
+    let mut m = std::mem::take(&mut ex.aof.manifest);
+    let mut changed = false;
+    if m.base.is_none() && m.incrs.is_empty() {
+        let rdb = ex.settings.aof_use_rdb_preamble;
+        let seq = m.base_seq + 1;
+        let name = base_name(ex, seq, rdb);
+        write_base(ex, &dir.join(&name), rdb)
+            .map_err(|e| format!("Can't create the AOF base file {name}: {e}"))?;
+        tracing::info!("Creating AOF base file {name} on server start");
+        m.base = Some((Part { name, seq }, rdb));
+        m.base_seq = seq;
+        changed = true;
+    }
+    if m.incrs.is_empty() {
+        let seq = m.incr_seq + 1;
+        let name = incr_name(ex, seq);
+        tracing::info!("Creating AOF incr file {name} on server start");
+        m.incrs.push(Part { name, seq });
+        m.incr_seq = seq;
+        changed = true;
+    }
+    if changed {
+        persist_manifest(ex, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+    }
+    let last = m.incrs.last().expect("an incr file").name.clone();
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(&last))
+        .map_err(|e| format!("Can't open the append-only file {last}: {e}"))?;
+    sync_dir(&dir);
+    ex.aof.base_size = m
+        .base
+        .as_ref()
+        .map_or(0, |(b, _)| file_size(&dir.join(&b.name)));
+    ex.aof.current_size = ex.aof.base_size
+        + m.incrs
+            .iter()
+            .map(|p| file_size(&dir.join(&p.name)))
+            .sum::<u64>();
+    ex.aof.manifest = m;
+    ex.aof.file = Some(file);
+    ex.aof.state = State::On;
+    ex.aof.started = true;
+    ex.aof.last_fsync_ms = ex.clock.now_ms();
+    ex.prop.enabled = true;
+    ex.prop.restart_stream();
+    Ok(())
+}
+
+/// Marks startup done without an AOF (CONFIG SET appendonly yes may turn it on later).
+pub fn started_without(ex: &mut Executor) {
+    ex.aof.started = true;
+}
+
+/// Writes the commands of finished execution units to the AOF, before any reply goes out,
+/// and syncs as appendfsync says (Redis's flushAppendOnlyFile, from beforeSleep).
+pub fn flush(ex: &mut Executor) {
+    if ex.prop.out.is_empty() {
+        if ex.aof.unsynced {
+            maybe_background_fsync(ex);
+        }
+        return;
+    }
+    let Some(file) = ex.aof.file.as_mut() else {
+        // No file (off, or waiting for the rewrite that opens one): nothing to keep.
+        ex.prop.out.clear();
+        return;
+    };
+    let buf = &mut ex.prop.out;
+    let mut written = 0;
+    let mut error = None;
+    while written < buf.len() {
+        match file.write(&buf[written..]) {
+            Ok(0) => {
+                error = Some("short write".to_string());
+                break;
+            }
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    buf.drain(..written);
+    ex.aof.current_size += written as u64;
+    ex.aof.unsynced = true;
+    let always = ex.settings.appendfsync == "always";
+    if let Some(e) = error {
+        if always {
+            // Redis exits too: a reply would promise a write the disk does not have.
+            tracing::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always': {e}. Exiting...");
+            std::process::exit(1);
+        }
+        if ex.aof.last_write_error.is_none() {
+            tracing::warn!("Error writing to the AOF file: {e}");
+        }
+        ex.aof.last_write_error = Some(e);
+        return;
+    }
+    if ex.aof.last_write_error.take().is_some() {
+        tracing::warn!("AOF write error looks solved, Redis can write again.");
+    }
+    if always {
+        if let Err(e) = file.sync_data() {
+            tracing::warn!("Can't persist the AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
+            std::process::exit(1);
+        }
+        ex.aof.unsynced = false;
+        ex.aof.last_fsync_ms = ex.clock.now_ms();
+    } else {
+        maybe_background_fsync(ex);
+    }
+}
+
+/// everysec: hands an fsync to the background thread once a second.
+fn maybe_background_fsync(ex: &mut Executor) {
+    if ex.settings.appendfsync != "everysec" {
+        return;
+    }
+    if ex.settings.no_appendfsync_on_rewrite
+        && (ex.aof.child.is_some() || ex.persist.child.is_some())
+    {
+        return;
+    }
+    let now = ex.clock.now_ms();
+    if now - ex.aof.last_fsync_ms < 1000 {
+        return;
+    }
+    let Some(file) = ex.aof.file.as_ref() else {
+        return;
+    };
+    let fsyncer = ex.aof.fsyncer.get_or_insert_with(Fsyncer::start);
+    if fsyncer.busy.load(Ordering::Acquire) {
+        // The disk is slower than a second per sync: Redis counts this.
+        ex.aof.delayed_fsync += 1;
+        return;
+    }
+    if let Ok(clone) = file.try_clone() {
+        fsyncer.busy.store(true, Ordering::Release);
+        if fsyncer.jobs.send(clone).is_err() {
+            fsyncer.busy.store(false, Ordering::Release);
+        }
+    }
+    ex.aof.unsynced = false;
+    ex.aof.last_fsync_ms = now;
+}
+
+/// Writes and syncs everything pending (shutdown, turning the AOF off).
+pub fn flush_and_sync(ex: &mut Executor) {
+    flush(ex);
+    if let Some(f) = &ex.aof.file {
+        let _ = f.sync_data();
+    }
+    ex.aof.unsynced = false;
+}
+
+// ---- rewriting ----
+
+/// The dataset as an AOF base: an RDB (aof-use-rdb-preamble) or commands.
+fn write_base(ex: &Executor, path: &Path, rdb: bool) -> std::io::Result<()> {
+    let file = File::create(path)?;
+    let w = std::io::BufWriter::with_capacity(1 << 16, file);
+    let w = if rdb {
+        super::write_rdb_with(ex, w, true)?
+    } else {
+        let mut w = w;
+        super::rewrite::write_commands(ex, &mut w)?;
+        w
+    };
+    let mut file = w.into_inner().map_err(|e| e.into_error())?;
+    super::sync_file(&mut file)
+}
+
+/// BGREWRITEAOF (Redis's rewriteAppendOnlyFileBackground): new writes go to a new incr file
+/// from now on, and a child writes the dataset as the new base; when it is done the manifest
+/// drops the older files.
+pub fn rewrite_start(ex: &mut Executor) -> Result<(), String> {
+    if ex.aof.child.is_some() || ex.persist.child.is_some() {
+        return Err("child process active".into());
+    }
+    let dir = dir(ex);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create the AOF directory: {e}"))?;
+    flush(ex);
+    let seq = ex.aof.manifest.incr_seq + 1;
+    ex.aof.fork_incr_seq = seq;
+    if ex.aof.state != State::Off {
+        open_incr_for_rewrite(ex, &dir, seq)?;
+    }
+    let rdb = ex.settings.aof_use_rdb_preamble;
+    let tmp = dir.clone();
+    let child = super::fork_child(ex, "AOF rewrite", move |ex| {
+        let path = tmp.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        match write_base(ex, &path, rdb) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("Error rewriting the append only file: {e}");
+                false
+            }
+        }
+    })
+    .map_err(|e| format!("Can't rewrite append only file in background: {e}"))?;
+    tracing::info!(
+        "Background append only file rewriting started by pid {}",
+        child.pid
+    );
+    ex.aof.child = Some(child);
+    ex.aof.rewrite_scheduled = false;
+    Ok(())
+}
+
+/// The incr file writes go to from the fork on: in the manifest at once when the AOF is on
+/// (it is part of the AOF from now on), only after the rewrite when turning the AOF on.
+fn open_incr_for_rewrite(ex: &mut Executor, dir: &Path, seq: u64) -> Result<(), String> {
+    let name = incr_name(ex, seq);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(&name))
+        .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
+    let mut m = ex.aof.manifest.clone();
+    m.incr_seq = seq;
+    if ex.aof.state == State::On {
+        m.incrs.push(Part { name, seq });
+        persist_manifest(ex, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+    }
+    if let Some(old) = ex.aof.file.take() {
+        let _ = old.sync_data();
+    }
+    ex.aof.manifest = m;
+    ex.aof.file = Some(file);
+    ex.aof.unsynced = false;
+    ex.prop.enabled = true;
+    ex.prop.restart_stream();
+    Ok(())
+}
+
+/// Reaps a finished rewrite child and installs its base (Redis's backgroundRewriteDoneHandler);
+/// starts scheduled and automatic rewrites.
+pub fn cron(ex: &mut Executor) {
+    if let Some(child) = &mut ex.aof.child {
+        let Some((ok, cow)) = child.try_reap() else {
+            return;
+        };
+        let child = ex.aof.child.take().expect("child");
+        if let Some(cow) = cow {
+            ex.aof.last_cow_bytes = cow;
+        }
+        ex.aof.last_rewrite_secs = Some(child.started.elapsed().as_secs() as i64);
+        let tmp = dir(ex).join(format!("temp-rewriteaof-bg-{}.aof", child.pid));
+        let done = if ok {
+            install_rewrite(ex, &tmp)
+        } else {
+            Err("child failed".into())
+        };
+        match done {
+            Ok(()) => {
+                ex.aof.rewrites += 1;
+                ex.aof.consecutive_failures = 0;
+                ex.aof.last_rewrite_failed = false;
+                tracing::info!("Background AOF rewrite finished successfully");
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                ex.aof.consecutive_failures += 1;
+                ex.aof.last_rewrite_failed = true;
+                tracing::warn!("Background AOF rewrite failed: {e}");
+                if ex.aof.state == State::WaitRewrite {
+                    ex.aof.rewrite_scheduled = true;
+                }
+            }
+        }
+        return;
+    }
+    if ex.persist.child.is_some() {
+        return;
+    }
+    if ex.aof.rewrite_scheduled {
+        if let Err(e) = rewrite_start(ex) {
+            tracing::warn!("{e}");
+        }
+        return;
+    }
+    let pct = ex.settings.auto_aof_rewrite_percentage;
+    if ex.aof.state == State::On
+        && pct > 0
+        && ex.aof.current_size > ex.settings.auto_aof_rewrite_min_size
+    {
+        let base = ex.aof.base_size.max(1);
+        let growth = (ex.aof.current_size.saturating_sub(base) * 100 / base) as i64;
+        if growth >= pct {
+            tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
+            if let Err(e) = rewrite_start(ex) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+fn install_rewrite(ex: &mut Executor, tmp: &Path) -> Result<(), String> {
+    let dir = dir(ex);
+    let rdb = ex.settings.aof_use_rdb_preamble;
+    let mut m = ex.aof.manifest.clone();
+    let seq = m.base_seq + 1;
+    let name = base_name(ex, seq, rdb);
+    std::fs::rename(tmp, dir.join(&name))
+        .map_err(|e| format!("can't rename the temp base: {e}"))?;
+    // Everything before the incr file opened at fork time is history now.
+    let fork_seq = ex.aof.fork_incr_seq;
+    if let Some((old, _)) = m.base.take() {
+        m.history.push(old);
+    }
+    let (older, newer): (Vec<Part>, Vec<Part>) = m.incrs.drain(..).partition(|p| p.seq < fork_seq);
+    m.history.extend(older);
+    m.incrs = newer;
+    if ex.aof.state != State::Off && !m.incrs.iter().any(|p| p.seq == fork_seq) {
+        // Turning the AOF on: the incr file opened at fork time joins now.
+        m.incrs.insert(
+            0,
+            Part {
+                name: incr_name(ex, fork_seq),
+                seq: fork_seq,
+            },
+        );
+    }
+    m.base = Some((
+        Part {
+            name: name.clone(),
+            seq,
+        },
+        rdb,
+    ));
+    m.base_seq = seq;
+    let history = std::mem::take(&mut m.history);
+    persist_manifest(ex, &m).map_err(|e| format!("can't persist the AOF manifest: {e}"))?;
+    for h in history {
+        let _ = std::fs::remove_file(dir.join(&h.name));
+    }
+    sync_dir(&dir);
+    tracing::info!("Successfully renamed the temporary AOF base file into {name}");
+    ex.aof.base_size = file_size(&dir.join(&name));
+    ex.aof.current_size = ex.aof.base_size
+        + m.incrs
+            .iter()
+            .map(|p| file_size(&dir.join(&p.name)))
+            .sum::<u64>();
+    ex.aof.manifest = m;
+    if ex.aof.state == State::WaitRewrite {
+        ex.aof.state = State::On;
+        tracing::info!("Background AOF rewrite terminated with success");
+    }
+    Ok(())
+}
+
+/// Stops a running rewrite (turning the AOF off, shutdown).
+pub fn kill_child(ex: &mut Executor) {
+    if let Some(child) = ex.aof.child.take() {
+        child.kill();
+        let _ = std::fs::remove_file(dir(ex).join(format!("temp-rewriteaof-bg-{}.aof", child.pid)));
+        tracing::info!("Killing running AOF rewrite child: {}", child.pid);
+    }
+}
+
+/// CONFIG SET appendonly: turns the AOF on (through a first rewrite) or off.
+pub fn apply_config(ex: &mut Executor) -> Result<(), String> {
+    if !ex.aof.started {
+        return Ok(());
+    }
+    match (ex.settings.appendonly, ex.aof.state) {
+        (true, State::Off) => {
+            ex.aof.state = State::WaitRewrite;
+            if ex.persist.child.is_some() {
+                ex.aof.rewrite_scheduled = true;
+                return Ok(());
+            }
+            if let Err(e) = rewrite_start(ex) {
+                ex.aof.state = State::Off;
+                tracing::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. ({e})");
+                return Err("Unable to turn on AOF. Check server logs.".into());
+            }
+            Ok(())
+        }
+        (false, State::On | State::WaitRewrite) => {
+            flush_and_sync(ex);
+            kill_child(ex);
+            ex.aof.file = None;
+            ex.aof.state = State::Off;
+            ex.aof.rewrite_scheduled = false;
+            ex.prop.enabled = false;
+            ex.prop.out.clear();
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The manifest of a directory, for tests: (base name, incr names).
+pub fn describe_manifest(text: &[u8]) -> Result<(Option<String>, Vec<String>), String> {
+    let m = Manifest::parse(text)?;
+    Ok((
+        m.base.map(|(b, _)| b.name),
+        m.incrs.into_iter().map(|p| p.name).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_round_trip_and_errors() {
+        let text = b"file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.1.incr.aof seq 1 type h\nfile appendonly.aof.3.incr.aof seq 3 type i\nfile appendonly.aof.4.incr.aof seq 4 type i\n";
+        let m = Manifest::parse(text).unwrap();
+        assert_eq!(m.render(), text.to_vec());
+        assert_eq!((m.base_seq, m.incr_seq), (2, 4));
+        assert!(Manifest::parse(b"").is_err());
+        assert!(Manifest::parse(b"file a seq 1 type x\n").is_err());
+        assert!(Manifest::parse(b"file a/b seq 1 type b\n").is_err());
+        assert!(Manifest::parse(b"file a seq 2 type i\nfile b seq 1 type i\n").is_err());
+    }
+
+    #[test]
+    fn command_parsing_tells_torn_from_bad() {
+        let b = b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n";
+        let (argv, end) = parse_command(b, 0).ok().flatten().unwrap();
+        assert_eq!(argv, vec![b"GET".as_slice(), b"a"]);
+        assert_eq!(end, b.len());
+        for cut in 1..b.len() {
+            assert!(
+                matches!(parse_command(&b[..cut], 0), Err(Torn::Short)),
+                "cut {cut}"
+            );
+        }
+        assert!(matches!(parse_command(b"GET a\r\n", 0), Err(Torn::Bad)));
+        assert!(matches!(parse_command(b"*1\r\n+OK\r\n", 0), Err(Torn::Bad)));
+    }
+}

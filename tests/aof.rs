@@ -1,0 +1,445 @@
+//! The append-only file: replay reproduces the dataset, rewrites, Redis 7's directory layout
+//! exchanged with redis-server, torn and corrupt files, runtime CONFIG SET, and crash safety
+//! under `appendfsync always`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::client::Client;
+use common::dataset::{fill, snapshot_all};
+use common::server::{cinnabar, fresh_dir, in_dir, redis_or_skip, Server};
+
+fn aof_args(extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["--appendonly", "yes"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+/// cinnabar with the AOF on, working in `dir`.
+fn cinnabar_in(dir: PathBuf, extra: &[&str]) -> Server {
+    let args = aof_args(extra);
+    in_dir(dir, |a| {
+        let mut all = args.clone();
+        all.extend_from_slice(a);
+        Some(cinnabar(&all))
+    })
+    .expect("cinnabar started")
+}
+
+fn run(c: &mut Client, line: &str) -> Vec<u8> {
+    let argv: Vec<&str> = line.split(' ').collect();
+    let r = c.cmd_raw(&argv);
+    assert!(
+        !r.starts_with(b"-"),
+        "{line}: {}",
+        String::from_utf8_lossy(&r)
+    );
+    r
+}
+
+fn info_field(c: &mut Client, field: &str) -> String {
+    let info = c.cmd(&["INFO", "persistence"]);
+    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn wait_rewrite(c: &mut Client) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(c, "aof_rewrite_in_progress") != "0"
+        || info_field(c, "aof_rewrite_scheduled") != "0"
+    {
+        assert!(Instant::now() < deadline, "the AOF rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes whose propagation is rewritten: relative TTLs, random pops, blocking pops served
+/// later, stream IDs and approximate trims, consumer groups, scripts, transactions across
+/// databases, lazy expiry.
+fn workload(server: &Server) {
+    let mut c = server.client();
+    fill(&mut c);
+    for line in [
+        "SET ex1 v EX 1000",
+        "SETEX ex2 1000 v",
+        "PSETEX ex3 1000000 v",
+        "SET ex4 v PXAT 99999999999999",
+        "EXPIRE str 5000",
+        "PEXPIRE neg 5000000",
+        "GETEX int PX 800000",
+        "INCRBYFLOAT fl 1.25",
+        "INCRBYFLOAT fl 0.1",
+        "HINCRBYFLOAT hf f 2.5",
+        "SADD sp a b c d e f g h i j",
+        "SPOP sp",
+        "SPOP sp 3",
+        "SADD sp2 x y",
+        "SPOP sp2 5",
+        "RPUSH lp a b c d e",
+        "LMPOP 1 lp LEFT COUNT 2",
+        "BLPOP lp 0",
+        "ZADD zp 1 a 2 b 3 c 4 d",
+        "ZMPOP 1 zp MIN COUNT 2",
+        "BZPOPMAX zp 0",
+        "XADD sx * a 1",
+        "XADD sx * a 2",
+        "XADD sx * a 3",
+        "XADD sx MAXLEN ~ 2 * a 4",
+        "XTRIM sx MAXLEN ~ 1",
+        "XGROUP CREATE sx g 0",
+        "XREADGROUP GROUP g c1 COUNT 2 STREAMS sx >",
+        "XREADGROUP GROUP g c3 NOACK STREAMS sx >",
+        "XREADGROUP GROUP g c1 STREAMS sx 0",
+        "XAUTOCLAIM sx g c2 0 0 COUNT 1",
+        "GETDEL int",
+        "SET tmp 1",
+        "RENAME tmp tmp2",
+        "COPY tmp2 tmp3",
+        "MOVE tmp3 4",
+        "FCALL f 0",
+        "SET gone 1 PX 1",
+    ] {
+        run(&mut c, line);
+    }
+    run(
+        &mut c,
+        "EVAL redis.call('set','s1','1');redis.call('incr','s1');redis.call('expire','s1',100);return#redis.call('spop','sp') 0",
+    );
+    // A transaction that changes database in the middle.
+    for line in [
+        "MULTI", "SET t1 1", "SELECT 2", "SET t2 2", "INCR t2", "EXEC",
+    ] {
+        c.cmd_raw(&line.split(' ').collect::<Vec<_>>());
+    }
+    run(&mut c, "SELECT 0");
+    // A pop served after blocking, and a lazily expired key.
+    let mut waiter = server.client();
+    waiter.send(&["BRPOP", "bq", "0"]);
+    std::thread::sleep(Duration::from_millis(100));
+    run(&mut c, "RPUSH bq x y");
+    assert_eq!(waiter.read().as_bytes(), None);
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(c.cmd_raw(&["GET", "gone"]), b"$-1\r\n");
+    run(&mut c, "SELECT 5");
+    run(&mut c, "SET in5 v");
+    run(&mut c, "SWAPDB 5 6");
+    run(&mut c, "SELECT 0");
+}
+
+fn view(server: &Server) -> Vec<String> {
+    snapshot_all(&mut server.client())
+}
+
+/// Compares two views, naming the first line that differs (the views are long).
+fn assert_same(got: &[String], want: &[String]) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g, w, "line {i} differs");
+    }
+    assert_eq!(got.len(), want.len(), "different number of lines");
+}
+
+#[test]
+fn replay_reproduces_the_dataset() {
+    let server = cinnabar_in(fresh_dir(), &[]);
+    workload(&server);
+    let before = view(&server);
+    assert!(before.len() > 30, "{}", before.len());
+    let dir = server.kill_keep_dir();
+    let again = cinnabar_in(dir, &[]);
+    assert_same(&view(&again), &before);
+}
+
+fn manifest(dir: &Path) -> (Option<String>, Vec<String>) {
+    let text = std::fs::read(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    cinnabar::persist::aof::describe_manifest(&text).unwrap()
+}
+
+fn rewrite_round_trip(preamble: &str) {
+    let server = cinnabar_in(fresh_dir(), &["--aof-use-rdb-preamble", preamble]);
+    workload(&server);
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd_raw(&["BGREWRITEAOF"]),
+        b"+Background append only file rewriting started\r\n"
+    );
+    // Writes during the rewrite go to the new incr file.
+    run(&mut c, "SET during 1");
+    wait_rewrite(&mut c);
+    run(&mut c, "SET after 1");
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    assert_eq!(info_field(&mut c, "aof_rewrites"), "1");
+    let ext = if preamble == "yes" { "rdb" } else { "aof" };
+    let (base, incrs) = manifest(&server.dir);
+    assert_eq!(
+        base.as_deref(),
+        Some(format!("appendonly.aof.2.base.{ext}").as_str())
+    );
+    assert_eq!(incrs, ["appendonly.aof.2.incr.aof"]);
+    let files: Vec<String> = std::fs::read_dir(server.dir.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 3, "old files are deleted: {files:?}");
+    let before = view(&server);
+    let dir = server.kill_keep_dir();
+    let again = cinnabar_in(dir, &["--aof-use-rdb-preamble", preamble]);
+    assert_same(&view(&again), &before);
+}
+
+#[test]
+fn bgrewriteaof_with_rdb_preamble() {
+    rewrite_round_trip("yes");
+}
+
+#[test]
+fn bgrewriteaof_as_commands() {
+    rewrite_round_trip("no");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Runs the workload with the AOF on in `first`, then loads the AOF directory in `second`
+/// and in another `first`: both must see the same dataset.
+fn exchange(
+    first: impl Fn(PathBuf) -> Option<Server>,
+    second: impl Fn(PathBuf) -> Option<Server>,
+    rewrite: bool,
+) {
+    let Some(a) = first(fresh_dir()) else {
+        return;
+    };
+    workload(&a);
+    let mut c = a.client();
+    if rewrite {
+        c.cmd(&["BGREWRITEAOF"]);
+        wait_rewrite(&mut c);
+        run(&mut c, "SET after-rewrite 1");
+    }
+    let copy = |a: &Server| {
+        let dir = fresh_dir();
+        copy_dir(&a.dir.join("appendonlydir"), &dir.join("appendonlydir"));
+        dir
+    };
+    let reloaded = first(copy(&a)).expect("first server again");
+    let b = second(copy(&a)).expect("second server");
+    assert_same(&view(&b), &view(&reloaded));
+}
+
+fn redis_in(dir: PathBuf) -> Option<Server> {
+    let args = aof_args(&[]);
+    let probe = redis_or_skip(&[])?;
+    drop(probe);
+    in_dir(dir, |a| {
+        let mut all = args.clone();
+        all.extend_from_slice(a);
+        common::server::redis(&all)
+    })
+}
+
+#[test]
+fn redis_loads_our_aof_directory() {
+    exchange(|d| Some(cinnabar_in(d, &[])), redis_in, false);
+    exchange(|d| Some(cinnabar_in(d, &[])), redis_in, true);
+}
+
+#[test]
+fn we_load_the_aof_directory_of_redis() {
+    exchange(redis_in, |d| Some(cinnabar_in(d, &[])), false);
+    exchange(redis_in, |d| Some(cinnabar_in(d, &[])), true);
+}
+
+/// Starts cinnabar on `dir` expecting it to refuse; returns its log.
+fn refused(dir: &Path, extra: &[&str]) -> String {
+    let log = dir.join("log.txt");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cinnabar"))
+        .args([
+            "--port",
+            &common::server::free_port().to_string(),
+            "--save",
+            "",
+        ])
+        .args(aof_args(extra))
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(&log)
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the server started");
+    std::fs::read_to_string(log).unwrap()
+}
+
+fn write_legacy_dir(dir: &Path, incr: &[u8]) {
+    let d = dir.join("appendonlydir");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("appendonly.aof.1.incr.aof"), incr).unwrap();
+}
+
+const TWO_SETS: &[u8] = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n";
+
+#[test]
+fn torn_tail_is_dropped_only_when_allowed() {
+    // The last command cut in the middle.
+    let torn = &TWO_SETS[..TWO_SETS.len() - 4];
+    let dir = fresh_dir();
+    write_legacy_dir(&dir, torn);
+    let log = refused(&dir, &["--aof-load-truncated", "no"]);
+    assert!(log.contains("Unexpected end of file"), "{log}");
+    let server = cinnabar_in(dir, &[]);
+    let mut c = server.client();
+    assert_eq!(c.cmd_raw(&["GET", "a"]), b"$1\r\n1\r\n");
+    assert_eq!(c.cmd_raw(&["EXISTS", "b"]), b":0\r\n");
+    // The file was cut back to the last whole command and takes appends again.
+    run(&mut c, "SET c 3");
+    let dir = server.kill_keep_dir();
+    let again = cinnabar_in(dir, &["--aof-load-truncated", "no"]);
+    assert_eq!(
+        again.client().cmd_raw(&["MGET", "a", "c"]),
+        b"*2\r\n$1\r\n1\r\n$1\r\n3\r\n"
+    );
+
+    // A transaction cut short is dropped whole.
+    let mut tx = TWO_SETS.to_vec();
+    tx.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n");
+    let dir = fresh_dir();
+    write_legacy_dir(&dir, &tx);
+    let server = cinnabar_in(dir, &[]);
+    assert_eq!(server.client().cmd_raw(&["EXISTS", "x", "b"]), b":1\r\n");
+}
+
+#[test]
+fn corrupt_aof_refuses_to_start() {
+    let mut bad = TWO_SETS.to_vec();
+    bad[16] = b'?';
+    let dir = fresh_dir();
+    write_legacy_dir(&dir, &bad);
+    let log = refused(&dir, &[]);
+    assert!(
+        log.contains("Bad file format reading the append only file"),
+        "{log}"
+    );
+
+    let dir = fresh_dir();
+    write_legacy_dir(&dir, b"*1\r\n$7\r\nNOSUCHX\r\n");
+    let log = refused(&dir, &[]);
+    assert!(log.contains("Unknown command 'NOSUCHX'"), "{log}");
+
+    let dir = fresh_dir();
+    let d = dir.join("appendonlydir");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("appendonly.aof.manifest"), "file x seq 1 type q\n").unwrap();
+    let log = refused(&dir, &[]);
+    assert!(log.contains("manifest"), "{log}");
+}
+
+#[test]
+fn old_single_file_aof_is_loaded_and_moved() {
+    let dir = fresh_dir();
+    std::fs::write(dir.join("appendonly.aof"), TWO_SETS).unwrap();
+    let server = cinnabar_in(dir, &[]);
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd_raw(&["MGET", "a", "b"]),
+        b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+    run(&mut c, "SET c 3");
+    assert!(!server.dir.join("appendonly.aof").exists());
+    let (base, _) = manifest(&server.dir);
+    assert_eq!(base.as_deref(), Some("appendonly.aof"));
+    let dir = server.kill_keep_dir();
+    let again = cinnabar_in(dir, &[]);
+    assert_eq!(again.client().cmd(&["DBSIZE"]).as_int(), Some(3));
+}
+
+#[test]
+fn config_set_appendonly_at_runtime() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    run(&mut c, "SET before 1");
+    assert_eq!(
+        c.cmd_raw(&["CONFIG", "SET", "appendonly", "yes"]),
+        b"+OK\r\n"
+    );
+    wait_rewrite(&mut c);
+    assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+    run(&mut c, "SET on 1");
+    let (base, incrs) = manifest(&server.dir);
+    assert!(base.is_some() && incrs.len() == 1, "{base:?} {incrs:?}");
+    assert_eq!(
+        c.cmd_raw(&["CONFIG", "SET", "appendonly", "no"]),
+        b"+OK\r\n"
+    );
+    run(&mut c, "SET off 1");
+    let dir = server.kill_keep_dir();
+    let again = cinnabar_in(dir, &[]);
+    assert_eq!(
+        again.client().cmd_raw(&["MGET", "before", "on", "off"]),
+        b"*3\r\n$1\r\n1\r\n$1\r\n1\r\n$-1\r\n"
+    );
+}
+
+/// appendfsync always: the server is killed with SIGKILL at random moments while a client
+/// writes numbered keys; after each restart every acknowledged write is there.
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    let mut dir = fresh_dir();
+    let mut acked = 0u64;
+    for round in 0..4 {
+        let server = cinnabar_in(dir, &["--appendfsync", "always"]);
+        let mut c = server.client();
+        // Everything acknowledged before is still there.
+        if acked > 0 {
+            let last = format!("k:{}", acked - 1);
+            assert_eq!(c.cmd_raw(&["EXISTS", &last]), b":1\r\n", "round {round}");
+            assert!(c.cmd(&["DBSIZE"]).as_int().unwrap() as u64 >= acked);
+        }
+        let port = server.port;
+        let start = acked;
+        let writer = std::thread::spawn(move || {
+            let mut c = Client::connect(port).unwrap();
+            c.set_timeout(Duration::from_secs(5));
+            let mut n = start;
+            loop {
+                let key = format!("k:{n}");
+                c.send(&["SET", key.as_str(), "v"]);
+                match c.read_raw() {
+                    Ok(r) if r == b"+OK\r\n" => n += 1,
+                    _ => return n,
+                }
+            }
+        });
+        let wait = 30 + (round * 37) % 120;
+        std::thread::sleep(Duration::from_millis(wait));
+        dir = server.kill_keep_dir();
+        acked = writer.join().unwrap();
+        assert!(acked > start, "round {round}: no write was acknowledged");
+    }
+    let server = cinnabar_in(dir, &[]);
+    let mut c = server.client();
+    for i in 0..acked {
+        let key = format!("k:{i}");
+        assert_eq!(
+            c.cmd_raw(&["EXISTS", &key]),
+            b":1\r\n",
+            "{key} of {acked} lost"
+        );
+    }
+}
