@@ -643,7 +643,7 @@ pub static DEFS: &[Def] = &[
     d("auto-aof-rewrite-min-size", NONNEG_MEM, "67108864", 0, A),
     d("aof-load-truncated", Kind::Bool, "yes", 0, A),
     d("aof-use-rdb-preamble", Kind::Bool, "yes", 0, A),
-    d("aof-timestamp-enabled", Kind::Bool, "no", 0, S),
+    d("aof-timestamp-enabled", Kind::Bool, "no", 0, A),
     d("aof-rewrite-incremental-fsync", Kind::Bool, "yes", 0, S),
     d("aof-disable-auto-gc", Kind::Bool, "no", HIDDEN, S),
     // Scripting.
@@ -1573,6 +1573,7 @@ pub struct Settings {
     pub auto_aof_rewrite_min_size: u64,
     pub aof_load_truncated: bool,
     pub aof_use_rdb_preamble: bool,
+    pub aof_timestamp_enabled: bool,
     pub no_appendfsync_on_rewrite: bool,
     /// Expiry deletions propagate as UNLINK instead of DEL.
     pub lazyfree_lazy_expire: bool,
@@ -1662,6 +1663,7 @@ impl Config {
             auto_aof_rewrite_min_size: self.get_int("auto-aof-rewrite-min-size") as u64,
             aof_load_truncated: self.get_bool("aof-load-truncated"),
             aof_use_rdb_preamble: self.get_bool("aof-use-rdb-preamble"),
+            aof_timestamp_enabled: self.get_bool("aof-timestamp-enabled"),
             no_appendfsync_on_rewrite: self.get_bool("no-appendfsync-on-rewrite"),
             lazyfree_lazy_expire: self.get_bool("lazyfree-lazy-expire"),
             lazyfree_lazy_server_del: self.get_bool("lazyfree-lazy-server-del"),

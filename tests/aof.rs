@@ -147,10 +147,13 @@ fn assert_same(got: &[String], want: &[String]) {
 
 #[test]
 fn replay_reproduces_the_dataset() {
-    let server = cinnabar_in(fresh_dir(), &[]);
+    let server = cinnabar_in(fresh_dir(), &["--enable-debug-command", "yes"]);
     workload(&server);
     let before = view(&server);
     assert!(before.len() > 30, "{}", before.len());
+    // In place, then after a restart.
+    assert_eq!(server.client().cmd_raw(&["DEBUG", "LOADAOF"]), b"+OK\r\n");
+    assert_same(&view(&server), &before);
     let dir = server.kill_keep_dir();
     let again = cinnabar_in(dir, &[]);
     assert_same(&view(&again), &before);
@@ -191,6 +194,29 @@ fn rewrite_round_trip(preamble: &str) {
     let dir = server.kill_keep_dir();
     let again = cinnabar_in(dir, &["--aof-use-rdb-preamble", preamble]);
     assert_same(&view(&again), &before);
+}
+
+/// aof-timestamp-enabled: `#TS:` lines in the file, skipped on load (by Redis too).
+#[test]
+fn timestamp_annotations() {
+    let server = cinnabar_in(fresh_dir(), &["--aof-timestamp-enabled", "yes"]);
+    let mut c = server.client();
+    run(&mut c, "SET a 1");
+    std::thread::sleep(Duration::from_millis(1100));
+    run(&mut c, "SET b 2");
+    let text = std::fs::read(server.dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    let marks = text
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"#TS:"))
+        .count();
+    assert_eq!(marks, 2, "{}", String::from_utf8_lossy(&text));
+    let dir = server.kill_keep_dir();
+    let again = cinnabar_in(dir.clone(), &[]);
+    assert_eq!(again.client().cmd(&["DBSIZE"]).as_int(), Some(2));
+    let dir = again.kill_keep_dir();
+    if let Some(redis) = redis_in(dir) {
+        assert_eq!(redis.client().cmd(&["DBSIZE"]).as_int(), Some(2));
+    }
 }
 
 #[test]
@@ -442,4 +468,202 @@ fn acknowledged_writes_survive_sigkill() {
             "{key} of {acked} lost"
         );
     }
+}
+
+/// The commands of a server's first incr file, with timestamps (ms since the epoch, alone or
+/// in stream IDs) replaced by `<ms>`.
+fn propagated(dir: &Path) -> Vec<String> {
+    let bytes = std::fs::read(dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    let mut out = Vec::new();
+    let mut rest = bytes.as_slice();
+    while !rest.is_empty() {
+        let (frame, used) = cinnabar::resp::frame::decode(rest).unwrap().unwrap();
+        rest = &rest[used..];
+        let words: Vec<String> = frame
+            .items()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let w = String::from_utf8_lossy(f.as_bytes().unwrap()).into_owned();
+                let (ms, seq) = w.split_once('-').unwrap_or((&w, ""));
+                match ms.parse::<u64>() {
+                    Ok(n)
+                        if n >= 1_000_000_000_000
+                            && (seq.is_empty() || seq.parse::<u64>().is_ok()) =>
+                    {
+                        if seq.is_empty() {
+                            "<ms>".into()
+                        } else {
+                            format!("<ms>-{seq}")
+                        }
+                    }
+                    _ => w,
+                }
+            })
+            .collect();
+        out.push(words.join(" "));
+    }
+    out
+}
+
+/// The same commands sent to redis-server and to cinnabar leave the same commands in their
+/// AOFs (after the timestamps): relative TTLs, pops, blocking commands, stream trims and
+/// claims, scripts, transactions, expiry.
+#[test]
+fn propagation_matches_redis() {
+    let Some(redis) = redis_in(fresh_dir()) else {
+        return;
+    };
+    let ours = cinnabar_in(fresh_dir(), &[]);
+    let lines = [
+        "SET a 1",
+        "SET b 2 EX 100",
+        "SET b 2 PX 100000 GET",
+        "SET b 3 EXAT 99999999999",
+        "SET b 4 PXAT 99999999999000 NX",
+        "SET b 5 KEEPTTL",
+        "SETEX c 100 v",
+        "PSETEX d 100000 v",
+        "SETNX a 2",
+        "EXPIRE a 1000",
+        "PEXPIRE a 1000000 XX",
+        "EXPIREAT a 99999999999",
+        "EXPIRE a 100 NX",
+        "EXPIREAT a 1",
+        "SET g 1",
+        "GETEX g EX 10",
+        "GETEX g PERSIST",
+        "GETEX g PXAT 1",
+        "SET g 1",
+        "GETDEL g",
+        "INCRBYFLOAT f 1.5",
+        "INCRBYFLOAT f 0.25",
+        "HINCRBYFLOAT h x 2.5",
+        "SADD s1 only",
+        "SPOP s1",
+        "SADD s2 a b c",
+        "SPOP s2 5",
+        "RPUSH l a b c d e f",
+        "LPOP l",
+        "LPOP l 2",
+        "LMPOP 2 nol l RIGHT COUNT 5",
+        "RPUSH l a b c",
+        "BLPOP l 0",
+        "BRPOP l 0",
+        "BLMPOP 0 1 l LEFT COUNT 3",
+        "RPUSH l a b c",
+        "BLMOVE l l2 LEFT RIGHT 0",
+        "BRPOPLPUSH l l2 0",
+        "LMOVE l2 l LEFT LEFT",
+        "ZADD z 1 a 2 b 3 c 4 d 5 e",
+        "ZPOPMIN z",
+        "ZMPOP 1 z MAX COUNT 2",
+        "BZPOPMIN z 0",
+        "BZMPOP 0 1 z MIN COUNT 9",
+        "ZINCRBY z2 1.5 m",
+        "XADD x 1-1 a 1",
+        "XADD x 2-* a 2",
+        "XADD x * a 3",
+        "XADD x MAXLEN ~ 1 * a 4",
+        "XADD x MAXLEN 3 * a 5",
+        "XTRIM x MAXLEN ~ 0",
+        "XTRIM x MINID 0",
+        "XGROUP CREATE x g 0",
+        "XGROUP CREATE y g $ MKSTREAM",
+        "XCLAIM x g c1 0 1-1 FORCE",
+        "XAUTOCLAIM x g c2 0 0",
+        "XACK x g 1-1",
+        "XGROUP CREATECONSUMER x g c3",
+        "XGROUP DELCONSUMER x g c3",
+        "XGROUP SETID x g 0",
+        "XDEL x 1-1",
+        "XSETID y 5-5",
+        "XGROUP DESTROY x g",
+        "EVAL redis.call('set','e1','1') 0",
+        "EVAL redis.call('set','e2','1');redis.call('incr','e2');redis.call('expire','e2',100) 0",
+        "EVAL return#redis.call('get','a') 0",
+        "MULTI",
+        "SET m1 1",
+        "EXEC",
+        "MULTI",
+        "SET m1 2",
+        "SELECT 3",
+        "SET m2 2",
+        "EXEC",
+        "SET in3 1",
+        "SELECT 0",
+        "MOVE a 4",
+        "COPY b b2",
+        "RENAME b2 b3",
+        "SWAPDB 0 5",
+        "SWAPDB 0 5",
+        "PFADD hll a b c",
+        "PFCOUNT hll",
+        "SET gone 1 PX 1",
+        "SLEEP",
+        "GET gone",
+        "HSETNX h x 1",
+        "DEL nothing",
+        "FLUSHDB",
+        "SET after 1",
+        "FLUSHALL",
+    ];
+    for server in [&redis, &ours] {
+        let mut c = server.client();
+        for line in lines {
+            if line == "SLEEP" {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            c.cmd_raw(&line.split(' ').collect::<Vec<_>>());
+        }
+        // A pop served after blocking.
+        let mut waiter = server.client();
+        waiter.send(&["BLPOP", "bl", "0"]);
+        std::thread::sleep(Duration::from_millis(100));
+        c.cmd_raw(&["RPUSH", "bl", "1", "2"]);
+        waiter.read();
+        c.send(&["SHUTDOWN", "NOSAVE"]);
+        c.read_to_close();
+    }
+    let want = propagated(&redis.dir);
+    let got = propagated(&ours.dir);
+    assert!(want.len() > 80, "{}", want.len());
+    assert_same(&got, &want);
+}
+
+/// auto-aof-rewrite-percentage / min-size: the AOF rewrites itself once it has grown enough.
+#[test]
+fn automatic_rewrite_on_growth() {
+    let server = cinnabar_in(
+        fresh_dir(),
+        &[
+            "--auto-aof-rewrite-min-size",
+            "100000",
+            "--auto-aof-rewrite-percentage",
+            "100",
+        ],
+    );
+    let mut c = server.client();
+    let value = "x".repeat(1000);
+    for i in 0..50 {
+        run(&mut c, &format!("SET k{i} {value}"));
+    }
+    // 50 KB: under the minimum size.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(info_field(&mut c, "aof_rewrites"), "0");
+    for i in 0..100 {
+        run(&mut c, &format!("SET k{i} {value}"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut c, "aof_rewrites") != "1" {
+        assert!(Instant::now() < deadline, "no automatic rewrite");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The new base holds the 100 keys (LZF-compressed), far less than the 150 writes.
+    let base: u64 = info_field(&mut c, "aof_base_size").parse().unwrap();
+    assert!(base > 1000 && base < 50_000, "{base}");
+    let dir = server.kill_keep_dir();
+    let again = cinnabar_in(dir, &[]);
+    assert_eq!(again.client().cmd(&["DBSIZE"]).as_int(), Some(100));
 }

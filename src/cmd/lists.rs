@@ -418,13 +418,11 @@ fn lmove_generic(ctx: &mut Ctx, from_head: bool, to_head: bool) -> CmdResult {
     ctx.client.out.bulk(&value);
     ctx.modified(src, notify::LIST, if from_head { "lpop" } else { "rpop" });
     delete_if_empty(ctx, src);
-    // Served after blocking: replays as the non-blocking form (as Redis does).
-    if ctx.retry {
-        match ctx.cmd.meta.name {
-            "blmove" => ctx.propagate_as(&[b"LMOVE", src, dst, ctx.argv[3], ctx.argv[4]]),
-            "brpoplpush" => ctx.propagate_as(&[b"RPOPLPUSH", src, dst]),
-            _ => {}
-        }
+    // The blocking forms replay as the non-blocking ones (as Redis does).
+    match ctx.cmd.meta.name {
+        "blmove" => ctx.propagate_as(&[b"LMOVE", src, dst, ctx.argv[3], ctx.argv[4]]),
+        "brpoplpush" => ctx.propagate_as(&[b"RPOPLPUSH", src, dst]),
+        _ => {}
     }
     Ok(())
 }

@@ -596,6 +596,12 @@ impl Executor {
         {
             return Err(err::MISCONF.into());
         }
+        // The same for a failed AOF write: the write could not be made durable.
+        if let Some(e) = &self.aof.last_write_error {
+            if meta.has(flag::WRITE) || meta.name == "ping" {
+                return Err(CmdError::owned(format!("{}{e}", err::MISCONF_AOF)));
+            }
+        }
         // A RESP2 connection in subscriber mode can only manage subscriptions.
         if client.has(cf::PUBSUB) && !client.out.is_resp3() {
             const ALLOWED: &[&str] = &[

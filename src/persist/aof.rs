@@ -174,6 +174,8 @@ pub struct Aof {
     /// Startup is done: CONFIG SET appendonly may now turn the AOF on or off.
     started: bool,
     pub loaded_truncated: bool,
+    /// Second of the last `#TS:` annotation.
+    last_timestamp: i64,
 }
 
 impl Aof {
@@ -260,6 +262,27 @@ pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
             dir.display()
         );
     }
+    load_parts(ex, &manifest)?;
+    ex.aof.manifest = manifest;
+    open_at_start(ex)
+}
+
+/// DEBUG LOADAOF: writes what is pending, empties the dataset and loads the AOF again.
+pub fn reload(ex: &mut Executor) -> Result<(), String> {
+    if ex.aof.state == State::On {
+        flush_and_sync(ex);
+    }
+    for db in &mut ex.dbs {
+        *db = crate::keyspace::db::Db::new();
+    }
+    ex.functions = None;
+    let manifest = ex.aof.manifest.clone();
+    load_parts(ex, &manifest)
+}
+
+/// Loads the base and incr files the manifest names, in order.
+fn load_parts(ex: &mut Executor, manifest: &Manifest) -> Result<(), String> {
+    let dir = dir(ex);
     let start = std::time::Instant::now();
     let mut parts: Vec<PathBuf> = Vec::new();
     if let Some((b, _)) = &manifest.base {
@@ -280,8 +303,7 @@ pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
             start.elapsed().as_secs_f64()
         );
     }
-    ex.aof.manifest = manifest;
-    open_at_start(ex)
+    Ok(())
 }
 
 /// Loads one file of the AOF; false if it does not exist or is empty.
@@ -547,9 +569,22 @@ pub fn flush(ex: &mut Executor) {
         }
         return;
     }
-    let Some(file) = ex.aof.file.as_mut() else {
+    if ex.aof.file.is_none() {
         // No file (off, or waiting for the rewrite that opens one): nothing to keep.
         ex.prop.out.clear();
+        return;
+    }
+    if ex.settings.aof_timestamp_enabled {
+        // aof-timestamp-enabled: a `#TS:<unix seconds>` line whenever the second changed.
+        let secs = ex.clock.now_ms() / 1000;
+        // Not in front of the rest of a failed write (that may end mid-command).
+        if secs > ex.aof.last_timestamp && ex.aof.last_write_error.is_none() {
+            let ts = format!("#TS:{secs}\r\n");
+            ex.prop.out.splice(0..0, ts.into_bytes());
+            ex.aof.last_timestamp = secs;
+        }
+    }
+    let Some(file) = ex.aof.file.as_mut() else {
         return;
     };
     let buf = &mut ex.prop.out;

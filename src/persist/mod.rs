@@ -105,6 +105,11 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     if ex.settings.appendonly {
         return aof::load_at_start(ex).map(|()| Some(ex.persist.loaded_keys));
     }
+    load_rdb_file(ex)
+}
+
+/// Loads dbfilename if it exists (startup without AOF, DEBUG RELOAD).
+pub fn load_rdb_file(ex: &mut Executor) -> Result<Option<usize>, String> {
     let path = rdb_path(ex);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -309,8 +314,8 @@ pub fn fork_child(
         (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1]))
     };
     let started = std::time::Instant::now();
-    // SAFETY: the process has one thread (the AOF fsync thread holds no lock the child
-    // needs), so the child inherits no lock held by another.
+    // SAFETY: the child only uses the executor's memory and the allocator (glibc makes malloc
+    // safe across fork); the AOF fsync thread, the only other one, holds no lock it needs.
     match unsafe { libc::fork() } {
         -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {

@@ -436,6 +436,8 @@ pub const AOF_REWRITE_IN_PROGRESS: &str =
 pub const AOF_REWRITE_FAILED: &str = "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.";
 pub const DEBUG_RELOAD_OPTION: &str =
     "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
+/// Writes refused after a failed AOF write (followed by the system's error text).
+pub const MISCONF_AOF: &str = "MISCONF Errors writing to the AOF file: ";
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 pub const SYNC_REPLICATION_UNSUPPORTED: &str =
     "ERR SYNC serves rdb-only clients (REPLCONF rdb-only 1); replication is not supported yet";

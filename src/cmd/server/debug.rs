@@ -19,6 +19,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    it is used instead of the 'key' prefix. These are not propagated to",
                 "    replicas. Cluster slots are not respected so keys not belonging to the",
                 "    current node can be created in cluster mode.",
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "RELOAD [option ...]",
                 "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
                 "    * MERGE: Merge the content of the RDB with the current dataset.",
@@ -49,6 +51,19 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
     }
     if eq(sub, "RELOAD") {
         return reload(ctx);
+    }
+    if eq(sub, "LOADAOF") {
+        // Replayed commands are not propagated again.
+        ctx.prevent_propagation();
+        if let Err(e) = crate::persist::aof::reload(ctx.ex) {
+            // Redis exits here too: the dataset is gone and the files cannot rebuild it.
+            tracing::warn!("{e}");
+            std::process::exit(1);
+        }
+        ctx.ex.dirty = 0;
+        tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+        ctx.out().ok();
+        return Ok(());
     }
     if eq(sub, "SET-ACTIVE-EXPIRE") && args.remaining() == 1 {
         ctx.ex.active_expire_enabled = int(args.bytes()?)? != 0;
@@ -141,7 +156,7 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
             *db = crate::keyspace::db::Db::new();
         }
     }
-    match crate::persist::load(ctx.ex) {
+    match crate::persist::load_rdb_file(ctx.ex) {
         Ok(_) => {
             tracing::info!("DB reloaded by DEBUG RELOAD");
             ctx.out().ok();
