@@ -9,11 +9,7 @@ use common::client::Client;
 use common::server::{cinnabar, redis, redis_or_skip, with_dump, Server};
 
 fn info_field(c: &mut Client, field: &str) -> String {
-    let info = c.cmd(&["INFO", "persistence"]);
-    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-        .unwrap_or_default()
+    c.persistence_field(field)
 }
 
 fn wait_bgsave(c: &mut Client) {

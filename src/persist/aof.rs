@@ -221,6 +221,16 @@ fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+/// The base's size and the whole AOF's (what automatic rewrites compare).
+fn measure(ex: &mut Executor, dir: &Path, m: &Manifest) {
+    ex.aof.base_size = m
+        .base
+        .as_ref()
+        .map_or(0, |(b, _)| file_size(&dir.join(&b.name)));
+    let incrs: u64 = m.incrs.iter().map(|p| file_size(&dir.join(&p.name))).sum();
+    ex.aof.current_size = ex.aof.base_size + incrs;
+}
+
 // ---- loading ----
 
 /// Startup with `appendonly yes` (Redis's loadAppendOnlyFiles + aofOpenIfNeededOnServerStart):
@@ -536,15 +546,7 @@ fn open_at_start(ex: &mut Executor) -> Result<(), String> {
         .open(dir.join(&last))
         .map_err(|e| format!("Can't open the append-only file {last}: {e}"))?;
     sync_dir(&dir);
-    ex.aof.base_size = m
-        .base
-        .as_ref()
-        .map_or(0, |(b, _)| file_size(&dir.join(&b.name)));
-    ex.aof.current_size = ex.aof.base_size
-        + m.incrs
-            .iter()
-            .map(|p| file_size(&dir.join(&p.name)))
-            .sum::<u64>();
+    measure(ex, &dir, &m);
     ex.aof.manifest = m;
     ex.aof.file = Some(file);
     ex.aof.state = State::On;
@@ -860,12 +862,7 @@ fn install_rewrite(ex: &mut Executor, tmp: &Path) -> Result<(), String> {
     }
     sync_dir(&dir);
     tracing::info!("Successfully renamed the temporary AOF base file into {name}");
-    ex.aof.base_size = file_size(&dir.join(&name));
-    ex.aof.current_size = ex.aof.base_size
-        + m.incrs
-            .iter()
-            .map(|p| file_size(&dir.join(&p.name)))
-            .sum::<u64>();
+    measure(ex, &dir, &m);
     ex.aof.manifest = m;
     if ex.aof.state == State::WaitRewrite {
         ex.aof.state = State::On;

@@ -82,6 +82,29 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Runs a space-separated command line and checks it did not fail; returns the reply.
+    pub fn ok(&mut self, line: &str) -> Vec<u8> {
+        let argv: Vec<&str> = line.split(' ').collect();
+        let r = self.cmd_raw(&argv);
+        assert!(
+            !r.starts_with(b"-"),
+            "{line}: {}",
+            String::from_utf8_lossy(&r)
+        );
+        r
+    }
+
+    /// A field of INFO persistence.
+    pub fn persistence_field(&mut self, field: &str) -> String {
+        let info = self.cmd(&["INFO", "persistence"]);
+        let text = String::from_utf8_lossy(info.as_bytes().expect("INFO")).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
 /// Splits a redis-cli style line into argv.
 pub fn args(line: &str) -> Vec<Vec<u8>> {
     cinnabar::util::splitargs::split_args(line.as_bytes()).expect("quoting")

@@ -58,13 +58,7 @@ pub fn snapshot(c: &mut Client) -> Vec<String> {
 
 pub fn fill(c: &mut Client) {
     let run = |c: &mut Client, line: &str| {
-        let argv: Vec<&str> = line.split(' ').collect();
-        let r = c.cmd_raw(&argv);
-        assert!(
-            !r.starts_with(b"-"),
-            "{line}: {}",
-            String::from_utf8_lossy(&r)
-        );
+        c.ok(line);
     };
     for line in [
         "SET str hello",
