@@ -679,6 +679,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
         .ok_or_else(|| CmdError::from(err::DUMP_PAYLOAD))?;
     let value = {
         let mut dec = crate::persist::decoder(body, &ctx.ex.settings);
+        dec.now_ms = now;
         let t = dec
             .value_type()
             .map_err(|_| CmdError::from(err::BAD_DATA_FORMAT))?;

@@ -133,6 +133,7 @@ pub fn load_rdb_bytes(ex: &mut Executor, bytes: &[u8], name: &str) -> Result<usi
     let mut dbs: Vec<crate::keyspace::db::Db> =
         (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect();
     let mut dec = decoder(bytes, &ex.settings);
+    dec.now_ms = now;
     dec.load(
         |_, _| {},
         |k| {
@@ -166,6 +167,13 @@ pub fn load_rdb_bytes(ex: &mut Executor, bytes: &[u8], name: &str) -> Result<usi
             })?;
         }
         ex.functions = Some(functions);
+    }
+    if dec.field_ttls_dropped > 0 || dec.fields_expired > 0 {
+        tracing::warn!(
+            "{name}: hash field expiration is not supported: {} fields were loaded without their TTL and {} already expired ones were dropped",
+            dec.field_ttls_dropped,
+            dec.fields_expired
+        );
     }
     ex.dbs = dbs;
     ex.persist.loaded_keys = loaded;

@@ -62,6 +62,12 @@ pub mod rtype {
     pub const STREAM_LISTPACKS_2: u8 = 19;
     /// Redis 7.2's (adds the consumers' active time).
     pub const STREAM_LISTPACKS_3: u8 = 21;
+    /// Redis 7.4's hashes with field TTLs: pairs with a TTL each (absolute in the release
+    /// candidate's form, relative to a minimum in the final one), or a listpack of triples.
+    pub const HASH_METADATA_PRE_GA: u8 = 22;
+    pub const HASH_LISTPACK_EX_PRE_GA: u8 = 23;
+    pub const HASH_METADATA: u8 = 24;
+    pub const HASH_LISTPACK_EX: u8 = 25;
 }
 
 /// Quicklist node containers (RDB_TYPE_LIST_QUICKLIST_2).
@@ -412,6 +418,12 @@ pub struct Decoder<'a> {
     pub hash_limits: hash::Limits,
     /// Sorted sets load into a listpack when they fit these (zset-max-listpack-*).
     pub zset_limits: crate::keyspace::types::zset::Limits,
+    /// The time hash field TTLs (Redis 7.4) are checked against; 0: keep every field.
+    pub now_ms: i64,
+    /// Fields of Redis 7.4 hashes loaded without the TTL they had (cinnabar has no
+    /// per-field expiry), and fields dropped because their TTL had passed.
+    pub field_ttls_dropped: usize,
+    pub fields_expired: usize,
 }
 
 /// A loaded key.
@@ -439,6 +451,9 @@ impl<'a> Decoder<'a> {
             list_options: (-2, 0),
             hash_limits: hash::Limits::default(),
             zset_limits: Default::default(),
+            now_ms: 0,
+            field_ttls_dropped: 0,
+            fields_expired: 0,
             functions: Vec::new(),
         }
     }
@@ -779,6 +794,79 @@ impl<'a> Decoder<'a> {
         self.build_hash(start, pairs, false)
     }
 
+    /// Whether a field with this absolute TTL (0: none) is kept; counts what is lost.
+    fn keep_field(&mut self, expire_at: u64) -> bool {
+        if expire_at == 0 {
+            return true;
+        }
+        if self.now_ms > 0 && expire_at <= self.now_ms as u64 {
+            self.fields_expired += 1;
+            return false;
+        }
+        self.field_ttls_dropped += 1;
+        true
+    }
+
+    /// Redis 7.4's hash with field TTLs (RDB_TYPE_HASH_METADATA and its release-candidate
+    /// form): [min expire,] count, then TTL, field, value for each field.
+    fn hash_with_ttls(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
+        let start = self.pos;
+        let min_expire = if t == rtype::HASH_METADATA {
+            u64::from_le_bytes(self.take(8)?.try_into().expect("8"))
+        } else {
+            0
+        };
+        let n = self.length()?;
+        let remaining = (self.buf.len() - self.pos) as u64;
+        if n > remaining / 3 {
+            return self.fail("Hash length exceeds the file size");
+        }
+        let mut pairs = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let ttl = self.length()?;
+            let expire_at = match (t, ttl) {
+                (_, 0) => 0,
+                (rtype::HASH_METADATA, rel) => rel.wrapping_add(min_expire).wrapping_sub(1),
+                (_, abs) => abs,
+            };
+            let f = self.string()?;
+            let v = self.string()?;
+            if self.keep_field(expire_at) {
+                pairs.push((f, v));
+            }
+        }
+        self.build_hash(start, pairs, false)
+    }
+
+    /// Redis 7.4's listpack hash with field TTLs: [min expire,] a listpack of field, value,
+    /// TTL (0: none) triples.
+    fn hash_listpack_with_ttls(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
+        if t == rtype::HASH_LISTPACK_EX {
+            self.take(8)?;
+        }
+        let at = self.pos;
+        let data = self.string()?;
+        let items = compact::listpack(&data).map_err(|msg| DecodeError { offset: at, msg })?;
+        if items.len() % 3 != 0 {
+            return Err(DecodeError {
+                offset: at,
+                msg: "Hash listpack with field TTLs has a bad element count".into(),
+            });
+        }
+        let mut pairs = Vec::with_capacity(items.len() / 3);
+        let mut it = items.into_iter();
+        while let (Some(f), Some(v), Some(ttl)) = (it.next(), it.next(), it.next()) {
+            let expire_at = crate::util::num::parse_u64(&ttl).ok_or_else(|| DecodeError {
+                offset: at,
+                msg: "Hash listpack with an invalid field TTL".into(),
+            })?;
+            if self.keep_field(expire_at) {
+                pairs.push((f, v));
+            }
+        }
+        self.build_hash(at, pairs, true)
+    }
+
     /// A hash in the encoding Redis builds after loading it; None when empty.
     /// `count_only`: Redis 7.0 keeps a loaded ziplist/listpack hash compact whatever its value
     /// sizes, converting on the entry count alone (plain and zipmap hashes check both).
@@ -906,6 +994,10 @@ impl<'a> Decoder<'a> {
             rtype::STREAM_LISTPACKS | rtype::STREAM_LISTPACKS_2 | rtype::STREAM_LISTPACKS_3 => {
                 Some(Value::Stream(Box::new(self.stream(t)?)))
             }
+            rtype::HASH_METADATA_PRE_GA | rtype::HASH_METADATA => self.hash_with_ttls(t)?,
+            rtype::HASH_LISTPACK_EX_PRE_GA | rtype::HASH_LISTPACK_EX => {
+                self.hash_listpack_with_ttls(t)?
+            }
             other => {
                 self.pos -= 1;
                 return self.fail(format!("Unsupported RDB object type {other}"));
@@ -985,7 +1077,11 @@ impl<'a> Decoder<'a> {
                 | rtype::ZSET_LISTPACK
                 | rtype::STREAM_LISTPACKS
                 | rtype::STREAM_LISTPACKS_2
-                | rtype::STREAM_LISTPACKS_3 => {
+                | rtype::STREAM_LISTPACKS_3
+                | rtype::HASH_METADATA_PRE_GA
+                | rtype::HASH_LISTPACK_EX_PRE_GA
+                | rtype::HASH_METADATA
+                | rtype::HASH_LISTPACK_EX => {
                     let key = self.string()?;
                     // None: an empty collection, which Redis skips on load.
                     let value = self.value(t)?;
@@ -1031,6 +1127,79 @@ impl<'a> Decoder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields of a decoded hash, sorted.
+    fn hash_fields(v: Option<Value>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let Some(Value::Hash(h)) = v else {
+            panic!("not a hash")
+        };
+        let mut f: Vec<_> = h.iter().map(|(a, b)| (a.to_vec(), b.to_vec())).collect();
+        f.sort();
+        f
+    }
+
+    /// Redis 7.4's hashes with field TTLs load without the TTLs, expired fields dropped.
+    #[test]
+    fn hashes_with_field_ttls() {
+        let now = 1_800_000_000_000i64;
+        let want = vec![
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"c".to_vec(), b"3".to_vec()),
+        ];
+        // RDB_TYPE_HASH_METADATA: min expire, then TTLs relative to it (+1), 0 for none.
+        let min = (now - 10) as u64;
+        let mut enc = Encoder::new(Vec::new(), false);
+        enc.raw(&min.to_le_bytes()).unwrap();
+        enc.len(3).unwrap();
+        for (ttl, f, v) in [(0u64, "a", "1"), (1, "b", "2"), (1000, "c", "3")] {
+            enc.len(ttl).unwrap();
+            enc.string(f.as_bytes()).unwrap();
+            enc.string(v.as_bytes()).unwrap();
+        }
+        let body = enc.into_inner();
+        let mut dec = Decoder::new(&body);
+        dec.now_ms = now;
+        assert_eq!(hash_fields(dec.value(rtype::HASH_METADATA).unwrap()), want);
+        assert_eq!((dec.field_ttls_dropped, dec.fields_expired), (1, 1));
+        assert_eq!(dec.pos, body.len());
+        // The release candidate's form: absolute TTLs, no minimum.
+        let mut enc = Encoder::new(Vec::new(), false);
+        enc.len(3).unwrap();
+        for (ttl, f, v) in [(0u64, "a", "1"), (min, "b", "2"), (min + 999, "c", "3")] {
+            enc.len(ttl).unwrap();
+            enc.string(f.as_bytes()).unwrap();
+            enc.string(v.as_bytes()).unwrap();
+        }
+        let body = enc.into_inner();
+        let mut dec = Decoder::new(&body);
+        dec.now_ms = now;
+        assert_eq!(
+            hash_fields(dec.value(rtype::HASH_METADATA_PRE_GA).unwrap()),
+            want
+        );
+        // RDB_TYPE_HASH_LISTPACK_EX: min expire, then a listpack of field, value, TTL.
+        let mut lp = crate::keyspace::types::stream::listpack::Writer::new();
+        for (f, v, ttl) in [
+            ("a", "1", 0i64),
+            ("b", "2", min as i64),
+            ("c", "3", min as i64 + 999),
+        ] {
+            lp.string(f.as_bytes());
+            lp.string(v.as_bytes());
+            lp.int(ttl);
+        }
+        let mut enc = Encoder::new(Vec::new(), false);
+        enc.raw(&min.to_le_bytes()).unwrap();
+        enc.string(&lp.finish()).unwrap();
+        let body = enc.into_inner();
+        let mut dec = Decoder::new(&body);
+        dec.now_ms = now;
+        assert_eq!(
+            hash_fields(dec.value(rtype::HASH_LISTPACK_EX).unwrap()),
+            want
+        );
+        assert_eq!(dec.pos, body.len());
+    }
 
     #[test]
     fn roundtrip_stream() {
