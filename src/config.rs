@@ -366,7 +366,7 @@ pub static DEFS: &[Def] = &[
     d("dbfilename", Kind::Str, "dump.rdb", PROTECTED, A),
     d("rdb-del-sync-files", Kind::Bool, "no", 0, S),
     d("dir", Kind::Dir, "", PROTECTED, A),
-    d("rdb-save-incremental-fsync", Kind::Bool, "yes", 0, S),
+    d("rdb-save-incremental-fsync", Kind::Bool, "yes", 0, A),
     d("rdb-key-save-delay", I32, "0", HIDDEN, S),
     d("key-load-delay", I32, "0", HIDDEN, S),
     d(
@@ -644,7 +644,7 @@ pub static DEFS: &[Def] = &[
     d("aof-load-truncated", Kind::Bool, "yes", 0, A),
     d("aof-use-rdb-preamble", Kind::Bool, "yes", 0, A),
     d("aof-timestamp-enabled", Kind::Bool, "no", 0, A),
-    d("aof-rewrite-incremental-fsync", Kind::Bool, "yes", 0, S),
+    d("aof-rewrite-incremental-fsync", Kind::Bool, "yes", 0, A),
     d("aof-disable-auto-gc", Kind::Bool, "no", HIDDEN, S),
     // Scripting.
     da(

@@ -684,6 +684,7 @@ pub fn flush_and_sync(ex: &mut Executor) {
 /// The dataset as an AOF base: an RDB (aof-use-rdb-preamble) or commands.
 fn write_base(ex: &Executor, path: &Path, rdb: bool) -> std::io::Result<()> {
     let file = File::create(path)?;
+    let file = super::SyncEvery::new(file, ex.cfg.get_bool("aof-rewrite-incremental-fsync"));
     let w = std::io::BufWriter::with_capacity(1 << 16, file);
     let w = if rdb {
         super::write_rdb_with(ex, w, true)?
@@ -692,7 +693,7 @@ fn write_base(ex: &Executor, path: &Path, rdb: bool) -> std::io::Result<()> {
         super::rewrite::write_commands(ex, &mut w)?;
         w
     };
-    let mut file = w.into_inner().map_err(|e| e.into_error())?;
+    let mut file = w.into_inner().map_err(|e| e.into_error())?.file;
     super::sync_file(&mut file)
 }
 

@@ -39,8 +39,9 @@ fn write_snapshot(ex: &Executor) -> Result<(), String> {
     let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&tmp)?;
+        let file = SyncEvery::new(file, ex.cfg.get_bool("rdb-save-incremental-fsync"));
         let w = write_rdb(ex, BufWriter::with_capacity(1 << 16, file))?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
+        let file = w.into_inner().map_err(|e| e.into_error())?.file;
         file.sync_all()?;
         std::fs::rename(&tmp, &path)?;
         if let Ok(d) = File::open(".") {
@@ -225,6 +226,43 @@ pub fn open_payload(payload: &[u8]) -> Option<&[u8]> {
     let crc = u64::from_le_bytes(payload[body_len + 2..].try_into().ok()?);
     (version <= rdb::RDB_VERSION_MAX && rdb::CRC64.checksum(&payload[..body_len + 2]) == crc)
         .then(|| &payload[..body_len])
+}
+
+/// A file written in one go that is synced every 4 MiB (rdb-save-incremental-fsync,
+/// aof-rewrite-incremental-fsync): the kernel then never holds gigabytes of dirty pages that
+/// the final fsync would flush in one long stall (Redis's REDIS_AUTOSYNC_BYTES).
+pub struct SyncEvery {
+    pub file: File,
+    enabled: bool,
+    unsynced: usize,
+}
+
+const AUTOSYNC_BYTES: usize = 4 * 1024 * 1024;
+
+impl SyncEvery {
+    pub fn new(file: File, enabled: bool) -> SyncEvery {
+        SyncEvery {
+            file,
+            enabled,
+            unsynced: 0,
+        }
+    }
+}
+
+impl Write for SyncEvery {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unsynced += n;
+        if self.enabled && self.unsynced >= AUTOSYNC_BYTES {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// Flushes a writer and syncs the file under it.
