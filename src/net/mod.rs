@@ -280,6 +280,8 @@ impl Server {
         for slot in std::mem::take(&mut ex.pending_write) {
             self.queue_flush(slot);
         }
+        // Replies from before the script may acknowledge writes: the AOF first, as always.
+        crate::persist::aof::flush(ex);
         let list = std::mem::take(&mut self.flush_list);
         for &slot in &list {
             if Some(slot) == caller {
