@@ -41,10 +41,24 @@ fn run_spec<'a>(
         keys,
         args,
         readonly: ro || flags & sflags::NO_WRITES != 0,
+        allow_oom: flags & (sflags::ALLOW_OOM | sflags::NO_WRITES) != 0,
         is_function,
         name,
         now_ms,
     })
+}
+
+/// The flags a script declared (shebang, or a function's), None in EVAL compatibility mode
+/// or when it is not known yet: what the command may do before it runs (Redis's
+/// evalGetCommandFlags and fcallGetCommandFlags).
+pub fn declared_flags(ex: &crate::exec::Executor, name: &str, argv: &[&[u8]]) -> Option<u32> {
+    let flags = match name {
+        "eval" | "eval_ro" => crate::script::parse_shebang(argv.get(1)?).ok()?.0,
+        "evalsha" | "evalsha_ro" => ex.scripting.as_deref()?.script_flags(argv.get(1)?)?,
+        "fcall" | "fcall_ro" => ex.functions.as_deref()?.functions.get(*argv.get(1)?)?.flags,
+        _ => return None,
+    };
+    (flags & sflags::EVAL_COMPAT == 0).then_some(flags)
 }
 
 /// Runs `f` with the engine taken out of the executor (created on first use), so the script

@@ -6,6 +6,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod evict;
 pub mod multi;
 pub mod pause;
 pub mod propagate;
@@ -218,6 +219,11 @@ pub struct Executor {
     pub persist: crate::persist::PersistState,
     /// Replaying the AOF: keys do not expire meanwhile (the commands saw them alive).
     pub loading: bool,
+    /// maxmemory eviction: the candidate pool and the state of a time-limited round.
+    pub eviction: evict::EvictionState,
+    /// Memory was over maxmemory (and could not be freed) when the running command started
+    /// (Redis's pre_command_oom_state: scripts check it at their first write).
+    pub oom_at_command_start: bool,
     /// Writes as commands for the AOF.
     pub prop: propagate::Propagation,
     /// The append-only file.
@@ -294,6 +300,8 @@ impl Executor {
             busy_poller: None,
             persist: crate::persist::PersistState::default(),
             loading: false,
+            eviction: evict::EvictionState::default(),
+            oom_at_command_start: false,
             prop: propagate::Propagation::default(),
             aof: crate::persist::aof::Aof::default(),
         };
@@ -474,6 +482,10 @@ impl Executor {
         if argv.is_empty() {
             return true;
         }
+        // Evict before the command (a busy script's callers are only answered BUSY).
+        if self.settings.maxmemory > 0 && self.script_busy.is_none() {
+            self.oom_at_command_start = !self.perform_evictions();
+        }
         let resolved = self
             .resolve(argv)
             .map(|cmd| (cmd, self.check_allowed(client, cmd, argv)));
@@ -585,6 +597,25 @@ impl Executor {
         }
         if client.multi.is_some() && meta.has(flag::NO_MULTI) {
             return Err("ERR Command not allowed inside a transaction".into());
+        }
+        // Over maxmemory with nothing left to evict: commands that may grow memory are refused
+        // (and anything queued in MULTI, which would hold memory until EXEC).
+        if self.oom_at_command_start && self.settings.maxmemory > 0 {
+            let queued_denyoom = |c: &Client| {
+                c.multi
+                    .as_ref()
+                    .is_some_and(|m| m.queued.iter().any(|(q, _)| q.meta.has(flag::DENYOOM)))
+            };
+            let denyoom = meta.has(flag::DENYOOM)
+                || (meta.name == "exec" && queued_denyoom(client))
+                || crate::cmd::scripting::declared_flags(self, meta.name, _argv).is_some_and(|f| {
+                    f & (crate::script::sflags::ALLOW_OOM | crate::script::sflags::NO_WRITES) == 0
+                });
+            let queueing = client.multi.is_some()
+                && !matches!(meta.name, "exec" | "discard" | "quit" | "reset");
+            if denyoom || queueing {
+                return Err(err::OOM.into());
+            }
         }
         // Writes stop while the last background save failed (stop-writes-on-bgsave-error),
         // so a client cannot believe data is safe that cannot reach the disk. PING too, as in
@@ -882,6 +913,9 @@ impl Executor {
         self.check_pause(now_ms);
         if self.next_block_deadline().is_some_and(|d| d <= now_ms) {
             self.expire_blocked(now_ms);
+        }
+        if self.eviction.running {
+            self.perform_evictions();
         }
         if self.active_expire_enabled && self.expire_backlog {
             self.active_expire(now_ms, Duration::from_micros(limits::EXPIRE_FAST_CYCLE_US));

@@ -515,6 +515,50 @@ impl<K: DictKey, V> Dict<K, V> {
         Some((&cur.key, &cur.value))
     }
 
+    /// Calls `f` on up to `count` entries found from a random bucket on, walking buckets in
+    /// order (Redis's dictGetSomeKeys: much cheaper than `count` random picks, and random
+    /// enough for eviction sampling). Gives up after `count * 10` buckets.
+    pub fn sample(&self, count: usize, rng: &mut impl FnMut() -> u64, mut f: impl FnMut(&K, &V)) {
+        if self.is_empty() || count == 0 {
+            return;
+        }
+        let tables: &[&Table<K, V>] = if self.rehash_idx.is_some() {
+            &[&self.ht[0], &self.ht[1]]
+        } else {
+            &[&self.ht[0]]
+        };
+        let max_size = tables.iter().map(|t| t.size()).max().unwrap_or(0);
+        if max_size == 0 {
+            return;
+        }
+        let mask = max_size - 1;
+        let mut at = (rng() as usize) & mask;
+        let mut found = 0;
+        let mut steps = count * 10;
+        while found < count && steps > 0 {
+            for (i, t) in tables.iter().enumerate() {
+                // Buckets of ht[0] below the rehash index are empty (moved to ht[1]).
+                if i == 0 && self.rehash_idx.is_some_and(|idx| at < idx) {
+                    continue;
+                }
+                if at >= t.size() {
+                    continue;
+                }
+                let mut node = t.buckets[at].as_deref();
+                while let Some(n) = node {
+                    f(&n.key, &n.value);
+                    found += 1;
+                    if found == count {
+                        return;
+                    }
+                    node = n.next.as_deref();
+                }
+            }
+            at = (at + 1) & mask;
+            steps -= 1;
+        }
+    }
+
     /// Iterates every entry (order unspecified).
     pub fn iter(&self) -> Iter<'_, K, V> {
         Iter {

@@ -607,6 +607,10 @@ pub fn flush(ex: &mut Executor) {
         }
     }
     buf.drain(..written);
+    if buf.is_empty() && buf.capacity() > 1 << 20 {
+        // A burst's buffer is not kept (Redis frees a big aof_buf after writing it too).
+        buf.shrink_to(1 << 16);
+    }
     ex.aof.current_size += written as u64;
     ex.aof.unsynced = true;
     let always = ex.settings.appendfsync == "always";

@@ -44,6 +44,7 @@ pub struct Bridge {
     argpos: Vec<(usize, usize)>,
     argv_scratch: Vec<&'static [u8]>,
     pub readonly: bool,
+    pub allow_oom: bool,
     /// A write command ran: SCRIPT KILL can no longer stop the script.
     pub wrote: bool,
     pub start: Instant,
@@ -91,6 +92,7 @@ impl Bridge {
             argpos: Vec::new(),
             argv_scratch: Vec::new(),
             readonly: false,
+            allow_oom: false,
             wrote: false,
             start: Instant::now(),
             now_ms: 0,
@@ -276,10 +278,22 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
         Ok(cmd) => cmd,
         Err(text) => return fail(l, text),
     };
+    if cmd.meta.has(flag::WRITE) && b.readonly {
+        return fail(l, err::LUA_WRITE_IN_READONLY);
+    }
+    // Over maxmemory when the script started: it may not grow memory, unless it already
+    // wrote (refusing then would break its atomicity) or declared allow-oom (Redis's
+    // scriptVerifyOOM).
+    if cmd.meta.has(flag::DENYOOM)
+        && !b.allow_oom
+        && !b.wrote
+        && ex.oom_at_command_start
+        && ex.settings.maxmemory > 0
+    {
+        // With its code, as Redis's shared.oomerr reply.
+        return fail(l, &format!("-{}", err::OOM));
+    }
     if cmd.meta.has(flag::WRITE) {
-        if b.readonly {
-            return fail(l, err::LUA_WRITE_IN_READONLY);
-        }
         b.wrote = true;
     }
     let fake = &mut *b.fake;

@@ -78,6 +78,9 @@ pub struct RunSpec<'a> {
     pub keys: &'a [&'a [u8]],
     pub args: &'a [&'a [u8]],
     pub readonly: bool,
+    /// The script declared allow-oom (or no-writes): its writes are not refused over
+    /// maxmemory.
+    pub allow_oom: bool,
     pub is_function: bool,
     pub name: &'a [u8],
     pub now_ms: i64,
@@ -448,6 +451,7 @@ impl Engine {
         b.fake.out.proto = Proto::Resp2;
         b.fake.flags = caller.flags & crate::exec::client::flags::NO_TOUCH;
         b.readonly = spec.readonly;
+        b.allow_oom = spec.allow_oom;
         b.wrote = false;
         b.start = Instant::now();
         b.now_ms = spec.now_ms;

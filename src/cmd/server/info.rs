@@ -230,6 +230,10 @@ pub fn render(
     }
     if has("stats") {
         section(&mut s, "Stats");
+        let current_exceeded = ex
+            .eviction
+            .exceeded_since
+            .map_or(std::time::Duration::ZERO, |t| t.elapsed());
         let st = &ex.stats;
         let _ = write!(
             s,
@@ -241,7 +245,7 @@ pub fn render(
              rejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
              expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
              expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\n\
-             total_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\n\
+             total_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\n\
              keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
              pubsubshard_channels:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:0\r\n\
              slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
@@ -261,6 +265,8 @@ pub fn render(
             st.rejected_connections,
             st.expired_keys,
             st.evicted_keys,
+            (ex.eviction.total_exceeded + current_exceeded).as_millis(),
+            current_exceeded.as_millis(),
             st.keyspace_hits,
             st.keyspace_misses,
             ex.pubsub.channel_count(crate::pubsub::Kind::Channel),

@@ -1,0 +1,257 @@
+//! maxmemory eviction (Redis's evict.c): before a command runs, keys are evicted by the
+//! configured policy until used memory is under `maxmemory`, within a time budget set by
+//! `maxmemory-eviction-tenacity`; what is left continues between loop turns.
+//!
+//! The approximated LRU/LFU/TTL policies keep Redis's eviction pool: each round samples
+//! `maxmemory-samples` keys per database into a pool of the 16 best candidates seen so far,
+//! and evicts the best one still present.
+
+use std::time::{Duration, Instant};
+
+use super::{idle_secs, lfu_decayed, Executor};
+use crate::keyspace::bytes::CompactBytes;
+
+/// Redis's EVPOOL_SIZE.
+const POOL_SIZE: usize = 16;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Policy {
+    NoEviction,
+    Lru { all: bool },
+    Lfu { all: bool },
+    Random { all: bool },
+    VolatileTtl,
+}
+
+impl Policy {
+    fn from_name(name: &str) -> Policy {
+        match name {
+            "allkeys-lru" => Policy::Lru { all: true },
+            "volatile-lru" => Policy::Lru { all: false },
+            "allkeys-lfu" => Policy::Lfu { all: true },
+            "volatile-lfu" => Policy::Lfu { all: false },
+            "allkeys-random" => Policy::Random { all: true },
+            "volatile-random" => Policy::Random { all: false },
+            "volatile-ttl" => Policy::VolatileTtl,
+            _ => Policy::NoEviction,
+        }
+    }
+
+    fn all_keys(self) -> bool {
+        matches!(
+            self,
+            Policy::Lru { all: true } | Policy::Lfu { all: true } | Policy::Random { all: true }
+        )
+    }
+}
+
+struct Candidate {
+    /// Higher is a better candidate (idle time, 255 - LFU counter, or time left inverted).
+    score: u64,
+    db: usize,
+    key: CompactBytes,
+}
+
+#[derive(Default)]
+pub struct EvictionState {
+    /// Candidates sorted by ascending score; the best is last.
+    pool: Vec<Candidate>,
+    /// Where the random policies look next (Redis's static next_db).
+    next_db: usize,
+    /// A time-limited round stopped with memory still over the limit: go on later.
+    pub running: bool,
+    /// When used memory went over maxmemory (cleared once under), for INFO.
+    pub exceeded_since: Option<Instant>,
+    pub total_exceeded: Duration,
+}
+
+/// Redis's evictionTimeLimitUs: 50 us per tenacity step up to 10, then 15% more per step;
+/// 100 means no limit.
+fn time_limit(tenacity: i64) -> Option<Duration> {
+    match tenacity {
+        t if t <= 10 => Some(Duration::from_micros(50 * t.max(0) as u64)),
+        t if t < 100 => Some(Duration::from_micros(
+            (500.0 * 1.15f64.powf(t as f64 - 10.0)) as u64,
+        )),
+        _ => None,
+    }
+}
+
+impl Executor {
+    /// Memory that counts against maxmemory: what the allocator holds minus the AOF bytes
+    /// waiting to be written (Redis's freeMemoryGetNotCountedMemory).
+    pub fn memory_for_eviction(&self) -> usize {
+        crate::alloc::used_memory().saturating_sub(self.prop.out.len())
+    }
+
+    /// Redis's performEvictions: false when memory is over maxmemory and nothing more can be
+    /// evicted (EVICT_FAIL), so commands that may grow memory are refused.
+    pub fn perform_evictions(&mut self) -> bool {
+        let max = self.settings.maxmemory as usize;
+        if max == 0 || self.loading {
+            return true;
+        }
+        let used = self.memory_for_eviction();
+        if used <= max {
+            if let Some(since) = self.eviction.exceeded_since.take() {
+                self.eviction.total_exceeded += since.elapsed();
+            }
+            self.eviction.running = false;
+            return true;
+        }
+        self.eviction
+            .exceeded_since
+            .get_or_insert_with(Instant::now);
+        let policy = Policy::from_name(self.settings.maxmemory_policy);
+        if policy == Policy::NoEviction {
+            return false;
+        }
+        let to_free = used - max;
+        let start = Instant::now();
+        let limit = time_limit(self.settings.maxmemory_eviction_tenacity);
+        let mut freed = 0usize;
+        let mut evicted = 0u64;
+        self.eviction.running = false;
+        while freed < to_free {
+            let Some((db, key)) = self.eviction_candidate(policy) else {
+                // Nothing left to evict.
+                return self.memory_for_eviction() <= max;
+            };
+            let before = crate::alloc::used_memory();
+            self.evict(db, &key);
+            freed += before.saturating_sub(crate::alloc::used_memory());
+            evicted += 1;
+            if evicted % 16 == 0 && limit.is_some_and(|l| start.elapsed() > l) {
+                // The rest goes on between loop turns (Redis's evictionTimeProc).
+                self.eviction.running = true;
+                break;
+            }
+        }
+        true
+    }
+
+    /// Deletes an evicted key with Redis's side effects: stats, event, invalidation, and a
+    /// DEL (UNLINK with lazyfree-lazy-eviction) for the AOF.
+    fn evict(&mut self, db: usize, key: &[u8]) {
+        self.dbs[db].remove(key);
+        self.stats.evicted_keys += 1;
+        self.signal_modified(db, key);
+        self.notify(crate::config::notify::EVICTED, "evicted", key, db);
+        if self.prop.enabled {
+            let del: &[u8] = if self.settings.lazyfree_lazy_eviction {
+                b"UNLINK"
+            } else {
+                b"DEL"
+            };
+            self.prop.now(db, [del, key].into_iter());
+        }
+    }
+
+    /// The next key to evict under `policy`, None when there is none.
+    fn eviction_candidate(&mut self, policy: Policy) -> Option<(usize, CompactBytes)> {
+        let ndb = self.dbs.len();
+        if let Policy::Random { all } = policy {
+            for _ in 0..ndb {
+                self.eviction.next_db = (self.eviction.next_db + 1) % ndb;
+                let db = self.eviction.next_db;
+                let mut rng = crate::util::rng::splitmix(self.random_u64());
+                let d = &self.dbs[db];
+                let key = if all {
+                    d.keys.random(&mut rng).map(|(k, _)| k.clone())
+                } else {
+                    d.volatile.random(&mut rng).map(|(k, _)| k.clone())
+                };
+                if let Some(k) = key {
+                    return Some((db, k));
+                }
+            }
+            return None;
+        }
+        loop {
+            let mut total = 0;
+            for db in 0..ndb {
+                let n = if policy.all_keys() {
+                    self.dbs[db].len()
+                } else {
+                    self.dbs[db].expires_count()
+                };
+                if n > 0 {
+                    self.populate_pool(db, policy);
+                    total += n;
+                }
+            }
+            if total == 0 {
+                return None;
+            }
+            // Best first; a candidate deleted since it was pooled is skipped.
+            while let Some(c) = self.eviction.pool.pop() {
+                let d = &self.dbs[c.db];
+                let present = if policy.all_keys() {
+                    d.keys.get(c.key.as_slice()).is_some()
+                } else {
+                    d.volatile.get(c.key.as_slice()).is_some()
+                };
+                if present {
+                    return Some((c.db, c.key));
+                }
+            }
+        }
+    }
+
+    /// Redis's evictionPoolPopulate: samples keys of `db` and keeps the best candidates.
+    fn populate_pool(&mut self, db: usize, policy: Policy) {
+        let now = self.clock.now_ms();
+        let samples = self.settings.maxmemory_samples.max(1) as usize;
+        let decay = self.settings.lfu_decay_time;
+        let mut rng = crate::util::rng::splitmix(self.random_u64());
+        let d = &self.dbs[db];
+        let pool = &mut self.eviction.pool;
+        let mut consider = |key: &CompactBytes, entry: &crate::keyspace::db::Entry| {
+            let score = match policy {
+                Policy::Lru { .. } => idle_secs(entry.lru, now),
+                Policy::Lfu { .. } => 255 - u64::from(lfu_decayed(entry.lru, now, decay)),
+                _ => u64::MAX - entry.expire_at_ms as u64,
+            };
+            if pool
+                .iter()
+                .any(|c| c.db == db && c.key.as_slice() == key.as_slice())
+            {
+                return;
+            }
+            // A full pool keeps the 16 best: one worse than all of them is not taken.
+            let at = pool.partition_point(|c| c.score < score);
+            let key = key.clone();
+            if pool.len() == POOL_SIZE {
+                if at == 0 {
+                    return;
+                }
+                pool.remove(0);
+                pool.insert(at - 1, Candidate { score, db, key });
+            } else {
+                pool.insert(at, Candidate { score, db, key });
+            }
+        };
+        if policy.all_keys() {
+            d.keys.sample(samples, &mut rng, |k, e| consider(k, e));
+        } else {
+            d.volatile.sample(samples, &mut rng, |k, _| {
+                if let Some(e) = d.keys.get(k.as_slice()) {
+                    consider(k, e);
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenacity_limits_are_redis_s() {
+        assert_eq!(time_limit(0), Some(Duration::ZERO));
+        assert_eq!(time_limit(10), Some(Duration::from_micros(500)));
+        assert_eq!(time_limit(11), Some(Duration::from_micros(575)));
+        assert_eq!(time_limit(100), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! maxmemory eviction under real memory use: the limit holds, the LRU approximation keeps
+//! recently used keys, volatile policies touch only keys with a TTL. (What is refused over
+//! the limit, and how scripts behave, is in the `eviction` transcript.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::client::Client;
+use common::server::cinnabar;
+
+fn used_memory(c: &mut Client) -> u64 {
+    let info = c.cmd(&["INFO", "memory"]);
+    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+fn evicted(c: &mut Client) -> u64 {
+    let info = c.cmd(&["INFO", "stats"]);
+    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// Pipelines `n` SETs of 1000-byte values named `prefix:i` (with `extra` arguments).
+fn write_keys(c: &mut Client, prefix: &str, n: usize, extra: &str) {
+    let value = "v".repeat(1000);
+    let mut batch = Vec::new();
+    for i in 0..n {
+        batch.extend_from_slice(format!("SET {prefix}:{i} {value} {extra}\r\n").as_bytes());
+    }
+    c.send_raw(&batch).unwrap();
+    for _ in 0..n {
+        let r = c.read_raw().unwrap();
+        assert_eq!(r, b"+OK\r\n", "{}", String::from_utf8_lossy(&r));
+    }
+}
+
+#[test]
+fn the_limit_holds_and_recently_used_keys_stay() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    write_keys(&mut c, "cold", 2000, "");
+    // The LRU clock ticks in seconds.
+    std::thread::sleep(Duration::from_millis(2100));
+    for i in 0..200 {
+        c.cmd(&["GET", &format!("cold:{i}")]);
+    }
+    let limit = used_memory(&mut c);
+    c.ok(&format!("CONFIG SET maxmemory {limit}"));
+    c.ok("CONFIG SET maxmemory-policy allkeys-lru");
+    write_keys(&mut c, "new", 1000, "");
+    assert!(evicted(&mut c) >= 900, "evicted {}", evicted(&mut c));
+    assert!(
+        used_memory(&mut c) <= limit + 64 * 1024,
+        "used {} limit {limit}",
+        used_memory(&mut c)
+    );
+    let hot_left = (0..200)
+        .filter(|i| c.cmd(&["EXISTS", &format!("cold:{i}")]).as_int() == Some(1))
+        .count();
+    assert!(
+        hot_left >= 190,
+        "only {hot_left} of 200 recently used keys stayed"
+    );
+    let new_left = (0..1000)
+        .filter(|i| c.cmd(&["EXISTS", &format!("new:{i}")]).as_int() == Some(1))
+        .count();
+    assert!(new_left >= 950, "only {new_left} of 1000 new keys stayed");
+}
+
+#[test]
+fn volatile_policies_evict_only_keys_with_a_ttl() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    write_keys(&mut c, "keep", 500, "");
+    write_keys(&mut c, "short", 500, "EX 1000");
+    write_keys(&mut c, "long", 500, "EX 100000");
+    let limit = used_memory(&mut c);
+    c.ok(&format!("CONFIG SET maxmemory {limit}"));
+    c.ok("CONFIG SET maxmemory-policy volatile-ttl");
+    write_keys(&mut c, "more", 400, "EX 50000");
+    let count = |c: &mut Client, prefix: &str| {
+        (0..500)
+            .filter(|i| c.cmd(&["EXISTS", &format!("{prefix}:{i}")]).as_int() == Some(1))
+            .count()
+    };
+    assert_eq!(count(&mut c, "keep"), 500);
+    // The nearest expiries go first.
+    assert!(count(&mut c, "short") < 200, "{}", count(&mut c, "short"));
+    assert!(count(&mut c, "long") > 450, "{}", count(&mut c, "long"));
+    // Once no key has a TTL left to evict, writes are refused.
+    c.ok("CONFIG SET maxmemory-policy volatile-random");
+    let value = "v".repeat(1000);
+    let mut refused = false;
+    for i in 0..5000 {
+        let r = c.cmd_raw(&["SET", &format!("x:{i}"), &value]);
+        if r.starts_with(b"-OOM") {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused);
+    assert_eq!(count(&mut c, "keep"), 500);
+    assert_eq!(c.cmd(&["EXISTS", "long:1"]).as_int(), Some(0));
+}
+
+#[test]
+fn evictions_reach_the_aof_as_deletions() {
+    let server = cinnabar(&["--appendonly".into(), "yes".into()]);
+    let mut c = server.client();
+    write_keys(&mut c, "k", 300, "");
+    let limit = used_memory(&mut c);
+    c.ok(&format!("CONFIG SET maxmemory {limit}"));
+    c.ok("CONFIG SET maxmemory-policy allkeys-random");
+    write_keys(&mut c, "n", 300, "");
+    let n = evicted(&mut c);
+    assert!(n > 100, "{n}");
+    let aof = std::fs::read(server.dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    let dels = aof.windows(9).filter(|w| w == b"$3\r\nDEL\r\n").count() as u64;
+    assert_eq!(dels, n);
+}
