@@ -295,6 +295,7 @@ impl Executor {
         let argv_owned = blocked.argv.clone();
         let argv: Vec<&[u8]> = argv_owned.iter().map(|a| a.as_slice()).collect();
         let handler = cmd.handler.expect("bound command");
+        let started = std::time::Instant::now();
         let prop = self.prop.enabled.then(|| (self.prop.enter(), self.dirty));
         let (result, request) = {
             let mut ctx = Ctx::new(self, client, &argv, cmd, now_ms);
@@ -316,6 +317,7 @@ impl Executor {
             client.out.error(e.text());
             self.stats.count_error(e.code());
         }
+        self.slowlog_push(client, &argv, started.elapsed().as_micros() as u64, now_ms);
         self.unpark(client);
         self.resume(client.slot);
     }

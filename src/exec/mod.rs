@@ -10,6 +10,7 @@ pub mod evict;
 pub mod multi;
 pub mod pause;
 pub mod propagate;
+pub mod slowlog;
 pub mod publish;
 pub mod stats;
 #[cfg(test)]
@@ -219,6 +220,7 @@ pub struct Executor {
     pub persist: crate::persist::PersistState,
     /// Replaying the AOF: keys do not expire meanwhile (the commands saw them alive).
     pub loading: bool,
+    pub slowlog: slowlog::Slowlog,
     /// maxmemory eviction: the candidate pool and the state of a time-limited round.
     pub eviction: evict::EvictionState,
     /// Memory was over maxmemory (and could not be freed) when the running command started
@@ -301,6 +303,7 @@ impl Executor {
             persist: crate::persist::PersistState::default(),
             loading: false,
             eviction: evict::EvictionState::default(),
+            slowlog: slowlog::Slowlog::default(),
             oom_at_command_start: false,
             prop: propagate::Propagation::default(),
             aof: crate::persist::aof::Aof::default(),
@@ -707,6 +710,10 @@ impl Executor {
             self.feed_monitors(client, &shown, db);
         }
         let usec = start.elapsed().as_micros() as u64;
+        // A command that blocked is logged when it is served (see exec/blocking.rs).
+        if !cmd.meta.has(flag::SKIP_SLOWLOG) && !client.has(cf::BLOCKED) {
+            self.slowlog_push(client, argv, usec, now_ms);
+        }
         let st = &mut self.stats.cmd[cmd.id];
         st.calls += 1;
         st.usec += usec;
@@ -716,6 +723,27 @@ impl Executor {
             self.stats.count_error(e.code());
         }
         self.stats.total_commands_processed += 1;
+    }
+
+    /// Adds the command to the slow log if it took `slowlog-log-slower-than` or more.
+    pub(super) fn slowlog_push(&mut self, client: &Client, argv: &[&[u8]], usec: u64, now_ms: i64) {
+        let threshold = self.settings.slowlog_log_slower_than;
+        if threshold < 0 || (usec as i64) < threshold {
+            return;
+        }
+        let shown = pause::redacted_argv(argv);
+        let name = client.name.as_deref().unwrap_or_default();
+        // A client without a connection (the scripts' one) shows as Redis's "?:0".
+        let addr = if client.fd < 0 { "" } else { client.addr.as_str() };
+        self.slowlog.push(
+            threshold,
+            self.settings.slowlog_max_len,
+            &shown,
+            usec,
+            now_ms / 1000,
+            addr,
+            name,
+        );
     }
 
     /// Closes clients whose pending output passed client-output-buffer-limit.

@@ -5,6 +5,7 @@ pub mod config_cmd;
 pub mod debug;
 pub mod info;
 pub mod introspect;
+pub mod slowlog;
 
 use crate::cmd::args::{eq, int};
 use crate::cmd::meta_gen as m;
@@ -319,4 +320,8 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
         introspect::command_getkeysandflags,
     ),
     (&m::COMMAND_HELP, introspect::command_help),
+    (&m::SLOWLOG_GET, slowlog::slowlog_get),
+    (&m::SLOWLOG_LEN, slowlog::slowlog_len),
+    (&m::SLOWLOG_RESET, slowlog::slowlog_reset),
+    (&m::SLOWLOG_HELP, slowlog::slowlog_help),
 ];
