@@ -89,6 +89,7 @@ fn main() {
     };
     tracing::info!("Running mode=standalone, port={}.", ex.tcp_port);
     tracing::warn!("Server initialized");
+    ex.stats.startup_memory = cinnabar::alloc::used_memory() as u64;
     match cinnabar::persist::load(&mut ex) {
         Ok(Some(_)) | Ok(None) => cinnabar::persist::aof::started_without(&mut ex),
         Err(e) => {

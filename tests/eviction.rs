@@ -125,3 +125,40 @@ fn evictions_reach_the_aof_as_deletions() {
     let dels = aof.windows(9).filter(|w| w == b"$3\r\nDEL\r\n").count() as u64;
     assert_eq!(dels, n);
 }
+
+#[test]
+fn memory_usage_and_stats_account_for_the_data() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    c.ok("SET small 1");
+    c.ok(&format!("SET big {}", "x".repeat(10_000)));
+    c.ok("RPUSH list a b c");
+    let usage = |c: &mut Client, k: &str| c.cmd(&["MEMORY", "USAGE", k]).as_int().unwrap();
+    assert!(usage(&mut c, "small") < 200);
+    assert!((10_000..11_000).contains(&usage(&mut c, "big")));
+    assert!(usage(&mut c, "list") > usage(&mut c, "small"));
+    let stats = c.cmd(&["MEMORY", "STATS"]);
+    let items = stats.items().unwrap();
+    let field = |name: &str| {
+        let i = items
+            .iter()
+            .position(|f| f.as_bytes() == Some(name.as_bytes()))
+            .unwrap_or_else(|| panic!("no {name}"));
+        items[i + 1].clone()
+    };
+    assert_eq!(field("keys.count").as_int(), Some(3));
+    let total = field("total.allocated").as_int().unwrap();
+    let dataset = field("dataset.bytes").as_int().unwrap();
+    assert!(dataset > 10_000 && dataset < total, "{dataset} {total}");
+    assert!(field("db.0").items().is_some());
+    let info = c.cmd(&["INFO", "memory"]);
+    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    let get = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    assert!(get("used_memory_peak") >= get("used_memory_startup"));
+    assert!(get("used_memory_dataset") > 10_000);
+}

@@ -68,8 +68,14 @@ fn exercise(server: &Server) -> Vec<String> {
 fn slowlog_matches_redis() {
     let ours = exercise(&cinnabar(&[]));
     assert!(ours.iter().any(|l| l.contains("(redacted)")), "{ours:#?}");
-    assert!(ours.iter().any(|l| l.contains("... (172 more bytes)")), "{ours:#?}");
-    assert!(ours.iter().any(|l| l.contains("... (10 more arguments)")), "{ours:#?}");
+    assert!(
+        ours.iter().any(|l| l.contains("... (172 more bytes)")),
+        "{ours:#?}"
+    );
+    assert!(
+        ours.iter().any(|l| l.contains("... (10 more arguments)")),
+        "{ours:#?}"
+    );
     assert!(ours.iter().any(|l| l.contains("BLPOP q 0")), "{ours:#?}");
     if let Some(redis) = redis_or_skip(&[]) {
         assert_eq!(ours, exercise(&redis));

@@ -10,8 +10,8 @@ pub mod evict;
 pub mod multi;
 pub mod pause;
 pub mod propagate;
-pub mod slowlog;
 pub mod publish;
+pub mod slowlog;
 pub mod stats;
 #[cfg(test)]
 pub mod testing;
@@ -734,7 +734,11 @@ impl Executor {
         let shown = pause::redacted_argv(argv);
         let name = client.name.as_deref().unwrap_or_default();
         // A client without a connection (the scripts' one) shows as Redis's "?:0".
-        let addr = if client.fd < 0 { "" } else { client.addr.as_str() };
+        let addr = if client.fd < 0 {
+            ""
+        } else {
+            client.addr.as_str()
+        };
         self.slowlog.push(
             threshold,
             self.settings.slowlog_max_len,

@@ -64,7 +64,11 @@ impl Slowlog {
             unix_secs,
             micros,
             argv,
-            addr: if addr.is_empty() { "?:0".into() } else { addr.into() },
+            addr: if addr.is_empty() {
+                "?:0".into()
+            } else {
+                addr.into()
+            },
             name: name.to_vec(),
         });
         self.next_id += 1;
@@ -82,7 +86,10 @@ mod tests {
         let big = vec![b'x'; 200];
         let mut argv: Vec<&[u8]> = vec![b"SET", &big];
         log.push(0, 10, &argv, 5, 1, "a:1", b"");
-        assert_eq!(log.entries[0].argv[1].len(), 128 + "... (72 more bytes)".len());
+        assert_eq!(
+            log.entries[0].argv[1].len(),
+            128 + "... (72 more bytes)".len()
+        );
         argv = vec![b"DEL"; 40];
         log.push(0, 10, &argv, 5, 1, "", b"n");
         let e = &log.entries[0];

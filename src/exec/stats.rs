@@ -64,6 +64,10 @@ pub struct Stats {
     pub total_net_output_bytes: u64,
     pub client_query_buffer_limit_disconnections: u64,
     pub client_output_buffer_limit_disconnections: u64,
+    /// Highest used memory seen (sampled by the cron and by INFO/MEMORY).
+    pub peak_memory: u64,
+    /// Used memory once the server was set up, before loading data.
+    pub startup_memory: u64,
     ops: Metric,
     net_in: Metric,
     net_out: Metric,
@@ -87,8 +91,14 @@ impl Stats {
         }
     }
 
+    /// Raises the memory peak.
+    pub fn note_memory(&mut self, used: u64) {
+        self.peak_memory = self.peak_memory.max(used);
+    }
+
     /// Feeds the instantaneous metrics (called from the cron).
     pub fn sample(&mut self, now_ms: i64) {
+        self.note_memory(crate::alloc::used_memory() as u64);
         self.ops.track(now_ms, self.total_commands_processed);
         self.net_in.track(now_ms, self.total_net_input_bytes);
         self.net_out.track(now_ms, self.total_net_output_bytes);

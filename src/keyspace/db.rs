@@ -13,6 +13,12 @@ pub const NO_EXPIRE: i64 = -1;
 /// Redis's LRU clock: seconds, 24 bits.
 pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 
+/// Bytes a key's table entry takes besides the heap of its name and value: the node (name,
+/// entry, chain link) and its bucket slot (for MEMORY USAGE).
+pub const ENTRY_BYTES: usize = std::mem::size_of::<crate::keyspace::bytes::CompactBytes>()
+    + std::mem::size_of::<Entry>()
+    + 2 * std::mem::size_of::<usize>();
+
 pub struct Entry {
     pub value: Value,
     /// Absolute unix time in ms, or NO_EXPIRE.

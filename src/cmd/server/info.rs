@@ -117,8 +117,12 @@ pub fn render(
     }
     if has("memory") {
         section(&mut s, "Memory");
-        let used = crate::alloc::used_memory() as u64;
-        let rss = crate::alloc::rss_bytes() as u64;
+        let o = super::memory::Overview::of(ex);
+        let (used, rss, peak) = (o.used, o.rss, o.peak);
+        let (overhead, startup, dataset) = (o.overhead_total, o.startup, o.dataset);
+        let (peak_perc, dataset_perc) = (o.peak_percent(), o.dataset_percent());
+        let aof_buffer = o.aof_buffer;
+        let not_counted = ex.prop.out.len();
         let total = crate::alloc::total_system_memory();
         let maxmemory = ex.settings.maxmemory;
         let frag = if used > 0 {
@@ -143,9 +147,9 @@ pub fn render(
         let _ = write!(
             s,
             "used_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
-             used_memory_rss_human:{}\r\nused_memory_peak:{used}\r\nused_memory_peak_human:{}\r\n\
-             used_memory_peak_perc:100.00%\r\nused_memory_overhead:0\r\nused_memory_startup:0\r\n\
-             used_memory_dataset:{used}\r\nused_memory_dataset_perc:100.00%\r\n\
+             used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
+             used_memory_peak_perc:{peak_perc:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\n\
+             used_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{dataset_perc:.2}%\r\n\
              allocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\n\
              total_system_memory:{total}\r\ntotal_system_memory_human:{}\r\n\
              used_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\n\
@@ -156,9 +160,9 @@ pub fn render(
              maxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\n\
              allocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\n\
              rss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\n\
-             mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\n\
+             mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:0\r\n\
              mem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{mem_clients}\r\n\
-             mem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\n\
+             mem_cluster_links:0\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\n\
              lazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
             human(used),
             human(rss),

@@ -5,6 +5,7 @@ pub mod config_cmd;
 pub mod debug;
 pub mod info;
 pub mod introspect;
+pub mod memory;
 pub mod slowlog;
 
 use crate::cmd::args::{eq, int};
@@ -320,6 +321,12 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
         introspect::command_getkeysandflags,
     ),
     (&m::COMMAND_HELP, introspect::command_help),
+    (&m::MEMORY_USAGE, memory::memory_usage),
+    (&m::MEMORY_STATS, memory::memory_stats),
+    (&m::MEMORY_DOCTOR, memory::memory_doctor),
+    (&m::MEMORY_MALLOC_STATS, memory::memory_malloc_stats),
+    (&m::MEMORY_PURGE, memory::memory_purge),
+    (&m::MEMORY_HELP, memory::memory_help),
     (&m::SLOWLOG_GET, slowlog::slowlog_get),
     (&m::SLOWLOG_LEN, slowlog::slowlog_len),
     (&m::SLOWLOG_RESET, slowlog::slowlog_reset),

@@ -4,10 +4,16 @@ use crate::exec::Ctx;
 use crate::resp::errors::{CmdError, CmdResult};
 
 pub fn slowlog_get(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() > 3 {
+        return Err(crate::resp::errors::subcommand_syntax(
+            ctx.argv[0],
+            ctx.argv[1],
+        ));
+    }
     let count = match ctx.argv.get(2) {
         None => 10,
         Some(a) => {
-            let n = crate::cmd::args::int(a)?;
+            let n = crate::util::num::parse_i64(a).unwrap_or(i64::MIN);
             if n < -1 {
                 return Err(CmdError::from(
                     "ERR count should be greater than or equal to -1",
