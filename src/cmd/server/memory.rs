@@ -153,11 +153,11 @@ pub fn memory_stats(ctx: &mut Ctx) -> CmdResult {
     }
     int(out, "overhead.total", o.overhead_total);
     int(out, "keys.count", o.keys);
-    let per_key = if o.keys > 0 {
-        o.used.saturating_sub(o.startup) / o.keys
-    } else {
-        0
-    };
+    let per_key = o
+        .used
+        .saturating_sub(o.startup)
+        .checked_div(o.keys)
+        .unwrap_or(0);
     int(out, "keys.bytes-per-key", per_key);
     int(out, "dataset.bytes", o.dataset);
     out.bulk(b"dataset.percentage");
