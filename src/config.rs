@@ -713,8 +713,8 @@ pub static DEFS: &[Def] = &[
         A,
     ),
     d("slowlog-max-len", NONNEG_I64, "128", 0, A),
-    d("latency-monitor-threshold", NONNEG_I64, "0", 0, S),
-    d("latency-tracking", Kind::Bool, "yes", 0, S),
+    d("latency-monitor-threshold", NONNEG_I64, "0", 0, A),
+    d("latency-tracking", Kind::Bool, "yes", 0, A),
     d(
         "latency-tracking-info-percentiles",
         Kind::Percentiles,
@@ -1558,6 +1558,8 @@ pub struct Settings {
     pub maxmemory_policy: &'static str,
     pub maxmemory_samples: i64,
     pub slowlog_log_slower_than: i64,
+    pub latency_monitor_threshold: i64,
+    pub latency_tracking: bool,
     pub slowlog_max_len: usize,
     pub maxmemory_eviction_tenacity: i64,
     /// Evictions propagate as UNLINK instead of DEL.
@@ -1647,6 +1649,8 @@ impl Config {
             maxmemory: self.get_int("maxmemory") as u64,
             maxmemory_samples: self.get_int("maxmemory-samples"),
             slowlog_log_slower_than: self.get_int("slowlog-log-slower-than"),
+            latency_monitor_threshold: self.get_int("latency-monitor-threshold"),
+            latency_tracking: self.get_bool("latency-tracking"),
             slowlog_max_len: self.get_int("slowlog-max-len") as usize,
             maxmemory_eviction_tenacity: self.get_int("maxmemory-eviction-tenacity"),
             lazyfree_lazy_eviction: self.get_bool("lazyfree-lazy-eviction"),

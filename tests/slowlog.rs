@@ -81,3 +81,41 @@ fn slowlog_matches_redis() {
         assert_eq!(ours, exercise(&redis));
     }
 }
+
+/// The latency monitor records a slow command; LATENCY reports it as Redis does.
+#[test]
+fn latency_monitor_reports_a_slow_command() {
+    let server = cinnabar(&["--enable-debug-command".into(), "yes".into()]);
+    let mut c = server.client();
+    c.ok("CONFIG SET latency-monitor-threshold 10");
+    c.ok("SET k v");
+    c.ok("DEBUG SLEEP 0.05");
+    let latest = c.cmd(&["LATENCY", "LATEST"]);
+    let rows = latest.items().unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = rows[0].items().unwrap();
+    assert_eq!(row[0].as_bytes(), Some(&b"command"[..]));
+    let (last, max) = (row[2].as_int().unwrap(), row[3].as_int().unwrap());
+    assert!((50..200).contains(&last) && last == max, "{last} {max}");
+    assert_eq!(
+        c.cmd(&["LATENCY", "HISTORY", "command"])
+            .items()
+            .unwrap()
+            .len(),
+        1
+    );
+    let graph = String::from_utf8_lossy(&c.cmd_raw(&["LATENCY", "GRAPH", "command"])).into_owned();
+    assert!(
+        graph.contains(&format!("command - high {last} ms, low {last} ms")),
+        "{graph}"
+    );
+    assert!(graph.contains("\n_\n \n0\ns\n"), "{graph:?}");
+    let doctor = String::from_utf8_lossy(&c.cmd_raw(&["LATENCY", "DOCTOR"])).into_owned();
+    assert!(doctor.contains("1. command: 1 latency spikes"), "{doctor}");
+    let hist = c.cmd(&["LATENCY", "HISTOGRAM", "set"]);
+    let items = hist.items().unwrap();
+    assert_eq!(items[0].as_bytes(), Some(&b"set"[..]));
+    assert_eq!(items[1].items().unwrap()[1].as_int(), Some(1));
+    assert_eq!(c.cmd(&["LATENCY", "RESET"]).as_int(), Some(1));
+    assert_eq!(c.cmd(&["LATENCY", "LATEST"]).items().unwrap().len(), 0);
+}

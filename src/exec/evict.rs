@@ -127,6 +127,8 @@ impl Executor {
                 break;
             }
         }
+        let now = self.clock.now_ms();
+        self.latency_sample("eviction-cycle", start.elapsed().as_millis() as u64, now);
         true
     }
 

@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod client;
 pub mod evict;
+pub mod latency;
 pub mod multi;
 pub mod pause;
 pub mod propagate;
@@ -221,6 +222,7 @@ pub struct Executor {
     /// Replaying the AOF: keys do not expire meanwhile (the commands saw them alive).
     pub loading: bool,
     pub slowlog: slowlog::Slowlog,
+    pub latency: latency::LatencyMonitor,
     /// maxmemory eviction: the candidate pool and the state of a time-limited round.
     pub eviction: evict::EvictionState,
     /// Memory was over maxmemory (and could not be freed) when the running command started
@@ -304,6 +306,7 @@ impl Executor {
             loading: false,
             eviction: evict::EvictionState::default(),
             slowlog: slowlog::Slowlog::default(),
+            latency: latency::LatencyMonitor::default(),
             oom_at_command_start: false,
             prop: propagate::Propagation::default(),
             aof: crate::persist::aof::Aof::default(),
@@ -714,15 +717,36 @@ impl Executor {
         if !cmd.meta.has(flag::SKIP_SLOWLOG) && !client.has(cf::BLOCKED) {
             self.slowlog_push(client, argv, usec, now_ms);
         }
+        if !client.has(cf::BLOCKED) {
+            let event = if cmd.meta.has(flag::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.latency_sample(event, usec / 1000, now_ms);
+        }
         let st = &mut self.stats.cmd[cmd.id];
         st.calls += 1;
         st.usec += usec;
+        if self.settings.latency_tracking {
+            if st.hist.is_empty() {
+                st.hist = vec![0; latency::HIST_BUCKETS];
+            }
+            st.hist[latency::bucket_of(usec)] += 1;
+        }
         if let Err(e) = result {
             st.failed_calls += 1;
             client.out.error(e.text());
             self.stats.count_error(e.code());
         }
         self.stats.total_commands_processed += 1;
+    }
+
+    /// Records a latency event of `ms` milliseconds if the monitor is on and it is slow enough.
+    pub fn latency_sample(&mut self, event: &'static str, ms: u64, now_ms: i64) {
+        let threshold = self.settings.latency_monitor_threshold;
+        self.latency
+            .add_if_needed(threshold, event, ms, now_ms / 1000);
     }
 
     /// Adds the command to the slow log if it took `slowlog-log-slower-than` or more.
@@ -925,7 +949,9 @@ impl Executor {
         if self.active_expire_enabled && !self.is_paused(now_ms) {
             let budget_us =
                 limits::EXPIRE_SLOW_CYCLE_PERCENT * 1_000_000 / u64::from(self.hz.max(1)) / 100;
+            let started = Instant::now();
             self.active_expire(now_ms, Duration::from_micros(budget_us));
+            self.latency_sample("expire-cycle", started.elapsed().as_millis() as u64, now_ms);
         }
         // Redis's databasesCron: shrink sparse tables, then give one resizing table 1 ms.
         for db in &mut self.dbs {

@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CmdStats {
     pub calls: u64,
     pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
+    /// Calls per latency bucket (exec::latency::bucket_of), for LATENCY HISTOGRAM.
+    pub hist: Vec<u64>,
 }
 
 /// Samples kept for instantaneous metrics (Redis's STATS_METRIC_SAMPLES).

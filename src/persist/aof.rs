@@ -590,6 +590,7 @@ pub fn flush(ex: &mut Executor) {
         return;
     };
     let buf = &mut ex.prop.out;
+    let write_started = std::time::Instant::now();
     let mut written = 0;
     let mut error = None;
     while written < buf.len() {
@@ -606,6 +607,7 @@ pub fn flush(ex: &mut Executor) {
             }
         }
     }
+    let write_ms = write_started.elapsed().as_millis() as u64;
     buf.drain(..written);
     if buf.is_empty() && buf.capacity() > 1 << 20 {
         // A burst's buffer is not kept (Redis frees a big aof_buf after writing it too).
@@ -613,6 +615,8 @@ pub fn flush(ex: &mut Executor) {
     }
     ex.aof.current_size += written as u64;
     ex.aof.unsynced = true;
+    let now = ex.clock.now_ms();
+    ex.latency_sample("aof-write", write_ms, now);
     let always = ex.settings.appendfsync == "always";
     if let Some(e) = error {
         if always {
@@ -630,12 +634,16 @@ pub fn flush(ex: &mut Executor) {
         tracing::warn!("AOF write error looks solved, Redis can write again.");
     }
     if always {
+        let sync_started = std::time::Instant::now();
+        let file = ex.aof.file.as_mut().expect("open AOF");
         if let Err(e) = file.sync_data() {
             tracing::warn!("Can't persist the AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
             std::process::exit(1);
         }
         ex.aof.unsynced = false;
         ex.aof.last_fsync_ms = ex.clock.now_ms();
+        let ms = sync_started.elapsed().as_millis() as u64;
+        ex.latency_sample("aof-fsync-always", ms, ex.aof.last_fsync_ms);
     } else {
         maybe_background_fsync(ex);
     }

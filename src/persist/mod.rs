@@ -379,6 +379,8 @@ pub fn fork_child(
         pid => {
             drop(write_end);
             ex.persist.latest_fork_usec = started.elapsed().as_micros() as u64;
+            let now = ex.clock.now_ms();
+            ex.latency_sample("fork", ex.persist.latest_fork_usec / 1000, now);
             ex.persist.total_forks += 1;
             Ok(RdbChild {
                 pid,

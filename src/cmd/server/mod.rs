@@ -5,6 +5,7 @@ pub mod config_cmd;
 pub mod debug;
 pub mod info;
 pub mod introspect;
+pub mod latency;
 pub mod memory;
 pub mod slowlog;
 
@@ -327,6 +328,13 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::MEMORY_MALLOC_STATS, memory::memory_malloc_stats),
     (&m::MEMORY_PURGE, memory::memory_purge),
     (&m::MEMORY_HELP, memory::memory_help),
+    (&m::LATENCY_LATEST, latency::latency_latest),
+    (&m::LATENCY_HISTORY, latency::latency_history),
+    (&m::LATENCY_RESET, latency::latency_reset),
+    (&m::LATENCY_GRAPH, latency::latency_graph),
+    (&m::LATENCY_DOCTOR, latency::latency_doctor),
+    (&m::LATENCY_HISTOGRAM, latency::latency_histogram),
+    (&m::LATENCY_HELP, latency::latency_help),
     (&m::SLOWLOG_GET, slowlog::slowlog_get),
     (&m::SLOWLOG_LEN, slowlog::slowlog_len),
     (&m::SLOWLOG_RESET, slowlog::slowlog_reset),
