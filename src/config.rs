@@ -720,7 +720,7 @@ pub static DEFS: &[Def] = &[
         Kind::Percentiles,
         "50 99 99.9",
         MULTI_ARG,
-        S,
+        A,
     ),
     // Event notification.
     d("notify-keyspace-events", Kind::Notify, "", 0, S),
@@ -1560,6 +1560,7 @@ pub struct Settings {
     pub slowlog_log_slower_than: i64,
     pub latency_monitor_threshold: i64,
     pub latency_tracking: bool,
+    pub latency_percentiles: Vec<f64>,
     pub slowlog_max_len: usize,
     pub maxmemory_eviction_tenacity: i64,
     /// Evictions propagate as UNLINK instead of DEL.
@@ -1651,6 +1652,10 @@ impl Config {
             slowlog_log_slower_than: self.get_int("slowlog-log-slower-than"),
             latency_monitor_threshold: self.get_int("latency-monitor-threshold"),
             latency_tracking: self.get_bool("latency-tracking"),
+            latency_percentiles: match self.get("latency-tracking-info-percentiles") {
+                Setting::Percentiles(v) => v.clone(),
+                _ => vec![],
+            },
             slowlog_max_len: self.get_int("slowlog-max-len") as usize,
             maxmemory_eviction_tenacity: self.get_int("maxmemory-eviction-tenacity"),
             lazyfree_lazy_eviction: self.get_bool("lazyfree-lazy-eviction"),

@@ -30,6 +30,7 @@ const ALL_SECTIONS: &[&str] = &[
     "module_list",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -338,6 +339,34 @@ pub fn render(
                 "errorstat_{}:count={n}\r\n",
                 String::from_utf8_lossy(code)
             );
+        }
+    }
+    if has("latencystats") {
+        section(&mut s, "Latencystats");
+        for (i, name) in ex.table.stat_names.iter().enumerate() {
+            let hist = &ex.stats.cmd[i].hist;
+            let total: u64 = hist.iter().sum();
+            if total == 0 {
+                continue;
+            }
+            let _ = write!(s, "latency_percentiles_usec_{name}:");
+            for (j, p) in ex.settings.latency_percentiles.iter().enumerate() {
+                // The bucket where the cumulative count reaches the percentile.
+                let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+                let mut seen = 0;
+                let bucket = hist
+                    .iter()
+                    .position(|&n| {
+                        seen += n;
+                        seen >= rank
+                    })
+                    .unwrap_or(0);
+                let usec = crate::exec::latency::bucket_limit_ns(bucket) as f64 / 1000.0;
+                let label = format!("{p}");
+                let sep = if j == 0 { "" } else { "," };
+                let _ = write!(s, "{sep}p{label}={usec:.3}");
+            }
+            s.push_str("\r\n");
         }
     }
     if has("cluster") {
