@@ -60,9 +60,20 @@ pub fn bucket_limit_ns(k: usize) -> u64 {
 /// The bucket a duration of `usec` microseconds falls in.
 pub fn bucket_of(usec: u64) -> usize {
     let ns = usec.saturating_mul(1000);
-    (0..HIST_BUCKETS)
-        .find(|&k| ns <= bucket_limit_ns(k))
-        .unwrap_or(HIST_BUCKETS - 1)
+    // Start from log2(ns / 1024) and correct by a step (this runs for every command).
+    let q = ns >> 10;
+    let mut k = if q == 0 {
+        0
+    } else {
+        (63 - q.leading_zeros() as usize).min(HIST_BUCKETS - 1)
+    };
+    while k > 0 && ns <= bucket_limit_ns(k - 1) {
+        k -= 1;
+    }
+    while k < HIST_BUCKETS - 1 && ns > bucket_limit_ns(k) {
+        k += 1;
+    }
+    k
 }
 
 #[cfg(test)]
@@ -95,5 +106,10 @@ mod tests {
         assert_eq!(bucket_of(1), 0);
         assert_eq!(bucket_of(2), 1);
         assert_eq!(bucket_of(32), 5);
+        for usec in 0..100_000u64 {
+            let k = bucket_of(usec);
+            assert!(usec * 1000 <= bucket_limit_ns(k));
+            assert!(k == 0 || usec * 1000 > bucket_limit_ns(k - 1));
+        }
     }
 }
