@@ -98,8 +98,18 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let appendonly_was = ctx.ex.settings.appendonly;
+    let maxmemory_was = ctx.ex.settings.maxmemory;
     ctx.ex.cfg = staged;
     ctx.ex.apply_config();
+    // A lower limit evicts at once (Redis's updateMaxmemory).
+    let maxmemory = ctx.ex.settings.maxmemory;
+    if maxmemory != 0 && maxmemory != maxmemory_was {
+        let used = crate::alloc::used_memory() as u64;
+        if maxmemory < used {
+            tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({maxmemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
+        }
+        ctx.ex.perform_evictions();
+    }
     if let Err(e) = crate::persist::aof::apply_config(ctx.ex) {
         let idx = config::lookup("appendonly").expect("appendonly is a directive");
         let old = if appendonly_was { "yes" } else { "no" };
