@@ -99,12 +99,41 @@ const ENC_LZF: u8 = 3;
 pub fn rdb_type(v: &Value) -> u8 {
     match v {
         Value::Str(_) | Value::Int(_) => rtype::STRING,
+        Value::Set(s) if s.is_intset() => rtype::SET_INTSET,
         Value::Set(_) => rtype::SET,
         Value::List(_) => rtype::LIST,
+        Value::Hash(h) if h.is_packed() => rtype::HASH_LISTPACK,
         Value::Hash(_) => rtype::HASH,
+        Value::ZSet(z) if z.is_packed() => rtype::ZSET_LISTPACK,
         Value::ZSet(_) => rtype::ZSET_2,
         Value::Stream(_) => rtype::STREAM_LISTPACKS_2,
     }
+}
+
+/// The listpack Redis keeps for a small hash (field, value, ...) or sorted set (member,
+/// score as d2string text, ... by ascending score): written as is in RDB files and DUMP
+/// payloads, so ours are byte-identical.
+fn compact_listpack(v: &Value) -> Option<Vec<u8>> {
+    let mut lp = crate::keyspace::types::stream::listpack::Writer::new();
+    match v {
+        Value::Hash(h) if h.is_packed() => {
+            for (f, val) in h.iter() {
+                lp.string(f);
+                lp.string(val);
+            }
+        }
+        Value::ZSet(z) if z.is_packed() => {
+            let mut score = Vec::new();
+            for (m, s) in z.walk(z.first(), false) {
+                lp.string(m);
+                score.clear();
+                crate::util::num::push_g17(&mut score, s);
+                lp.string(&score);
+            }
+        }
+        _ => return None,
+    }
+    Some(lp.finish())
 }
 
 /// Redis's CRC-64 (Jones), table-driven 16 bytes at a time.
@@ -243,9 +272,13 @@ impl<W: Write> Encoder<W> {
 
     /// A value's body, after its type byte (and key, in a file; DUMP writes none).
     pub fn value(&mut self, v: &Value) -> io::Result<()> {
+        if let Some(lp) = compact_listpack(v) {
+            return self.string(&lp);
+        }
         match v {
             Value::Str(s) => self.string(s),
             Value::Int(i) => self.int_string(*i),
+            Value::Set(set) if set.is_intset() => self.string(&set.intset_bytes()),
             Value::Set(set) => {
                 self.len(set.len() as u64)?;
                 for m in set.iter() {

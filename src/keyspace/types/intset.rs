@@ -52,6 +52,26 @@ fn remove_sorted<T: Ord + Copy>(v: &mut Vec<T>, x: T) -> bool {
 }
 
 impl IntSet {
+    /// The intset as Redis lays it out (and saves it in RDB files): encoding (the width),
+    /// length, then the members little-endian.
+    pub fn to_redis_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.len() * self.width() as usize);
+        out.extend_from_slice(&u32::from(self.width()).to_le_bytes());
+        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        match self {
+            IntSet::W16(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            IntSet::W32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            IntSet::W64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        }
+        out
+    }
+
     /// An empty intset at 16-bit width (Redis's intsetNew).
     pub const fn new() -> Self {
         IntSet::W16(Vec::new())

@@ -170,6 +170,14 @@ impl Set {
         matches!(self, Set::Ints(_))
     }
 
+    /// Redis's intset bytes of an intset-encoded set (empty otherwise).
+    pub fn intset_bytes(&self) -> Vec<u8> {
+        match self {
+            Set::Ints(s) => s.to_redis_bytes(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
             Set::Ints(s) => as_int(m).is_some_and(|i| s.contains(i)),
