@@ -46,34 +46,76 @@ impl LatencyMonitor {
     }
 }
 
-/// Buckets of a latency histogram: bucket k holds durations up to about 1.024 us * 2^k, as
-/// the log iteration over Redis's HDR histogram (2 significant digits, in ns) reports them.
-pub const HIST_BUCKETS: usize = 40;
+/// Per-command latency histogram in the layout of Redis's HDR histogram (values in ns,
+/// 2 significant digits: exact below 256, then 128 sub-buckets per power of two), so the
+/// percentiles and the LATENCY HISTOGRAM rows read as Redis's do.
+pub const HDR_LEN: usize = 256 + 22 * 128;
+/// Redis's LATENCY_HISTOGRAM_MAX_VALUE: 1 s in ns.
+const HDR_MAX_NS: u64 = 1_000_000_000;
 
-/// Upper bound, in ns, of histogram bucket `k` (the highest value equivalent to
-/// 1024 * 2^k ns at 2 significant digits).
-pub fn bucket_limit_ns(k: usize) -> u64 {
-    let v = 1024u64 << k;
-    v + v / 128 - 1
+/// The slot of a duration in ns.
+pub fn hdr_index(ns: u64) -> usize {
+    let v = ns.clamp(1, HDR_MAX_NS);
+    if v < 256 {
+        return v as usize;
+    }
+    let b = 63 - v.leading_zeros() as usize - 7;
+    256 + (b - 1) * 128 + ((v >> b) as usize - 128)
 }
 
-/// The bucket a duration of `usec` microseconds falls in.
-pub fn bucket_of(usec: u64) -> usize {
-    let ns = usec.saturating_mul(1000);
-    // Start from log2(ns / 1024) and correct by a step (this runs for every command).
-    let q = ns >> 10;
-    let mut k = if q == 0 {
-        0
-    } else {
-        (63 - q.leading_zeros() as usize).min(HIST_BUCKETS - 1)
-    };
-    while k > 0 && ns <= bucket_limit_ns(k - 1) {
-        k -= 1;
+/// The highest value a slot stands for (hdr's highest_equivalent_value).
+pub fn hdr_highest(idx: usize) -> u64 {
+    if idx < 256 {
+        return idx as u64;
     }
-    while k < HIST_BUCKETS - 1 && ns > bucket_limit_ns(k) {
-        k += 1;
+    let b = (idx - 256) / 128 + 1;
+    let sub = ((idx - 256) % 128 + 128) as u64;
+    (sub << b) + (1u64 << b) - 1
+}
+
+/// Records a command's duration.
+pub fn record(hist: &mut Vec<u64>, usec: u64) {
+    if hist.is_empty() {
+        *hist = vec![0; HDR_LEN];
     }
-    k
+    hist[hdr_index(usec.saturating_mul(1000))] += 1;
+}
+
+/// The value at `percentile` in us (hdr_value_at_percentile / 1000).
+pub fn percentile_usec(hist: &[u64], percentile: f64) -> f64 {
+    let total: u64 = hist.iter().sum();
+    let want = (((percentile.min(100.0) / 100.0) * total as f64) + 0.5) as u64;
+    let want = want.max(1);
+    let mut seen = 0;
+    for (i, &n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= want {
+            return hdr_highest(i) as f64 / 1000.0;
+        }
+    }
+    0.0
+}
+
+/// Rows of LATENCY HISTOGRAM: at 1024 ns * 2^k (reported as the highest equivalent value in
+/// us), the cumulative count, where it grew (Redis's fillCommandCDF over hdr_iter_log).
+pub fn cdf_rows(hist: &[u64]) -> Vec<(u64, u64)> {
+    let total: u64 = hist.iter().sum();
+    let mut rows = Vec::new();
+    let (mut cumulative, mut previous, mut idx) = (0u64, 0u64, 0usize);
+    let mut level = 1024u64;
+    while previous < total && level <= HDR_MAX_NS * 2 {
+        let limit = hdr_highest(hdr_index(level));
+        while idx < hist.len() && hdr_highest(idx) <= limit {
+            cumulative += hist[idx];
+            idx += 1;
+        }
+        if cumulative > previous {
+            rows.push((limit / 1000, cumulative));
+        }
+        previous = cumulative;
+        level *= 2;
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -98,18 +140,26 @@ mod tests {
     }
 
     #[test]
-    fn histogram_bounds_read_like_redis() {
-        // Redis reports these bucket keys (in us): 1 2 4 8 16 33 66 132 ...
-        let keys: Vec<u64> = (0..8).map(|k| bucket_limit_ns(k) / 1000).collect();
-        assert_eq!(keys, [1, 2, 4, 8, 16, 33, 66, 132]);
-        assert_eq!(bucket_of(0), 0);
-        assert_eq!(bucket_of(1), 0);
-        assert_eq!(bucket_of(2), 1);
-        assert_eq!(bucket_of(32), 5);
-        for usec in 0..100_000u64 {
-            let k = bucket_of(usec);
-            assert!(usec * 1000 <= bucket_limit_ns(k));
-            assert!(k == 0 || usec * 1000 > bucket_limit_ns(k - 1));
+    fn hdr_layout_reads_like_redis() {
+        // Percentile values Redis printed for 2, 4 and 10 us commands.
+        for (usec, want) in [(2u64, 2.007), (4, 4.015), (10, 10.047)] {
+            let mut h = Vec::new();
+            record(&mut h, usec);
+            assert_eq!(percentile_usec(&h, 50.0), want);
         }
+        for ns in (1..5_000_000u64).step_by(997) {
+            let i = hdr_index(ns);
+            assert!(
+                ns <= hdr_highest(i) && (i == 0 || ns > hdr_highest(i - 1)),
+                "{ns}"
+            );
+        }
+        assert!(hdr_index(u64::MAX) < HDR_LEN);
+        // LATENCY HISTOGRAM rows Redis gave for SETs of 6, 12, 14, 30 us: 8:1 16:3 33:4.
+        let mut h = Vec::new();
+        for usec in [6, 12, 14, 30] {
+            record(&mut h, usec);
+        }
+        assert_eq!(cdf_rows(&h), [(8, 1), (16, 3), (33, 4)]);
     }
 }

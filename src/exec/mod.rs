@@ -729,10 +729,7 @@ impl Executor {
         st.calls += 1;
         st.usec += usec;
         if self.settings.latency_tracking {
-            if st.hist.is_empty() {
-                st.hist = vec![0; latency::HIST_BUCKETS];
-            }
-            st.hist[latency::bucket_of(usec)] += 1;
+            latency::record(&mut st.hist, usec);
         }
         if let Err(e) = result {
             st.failed_calls += 1;

@@ -351,17 +351,7 @@ pub fn render(
             }
             let _ = write!(s, "latency_percentiles_usec_{name}:");
             for (j, p) in ex.settings.latency_percentiles.iter().enumerate() {
-                // The bucket where the cumulative count reaches the percentile.
-                let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
-                let mut seen = 0;
-                let bucket = hist
-                    .iter()
-                    .position(|&n| {
-                        seen += n;
-                        seen >= rank
-                    })
-                    .unwrap_or(0);
-                let usec = crate::exec::latency::bucket_limit_ns(bucket) as f64 / 1000.0;
+                let usec = crate::exec::latency::percentile_usec(hist, *p);
                 let label = format!("{p}");
                 let sep = if j == 0 { "" } else { "," };
                 let _ = write!(s, "{sep}p{label}={usec:.3}");

@@ -1,7 +1,7 @@
 //! LATENCY LATEST / HISTORY / RESET / GRAPH / DOCTOR / HISTOGRAM / HELP over
 //! `exec::latency`.
 
-use crate::exec::latency::{bucket_limit_ns, Series};
+use crate::exec::latency::{cdf_rows, Series};
 use crate::exec::Ctx;
 use crate::resp::errors::{CmdError, CmdResult};
 
@@ -256,18 +256,11 @@ pub fn latency_histogram(ctx: &mut Ctx) -> CmdResult {
         out.bulk(b"calls");
         out.int(st.hist.iter().sum::<u64>() as i64);
         out.bulk(b"histogram_usec");
-        let mut cumulative = 0;
-        let mut rows = Vec::new();
-        for (k, &n) in st.hist.iter().enumerate() {
-            if n > 0 {
-                cumulative += n;
-                rows.push(((bucket_limit_ns(k) / 1000) as i64, cumulative as i64));
-            }
-        }
+        let rows = cdf_rows(&st.hist);
         out.map(rows.len());
         for (bound, count) in rows {
-            out.int(bound);
-            out.int(count);
+            out.int(bound as i64);
+            out.int(count as i64);
         }
     }
     Ok(())
