@@ -515,7 +515,7 @@ pub static DEFS: &[Def] = &[
         S,
     ),
     // Keys tracking.
-    d("tracking-table-max-keys", NONNEG_I64, "1000000", 0, S),
+    d("tracking-table-max-keys", NONNEG_I64, "1000000", 0, A),
     // Security.
     d("requirepass", Kind::Str, "", SENSITIVE, A),
     d("aclfile", Kind::Str, "", IMMUTABLE, S),
@@ -723,7 +723,7 @@ pub static DEFS: &[Def] = &[
         A,
     ),
     // Event notification.
-    d("notify-keyspace-events", Kind::Notify, "", 0, S),
+    d("notify-keyspace-events", Kind::Notify, "", 0, A),
     // Advanced config: encodings.
     da(
         "hash-max-listpack-entries",
@@ -770,8 +770,8 @@ pub static DEFS: &[Def] = &[
         A,
     ),
     d("hll-sparse-max-bytes", NONNEG_MEM, "3000", 0, A),
-    d("stream-node-max-bytes", NONNEG_MEM, "4096", 0, S),
-    d("stream-node-max-entries", NONNEG_I64, "100", 0, S),
+    d("stream-node-max-bytes", NONNEG_MEM, "4096", 0, A),
+    d("stream-node-max-entries", NONNEG_I64, "100", 0, A),
     // TLS.
     d("tls-port", PORT, "0", 0, S),
     d("tls-cert-file", Kind::Str, "", 0, S),
@@ -1449,9 +1449,9 @@ fn format_value(def: &Def, v: &Setting) -> Vec<u8> {
         (Setting::Percentiles(p), _) => p
             .iter()
             .map(|x| {
-                let mut b = Vec::new();
-                crate::util::num::push_g17(&mut b, *x);
-                String::from_utf8(b).expect("ascii")
+                // Redis prints "%f" and trims trailing zeros (trimDoubleString).
+                let s = format!("{x:.6}");
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -1803,6 +1803,30 @@ mod tests {
             c.settings().save_points,
             Config::new().settings().save_points
         );
+        // "[stored]" marks exactly the directives cinnabar accepts but does not act on.
+        let lines: Vec<&str> = text.lines().collect();
+        let mut wrong = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let name = l
+                .trim_start_matches("# ")
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            let Some(d) = DEFS
+                .iter()
+                .find(|d| d.name == name && d.flags & HIDDEN == 0)
+            else {
+                continue;
+            };
+            if l.starts_with("# [") || (l.starts_with("# ") && !l.contains(' ')) {
+                continue;
+            }
+            let marked = i > 0 && lines[i - 1].starts_with("# [stored]");
+            if marked != (d.effect == Effect::Stored) {
+                wrong.push(d.name);
+            }
+        }
+        assert!(wrong.is_empty(), "[stored] markers out of date: {wrong:?}");
     }
 
     #[test]
