@@ -232,7 +232,7 @@ pub static DEFS: &[Def] = &[
         },
         "0",
         0,
-        S,
+        A,
     ),
     d(
         "io-threads",
@@ -1555,6 +1555,8 @@ pub struct Settings {
     pub enable_module_command: &'static str,
     pub enable_protected_configs: &'static str,
     pub maxmemory: u64,
+    /// maxmemory-clients: bytes, or minus a percentage of maxmemory; 0 off.
+    pub maxmemory_clients: i64,
     pub maxmemory_policy: &'static str,
     pub maxmemory_samples: i64,
     pub slowlog_log_slower_than: i64,
@@ -1648,6 +1650,7 @@ impl Config {
             enable_module_command: self.get_enum("enable-module-command"),
             enable_protected_configs: self.get_enum("enable-protected-configs"),
             maxmemory: self.get_int("maxmemory") as u64,
+            maxmemory_clients: self.get_int("maxmemory-clients"),
             maxmemory_samples: self.get_int("maxmemory-samples"),
             slowlog_log_slower_than: self.get_int("slowlog-log-slower-than"),
             latency_monitor_threshold: self.get_int("latency-monitor-threshold"),

@@ -162,3 +162,38 @@ fn memory_usage_and_stats_account_for_the_data() {
     assert!(get("used_memory_peak") >= get("used_memory_startup"));
     assert!(get("used_memory_dataset") > 10_000);
 }
+
+/// maxmemory-clients: past the limit the client holding the most memory is closed; one with
+/// CLIENT NO-EVICT stays.
+#[test]
+fn clients_holding_the_most_memory_are_evicted() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    c.ok("CONFIG SET maxmemory-clients 4mb");
+    // A SET whose value is still coming: its query buffer holds what arrived.
+    let partial = |cl: &mut Client, len: usize| {
+        let mut b = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${len}\r\n").into_bytes();
+        b.extend(std::iter::repeat_n(b'x', len - 10));
+        // The server may close the connection while this is still being sent.
+        let _ = cl.send_raw(&b);
+    };
+    let mut keeper = server.client();
+    keeper.ok("CLIENT NO-EVICT on");
+    let kept = 600_000;
+    partial(&mut keeper, kept);
+    let mut big = server.client();
+    partial(&mut big, 8_000_000);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(c.cmd_raw(&["PING"]), b"+PONG\r\n");
+    // The big client was closed.
+    big.set_timeout(std::time::Duration::from_secs(2));
+    assert!(big.read_to_close().is_empty());
+    let info = c.cmd(&["INFO", "stats"]);
+    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
+    assert!(text.contains("evicted_clients:1\r\n"), "{text}");
+    // The protected one finishes its command.
+    keeper.send_raw(&[b'x'; 10]).unwrap();
+    keeper.send_raw(b"\r\n").unwrap();
+    assert_eq!(keeper.read_raw().unwrap(), b"+OK\r\n");
+    assert_eq!(c.cmd(&["STRLEN", "k"]).as_int(), Some(kept as i64));
+}

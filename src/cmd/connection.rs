@@ -507,11 +507,7 @@ fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
         c.out.buf.len(),
         pending,
         pending,
-        c.qbuf_len
-            + c.qbuf_free
-            + c.out.buf.capacity()
-            + c.argv_mem
-            + std::mem::size_of::<Client>(),
+        c.total_memory(),
         if pending > 0 { "w" } else { "" },
         c.last_cmd,
         tracking_redirect(c),

@@ -167,6 +167,15 @@ impl Client {
 
     /// Bytes waiting to be written.
     #[inline]
+    /// Memory the client holds (CLIENT LIST tot-mem; what maxmemory-clients counts).
+    pub fn total_memory(&self) -> usize {
+        self.qbuf_len
+            + self.qbuf_free
+            + self.out.buf.capacity()
+            + self.argv_mem
+            + std::mem::size_of::<Client>()
+    }
+
     pub fn pending_output(&self) -> usize {
         self.out.buf.len() - self.out_sent
     }

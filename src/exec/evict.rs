@@ -132,6 +132,61 @@ impl Executor {
         true
     }
 
+    /// maxmemory-clients in bytes (a percentage is of maxmemory), 0 when off; at least 128 KiB
+    /// so a bad setting cannot cut every connection (Redis's getClientEvictionLimit).
+    pub fn client_eviction_limit(&self) -> usize {
+        let v = self.settings.maxmemory_clients;
+        let bytes = if v < 0 && self.settings.maxmemory > 0 {
+            (self.settings.maxmemory as f64 * (-v) as f64 / 100.0) as usize
+        } else if v > 0 {
+            v as usize
+        } else {
+            return 0;
+        };
+        bytes.max(128 * 1024)
+    }
+
+    /// Closes the clients that use the most memory until all of them together fit in
+    /// maxmemory-clients (Redis's evictClients); CLIENT NO-EVICT ones are spared. The running
+    /// client is out of the table and is not considered.
+    pub fn evict_clients(&mut self) {
+        let limit = self.client_eviction_limit();
+        if limit == 0 {
+            return;
+        }
+        let mut total: usize = self
+            .clients
+            .iter()
+            .flatten()
+            .filter(|c| !c.has(super::client::flags::CLOSE_ASAP))
+            .map(|c| c.total_memory())
+            .sum();
+        if total <= limit {
+            return;
+        }
+        let mut candidates: Vec<(usize, usize)> = self
+            .clients
+            .iter()
+            .flatten()
+            .filter(|c| {
+                !c.has(super::client::flags::NO_EVICT) && !c.has(super::client::flags::CLOSE_ASAP)
+            })
+            .map(|c| (c.total_memory(), c.slot))
+            .collect();
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        for (mem, slot) in candidates {
+            if total <= limit {
+                break;
+            }
+            if let Some(c) = self.client(slot) {
+                tracing::info!("Evicting client: id={} addr={} tot-mem={mem}", c.id, c.addr);
+            }
+            self.close_client_asap(slot);
+            self.stats.evicted_clients += 1;
+            total -= mem;
+        }
+    }
+
     /// Deletes an evicted key with Redis's side effects: stats, event, invalidation, and a
     /// DEL (UNLINK with lazyfree-lazy-eviction) for the AOF.
     fn evict(&mut self, db: usize, key: &[u8]) {

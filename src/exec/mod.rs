@@ -488,7 +488,11 @@ impl Executor {
         if argv.is_empty() {
             return true;
         }
-        // Evict before the command (a busy script's callers are only answered BUSY).
+        // Clients first (after the last command grew their buffers), then keys; a busy
+        // script's callers are only answered BUSY.
+        if self.settings.maxmemory_clients != 0 {
+            self.evict_clients();
+        }
         if self.settings.maxmemory > 0 && self.script_busy.is_none() {
             self.oom_at_command_start = !self.perform_evictions();
         }
@@ -971,6 +975,9 @@ impl Executor {
         }
         if self.eviction.running {
             self.perform_evictions();
+        }
+        if self.settings.maxmemory_clients != 0 {
+            self.evict_clients();
         }
         if self.active_expire_enabled && self.expire_backlog {
             self.active_expire(now_ms, Duration::from_micros(limits::EXPIRE_FAST_CYCLE_US));

@@ -60,6 +60,7 @@ pub struct Stats {
     pub rejected_connections: u64,
     pub expired_keys: u64,
     pub evicted_keys: u64,
+    pub evicted_clients: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub total_net_input_bytes: u64,

@@ -249,7 +249,7 @@ pub fn render(
              instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\n\
              rejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
              expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
-             expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\n\
+             expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:{}\r\n\
              total_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\n\
              keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
              pubsubshard_channels:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:0\r\n\
@@ -270,6 +270,7 @@ pub fn render(
             st.rejected_connections,
             st.expired_keys,
             st.evicted_keys,
+            st.evicted_clients,
             (ex.eviction.total_exceeded + current_exceeded).as_millis(),
             current_exceeded.as_millis(),
             st.keyspace_hits,
