@@ -10,21 +10,11 @@ use common::client::Client;
 use common::server::cinnabar;
 
 fn used_memory(c: &mut Client) -> u64 {
-    let info = c.cmd(&["INFO", "memory"]);
-    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap()
+    c.info_field("memory", "used_memory").parse().unwrap()
 }
 
 fn evicted(c: &mut Client) -> u64 {
-    let info = c.cmd(&["INFO", "stats"]);
-    let text = String::from_utf8_lossy(info.as_bytes().unwrap()).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix("evicted_keys:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap()
+    c.info_field("stats", "evicted_keys").parse().unwrap()
 }
 
 /// Pipelines `n` SETs of 1000-byte values named `prefix:i` (with `extra` arguments).

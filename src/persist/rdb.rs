@@ -813,11 +813,7 @@ impl<'a> Decoder<'a> {
         if n == 0 {
             return Ok(None);
         }
-        // Every pair takes at least two bytes: a corrupt count cannot make us over-allocate.
-        let remaining = (self.buf.len() - self.pos) as u64;
-        if n > remaining / 2 {
-            return self.fail("Hash length exceeds the file size");
-        }
+        self.check_hash_count(n, 2)?;
         let mut pairs = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let f = self.string()?;
@@ -825,6 +821,16 @@ impl<'a> Decoder<'a> {
             pairs.push((f, v));
         }
         self.build_hash(start, pairs, false)
+    }
+
+    /// A hash of `n` fields, each at least `min_bytes` long in the file, must fit in what is
+    /// left of it: a corrupt count cannot make us over-allocate.
+    fn check_hash_count(&mut self, n: u64, min_bytes: u64) -> Result<(), DecodeError> {
+        let remaining = (self.buf.len() - self.pos) as u64;
+        if n > remaining / min_bytes {
+            return self.fail("Hash length exceeds the file size");
+        }
+        Ok(())
     }
 
     /// Whether a field with this absolute TTL (0: none) is kept; counts what is lost.
@@ -850,10 +856,7 @@ impl<'a> Decoder<'a> {
             0
         };
         let n = self.length()?;
-        let remaining = (self.buf.len() - self.pos) as u64;
-        if n > remaining / 3 {
-            return self.fail("Hash length exceeds the file size");
-        }
+        self.check_hash_count(n, 3)?;
         let mut pairs = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let ttl = self.length()?;
@@ -1179,31 +1182,33 @@ mod tests {
             (b"a".to_vec(), b"1".to_vec()),
             (b"c".to_vec(), b"3".to_vec()),
         ];
-        // RDB_TYPE_HASH_METADATA: min expire, then TTLs relative to it (+1), 0 for none.
+        // [min expire,] count, then TTL, field, value.
+        let encode = |min: Option<u64>, fields: [(u64, &str, &str); 3]| {
+            let mut enc = Encoder::new(Vec::new(), false);
+            if let Some(m) = min {
+                enc.raw(&m.to_le_bytes()).unwrap();
+            }
+            enc.len(3).unwrap();
+            for (ttl, f, v) in fields {
+                enc.len(ttl).unwrap();
+                enc.string(f.as_bytes()).unwrap();
+                enc.string(v.as_bytes()).unwrap();
+            }
+            enc.into_inner()
+        };
+        // RDB_TYPE_HASH_METADATA: TTLs relative to the minimum (+1), 0 for none.
         let min = (now - 10) as u64;
-        let mut enc = Encoder::new(Vec::new(), false);
-        enc.raw(&min.to_le_bytes()).unwrap();
-        enc.len(3).unwrap();
-        for (ttl, f, v) in [(0u64, "a", "1"), (1, "b", "2"), (1000, "c", "3")] {
-            enc.len(ttl).unwrap();
-            enc.string(f.as_bytes()).unwrap();
-            enc.string(v.as_bytes()).unwrap();
-        }
-        let body = enc.into_inner();
+        let body = encode(Some(min), [(0, "a", "1"), (1, "b", "2"), (1000, "c", "3")]);
         let mut dec = Decoder::new(&body);
         dec.now_ms = now;
         assert_eq!(hash_fields(dec.value(rtype::HASH_METADATA).unwrap()), want);
         assert_eq!((dec.field_ttls_dropped, dec.fields_expired), (1, 1));
         assert_eq!(dec.pos, body.len());
         // The release candidate's form: absolute TTLs, no minimum.
-        let mut enc = Encoder::new(Vec::new(), false);
-        enc.len(3).unwrap();
-        for (ttl, f, v) in [(0u64, "a", "1"), (min, "b", "2"), (min + 999, "c", "3")] {
-            enc.len(ttl).unwrap();
-            enc.string(f.as_bytes()).unwrap();
-            enc.string(v.as_bytes()).unwrap();
-        }
-        let body = enc.into_inner();
+        let body = encode(
+            None,
+            [(0, "a", "1"), (min, "b", "2"), (min + 999, "c", "3")],
+        );
         let mut dec = Decoder::new(&body);
         dec.now_ms = now;
         assert_eq!(

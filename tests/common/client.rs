@@ -95,13 +95,18 @@ impl Client {
         r
     }
 
-    /// A field of INFO persistence.
-    pub fn persistence_field(&mut self, field: &str) -> String {
-        let info = self.cmd(&["INFO", "persistence"]);
+    /// A field of an INFO section ("" when absent).
+    pub fn info_field(&mut self, section: &str, field: &str) -> String {
+        let info = self.cmd(&["INFO", section]);
         let text = String::from_utf8_lossy(info.as_bytes().expect("INFO")).into_owned();
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
             .unwrap_or_default()
+    }
+
+    /// A field of INFO persistence.
+    pub fn persistence_field(&mut self, field: &str) -> String {
+        self.info_field("persistence", field)
     }
 }
 
