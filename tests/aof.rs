@@ -674,3 +674,66 @@ fn old_aof_with_rdb_preamble() {
     let server = cinnabar_in(dir, &[]);
     assert_same(&view(&server), &view(&source));
 }
+
+/// WAITAOF (Redis 7.2): waits until the AOF is synced past the client's last write.
+#[test]
+fn waitaof_waits_for_the_sync() {
+    let off = cinnabar(&[]);
+    let mut c = off.client();
+    assert_eq!(
+        c.cmd_raw(&["WAITAOF", "1", "0", "0"]),
+        b"-ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.\r\n"
+    );
+    assert_eq!(
+        c.cmd_raw(&["WAITAOF", "0", "0", "0"]),
+        b"*2\r\n:0\r\n:0\r\n"
+    );
+    assert_eq!(
+        c.cmd_raw(&["WAITAOF", "2", "0", "0"]),
+        b"-ERR value is out of range, value must between 0 and 1\r\n"
+    );
+    assert_eq!(
+        c.cmd_raw(&["WAITAOF", "0", "-1", "0"]),
+        b"-ERR value is out of range, must be positive\r\n"
+    );
+    // No replica can answer: the timeout ends the wait.
+    let start = Instant::now();
+    assert_eq!(
+        c.cmd_raw(&["WAITAOF", "0", "1", "100"]),
+        b"*2\r\n:0\r\n:0\r\n"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(80));
+
+    let everysec = cinnabar_in(fresh_dir(), &[]);
+    let mut c = everysec.client();
+    run(&mut c, "SET k v");
+    let start = Instant::now();
+    assert_eq!(
+        c.cmd_raw(&["WAITAOF", "1", "0", "0"]),
+        b"*2\r\n:1\r\n:0\r\n"
+    );
+    assert!(start.elapsed() < Duration::from_millis(2500));
+    // Inside MULTI it does not block.
+    for line in ["MULTI", "SET k2 v", "WAITAOF 1 0 0"] {
+        c.cmd_raw(&line.split(' ').collect::<Vec<_>>());
+    }
+    let r = c.cmd_raw(&["EXEC"]);
+    assert!(
+        r.starts_with(b"*2\r\n+OK\r\n*2\r\n:"),
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    // Waiting for a replica ends with the timeout; by then the second's sync has run.
+    assert_eq!(
+        c.cmd_raw(&["WAITAOF", "1", "1", "2000"]),
+        b"*2\r\n:1\r\n:0\r\n"
+    );
+
+    let always = cinnabar_in(fresh_dir(), &["--appendfsync", "always"]);
+    let mut c = always.client();
+    run(&mut c, "SET k v");
+    assert_eq!(
+        c.cmd_raw(&["WAITAOF", "1", "0", "0"]),
+        b"*2\r\n:1\r\n:0\r\n"
+    );
+}

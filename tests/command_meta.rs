@@ -8,7 +8,7 @@ use cinnabar::resp::frame::Frame;
 use common::server::{cinnabar, redis};
 
 /// Commands whose metadata differs on purpose (Redis 7.2 additions), see docs/compat.md.
-const CHANGED_IN_7_2: &[&str] = &["zrank", "zrevrank", "client"];
+const CHANGED_IN_7_2: &[&str] = &["zrank", "zrevrank", "client", "waitaof"];
 
 fn oracle() -> Option<common::server::Server> {
     let r = redis(&[]);

@@ -625,6 +625,35 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// WAITAOF numlocal numreplicas timeout (Redis 7.2): waits until the AOF is synced past this
+/// client's last write (numlocal 1); no replica can answer, so numreplicas > 0 waits for the
+/// timeout. Replies [local 0/1, replicas].
+pub fn waitaof(ctx: &mut Ctx) -> CmdResult {
+    let numlocal = int(ctx.argv[1])?;
+    if !(0..=1).contains(&numlocal) {
+        return Err("ERR value is out of range, value must between 0 and 1".into());
+    }
+    let numreplicas = int(ctx.argv[2])?;
+    if numreplicas < 0 {
+        return Err(err::POSITIVE.into());
+    }
+    let deadline = crate::exec::blocking::parse_timeout_ms(ctx.argv[3], ctx.now_ms)?;
+    let synced = ctx.ex.aof_synced_offset();
+    if numlocal == 1 && synced.is_none() {
+        return Err(
+            "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.".into(),
+        );
+    }
+    let local_ok = synced.is_some_and(|f| f >= ctx.client.woff);
+    if ((local_ok || numlocal == 0) && numreplicas == 0) || !ctx.can_block() {
+        crate::exec::blocking::reply_waitaof(ctx.client, synced);
+        return Ok(());
+    }
+    ctx.client.waitaof_replicas = numreplicas;
+    ctx.block(crate::exec::blocking::BlockKind::WaitAof, &[], deadline);
+    Ok(())
+}
+
 /// DUMP: the value in Redis's serialization (RDB type and body, RDB version, CRC-64), so
 /// another Redis or cinnabar can RESTORE it.
 pub fn dump(ctx: &mut Ctx) -> CmdResult {
@@ -730,6 +759,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::DUMP, dump),
     (&m::RESTORE, restore),
     (&m::WAIT, wait),
+    (&m::WAITAOF, waitaof),
     (&m::SORT, super::sort::sort),
     (&m::SORT_RO, super::sort::sort_ro),
     (&m::DEL, del),

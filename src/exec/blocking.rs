@@ -21,6 +21,8 @@ pub enum BlockKind {
     Stream,
     /// WAIT: no key wakes it; it ends on replica acks or its timeout.
     Wait,
+    /// WAITAOF: ends when the AOF is synced past the client's last write, or on timeout.
+    WaitAof,
 }
 
 impl BlockKind {
@@ -342,7 +344,44 @@ impl Executor {
                 self.blocking.timeouts.pop_first();
                 continue;
             };
-            reply_timed_out(&mut client);
+            reply_timed_out(&mut client, self.aof_synced_offset());
+            self.unpark(&mut client);
+            self.clients[slot] = Some(client);
+            self.resume(slot);
+        }
+    }
+
+    /// How far the AOF is synced, None when it is off.
+    pub fn aof_synced_offset(&self) -> Option<u64> {
+        (self.aof.state != crate::persist::aof::State::Off).then_some(self.aof.fsynced)
+    }
+
+    /// Answers WAITAOF clients whose writes the AOF has synced (after each AOF flush).
+    pub fn serve_aof_waiters(&mut self) {
+        if self.blocking.blocked_count == 0 {
+            return;
+        }
+        let Some(fsynced) = self.aof_synced_offset() else {
+            return;
+        };
+        let done: Vec<usize> = self
+            .clients
+            .iter()
+            .flatten()
+            .filter(|c| {
+                c.blocked
+                    .as_ref()
+                    .is_some_and(|b| b.kind == BlockKind::WaitAof)
+                    && c.woff <= fsynced
+                    && c.waitaof_replicas == 0
+            })
+            .map(|c| c.slot)
+            .collect();
+        for slot in done {
+            let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+                continue;
+            };
+            reply_waitaof(&mut client, Some(fsynced));
             self.unpark(&mut client);
             self.clients[slot] = Some(client);
             self.resume(slot);
@@ -369,7 +408,7 @@ impl Executor {
                 .error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
             self.stats.count_error(b"UNBLOCKED");
         } else {
-            reply_timed_out(&mut client);
+            reply_timed_out(&mut client, self.aof_synced_offset());
         }
         self.unpark(&mut client);
         self.clients[slot] = Some(client);
@@ -384,10 +423,21 @@ impl Executor {
 }
 
 /// The reply a wait gets when its time is up (Redis's replyToBlockedClientTimedOut).
-fn reply_timed_out(client: &mut Client) {
+fn reply_timed_out(client: &mut Client, fsynced: Option<u64>) {
     match client.blocked.as_ref().map(|b| b.kind) {
         // WAIT answers with the number of replicas that acknowledged: none here.
         Some(BlockKind::Wait) => client.out.int(0),
+        Some(BlockKind::WaitAof) => reply_waitaof(client, fsynced),
         _ => client.out.null_array(),
     }
+}
+
+/// WAITAOF's reply: [local AOF synced past the client's last write (0/1; 0 with the AOF
+/// off), replicas (0)].
+pub fn reply_waitaof(client: &mut Client, fsynced: Option<u64>) {
+    client.out.array(2);
+    client
+        .out
+        .int(i64::from(fsynced.is_some_and(|f| f >= client.woff)));
+    client.out.int(0);
 }

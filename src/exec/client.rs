@@ -94,6 +94,10 @@ pub struct Client {
     pub fd: i32,
     /// Query buffer length and free space, reported by the network layer.
     pub qbuf_len: usize,
+    /// The propagation offset right after this client's last write (WAITAOF waits for it).
+    pub woff: u64,
+    /// Replicas a blocked WAITAOF waits for (none can answer yet: it waits for its timeout).
+    pub waitaof_replicas: i64,
     pub qbuf_free: usize,
     /// Arguments and their total size of the command being run (CLIENT LIST argv-mem).
     pub argv_len: usize,
@@ -142,6 +146,8 @@ impl Client {
             laddr: String::new(),
             fd: -1,
             qbuf_len: 0,
+            woff: 0,
+            waitaof_replicas: 0,
             qbuf_free: 0,
             argv_len: 0,
             argv_mem: 0,

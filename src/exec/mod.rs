@@ -683,7 +683,10 @@ impl Executor {
         no_block: bool,
     ) {
         let handler = cmd.handler.expect("resolved commands have handlers");
-        let prop = self.prop.enabled.then(|| (self.prop.enter(), self.dirty));
+        let prop = self
+            .prop
+            .enabled
+            .then(|| (self.prop.enter(), self.dirty, self.prop.emitted));
         let (result, block) = {
             let deny = client.has(cf::DENY_BLOCKING);
             let mut ctx = Ctx::new(self, client, argv, cmd, now_ms);
@@ -694,13 +697,16 @@ impl Executor {
         if let (Ok(()), Some(req)) = (&result, block) {
             self.park(client, req, cmd, argv);
         }
-        if let Some((saved, dirty_before)) = prop {
+        if let Some((saved, dirty_before, emitted_before)) = prop {
             if propagates_inner_commands(cmd) {
                 self.prop.prevented = true;
             }
             let changed = self.dirty != dirty_before;
             self.prop
                 .leave(saved, client.db, changed, argv.iter().copied());
+            if self.prop.emitted != emitted_before {
+                client.woff = self.prop.emitted;
+            }
         }
         if cmd.meta.has(flag::READONLY)
             && client.has(cf::TRACKING)

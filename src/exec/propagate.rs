@@ -48,6 +48,8 @@ pub struct Propagation {
     stream_db: Option<usize>,
     /// Emitted commands, ready for the AOF.
     pub out: Vec<u8>,
+    /// Bytes emitted since start: the offset a client's last write reached (WAITAOF).
+    pub emitted: u64,
 }
 
 impl Propagation {
@@ -69,11 +71,13 @@ impl Propagation {
 
     /// Emits an op at once, outside the running unit (expiry deletions).
     pub fn now<'a>(&mut self, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+        let before = self.out.len();
         if self.stream_db != Some(db) {
             encode_select(&mut self.out, db);
             self.stream_db = Some(db);
         }
         encode_command(&mut self.out, args);
+        self.emitted += (self.out.len() - before) as u64;
     }
 
     /// The running command is to be propagated as `args`.
@@ -121,6 +125,7 @@ impl Propagation {
         if self.pending_ops == 0 {
             return;
         }
+        let before = self.out.len();
         if self.stream_db != Some(self.pending_first_db) {
             encode_select(&mut self.out, self.pending_first_db);
         }
@@ -135,6 +140,7 @@ impl Propagation {
         self.stream_db = Some(self.pending_last_db);
         self.pending.clear();
         self.pending_ops = 0;
+        self.emitted += (self.out.len() - before) as u64;
     }
 
     /// The stream starts over (a new AOF file): the next op selects its db.

@@ -235,6 +235,7 @@ impl Server {
             }
             // Writes reach the AOF (and the disk, with appendfsync always) before any reply.
             crate::persist::aof::flush(ex);
+            ex.serve_aof_waiters();
             self.flush_all(ex);
             self.close_pending(ex);
             if let Some(req) = ex.shutdown.take() {

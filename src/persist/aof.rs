@@ -176,6 +176,10 @@ pub struct Aof {
     pub loaded_truncated: bool,
     /// Second of the last `#TS:` annotation.
     last_timestamp: i64,
+    /// Propagation offset known to be on disk (WAITAOF), and the one a running background
+    /// sync will make so.
+    pub fsynced: u64,
+    fsync_target: Option<u64>,
 }
 
 impl Aof {
@@ -565,6 +569,13 @@ pub fn started_without(ex: &mut Executor) {
 /// Writes the commands of finished execution units to the AOF, before any reply goes out,
 /// and syncs as appendfsync says (Redis's flushAppendOnlyFile, from beforeSleep).
 pub fn flush(ex: &mut Executor) {
+    // A finished background sync makes its offset durable.
+    if let Some(target) = ex.aof.fsync_target {
+        if !ex.aof.fsync_pending() {
+            ex.aof.fsynced = ex.aof.fsynced.max(target);
+            ex.aof.fsync_target = None;
+        }
+    }
     if ex.prop.out.is_empty() {
         if ex.aof.unsynced {
             maybe_background_fsync(ex);
@@ -633,6 +644,7 @@ pub fn flush(ex: &mut Executor) {
     if ex.aof.last_write_error.take().is_some() {
         tracing::warn!("AOF write error looks solved, Redis can write again.");
     }
+    let written = ex.prop.emitted - ex.prop.out.len() as u64;
     if always {
         let sync_started = std::time::Instant::now();
         let file = ex.aof.file.as_mut().expect("open AOF");
@@ -641,9 +653,14 @@ pub fn flush(ex: &mut Executor) {
             std::process::exit(1);
         }
         ex.aof.unsynced = false;
+        ex.aof.fsynced = written;
         ex.aof.last_fsync_ms = ex.clock.now_ms();
         let ms = sync_started.elapsed().as_millis() as u64;
         ex.latency_sample("aof-fsync-always", ms, ex.aof.last_fsync_ms);
+    } else if ex.settings.appendfsync == "no" {
+        // The kernel decides when: what is written counts as synced (there is nothing to
+        // wait for).
+        ex.aof.fsynced = written;
     } else {
         maybe_background_fsync(ex);
     }
@@ -676,6 +693,8 @@ fn maybe_background_fsync(ex: &mut Executor) {
         fsyncer.busy.store(true, Ordering::Release);
         if fsyncer.jobs.send(clone).is_err() {
             fsyncer.busy.store(false, Ordering::Release);
+        } else {
+            ex.aof.fsync_target = Some(ex.prop.emitted - ex.prop.out.len() as u64);
         }
     }
     ex.aof.unsynced = false;
@@ -686,7 +705,9 @@ fn maybe_background_fsync(ex: &mut Executor) {
 pub fn flush_and_sync(ex: &mut Executor) {
     flush(ex);
     if let Some(f) = &ex.aof.file {
-        let _ = f.sync_data();
+        if f.sync_data().is_ok() {
+            ex.aof.fsynced = ex.prop.emitted - ex.prop.out.len() as u64;
+        }
     }
     ex.aof.unsynced = false;
 }
