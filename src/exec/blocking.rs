@@ -298,7 +298,7 @@ impl Executor {
         let argv: Vec<&[u8]> = argv_owned.iter().map(|a| a.as_slice()).collect();
         let handler = cmd.handler.expect("bound command");
         let started = std::time::Instant::now();
-        let prop = self.prop.enabled.then(|| (self.prop.enter(), self.dirty));
+        let prop = self.propagation_begin();
         let (result, request) = {
             let mut ctx = Ctx::new(self, client, &argv, cmd, now_ms);
             ctx.retry = true;
@@ -306,11 +306,7 @@ impl Executor {
             let r = handler(&mut ctx);
             (r, ctx.block_request.take())
         };
-        if let Some((saved, dirty_before)) = prop {
-            let changed = self.dirty != dirty_before;
-            self.prop
-                .leave(saved, client.db, changed, argv.iter().copied());
-        }
+        self.propagation_end(prop, client, &argv, false);
         if request.is_some() {
             // Nothing to serve after all: keep the place in line.
             return;

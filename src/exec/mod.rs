@@ -234,6 +234,13 @@ pub struct Executor {
     pub aof: crate::persist::aof::Aof,
 }
 
+/// State saved when a command starts, for propagating it when it ends.
+pub(super) struct PropagationMark {
+    saved: (bool, bool, bool),
+    dirty: u64,
+    emitted: u64,
+}
+
 /// The network layer's entry point for Redis's processEventsWhileBlocked.
 #[derive(Clone, Copy)]
 pub struct BusyPoller {
@@ -683,10 +690,7 @@ impl Executor {
         no_block: bool,
     ) {
         let handler = cmd.handler.expect("resolved commands have handlers");
-        let prop = self
-            .prop
-            .enabled
-            .then(|| (self.prop.enter(), self.dirty, self.prop.emitted));
+        let prop = self.propagation_begin();
         let (result, block) = {
             let deny = client.has(cf::DENY_BLOCKING);
             let mut ctx = Ctx::new(self, client, argv, cmd, now_ms);
@@ -697,17 +701,7 @@ impl Executor {
         if let (Ok(()), Some(req)) = (&result, block) {
             self.park(client, req, cmd, argv);
         }
-        if let Some((saved, dirty_before, emitted_before)) = prop {
-            if propagates_inner_commands(cmd) {
-                self.prop.prevented = true;
-            }
-            let changed = self.dirty != dirty_before;
-            self.prop
-                .leave(saved, client.db, changed, argv.iter().copied());
-            if self.prop.emitted != emitted_before {
-                client.woff = self.prop.emitted;
-            }
-        }
+        self.propagation_end(prop, client, argv, propagates_inner_commands(cmd));
         if cmd.meta.has(flag::READONLY)
             && client.has(cf::TRACKING)
             && !client.has(cf::TRACKING_BCAST)
@@ -779,6 +773,39 @@ impl Executor {
             addr,
             name,
         );
+    }
+
+    /// Starts propagating a command (when anything consumes propagation): what `end` needs.
+    pub(super) fn propagation_begin(&mut self) -> Option<PropagationMark> {
+        self.prop.enabled.then(|| PropagationMark {
+            saved: self.prop.enter(),
+            dirty: self.dirty,
+            emitted: self.prop.emitted,
+        })
+    }
+
+    /// Propagates the command that ran if it changed data (not its argv when `inner_only`:
+    /// EXEC and scripts propagate their inner commands), and records the client's write
+    /// offset for WAITAOF.
+    pub(super) fn propagation_end(
+        &mut self,
+        mark: Option<PropagationMark>,
+        client: &mut Client,
+        argv: &[&[u8]],
+        inner_only: bool,
+    ) {
+        let Some(mark) = mark else {
+            return;
+        };
+        if inner_only {
+            self.prop.prevented = true;
+        }
+        let changed = self.dirty != mark.dirty;
+        self.prop
+            .leave(mark.saved, client.db, changed, argv.iter().copied());
+        if self.prop.emitted != mark.emitted {
+            client.woff = self.prop.emitted;
+        }
     }
 
     /// Closes clients whose pending output passed client-output-buffer-limit.
