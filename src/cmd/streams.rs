@@ -332,15 +332,26 @@ fn parse_add_trim(
 
 /// An approximate trim propagates as the exact trim it did (Redis's
 /// streamRewriteApproxSpecifier and streamRewriteTrimArgument).
-fn rewrite_approx_trim(args: &mut [Vec<u8>], a: &AddTrimArgs, s: &Stream) {
-    if !a.approx {
-        return;
-    }
-    args[a.approx_idx] = b"=".to_vec();
-    args[a.approx_idx + 1] = match a.trim {
+/// The threshold the trim reached, None when it was exact already.
+fn exact_trim_threshold(a: &AddTrimArgs, s: &Stream) -> Option<Vec<u8>> {
+    a.approx.then(|| match a.trim {
         Trim::MaxLen(_) => itoa::Buffer::new().format(s.len()).as_bytes().to_vec(),
         _ => s.edge_id(true).to_bytes(),
-    };
+    })
+}
+
+/// Propagates `argv` with its trim made exact (`=` and the reached threshold) and, when
+/// given, the ID actually added; the field values are borrowed, not copied.
+fn propagate_exact(ctx: &mut Ctx, a: &AddTrimArgs, threshold: Option<&[u8]>, id: Option<&[u8]>) {
+    let mut args: Vec<&[u8]> = ctx.argv.to_vec();
+    if let Some(t) = threshold {
+        args[a.approx_idx] = b"=";
+        args[a.approx_idx + 1] = t;
+    }
+    if let Some(id) = id {
+        args[a.idpos] = id;
+    }
+    ctx.propagate_as(&args);
 }
 
 pub fn xadd(ctx: &mut Ctx) -> CmdResult {
@@ -408,17 +419,10 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     s.append(id, &argv[field_pos..], max_entries, max_bytes);
     let trimmed = s.trim(a.trim, a.approx, a.limit);
     // Replay must add this very ID and trim exactly as much as this run did.
-    let rewritten = propagating.then(|| {
-        let mut args: Vec<Vec<u8>> = argv.iter().map(|x| x.to_vec()).collect();
-        if !matches!(a.id, Some((_, true))) {
-            args[a.idpos] = id.to_bytes();
-        }
-        rewrite_approx_trim(&mut args, &a, s);
-        args
-    });
-    if let Some(args) = rewritten {
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        ctx.propagate_as(&args);
+    if propagating {
+        let threshold = exact_trim_threshold(&a, s);
+        let explicit = (!matches!(a.id, Some((_, true)))).then(|| id.to_bytes());
+        propagate_exact(ctx, &a, threshold.as_deref(), explicit.as_deref());
     }
     reply_id(&mut ctx.client.out, id);
     ctx.modified(key, notify::STREAM, "xadd");
@@ -434,20 +438,14 @@ pub fn xtrim(ctx: &mut Ctx) -> CmdResult {
     let a = parse_add_trim(ctx.argv, false, ctx.ex.settings.stream_node_max_entries)?;
     let db = ctx.client.db;
     let propagating = ctx.propagating();
-    let argv = ctx.argv;
     let Some(s) = write_stream(ctx.ex, db, key, ctx.now_ms)? else {
         ctx.out().int(0);
         return Ok(());
     };
     let n = s.trim(a.trim, a.approx, a.limit);
-    let rewritten = (propagating && a.approx).then(|| {
-        let mut args: Vec<Vec<u8>> = argv.iter().map(|x| x.to_vec()).collect();
-        rewrite_approx_trim(&mut args, &a, s);
-        args
-    });
-    if let Some(args) = rewritten {
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        ctx.propagate_as(&args);
+    let threshold = exact_trim_threshold(&a, s);
+    if propagating && threshold.is_some() {
+        propagate_exact(ctx, &a, threshold.as_deref(), None);
     }
     if n > 0 {
         ctx.notify(notify::STREAM, "xtrim", key);

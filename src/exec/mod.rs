@@ -591,7 +591,7 @@ impl Executor {
     }
 
     /// Checks run after lookup and before the handler, in Redis's order.
-    fn check_allowed(&self, client: &Client, cmd: &Command, _argv: &[&[u8]]) -> CmdResult {
+    fn check_allowed(&self, client: &Client, cmd: &Command, argv: &[&[u8]]) -> CmdResult {
         let meta: &CommandMeta = cmd.meta;
         if meta.has(flag::PROTECTED) {
             let debug = meta.name.starts_with("debug");
@@ -625,7 +625,7 @@ impl Executor {
             };
             let denyoom = meta.has(flag::DENYOOM)
                 || (meta.name == "exec" && queued_denyoom(client))
-                || crate::cmd::scripting::declared_flags(self, meta.name, _argv).is_some_and(|f| {
+                || crate::cmd::scripting::declared_flags(self, meta.name, argv).is_some_and(|f| {
                     f & (crate::script::sflags::ALLOW_OOM | crate::script::sflags::NO_WRITES) == 0
                 });
             let queueing = client.multi.is_some()
@@ -752,11 +752,6 @@ impl Executor {
 
     /// Adds the command to the slow log if it took `slowlog-log-slower-than` or more.
     pub(super) fn slowlog_push(&mut self, client: &Client, argv: &[&[u8]], usec: u64, now_ms: i64) {
-        let threshold = self.settings.slowlog_log_slower_than;
-        if threshold < 0 || (usec as i64) < threshold {
-            return;
-        }
-        let shown = pause::redacted_argv(argv);
         let name = client.name.as_deref().unwrap_or_default();
         // A client without a connection (the scripts' one) shows as Redis's "?:0".
         let addr = if client.fd < 0 {
@@ -765,9 +760,9 @@ impl Executor {
             client.addr.as_str()
         };
         self.slowlog.push(
-            threshold,
+            self.settings.slowlog_log_slower_than,
             self.settings.slowlog_max_len,
-            &shown,
+            argv,
             usec,
             now_ms / 1000,
             addr,

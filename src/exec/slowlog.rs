@@ -25,8 +25,9 @@ pub struct Slowlog {
 }
 
 impl Slowlog {
-    /// Records a command (already redacted) if it was slow enough, dropping the oldest
-    /// entries past `max_len` (Redis's slowlogPushEntryIfNeeded).
+    /// Records a command if it was slow enough (secrets redacted), dropping the oldest
+    /// entries past `max_len` (Redis's slowlogPushEntryIfNeeded). Fast commands cost one
+    /// comparison: nothing is copied before the threshold check.
     #[allow(clippy::too_many_arguments)]
     pub fn push(
         &mut self,
@@ -41,6 +42,7 @@ impl Slowlog {
         if threshold_us < 0 || max_len == 0 || (micros as i64) < threshold_us {
             return;
         }
+        let argv = &super::pause::redacted_argv(argv)[..];
         let kept = argv.len().min(MAX_ARGC);
         let argv = argv[..kept]
             .iter()

@@ -644,7 +644,7 @@ pub fn flush(ex: &mut Executor) {
     if ex.aof.last_write_error.take().is_some() {
         tracing::warn!("AOF write error looks solved, Redis can write again.");
     }
-    let written = ex.prop.emitted - ex.prop.out.len() as u64;
+    let written = written_offset(ex);
     if always {
         let sync_started = std::time::Instant::now();
         let file = ex.aof.file.as_mut().expect("open AOF");
@@ -664,6 +664,11 @@ pub fn flush(ex: &mut Executor) {
     } else {
         maybe_background_fsync(ex);
     }
+}
+
+/// The propagation offset that has reached the file (emitted minus what waits to be written).
+fn written_offset(ex: &Executor) -> u64 {
+    ex.prop.emitted - ex.prop.out.len() as u64
 }
 
 /// everysec: hands an fsync to the background thread once a second.
@@ -694,7 +699,7 @@ fn maybe_background_fsync(ex: &mut Executor) {
         if fsyncer.jobs.send(clone).is_err() {
             fsyncer.busy.store(false, Ordering::Release);
         } else {
-            ex.aof.fsync_target = Some(ex.prop.emitted - ex.prop.out.len() as u64);
+            ex.aof.fsync_target = Some(written_offset(ex));
         }
     }
     ex.aof.unsynced = false;
@@ -706,7 +711,7 @@ pub fn flush_and_sync(ex: &mut Executor) {
     flush(ex);
     if let Some(f) = &ex.aof.file {
         if f.sync_data().is_ok() {
-            ex.aof.fsynced = ex.prop.emitted - ex.prop.out.len() as u64;
+            ex.aof.fsynced = written_offset(ex);
         }
     }
     ex.aof.unsynced = false;
