@@ -422,12 +422,8 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         // Everything: Redis replies as SUNION of the one set would, then deletes the key.
         reply_as_rebuilt(out, set, &lim);
         delete_emptied(ctx, key);
-        let del: &[u8] = if ctx.ex.settings.lazyfree_lazy_server_del {
-            b"UNLINK"
-        } else {
-            b"DEL"
-        };
-        ctx.propagate_as(&[del, key]);
+        let lazy = ctx.ex.settings.lazyfree_lazy_server_del;
+        ctx.propagate_as(&[crate::exec::propagate::deletion_command(lazy), key]);
         return Ok(());
     }
     out.set(count);

@@ -291,11 +291,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
 
 /// How a deletion caused by a TTL in the past propagates (lazyfree-lazy-expire).
 pub fn expiry_delete_command(ctx: &Ctx) -> &'static [u8] {
-    if ctx.ex.settings.lazyfree_lazy_expire {
-        b"UNLINK"
-    } else {
-        b"DEL"
-    }
+    crate::exec::propagate::deletion_command(ctx.ex.settings.lazyfree_lazy_expire)
 }
 
 pub fn getset(ctx: &mut Ctx) -> CmdResult {

@@ -194,14 +194,7 @@ impl Executor {
         self.stats.evicted_keys += 1;
         self.signal_modified(db, key);
         self.notify(crate::config::notify::EVICTED, "evicted", key, db);
-        if self.prop.enabled {
-            let del: &[u8] = if self.settings.lazyfree_lazy_eviction {
-                b"UNLINK"
-            } else {
-                b"DEL"
-            };
-            self.prop.now(db, [del, key].into_iter());
-        }
+        self.propagate_deletion(db, key, self.settings.lazyfree_lazy_eviction);
     }
 
     /// The next key to evict under `policy`, None when there is none.

@@ -906,20 +906,17 @@ impl Executor {
     /// Removes an expired key with its side effects (stats, event, invalidation).
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
         self.dbs[db].remove(key);
-        self.propagate_expired(db, key);
+        self.propagate_deletion(db, key, self.settings.lazyfree_lazy_expire);
         self.stats.expired_keys += 1;
         self.notify(config::notify::EXPIRED, "expired", key, db);
         self.signal_modified(db, key);
     }
 
-    /// An expired key's deletion goes out at once, as DEL (UNLINK with lazyfree-lazy-expire).
-    fn propagate_expired(&mut self, db: usize, key: &[u8]) {
+    /// A deletion the server made (expiry, eviction) goes out at once, outside the running
+    /// command, as Redis 7.0's propagateDeletion does.
+    pub fn propagate_deletion(&mut self, db: usize, key: &[u8], lazy: bool) {
         if self.prop.enabled {
-            let del: &[u8] = if self.settings.lazyfree_lazy_expire {
-                b"UNLINK"
-            } else {
-                b"DEL"
-            };
+            let del = propagate::deletion_command(lazy);
             self.prop.now(db, [del, key].into_iter());
         }
     }
@@ -1026,7 +1023,7 @@ impl Executor {
                 let (sampled, expired) =
                     self.dbs[db].expire_sample(now_ms, per_loop, &mut expired_keys);
                 for k in &expired_keys {
-                    self.propagate_expired(db, k);
+                    self.propagate_deletion(db, k, self.settings.lazyfree_lazy_expire);
                     self.stats.expired_keys += 1;
                     self.notify(config::notify::EXPIRED, "expired", k, db);
                     self.signal_modified(db, k);

@@ -21,6 +21,16 @@ pub fn encode_command<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item =
     }
 }
 
+/// The command a server-side deletion propagates as: DEL, or UNLINK under the matching
+/// lazyfree-lazy-* setting (Redis's propagateDeletion).
+pub fn deletion_command(lazy: bool) -> &'static [u8] {
+    if lazy {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
+
 fn encode_select(out: &mut Vec<u8>, db: usize) {
     let n = itoa::Buffer::new().format(db).as_bytes().to_vec();
     encode_command(out, [b"SELECT".as_slice(), &n].into_iter());
