@@ -9,7 +9,9 @@ use crate::resp::errors::{CmdError, CmdResult};
 use crate::resp::reply::ReplyBuf;
 
 /// The confirmation frame Redis sends per (un)subscribed channel: [kind, name, count].
+/// Sent even while the client's replies are off, as every pub/sub push is.
 fn confirm(out: &mut ReplyBuf, kind: &[u8], name: Option<&[u8]>, count: usize) {
+    let start = out.len();
     out.push(3);
     out.bulk(kind);
     match name {
@@ -17,6 +19,7 @@ fn confirm(out: &mut ReplyBuf, kind: &[u8], name: Option<&[u8]>, count: usize) {
         None => out.null(),
     }
     out.int(count as i64);
+    out.pushed_since(start);
 }
 
 fn set_of(client: &mut Client, kind: Kind) -> &mut std::collections::HashSet<Vec<u8>> {

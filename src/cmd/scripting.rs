@@ -48,6 +48,24 @@ fn run_spec<'a>(
     })
 }
 
+/// A command's flags once its script's declared flags are known (Redis's
+/// scriptFlagsToCmdFlags): the script's own say replaces the command's write, deny-oom and
+/// stale flags, and whether it may replicate is no longer a guess.
+pub fn script_command_flags(cmd_flags: u64, script_flags: u32) -> u64 {
+    use crate::cmd::meta::flag;
+    let mut f = cmd_flags & !(flag::STALE | flag::DENYOOM | flag::WRITE | flag::MAY_REPLICATE);
+    if script_flags & (sflags::ALLOW_OOM | sflags::NO_WRITES) == 0 {
+        f |= flag::DENYOOM;
+    }
+    if script_flags & sflags::NO_WRITES == 0 {
+        f |= flag::WRITE;
+    }
+    if script_flags & sflags::ALLOW_STALE != 0 {
+        f |= flag::STALE;
+    }
+    f
+}
+
 /// The flags a script declared (shebang, or a function's), None in EVAL compatibility mode
 /// or when it is not known yet: what the command may do before it runs (Redis's
 /// evalGetCommandFlags and fcallGetCommandFlags).

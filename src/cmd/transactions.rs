@@ -46,7 +46,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.ex.unwatch_all(ctx.client);
     ctx.client.flags &= !cf::MULTI;
-    let MultiState { queued } = *state;
+    let MultiState { queued, .. } = *state;
     ctx.out().array(queued.len());
     for (cmd, argv) in queued {
         let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();

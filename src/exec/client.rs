@@ -209,6 +209,8 @@ impl Client {
             (flags::PUBSUB, 'P'),
             (flags::MULTI, 'x'),
             (flags::BLOCKED, 'b'),
+            // Waiting for a CLIENT PAUSE is blocking in Redis (BLOCKED_POSTPONE).
+            (flags::POSTPONED, 'b'),
             (flags::TRACKING, 't'),
             (flags::TRACKING_BROKEN_REDIR, 'R'),
             (flags::TRACKING_BCAST, 'B'),

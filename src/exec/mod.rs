@@ -507,7 +507,7 @@ impl Executor {
             .resolve(argv)
             .map(|cmd| (cmd, self.check_allowed(client, cmd, argv)));
         if let Ok((cmd, Ok(()))) = &resolved {
-            if client.multi.is_none() && self.must_postpone(client, cmd, now_ms) {
+            if self.must_postpone(client, cmd, argv, now_ms) {
                 self.postpone(client);
                 return false;
             }
@@ -522,33 +522,39 @@ impl Executor {
         if client.reply_mode == ReplyMode::SkipNext {
             client.reply_mode = ReplyMode::Skip;
         }
+        let silenced = matches!(client.reply_mode, ReplyMode::Off | ReplyMode::Skip);
+        if silenced {
+            client.out.silence();
+        }
         match resolved {
             Ok((cmd, Ok(()))) => {
                 client.last_cmd = cmd.meta.name;
-                let queue = client.multi.as_mut().filter(|_| !runs_inside_multi(cmd));
-                if let Some(queued) = queue {
-                    queued
-                        .queued
-                        .push((cmd, argv.iter().map(|a| a.to_vec()).collect()));
+                if client.multi.is_some() && !runs_inside_multi(cmd) {
+                    let flags = self.command_flags(cmd, argv);
+                    if let Some(m) = client.multi.as_mut() {
+                        m.flags |= flags;
+                        m.queued
+                            .push((cmd, argv.iter().map(|a| a.to_vec()).collect()));
+                    }
                     client.out.simple(b"QUEUED");
                 } else {
                     self.call(client, cmd, argv, start, now_ms, false);
                 }
             }
-            Ok((cmd, Err(e))) => {
+            Ok((cmd, Err(e))) | Err((Some(cmd), e)) => {
                 client.last_cmd = cmd.meta.name;
                 self.stats.cmd[cmd.id].rejected_calls += 1;
-                self.reject(client, &e);
+                self.reject(client, Some(cmd), &e);
             }
-            Err(e) => self.reject(client, &e),
+            Err((None, e)) => self.reject(client, None, &e),
         }
-        match client.reply_mode {
-            ReplyMode::Off => client.out.buf.truncate(reply_start),
-            ReplyMode::Skip => {
-                client.out.buf.truncate(reply_start);
+        if silenced {
+            // CLIENT REPLY ON is answered; otherwise only pushes get out.
+            let answered = client.reply_mode == ReplyMode::On;
+            client.out.end_silence((!answered).then_some(reply_start));
+            if client.reply_mode == ReplyMode::Skip {
                 client.reply_mode = ReplyMode::On;
             }
-            _ => {}
         }
         if !keeps_caching && client.multi.is_none() {
             client.flags &= !cf::TRACKING_CACHING;
@@ -558,36 +564,64 @@ impl Executor {
         true
     }
 
-    fn reject(&mut self, client: &mut Client, e: &CmdError) {
-        client.out.error(e.text());
-        self.stats.count_error(e.code());
-        // A command refused while queueing makes EXEC abort.
+    /// Redis's rejectCommand: a command refused while queueing makes EXEC abort; a refused
+    /// EXEC discards the transaction and says why.
+    fn reject(&mut self, client: &mut Client, cmd: Option<&Command>, e: &CmdError) {
         if client.multi.is_some() {
             client.flags |= cf::DIRTY_EXEC;
         }
+        if cmd.is_some_and(|c| c.meta.name == "exec") {
+            self.discard_transaction(client);
+            let abort = err::exec_abort_because(e);
+            client.out.error(abort.text());
+            self.stats.count_error(abort.code());
+            return;
+        }
+        client.out.error(e.text());
+        self.stats.count_error(e.code());
     }
 
-    /// Finds the command (and subcommand) for argv, with Redis's unknown/arity errors.
-    fn resolve(&self, argv: &[&[u8]]) -> Result<&'static Command, CmdError> {
+    /// Finds the command (and subcommand) for argv, with Redis's unknown/arity errors; an
+    /// arity error names the command it is about.
+    fn resolve(
+        &self,
+        argv: &[&[u8]],
+    ) -> Result<&'static Command, (Option<&'static Command>, CmdError)> {
         let table = self.table;
         let Some(mut cmd) = table.get(argv[0]) else {
-            return Err(err::unknown_command(argv));
+            return Err((None, err::unknown_command(argv)));
         };
-        if cmd.is_container() {
-            if argv.len() == 1 {
-                return Err(err::wrong_arity(cmd.meta.name));
-            }
+        if cmd.is_container() && argv.len() > 1 {
             match table.get_sub(cmd, argv[1]) {
                 Some(sub) => cmd = sub,
-                None => return Err(err::unknown_subcommand(argv[1], &cmd.name)),
+                None => return Err((None, err::unknown_subcommand(argv[1], &cmd.name))),
             }
         }
         let arity = cmd.meta.arity;
         let argc = argv.len() as i32;
         if (arity > 0 && argc != arity) || argc < -arity {
-            return Err(err::wrong_arity(cmd.meta.name));
+            return Err((Some(cmd), err::wrong_arity(cmd.meta.name)));
         }
         Ok(cmd)
+    }
+
+    /// The command's flags as Redis's getCommandFlags gives them: a script's declared flags
+    /// (shebang, registered function) stand in for EVAL's and FCALL's own.
+    pub fn command_flags(&self, cmd: &Command, argv: &[&[u8]]) -> u64 {
+        let flags = cmd.meta.flags;
+        match crate::cmd::scripting::declared_flags(self, cmd.meta.name, argv) {
+            Some(declared) => crate::cmd::scripting::script_command_flags(flags, declared),
+            None => flags,
+        }
+    }
+
+    /// `command_flags`, and for EXEC those of the transaction it runs.
+    pub(super) fn effective_flags(&self, client: &Client, cmd: &Command, argv: &[&[u8]]) -> u64 {
+        let mut flags = self.command_flags(cmd, argv);
+        if cmd.meta.name == "exec" {
+            flags |= client.multi.as_ref().map_or(0, |m| m.flags);
+        }
+        flags
     }
 
     /// Checks run after lookup and before the handler, in Redis's order.
@@ -618,16 +652,7 @@ impl Executor {
         // Over maxmemory with nothing left to evict: commands that may grow memory are refused
         // (and anything queued in MULTI, which would hold memory until EXEC).
         if self.oom_at_command_start && self.settings.maxmemory > 0 {
-            let queued_denyoom = |c: &Client| {
-                c.multi
-                    .as_ref()
-                    .is_some_and(|m| m.queued.iter().any(|(q, _)| q.meta.has(flag::DENYOOM)))
-            };
-            let denyoom = meta.has(flag::DENYOOM)
-                || (meta.name == "exec" && queued_denyoom(client))
-                || crate::cmd::scripting::declared_flags(self, meta.name, argv).is_some_and(|f| {
-                    f & (crate::script::sflags::ALLOW_OOM | crate::script::sflags::NO_WRITES) == 0
-                });
+            let denyoom = self.effective_flags(client, cmd, argv) & flag::DENYOOM != 0;
             let queueing = client.multi.is_some()
                 && !matches!(meta.name, "exec" | "discard" | "quit" | "reset");
             if denyoom || queueing {

@@ -14,6 +14,8 @@ use crate::cmd::table::Command;
 #[derive(Default)]
 pub struct MultiState {
     pub queued: Vec<(&'static Command, Vec<Vec<u8>>)>,
+    /// The union of the queued commands' flags (`Executor::command_flags`): what EXEC may do.
+    pub flags: u64,
 }
 
 /// A key a client watches, and whether it had already expired (unreaped) at WATCH time.

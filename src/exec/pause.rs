@@ -49,7 +49,13 @@ impl Executor {
     }
 
     /// Should this command wait for the pause to end?
-    pub(super) fn must_postpone(&self, client: &Client, cmd: &Command, now_ms: i64) -> bool {
+    pub(super) fn must_postpone(
+        &self,
+        client: &Client,
+        cmd: &Command,
+        argv: &[&[u8]],
+        now_ms: i64,
+    ) -> bool {
         let Some(p) = self.pause else { return false };
         if p.until_ms <= now_ms {
             return false;
@@ -57,15 +63,9 @@ impl Executor {
         if !p.writes_only {
             return true;
         }
-        let meta = cmd.meta;
-        let writes = meta.has(flag::WRITE) || meta.has(flag::MAY_REPLICATE);
-        // EXEC of a transaction containing writes waits too.
-        let exec_writes = meta.name == "exec"
-            && client
-                .multi
-                .as_ref()
-                .is_some_and(|m| m.queued.iter().any(|(c, _)| c.meta.has(flag::WRITE)));
-        writes || exec_writes
+        // What may reach the replication stream waits: writes, PUBLISH and the like, scripts
+        // that did not declare no-writes, EXEC of a transaction holding any of them.
+        self.effective_flags(client, cmd, argv) & (flag::WRITE | flag::MAY_REPLICATE) != 0
     }
 
     /// Parks a client whose command waits for the pause to end.

@@ -60,7 +60,9 @@ impl Executor {
             }
         };
         if let Some(c) = current.filter(|c| c.slot == slot) {
+            let start = c.out.len();
             c.out.raw(frame(c.out.proto));
+            c.out.pushed_since(start);
             return;
         }
         if self.running_slot == Some(slot) {

@@ -255,6 +255,13 @@ pub fn subcommand_syntax(container: &[u8], sub: &[u8]) -> CmdError {
     CmdError::owned(t)
 }
 
+/// A refused EXEC: "EXECABORT Transaction discarded because of: <the refusal>".
+pub fn exec_abort_because(e: &CmdError) -> CmdError {
+    let mut t = b"EXECABORT Transaction discarded because of: ".to_vec();
+    t.extend_from_slice(e.text());
+    CmdError::owned(t)
+}
+
 /// "ERR wrong number of arguments for 'get' command" (subcommands as 'config|get').
 pub fn wrong_arity(fullname: &str) -> CmdError {
     CmdError::owned(format!(

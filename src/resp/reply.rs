@@ -19,6 +19,9 @@ pub enum Proto {
 pub struct ReplyBuf {
     pub buf: Vec<u8>,
     pub proto: Proto,
+    /// While a command's reply is dropped (CLIENT REPLY OFF/SKIP): the pushes written
+    /// meanwhile, which are kept (Redis's CLIENT_PUSHING bypasses the silence).
+    silenced: Option<Vec<std::ops::Range<usize>>>,
 }
 
 /// Position of a length header written before its element count is known.
@@ -39,7 +42,38 @@ impl ReplyBuf {
         ReplyBuf {
             buf: Vec::new(),
             proto: Proto::Resp2,
+            silenced: None,
         }
+    }
+
+    /// The reply about to be written will be dropped (`drop_silenced`), except for pushes.
+    pub fn silence(&mut self) {
+        self.silenced = Some(Vec::new());
+    }
+
+    /// Marks what was written from `start` on as a push (a pub/sub message or subscription
+    /// confirmation): it survives `drop_silenced`.
+    #[inline]
+    pub fn pushed_since(&mut self, start: usize) {
+        if let Some(kept) = &mut self.silenced {
+            kept.push(start..self.buf.len());
+        }
+    }
+
+    /// Ends the silence: drops what was written since `start` (when given), keeping the
+    /// pushes marked meanwhile.
+    pub fn end_silence(&mut self, drop_since: Option<usize>) {
+        let kept = self.silenced.take().unwrap_or_default();
+        let Some(start) = drop_since else {
+            return;
+        };
+        let mut end = start;
+        for range in kept {
+            let len = range.len();
+            self.buf.copy_within(range, end);
+            end += len;
+        }
+        self.buf.truncate(end);
     }
 
     #[inline]
@@ -284,6 +318,7 @@ mod tests {
         r.bool(true);
         assert_eq!(r.buf, b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n$-1\r\n*-1\r\n:1\r\n");
         let mut r = ReplyBuf {
+            silenced: None,
             buf: Vec::new(),
             proto: Proto::Resp3,
         };

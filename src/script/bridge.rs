@@ -278,7 +278,9 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
         Ok(cmd) => cmd,
         Err(text) => return fail(l, text),
     };
-    if cmd.meta.has(flag::WRITE) && b.readonly {
+    // May-replicate commands (PUBLISH ...) count as writes: read-only scripts then run
+    // during CLIENT PAUSE WRITE, as in Redis.
+    if cmd.meta.has(flag::WRITE | flag::MAY_REPLICATE) && b.readonly {
         return fail(l, err::LUA_WRITE_IN_READONLY);
     }
     // Over maxmemory when the script started: it may not grow memory, unless it already

@@ -7,6 +7,7 @@
 //! (see `bridge`), never through the handler's own borrow.
 
 pub mod bridge;
+mod chunks;
 pub mod functions;
 pub mod libs;
 
@@ -178,6 +179,7 @@ impl Engine {
             ffi::lua_setfield(l, -2, c"clock".as_ptr());
             ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"os".as_ptr());
             ffi::lua_settop(l, 0);
+            chunks::install(l);
             self.push_redis_lib();
             ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"redis".as_ptr());
 
@@ -322,11 +324,13 @@ impl Engine {
         let l = self.l;
         let mut name = chunk.to_vec();
         name.push(0);
+        // Precompiled chunks are refused (see `chunks`).
+        let source = chunks::text_chunk(code);
         unsafe {
             if ffi::luaL_loadbuffer(
                 l,
-                code.as_ptr() as *const c_char,
-                code.len(),
+                source.as_ptr() as *const c_char,
+                source.len(),
                 name.as_ptr() as *const c_char,
             ) != 0
             {

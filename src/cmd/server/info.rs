@@ -103,7 +103,8 @@ pub fn render(
     }
     if has("clients") {
         section(&mut s, "Clients");
-        let blocked = ex.blocking.blocked_count;
+        // Clients waiting for a CLIENT PAUSE to end count as blocked, as in Redis.
+        let blocked = ex.blocking.blocked_count + ex.postponed.len();
         let max_in = clients().map(|c| c.qbuf_len).max().unwrap_or(0);
         let max_out = clients().map(|c| c.pending_output()).max().unwrap_or(0);
         let _ = write!(
