@@ -464,7 +464,7 @@ pub static DEFS: &[Def] = &[
         NONNEG_I32,
         "0",
         0,
-        S,
+        A,
     ),
     da(
         "min-replicas-max-lag",
@@ -472,7 +472,7 @@ pub static DEFS: &[Def] = &[
         NONNEG_I32,
         "10",
         0,
-        S,
+        A,
     ),
     da(
         "replica-announce-ip",
@@ -1602,6 +1602,8 @@ pub struct Settings {
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
     pub tracking_table_max_keys: usize,
+    pub min_replicas_to_write: u32,
+    pub min_replicas_max_lag: u32,
 }
 
 impl Config {
@@ -1701,6 +1703,8 @@ impl Config {
             zset_max_listpack_entries: self.get_int("zset-max-listpack-entries") as usize,
             zset_max_listpack_value: self.get_int("zset-max-listpack-value") as usize,
             tracking_table_max_keys: self.get_int("tracking-table-max-keys") as usize,
+            min_replicas_to_write: self.get_int("min-replicas-to-write") as u32,
+            min_replicas_max_lag: self.get_int("min-replicas-max-lag") as u32,
         }
     }
 }

@@ -133,8 +133,10 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         Some(Value::ZSet(_)) => Kind::ZSet,
         Some(_) => return Err(err::WRONGTYPE.into()),
     };
-    // A set has no order of its own: sorted alphabetically when the result is stored.
-    if dontsort && matches!(kind, Kind::Set) && store.is_some() {
+    // A set has no order of its own: sorted alphabetically when the result is stored or a
+    // script reads it, so replicas and the AOF see the same order.
+    let scripted = ctx.client.has(crate::exec::client::flags::SCRIPT);
+    if dontsort && matches!(kind, Kind::Set) && (store.is_some() || scripted) {
         dontsort = false;
         alpha = true;
         sortby = None;

@@ -798,6 +798,10 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
         let more = argv.len() - 1 - i;
         let o = argv[i];
         if eq(o, "block") && more > 0 {
+            // There is no sense in blocking a script; Redis refuses it before anything else.
+            if ctx.client.has(crate::exec::client::flags::SCRIPT) {
+                return Err(err::block_from_script(argv[0]));
+            }
             i += 1;
             timeout = Some(crate::exec::blocking::parse_timeout_ms(
                 argv[i], ctx.now_ms,

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use super::client::flags as cf;
 use super::{Client, Ctx, Executor};
 use crate::cmd::table::Command;
-use crate::resp::errors::CmdError;
+use crate::resp::errors::{self as err, CmdError};
 
 /// What kind of value the client waits for; only a key of that type wakes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +315,7 @@ impl Executor {
             client.out.error(e.text());
             self.stats.count_error(e.code());
         }
+        self.stats.account_errors(Some(cmd.id), false);
         self.slowlog_push(client, &argv, started.elapsed().as_micros() as u64, now_ms);
         self.unpark(client);
         self.resume(client.slot);
@@ -399,10 +400,12 @@ impl Executor {
             return false;
         };
         if with_error {
-            client
-                .out
-                .error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
-            self.stats.count_error(b"UNBLOCKED");
+            let e = CmdError::from(err::UNBLOCKED_BY_CLIENT_UNBLOCK);
+            client.out.error(e.text());
+            self.stats.count_error(e.code());
+            // The waiting command failed, not CLIENT UNBLOCK.
+            let blocked_cmd = client.blocked.as_ref().map(|b| b.cmd.id);
+            self.stats.account_errors(blocked_cmd, false);
         } else {
             reply_timed_out(&mut client, self.aof_synced_offset());
         }

@@ -41,6 +41,8 @@ pub mod flags {
     pub const TRACKING_NOLOOP: u32 = 1 << 18;
     /// Blocking commands answer at once (the AOF loader's client, as Redis's).
     pub const DENY_BLOCKING: u32 = 1 << 19;
+    /// The scripts' client (Redis's CLIENT_SCRIPT): runs what redis.call asks for.
+    pub const SCRIPT: u32 = 1 << 20;
 }
 
 /// A client's pub/sub subscriptions.

@@ -215,6 +215,8 @@ pub struct Executor {
     pub functions: Option<Box<crate::script::functions::Functions>>,
     /// A script runs past busy-reply-threshold (true: a function): others get BUSY.
     pub script_busy: Option<bool>,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged noscript.
+    pub script_deny_disabled: bool,
     /// Set by the network layer: serves other clients while a script is busy.
     pub busy_poller: Option<BusyPoller>,
     /// Background saving (the BGSAVE child) and its counters.
@@ -308,6 +310,7 @@ impl Executor {
             scripting: None,
             functions: None,
             script_busy: None,
+            script_deny_disabled: false,
             busy_poller: None,
             persist: crate::persist::PersistState::default(),
             loading: false,
@@ -543,7 +546,6 @@ impl Executor {
             }
             Ok((cmd, Err(e))) | Err((Some(cmd), e)) => {
                 client.last_cmd = cmd.meta.name;
-                self.stats.cmd[cmd.id].rejected_calls += 1;
                 self.reject(client, Some(cmd), &e);
             }
             Err((None, e)) => self.reject(client, None, &e),
@@ -570,15 +572,17 @@ impl Executor {
         if client.multi.is_some() {
             client.flags |= cf::DIRTY_EXEC;
         }
-        if cmd.is_some_and(|c| c.meta.name == "exec") {
+        let abort;
+        let e = if cmd.is_some_and(|c| c.meta.name == "exec") {
             self.discard_transaction(client);
-            let abort = err::exec_abort_because(e);
-            client.out.error(abort.text());
-            self.stats.count_error(abort.code());
-            return;
-        }
+            abort = err::exec_abort_because(e);
+            &abort
+        } else {
+            e
+        };
         client.out.error(e.text());
         self.stats.count_error(e.code());
+        self.stats.account_errors(cmd.map(|c| c.id), true);
     }
 
     /// Finds the command (and subcommand) for argv, with Redis's unknown/arity errors; an
@@ -603,6 +607,37 @@ impl Executor {
             return Err((Some(cmd), err::wrong_arity(cmd.meta.name)));
         }
         Ok(cmd)
+    }
+
+    /// Why data cannot reach the disk, if it cannot (Redis's writeCommandsDeniedByDiskError):
+    /// the last background save failed (with stop-writes-on-bgsave-error), or an AOF write did.
+    pub fn disk_error(&self) -> Option<CmdError> {
+        if !self.persist.last_bgsave_ok
+            && self.settings.stop_writes_on_bgsave_error
+            && !self.settings.save_points.is_empty()
+        {
+            return Some(err::MISCONF.into());
+        }
+        let e = self.aof.last_write_error.as_ref()?;
+        Some(CmdError::owned(
+            [err::MISCONF_AOF.as_bytes(), e.as_bytes()].concat(),
+        ))
+    }
+
+    /// min-replicas-to-write is met (Redis's checkGoodReplicasStatus). No replica is
+    /// connected to this server, so none is good.
+    pub fn enough_good_replicas(&self) -> bool {
+        let s = &self.settings;
+        let good_replicas = 0;
+        s.min_replicas_to_write == 0
+            || s.min_replicas_max_lag == 0
+            || good_replicas >= s.min_replicas_to_write
+    }
+
+    /// What refuses a write right now, if anything: the disk, or too few replicas.
+    pub fn write_refusal(&self) -> Option<CmdError> {
+        self.disk_error()
+            .or_else(|| (!self.enough_good_replicas()).then(|| err::NOREPLICAS.into()))
     }
 
     /// The command's flags as Redis's getCommandFlags gives them: a script's declared flags
@@ -651,29 +686,25 @@ impl Executor {
         }
         // Over maxmemory with nothing left to evict: commands that may grow memory are refused
         // (and anything queued in MULTI, which would hold memory until EXEC).
+        let flags = self.effective_flags(client, cmd, argv);
+        let writes = flags & flag::WRITE != 0;
         if self.oom_at_command_start && self.settings.maxmemory > 0 {
-            let denyoom = self.effective_flags(client, cmd, argv) & flag::DENYOOM != 0;
+            let denyoom = flags & flag::DENYOOM != 0;
             let queueing = client.multi.is_some()
                 && !matches!(meta.name, "exec" | "discard" | "quit" | "reset");
             if denyoom || queueing {
                 return Err(err::OOM.into());
             }
         }
-        // Writes stop while the last background save failed (stop-writes-on-bgsave-error),
-        // so a client cannot believe data is safe that cannot reach the disk. PING too, as in
-        // Redis: it is how a client notices.
-        if !self.persist.last_bgsave_ok
-            && self.settings.stop_writes_on_bgsave_error
-            && !self.settings.save_points.is_empty()
-            && (meta.has(flag::WRITE) || meta.name == "ping")
-        {
-            return Err(err::MISCONF.into());
-        }
-        // The same for a failed AOF write: the write could not be made durable.
-        if let Some(e) = &self.aof.last_write_error {
-            if meta.has(flag::WRITE) || meta.name == "ping" {
-                return Err(CmdError::owned(format!("{}{e}", err::MISCONF_AOF)));
+        // Writes stop while data cannot reach the disk, so a client cannot believe data is
+        // safe that is not; PING too, as in Redis: it is how a client notices.
+        if writes || meta.name == "ping" {
+            if let Some(e) = self.disk_error() {
+                return Err(e);
             }
+        }
+        if writes && !self.enough_good_replicas() {
+            return Err(err::NOREPLICAS.into());
         }
         // A RESP2 connection in subscriber mode can only manage subscriptions.
         if client.has(cf::PUBSUB) && !client.out.is_resp3() {
@@ -761,9 +792,13 @@ impl Executor {
             latency::record(&mut st.hist, usec);
         }
         if let Err(e) = result {
-            st.failed_calls += 1;
             client.out.error(e.text());
             self.stats.count_error(e.code());
+        }
+        if !self.stats.account_errors(Some(cmd.id), false)
+            && std::mem::take(&mut self.stats.uncounted_failure)
+        {
+            self.stats.cmd[cmd.id].failed_calls += 1;
         }
         self.stats.total_commands_processed += 1;
     }

@@ -55,6 +55,12 @@ pub struct Stats {
     /// Error replies by code (INFO errorstats).
     pub errors: BTreeMap<Vec<u8>, u64>,
     pub total_error_replies: u64,
+    /// `total_error_replies` when a command's errors were last accounted (Redis's static
+    /// prev_err_count): a nested command's error is not its caller's too.
+    errors_accounted: u64,
+    /// The running command failed with an error reply that was not counted (a script returned
+    /// an error a command already counted: Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE).
+    pub uncounted_failure: bool,
     pub total_commands_processed: u64,
     pub total_connections_received: u64,
     pub rejected_connections: u64,
@@ -81,6 +87,25 @@ impl Stats {
         Stats {
             cmd: vec![CmdStats::default(); commands],
             ..Default::default()
+        }
+    }
+
+    /// Redis's incrCommandStatsOnError: if error replies were counted since the last
+    /// accounting, command `id` (when there is one) failed, or was rejected before it ran.
+    /// Returns whether it did.
+    pub fn account_errors(&mut self, id: Option<usize>, rejected: bool) -> bool {
+        let erred = self.total_error_replies > self.errors_accounted;
+        self.errors_accounted = self.total_error_replies;
+        match id.and_then(|id| self.cmd.get_mut(id)) {
+            Some(st) if erred => {
+                if rejected {
+                    st.rejected_calls += 1;
+                } else {
+                    st.failed_calls += 1;
+                }
+                true
+            }
+            _ => false,
         }
     }
 

@@ -50,6 +50,10 @@ pub struct Server {
     busy_scratch: Vec<&'static [u8]>,
     /// Readiness of a busy script's caller, handled once the script is over.
     busy_deferred: Vec<usize>,
+    /// Clients reported readable in this turn's batch of events. Readiness is edge-triggered,
+    /// so a client whose event waits in the batch behind a busy script's is not reported
+    /// again: `serve_busy` serves it from here.
+    turn_readable: Vec<usize>,
 }
 
 impl Server {
@@ -135,6 +139,7 @@ impl Server {
             argv_scratch: Vec::new(),
             busy_scratch: Vec::new(),
             busy_deferred: Vec::new(),
+            turn_readable: Vec::new(),
         })
     }
 
@@ -185,6 +190,12 @@ impl Server {
                 }
             }
             busy_turn = !events.is_empty();
+            self.turn_readable.clear();
+            self.turn_readable.extend(events.iter().filter_map(|e| {
+                let Token(slot) = e.token();
+                let readable = e.is_readable() || e.is_read_closed() || e.is_error();
+                (slot < LISTENER_BASE && readable).then_some(slot)
+            }));
             for event in events.iter() {
                 match event.token() {
                     SIGNAL_TOKEN => self.on_signal(ex),
@@ -256,6 +267,20 @@ impl Server {
     /// caller is left alone: its connection is in use up the stack.
     fn serve_busy(&mut self, ex: &mut Executor) {
         let caller = ex.running_slot;
+        // Clients whose readiness came in the same batch as the caller's, or that were left
+        // to read again for fairness, would otherwise wait for the script to end.
+        let mut waiting = self.turn_readable.clone();
+        waiting.append(&mut self.read_again);
+        for &slot in &waiting {
+            if Some(slot) == caller {
+                self.busy_deferred.push(slot);
+            } else {
+                if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                    c.read_pending = false;
+                }
+                self.on_readable(ex, slot);
+            }
+        }
         let mut events = Events::with_capacity(256);
         if self.poll.poll(&mut events, Some(Duration::ZERO)).is_err() {
             return;

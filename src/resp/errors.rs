@@ -18,11 +18,18 @@ impl CmdError {
         &self.0
     }
 
-    /// The error code (first word), used by INFO errorstats.
+    /// The error code, used by INFO errorstats.
     pub fn code(&self) -> &[u8] {
-        let t = self.text();
-        let end = t.iter().position(|c| *c == b' ').unwrap_or(t.len());
-        &t[..end]
+        error_code(self.text())
+    }
+}
+
+/// The code an error reply is counted under (Redis's afterErrorReply): its first word when a
+/// space comes within the first 32 bytes of the reply ("-" included), otherwise ERR.
+pub fn error_code(text: &[u8]) -> &[u8] {
+    match memchr::memchr(b' ', &text[..text.len().min(31)]) {
+        Some(end) => &text[..end],
+        None => b"ERR",
     }
 }
 
@@ -85,6 +92,8 @@ pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
 pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const UNBLOCKED_BY_CLIENT_UNBLOCK: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 /// Sent (then the connection closes) to a non-loopback client while protected mode is on and
@@ -387,6 +396,14 @@ pub fn stream_unbalanced(cmd: &str) -> CmdError {
     ))
 }
 
+/// "ERR xread command is not allowed with BLOCK option from scripts" (the name as typed).
+pub fn block_from_script(cmd: &[u8]) -> CmdError {
+    let mut t = b"ERR ".to_vec();
+    t.extend_from_slice(c_trunc(cmd, usize::MAX));
+    t.extend_from_slice(b" command is not allowed with BLOCK option from scripts");
+    CmdError::owned(t)
+}
+
 /// "ERR Unrecognized XCLAIM option 'opt'"
 pub fn xclaim_unrecognized(opt: &[u8]) -> CmdError {
     let mut t = b"ERR Unrecognized XCLAIM option '".to_vec();
@@ -410,10 +427,11 @@ pub const SCRIPT_SHUTDOWN: &str = "Script killed by SHUTDOWN while running";
 // Raised inside scripts by redis.call (the script's error handler adds "ERR " and the place).
 pub const LUA_NO_ARGS: &str = "Please specify at least one argument for this redis lib call";
 pub const LUA_BAD_ARG_TYPE: &str = "Lua redis lib command arguments must be strings or integers";
-pub const LUA_UNKNOWN_COMMAND: &str = "Unknown Redis command called from script";
-pub const LUA_WRONG_ARITY: &str = "Wrong number of args calling Redis command from script";
-pub const LUA_NOT_ALLOWED: &str = "This Redis command is not allowed from script";
-pub const LUA_WRITE_IN_READONLY: &str = "Write commands are not allowed from read-only scripts.";
+pub const LUA_UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
+pub const LUA_WRONG_ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+pub const LUA_NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
+pub const LUA_WRITE_IN_READONLY: &str =
+    "ERR Write commands are not allowed from read-only scripts.";
 pub const LUA_ARGS_OR_TYPE: &str = "wrong number or type of arguments";
 pub const LUA_WRONG_ARGS: &str = "wrong number of arguments";
 pub const LUA_LOG_ARGS: &str = "redis.log() requires two arguments or more.";

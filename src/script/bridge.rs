@@ -22,7 +22,7 @@ use mlua::ffi::{self, lua_State};
 use crate::cmd::meta::flag;
 use crate::cmd::table::Command;
 use crate::exec::{Client, Executor};
-use crate::resp::errors as err;
+use crate::resp::errors::{self as err, CmdError};
 use crate::resp::reply::ReplyBuf;
 
 /// How long a library's top-level code may run in FUNCTION LOAD (Redis's fixed limit).
@@ -83,6 +83,7 @@ impl Bridge {
     pub fn new() -> Box<Bridge> {
         let mut fake = Box::new(Client::new(0, usize::MAX, 0));
         fake.addr = "lua".into();
+        fake.flags = crate::exec::client::flags::SCRIPT;
         fake.authenticated = true;
         Box::new(Bridge {
             ex: ptr::null_mut(),
@@ -235,8 +236,8 @@ pub unsafe extern "C-unwind" fn redis_pcall(l: *mut lua_State) -> c_int {
 /// table on the stack when `raise` is set and the call failed.
 unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
     let b = unsafe { bridge() };
-    let fail = |l, text: &str| {
-        unsafe { push_error_table(l, text.as_bytes(), false) };
+    let fail = |l, text: &[u8]| {
+        unsafe { push_error_table(l, text, false) };
         if raise {
             -1
         } else {
@@ -245,7 +246,7 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
     };
     let argc = unsafe { ffi::lua_gettop(l) };
     if argc == 0 {
-        return fail(l, err::LUA_NO_ARGS);
+        return fail(l, err::LUA_NO_ARGS.as_bytes());
     }
     b.argbuf.clear();
     b.argpos.clear();
@@ -257,7 +258,7 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
             ffi::LUA_TNUMBER => {
                 crate::util::num::push_g17(&mut b.argbuf, unsafe { ffi::lua_tonumber(l, i) })
             }
-            _ => return fail(l, err::LUA_BAD_ARG_TYPE),
+            _ => return fail(l, err::LUA_BAD_ARG_TYPE.as_bytes()),
         }
         b.argpos.push((start, b.argbuf.len()));
     }
@@ -274,27 +275,19 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
     // SAFETY: the executor outlives the run; the handler that started the script does not
     // touch it while Lua runs.
     let ex = unsafe { &mut *b.ex };
-    let cmd = match resolve(ex, &argv) {
+    let cmd = match check_call(ex, b, &argv) {
         Ok(cmd) => cmd,
-        Err(text) => return fail(l, text),
+        Err((cmd, e)) => {
+            argv.clear();
+            b.argv_scratch = argv;
+            // Counted here, as the refusal of `cmd` (Redis's scriptCall error path); the
+            // script's own error reply, if it comes to that, is not counted again.
+            ex.stats.count_error(e.code());
+            ex.stats.account_errors(cmd.map(|c| c.id), true);
+            unsafe { push_error_table(l, &[b"-", e.text()].concat(), true) };
+            return if raise { -1 } else { 1 };
+        }
     };
-    // May-replicate commands (PUBLISH ...) count as writes: read-only scripts then run
-    // during CLIENT PAUSE WRITE, as in Redis.
-    if cmd.meta.has(flag::WRITE | flag::MAY_REPLICATE) && b.readonly {
-        return fail(l, err::LUA_WRITE_IN_READONLY);
-    }
-    // Over maxmemory when the script started: it may not grow memory, unless it already
-    // wrote (refusing then would break its atomicity) or declared allow-oom (Redis's
-    // scriptVerifyOOM).
-    if cmd.meta.has(flag::DENYOOM)
-        && !b.allow_oom
-        && !b.wrote
-        && ex.oom_at_command_start
-        && ex.settings.maxmemory > 0
-    {
-        // With its code, as Redis's shared.oomerr reply.
-        return fail(l, &format!("-{}", err::OOM));
-    }
     if cmd.meta.has(flag::WRITE) {
         b.wrote = true;
     }
@@ -320,21 +313,48 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
     }
 }
 
-/// Command lookup with the errors a script gets (Redis's scriptCall checks).
-fn resolve(ex: &Executor, argv: &[&[u8]]) -> Result<&'static Command, &'static str> {
+/// What Redis's scriptCall checks before a script's command runs, in its order: the command
+/// and its arity, whether scripts may call it, read-only runs, a state that refuses writes
+/// (until the script's first write), memory. A refusal names the command when it was found.
+fn check_call(
+    ex: &Executor,
+    b: &Bridge,
+    argv: &[&[u8]],
+) -> Result<&'static Command, (Option<&'static Command>, CmdError)> {
     let table = ex.table;
-    let mut cmd = table.get(argv[0]).ok_or(err::LUA_UNKNOWN_COMMAND)?;
+    let unknown = || (None, CmdError::from(err::LUA_UNKNOWN_COMMAND));
+    let mut cmd = table.get(argv[0]).ok_or_else(unknown)?;
     if cmd.is_container() && argv.len() > 1 {
-        cmd = table
-            .get_sub(cmd, argv[1])
-            .ok_or(err::LUA_UNKNOWN_COMMAND)?;
+        cmd = table.get_sub(cmd, argv[1]).ok_or_else(unknown)?;
     }
+    let refuse = |e: CmdError| Err((Some(cmd), e));
     let (arity, argc) = (cmd.meta.arity, argv.len() as i32);
     if (arity > 0 && argc != arity) || argc < -arity {
-        return Err(err::LUA_WRONG_ARITY);
+        return refuse(err::LUA_WRONG_ARITY.into());
     }
-    if cmd.meta.has(flag::NOSCRIPT) {
-        return Err(err::LUA_NOT_ALLOWED);
+    if cmd.meta.has(flag::NOSCRIPT) && !ex.script_deny_disabled {
+        return refuse(err::LUA_NOT_ALLOWED.into());
+    }
+    // May-replicate commands (PUBLISH ...) count as writes: read-only scripts then run
+    // during CLIENT PAUSE WRITE, as in Redis.
+    if cmd.meta.has(flag::WRITE | flag::MAY_REPLICATE) && b.readonly {
+        return refuse(err::LUA_WRITE_IN_READONLY.into());
+    }
+    // After the script's first write, failing would break its atomicity.
+    if cmd.meta.has(flag::WRITE) && !b.wrote {
+        if let Some(e) = ex.write_refusal() {
+            return refuse(e);
+        }
+    }
+    // Over maxmemory when the script started: it may not grow memory, unless it already
+    // wrote or declared allow-oom (Redis's scriptVerifyOOM).
+    if cmd.meta.has(flag::DENYOOM)
+        && !b.allow_oom
+        && !b.wrote
+        && ex.oom_at_command_start
+        && ex.settings.maxmemory > 0
+    {
+        return refuse(err::OOM.into());
     }
     Ok(cmd)
 }
@@ -451,30 +471,43 @@ fn parse_i64(s: &[u8]) -> i64 {
 
 // ---- Lua value → reply ----
 
+/// Where a script's result goes: the caller's reply, and the error replies written in it,
+/// for the statistics (Redis's luaReplyToRedisReply counts each one unless a command already
+/// did).
+pub struct ScriptReply<'a> {
+    pub out: &'a mut ReplyBuf,
+    /// The script's protocol (redis.setresp), for booleans.
+    pub resp3: bool,
+    /// Codes of the errors written that nothing counted yet.
+    pub new_errors: Vec<Vec<u8>>,
+    /// An error written that a command already counted (the script failed all the same).
+    pub counted_error: bool,
+}
+
 /// Writes the value on top of the stack as a reply and pops it (luaReplyToRedisReply).
-pub unsafe fn write_reply(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool) {
+pub unsafe fn write_reply(l: *mut lua_State, w: &mut ScriptReply) {
     unsafe {
         if ffi::lua_checkstack(l, 4) == 0 {
-            out.error(err::LUA_STACK_LIMIT.as_bytes());
+            w.out.error(err::LUA_STACK_LIMIT.as_bytes());
             ffi::lua_settop(l, -2);
             return;
         }
         match ffi::lua_type(l, -1) {
-            ffi::LUA_TSTRING => out.bulk(str_at(l, -1)),
+            ffi::LUA_TSTRING => w.out.bulk(str_at(l, -1)),
             // Booleans follow the script's protocol (redis.setresp), as in Redis.
             ffi::LUA_TBOOLEAN => {
                 let v = ffi::lua_toboolean(l, -1) != 0;
-                if script_resp3 {
-                    out.bool(v);
+                if w.resp3 {
+                    w.out.bool(v);
                 } else if v {
-                    out.int(1);
+                    w.out.int(1);
                 } else {
-                    out.null();
+                    w.out.null();
                 }
             }
-            ffi::LUA_TNUMBER => out.int(lua_number_to_i64(ffi::lua_tonumber(l, -1))),
-            ffi::LUA_TTABLE => write_table(l, out, script_resp3),
-            _ => out.null(),
+            ffi::LUA_TNUMBER => w.out.int(lua_number_to_i64(ffi::lua_tonumber(l, -1))),
+            ffi::LUA_TTABLE => write_table(l, w),
+            _ => w.out.null(),
         }
         ffi::lua_settop(l, -2);
     }
@@ -498,11 +531,21 @@ unsafe fn raw_field(l: *mut lua_State, field: &[u8]) -> c_int {
     }
 }
 
-unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool) {
+unsafe fn write_table(l: *mut lua_State, w: &mut ScriptReply) {
     unsafe {
         if raw_field(l, b"err") == ffi::LUA_TSTRING {
             let text = str_at(l, -1);
-            out.error(text.strip_prefix(b"-").unwrap_or(text));
+            let text = text.strip_prefix(b"-").unwrap_or(text);
+            w.out.error(text);
+            ffi::lua_settop(l, -2);
+            // An error a command already counted (a redis.pcall result) is not counted again.
+            if raw_field(l, b"ignore_error_stats_update") == ffi::LUA_TBOOLEAN
+                && ffi::lua_toboolean(l, -1) != 0
+            {
+                w.counted_error = true;
+            } else {
+                w.new_errors.push(err::error_code(text).to_vec());
+            }
             ffi::lua_settop(l, -2);
             return;
         }
@@ -512,13 +555,13 @@ unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool)
                 .iter()
                 .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
                 .collect();
-            out.simple(&text);
+            w.out.simple(&text);
             ffi::lua_settop(l, -2);
             return;
         }
         ffi::lua_settop(l, -2);
         if raw_field(l, b"double") == ffi::LUA_TNUMBER {
-            out.double(ffi::lua_tonumber(l, -1));
+            w.out.double(ffi::lua_tonumber(l, -1));
             ffi::lua_settop(l, -2);
             return;
         }
@@ -528,7 +571,7 @@ unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool)
                 .iter()
                 .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
                 .collect();
-            out.big_number(&digits);
+            w.out.big_number(&digits);
             ffi::lua_settop(l, -2);
             return;
         }
@@ -540,7 +583,7 @@ unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool)
                 ffi::lua_rawget(l, -3);
                 if ffi::lua_type(l, -1) == ffi::LUA_TSTRING && format.len() == 3 {
                     let f = [format[0], format[1], format[2]];
-                    out.verbatim(&f, str_at(l, -1));
+                    w.out.verbatim(&f, str_at(l, -1));
                     ffi::lua_settop(l, -4);
                     return;
                 }
@@ -550,36 +593,36 @@ unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool)
         }
         ffi::lua_settop(l, -2);
         if raw_field(l, b"map") == ffi::LUA_TTABLE {
-            let d = out.deferred_map();
+            let d = w.out.deferred_map();
             let mut n = 0;
             ffi::lua_pushnil(l);
             while ffi::lua_next(l, -2) != 0 {
                 ffi::lua_pushvalue(l, -2);
-                write_reply(l, out, script_resp3); // key
-                write_reply(l, out, script_resp3); // value
+                write_reply(l, w); // key
+                write_reply(l, w); // value
                 n += 1;
             }
-            out.set_deferred_map(d, n);
+            w.out.set_deferred_map(d, n);
             ffi::lua_settop(l, -2);
             return;
         }
         ffi::lua_settop(l, -2);
         if raw_field(l, b"set") == ffi::LUA_TTABLE {
-            let d = out.deferred_set();
+            let d = w.out.deferred_set();
             let mut n = 0;
             ffi::lua_pushnil(l);
             while ffi::lua_next(l, -2) != 0 {
                 ffi::lua_settop(l, -2);
                 ffi::lua_pushvalue(l, -1);
-                write_reply(l, out, script_resp3);
+                write_reply(l, w);
                 n += 1;
             }
-            out.set_deferred(d, n);
+            w.out.set_deferred(d, n);
             ffi::lua_settop(l, -2);
             return;
         }
         ffi::lua_settop(l, -2);
-        let d = out.deferred_array();
+        let d = w.out.deferred_array();
         let mut n = 0;
         loop {
             ffi::lua_rawgeti(l, -1, n as ffi::lua_Integer + 1);
@@ -587,10 +630,10 @@ unsafe fn write_table(l: *mut lua_State, out: &mut ReplyBuf, script_resp3: bool)
                 ffi::lua_settop(l, -2);
                 break;
             }
-            write_reply(l, out, script_resp3);
+            write_reply(l, w);
             n += 1;
         }
-        out.set_deferred(d, n);
+        w.out.set_deferred(d, n);
     }
 }
 

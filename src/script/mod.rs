@@ -18,6 +18,7 @@ use std::time::Instant;
 use mlua::ffi::{self, lua_State};
 use mlua::{Lua, LuaOptions, StdLib};
 
+use crate::exec::client::flags as client_flags;
 use crate::exec::{Client, Executor};
 use crate::resp::errors::{self as err, CmdError};
 use crate::resp::reply::Proto;
@@ -453,7 +454,7 @@ impl Engine {
         b.caller = caller;
         b.fake.db = caller.db;
         b.fake.out.proto = Proto::Resp2;
-        b.fake.flags = caller.flags & crate::exec::client::flags::NO_TOUCH;
+        b.fake.flags = (caller.flags & client_flags::NO_TOUCH) | client_flags::SCRIPT;
         b.readonly = spec.readonly;
         b.allow_oom = spec.allow_oom;
         b.wrote = false;
@@ -497,11 +498,20 @@ impl Engine {
         ex.script_busy = None;
         let result = unsafe {
             if status == 0 {
-                let script_resp3 = self.bridge.fake.out.is_resp3();
-                bridge::write_reply(l, &mut caller.out, script_resp3);
+                let mut reply = bridge::ScriptReply {
+                    out: &mut caller.out,
+                    resp3: self.bridge.fake.out.is_resp3(),
+                    new_errors: Vec::new(),
+                    counted_error: false,
+                };
+                bridge::write_reply(l, &mut reply);
+                for code in &reply.new_errors {
+                    ex.stats.count_error(code);
+                }
+                ex.stats.uncounted_failure |= reply.counted_error;
                 Ok(())
             } else {
-                self.error_reply(caller, spec.name)
+                self.error_reply(ex, caller, spec.name)
             }
         };
         unsafe {
@@ -521,7 +531,12 @@ impl Engine {
     /// Turns the error object on top of the stack into the caller's reply (Redis's
     /// luaCallFunction): "<err> script: <name>, on <source>:<line>.". Errors a command
     /// already counted are written here; others are returned for the caller to count.
-    unsafe fn error_reply(&mut self, caller: &mut Client, name: &[u8]) -> Result<(), CmdError> {
+    unsafe fn error_reply(
+        &mut self,
+        ex: &mut Executor,
+        caller: &mut Client,
+        name: &[u8],
+    ) -> Result<(), CmdError> {
         let l = self.l;
         unsafe {
             if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
@@ -560,6 +575,7 @@ impl Engine {
             }
             if counted {
                 caller.out.error(&text);
+                ex.stats.uncounted_failure = true;
                 Ok(())
             } else {
                 Err(CmdError::owned(text))
@@ -632,7 +648,8 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), CmdError> {
             e.extend_from_slice(part);
             return Err(CmdError::owned(e));
         };
-        for name in list.split(|c| *c == b',') {
+        // "flags=" alone declares no flags (sdssplitlen of nothing is nothing).
+        for name in list.split(|c| *c == b',').filter(|_| !list.is_empty()) {
             match sflags::by_name(name) {
                 Some(f) => flags |= f,
                 None => {
