@@ -414,9 +414,23 @@ impl Executor {
     /// Returns false if the command was postponed by CLIENT PAUSE (the caller keeps it
     /// unread and stops reading from this client).
     pub fn execute(&mut self, slot: usize, argv: &[&[u8]]) -> bool {
+        // Clients first (after the last command grew their buffers), then keys; a busy
+        // script's callers are only answered BUSY. Before the client leaves the table, so
+        // that invalidations of evicted keys reach it ahead of its reply, as in Redis.
+        if self.settings.maxmemory_clients != 0 {
+            self.evict_clients();
+        }
+        if self.settings.maxmemory > 0 && self.script_busy.is_none() {
+            self.oom_at_command_start = !self.perform_evictions();
+        }
         let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
             return true;
         };
+        if client.has(cf::CLOSE_ASAP) {
+            // Evicted just now: its command does not run.
+            self.clients[slot] = Some(client);
+            return true;
+        }
         self.running_slot = Some(slot);
         self.running_id = client.id;
         let executed = self.process(&mut client, argv);
@@ -497,14 +511,6 @@ impl Executor {
         client.argv_mem = argv.iter().map(|a| a.len()).sum();
         if argv.is_empty() {
             return true;
-        }
-        // Clients first (after the last command grew their buffers), then keys; a busy
-        // script's callers are only answered BUSY.
-        if self.settings.maxmemory_clients != 0 {
-            self.evict_clients();
-        }
-        if self.settings.maxmemory > 0 && self.script_busy.is_none() {
-            self.oom_at_command_start = !self.perform_evictions();
         }
         let resolved = self
             .resolve(argv)
@@ -758,9 +764,12 @@ impl Executor {
             self.park(client, req, cmd, argv);
         }
         self.propagation_end(prop, client, argv, propagates_inner_commands(cmd));
+        // A read-only script run is tracked through the commands it runs (see
+        // `track_script_keys`), not by itself.
         if cmd.meta.has(flag::READONLY)
             && client.has(cf::TRACKING)
             && !client.has(cf::TRACKING_BCAST)
+            && !matches!(cmd.meta.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
         {
             self.remember_tracked_keys(client, cmd, argv);
         }
@@ -1038,6 +1047,11 @@ impl Executor {
             let started = Instant::now();
             self.active_expire(now_ms, Duration::from_micros(budget_us));
             self.latency_sample("expire-cycle", started.elapsed().as_millis() as u64, now_ms);
+        }
+        // Also done before every command; here so that a CONFIG SET of
+        // tracking-table-max-keys takes effect on an idle server too.
+        if self.tracking.clients > 0 {
+            self.limit_tracking_table();
         }
         // Redis's databasesCron: shrink sparse tables, then give one resizing table 1 ms.
         for db in &mut self.dbs {

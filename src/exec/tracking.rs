@@ -149,6 +149,17 @@ impl Executor {
 
     /// After a read-only command of a tracking client: remember the keys it may now cache
     /// (Redis's trackingRememberKeys).
+    /// A script run by `caller` (with `script_argv`) ran a read-only command: as in Redis 7.0,
+    /// the caller tracks the keys the script declared.
+    pub fn track_script_keys(&mut self, caller: &Client, script_argv: &[&[u8]]) {
+        if !caller.has(cf::TRACKING) || caller.has(cf::TRACKING_BCAST) {
+            return;
+        }
+        if let Some(cmd) = script_argv.first().and_then(|name| self.table.get(name)) {
+            self.remember_tracked_keys(caller, cmd, script_argv);
+        }
+    }
+
     pub(super) fn remember_tracked_keys(&mut self, c: &Client, cmd: &Command, argv: &[&[u8]]) {
         let optin = c.has(cf::TRACKING_OPTIN);
         let optout = c.has(cf::TRACKING_OPTOUT);

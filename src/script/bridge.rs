@@ -291,6 +291,12 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
     if cmd.meta.has(flag::WRITE) {
         b.wrote = true;
     }
+    if cmd.meta.has(flag::READONLY) {
+        // SAFETY: the caller is out of the client table while its script runs, and lives
+        // until the run ends.
+        let caller = unsafe { &*b.caller };
+        ex.track_script_keys(caller, b.command());
+    }
     let fake = &mut *b.fake;
     fake.out.buf.clear();
     ex.call(fake, cmd, &argv, Instant::now(), b.now_ms, true);
