@@ -73,7 +73,7 @@ pub fn declared_flags(ex: &crate::exec::Executor, name: &str, argv: &[&[u8]]) ->
     let flags = match name {
         "eval" | "eval_ro" => crate::script::parse_shebang(argv.get(1)?).ok()?.0,
         "evalsha" | "evalsha_ro" => ex.scripting.as_deref()?.script_flags(argv.get(1)?)?,
-        "fcall" | "fcall_ro" => ex.functions.as_deref()?.functions.get(*argv.get(1)?)?.flags,
+        "fcall" | "fcall_ro" => ex.functions.as_deref()?.get(argv.get(1)?)?.flags,
         _ => return None,
     };
     (flags & sflags::EVAL_COMPAT == 0).then_some(flags)
@@ -238,13 +238,13 @@ fn functions<'a>(ctx: &'a mut Ctx) -> &'a mut Functions {
 fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     feed_monitors(ctx);
     let argv = ctx.argv;
-    let (func, flags) = match functions(ctx).functions.get(argv[1]) {
-        Some(f) => (f.func, f.flags),
+    let (func, flags, name) = match functions(ctx).get(argv[1]) {
+        Some(f) => (f.func, f.flags, f.name.clone()),
         None => return Err(err::FUNCTION_NOT_FOUND.into()),
     };
     let numkeys = args::int(argv[2]).map_err(|_| CmdError::from(err::FUNCTION_BAD_NUMKEYS))?;
     let keys_args = keys_and_args(argv, numkeys)?;
-    let spec = run_spec(argv, keys_args, ro, flags, (argv[1], true), ctx.now_ms)?;
+    let spec = run_spec(argv, keys_args, ro, flags, (&name, true), ctx.now_ms)?;
     // The engine leaves its place while it runs; the libraries stay visible (FUNCTION STATS).
     let mut engine = functions(ctx)
         .engine
@@ -291,6 +291,9 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() > 3 {
+        return Err(err::subcommand_syntax(ctx.argv[0], ctx.argv[1]));
+    }
     match ctx.args().rest() {
         [] => {}
         [mode] if args::eq(mode, "SYNC") || args::eq(mode, "ASYNC") => {}
@@ -337,7 +340,7 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
         out.bulk(b"functions");
         out.array(lib.functions.len());
         for fname in &lib.functions {
-            let f = &fns.functions[fname];
+            let Some(f) = fns.get(fname) else { continue };
             out.map(3);
             out.bulk(b"name");
             out.bulk(fname);
@@ -377,6 +380,9 @@ pub fn function_dump(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() > 4 {
+        return Err(err::subcommand_syntax(ctx.argv[0], ctx.argv[1]));
+    }
     let policy = match ctx.argv.get(3) {
         None => RestorePolicy::Append,
         Some(p) if args::eq(p, "APPEND") => RestorePolicy::Append,

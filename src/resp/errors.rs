@@ -404,6 +404,16 @@ pub fn block_from_script(cmd: &[u8]) -> CmdError {
     CmdError::owned(t)
 }
 
+/// "ERR Invalid metadata value given: foo=bar" (a library's shebang).
+pub fn function_bad_metadata_value(part: &[u8]) -> CmdError {
+    CmdError::owned([b"ERR Invalid metadata value given: ", part].concat())
+}
+
+/// "ERR Engine 'x' not found"
+pub fn function_engine_not_found(engine: &[u8]) -> CmdError {
+    CmdError::owned([b"ERR Engine '", engine, b"' not found"].concat())
+}
+
 /// "ERR Unrecognized XCLAIM option 'opt'"
 pub fn xclaim_unrecognized(opt: &[u8]) -> CmdError {
     let mut t = b"ERR Unrecognized XCLAIM option '".to_vec();
@@ -443,6 +453,9 @@ pub const LUA_ACL_CHECK_UNKNOWN: &str = "Invalid command passed to redis.acl_che
 pub const LUA_STACK_LIMIT: &str = "ERR reached lua stack limit";
 pub const FUNCTION_NO_METADATA: &str = "ERR Missing library metadata";
 pub const FUNCTION_NO_NAME: &str = "ERR Library name was not given";
+pub const FUNCTION_BAD_METADATA: &str = "ERR Invalid library metadata";
+pub const FUNCTION_NAME_TWICE: &str =
+    "ERR Invalid metadata value, name argument was given multiple times";
 pub const FUNCTION_BAD_NAME: &str = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 pub const FUNCTION_NONE_REGISTERED: &str = "ERR No functions registered";
 pub const FUNCTION_LOAD_TIMEOUT: &str = "FUNCTION LOAD timeout";

@@ -21,6 +21,7 @@ local function register(name, callback, flags, description)
     -- Redis 7.0 says "Library" here too.
     fail('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
   end
+  -- Redis compares names within one library exactly (a clash across libraries ignores case).
   if registered.names[name] then fail('Function already exists in the library') end
   registered.names[name] = true
   registered[#registered + 1] = {name = name, callback = callback, flags = flags,
@@ -28,6 +29,11 @@ local function register(name, callback, flags, description)
 end
 
 local function register_function(...)
+  -- A function can reach this table at run time (through an upvalue): it only works while
+  -- FUNCTION LOAD runs the library.
+  if not registered then
+    fail('redis.register_function can only be called on FUNCTION LOAD command')
+  end
   local n = select('#', ...)
   if n == 1 then
     local args = ...

@@ -18,6 +18,8 @@ pub struct Library {
 }
 
 pub struct Function {
+    /// As registered (FCALL finds it in any case; errors name it this way).
+    pub name: Vec<u8>,
     pub library: Vec<u8>,
     pub func: c_int,
     pub flags: u32,
@@ -36,7 +38,17 @@ pub struct Functions {
     /// Out of its place while one of its functions runs (FCALL).
     pub engine: Option<Box<Engine>>,
     pub libraries: BTreeMap<Vec<u8>, Library>,
-    pub functions: HashMap<Vec<u8>, Function>,
+    /// By lowercased name: function names are case-insensitive, as in Redis.
+    functions: HashMap<Vec<u8>, Function>,
+}
+
+/// A function name as the `functions` table keys it (no copy when already lowercase).
+fn fold_case(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if name.iter().any(u8::is_ascii_uppercase) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    }
 }
 
 impl Functions {
@@ -62,10 +74,7 @@ impl Functions {
             Some(CmdError::from(err::FUNCTION_NONE_REGISTERED))
         } else {
             registered.iter().find_map(|r| {
-                let clash = self
-                    .functions
-                    .get(&r.name)
-                    .is_some_and(|f| f.library != name);
+                let clash = self.get(&r.name).is_some_and(|f| f.library != name);
                 clash.then(|| {
                     let mut e = b"ERR Function ".to_vec();
                     e.extend_from_slice(&r.name);
@@ -84,15 +93,20 @@ impl Functions {
         let mut names = Vec::with_capacity(registered.len());
         for r in registered {
             names.push(r.name.clone());
-            self.functions.insert(
-                r.name,
+            // Two names differing only in case: the last one answers FCALL, as in Redis.
+            let replaced = self.functions.insert(
+                fold_case(&r.name).into_owned(),
                 Function {
+                    name: r.name,
                     library: name.clone(),
                     func: r.func,
                     flags: r.flags,
                     description: r.description,
                 },
             );
+            if let Some(old) = replaced {
+                self.engine_mut().release(old.func);
+            }
         }
         self.libraries.insert(
             name.clone(),
@@ -110,7 +124,7 @@ impl Functions {
             return false;
         };
         for f in lib.functions {
-            if let Some(f) = self.functions.remove(&f) {
+            if let Some(f) = self.functions.remove(fold_case(&f).as_ref()) {
                 self.engine_mut().release(f.func);
             }
         }
@@ -154,11 +168,7 @@ impl Functions {
                 return Err(CmdError::owned(e));
             }
             for f in &lib.functions {
-                if self
-                    .functions
-                    .get(f)
-                    .is_some_and(|old| &old.library != name)
-                {
+                if self.get(f).is_some_and(|old| &old.library != name) {
                     let mut e = b"ERR Function ".to_vec();
                     e.extend_from_slice(f);
                     e.extend_from_slice(b" already exists");
@@ -176,6 +186,11 @@ impl Functions {
         self.engine.get_or_insert_with(Engine::for_functions)
     }
 
+    /// The function called `name`, in any case.
+    pub fn get(&self, name: &[u8]) -> Option<&Function> {
+        self.functions.get(fold_case(name).as_ref())
+    }
+
     pub fn function_count(&self) -> usize {
         self.functions.len()
     }
@@ -187,33 +202,32 @@ pub fn parse_metadata(code: &[u8]) -> Result<(Vec<u8>, usize), CmdError> {
     if !code.starts_with(b"#!") {
         return Err(err::FUNCTION_NO_METADATA.into());
     }
-    let end = memchr::memchr(b'\n', code).unwrap_or(code.len());
-    let mut parts = code[2..end].split(|c| *c == b' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or_default();
-    let mut name = None;
-    for part in parts {
-        match part.strip_prefix(b"name=") {
-            Some(n) => name = Some(n.to_vec()),
-            None => {
-                let mut e = b"ERR Invalid metadata value given: ".to_vec();
-                e.extend_from_slice(part);
-                return Err(CmdError::owned(e));
+    let bad = || CmdError::from(err::FUNCTION_BAD_METADATA);
+    let end = memchr::memchr(b'\n', code).ok_or_else(bad)?;
+    let parts = crate::util::splitargs::split_args(&code[..end])
+        .filter(|p| !p.is_empty())
+        .ok_or_else(bad)?;
+    let engine = &parts[0][2.min(parts[0].len())..];
+    let mut name: Option<&[u8]> = None;
+    for part in &parts[1..] {
+        match part.get(..5) {
+            Some(key) if key.eq_ignore_ascii_case(b"name=") => {
+                if name.is_some() {
+                    return Err(err::FUNCTION_NAME_TWICE.into());
+                }
+                name = Some(&part[5..]);
             }
+            _ => return Err(err::function_bad_metadata_value(part)),
         }
     }
-    let Some(name) = name else {
-        return Err(err::FUNCTION_NO_NAME.into());
-    };
-    if !engine.eq_ignore_ascii_case(b"lua") {
-        let mut e = b"ERR Engine '".to_vec();
-        e.extend_from_slice(engine);
-        e.extend_from_slice(b"' not found");
-        return Err(CmdError::owned(e));
-    }
+    let name = name.ok_or(CmdError::from(err::FUNCTION_NO_NAME))?;
     if name.is_empty() || !name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
         return Err(err::FUNCTION_BAD_NAME.into());
     }
-    Ok((name, end))
+    if !engine.eq_ignore_ascii_case(b"lua") {
+        return Err(err::function_engine_not_found(engine));
+    }
+    Ok((name.to_vec(), end))
 }
 
 /// Checks a DUMP payload's version and CRC and returns the library codes in it.
