@@ -1121,19 +1121,32 @@ impl Config {
         Ok(())
     }
 
-    /// CONFIG GET: (name, value) pairs of directives or aliases matching any pattern.
-    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, Vec<u8>)> {
-        let mut out = Vec::new();
-        for (i, def) in DEFS.iter().enumerate() {
-            if def.flags & HIDDEN != 0 {
+    /// CONFIG GET: (name, value) pairs, in argument order, each name once (any case). A name
+    /// without glob characters is looked up directly and echoed as given, hidden directives
+    /// included; a pattern matches the names and aliases of the visible ones (Redis's
+    /// configGetCommand).
+    pub fn get_matching<'a>(&self, patterns: &[&'a [u8]]) -> Vec<(&'a [u8], Vec<u8>)> {
+        let mut out: Vec<(&'a [u8], Vec<u8>)> = Vec::new();
+        let add = |name: &'a [u8], i: usize, out: &mut Vec<(&'a [u8], Vec<u8>)>| {
+            if !out.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                out.push((name, self.format(i)));
+            }
+        };
+        for &pattern in patterns {
+            if !pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
+                if let Some(i) = lookup(&String::from_utf8_lossy(pattern)) {
+                    add(pattern, i, &mut out);
+                }
                 continue;
             }
-            for name in std::iter::once(def.name).chain(def.alias) {
-                if patterns
-                    .iter()
-                    .any(|p| glob_match(p, name.as_bytes(), true))
-                {
-                    out.push((name, self.format(i)));
+            for (i, def) in DEFS.iter().enumerate() {
+                if def.flags & HIDDEN != 0 {
+                    continue;
+                }
+                for name in std::iter::once(def.name).chain(def.alias) {
+                    if glob_match(pattern, name.as_bytes(), true) {
+                        add(name.as_bytes(), i, &mut out);
+                    }
                 }
             }
         }
@@ -1235,11 +1248,17 @@ fn parse_value(def: &Def, args: &[Vec<u8>]) -> Result<Setting, ConfigError> {
             } else if a.len() > 1 && a.ends_with(b"%") {
                 match parse_i64(&a[..a.len() - 1]) {
                     Some(p) if p >= 0 => -p,
-                    _ => return Err(err("argument must a memory or percent value")),
+                    _ => return Err(err("argument must be a memory or percent value")),
                 }
             } else {
-                return Err(err("argument must a memory or percent value"));
+                return Err(err("argument must be a memory or percent value"));
             };
+            if v < 0 && v < min {
+                return Err(ConfigError(format!(
+                    "percentage argument must be less or equal to {}",
+                    -min
+                )));
+            }
             if v < min || v > max {
                 return Err(bounds_err(min, max));
             }

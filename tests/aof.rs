@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::client::Client;
 use common::dataset::{fill, snapshot_all};
-use common::server::{cinnabar, fresh_dir, in_dir, redis_or_skip, Server};
+use common::server::{cinnabar, fresh_dir, in_dir, oracle, Server};
 
 fn aof_args(extra: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = ["--appendonly", "yes"]
@@ -255,12 +255,12 @@ fn exchange(
 
 fn redis_in(dir: PathBuf) -> Option<Server> {
     let args = aof_args(&[]);
-    let probe = redis_or_skip(&[])?;
+    let probe = oracle(&[])?;
     drop(probe);
     in_dir(dir, |a| {
         let mut all = args.clone();
         all.extend_from_slice(a);
-        common::server::redis(&all)
+        common::server::oracle(&all)
     })
 }
 

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::server::{cinnabar, redis, redis_or_skip, with_dump, Server};
+use common::server::{cinnabar, oracle, with_dump, Server};
 
 fn info_field(c: &mut Client, field: &str) -> String {
     c.persistence_field(field)
@@ -68,7 +68,7 @@ fn failed_bgsave_stops_writes_with_misconf() {
     let ours = failed_save(&cinnabar(&args));
     assert_eq!(ours[1], b"err");
     assert!(ours[2].starts_with(b"-MISCONF"));
-    if let Some(theirs) = redis_or_skip(&args) {
+    if let Some(theirs) = oracle(&args) {
         assert_eq!(ours, failed_save(&theirs));
     }
 }
@@ -105,8 +105,8 @@ fn redis_cli_rdb_backup_loads_in_both() {
     );
     let ours = with_dump(&file, |a| Some(cinnabar(a))).unwrap();
     assert_eq!(common::dataset::snapshot_all(&mut ours.client()), expected);
-    if redis_or_skip(&[]).is_some() {
-        let theirs = with_dump(&file, redis).expect("redis-server loads the backup");
+    if oracle(&[]).is_some() {
+        let theirs = with_dump(&file, oracle).expect("redis-server loads the backup");
         assert_eq!(
             common::dataset::snapshot_all(&mut theirs.client()),
             expected
@@ -132,7 +132,7 @@ fn flushall_with_save_points_saves_the_empty_dataset() {
     let args = ["--save".to_string(), "3600 1".to_string()];
     let ours = run(&cinnabar(&args));
     assert_eq!(ours, (b"+OK\r\n".to_vec(), "0".to_string(), false));
-    if let Some(theirs) = redis(&args) {
+    if let Some(theirs) = oracle(&args) {
         assert_eq!(ours, run(&theirs));
     }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::client::Client;
 use common::dataset::{fill, snapshot};
-use common::server::{cinnabar, redis, redis_or_skip};
+use common::server::{cinnabar, oracle};
 
 fn keys(c: &mut Client) -> Vec<Vec<u8>> {
     match c.cmd(&["KEYS", "*"]) {
@@ -34,7 +34,7 @@ fn copy_all(from: &mut Client, to: &mut Client) {
 
 #[test]
 fn payloads_move_both_ways() {
-    let Some(theirs) = redis_or_skip(&[]) else {
+    let Some(theirs) = oracle(&[]) else {
         return;
     };
     let ours = cinnabar(&[]);
@@ -43,7 +43,7 @@ fn payloads_move_both_ways() {
     let expected = snapshot(&mut r);
     copy_all(&mut r, &mut o);
     assert_eq!(snapshot(&mut o), expected, "redis → cinnabar");
-    let back = redis(&[]).expect("second redis-server");
+    let back = oracle(&[]).expect("second redis-server");
     let mut b = back.client();
     copy_all(&mut o, &mut b);
     assert_eq!(snapshot(&mut b), expected, "cinnabar → redis");

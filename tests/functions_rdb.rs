@@ -4,7 +4,7 @@
 mod common;
 
 use common::client::Client;
-use common::server::{cinnabar, redis, redis_or_skip, with_dump, Server};
+use common::server::{cinnabar, oracle, with_dump, Server};
 
 const LIB: &str = "#!lua name=counters\n\
     redis.register_function('bump', function(keys, args) return redis.call('incrby', keys[1], args[1]) end)\n\
@@ -38,16 +38,16 @@ fn functions_survive_save_and_restart() {
     let got = check_loaded(&mut again.client());
     assert_eq!(got[2], b"$1\r\n5\r\n");
     assert_eq!(got[3], b":7\r\n");
-    if redis_or_skip(&[]).is_some() {
+    if oracle(&[]).is_some() {
         // redis-server loads our file (the library and its data) the same way.
-        let theirs = with_dump(&file, redis).expect("redis-server loads our dump");
+        let theirs = with_dump(&file, oracle).expect("redis-server loads our dump");
         assert_eq!(got, check_loaded(&mut theirs.client()));
     }
 }
 
 #[test]
 fn we_load_functions_saved_by_redis() {
-    let Some(theirs) = redis_or_skip(&[]) else {
+    let Some(theirs) = oracle(&[]) else {
         return;
     };
     let file = save_with_functions(&theirs);

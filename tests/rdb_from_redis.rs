@@ -5,11 +5,11 @@
 mod common;
 
 use common::dataset::{fill, snapshot};
-use common::server::{cinnabar, redis_or_skip, with_dump};
+use common::server::{cinnabar, oracle, with_dump};
 
 #[test]
 fn redis_7_dump_loads_with_same_contents_and_encodings() {
-    let Some(theirs) = redis_or_skip(&[]) else {
+    let Some(theirs) = oracle(&[]) else {
         return;
     };
     let mut c = theirs.client();
@@ -38,7 +38,7 @@ fn redis_7_dump_loads_with_same_contents_and_encodings() {
 /// A corrupt file is refused (the server does not start with part of the data).
 #[test]
 fn corrupt_compact_value_is_refused() {
-    let Some(theirs) = redis_or_skip(&[]) else {
+    let Some(theirs) = oracle(&[]) else {
         return;
     };
     let mut c = theirs.client();

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::client::Client;
-use common::server::{cinnabar, redis, Server};
+use common::server::{cinnabar, oracle, Server};
 
 fn args(threshold_ms: u64) -> Vec<String> {
     vec!["--busy-reply-threshold".into(), threshold_ms.to_string()]
@@ -58,7 +58,7 @@ fn busy_script_answers_busy_and_script_kill_recovers() {
     );
     assert_eq!(text[4], "+PONG\r\n", "{text:?}");
     assert!(text[5].starts_with("-NOTBUSY"), "{text:?}");
-    if let Some(redis) = redis(&args(200)) {
+    if let Some(redis) = oracle(&args(200)) {
         let theirs = busy_then_kill(&redis, "local i = 0 while true do i = i + 1 end");
         assert_eq!(
             text,
@@ -77,7 +77,7 @@ fn script_kill_is_not_swallowed_by_pcall() {
     let ours = busy_then_kill(&cinnabar(&args(200)), script);
     assert!(String::from_utf8_lossy(&ours[3])
         .starts_with("-ERR Script killed by user with SCRIPT KILL..."));
-    if let Some(redis) = redis(&args(200)) {
+    if let Some(redis) = oracle(&args(200)) {
         assert_eq!(ours, busy_then_kill(&redis, script));
     }
 }
@@ -112,7 +112,7 @@ fn written_script_is_unkillable_and_shutdown_nosave_stops_it() {
     assert!(ours
         .0
         .starts_with(b"-UNKILLABLE Sorry the script already executed write commands"));
-    if let Some(redis) = redis(&args(200)) {
+    if let Some(redis) = oracle(&args(200)) {
         assert_eq!(ours, run(&redis));
     }
 }
@@ -156,7 +156,7 @@ fn busy_function_and_function_kill() {
         text[4].starts_with("-ERR Script killed by user with SCRIPT KILL..."),
         "{text:?}"
     );
-    if let Some(redis) = redis(&args(200)) {
+    if let Some(redis) = oracle(&args(200)) {
         assert_eq!(ours, run(&redis));
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::client::Client;
-use common::server::{cinnabar, redis_or_skip, Server};
+use common::server::{cinnabar, oracle, Server};
 use std::time::Duration;
 
 /// The slow log with time, duration and client port blanked.
@@ -77,7 +77,7 @@ fn slowlog_matches_redis() {
         "{ours:#?}"
     );
     assert!(ours.iter().any(|l| l.contains("BLPOP q 0")), "{ours:#?}");
-    if let Some(redis) = redis_or_skip(&[]) {
+    if let Some(redis) = oracle(&[]) {
         assert_eq!(ours, exercise(&redis));
     }
 }

@@ -8,7 +8,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use common::client::Client;
-use common::server::{cinnabar, redis, Server};
+use common::server::{cinnabar, oracle, Server};
 use common::transcript::escape;
 
 /// Replies in order, escaped, for comparison.
@@ -149,7 +149,7 @@ fn check(scenario: fn(&Server) -> Vec<String>, must_contain: &[&str]) {
     for m in must_contain {
         assert!(joined.contains(m), "missing {m:?} in\n{joined}");
     }
-    match redis(&[]) {
+    match oracle(&[]) {
         Some(r) => {
             let theirs = scenario(&r);
             for (a, b) in theirs.iter().zip(&ours) {

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::client::Client;
-use common::server::{cinnabar, redis, Server};
+use common::server::{cinnabar, oracle, Server};
 
 fn id_of(c: &mut Client) -> String {
     let f = c.cmd(&["CLIENT", "ID"]);
@@ -92,7 +92,7 @@ fn redirected_invalidations() {
     for (got, want) in ours.iter().zip(&expected) {
         assert_eq!(String::from_utf8_lossy(got), String::from_utf8_lossy(want));
     }
-    if let Some(real) = redis(&[]) {
+    if let Some(real) = oracle(&[]) {
         assert_eq!(redirect_scenario(&real), ours);
     }
 }

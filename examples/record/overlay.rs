@@ -39,10 +39,10 @@ fn strings(v: &[&str]) -> Vec<String> {
 }
 
 pub fn apply(cmds: &mut Vec<CmdM>) {
-    // Hidden flags (Redis's command JSON files): PROTECTED gates DEBUG and MODULE behind
-    // enable-debug-command / enable-module-command; MAY_REPLICATE marks commands that can
-    // propagate even when they are not writes.
-    for name in ["debug", "module"] {
+    // Hidden flags (Redis's command JSON files): PROTECTED gates DEBUG and MODULE LOAD /
+    // LOADEX / UNLOAD behind enable-debug-command / enable-module-command; MAY_REPLICATE marks
+    // commands that can propagate even when they are not writes.
+    for name in ["debug", "module|load", "module|loadex", "module|unload"] {
         find(cmds, name).hidden_flags.push("protected".into());
     }
     for name in ["eval", "evalsha", "fcall", "publish", "spublish", "pfcount"] {

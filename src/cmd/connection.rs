@@ -49,7 +49,12 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     c.out.proto = Proto::Resp2;
     c.name = None;
     c.reply_mode = ReplyMode::On;
-    c.flags &= !(cf::NO_EVICT | cf::NO_TOUCH | cf::MULTI);
+    if c.has(cf::MONITOR) {
+        let slot = c.slot;
+        ctx.ex.monitors.retain(|s| *s != slot);
+    }
+    let c = &mut *ctx.client;
+    c.flags &= !(cf::NO_EVICT | cf::NO_TOUCH | cf::MULTI | cf::MONITOR);
     c.authenticated = ctx.ex.settings.requirepass.is_none();
     ctx.ex.unsubscribe_all(ctx.client);
     ctx.ex.discard_transaction(ctx.client);

@@ -155,8 +155,79 @@ fn keys_proc(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
             };
             Some(vec![KeyRef { pos: 1, flags }])
         }
+        "sort" => Some(sort_keys(argv)),
+        "sort_ro" => Some(vec![KeyRef {
+            pos: 1,
+            flags: RO | ACCESS,
+        }]),
+        "migrate" => migrate_keys(argv),
         _ => None,
     }
+}
+
+/// SORT's keys: the sorted key, and the last STORE destination (Redis's sortGetKeys skips
+/// LIMIT's two arguments and BY/GET's pattern while looking for STORE).
+fn sort_keys(argv: &[&[u8]]) -> Vec<KeyRef> {
+    use key_flag::*;
+    let mut keys = vec![KeyRef {
+        pos: 1,
+        flags: RO | ACCESS,
+    }];
+    let mut store = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = argv[i];
+        if a.eq_ignore_ascii_case(b"LIMIT") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"GET") || a.eq_ignore_ascii_case(b"BY") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"STORE") && i + 1 < argv.len() {
+            store = Some(i + 1);
+            i += 1;
+        }
+        i += 1;
+    }
+    if let Some(pos) = store {
+        keys.push(KeyRef {
+            pos,
+            flags: OW | UPDATE,
+        });
+    }
+    keys
+}
+
+/// MIGRATE's keys: the key argument, or what follows KEYS when the key argument is empty
+/// (Redis's migrateGetKeys; KEYS with a non-empty key argument is a syntax error: no keys).
+fn migrate_keys(argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
+    use key_flag::*;
+    let (mut first, mut num) = (3, 1);
+    let mut i = 6;
+    while i < argv.len() {
+        let a = argv[i];
+        if a.eq_ignore_ascii_case(b"KEYS") {
+            if !argv[3].is_empty() {
+                return Some(Vec::new());
+            }
+            first = i + 1;
+            num = argv.len() - first;
+            break;
+        }
+        if a.eq_ignore_ascii_case(b"AUTH") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"AUTH2") {
+            i += 2;
+        }
+        i += 1;
+    }
+    Some(
+        (first..first + num)
+            .filter(|&pos| pos < argv.len())
+            .map(|pos| KeyRef {
+                pos,
+                flags: RW | ACCESS | DELETE,
+            })
+            .collect(),
+    )
 }
 
 /// Whether BITFIELD's arguments hold only GET and OVERFLOW operations. Anything it cannot

@@ -5,6 +5,54 @@
 
 use super::meta::*;
 
+pub static ACL_DRYRUN: CommandMeta = CommandMeta {
+    name: "acl|dryrun",
+    arity: -4,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Checks whether a user would be permitted to run a command, without running it",
+    since: "7.0.0",
+    group: "server",
+    complexity: "O(1).",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "username", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "command", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "arg", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
+    ],
+};
+
+pub static ACL_LOAD: CommandMeta = CommandMeta {
+    name: "acl|load",
+    arity: 2,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Replaces the current ACLs with those read from the configured ACL file",
+    since: "6.0.0",
+    group: "server",
+    complexity: "O(N). Where N is the number of configured users.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
 pub static ACL_LIST: CommandMeta = CommandMeta {
     name: "acl|list",
     arity: 2,
@@ -17,6 +65,99 @@ pub static ACL_LIST: CommandMeta = CommandMeta {
     key_specs: &[],
     subcommands: &[],
     summary: "Dumps the active ACL rules in the same format used by the ACL file",
+    since: "6.0.0",
+    group: "server",
+    complexity: "O(N). Where N is the number of configured users.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static ACL_WHOAMI: CommandMeta = CommandMeta {
+    name: "acl|whoami",
+    arity: 2,
+    flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns the username the current connection is authenticated as",
+    since: "6.0.0",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static ACL_GETUSER: CommandMeta = CommandMeta {
+    name: "acl|getuser",
+    arity: 3,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns the rules defined for one ACL user",
+    since: "6.0.0",
+    group: "server",
+    complexity: "O(N). Where N is the number of password, command and pattern rules that the user has.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and changed the format of key and channel patterns from a list to their rule representation.")],
+    args: &[
+        Arg { name: "username", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static ACL_SETUSER: CommandMeta = CommandMeta {
+    name: "acl|setuser",
+    arity: -3,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Creates an ACL user or changes the rules of an existing one",
+    since: "6.0.0",
+    group: "server",
+    complexity: "O(N). Where N is the number of rules provided.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and key based permissions.")],
+    args: &[
+        Arg { name: "username", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "rule", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
+    ],
+};
+
+pub static ACL_SAVE: CommandMeta = CommandMeta {
+    name: "acl|save",
+    arity: 2,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Persists the in-memory ACL rules to the ACL file set in the configuration",
     since: "6.0.0",
     group: "server",
     complexity: "O(N). Where N is the number of configured users.",
@@ -51,76 +192,6 @@ pub static ACL_GENPASS: CommandMeta = CommandMeta {
     ],
 };
 
-pub static ACL_DRYRUN: CommandMeta = CommandMeta {
-    name: "acl|dryrun",
-    arity: -4,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Checks whether a user would be permitted to run a command, without running it",
-    since: "7.0.0",
-    group: "server",
-    complexity: "O(1).",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "username", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "command", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "arg", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
-    ],
-};
-
-pub static ACL_HELP: CommandMeta = CommandMeta {
-    name: "acl|help",
-    arity: 2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Describes the available ACL subcommands",
-    since: "6.0.0",
-    group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static ACL_WHOAMI: CommandMeta = CommandMeta {
-    name: "acl|whoami",
-    arity: 2,
-    flags: flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns the username the current connection is authenticated as",
-    since: "6.0.0",
-    group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
 pub static ACL_DELUSER: CommandMeta = CommandMeta {
     name: "acl|deluser",
     arity: -3,
@@ -142,121 +213,6 @@ pub static ACL_DELUSER: CommandMeta = CommandMeta {
     history: &[],
     args: &[
         Arg { name: "username", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
-    ],
-};
-
-pub static ACL_GETUSER: CommandMeta = CommandMeta {
-    name: "acl|getuser",
-    arity: 3,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns the rules defined for one ACL user",
-    since: "6.0.0",
-    group: "server",
-    complexity: "O(N). Where N is the number of password, command and pattern rules that the user has.",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and changed the format of key and channel patterns from a list to their rule representation.")],
-    args: &[
-        Arg { name: "username", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
-pub static ACL_USERS: CommandMeta = CommandMeta {
-    name: "acl|users",
-    arity: 2,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns the names of every configured ACL user",
-    since: "6.0.0",
-    group: "server",
-    complexity: "O(N). Where N is the number of configured users.",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static ACL_LOAD: CommandMeta = CommandMeta {
-    name: "acl|load",
-    arity: 2,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Replaces the current ACLs with those read from the configured ACL file",
-    since: "6.0.0",
-    group: "server",
-    complexity: "O(N). Where N is the number of configured users.",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static ACL_SAVE: CommandMeta = CommandMeta {
-    name: "acl|save",
-    arity: 2,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Persists the in-memory ACL rules to the ACL file set in the configuration",
-    since: "6.0.0",
-    group: "server",
-    complexity: "O(N). Where N is the number of configured users.",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static ACL_SETUSER: CommandMeta = CommandMeta {
-    name: "acl|setuser",
-    arity: -3,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Creates an ACL user or changes the rules of an existing one",
-    since: "6.0.0",
-    group: "server",
-    complexity: "O(N). Where N is the number of rules provided.",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[("6.2.0", "Added Pub/Sub channel patterns."), ("7.0.0", "Added selectors and key based permissions.")],
-    args: &[
-        Arg { name: "username", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "rule", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
     ],
 };
 
@@ -282,6 +238,50 @@ pub static ACL_CAT: CommandMeta = CommandMeta {
     args: &[
         Arg { name: "categoryname", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
     ],
+};
+
+pub static ACL_HELP: CommandMeta = CommandMeta {
+    name: "acl|help",
+    arity: 2,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Describes the available ACL subcommands",
+    since: "6.0.0",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static ACL_USERS: CommandMeta = CommandMeta {
+    name: "acl|users",
+    arity: 2,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns the names of every configured ACL user",
+    since: "6.0.0",
+    group: "server",
+    complexity: "O(N). Where N is the number of configured users.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
 };
 
 pub static ACL_LOG: CommandMeta = CommandMeta {
@@ -321,7 +321,7 @@ pub static ACL: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&ACL_LIST, &ACL_GENPASS, &ACL_DRYRUN, &ACL_HELP, &ACL_WHOAMI, &ACL_DELUSER, &ACL_GETUSER, &ACL_USERS, &ACL_LOAD, &ACL_SAVE, &ACL_SETUSER, &ACL_CAT, &ACL_LOG],
+    subcommands: &[&ACL_DRYRUN, &ACL_LOAD, &ACL_LIST, &ACL_WHOAMI, &ACL_GETUSER, &ACL_SETUSER, &ACL_SAVE, &ACL_GENPASS, &ACL_DELUSER, &ACL_CAT, &ACL_HELP, &ACL_USERS, &ACL_LOG],
     summary: "Groups the subcommands for managing access control lists (ACL)",
     since: "6.0.0",
     group: "server",
@@ -1371,103 +1371,6 @@ pub static CLIENT: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static CLUSTER_DELSLOTSRANGE: CommandMeta = CommandMeta {
-    name: "cluster|delslotsrange",
-    arity: -4,
-    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Marks ranges of hash slots as unassigned on the receiving node",
-    since: "7.0.0",
-    group: "cluster",
-    complexity: "O(N) where N is the total number of the slots between the start slot and end slot arguments.",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "start-slot_end-slot", kind: "block", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[
-            Arg { name: "start-slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-            Arg { name: "end-slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        ] },
-    ],
-};
-
-pub static CLUSTER_COUNT_FAILURE_REPORTS: CommandMeta = CommandMeta {
-    name: "cluster|count-failure-reports",
-    arity: 3,
-    flags: flag::ADMIN | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &["nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns how many active failure reports exist for a node",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(N) where N is the number of failure reports",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "node-id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
-pub static CLUSTER_FORGET: CommandMeta = CommandMeta {
-    name: "cluster|forget",
-    arity: 3,
-    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Drops a node from the node table of the receiving node",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "node-id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
-pub static CLUSTER_HELP: CommandMeta = CommandMeta {
-    name: "cluster|help",
-    arity: 2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Describes the available CLUSTER subcommands",
-    since: "5.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
 pub static CLUSTER_ADDSLOTS: CommandMeta = CommandMeta {
     name: "cluster|addslots",
     arity: -3,
@@ -1492,9 +1395,9 @@ pub static CLUSTER_ADDSLOTS: CommandMeta = CommandMeta {
     ],
 };
 
-pub static CLUSTER_MEET: CommandMeta = CommandMeta {
-    name: "cluster|meet",
-    arity: -4,
+pub static CLUSTER_DELSLOTS: CommandMeta = CommandMeta {
+    name: "cluster|delslots",
+    arity: -3,
     flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
     first_key: 0,
     last_key: 0,
@@ -1503,18 +1406,84 @@ pub static CLUSTER_MEET: CommandMeta = CommandMeta {
     tips: &[],
     key_specs: &[],
     subcommands: &[],
-    summary: "Makes the node perform a handshake with another node to join it to the cluster",
+    summary: "Marks the given hash slots as unassigned on the receiving node",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(N) where N is the total number of hash slot arguments",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+    ],
+};
+
+pub static CLUSTER_SHARDS: CommandMeta = CommandMeta {
+    name: "cluster|shards",
+    arity: 2,
+    flags: flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns the cluster's shards with their slot ranges and nodes",
+    since: "7.0.0",
+    group: "cluster",
+    complexity: "O(N) where N is the total number of cluster nodes",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static CLUSTER_FLUSHSLOTS: CommandMeta = CommandMeta {
+    name: "cluster|flushslots",
+    arity: 2,
+    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Clears all slot assignments owned by the node itself",
     since: "3.0.0",
     group: "cluster",
     complexity: "O(1)",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[("4.0.0", "Added the optional `cluster_bus_port` argument.")],
+    history: &[],
+    args: &[],
+};
+
+pub static CLUSTER_REPLICAS: CommandMeta = CommandMeta {
+    name: "cluster|replicas",
+    arity: 3,
+    flags: flag::ADMIN | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Lists the replicas of a given master node",
+    since: "5.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
     args: &[
-        Arg { name: "ip", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "port", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "cluster_bus_port", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "4.0.0", deprecated_since: "", flags: &["optional"], args: &[] },
+        Arg { name: "node-id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
     ],
 };
 
@@ -1545,6 +1514,221 @@ pub static CLUSTER_FAILOVER: CommandMeta = CommandMeta {
     ],
 };
 
+pub static CLUSTER_KEYSLOT: CommandMeta = CommandMeta {
+    name: "cluster|keyslot",
+    arity: 3,
+    flags: flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Computes the hash slot that a key maps to",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(N) where N is the number of bytes in the key",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static CLUSTER_REPLICATE: CommandMeta = CommandMeta {
+    name: "cluster|replicate",
+    arity: 3,
+    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Turns the node into a replica of a given master",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "node-id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static CLUSTER_DELSLOTSRANGE: CommandMeta = CommandMeta {
+    name: "cluster|delslotsrange",
+    arity: -4,
+    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Marks ranges of hash slots as unassigned on the receiving node",
+    since: "7.0.0",
+    group: "cluster",
+    complexity: "O(N) where N is the total number of the slots between the start slot and end slot arguments.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "start-slot_end-slot", kind: "block", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[
+            Arg { name: "start-slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "end-slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+    ],
+};
+
+pub static CLUSTER_MEET: CommandMeta = CommandMeta {
+    name: "cluster|meet",
+    arity: -4,
+    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Makes the node perform a handshake with another node to join it to the cluster",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[("4.0.0", "Added the optional `cluster_bus_port` argument.")],
+    args: &[
+        Arg { name: "ip", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "port", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "cluster_bus_port", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "4.0.0", deprecated_since: "", flags: &["optional"], args: &[] },
+    ],
+};
+
+pub static CLUSTER_HELP: CommandMeta = CommandMeta {
+    name: "cluster|help",
+    arity: 2,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Describes the available CLUSTER subcommands",
+    since: "5.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static CLUSTER_COUNT_FAILURE_REPORTS: CommandMeta = CommandMeta {
+    name: "cluster|count-failure-reports",
+    arity: 3,
+    flags: flag::ADMIN | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns how many active failure reports exist for a node",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(N) where N is the number of failure reports",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "node-id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static CLUSTER_SET_CONFIG_EPOCH: CommandMeta = CommandMeta {
+    name: "cluster|set-config-epoch",
+    arity: 3,
+    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Assigns the config epoch of a freshly created node",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "config-epoch", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static CLUSTER_LINKS: CommandMeta = CommandMeta {
+    name: "cluster|links",
+    arity: 2,
+    flags: flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Lists every TCP link between this node and its cluster peers",
+    since: "7.0.0",
+    group: "cluster",
+    complexity: "O(N) where N is the total number of Cluster nodes",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static CLUSTER_SLOTS: CommandMeta = CommandMeta {
+    name: "cluster|slots",
+    arity: 2,
+    flags: flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns the mapping of hash slot ranges to nodes",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(N) where N is the total number of Cluster nodes",
+    doc_flags: &["deprecated"],
+    deprecated_since: "7.0.0",
+    replaced_by: "`CLUSTER SHARDS`",
+    history: &[("4.0.0", "Added node IDs."), ("7.0.0", "Added additional networking metadata field.")],
+    args: &[],
+};
+
 pub static CLUSTER_NODES: CommandMeta = CommandMeta {
     name: "cluster|nodes",
     arity: 2,
@@ -1560,6 +1744,121 @@ pub static CLUSTER_NODES: CommandMeta = CommandMeta {
     since: "3.0.0",
     group: "cluster",
     complexity: "O(N) where N is the total number of Cluster nodes",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static CLUSTER_MYID: CommandMeta = CommandMeta {
+    name: "cluster|myid",
+    arity: 2,
+    flags: flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns the ID of this node",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static CLUSTER_INFO: CommandMeta = CommandMeta {
+    name: "cluster|info",
+    arity: 2,
+    flags: flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Reports the state of the cluster as seen by this node",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static CLUSTER_COUNTKEYSINSLOT: CommandMeta = CommandMeta {
+    name: "cluster|countkeysinslot",
+    arity: 3,
+    flags: flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns how many keys this node holds in a given hash slot",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static CLUSTER_GETKEYSINSLOT: CommandMeta = CommandMeta {
+    name: "cluster|getkeysinslot",
+    arity: 4,
+    flags: flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns names of keys this node holds in a given hash slot",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(log(N)) where N is the number of requested keys",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "count", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static CLUSTER_BUMPEPOCH: CommandMeta = CommandMeta {
+    name: "cluster|bumpepoch",
+    arity: 2,
+    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &["nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Increments the config epoch of the node",
+    since: "3.0.0",
+    group: "cluster",
+    complexity: "O(1)",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
@@ -1594,8 +1893,8 @@ pub static CLUSTER_RESET: CommandMeta = CommandMeta {
     ],
 };
 
-pub static CLUSTER_SET_CONFIG_EPOCH: CommandMeta = CommandMeta {
-    name: "cluster|set-config-epoch",
+pub static CLUSTER_FORGET: CommandMeta = CommandMeta {
+    name: "cluster|forget",
     arity: 3,
     flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
     first_key: 0,
@@ -1605,91 +1904,21 @@ pub static CLUSTER_SET_CONFIG_EPOCH: CommandMeta = CommandMeta {
     tips: &[],
     key_specs: &[],
     subcommands: &[],
-    summary: "Assigns the config epoch of a freshly created node",
+    summary: "Drops a node from the node table of the receiving node",
     since: "3.0.0",
     group: "cluster",
     complexity: "O(1)",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "config-epoch", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
-pub static CLUSTER_BUMPEPOCH: CommandMeta = CommandMeta {
-    name: "cluster|bumpepoch",
-    arity: 2,
-    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &["nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Increments the config epoch of the node",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static CLUSTER_KEYSLOT: CommandMeta = CommandMeta {
-    name: "cluster|keyslot",
-    arity: 3,
-    flags: flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Computes the hash slot that a key maps to",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(N) where N is the number of bytes in the key",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "key", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
-pub static CLUSTER_SLAVES: CommandMeta = CommandMeta {
-    name: "cluster|slaves",
-    arity: 3,
-    flags: flag::ADMIN | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &["nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Lists the replicas of a given master node",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &["deprecated"],
-    deprecated_since: "5.0.0",
-    replaced_by: "`CLUSTER REPLICAS`",
     history: &[],
     args: &[
         Arg { name: "node-id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
     ],
 };
 
-pub static CLUSTER_FLUSHSLOTS: CommandMeta = CommandMeta {
-    name: "cluster|flushslots",
+pub static CLUSTER_SAVECONFIG: CommandMeta = CommandMeta {
+    name: "cluster|saveconfig",
     arity: 2,
     flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
     first_key: 0,
@@ -1699,7 +1928,7 @@ pub static CLUSTER_FLUSHSLOTS: CommandMeta = CommandMeta {
     tips: &[],
     key_specs: &[],
     subcommands: &[],
-    summary: "Clears all slot assignments owned by the node itself",
+    summary: "Makes the node write its cluster configuration to disk",
     since: "3.0.0",
     group: "cluster",
     complexity: "O(1)",
@@ -1737,167 +1966,6 @@ pub static CLUSTER_ADDSLOTSRANGE: CommandMeta = CommandMeta {
     ],
 };
 
-pub static CLUSTER_GETKEYSINSLOT: CommandMeta = CommandMeta {
-    name: "cluster|getkeysinslot",
-    arity: 4,
-    flags: flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &["nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns names of keys this node holds in a given hash slot",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(log(N)) where N is the number of requested keys",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "count", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
-pub static CLUSTER_INFO: CommandMeta = CommandMeta {
-    name: "cluster|info",
-    arity: 2,
-    flags: flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &["nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Reports the state of the cluster as seen by this node",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static CLUSTER_REPLICATE: CommandMeta = CommandMeta {
-    name: "cluster|replicate",
-    arity: 3,
-    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Turns the node into a replica of a given master",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "node-id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
-pub static CLUSTER_SLOTS: CommandMeta = CommandMeta {
-    name: "cluster|slots",
-    arity: 2,
-    flags: flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &["nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns the mapping of hash slot ranges to nodes",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(N) where N is the total number of Cluster nodes",
-    doc_flags: &["deprecated"],
-    deprecated_since: "7.0.0",
-    replaced_by: "`CLUSTER SHARDS`",
-    history: &[("4.0.0", "Added node IDs."), ("7.0.0", "Added additional networking metadata field.")],
-    args: &[],
-};
-
-pub static CLUSTER_SAVECONFIG: CommandMeta = CommandMeta {
-    name: "cluster|saveconfig",
-    arity: 2,
-    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Makes the node write its cluster configuration to disk",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static CLUSTER_MYID: CommandMeta = CommandMeta {
-    name: "cluster|myid",
-    arity: 2,
-    flags: flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns the ID of this node",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static CLUSTER_COUNTKEYSINSLOT: CommandMeta = CommandMeta {
-    name: "cluster|countkeysinslot",
-    arity: 3,
-    flags: flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns how many keys this node holds in a given hash slot",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
 pub static CLUSTER_SETSLOT: CommandMeta = CommandMeta {
     name: "cluster|setslot",
     arity: -4,
@@ -1928,8 +1996,8 @@ pub static CLUSTER_SETSLOT: CommandMeta = CommandMeta {
     ],
 };
 
-pub static CLUSTER_REPLICAS: CommandMeta = CommandMeta {
-    name: "cluster|replicas",
+pub static CLUSTER_SLAVES: CommandMeta = CommandMeta {
+    name: "cluster|slaves",
     arity: 3,
     flags: flag::ADMIN | flag::STALE,
     first_key: 0,
@@ -1940,84 +2008,16 @@ pub static CLUSTER_REPLICAS: CommandMeta = CommandMeta {
     key_specs: &[],
     subcommands: &[],
     summary: "Lists the replicas of a given master node",
-    since: "5.0.0",
+    since: "3.0.0",
     group: "cluster",
     complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
+    doc_flags: &["deprecated"],
+    deprecated_since: "5.0.0",
+    replaced_by: "`CLUSTER REPLICAS`",
     history: &[],
     args: &[
         Arg { name: "node-id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
     ],
-};
-
-pub static CLUSTER_DELSLOTS: CommandMeta = CommandMeta {
-    name: "cluster|delslots",
-    arity: -3,
-    flags: flag::ADMIN | flag::STALE | flag::NO_ASYNC_LOADING,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Marks the given hash slots as unassigned on the receiving node",
-    since: "3.0.0",
-    group: "cluster",
-    complexity: "O(N) where N is the total number of hash slot arguments",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "slot", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
-    ],
-};
-
-pub static CLUSTER_LINKS: CommandMeta = CommandMeta {
-    name: "cluster|links",
-    arity: 2,
-    flags: flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &["nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Lists every TCP link between this node and its cluster peers",
-    since: "7.0.0",
-    group: "cluster",
-    complexity: "O(N) where N is the total number of Cluster nodes",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static CLUSTER_SHARDS: CommandMeta = CommandMeta {
-    name: "cluster|shards",
-    arity: 2,
-    flags: flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &["nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns the cluster's shards with their slot ranges and nodes",
-    since: "7.0.0",
-    group: "cluster",
-    complexity: "O(N) where N is the total number of cluster nodes",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
 };
 
 pub static CLUSTER: CommandMeta = CommandMeta {
@@ -2030,7 +2030,7 @@ pub static CLUSTER: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&CLUSTER_DELSLOTSRANGE, &CLUSTER_COUNT_FAILURE_REPORTS, &CLUSTER_FORGET, &CLUSTER_HELP, &CLUSTER_ADDSLOTS, &CLUSTER_MEET, &CLUSTER_FAILOVER, &CLUSTER_NODES, &CLUSTER_RESET, &CLUSTER_SET_CONFIG_EPOCH, &CLUSTER_BUMPEPOCH, &CLUSTER_KEYSLOT, &CLUSTER_SLAVES, &CLUSTER_FLUSHSLOTS, &CLUSTER_ADDSLOTSRANGE, &CLUSTER_GETKEYSINSLOT, &CLUSTER_INFO, &CLUSTER_REPLICATE, &CLUSTER_SLOTS, &CLUSTER_SAVECONFIG, &CLUSTER_MYID, &CLUSTER_COUNTKEYSINSLOT, &CLUSTER_SETSLOT, &CLUSTER_REPLICAS, &CLUSTER_DELSLOTS, &CLUSTER_LINKS, &CLUSTER_SHARDS],
+    subcommands: &[&CLUSTER_ADDSLOTS, &CLUSTER_DELSLOTS, &CLUSTER_SHARDS, &CLUSTER_FLUSHSLOTS, &CLUSTER_REPLICAS, &CLUSTER_FAILOVER, &CLUSTER_KEYSLOT, &CLUSTER_REPLICATE, &CLUSTER_DELSLOTSRANGE, &CLUSTER_MEET, &CLUSTER_HELP, &CLUSTER_COUNT_FAILURE_REPORTS, &CLUSTER_SET_CONFIG_EPOCH, &CLUSTER_LINKS, &CLUSTER_SLOTS, &CLUSTER_NODES, &CLUSTER_MYID, &CLUSTER_INFO, &CLUSTER_COUNTKEYSINSLOT, &CLUSTER_GETKEYSINSLOT, &CLUSTER_BUMPEPOCH, &CLUSTER_RESET, &CLUSTER_FORGET, &CLUSTER_SAVECONFIG, &CLUSTER_ADDSLOTSRANGE, &CLUSTER_SETSLOT, &CLUSTER_SLAVES],
     summary: "Groups the subcommands for Redis Cluster management",
     since: "3.0.0",
     group: "cluster",
@@ -2040,52 +2040,6 @@ pub static CLUSTER: CommandMeta = CommandMeta {
     replaced_by: "",
     history: &[],
     args: &[],
-};
-
-pub static COMMAND_HELP: CommandMeta = CommandMeta {
-    name: "command|help",
-    arity: 2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x48000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Describes the available COMMAND subcommands",
-    since: "5.0.0",
-    group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static COMMAND_INFO: CommandMeta = CommandMeta {
-    name: "command|info",
-    arity: -2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x48000,
-    tips: &["nondeterministic_output_order"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns details about the given commands, or about all of them if none are named",
-    since: "2.8.13",
-    group: "server",
-    complexity: "O(N) where N is the number of commands to look up",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[("7.0.0", "Allowed to be called with no argument to get info on all commands.")],
-    args: &[
-        Arg { name: "command-name", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
-    ],
 };
 
 pub static COMMAND_COUNT: CommandMeta = CommandMeta {
@@ -2110,26 +2064,32 @@ pub static COMMAND_COUNT: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static COMMAND_GETKEYSANDFLAGS: CommandMeta = CommandMeta {
-    name: "command|getkeysandflags",
-    arity: -4,
+pub static COMMAND_LIST: CommandMeta = CommandMeta {
+    name: "command|list",
+    arity: -2,
     flags: flag::LOADING | flag::STALE,
     first_key: 0,
     last_key: 0,
     key_step: 0,
     acl: 0x48000,
-    tips: &[],
+    tips: &["nondeterministic_output_order"],
     key_specs: &[],
     subcommands: &[],
-    summary: "Extracts the key arguments from a complete command along with their access flags",
+    summary: "Returns the names of supported commands, optionally filtered",
     since: "7.0.0",
     group: "server",
-    complexity: "O(N) where N is the number of arguments to the command",
+    complexity: "O(N) where N is the total number of Redis commands",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
     history: &[],
-    args: &[],
+    args: &[
+        Arg { name: "filterby", kind: "oneof", key_spec_index: -1, token: "FILTERBY", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "module-name", kind: "string", key_spec_index: -1, token: "MODULE", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "category", kind: "string", key_spec_index: -1, token: "ACLCAT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "pattern", kind: "pattern", key_spec_index: -1, token: "PATTERN", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+    ],
 };
 
 pub static COMMAND_DOCS: CommandMeta = CommandMeta {
@@ -2178,8 +2138,52 @@ pub static COMMAND_GETKEYS: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static COMMAND_LIST: CommandMeta = CommandMeta {
-    name: "command|list",
+pub static COMMAND_HELP: CommandMeta = CommandMeta {
+    name: "command|help",
+    arity: 2,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x48000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Describes the available COMMAND subcommands",
+    since: "5.0.0",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static COMMAND_GETKEYSANDFLAGS: CommandMeta = CommandMeta {
+    name: "command|getkeysandflags",
+    arity: -4,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x48000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Extracts the key arguments from a complete command along with their access flags",
+    since: "7.0.0",
+    group: "server",
+    complexity: "O(N) where N is the number of arguments to the command",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static COMMAND_INFO: CommandMeta = CommandMeta {
+    name: "command|info",
     arity: -2,
     flags: flag::LOADING | flag::STALE,
     first_key: 0,
@@ -2189,20 +2193,16 @@ pub static COMMAND_LIST: CommandMeta = CommandMeta {
     tips: &["nondeterministic_output_order"],
     key_specs: &[],
     subcommands: &[],
-    summary: "Returns the names of supported commands, optionally filtered",
-    since: "7.0.0",
+    summary: "Returns details about the given commands, or about all of them if none are named",
+    since: "2.8.13",
     group: "server",
-    complexity: "O(N) where N is the total number of Redis commands",
+    complexity: "O(N) where N is the number of commands to look up",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[],
+    history: &[("7.0.0", "Allowed to be called with no argument to get info on all commands.")],
     args: &[
-        Arg { name: "filterby", kind: "oneof", key_spec_index: -1, token: "FILTERBY", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
-            Arg { name: "module-name", kind: "string", key_spec_index: -1, token: "MODULE", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-            Arg { name: "category", kind: "string", key_spec_index: -1, token: "ACLCAT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-            Arg { name: "pattern", kind: "pattern", key_spec_index: -1, token: "PATTERN", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        ] },
+        Arg { name: "command-name", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
     ],
 };
 
@@ -2216,7 +2216,7 @@ pub static COMMAND: CommandMeta = CommandMeta {
     acl: 0x48000,
     tips: &["nondeterministic_output_order"],
     key_specs: &[],
-    subcommands: &[&COMMAND_HELP, &COMMAND_INFO, &COMMAND_COUNT, &COMMAND_GETKEYSANDFLAGS, &COMMAND_DOCS, &COMMAND_GETKEYS, &COMMAND_LIST],
+    subcommands: &[&COMMAND_COUNT, &COMMAND_LIST, &COMMAND_DOCS, &COMMAND_GETKEYS, &COMMAND_HELP, &COMMAND_GETKEYSANDFLAGS, &COMMAND_INFO],
     summary: "Returns details about every command the server supports",
     since: "2.8.13",
     group: "server",
@@ -2250,9 +2250,9 @@ pub static CONFIG_HELP: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static CONFIG_GET: CommandMeta = CommandMeta {
-    name: "config|get",
-    arity: -3,
+pub static CONFIG_REWRITE: CommandMeta = CommandMeta {
+    name: "config|rewrite",
+    arity: 2,
     flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
     first_key: 0,
     last_key: 0,
@@ -2261,19 +2261,15 @@ pub static CONFIG_GET: CommandMeta = CommandMeta {
     tips: &[],
     key_specs: &[],
     subcommands: &[],
-    summary: "Returns configuration parameters matching the given names or patterns",
-    since: "2.0.0",
+    summary: "Writes the running configuration back to the configuration file",
+    since: "2.8.0",
     group: "server",
-    complexity: "O(N) when N is the number of configuration parameters provided",
+    complexity: "O(1)",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[("7.0.0", "Added the ability to pass multiple pattern parameters in one call")],
-    args: &[
-        Arg { name: "parameter", kind: "block", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[
-            Arg { name: "parameter", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        ] },
-    ],
+    history: &[],
+    args: &[],
 };
 
 pub static CONFIG_RESETSTAT: CommandMeta = CommandMeta {
@@ -2298,9 +2294,9 @@ pub static CONFIG_RESETSTAT: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static CONFIG_REWRITE: CommandMeta = CommandMeta {
-    name: "config|rewrite",
-    arity: 2,
+pub static CONFIG_GET: CommandMeta = CommandMeta {
+    name: "config|get",
+    arity: -3,
     flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
     first_key: 0,
     last_key: 0,
@@ -2309,15 +2305,19 @@ pub static CONFIG_REWRITE: CommandMeta = CommandMeta {
     tips: &[],
     key_specs: &[],
     subcommands: &[],
-    summary: "Writes the running configuration back to the configuration file",
-    since: "2.8.0",
+    summary: "Returns configuration parameters matching the given names or patterns",
+    since: "2.0.0",
     group: "server",
-    complexity: "O(1)",
+    complexity: "O(N) when N is the number of configuration parameters provided",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[],
-    args: &[],
+    history: &[("7.0.0", "Added the ability to pass multiple pattern parameters in one call")],
+    args: &[
+        Arg { name: "parameter", kind: "block", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[
+            Arg { name: "parameter", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+    ],
 };
 
 pub static CONFIG_SET: CommandMeta = CommandMeta {
@@ -2357,7 +2357,7 @@ pub static CONFIG: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&CONFIG_HELP, &CONFIG_GET, &CONFIG_RESETSTAT, &CONFIG_REWRITE, &CONFIG_SET],
+    subcommands: &[&CONFIG_HELP, &CONFIG_REWRITE, &CONFIG_RESETSTAT, &CONFIG_GET, &CONFIG_SET],
     summary: "Groups the subcommands for reading and changing server configuration",
     since: "2.0.0",
     group: "server",
@@ -2992,6 +2992,31 @@ pub static FLUSHDB: CommandMeta = CommandMeta {
     ],
 };
 
+pub static FUNCTION_LIST: CommandMeta = CommandMeta {
+    name: "function|list",
+    arity: -2,
+    flags: flag::NOSCRIPT,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x108000,
+    tips: &["nondeterministic_output_order"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns information about the loaded libraries and their functions",
+    since: "7.0.0",
+    group: "scripting",
+    complexity: "O(N) where N is the number of functions",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "library-name-pattern", kind: "string", key_spec_index: -1, token: "LIBRARYNAME", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
+        Arg { name: "withcode", kind: "pure-token", key_spec_index: -1, token: "WITHCODE", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
+    ],
+};
+
 pub static FUNCTION_FLUSH: CommandMeta = CommandMeta {
     name: "function|flush",
     arity: -2,
@@ -3041,31 +3066,6 @@ pub static FUNCTION_HELP: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static FUNCTION_LOAD: CommandMeta = CommandMeta {
-    name: "function|load",
-    arity: -3,
-    flags: flag::WRITE | flag::DENYOOM | flag::NOSCRIPT,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x108004,
-    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Loads a function library from source code",
-    since: "7.0.0",
-    group: "scripting",
-    complexity: "O(1) (considering compilation time is redundant)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "replace", kind: "pure-token", key_spec_index: -1, token: "REPLACE", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
-        Arg { name: "function-code", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
 pub static FUNCTION_DELETE: CommandMeta = CommandMeta {
     name: "function|delete",
     arity: 3,
@@ -3090,29 +3090,26 @@ pub static FUNCTION_DELETE: CommandMeta = CommandMeta {
     ],
 };
 
-pub static FUNCTION_LIST: CommandMeta = CommandMeta {
-    name: "function|list",
-    arity: -2,
-    flags: flag::NOSCRIPT,
+pub static FUNCTION_KILL: CommandMeta = CommandMeta {
+    name: "function|kill",
+    arity: 2,
+    flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
     first_key: 0,
     last_key: 0,
     key_step: 0,
     acl: 0x108000,
-    tips: &["nondeterministic_output_order"],
+    tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
     key_specs: &[],
     subcommands: &[],
-    summary: "Returns information about the loaded libraries and their functions",
+    summary: "Stops the function that is currently running",
     since: "7.0.0",
     group: "scripting",
-    complexity: "O(N) where N is the number of functions",
+    complexity: "O(1)",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
     history: &[],
-    args: &[
-        Arg { name: "library-name-pattern", kind: "string", key_spec_index: -1, token: "LIBRARYNAME", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
-        Arg { name: "withcode", kind: "pure-token", key_spec_index: -1, token: "WITHCODE", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
-    ],
+    args: &[],
 };
 
 pub static FUNCTION_RESTORE: CommandMeta = CommandMeta {
@@ -3144,6 +3141,31 @@ pub static FUNCTION_RESTORE: CommandMeta = CommandMeta {
     ],
 };
 
+pub static FUNCTION_LOAD: CommandMeta = CommandMeta {
+    name: "function|load",
+    arity: -3,
+    flags: flag::WRITE | flag::DENYOOM | flag::NOSCRIPT,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x108004,
+    tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Loads a function library from source code",
+    since: "7.0.0",
+    group: "scripting",
+    complexity: "O(1) (considering compilation time is redundant)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "replace", kind: "pure-token", key_spec_index: -1, token: "REPLACE", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
+        Arg { name: "function-code", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
 pub static FUNCTION_DUMP: CommandMeta = CommandMeta {
     name: "function|dump",
     arity: 2,
@@ -3159,28 +3181,6 @@ pub static FUNCTION_DUMP: CommandMeta = CommandMeta {
     since: "7.0.0",
     group: "scripting",
     complexity: "O(N) where N is the number of functions",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static FUNCTION_KILL: CommandMeta = CommandMeta {
-    name: "function|kill",
-    arity: 2,
-    flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x108000,
-    tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Stops the function that is currently running",
-    since: "7.0.0",
-    group: "scripting",
-    complexity: "O(1)",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
@@ -3220,7 +3220,7 @@ pub static FUNCTION: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&FUNCTION_FLUSH, &FUNCTION_HELP, &FUNCTION_LOAD, &FUNCTION_DELETE, &FUNCTION_LIST, &FUNCTION_RESTORE, &FUNCTION_DUMP, &FUNCTION_KILL, &FUNCTION_STATS],
+    subcommands: &[&FUNCTION_LIST, &FUNCTION_FLUSH, &FUNCTION_HELP, &FUNCTION_DELETE, &FUNCTION_KILL, &FUNCTION_RESTORE, &FUNCTION_LOAD, &FUNCTION_DUMP, &FUNCTION_STATS],
     summary: "Groups the subcommands for managing library functions",
     since: "7.0.0",
     group: "scripting",
@@ -4466,6 +4466,28 @@ pub static LASTSAVE: CommandMeta = CommandMeta {
     args: &[],
 };
 
+pub static LATENCY_DOCTOR: CommandMeta = CommandMeta {
+    name: "latency|doctor",
+    arity: 2,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Produces a human-readable analysis of latency issues",
+    since: "2.8.13",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
 pub static LATENCY_GRAPH: CommandMeta = CommandMeta {
     name: "latency|graph",
     arity: 3,
@@ -4490,9 +4512,9 @@ pub static LATENCY_GRAPH: CommandMeta = CommandMeta {
     ],
 };
 
-pub static LATENCY_DOCTOR: CommandMeta = CommandMeta {
-    name: "latency|doctor",
-    arity: 2,
+pub static LATENCY_HISTORY: CommandMeta = CommandMeta {
+    name: "latency|history",
+    arity: 3,
     flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
     first_key: 0,
     last_key: 0,
@@ -4501,7 +4523,7 @@ pub static LATENCY_DOCTOR: CommandMeta = CommandMeta {
     tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
     key_specs: &[],
     subcommands: &[],
-    summary: "Produces a human-readable analysis of latency issues",
+    summary: "Returns the time series of latency spikes recorded for an event",
     since: "2.8.13",
     group: "server",
     complexity: "O(1)",
@@ -4509,7 +4531,33 @@ pub static LATENCY_DOCTOR: CommandMeta = CommandMeta {
     deprecated_since: "",
     replaced_by: "",
     history: &[],
-    args: &[],
+    args: &[
+        Arg { name: "event", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static LATENCY_RESET: CommandMeta = CommandMeta {
+    name: "latency|reset",
+    arity: -2,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Clears recorded latency data for some or all events",
+    since: "2.8.13",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "event", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
+    ],
 };
 
 pub static LATENCY_HELP: CommandMeta = CommandMeta {
@@ -4558,30 +4606,6 @@ pub static LATENCY_HISTOGRAM: CommandMeta = CommandMeta {
     ],
 };
 
-pub static LATENCY_HISTORY: CommandMeta = CommandMeta {
-    name: "latency|history",
-    arity: 3,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns the time series of latency spikes recorded for an event",
-    since: "2.8.13",
-    group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "event", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
 pub static LATENCY_LATEST: CommandMeta = CommandMeta {
     name: "latency|latest",
     arity: 2,
@@ -4604,30 +4628,6 @@ pub static LATENCY_LATEST: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static LATENCY_RESET: CommandMeta = CommandMeta {
-    name: "latency|reset",
-    arity: -2,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Clears recorded latency data for some or all events",
-    since: "2.8.13",
-    group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "event", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
-    ],
-};
-
 pub static LATENCY: CommandMeta = CommandMeta {
     name: "latency",
     arity: -2,
@@ -4638,7 +4638,7 @@ pub static LATENCY: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&LATENCY_GRAPH, &LATENCY_DOCTOR, &LATENCY_HELP, &LATENCY_HISTOGRAM, &LATENCY_HISTORY, &LATENCY_LATEST, &LATENCY_RESET],
+    subcommands: &[&LATENCY_DOCTOR, &LATENCY_GRAPH, &LATENCY_HISTORY, &LATENCY_RESET, &LATENCY_HELP, &LATENCY_HISTOGRAM, &LATENCY_LATEST],
     summary: "Groups the subcommands for latency diagnostics",
     since: "2.8.13",
     group: "server",
@@ -5081,35 +5081,8 @@ pub static LTRIM: CommandMeta = CommandMeta {
     ],
 };
 
-pub static MEMORY_USAGE: CommandMeta = CommandMeta {
-    name: "memory|usage",
-    arity: -3,
-    flags: flag::READONLY,
-    first_key: 2,
-    last_key: 2,
-    key_step: 1,
-    acl: 0x8002,
-    tips: &[],
-    key_specs: &[
-        KeySpec { notes: "", flags: 0x1, begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
-    ],
-    subcommands: &[],
-    summary: "Estimates how many bytes a key and its value occupy",
-    since: "4.0.0",
-    group: "server",
-    complexity: "O(N) where N is the number of samples.",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "count", kind: "integer", key_spec_index: -1, token: "SAMPLES", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
-    ],
-};
-
-pub static MEMORY_DOCTOR: CommandMeta = CommandMeta {
-    name: "memory|doctor",
+pub static MEMORY_MALLOC_STATS: CommandMeta = CommandMeta {
+    name: "memory|malloc-stats",
     arity: 2,
     flags: 0,
     first_key: 0,
@@ -5119,32 +5092,10 @@ pub static MEMORY_DOCTOR: CommandMeta = CommandMeta {
     tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
     key_specs: &[],
     subcommands: &[],
-    summary: "Produces a report on memory-related problems",
+    summary: "Returns internal statistics from the memory allocator",
     since: "4.0.0",
     group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
-pub static MEMORY_HELP: CommandMeta = CommandMeta {
-    name: "memory|help",
-    arity: 2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Describes the available MEMORY subcommands",
-    since: "4.0.0",
-    group: "server",
-    complexity: "O(1)",
+    complexity: "Depends on how much memory is allocated, could be slow",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
@@ -5174,6 +5125,77 @@ pub static MEMORY_PURGE: CommandMeta = CommandMeta {
     args: &[],
 };
 
+pub static MEMORY_DOCTOR: CommandMeta = CommandMeta {
+    name: "memory|doctor",
+    arity: 2,
+    flags: 0,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Produces a report on memory-related problems",
+    since: "4.0.0",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static MEMORY_USAGE: CommandMeta = CommandMeta {
+    name: "memory|usage",
+    arity: -3,
+    flags: flag::READONLY,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    acl: 0x8002,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x1, begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Estimates how many bytes a key and its value occupy",
+    since: "4.0.0",
+    group: "server",
+    complexity: "O(N) where N is the number of samples.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "count", kind: "integer", key_spec_index: -1, token: "SAMPLES", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
+    ],
+};
+
+pub static MEMORY_HELP: CommandMeta = CommandMeta {
+    name: "memory|help",
+    arity: 2,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Describes the available MEMORY subcommands",
+    since: "4.0.0",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
 pub static MEMORY_STATS: CommandMeta = CommandMeta {
     name: "memory|stats",
     arity: 2,
@@ -5196,28 +5218,6 @@ pub static MEMORY_STATS: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static MEMORY_MALLOC_STATS: CommandMeta = CommandMeta {
-    name: "memory|malloc-stats",
-    arity: 2,
-    flags: 0,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns internal statistics from the memory allocator",
-    since: "4.0.0",
-    group: "server",
-    complexity: "Depends on how much memory is allocated, could be slow",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
 pub static MEMORY: CommandMeta = CommandMeta {
     name: "memory",
     arity: -2,
@@ -5228,7 +5228,7 @@ pub static MEMORY: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&MEMORY_USAGE, &MEMORY_DOCTOR, &MEMORY_HELP, &MEMORY_PURGE, &MEMORY_STATS, &MEMORY_MALLOC_STATS],
+    subcommands: &[&MEMORY_MALLOC_STATS, &MEMORY_PURGE, &MEMORY_DOCTOR, &MEMORY_USAGE, &MEMORY_HELP, &MEMORY_STATS],
     summary: "Groups the subcommands for memory diagnostics",
     since: "4.0.0",
     group: "server",
@@ -5310,32 +5310,10 @@ pub static MIGRATE: CommandMeta = CommandMeta {
     ],
 };
 
-pub static MODULE_HELP: CommandMeta = CommandMeta {
-    name: "module|help",
-    arity: 2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Describes the available MODULE subcommands",
-    since: "5.0.0",
-    group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
 pub static MODULE_LOADEX: CommandMeta = CommandMeta {
     name: "module|loadex",
     arity: -3,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::PROTECTED,
     first_key: 0,
     last_key: 0,
     key_step: 0,
@@ -5363,31 +5341,6 @@ pub static MODULE_LOADEX: CommandMeta = CommandMeta {
     ],
 };
 
-pub static MODULE_LOAD: CommandMeta = CommandMeta {
-    name: "module|load",
-    arity: -3,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Loads a module from a shared library file",
-    since: "4.0.0",
-    group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "path", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "arg", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
-    ],
-};
-
 pub static MODULE_LIST: CommandMeta = CommandMeta {
     name: "module|list",
     arity: 2,
@@ -5410,10 +5363,57 @@ pub static MODULE_LIST: CommandMeta = CommandMeta {
     args: &[],
 };
 
+pub static MODULE_HELP: CommandMeta = CommandMeta {
+    name: "module|help",
+    arity: 2,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Describes the available MODULE subcommands",
+    since: "5.0.0",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static MODULE_LOAD: CommandMeta = CommandMeta {
+    name: "module|load",
+    arity: -3,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::PROTECTED,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Loads a module from a shared library file",
+    since: "4.0.0",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "path", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "arg", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional", "multiple"], args: &[] },
+    ],
+};
+
 pub static MODULE_UNLOAD: CommandMeta = CommandMeta {
     name: "module|unload",
     arity: 3,
-    flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING,
+    flags: flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::PROTECTED,
     first_key: 0,
     last_key: 0,
     key_step: 0,
@@ -5437,14 +5437,14 @@ pub static MODULE_UNLOAD: CommandMeta = CommandMeta {
 pub static MODULE: CommandMeta = CommandMeta {
     name: "module",
     arity: -2,
-    flags: flag::PROTECTED,
+    flags: 0,
     first_key: 0,
     last_key: 0,
     key_step: 0,
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&MODULE_HELP, &MODULE_LOADEX, &MODULE_LOAD, &MODULE_LIST, &MODULE_UNLOAD],
+    subcommands: &[&MODULE_LOADEX, &MODULE_LIST, &MODULE_HELP, &MODULE_LOAD, &MODULE_UNLOAD],
     summary: "Groups the subcommands for managing modules",
     since: "4.0.0",
     group: "server",
@@ -5585,28 +5585,6 @@ pub static MULTI: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static OBJECT_HELP: CommandMeta = CommandMeta {
-    name: "object|help",
-    arity: 2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8001,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Describes the available OBJECT subcommands",
-    since: "6.2.0",
-    group: "generic",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
 pub static OBJECT_IDLETIME: CommandMeta = CommandMeta {
     name: "object|idletime",
     arity: 3,
@@ -5631,6 +5609,28 @@ pub static OBJECT_IDLETIME: CommandMeta = CommandMeta {
     args: &[
         Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
     ],
+};
+
+pub static OBJECT_HELP: CommandMeta = CommandMeta {
+    name: "object|help",
+    arity: 2,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8001,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Describes the available OBJECT subcommands",
+    since: "6.2.0",
+    group: "generic",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
 };
 
 pub static OBJECT_FREQ: CommandMeta = CommandMeta {
@@ -5721,7 +5721,7 @@ pub static OBJECT: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&OBJECT_HELP, &OBJECT_IDLETIME, &OBJECT_FREQ, &OBJECT_ENCODING, &OBJECT_REFCOUNT],
+    subcommands: &[&OBJECT_IDLETIME, &OBJECT_HELP, &OBJECT_FREQ, &OBJECT_ENCODING, &OBJECT_REFCOUNT],
     summary: "Groups the subcommands for inspecting stored objects",
     since: "2.2.3",
     group: "generic",
@@ -6135,6 +6135,28 @@ pub static PUBLISH: CommandMeta = CommandMeta {
     ],
 };
 
+pub static PUBSUB_NUMPAT: CommandMeta = CommandMeta {
+    name: "pubsub|numpat",
+    arity: 2,
+    flags: flag::PUBSUB | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x9000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns how many distinct patterns clients are subscribed to",
+    since: "2.8.0",
+    group: "pubsub",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
 pub static PUBSUB_NUMSUB: CommandMeta = CommandMeta {
     name: "pubsub|numsub",
     arity: -2,
@@ -6159,28 +6181,6 @@ pub static PUBSUB_NUMSUB: CommandMeta = CommandMeta {
     ],
 };
 
-pub static PUBSUB_NUMPAT: CommandMeta = CommandMeta {
-    name: "pubsub|numpat",
-    arity: 2,
-    flags: flag::PUBSUB | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x9000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns how many distinct patterns clients are subscribed to",
-    since: "2.8.0",
-    group: "pubsub",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
 pub static PUBSUB_CHANNELS: CommandMeta = CommandMeta {
     name: "pubsub|channels",
     arity: -2,
@@ -6203,28 +6203,6 @@ pub static PUBSUB_CHANNELS: CommandMeta = CommandMeta {
     args: &[
         Arg { name: "pattern", kind: "pattern", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
     ],
-};
-
-pub static PUBSUB_HELP: CommandMeta = CommandMeta {
-    name: "pubsub|help",
-    arity: 2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8000,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Describes the available PUBSUB subcommands",
-    since: "6.2.0",
-    group: "pubsub",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
 };
 
 pub static PUBSUB_SHARDCHANNELS: CommandMeta = CommandMeta {
@@ -6275,6 +6253,28 @@ pub static PUBSUB_SHARDNUMSUB: CommandMeta = CommandMeta {
     ],
 };
 
+pub static PUBSUB_HELP: CommandMeta = CommandMeta {
+    name: "pubsub|help",
+    arity: 2,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8000,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Describes the available PUBSUB subcommands",
+    since: "6.2.0",
+    group: "pubsub",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
 pub static PUBSUB: CommandMeta = CommandMeta {
     name: "pubsub",
     arity: -2,
@@ -6285,7 +6285,7 @@ pub static PUBSUB: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&PUBSUB_NUMSUB, &PUBSUB_NUMPAT, &PUBSUB_CHANNELS, &PUBSUB_HELP, &PUBSUB_SHARDCHANNELS, &PUBSUB_SHARDNUMSUB],
+    subcommands: &[&PUBSUB_NUMPAT, &PUBSUB_NUMSUB, &PUBSUB_CHANNELS, &PUBSUB_SHARDCHANNELS, &PUBSUB_SHARDNUMSUB, &PUBSUB_HELP],
     summary: "Groups the subcommands for inspecting Pub/Sub state",
     since: "2.8.0",
     group: "pubsub",
@@ -6839,27 +6839,30 @@ pub static SCARD: CommandMeta = CommandMeta {
     ],
 };
 
-pub static SCRIPT_EXISTS: CommandMeta = CommandMeta {
-    name: "script|exists",
-    arity: -3,
+pub static SCRIPT_FLUSH: CommandMeta = CommandMeta {
+    name: "script|flush",
+    arity: -2,
     flags: flag::NOSCRIPT,
     first_key: 0,
     last_key: 0,
     key_step: 0,
     acl: 0x108000,
-    tips: &["request_policy:all_shards", "response_policy:agg_logical_and"],
+    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
     key_specs: &[],
     subcommands: &[],
-    summary: "Checks whether scripts are present in the script cache",
+    summary: "Empties the script cache",
     since: "2.6.0",
     group: "scripting",
-    complexity: "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+    complexity: "O(N) with N being the number of scripts in cache",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[],
+    history: &[("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers.")],
     args: &[
-        Arg { name: "sha1", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        Arg { name: "async", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "6.2.0", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "async", kind: "pure-token", key_spec_index: -1, token: "ASYNC", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "sync", kind: "pure-token", key_spec_index: -1, token: "SYNC", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
     ],
 };
 
@@ -6891,30 +6894,27 @@ pub static SCRIPT_DEBUG: CommandMeta = CommandMeta {
     ],
 };
 
-pub static SCRIPT_FLUSH: CommandMeta = CommandMeta {
-    name: "script|flush",
-    arity: -2,
+pub static SCRIPT_EXISTS: CommandMeta = CommandMeta {
+    name: "script|exists",
+    arity: -3,
     flags: flag::NOSCRIPT,
     first_key: 0,
     last_key: 0,
     key_step: 0,
     acl: 0x108000,
-    tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+    tips: &["request_policy:all_shards", "response_policy:agg_logical_and"],
     key_specs: &[],
     subcommands: &[],
-    summary: "Empties the script cache",
+    summary: "Checks whether scripts are present in the script cache",
     since: "2.6.0",
     group: "scripting",
-    complexity: "O(N) with N being the number of scripts in cache",
+    complexity: "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers.")],
+    history: &[],
     args: &[
-        Arg { name: "async", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "6.2.0", deprecated_since: "", flags: &["optional"], args: &[
-            Arg { name: "async", kind: "pure-token", key_spec_index: -1, token: "ASYNC", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-            Arg { name: "sync", kind: "pure-token", key_spec_index: -1, token: "SYNC", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        ] },
+        Arg { name: "sha1", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
     ],
 };
 
@@ -6931,6 +6931,28 @@ pub static SCRIPT_HELP: CommandMeta = CommandMeta {
     subcommands: &[],
     summary: "Describes the available SCRIPT subcommands",
     since: "5.0.0",
+    group: "scripting",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static SCRIPT_KILL: CommandMeta = CommandMeta {
+    name: "script|kill",
+    arity: 2,
+    flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x108000,
+    tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Stops the script that is currently running",
+    since: "2.6.0",
     group: "scripting",
     complexity: "O(1)",
     doc_flags: &[],
@@ -6964,28 +6986,6 @@ pub static SCRIPT_LOAD: CommandMeta = CommandMeta {
     ],
 };
 
-pub static SCRIPT_KILL: CommandMeta = CommandMeta {
-    name: "script|kill",
-    arity: 2,
-    flags: flag::NOSCRIPT | flag::ALLOW_BUSY,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x108000,
-    tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Stops the script that is currently running",
-    since: "2.6.0",
-    group: "scripting",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
 pub static SCRIPT: CommandMeta = CommandMeta {
     name: "script",
     arity: -2,
@@ -6996,7 +6996,7 @@ pub static SCRIPT: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&SCRIPT_EXISTS, &SCRIPT_DEBUG, &SCRIPT_FLUSH, &SCRIPT_HELP, &SCRIPT_LOAD, &SCRIPT_KILL],
+    subcommands: &[&SCRIPT_FLUSH, &SCRIPT_DEBUG, &SCRIPT_EXISTS, &SCRIPT_HELP, &SCRIPT_KILL, &SCRIPT_LOAD],
     summary: "Groups the subcommands for managing Lua scripts",
     since: "2.6.0",
     group: "scripting",
@@ -7430,6 +7430,28 @@ pub static SLOWLOG_HELP: CommandMeta = CommandMeta {
     args: &[],
 };
 
+pub static SLOWLOG_LEN: CommandMeta = CommandMeta {
+    name: "slowlog|len",
+    arity: 2,
+    flags: flag::ADMIN | flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x2a000,
+    tips: &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Returns how many entries the slow log holds",
+    since: "2.2.12",
+    group: "server",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
 pub static SLOWLOG_GET: CommandMeta = CommandMeta {
     name: "slowlog|get",
     arity: -2,
@@ -7476,28 +7498,6 @@ pub static SLOWLOG_RESET: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static SLOWLOG_LEN: CommandMeta = CommandMeta {
-    name: "slowlog|len",
-    arity: 2,
-    flags: flag::ADMIN | flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x2a000,
-    tips: &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Returns how many entries the slow log holds",
-    since: "2.2.12",
-    group: "server",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
-};
-
 pub static SLOWLOG: CommandMeta = CommandMeta {
     name: "slowlog",
     arity: -2,
@@ -7508,7 +7508,7 @@ pub static SLOWLOG: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&SLOWLOG_HELP, &SLOWLOG_GET, &SLOWLOG_RESET, &SLOWLOG_LEN],
+    subcommands: &[&SLOWLOG_HELP, &SLOWLOG_LEN, &SLOWLOG_GET, &SLOWLOG_RESET],
     summary: "Groups the subcommands for the slow query log",
     since: "2.2.12",
     group: "server",
@@ -8495,61 +8495,6 @@ pub static XGROUP_DELCONSUMER: CommandMeta = CommandMeta {
     ],
 };
 
-pub static XGROUP_CREATECONSUMER: CommandMeta = CommandMeta {
-    name: "xgroup|createconsumer",
-    arity: 5,
-    flags: flag::WRITE | flag::DENYOOM,
-    first_key: 2,
-    last_key: 2,
-    key_step: 1,
-    acl: 0x8804,
-    tips: &[],
-    key_specs: &[
-        KeySpec { notes: "", flags: 0x42, begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
-    ],
-    subcommands: &[],
-    summary: "Adds a new named consumer to a consumer group",
-    since: "6.2.0",
-    group: "stream",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "groupname", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "consumername", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
-pub static XGROUP_DESTROY: CommandMeta = CommandMeta {
-    name: "xgroup|destroy",
-    arity: 4,
-    flags: flag::WRITE,
-    first_key: 2,
-    last_key: 2,
-    key_step: 1,
-    acl: 0x8804,
-    tips: &[],
-    key_specs: &[
-        KeySpec { notes: "", flags: 0x82, begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
-    ],
-    subcommands: &[],
-    summary: "Deletes a consumer group from a stream",
-    since: "5.0.0",
-    group: "stream",
-    complexity: "O(N) where N is the number of entries in the group's pending entries list (PEL).",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "groupname", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
 pub static XGROUP_CREATE: CommandMeta = CommandMeta {
     name: "xgroup|create",
     arity: -5,
@@ -8581,28 +8526,6 @@ pub static XGROUP_CREATE: CommandMeta = CommandMeta {
         Arg { name: "mkstream", kind: "pure-token", key_spec_index: -1, token: "MKSTREAM", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
         Arg { name: "entries_read", kind: "integer", key_spec_index: -1, token: "ENTRIESREAD", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
     ],
-};
-
-pub static XGROUP_HELP: CommandMeta = CommandMeta {
-    name: "xgroup|help",
-    arity: 2,
-    flags: flag::LOADING | flag::STALE,
-    first_key: 0,
-    last_key: 0,
-    key_step: 0,
-    acl: 0x8800,
-    tips: &[],
-    key_specs: &[],
-    subcommands: &[],
-    summary: "Describes the available XGROUP subcommands",
-    since: "5.0.0",
-    group: "stream",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[],
 };
 
 pub static XGROUP_SETID: CommandMeta = CommandMeta {
@@ -8637,6 +8560,83 @@ pub static XGROUP_SETID: CommandMeta = CommandMeta {
     ],
 };
 
+pub static XGROUP_CREATECONSUMER: CommandMeta = CommandMeta {
+    name: "xgroup|createconsumer",
+    arity: 5,
+    flags: flag::WRITE | flag::DENYOOM,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    acl: 0x8804,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x42, begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Adds a new named consumer to a consumer group",
+    since: "6.2.0",
+    group: "stream",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "groupname", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "consumername", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static XGROUP_HELP: CommandMeta = CommandMeta {
+    name: "xgroup|help",
+    arity: 2,
+    flags: flag::LOADING | flag::STALE,
+    first_key: 0,
+    last_key: 0,
+    key_step: 0,
+    acl: 0x8800,
+    tips: &[],
+    key_specs: &[],
+    subcommands: &[],
+    summary: "Describes the available XGROUP subcommands",
+    since: "5.0.0",
+    group: "stream",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[],
+};
+
+pub static XGROUP_DESTROY: CommandMeta = CommandMeta {
+    name: "xgroup|destroy",
+    arity: 4,
+    flags: flag::WRITE,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    acl: 0x8804,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x82, begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Deletes a consumer group from a stream",
+    since: "5.0.0",
+    group: "stream",
+    complexity: "O(N) where N is the number of entries in the group's pending entries list (PEL).",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "groupname", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
 pub static XGROUP: CommandMeta = CommandMeta {
     name: "xgroup",
     arity: -2,
@@ -8647,7 +8647,7 @@ pub static XGROUP: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&XGROUP_DELCONSUMER, &XGROUP_CREATECONSUMER, &XGROUP_DESTROY, &XGROUP_CREATE, &XGROUP_HELP, &XGROUP_SETID],
+    subcommands: &[&XGROUP_DELCONSUMER, &XGROUP_CREATE, &XGROUP_SETID, &XGROUP_CREATECONSUMER, &XGROUP_HELP, &XGROUP_DESTROY],
     summary: "Groups the subcommands for managing consumer groups",
     since: "5.0.0",
     group: "stream",
@@ -8681,33 +8681,6 @@ pub static XINFO_HELP: CommandMeta = CommandMeta {
     args: &[],
 };
 
-pub static XINFO_CONSUMERS: CommandMeta = CommandMeta {
-    name: "xinfo|consumers",
-    arity: 4,
-    flags: flag::READONLY,
-    first_key: 2,
-    last_key: 2,
-    key_step: 1,
-    acl: 0x8802,
-    tips: &["nondeterministic_output"],
-    key_specs: &[
-        KeySpec { notes: "", flags: 0x11, begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
-    ],
-    subcommands: &[],
-    summary: "Returns details about each consumer in a consumer group",
-    since: "5.0.0",
-    group: "stream",
-    complexity: "O(1)",
-    doc_flags: &[],
-    deprecated_since: "",
-    replaced_by: "",
-    history: &[],
-    args: &[
-        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-        Arg { name: "groupname", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
-    ],
-};
-
 pub static XINFO_STREAM: CommandMeta = CommandMeta {
     name: "xinfo|stream",
     arity: -3,
@@ -8734,6 +8707,33 @@ pub static XINFO_STREAM: CommandMeta = CommandMeta {
         Arg { name: "full", kind: "block", key_spec_index: -1, token: "FULL", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
             Arg { name: "count", kind: "integer", key_spec_index: -1, token: "COUNT", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
         ] },
+    ],
+};
+
+pub static XINFO_CONSUMERS: CommandMeta = CommandMeta {
+    name: "xinfo|consumers",
+    arity: 4,
+    flags: flag::READONLY,
+    first_key: 2,
+    last_key: 2,
+    key_step: 1,
+    acl: 0x8802,
+    tips: &["nondeterministic_output"],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x11, begin_search: BeginSearch::Index(2), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns details about each consumer in a consumer group",
+    since: "5.0.0",
+    group: "stream",
+    complexity: "O(1)",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "groupname", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
     ],
 };
 
@@ -8773,7 +8773,7 @@ pub static XINFO: CommandMeta = CommandMeta {
     acl: 0x8000,
     tips: &[],
     key_specs: &[],
-    subcommands: &[&XINFO_HELP, &XINFO_CONSUMERS, &XINFO_STREAM, &XINFO_GROUPS],
+    subcommands: &[&XINFO_HELP, &XINFO_STREAM, &XINFO_CONSUMERS, &XINFO_GROUPS],
     summary: "Groups the subcommands for inspecting streams",
     since: "5.0.0",
     group: "stream",

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod bitmaps;
+pub mod cluster;
 pub mod connection;
 pub mod generic;
 pub mod geo;
@@ -42,11 +43,13 @@ pub const FAMILIES: &[&[(&meta::CommandMeta, Handler)]] = &[
     zsets::HANDLERS,
     geo::HANDLERS,
     scripting::HANDLERS,
+    cluster::HANDLERS,
 ];
 
 /// Which module serves which metadata group (checked by a test).
 pub const GROUP_MODULES: &[(&str, &[(&meta::CommandMeta, Handler)])] = &[
     ("bitmap", bitmaps::HANDLERS),
+    ("cluster", cluster::HANDLERS),
     ("connection", connection::HANDLERS),
     ("generic", generic::HANDLERS),
     ("hash", hashes::HANDLERS),

@@ -475,44 +475,26 @@ impl<K: DictKey, V> Dict<K, V> {
         v as u64
     }
 
-    /// A random entry, or None if empty. Picks a random non-empty bucket, then a random node
-    /// in its chain (Redis's dictGetRandomKey).
+    /// A random entry, or None if empty, fairly chosen (see `fair`).
     pub fn random(&self, rng: &mut impl FnMut() -> u64) -> Option<(&K, &V)> {
         if self.is_empty() {
             return None;
         }
-        let head = loop {
-            let b = if let Some(idx) = self.rehash_idx {
-                // Buckets below idx in ht[0] are empty.
-                let s0 = self.ht[0].size();
-                let s1 = self.ht[1].size();
-                let r = idx + (rng() as usize) % (s0 + s1 - idx);
-                if r >= s0 {
-                    self.ht[1].buckets[r - s0].as_deref()
-                } else {
-                    self.ht[0].buckets[r].as_deref()
-                }
+        let s0 = self.ht[0].size();
+        let (first, end) = match self.rehash_idx {
+            Some(idx) => (idx, s0 + self.ht[1].size()),
+            None => (0, s0),
+        };
+        let head = |pos: usize| {
+            if pos >= s0 {
+                self.ht[1].buckets[pos - s0].as_deref()
             } else {
-                let t = &self.ht[0];
-                t.buckets[(rng() as usize) & t.mask()].as_deref()
-            };
-            if let Some(n) = b {
-                break n;
+                self.ht[0].buckets[pos].as_deref()
             }
         };
-        let mut len = 0;
-        let mut cur = Some(head);
-        while let Some(n) = cur {
-            len += 1;
-            cur = n.next.as_deref();
-        }
-        let mut pick = (rng() as usize) % len;
-        let mut cur = head;
-        while pick > 0 {
-            cur = cur.next.as_deref().expect("within chain");
-            pick -= 1;
-        }
-        Some((&cur.key, &cur.value))
+        let chain = |pos: usize| std::iter::successors(head(pos), |n| n.next.as_deref());
+        let (pos, i) = super::fair::pick(first, end, rng, |pos| chain(pos).count());
+        chain(pos).nth(i).map(|n| (&n.key, &n.value))
     }
 
     /// Calls `f` on up to `count` entries found from a random bucket on, walking buckets in

@@ -83,6 +83,10 @@ pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 pub const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command \
      option is set to \"local\", you can run it from a local connection, otherwise you need to \
      set this option in the configuration file, and then restart the server.";
+pub const CLUSTER_DISABLED: &str = "ERR This instance has cluster support disabled";
+pub const MODULE_LOAD_FAILED: &str =
+    "ERR Error loading the extension. Please check the server logs.";
+pub const MODULE_UNLOAD_NO_SUCH: &str = "ERR Error unloading module: no such module with that name";
 pub const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the \
      enable-module-command option is set to \"local\", you can run it from a local connection, \
      otherwise you need to set this option in the configuration file, and then restart the server.";

@@ -104,7 +104,12 @@ pub struct Engine {
     last_body: Vec<u8>,
     last_sha: Sha,
     load_library: c_int,
+    /// Runs since the last GC step.
+    runs_since_gc: c_int,
 }
+
+/// Script runs between two GC steps, and the size of a step.
+const GC_CYCLE_PERIOD: c_int = 50;
 
 const PRELUDE: &str = include_str!("prelude.lua");
 const FUNCTIONS_PRELUDE: &str = include_str!("functions.lua");
@@ -146,6 +151,7 @@ impl Engine {
             bridge,
             functions,
             load_library: 0,
+            runs_since_gc: 0,
             last_body: Vec::new(),
             last_sha: [0; 40],
         });
@@ -514,6 +520,13 @@ impl Engine {
                 self.error_reply(ex, caller, spec.name)
             }
         };
+        // A GC step every few runs (Redis's LUA_GC_CYCLE_PERIOD): keeps the heap small without
+        // the latency of a full cycle.
+        self.runs_since_gc += 1;
+        if self.runs_since_gc == GC_CYCLE_PERIOD {
+            self.runs_since_gc = 0;
+            unsafe { ffi::lua_gc(l, ffi::LUA_GCSTEP, GC_CYCLE_PERIOD) };
+        }
         unsafe {
             ffi::lua_settop(l, 0);
             if killed {

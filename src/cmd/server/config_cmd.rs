@@ -9,14 +9,11 @@ use crate::util::splitargs::split_args;
 
 pub fn config_get(ctx: &mut Ctx) -> CmdResult {
     let patterns = ctx.args().rest();
-    let mut pairs = ctx.ex.cfg.get_matching(patterns);
-    // A directive matched by several patterns is returned once.
-    let mut seen = HashSet::new();
-    pairs.retain(|(name, _)| seen.insert(*name));
+    let pairs = ctx.ex.cfg.get_matching(patterns);
     let out = ctx.out();
     out.map(pairs.len());
     for (name, value) in pairs {
-        out.bulk(name.as_bytes());
+        out.bulk(name);
         out.bulk(&value);
     }
     Ok(())

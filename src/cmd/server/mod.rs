@@ -7,6 +7,7 @@ pub mod info;
 pub mod introspect;
 pub mod latency;
 pub mod memory;
+pub mod module;
 pub mod slowlog;
 
 use crate::cmd::args::{eq, int};
@@ -117,6 +118,37 @@ pub fn monitor(ctx: &mut Ctx) -> CmdResult {
     ctx.client.flags |= crate::exec::client::flags::MONITOR;
     ctx.ex.monitors.push(ctx.client.slot);
     ctx.out().ok();
+    Ok(())
+}
+
+/// ROLE of a master without replicas (replication is not built yet): its offset and no
+/// replicas.
+pub fn role(ctx: &mut Ctx) -> CmdResult {
+    let out = ctx.out();
+    out.array(3);
+    out.bulk(b"master");
+    out.int(0);
+    out.array(0);
+    Ok(())
+}
+
+/// LOLWUT [VERSION v]: the server's version line. (Redis draws a picture for versions 5 and 6
+/// first; cinnabar answers every version with the line alone.)
+pub fn lolwut(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let mut i = 1;
+    while i < argv.len() {
+        if eq(argv[i], "VERSION") && i + 1 < argv.len() {
+            int(argv[i + 1]).map_err(|_| CmdError::from(err::NOT_INTEGER))?;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    let mut line = b"Redis ver. ".to_vec();
+    line.extend_from_slice(crate::config::REDIS_VERSION.as_bytes());
+    line.push(b'\n');
+    ctx.out().verbatim(b"txt", &line);
     Ok(())
 }
 
@@ -303,6 +335,13 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::SHUTDOWN, shutdown),
     (&m::SAVE, save),
     (&m::MONITOR, monitor),
+    (&m::ROLE, role),
+    (&m::LOLWUT, lolwut),
+    (&m::MODULE_LIST, module::module_list),
+    (&m::MODULE_LOAD, module::module_load),
+    (&m::MODULE_LOADEX, module::module_load),
+    (&m::MODULE_UNLOAD, module::module_unload),
+    (&m::MODULE_HELP, module::module_help),
     (&m::SWAPDB, swapdb),
     (&m::INFO, info::info),
     (&m::DEBUG, debug::debug),

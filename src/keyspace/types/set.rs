@@ -286,7 +286,7 @@ impl Set {
     }
 
     /// A uniformly chosen member for the packed and intset encodings; for a hash table, a
-    /// random non-empty bucket then a random member of its chain (as Redis). None if empty.
+    /// fair pick as Redis's dictGetFairRandomKey (see `keyspace::fair`). None if empty.
     pub fn random(&self, rng: &mut impl FnMut() -> u64) -> Option<Member<'_>> {
         let n = self.len();
         if n == 0 {

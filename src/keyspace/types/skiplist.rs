@@ -514,44 +514,30 @@ impl Index {
         v as u64
     }
 
-    /// A random node: a random non-empty bucket, then a random node of its chain.
+    /// A random node, fairly chosen (see `keyspace::fair`).
     fn random(&self, rng: &mut dyn FnMut() -> u64) -> *mut Node {
         if self.len() == 0 {
             return ptr::null_mut();
         }
-        let head = loop {
-            let p = if let Some(idx) = self.rehash_idx {
-                let s0 = self.ht[0].size();
-                let s1 = self.ht[1].size();
-                let r = idx + (rng() as usize) % (s0 + s1 - idx);
-                if r >= s0 {
-                    self.ht[1].buckets[r - s0]
-                } else {
-                    self.ht[0].buckets[r]
-                }
-            } else {
-                let t = &self.ht[0];
-                t.buckets[(rng() as usize) & t.mask()]
-            };
-            if !p.is_null() {
-                break p;
-            }
+        let s0 = self.ht[0].size();
+        let (first, end) = match self.rehash_idx {
+            Some(idx) => (idx, s0 + self.ht[1].size()),
+            None => (0, s0),
         };
-        let mut chain = 0;
-        let mut p = head;
-        while !p.is_null() {
-            chain += 1;
-            // SAFETY: chain nodes are live.
-            p = unsafe { (*p).hnext };
-        }
-        let mut pick = (rng() as usize) % chain;
-        let mut p = head;
-        while pick > 0 {
-            // SAFETY: as above; `pick` < chain length.
-            p = unsafe { (*p).hnext };
-            pick -= 1;
-        }
-        p
+        let chain = |pos: usize| {
+            let head = if pos >= s0 {
+                self.ht[1].buckets[pos - s0]
+            } else {
+                self.ht[0].buckets[pos]
+            };
+            // SAFETY: the index's chains hold only live nodes.
+            std::iter::successors((!head.is_null()).then_some(head), |&p| {
+                let next = unsafe { (*p).hnext };
+                (!next.is_null()).then_some(next)
+            })
+        };
+        let (pos, i) = crate::keyspace::fair::pick(first, end, rng, |pos| chain(pos).count());
+        chain(pos).nth(i).unwrap_or(ptr::null_mut())
     }
 }
 

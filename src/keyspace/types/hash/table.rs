@@ -366,34 +366,27 @@ impl FieldTable {
         v as u64
     }
 
-    /// A random entry: a random non-empty bucket, then a random entry in it (Redis's
-    /// dictGetRandomKey). None if empty.
+    /// A random entry, fairly chosen (see `keyspace::fair`). None if empty.
     pub fn random(&self, rng: &mut impl FnMut() -> u64) -> Option<(&[u8], &[u8])> {
         if self.is_empty() {
             return None;
         }
-        let bucket = loop {
-            let b = if self.is_rehashing() {
-                // Buckets below rehash_idx in ht[0] are empty.
-                let idx = self.rehash_idx;
-                let s0 = self.ht[0].size();
-                let s1 = self.ht[1].size();
-                let r = idx + (rng() as usize) % (s0 + s1 - idx);
-                if r >= s0 {
-                    &self.ht[1].slots[r - s0]
-                } else {
-                    &self.ht[0].slots[r]
-                }
+        let s0 = self.ht[0].size();
+        let (first, end) = if self.is_rehashing() {
+            (self.rehash_idx, s0 + self.ht[1].size())
+        } else {
+            (0, s0)
+        };
+        let bucket = |pos: usize| {
+            if pos >= s0 {
+                &self.ht[1].slots[pos - s0]
             } else {
-                let t = &self.ht[0];
-                &t.slots[(rng() as usize) & t.mask()]
-            };
-            if !b.is_empty() {
-                break b;
+                &self.ht[0].slots[pos]
             }
         };
-        let n = bucket_entries(bucket).count();
-        bucket_entries(bucket).nth((rng() as usize) % n)
+        let (pos, i) =
+            crate::keyspace::fair::pick(first, end, rng, |pos| bucket_entries(bucket(pos)).count());
+        bucket_entries(bucket(pos)).nth(i)
     }
 
     /// Every entry (order unspecified).
