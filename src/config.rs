@@ -565,8 +565,8 @@ pub static DEFS: &[Def] = &[
     d("lazyfree-lazy-eviction", Kind::Bool, "no", 0, A),
     d("lazyfree-lazy-expire", Kind::Bool, "no", 0, A),
     d("lazyfree-lazy-server-del", Kind::Bool, "no", 0, A),
-    d("lazyfree-lazy-user-del", Kind::Bool, "no", 0, S),
-    d("lazyfree-lazy-user-flush", Kind::Bool, "no", 0, S),
+    d("lazyfree-lazy-user-del", Kind::Bool, "no", 0, A),
+    d("lazyfree-lazy-user-flush", Kind::Bool, "no", 0, A),
     d("jemalloc-bg-thread", Kind::Bool, "yes", 0, S),
     d("activedefrag", Kind::Bool, "no", 0, S),
     d(
@@ -1609,6 +1609,10 @@ pub struct Settings {
     pub lazyfree_lazy_expire: bool,
     /// Server-side deletions (SPOP of a whole set) propagate as UNLINK.
     pub lazyfree_lazy_server_del: bool,
+    /// DEL frees values as UNLINK does.
+    pub lazyfree_lazy_user_del: bool,
+    /// FLUSHALL / FLUSHDB without SYNC free in the background.
+    pub lazyfree_lazy_user_flush: bool,
     pub always_show_logo: bool,
     /// Compact-encoding thresholds of the collection types.
     pub hash_max_listpack_entries: usize,
@@ -1711,6 +1715,8 @@ impl Config {
             no_appendfsync_on_rewrite: self.get_bool("no-appendfsync-on-rewrite"),
             lazyfree_lazy_expire: self.get_bool("lazyfree-lazy-expire"),
             lazyfree_lazy_server_del: self.get_bool("lazyfree-lazy-server-del"),
+            lazyfree_lazy_user_del: self.get_bool("lazyfree-lazy-user-del"),
+            lazyfree_lazy_user_flush: self.get_bool("lazyfree-lazy-user-flush"),
             always_show_logo: self.get_bool("always-show-logo"),
             hash_max_listpack_entries: self.get_int("hash-max-listpack-entries") as usize,
             hash_max_listpack_value: self.get_int("hash-max-listpack-value") as usize,

@@ -14,25 +14,40 @@ use crate::util::glob::glob_match;
 
 /// Deletes `key` if present (after lazy expiry); records the change. Returns true if deleted.
 pub fn delete_key(ctx: &mut Ctx, key: &[u8]) -> bool {
-    let db = ctx.client.db;
-    ctx.ex.expire_if_needed(db, key, ctx.now_ms);
-    if ctx.ex.dbs[db].remove(key).is_some() {
-        ctx.modified(key, notify::GENERIC, "del");
-        true
-    } else {
-        false
-    }
+    delete_key_freeing(ctx, key, false)
 }
 
-pub fn del(ctx: &mut Ctx) -> CmdResult {
+/// Deletes a key; with `lazy`, a big value is freed on the background thread.
+fn delete_key_freeing(ctx: &mut Ctx, key: &[u8], lazy: bool) -> bool {
+    let db = ctx.client.db;
+    ctx.ex.expire_if_needed(db, key, ctx.now_ms);
+    let Some(entry) = ctx.ex.dbs[db].remove(key) else {
+        return false;
+    };
+    if lazy {
+        ctx.ex.lazyfree.free_value(entry.value);
+    }
+    ctx.modified(key, notify::GENERIC, "del");
+    true
+}
+
+fn del_generic(ctx: &mut Ctx, lazy: bool) -> CmdResult {
     let mut n = 0;
     for key in ctx.args().rest() {
-        if delete_key(ctx, key) {
+        if delete_key_freeing(ctx, key, lazy) {
             n += 1;
         }
     }
     ctx.out().int(n);
     Ok(())
+}
+
+pub fn del(ctx: &mut Ctx) -> CmdResult {
+    del_generic(ctx, ctx.ex.settings.lazyfree_lazy_user_del)
+}
+
+pub fn unlink(ctx: &mut Ctx) -> CmdResult {
+    del_generic(ctx, true)
 }
 
 pub fn exists(ctx: &mut Ctx) -> CmdResult {
@@ -763,7 +778,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::SORT, super::sort::sort),
     (&m::SORT_RO, super::sort::sort_ro),
     (&m::DEL, del),
-    (&m::UNLINK, del),
+    (&m::UNLINK, unlink),
     (&m::EXISTS, exists),
     (&m::TYPE, type_),
     (&m::RENAME, rename),

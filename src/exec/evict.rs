@@ -192,7 +192,7 @@ impl Executor {
     fn evict(&mut self, db: usize, key: &[u8]) {
         self.dbs[db].remove(key);
         self.stats.evicted_keys += 1;
-        self.signal_modified(db, key);
+        self.signal_modified_by_server(db, key);
         self.notify(crate::config::notify::EVICTED, "evicted", key, db);
         self.propagate_deletion(db, key, self.settings.lazyfree_lazy_eviction);
     }

@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod client;
 pub mod evict;
 pub mod latency;
+pub mod lazyfree;
 pub mod multi;
 pub mod pause;
 pub mod propagate;
@@ -182,6 +183,8 @@ pub struct Executor {
     pub exiting: bool,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire_enabled: bool,
+    /// DEBUG PAUSE-CRON: the periodic tasks are stopped (tests use it to hold a state).
+    pub cron_paused: bool,
     /// The last slow expiry cycle ran out of time or found many stale keys.
     expire_backlog: bool,
     /// Deadline of a DEBUG SLEEP or CLIENT PAUSE style stall is not modelled here.
@@ -221,6 +224,8 @@ pub struct Executor {
     pub busy_poller: Option<BusyPoller>,
     /// Background saving (the BGSAVE child) and its counters.
     pub persist: crate::persist::PersistState,
+    /// The background thread that frees big values (UNLINK, FLUSH ASYNC).
+    pub lazyfree: lazyfree::LazyFree,
     /// Replaying the AOF: keys do not expire meanwhile (the commands saw them alive).
     pub loading: bool,
     pub slowlog: slowlog::Slowlog,
@@ -287,6 +292,7 @@ impl Executor {
             shutdown: None,
             exiting: false,
             active_expire_enabled: true,
+            cron_paused: false,
             expire_backlog: false,
             rng_state: rand::random::<u64>() | 1,
             tcp_port: 0,
@@ -313,6 +319,7 @@ impl Executor {
             script_deny_disabled: false,
             busy_poller: None,
             persist: crate::persist::PersistState::default(),
+            lazyfree: lazyfree::LazyFree::start(),
             loading: false,
             eviction: evict::EvictionState::default(),
             slowlog: slowlog::Slowlog::default(),
@@ -974,11 +981,23 @@ impl Executor {
 
     /// Removes an expired key with its side effects (stats, event, invalidation).
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
-        self.dbs[db].remove(key);
+        if let Some(e) = self.dbs[db].remove(key) {
+            if self.settings.lazyfree_lazy_expire {
+                self.lazyfree.free_value(e.value);
+            }
+        }
         self.propagate_deletion(db, key, self.settings.lazyfree_lazy_expire);
         self.stats.expired_keys += 1;
         self.notify(config::notify::EXPIRED, "expired", key, db);
+        self.signal_modified_by_server(db, key);
+    }
+
+    /// A change the server made (expiry, eviction), not the running client: even a NOLOOP
+    /// client hears of it (Redis's signalModifiedKey with no client).
+    pub fn signal_modified_by_server(&mut self, db: usize, key: &[u8]) {
+        let running = std::mem::take(&mut self.running_id);
         self.signal_modified(db, key);
+        self.running_id = running;
     }
 
     /// A deletion the server made (expiry, eviction) goes out at once, outside the running
@@ -1035,6 +1054,9 @@ impl Executor {
 
     /// Periodic work, `hz` times a second (Redis's serverCron).
     pub fn cron(&mut self) {
+        if self.cron_paused {
+            return;
+        }
         self.clock.refresh();
         let now_ms = self.clock.now_ms();
         self.cron_loops += 1;

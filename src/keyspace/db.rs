@@ -208,6 +208,14 @@ impl Db {
         n
     }
 
+    /// Takes the keys out, leaving the database empty, for freeing elsewhere (FLUSHDB ASYNC).
+    pub fn take_contents(&mut self) -> (Dict<CompactBytes, Entry>, Dict<CompactBytes, ()>) {
+        let keys = std::mem::take(&mut self.keys);
+        let volatile = std::mem::take(&mut self.volatile);
+        self.clear();
+        (keys, volatile)
+    }
+
     /// Swaps the contents of two databases (SWAPDB).
     pub fn swap(&mut self, other: &mut Db) {
         std::mem::swap(self, other);

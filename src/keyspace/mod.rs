@@ -4,6 +4,7 @@
 pub mod bytes;
 pub mod db;
 pub mod dict;
+pub mod digest;
 pub mod fair;
 pub mod hll;
 pub mod types;

@@ -25,6 +25,26 @@ pub enum Value {
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
 
 impl Value {
+    /// How much work freeing this value takes (Redis's lazyfreeGetFreeEffort): allocations
+    /// to release for the structures made of many, 1 for packed forms and strings.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::List(l) => l.node_count(),
+            Value::Set(s) if s.encoding_name() == "hashtable" => s.len(),
+            Value::Hash(h) if !h.is_packed() => h.len(),
+            Value::ZSet(z) if !z.is_packed() => z.len(),
+            Value::Stream(s) => {
+                // Nodes, plus each group's pending entries and consumers.
+                s.node_count()
+                    + s.groups
+                        .values()
+                        .map(|g| 1 + g.pel.len() + g.consumers.len())
+                        .sum::<usize>()
+            }
+            _ => 1,
+        }
+    }
+
     /// Stores a client-supplied string the way Redis's tryObjectEncoding does.
     pub fn string(data: &[u8]) -> Value {
         if data.len() <= INT_ENCODE_MAX_LEN {

@@ -42,6 +42,8 @@ pub struct Conn {
     pub qbuf: Vec<u8>,
     pub qpos: usize,
     pub qend: usize,
+    /// Most bytes held since the last resize check (Redis's querybuf_peak).
+    pub qbuf_peak: usize,
     pub parser: RequestParser,
     /// The last write hit WouldBlock: wait for a writable event.
     pub write_blocked: bool,
@@ -62,6 +64,7 @@ impl Conn {
             qbuf: Vec::new(),
             qpos: 0,
             qend: 0,
+            qbuf_peak: 0,
             parser: RequestParser::new(),
             write_blocked: false,
             watching_writes: false,
@@ -77,7 +80,9 @@ impl Conn {
         &self.qbuf[self.qpos..self.qend]
     }
 
-    /// Drops consumed bytes so the next command starts at offset 0.
+    /// Drops consumed bytes so the next command starts at offset 0. The buffer keeps its size
+    /// (a client that sent a big argument is likely to send another); the cron gives the
+    /// space back (`resize`).
     pub fn compact(&mut self) {
         if self.qpos == 0 {
             return;
@@ -85,10 +90,6 @@ impl Conn {
         if self.qpos == self.qend {
             self.qpos = 0;
             self.qend = 0;
-            // Give back a buffer that grew for a big argument.
-            if self.qbuf.len() > 4 * crate::config::limits::IOBUF_LEN {
-                self.qbuf = Vec::new();
-            }
         } else {
             self.qbuf.copy_within(self.qpos..self.qend, 0);
             self.qend -= self.qpos;
@@ -120,7 +121,37 @@ impl Conn {
         }
         let n = self.stream.read(&mut self.qbuf[self.qend..])?;
         self.qend += n;
+        self.qbuf_peak = self.qbuf_peak.max(self.qend);
         Ok(n)
+    }
+
+    /// The cron's query-buffer check (Redis's clientsCronResizeQueryBuffer): when more than
+    /// 4 KiB are unused, an idle client (over 2 s) gives back all the spare room, and a busy
+    /// one keeps only what its recent peak (or the bulk it is reading) needs once the buffer
+    /// is over 32 KiB and twice that peak. Then the peak restarts from what is held now.
+    pub fn resize(&mut self, idle_secs: i64) {
+        const RESIZE_THRESHOLD: usize = 32 * 1024;
+        self.compact();
+        let held = self.qend;
+        let bulk = self.parser.pending_bulk_bytes(held).map(|rest| held + rest);
+        if self.qbuf.len() - held > 4 * 1024 {
+            let size = self.qbuf.len();
+            if idle_secs > 2 {
+                self.qbuf.truncate(held);
+                self.qbuf.shrink_to_fit();
+            } else if size > RESIZE_THRESHOLD && size / 2 > self.qbuf_peak {
+                let keep = held.max(self.qbuf_peak).max(bulk.unwrap_or(0));
+                self.qbuf.truncate(keep);
+                self.qbuf.shrink_to_fit();
+            }
+        }
+        self.qbuf_peak = held.max(bulk.unwrap_or(0));
+    }
+
+    /// (bytes held, free bytes) as CLIENT LIST shows them: held counts the commands of the
+    /// batch being executed, as Redis's query buffer still holds them.
+    pub fn qbuf_usage(&self) -> (usize, usize) {
+        (self.qend, self.qbuf.len() - self.qend)
     }
 
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {

@@ -231,6 +231,9 @@ impl Server {
             }
             if Instant::now() >= next_cron {
                 ex.cron();
+                if !ex.cron_paused {
+                    self.resize_query_buffers(ex);
+                }
                 next_cron = Instant::now() + ex.cron_interval();
             }
             ex.before_sleep();
@@ -492,8 +495,7 @@ impl Server {
             if client.has(cf::CLOSE_AFTER_REPLY | cf::CLOSE_ASAP | cf::BLOCKED | cf::POSTPONED) {
                 break;
             }
-            client.qbuf_len = conn.qend - conn.qpos;
-            client.qbuf_free = conn.qbuf.len() - conn.qend;
+            (client.qbuf_len, client.qbuf_free) = conn.qbuf_usage();
             let limits = ParseLimits {
                 max_bulk_len,
                 auth_required: !client.authenticated,
@@ -522,8 +524,23 @@ impl Server {
             }
         }
         conn.compact();
+        if let Some(client) = ex.client_mut(slot) {
+            (client.qbuf_len, client.qbuf_free) = conn.qbuf_usage();
+        }
         if ex.client(slot).is_some_and(|c| c.pending_output() > 0) {
             self.queue_flush(slot);
+        }
+    }
+
+    /// The cron's pass over query buffers (see `Conn::resize`).
+    fn resize_query_buffers(&mut self, ex: &mut Executor) {
+        let now_ms = ex.clock.now_ms();
+        for (slot, conn) in self.conns.iter_mut().enumerate() {
+            let (Some(conn), Some(client)) = (conn.as_mut(), ex.client_mut(slot)) else {
+                continue;
+            };
+            conn.resize((now_ms - client.last_interaction_ms) / 1000);
+            (client.qbuf_len, client.qbuf_free) = conn.qbuf_usage();
         }
     }
 

@@ -87,6 +87,11 @@ pub const CLUSTER_DISABLED: &str = "ERR This instance has cluster support disabl
 pub const MODULE_LOAD_FAILED: &str =
     "ERR Error loading the extension. Please check the server logs.";
 pub const MODULE_UNLOAD_NO_SUCH: &str = "ERR Error unloading module: no such module with that name";
+pub const DEBUG_PACKED_THRESHOLD: &str =
+    "ERR argument must be a memory value bigger than 1 and smaller than 4gb";
+pub const DEBUG_PUSH_RESP2: &str = "ERR RESP2 is not supported by this command";
+pub const DEBUG_PROTOCOL_TYPE: &str = "ERR Wrong protocol type name. Please use one of the \
+     following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false";
 pub const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the \
      enable-module-command option is set to \"local\", you can run it from a local connection, \
      otherwise you need to set this option in the configuration file, and then restart the server.";

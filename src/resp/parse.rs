@@ -114,6 +114,9 @@ impl Default for RequestParser {
     }
 }
 
+/// Argument slots a connection's argv scratch and parser keep between commands.
+const SCRATCH_KEEP: usize = 1024;
+
 impl RequestParser {
     pub fn new() -> Self {
         RequestParser {
@@ -253,6 +256,11 @@ impl RequestParser {
         let mut argv: Vec<&[u8]> = recycle(std::mem::take(scratch));
         self.argv(buf, &mut argv);
         let r = f(&argv);
+        // Keep a usual command's worth of room; a huge one (SADD with 100k members) gives its
+        // room back rather than pinning it for the connection's life.
+        if argv.capacity() > SCRATCH_KEEP {
+            argv = Vec::new();
+        }
         *scratch = recycle(argv);
         r
     }
@@ -282,6 +290,13 @@ impl RequestParser {
         self.pos = 0;
         self.spans.clear();
         self.inline_args.clear();
+        // As the argv scratch: a huge command's spans do not stay with the connection.
+        if self.spans.capacity() > SCRATCH_KEEP {
+            self.spans = Vec::new();
+        }
+        if self.inline_args.capacity() > SCRATCH_KEEP {
+            self.inline_args = Vec::new();
+        }
     }
 }
 

@@ -167,8 +167,13 @@ fn parse_into(lines: &[&str], i: &mut usize, out: &mut Vec<u8>) {
     }
 }
 
+/// A comment line: `#` text, but not a RESP3 boolean reply (`#t`, `#f`).
+fn is_comment(l: &str) -> bool {
+    l.starts_with('#') && l != "#t" && l != "#f"
+}
+
 fn is_reply_line(l: &str) -> bool {
-    !(l.starts_with("> ") || l.starts_with('!') || l.starts_with('#') || l.is_empty())
+    !(l.starts_with("> ") || l.starts_with('!') || is_comment(l) || l.is_empty())
 }
 
 pub fn parse(text: &str) -> Vec<Step> {
@@ -183,7 +188,7 @@ pub fn parse(text: &str) -> Vec<Step> {
         if l.is_empty() {
             continue;
         }
-        if let Some(c) = l.strip_prefix('#') {
+        if let Some(c) = l.strip_prefix('#').filter(|_| is_comment(l)) {
             steps.push(Step::Comment(c.strip_prefix(' ').unwrap_or(c).to_string()));
         } else if let Some(d) = l.strip_prefix('!') {
             let (name, arg) = d.split_once(' ').unwrap_or((d, ""));

@@ -120,6 +120,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
 
 pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     ctx.ex.stats.reset();
+    ctx.ex.lazyfree.reset_stats();
     ctx.out().ok();
     Ok(())
 }

@@ -12,6 +12,21 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out(),
             "DEBUG",
             &[
+                "CHANGE-REPL-ID",
+                "    Change the replication IDs of the instance.",
+                "    Dangerous: should be used only for testing the replication subsystem.",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message. Useful for clients",
+                "    unit tests to simulate Redis errors.",
+                "LISTPACK <key>",
+                "    Show low level info about the listpack encoding of <key>.",
+                "QUICKLIST-PACKED-THRESHOLD <size>",
+                "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+                "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
                 "OBJECT <key>",
                 "    Show low level info about the `key` and associated value.",
                 "POPULATE <count> [<prefix>] [<size>]",
@@ -26,12 +41,23 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    * MERGE: Merge the content of the RDB with the current dataset.",
                 "    * NOFLUSH: Don't flush the dataset before loading the RDB.",
                 "    * NOSAVE: Don't save the RDB to disk before reloading.",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic cron job processing.",
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type. <type> can be: string,",
+                "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+                "    true, false.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
                 "    default.",
+                "SET-DISABLE-DENY-SCRIPTS <0|1>",
+                "    For testing only: disable the deny-scripts flag (commands marked noscript",
+                "    run from scripts).",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
+                "STRINGMATCH-LEN",
+                "    Run a fuzz tester against the stringmatchlen() function.",
             ],
         );
         return Ok(());
@@ -70,10 +96,75 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.out().ok();
         return Ok(());
     }
+    if eq(sub, "DIGEST") && args.remaining() == 0 {
+        let d = crate::keyspace::digest::dataset_digest(&ctx.ex.dbs);
+        ctx.out().simple(&crate::keyspace::digest::hex(&d));
+        return Ok(());
+    }
+    if eq(sub, "DIGEST-VALUE") {
+        let (db, now) = (ctx.client.db, ctx.now_ms);
+        let keys = args.rest();
+        let out = &mut ctx.client.out;
+        out.array(keys.len());
+        for key in keys {
+            let mut d = [0u8; 20];
+            let live = ctx.ex.dbs[db].peek(key).filter(|e| {
+                e.expire_at_ms == crate::keyspace::db::NO_EXPIRE || e.expire_at_ms > now
+            });
+            if let Some(e) = live {
+                crate::keyspace::digest::value_digest(e, &mut d);
+            }
+            out.simple(&crate::keyspace::digest::hex(&d));
+        }
+        return Ok(());
+    }
+    if eq(sub, "QUICKLIST-PACKED-THRESHOLD") && args.remaining() == 1 {
+        let ok = crate::config::parse_memory(args.bytes()?)
+            .is_some_and(crate::keyspace::types::quicklist::set_packed_threshold);
+        if !ok {
+            return Err(err::DEBUG_PACKED_THRESHOLD.into());
+        }
+        ctx.out().ok();
+        return Ok(());
+    }
+    if eq(sub, "PROTOCOL") && args.remaining() == 1 {
+        return protocol(ctx, args.bytes()?);
+    }
+    if eq(sub, "PAUSE-CRON") && args.remaining() == 1 {
+        ctx.ex.cron_paused = int(args.bytes()?)? != 0;
+        ctx.out().ok();
+        return Ok(());
+    }
+    if eq(sub, "SET-DISABLE-DENY-SCRIPTS") && args.remaining() == 1 {
+        ctx.ex.script_deny_disabled = int(args.bytes()?)? != 0;
+        ctx.out().ok();
+        return Ok(());
+    }
+    if eq(sub, "ERROR") && args.remaining() == 1 {
+        // The text is the client's own: it is the error to reply, as Redis's addReplyError.
+        let text = args.bytes()?;
+        return Err(err::CmdError::owned(text.to_vec()));
+    }
+    if eq(sub, "STRINGMATCH-LEN") && args.remaining() == 1 {
+        // Redis's check that a long pattern cannot make stringmatchlen recurse for ever.
+        let pattern = args.bytes()?;
+        let matched = crate::util::glob::glob_match(pattern, &[b'a'; 1024 * 1024], false);
+        ctx.out().int(i64::from(matched));
+        return Ok(());
+    }
+    // Accepted for client test suites; they change nothing cinnabar has (a replication id
+    // before replication exists, a listpack dump to the log).
+    if eq(sub, "CHANGE-REPL-ID") && args.remaining() == 0
+        || eq(sub, "LISTPACK") && args.remaining() == 1
+    {
+        ctx.out().ok();
+        return Ok(());
+    }
     if eq(sub, "OBJECT") && args.remaining() == 1 {
         let key = args.bytes()?;
         let now = ctx.now_ms;
-        let Some(e) = ctx.ex.lookup_write(ctx.client.db, key, now) else {
+        // The key as stored, even if its TTL passed (Redis reads the dict directly).
+        let Some(e) = ctx.ex.dbs[ctx.client.db].peek(key) else {
             return Err(err::NO_SUCH_KEY.into());
         };
         let idle = crate::exec::idle_secs(e.lru, now);
@@ -87,6 +178,66 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     Err(err::subcommand_syntax(ctx.argv[0], sub))
+}
+
+/// DEBUG PROTOCOL <type>: one reply of each RESP type, for clients to test their parsers.
+fn protocol(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
+    let resp3 = ctx.client.out.is_resp3();
+    let out = ctx.out();
+    if eq(name, "string") {
+        out.bulk(b"Hello World");
+    } else if eq(name, "integer") {
+        out.int(12345);
+    } else if eq(name, "double") {
+        #[allow(clippy::approx_constant)] // Redis sends exactly 3.141, not pi.
+        out.double(3.141);
+    } else if eq(name, "bignum") {
+        out.big_number(b"1234567999999999999999999999999999999");
+    } else if eq(name, "null") {
+        out.null();
+    } else if eq(name, "array") || eq(name, "set") {
+        if eq(name, "array") {
+            out.array(3);
+        } else {
+            out.set(3);
+        }
+        for j in 0..3 {
+            out.int(j);
+        }
+    } else if eq(name, "map") {
+        out.map(3);
+        for j in 0..3 {
+            out.int(j);
+            out.bool(j == 1);
+        }
+    } else if eq(name, "attrib") {
+        if resp3 {
+            out.raw(b"|1\r\n");
+            out.bulk(b"key-popularity");
+            out.array(2);
+            out.bulk(b"key:123");
+            out.int(90);
+        }
+        // An attribute is not a reply: a real one follows.
+        out.bulk(b"Some real reply following the attribute");
+    } else if eq(name, "push") {
+        if !resp3 {
+            return Err(err::DEBUG_PUSH_RESP2.into());
+        }
+        out.push(2);
+        out.bulk(b"server-cpu-usage");
+        out.int(42);
+        out.bulk(b"Some real reply following the push reply");
+    } else if eq(name, "true") {
+        out.bool(true);
+    } else if eq(name, "false") {
+        out.bool(false);
+    } else if eq(name, "verbatim") {
+        out.verbatim(b"txt", b"This is a verbatim\nstring");
+    } else {
+        return Err(err::DEBUG_PROTOCOL_TYPE.into());
+    }
+    Ok(())
 }
 
 /// DEBUG POPULATE count [prefix] [size]: string keys prefix:N holding "value:N" (cut or

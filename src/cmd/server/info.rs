@@ -165,7 +165,7 @@ pub fn render(
              mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:0\r\n\
              mem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{mem_clients}\r\n\
              mem_cluster_links:0\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\n\
-             lazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+             lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used),
             human(rss),
             human(used),
@@ -177,6 +177,8 @@ pub fn render(
             human(maxmemory),
             ex.settings.maxmemory_policy,
             rss as i64 - used as i64,
+            ex.lazyfree.pending(),
+            ex.lazyfree.freed(),
         );
     }
     if has("persistence") {

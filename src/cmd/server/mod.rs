@@ -37,21 +37,36 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// FLUSHDB / FLUSHALL take an optional ASYNC or SYNC.
-fn flush_mode(ctx: &Ctx) -> CmdResult {
+/// FLUSHDB / FLUSHALL take an optional ASYNC or SYNC; without one, lazyfree-lazy-user-flush
+/// decides. True for ASYNC.
+fn flush_mode(ctx: &Ctx) -> Result<bool, CmdError> {
     let mut args = ctx.args();
     match args.next() {
-        None => Ok(()),
-        Some(a) if args.is_empty() && (eq(a, "ASYNC") || eq(a, "SYNC")) => Ok(()),
+        None => Ok(ctx.ex.settings.lazyfree_lazy_user_flush),
+        Some(a) if args.is_empty() && eq(a, "ASYNC") => Ok(true),
+        Some(a) if args.is_empty() && eq(a, "SYNC") => Ok(false),
         Some(_) => Err(err::SYNTAX.into()),
     }
 }
 
+/// Empties a database, its tables freed in the background when `lazy`. Returns the number
+/// of keys it held.
+fn empty_db(ex: &mut crate::exec::Executor, db: usize, lazy: bool) -> usize {
+    if lazy {
+        let old = ex.dbs[db].take_contents();
+        let n = old.0.len();
+        ex.lazyfree.free_later(n as u64, old);
+        n
+    } else {
+        ex.dbs[db].clear()
+    }
+}
+
 pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
-    flush_mode(ctx)?;
+    let lazy = flush_mode(ctx)?;
     let db = ctx.client.db;
     ctx.ex.touch_watched_in_db(db, None);
-    let removed = ctx.ex.dbs[db].clear();
+    let removed = empty_db(ctx.ex, db, lazy);
     ctx.ex.signal_waited_keys_in_db(db);
     ctx.ex.invalidate_tracking_on_flush();
     ctx.ex.dirty += removed as u64;
@@ -60,13 +75,13 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
-    flush_mode(ctx)?;
+    let lazy = flush_mode(ctx)?;
     let mut removed = 0;
     for db in 0..ctx.ex.dbs.len() {
         ctx.ex.touch_watched_in_db(db, None);
     }
-    for db in &mut ctx.ex.dbs {
-        removed += db.clear();
+    for db in 0..ctx.ex.dbs.len() {
+        removed += empty_db(ctx.ex, db, lazy);
     }
     for db in 0..ctx.ex.dbs.len() {
         ctx.ex.signal_waited_keys_in_db(db);

@@ -19,6 +19,27 @@ use std::ops::ControlFlow;
 
 /// Node byte limits for list-max-listpack-size -1 .. -5.
 const SIZE_CLASSES: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+/// Elements of at least this many bytes get a node of their own (a "plain" node, never
+/// merged). 1 GiB unless DEBUG QUICKLIST-PACKED-THRESHOLD lowers it, process-wide as in Redis.
+static PACKED_THRESHOLD: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(1 << 30);
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: 0 restores the default; false when out of range (up to
+/// 4 GiB less 1 MiB, as quicklistisSetPackedThreshold allows).
+pub fn set_packed_threshold(bytes: u64) -> bool {
+    if bytes > (1 << 32) - (1 << 20) {
+        return false;
+    }
+    let bytes = if bytes == 0 { 1 << 30 } else { bytes as usize };
+    PACKED_THRESHOLD.store(bytes, std::sync::atomic::Ordering::Relaxed);
+    true
+}
+
+#[inline]
+fn is_large(bytes: usize) -> bool {
+    bytes >= PACKED_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Byte limit of a node when the fill counts entries (Redis's SIZE_SAFETY_LIMIT).
 const SIZE_SAFETY_LIMIT: usize = 8192;
 /// Largest entry count per node (Redis's FILL_MAX).
@@ -183,6 +204,11 @@ impl Node {
     }
 
     #[inline]
+    /// A node holding one large element alone (see PACKED_THRESHOLD).
+    fn is_plain(&self) -> bool {
+        self.count == 1 && is_large(self.raw_len())
+    }
+
     fn is_compressed(&self) -> bool {
         self.state == State::Compressed
     }
@@ -404,6 +430,9 @@ impl QuickList {
     fn allows(&self, n: &Node, extra: usize, add: u32) -> bool {
         if n.count == 0 {
             return true;
+        }
+        if is_large(extra) || n.is_plain() {
+            return false;
         }
         if n.raw_len() + extra > self.limit_bytes() {
             return false;
@@ -724,6 +753,9 @@ impl QuickList {
     /// Whether nodes `a` and `b` fit in one node.
     fn can_merge(&self, a: usize, b: usize) -> bool {
         let (x, y) = (&self.nodes[a], &self.nodes[b]);
+        if x.is_plain() || y.is_plain() {
+            return false;
+        }
         let bytes = x.raw_len() + y.raw_len();
         let count = x.count + y.count;
         bytes <= self.limit_bytes() && (self.fill < 0 || count <= self.fill.max(1) as u32)

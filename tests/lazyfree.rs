@@ -1,0 +1,134 @@
+//! Freeing in the background: UNLINK, FLUSHALL/FLUSHDB ASYNC and lazyfree-lazy-user-del hand
+//! big values to the lazyfree thread (INFO lazyfree_pending_objects / lazyfreed_objects, and
+//! used_memory comes back down); small values are freed in place. The query buffer and the
+//! argument scratch of a huge command give their memory back too.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::client::Client;
+use common::server::cinnabar;
+
+fn mem_field(c: &mut Client, field: &str) -> u64 {
+    c.info_field("memory", field)
+        .parse()
+        .expect("INFO memory field")
+}
+
+/// Waits until the background thread is idle and `freed` objects were freed in all.
+fn wait_freed(c: &mut Client, freed: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pending = mem_field(c, "lazyfree_pending_objects");
+        let done = mem_field(c, "lazyfreed_objects");
+        if pending == 0 && done == freed {
+            return;
+        }
+        assert!(Instant::now() < deadline, "pending {pending}, freed {done}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn big_set(c: &mut Client, key: &str) {
+    let mut argv: Vec<String> = vec!["SADD".into(), key.into()];
+    argv.extend((0..100_000).map(|i| i.to_string()));
+    c.cmd(&argv);
+}
+
+#[test]
+fn unlink_frees_big_values_in_the_background() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    let before = mem_field(&mut c, "used_memory");
+    big_set(&mut c, "myset");
+    let peak = mem_field(&mut c, "used_memory");
+    assert!(peak > before + 1_000_000, "{before} -> {peak}");
+    c.ok("UNLINK myset");
+    wait_freed(&mut c, 1);
+    // The set, the 100k-argument query and its argv scratch are all given back.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mem_field(&mut c, "used_memory") > before * 2 {
+        assert!(Instant::now() < deadline, "memory not reclaimed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A small value is freed in place: not counted.
+    c.ok("SADD small a b c");
+    c.ok("UNLINK small");
+    wait_freed(&mut c, 1);
+}
+
+#[test]
+fn flush_async_and_lazy_user_del_count_their_objects() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    for i in 0..10 {
+        c.ok(&format!("SET k{i} v"));
+    }
+    c.ok("FLUSHALL ASYNC");
+    wait_freed(&mut c, 10);
+    assert_eq!(c.cmd_raw(&["DBSIZE"]), b":0\r\n");
+    c.ok("CONFIG RESETSTAT");
+    wait_freed(&mut c, 0);
+    // DEL is lazy under lazyfree-lazy-user-del.
+    big_set(&mut c, "s1");
+    c.ok("DEL s1");
+    wait_freed(&mut c, 0);
+    c.ok("CONFIG SET lazyfree-lazy-user-del yes");
+    big_set(&mut c, "s2");
+    c.ok("DEL s2");
+    wait_freed(&mut c, 1);
+    // FLUSHDB without an option follows lazyfree-lazy-user-flush.
+    c.ok("CONFIG SET lazyfree-lazy-user-flush yes");
+    c.ok("SET a 1");
+    c.ok("FLUSHDB");
+    wait_freed(&mut c, 2);
+}
+
+/// CLIENT LIST's qbuf + qbuf-free: 16 KiB for a fresh connection, more after a big argument,
+/// then back down once the cron sees the client's recent peak is small (Redis's
+/// clientsCronResizeQueryBuffer), and nothing once it is idle.
+#[test]
+fn query_buffer_grows_and_shrinks_as_in_redis() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    let mut probe = server.client();
+    c.ok("CLIENT SETNAME qb");
+    let qbuf = |probe: &mut Client| -> usize {
+        let list = probe.cmd(&["CLIENT", "LIST"]);
+        let text = String::from_utf8_lossy(list.as_bytes().unwrap()).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains("name=qb "))
+            .expect("client")
+            .to_string();
+        let field = |name: &str| -> usize {
+            line.split(' ')
+                .find_map(|f| f.strip_prefix(name))
+                .expect("field")
+                .parse()
+                .unwrap()
+        };
+        field("qbuf=") + field("qbuf-free=")
+    };
+    let fresh = qbuf(&mut probe);
+    assert!((16384..32768).contains(&fresh), "{fresh}");
+    c.cmd(&["SET", "x", &"A".repeat(400_000)]);
+    let grown = qbuf(&mut probe);
+    assert!(grown > 32768, "{grown}");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        c.ok("SET x y");
+        let now = qbuf(&mut probe);
+        if now > 0 && now < grown {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {now}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while qbuf(&mut probe) != 0 {
+        assert!(Instant::now() < deadline, "idle client keeps its buffer");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
