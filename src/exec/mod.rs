@@ -204,7 +204,8 @@ pub struct Executor {
     /// Clients in MONITOR mode.
     pub monitors: Vec<usize>,
     /// The running client touched a key it watches (applied when its command ends).
-    running_dirty_cas: bool,
+    /// Watched-key touches for the running client, applied when it returns to the table.
+    running_touches: Vec<(usize, Vec<u8>, multi::Touch)>,
     /// Slot of the client whose command is running (it is out of `clients` meanwhile).
     pub running_slot: Option<usize>,
     /// Id of the client whose command is running, 0 between commands.
@@ -308,7 +309,7 @@ impl Executor {
             pause: None,
             postponed: Vec::new(),
             monitors: Vec::new(),
-            running_dirty_cas: false,
+            running_touches: Vec::new(),
             running_slot: None,
             running_id: 0,
             self_pushes: Vec::new(),
@@ -448,8 +449,8 @@ impl Executor {
         }
         self.running_slot = None;
         self.running_id = 0;
-        if std::mem::take(&mut self.running_dirty_cas) {
-            client.flags |= cf::DIRTY_CAS;
+        for (db, key, touch) in std::mem::take(&mut self.running_touches) {
+            multi::apply_touch(&mut client, db, &key, touch);
         }
         if !self.self_pushes.is_empty() {
             self.flush_self_pushes(&mut client);
@@ -472,7 +473,7 @@ impl Executor {
         let saved = (
             self.running_slot,
             self.running_id,
-            std::mem::take(&mut self.running_dirty_cas),
+            std::mem::take(&mut self.running_touches),
             std::mem::take(&mut self.self_pushes),
         );
         // SAFETY: the server installed the poller in `run` and outlives the loop; it does not
@@ -480,7 +481,7 @@ impl Executor {
         unsafe { (poller.serve)(poller.server, self) };
         self.running_slot = saved.0;
         self.running_id = saved.1;
-        self.running_dirty_cas = saved.2;
+        self.running_touches = saved.2;
         let mut pushes = saved.3;
         pushes.append(&mut self.self_pushes);
         self.self_pushes = pushes;

@@ -25,6 +25,68 @@ pub struct Watched {
     pub expired_at_watch: bool,
 }
 
+/// What happened to a watched key, for Redis's rules on keys that were already expired when
+/// WATCH ran (a deleted stale key is no change).
+#[derive(Clone, Copy)]
+pub enum Touch {
+    /// Written or deleted; `exists`: the key is in the database afterwards.
+    Modified { exists: bool },
+    /// FLUSHDB/FLUSHALL/SWAPDB replaced the database: whether the key `existed` in it, and its
+    /// state in what replaces it (None: absent; Some(expired)).
+    Emptied {
+        existed: bool,
+        replacement: Option<bool>,
+    },
+}
+
+/// Applies a touch to one watcher (Redis's touchWatchedKey / touchAllWatchedKeysInDb).
+pub fn apply_touch(client: &mut Client, db: usize, key: &[u8], touch: Touch) {
+    let w = client
+        .watched
+        .iter_mut()
+        .find(|w| w.db == db && w.key == key);
+    let dirty = match (w, touch) {
+        (Some(w), Touch::Modified { exists }) if w.expired_at_watch => {
+            if exists {
+                true
+            } else {
+                // The stale key was deleted: logically no change.
+                w.expired_at_watch = false;
+                false
+            }
+        }
+        (
+            Some(w),
+            Touch::Emptied {
+                existed,
+                replacement,
+            },
+        ) => {
+            if w.expired_at_watch {
+                match replacement {
+                    None => {
+                        w.expired_at_watch = false;
+                        false
+                    }
+                    // Still expired after the swap.
+                    Some(true) => false,
+                    Some(false) => true,
+                }
+            } else if !existed && replacement == Some(true) {
+                // A missing key replaced by an expired one.
+                w.expired_at_watch = true;
+                false
+            } else {
+                true
+            }
+        }
+        _ => true,
+    };
+    if dirty {
+        client.flags |= cf::DIRTY_CAS;
+    }
+}
+
 /// Executor-side index of watched keys.
 #[derive(Default)]
 pub struct WatchIndex {
@@ -71,19 +133,25 @@ impl Executor {
         client.flags &= !cf::DIRTY_CAS;
     }
 
-    /// Marks the clients watching `key` in `db` (Redis's touchWatchedKey).
+    /// Marks the clients watching `key` in `db` (Redis's touchWatchedKey), after the change.
     pub(super) fn touch_watched(&mut self, db: usize, key: &[u8]) {
         if self.watches.is_empty() {
             return;
         }
+        let exists = self.dbs[db].peek(key).is_some();
+        self.touch_watchers(db, key, Touch::Modified { exists });
+    }
+
+    fn touch_watchers(&mut self, db: usize, key: &[u8], touch: Touch) {
         let Some(slots) = self.watches.keys.get(&(db, key.to_vec())) else {
             return;
         };
         for &slot in slots.clone().iter() {
             if self.running_slot == Some(slot) {
-                self.running_dirty_cas = true;
+                // The running client is out of the table: applied when it returns.
+                self.running_touches.push((db, key.to_vec(), touch));
             } else if let Some(c) = self.clients.get_mut(slot).and_then(|c| c.as_deref_mut()) {
-                c.flags |= cf::DIRTY_CAS;
+                apply_touch(c, db, key, touch);
             }
         }
     }
@@ -94,19 +162,28 @@ impl Executor {
         if self.watches.is_empty() {
             return;
         }
-        let touched: Vec<Vec<u8>> = self
+        let now_ms = self.clock.now_ms();
+        let touched: Vec<(Vec<u8>, Touch)> = self
             .watches
             .keys
             .keys()
-            .filter(|(d, k)| {
-                *d == db
-                    && (self.dbs[db].peek(k).is_some()
-                        || other.is_some_and(|o| self.dbs[o].peek(k).is_some()))
+            .filter(|(d, _)| *d == db)
+            .filter_map(|(_, k)| {
+                let existed = self.dbs[db].peek(k).is_some();
+                let replacement = other
+                    .and_then(|o| self.dbs[o].peek(k))
+                    .map(|e| e.is_expired(now_ms));
+                (existed || replacement.is_some()).then(|| {
+                    let touch = Touch::Emptied {
+                        existed,
+                        replacement,
+                    };
+                    (k.clone(), touch)
+                })
             })
-            .map(|(_, k)| k.clone())
             .collect();
-        for k in touched {
-            self.touch_watched(db, &k);
+        for (k, touch) in touched {
+            self.touch_watchers(db, &k, touch);
         }
     }
 
