@@ -222,7 +222,7 @@ pub struct Executor {
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged noscript.
     pub script_deny_disabled: bool,
     /// Set by the network layer: serves other clients while a script is busy.
-    pub busy_poller: Option<BusyPoller>,
+    pub net_hooks: Option<NetHooks>,
     /// Background saving (the BGSAVE child) and its counters.
     pub persist: crate::persist::PersistState,
     /// The background thread that frees big values (UNLINK, FLUSH ASYNC).
@@ -249,13 +249,19 @@ pub(super) struct PropagationMark {
     emitted: u64,
 }
 
-/// The network layer's entry point for Redis's processEventsWhileBlocked.
+/// What the network layer lets the executor ask of it (Redis's processEventsWhileBlocked,
+/// listener changes), installed by `net::Server::run`.
 #[derive(Clone, Copy)]
-pub struct BusyPoller {
+pub struct NetHooks {
     pub server: *mut (),
+    /// Serves other clients while a script is busy.
     /// # Safety
-    /// `server` must be the live server that installed this poller.
+    /// `server` must be the live server that installed these hooks.
     pub serve: unsafe fn(*mut (), &mut Executor),
+    /// Replaces the TCP listeners (CONFIG SET port / bind); the old ones stay on failure.
+    /// # Safety
+    /// As `serve`.
+    pub rebind: unsafe fn(*mut (), &mut Executor, u16, &[String]) -> std::io::Result<()>,
 }
 
 impl Executor {
@@ -318,7 +324,7 @@ impl Executor {
             functions: None,
             script_busy: None,
             script_deny_disabled: false,
-            busy_poller: None,
+            net_hooks: None,
             persist: crate::persist::PersistState::default(),
             lazyfree: lazyfree::LazyFree::start(),
             loading: false,
@@ -464,10 +470,20 @@ impl Executor {
         executed
     }
 
+    /// Listens on `port` at the `bind` addresses instead (CONFIG SET). Without a network layer
+    /// (tests, loading) there is nothing to rebind.
+    pub fn rebind(&mut self, port: u16, bind: &[String]) -> std::io::Result<()> {
+        let Some(hooks) = self.net_hooks else {
+            return Ok(());
+        };
+        // SAFETY: the server installed the hooks in `run` and outlives the loop.
+        unsafe { (hooks.rebind)(hooks.server, self, port, bind) }
+    }
+
     /// Called from a script past busy-reply-threshold: lets the network layer serve the
     /// other clients, keeping the running client's state aside meanwhile.
     pub fn serve_while_busy(&mut self) {
-        let Some(poller) = self.busy_poller else {
+        let Some(poller) = self.net_hooks else {
             return;
         };
         let saved = (

@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::config::limits;
 use crate::exec::client::flags as cf;
-use crate::exec::{BusyPoller, Executor};
+use crate::exec::{Executor, NetHooks};
 use crate::resp::errors as err;
 use crate::resp::parse::{ParseLimits, Parsed};
 use conn::{Conn, Stream};
@@ -61,47 +61,12 @@ impl Server {
     pub fn bind(ex: &mut Executor) -> io::Result<Server> {
         let poll = Poll::new()?;
         let s = ex.settings.clone();
-        let mut listeners = Vec::new();
-        if s.port != 0 {
-            for addr in &s.bind {
-                let (optional, addr) = match addr.strip_prefix('-') {
-                    Some(a) => (true, a),
-                    None => (false, addr.as_str()),
-                };
-                let ip = match addr {
-                    "*" => "0.0.0.0",
-                    "::*" => "::",
-                    other => other,
-                };
-                let sa: SocketAddr = match format!("{ip}:{}", s.port)
-                    .parse()
-                    .or_else(|_| format!("[{ip}]:{}", s.port).parse())
-                {
-                    Ok(sa) => sa,
-                    Err(_) => {
-                        return Err(io::Error::new(
-                            ErrorKind::InvalidInput,
-                            format!("Invalid bind address '{addr}'"),
-                        ));
-                    }
-                };
-                match bind_tcp(sa, s.tcp_backlog) {
-                    Ok(l) => listeners.push(Listener::Tcp(l)),
-                    Err(e) if optional => {
-                        tracing::debug!("Skipping optional bind {sa}: {e}");
-                    }
-                    Err(e) => {
-                        tracing::warn!(
-                            "Warning: Could not create server TCP listening socket {sa}: {e}"
-                        );
-                        return Err(e);
-                    }
-                }
-            }
-            ex.tcp_port = match listeners.first() {
-                Some(Listener::Tcp(l)) => l.local_addr()?.port(),
-                _ => s.port,
-            };
+        let mut listeners: Vec<Listener> = bind_tcp_listeners(s.port, &s.bind, s.tcp_backlog)?
+            .into_iter()
+            .map(Listener::Tcp)
+            .collect();
+        if let Some(Listener::Tcp(l)) = listeners.first() {
+            ex.tcp_port = l.local_addr()?.port();
         }
         if let Some(path) = &s.unixsocket {
             let _ = std::fs::remove_file(path);
@@ -148,9 +113,10 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now() + ex.cron_interval();
         let mut busy_turn = false;
-        ex.busy_poller = Some(BusyPoller {
+        ex.net_hooks = Some(NetHooks {
             server: self as *mut Server as *mut (),
             serve: serve_while_busy,
+            rebind: rebind_raw,
         });
         loop {
             let now = Instant::now();
@@ -624,6 +590,35 @@ impl Server {
         }
     }
 
+    /// Replaces the TCP listeners (the unix socket stays).
+    fn rebind(&mut self, ex: &mut Executor, port: u16, bind: &[String]) -> io::Result<()> {
+        let fresh = bind_tcp_listeners(port, bind, ex.settings.tcp_backlog)?;
+        let registry = self.poll.registry();
+        for l in &mut self.listeners {
+            let _ = match l {
+                Listener::Tcp(t) => registry.deregister(t),
+                Listener::Unix(u) => registry.deregister(u),
+            };
+        }
+        let unix: Vec<Listener> = std::mem::take(&mut self.listeners)
+            .into_iter()
+            .filter(|l| matches!(l, Listener::Unix(_)))
+            .collect();
+        self.listeners = fresh.into_iter().map(Listener::Tcp).chain(unix).collect();
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            let token = Token(LISTENER_BASE + i);
+            match l {
+                Listener::Tcp(t) => registry.register(t, token, Interest::READABLE)?,
+                Listener::Unix(u) => registry.register(u, token, Interest::READABLE)?,
+            }
+        }
+        ex.tcp_port = match self.listeners.first() {
+            Some(Listener::Tcp(l)) => l.local_addr()?.port(),
+            _ => port,
+        };
+        Ok(())
+    }
+
     /// Final flush and cleanup before exit.
     fn finish(&mut self, ex: &mut Executor) {
         self.flush_all(ex);
@@ -632,6 +627,59 @@ impl Server {
         }
         self.listeners.clear();
     }
+}
+
+/// The TCP listeners for `port` on every `bind` address (none for port 0). An address with a
+/// leading `-` is optional: failing to bind it is not an error.
+fn bind_tcp_listeners(port: u16, bind: &[String], backlog: i32) -> io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    if port == 0 {
+        return Ok(listeners);
+    }
+    for addr in bind {
+        let (optional, addr) = match addr.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, addr.as_str()),
+        };
+        let ip = match addr {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            other => other,
+        };
+        let Ok(sa) = format!("{ip}:{port}")
+            .parse::<SocketAddr>()
+            .or_else(|_| format!("[{ip}]:{port}").parse())
+        else {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("Invalid bind address '{addr}'"),
+            ));
+        };
+        match bind_tcp(sa, backlog) {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => {
+                tracing::debug!("Skipping optional bind {sa}: {e}");
+            }
+            Err(e) => {
+                tracing::warn!("Warning: Could not create server TCP listening socket {sa}: {e}");
+                return Err(e);
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+/// CONFIG SET port/bind (through `NetHooks`): binds the new TCP listeners first, so a failure
+/// leaves the old ones serving, then swaps them in.
+unsafe fn rebind_raw(
+    server: *mut (),
+    ex: &mut Executor,
+    port: u16,
+    bind: &[String],
+) -> io::Result<()> {
+    // SAFETY: the caller passes the server that installed the hooks (see `NetHooks`).
+    let server = unsafe { &mut *(server as *mut Server) };
+    server.rebind(ex, port, bind)
 }
 
 fn bind_tcp(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {

@@ -64,6 +64,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     }
     // Validate everything first, then apply: CONFIG SET is all or nothing.
     let mut staged = ctx.ex.cfg.clone();
+    let dir_was = std::env::current_dir().ok();
     for (idx, value) in &changes {
         let def = &DEFS[*idx];
         let argv: Vec<Vec<u8>> = if def.flags & MULTI_ARG != 0 {
@@ -87,7 +88,28 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             }
             _ => staged.set(*idx, &argv),
         };
-        result.map_err(|e| set_failed(def.name.as_bytes(), &e.0))?;
+        if let Err(e) = result {
+            restore_dir(dir_was.as_deref(), &changes);
+            return Err(set_failed(def.name.as_bytes(), &e.0));
+        }
+    }
+    // New listening addresses are bound before anything is committed: if the port is taken,
+    // every parameter keeps its old value (Redis's rollback on apply errors).
+    let (port, bind) = {
+        let s = staged.settings();
+        (s.port, s.bind)
+    };
+    if port != ctx.ex.settings.port || bind != ctx.ex.settings.bind {
+        if let Err(e) = ctx.ex.rebind(port, &bind) {
+            tracing::warn!("Failed listening on port {port} (TCP): {e}");
+            restore_dir(dir_was.as_deref(), &changes);
+            let (name, why) = if port != ctx.ex.settings.port {
+                ("port", "Unable to listen on this port")
+            } else {
+                ("bind", "Failed to bind to specified addresses.")
+            };
+            return Err(set_failed(name.as_bytes(), why));
+        }
     }
     for (idx, _) in &changes {
         if DEFS[*idx].effect == config::Effect::Stored {
@@ -116,6 +138,16 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.out().ok();
     Ok(())
+}
+
+/// A failed CONFIG SET that had changed `dir` goes back to the old one.
+fn restore_dir(old: Option<&std::path::Path>, changes: &[(usize, &[u8])]) {
+    let changed_dir = changes
+        .iter()
+        .any(|(idx, _)| matches!(DEFS[*idx].kind, Kind::Dir));
+    if let (true, Some(old)) = (changed_dir, old) {
+        let _ = std::env::set_current_dir(old);
+    }
 }
 
 pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
