@@ -773,6 +773,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
 pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::DUMP, dump),
     (&m::RESTORE, restore),
+    (&m::MIGRATE, super::migrate::migrate),
     (&m::WAIT, wait),
     (&m::WAITAOF, waitaof),
     (&m::SORT, super::sort::sort),

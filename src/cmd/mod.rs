@@ -11,6 +11,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod meta;
+pub mod migrate;
 pub mod pubsub;
 #[rustfmt::skip]
 pub mod meta_gen;

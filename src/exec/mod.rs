@@ -227,6 +227,8 @@ pub struct Executor {
     pub persist: crate::persist::PersistState,
     /// The background thread that frees big values (UNLINK, FLUSH ASYNC).
     pub lazyfree: lazyfree::LazyFree,
+    /// MIGRATE's cached links to target servers.
+    pub migrate_links: crate::net::migrate::MigrateLinks,
     /// Replaying the AOF: keys do not expire meanwhile (the commands saw them alive).
     pub loading: bool,
     pub slowlog: slowlog::Slowlog,
@@ -327,6 +329,7 @@ impl Executor {
             net_hooks: None,
             persist: crate::persist::PersistState::default(),
             lazyfree: lazyfree::LazyFree::start(),
+            migrate_links: Default::default(),
             loading: false,
             eviction: evict::EvictionState::default(),
             slowlog: slowlog::Slowlog::default(),
@@ -1077,6 +1080,7 @@ impl Executor {
         self.clock.refresh();
         let now_ms = self.clock.now_ms();
         self.cron_loops += 1;
+        self.migrate_links.close_idle(now_ms);
         self.stats.sample(now_ms);
         self.clients_cron(now_ms);
         crate::persist::cron(self);

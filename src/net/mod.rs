@@ -5,6 +5,7 @@
 //! The only module that does socket I/O.
 
 pub mod conn;
+pub mod migrate;
 
 use std::io::{self, ErrorKind, Read};
 use std::net::SocketAddr;

@@ -92,6 +92,11 @@ pub const DEBUG_PACKED_THRESHOLD: &str =
 pub const DEBUG_PUSH_RESP2: &str = "ERR RESP2 is not supported by this command";
 pub const DEBUG_PROTOCOL_TYPE: &str = "ERR Wrong protocol type name. Please use one of the \
      following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false";
+pub const MIGRATE_KEYS_NEEDS_EMPTY_KEY: &str =
+    "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string";
+pub const MIGRATE_CONNECT: &str = "IOERR error or timeout connecting to the client";
+pub const MIGRATE_WRITE: &str = "IOERR error or timeout writing to target instance";
+pub const MIGRATE_READ: &str = "IOERR error or timeout reading to target instance";
 pub const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the \
      enable-module-command option is set to \"local\", you can run it from a local connection, \
      otherwise you need to set this option in the configuration file, and then restart the server.";
@@ -253,6 +258,13 @@ pub fn unknown_command(argv: &[&[u8]]) -> CmdError {
 }
 
 /// "ERR unknown subcommand 'sub'. Try CONTAINER HELP."
+/// MIGRATE: the target refused (its error text, without the leading '-').
+pub fn migrate_target_error(reply: &[u8]) -> CmdError {
+    let mut t = b"ERR Target instance replied with error: ".to_vec();
+    t.extend_from_slice(reply);
+    CmdError::owned(t)
+}
+
 pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
     let mut t = b"ERR unknown subcommand '".to_vec();
     t.extend_from_slice(c_trunc(sub, 128));
