@@ -215,7 +215,8 @@ fn numsub_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
         .map(|n| ctx.ex.pubsub.subscribers(kind, n).len())
         .collect();
     let out = &mut ctx.client.out;
-    out.map(names.len());
+    // A flat array in RESP3 too: Redis 7.0 sends it that way.
+    out.array(names.len() * 2);
     for (n, c) in names.iter().zip(counts) {
         out.bulk(n);
         out.int(c as i64);

@@ -288,7 +288,14 @@ pub fn subcommand_syntax(container: &[u8], sub: &[u8]) -> CmdError {
 /// A refused EXEC: "EXECABORT Transaction discarded because of: <the refusal>".
 pub fn exec_abort_because(e: &CmdError) -> CmdError {
     let mut t = b"EXECABORT Transaction discarded because of: ".to_vec();
-    t.extend_from_slice(e.text());
+    // Redis formats its arity refusal without the code (rejectCommandFormat) and passes its
+    // shared error objects (NOAUTH, OOM, BUSY...) with theirs.
+    let text = e.text();
+    let text = match text.strip_prefix(b"ERR ") {
+        Some(rest) if rest.starts_with(b"wrong number of arguments") => rest,
+        _ => text,
+    };
+    t.extend_from_slice(text);
     CmdError::owned(t)
 }
 

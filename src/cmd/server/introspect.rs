@@ -260,12 +260,18 @@ fn info(out: &mut ReplyBuf, c: &Command) {
     for t in m.tips {
         out.bulk(t.as_bytes());
     }
-    out.array(m.key_specs.len());
+    // A set in RESP3, as Redis 7.0 sends the key specs.
+    out.set(m.key_specs.len());
     for ks in m.key_specs {
         key_spec(out, ks);
     }
     let subs = c.sorted_subs();
-    out.array(subs.len());
+    // Redis 7.0: an empty set for a command without subcommands, else an array.
+    if subs.is_empty() {
+        out.set(0);
+    } else {
+        out.array(subs.len());
+    }
     for s in subs {
         info(out, s);
     }
