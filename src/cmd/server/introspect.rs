@@ -434,9 +434,11 @@ fn args(out: &mut ReplyBuf, list: &[Arg]) {
     out.array(list.len());
     for a in list {
         let nested = a.kind == "oneof" || a.kind == "block";
+        // A pure token always has one, even empty (MIGRATE's "" key).
+        let has_token = !a.token.is_empty() || a.kind == "pure-token";
         let fields = 2 + [
             a.key_spec_index != -1,
-            !a.token.is_empty(),
+            has_token,
             !a.summary.is_empty(),
             !a.since.is_empty(),
             !a.deprecated_since.is_empty(),
@@ -455,7 +457,7 @@ fn args(out: &mut ReplyBuf, list: &[Arg]) {
             out.bulk(b"key_spec_index");
             out.int(i64::from(a.key_spec_index));
         }
-        if !a.token.is_empty() {
+        if has_token {
             out.bulk(b"token");
             out.bulk(a.token.as_bytes());
         }
