@@ -737,3 +737,28 @@ fn waitaof_waits_for_the_sync() {
         b"*2\r\n:1\r\n:0\r\n"
     );
 }
+
+/// An approximate trim with LIMIT reaches the AOF as the exact outcome (`MAXLEN = n`, LIMIT
+/// kept as written); replaying it ignores the LIMIT, as Redis does for commands it must obey,
+/// so the reloaded stream has the same length whatever the node size now.
+#[test]
+fn limited_trim_replays_exactly() {
+    let server = cinnabar_in(
+        fresh_dir(),
+        &[
+            "--stream-node-max-entries",
+            "10",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut c = server.client();
+    for _ in 0..100 {
+        run(&mut c, "XADD s * f v");
+    }
+    run(&mut c, "XADD s MAXLEN ~ 55 LIMIT 30 * f v");
+    assert_eq!(c.cmd_raw(&["XLEN", "s"]), b":71\r\n");
+    run(&mut c, "CONFIG SET stream-node-max-entries 1");
+    run(&mut c, "DEBUG LOADAOF");
+    assert_eq!(c.cmd_raw(&["XLEN", "s"]), b":71\r\n");
+}

@@ -233,11 +233,13 @@ struct AddTrimArgs {
     approx_idx: usize,
 }
 
-/// Redis's streamParseAddOrTrimArgsOrReply.
+/// Redis's streamParseAddOrTrimArgsOrReply. `obey`: the command comes from the AOF (later a
+/// master), whose trim was rewritten to the exact outcome: LIMIT is not enforced.
 fn parse_add_trim(
     argv: &[&[u8]],
     xadd: bool,
     node_max_entries: i64,
+    obey: bool,
 ) -> Result<AddTrimArgs, CmdError> {
     let mut a = AddTrimArgs {
         trim: Trim::None,
@@ -315,7 +317,9 @@ fn parse_add_trim(
     if !xadd && a.trim == Trim::None {
         return Err(err::STREAM_XTRIM_NO_STRATEGY.into());
     }
-    if limit_given {
+    if obey {
+        a.limit = 0;
+    } else if limit_given {
         if !a.approx {
             return Err(err::STREAM_LIMIT_NO_APPROX.into());
         }
@@ -357,7 +361,8 @@ fn propagate_exact(ctx: &mut Ctx, a: &AddTrimArgs, threshold: Option<&[u8]>, id:
 pub fn xadd(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     let key = argv[1];
-    let a = parse_add_trim(argv, true, ctx.ex.settings.stream_node_max_entries)?;
+    let obey = ctx.client.has(crate::exec::client::flags::OBEY);
+    let a = parse_add_trim(argv, true, ctx.ex.settings.stream_node_max_entries, obey)?;
     let field_pos = a.idpos + 1;
     let nf = argv.len().saturating_sub(field_pos);
     if nf < 2 || nf % 2 == 1 {
@@ -435,7 +440,13 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
 
 pub fn xtrim(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
-    let a = parse_add_trim(ctx.argv, false, ctx.ex.settings.stream_node_max_entries)?;
+    let obey = ctx.client.has(crate::exec::client::flags::OBEY);
+    let a = parse_add_trim(
+        ctx.argv,
+        false,
+        ctx.ex.settings.stream_node_max_entries,
+        obey,
+    )?;
     let db = ctx.client.db;
     let propagating = ctx.propagating();
     let Some(s) = write_stream(ctx.ex, db, key, ctx.now_ms)? else {

@@ -43,6 +43,9 @@ pub mod flags {
     pub const DENY_BLOCKING: u32 = 1 << 19;
     /// The scripts' client (Redis's CLIENT_SCRIPT): runs what redis.call asks for.
     pub const SCRIPT: u32 = 1 << 20;
+    /// Replays what an earlier run already decided (the AOF loader, later a master): its
+    /// commands are obeyed as written (Redis's mustObeyClient).
+    pub const OBEY: u32 = 1 << 21;
 }
 
 /// A client's pub/sub subscriptions.

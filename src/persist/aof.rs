@@ -433,7 +433,7 @@ fn replay(
 ) -> Result<usize, String> {
     let mut client = Client::new(u64::MAX, usize::MAX, ex.clock.now_ms());
     client.authenticated = true;
-    client.flags |= cf::DENY_BLOCKING;
+    client.flags |= cf::DENY_BLOCKING | cf::OBEY;
     let was_enabled = std::mem::replace(&mut ex.prop.enabled, false);
     ex.loading = true;
     let mut pos = start;
