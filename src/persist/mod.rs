@@ -111,13 +111,28 @@ pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
 
 /// Loads dbfilename if it exists (startup without AOF, DEBUG RELOAD).
 pub fn load_rdb_file(ex: &mut Executor) -> Result<Option<usize>, String> {
+    load_rdb_file_into(ex, LoadMode::Replace)
+}
+
+/// How a load treats the dataset already in memory.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// The file's content replaces it (startup, AOF base).
+    Replace,
+    /// Added to it (DEBUG RELOAD NOFLUSH): a key or library present in both fails the load,
+    /// unless `merge`, where the file's wins (Redis's RDBFLAGS_ALLOW_DUP).
+    Into { merge: bool },
+}
+
+/// `load_rdb_file` with a choice of what happens to the current dataset.
+pub fn load_rdb_file_into(ex: &mut Executor, mode: LoadMode) -> Result<Option<usize>, String> {
     let path = rdb_path(ex);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
-    load_rdb_bytes(ex, &bytes, &path.display().to_string())?;
+    load_rdb_bytes_into(ex, &bytes, &path.display().to_string(), mode)?;
     let (loaded, expired) = (ex.persist.loaded_keys, ex.persist.loaded_expired);
     tracing::info!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
     Ok(Some(loaded))
@@ -126,16 +141,27 @@ pub fn load_rdb_file(ex: &mut Executor) -> Result<Option<usize>, String> {
 /// Replaces the dataset with the RDB in `bytes` (a dump file, or an AOF base); returns how
 /// many bytes the RDB took (an old AOF may go on with commands after it).
 pub fn load_rdb_bytes(ex: &mut Executor, bytes: &[u8], name: &str) -> Result<usize, String> {
+    load_rdb_bytes_into(ex, bytes, name, LoadMode::Replace)
+}
+
+fn load_rdb_bytes_into(
+    ex: &mut Executor,
+    bytes: &[u8],
+    name: &str,
+    mode: LoadMode,
+) -> Result<usize, String> {
     let now = ex.clock.now_ms();
     let lfu = ex.lfu_mode();
     let ndbs = ex.dbs.len();
     let mut loaded = 0usize;
     let mut expired = 0usize;
-    let mut dbs: Vec<crate::keyspace::db::Db> =
-        (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect();
+    let mut dbs: Vec<crate::keyspace::db::Db> = match mode {
+        LoadMode::Replace => (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect(),
+        LoadMode::Into { .. } => std::mem::take(&mut ex.dbs),
+    };
     let mut dec = decoder(bytes, &ex.settings);
     dec.now_ms = now;
-    dec.load(
+    let result = dec.load(
         |_, _| {},
         |k| {
             if k.db >= ndbs {
@@ -151,23 +177,59 @@ pub fn load_rdb_bytes(ex: &mut Executor, bytes: &[u8], name: &str) -> Result<usi
                 let idle = k.idle_secs.unwrap_or(0) as u32;
                 crate::exec::lru_clock(now).wrapping_sub(idle) & crate::keyspace::db::LRU_CLOCK_MAX
             };
+            if let LoadMode::Into { merge } = mode {
+                if dbs[k.db].peek(&k.key).is_some() {
+                    if !merge {
+                        return Err(format!(
+                            "RDB has duplicated key '{}' in DB {}",
+                            String::from_utf8_lossy(&k.key),
+                            k.db
+                        ));
+                    }
+                    dbs[k.db].remove(&k.key);
+                }
+            }
             dbs[k.db].insert(&k.key, k.value, k.expire_at_ms, lru);
             loaded += 1;
             Ok(())
         },
-    )
-    .map_err(|e| format!("Short read or corrupt RDB file '{name}': {e}. Refusing to start."))?;
+    );
+    if let Err(e) = result {
+        if let LoadMode::Into { .. } = mode {
+            // What was loaded so far stays, as in Redis.
+            ex.dbs = dbs;
+        }
+        return Err(format!(
+            "Short read or corrupt RDB file '{name}': {e}. Refusing to start."
+        ));
+    }
     if !dec.functions.is_empty() {
-        let mut functions = crate::script::functions::Functions::new();
+        let (mut functions, replace) = match mode {
+            LoadMode::Replace => (crate::script::functions::Functions::new(), false),
+            LoadMode::Into { merge } => (
+                ex.functions
+                    .take()
+                    .unwrap_or_else(crate::script::functions::Functions::new),
+                merge,
+            ),
+        };
+        let mut failed = None;
         for code in &dec.functions {
-            functions.load(code, false).map_err(|e| {
-                format!(
+            if let Err(e) = functions.load(code, replace) {
+                failed = Some(format!(
                     "Failed loading library, {}. Refusing to start.",
                     String::from_utf8_lossy(e.text())
-                )
-            })?;
+                ));
+                break;
+            }
         }
         ex.functions = Some(functions);
+        if let Some(e) = failed {
+            if let LoadMode::Into { .. } = mode {
+                ex.dbs = dbs;
+            }
+            return Err(e);
+        }
     }
     if dec.field_ttls_dropped > 0 || dec.fields_expired > 0 {
         tracing::warn!(

@@ -97,6 +97,7 @@ pub const MIGRATE_KEYS_NEEDS_EMPTY_KEY: &str =
 pub const MIGRATE_CONNECT: &str = "IOERR error or timeout connecting to the client";
 pub const MIGRATE_WRITE: &str = "IOERR error or timeout writing to target instance";
 pub const MIGRATE_READ: &str = "IOERR error or timeout reading to target instance";
+pub const DEBUG_RELOAD_FAILED: &str = "ERR Error trying to load the RDB dump";
 pub const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the \
      enable-module-command option is set to \"local\", you can run it from a local connection, \
      otherwise you need to set this option in the configuration file, and then restart the server.";

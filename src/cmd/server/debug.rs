@@ -302,12 +302,13 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
             crate::resp::errors::CmdError::from("ERR Error trying to save the DB")
         })?;
     }
-    if flush && !merge {
-        for db in &mut ctx.ex.dbs {
-            *db = crate::keyspace::db::Db::new();
-        }
-    }
-    match crate::persist::load_rdb_file(ctx.ex) {
+    // Without NOFLUSH the file replaces everything (MERGE has nothing to merge with then).
+    let mode = if flush {
+        crate::persist::LoadMode::Replace
+    } else {
+        crate::persist::LoadMode::Into { merge }
+    };
+    match crate::persist::load_rdb_file_into(ctx.ex, mode) {
         Ok(_) => {
             tracing::info!("DB reloaded by DEBUG RELOAD");
             ctx.out().ok();
@@ -315,7 +316,7 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
         }
         Err(e) => {
             tracing::warn!("{e}");
-            Err("ERR Error trying to load the RDB dump, check server logs.".into())
+            Err(err::DEBUG_RELOAD_FAILED.into())
         }
     }
 }
