@@ -78,6 +78,17 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// A reply buffer's initial and largest size, and its smallest (Redis's
+/// PROTO_REPLY_CHUNK_BYTES, PROTO_REPLY_MIN_BYTES).
+pub const REPLY_CHUNK_BYTES: usize = 16 * 1024;
+pub const REPLY_MIN_BYTES: usize = 1024;
+
+/// How the cron changed a reply buffer.
+pub enum Resized {
+    Shrunk,
+    Expanded,
+}
+
 pub struct Client {
     pub id: u64,
     /// Index in the client table; equals the event-loop token.
@@ -85,6 +96,12 @@ pub struct Client {
     pub out: ReplyBuf,
     /// Bytes of `out` already written to the socket.
     pub out_sent: usize,
+    /// The reply buffer as Redis sizes it (CLIENT LIST rbs / rbp): its size, grown and shrunk
+    /// by the cron after the most reply bytes one command left pending (the peak), and when
+    /// the peak last restarted. `out` keeps this much room between replies.
+    pub rbuf_size: usize,
+    pub rbuf_peak: usize,
+    pub rbuf_peak_reset_ms: i64,
     pub db: usize,
     pub name: Option<Vec<u8>>,
     pub lib_name: Option<Vec<u8>>,
@@ -138,6 +155,9 @@ impl Client {
             slot,
             out: ReplyBuf::new(),
             out_sent: 0,
+            rbuf_size: REPLY_CHUNK_BYTES,
+            rbuf_peak: 0,
+            rbuf_peak_reset_ms: now_ms,
             db: 0,
             name: None,
             lib_name: None,
@@ -189,6 +209,38 @@ impl Client {
 
     pub fn pending_output(&self) -> usize {
         self.out.buf.len() - self.out_sent
+    }
+
+    /// Records how much of the reply buffer this command's replies filled.
+    pub fn note_reply_peak(&mut self) {
+        let filled = self.pending_output().min(self.rbuf_size);
+        self.rbuf_peak = self.rbuf_peak.max(filled);
+    }
+
+    /// The cron's reply-buffer check (Redis's clientsCronResizeOutputBuffer): shrink to the
+    /// peak when it stays under half the size, double (up to 16 KiB) when a command filled
+    /// it; then restart the peak every `peak_reset_ms` (-1: never).
+    pub fn resize_reply_buffer(&mut self, now_ms: i64, peak_reset_ms: i64) -> Option<Resized> {
+        let (shrink_to, expand_to) = (self.rbuf_size / 2, self.rbuf_size * 2);
+        let resized = if shrink_to >= REPLY_MIN_BYTES && self.rbuf_peak < shrink_to {
+            self.rbuf_size = REPLY_MIN_BYTES.max(self.rbuf_peak + 1);
+            Some(Resized::Shrunk)
+        } else if expand_to < REPLY_CHUNK_BYTES * 2 && self.rbuf_peak == self.rbuf_size {
+            self.rbuf_size = REPLY_CHUNK_BYTES.min(expand_to);
+            Some(Resized::Expanded)
+        } else {
+            None
+        };
+        if peak_reset_ms >= 0 && now_ms - self.rbuf_peak_reset_ms >= peak_reset_ms {
+            self.rbuf_peak = self.pending_output().min(self.rbuf_size);
+            self.rbuf_peak_reset_ms = now_ms;
+        }
+        // Give back room beyond the size while nothing is pending.
+        if self.pending_output() == 0 && self.out.buf.capacity() > self.rbuf_size {
+            self.out.buf = Vec::with_capacity(self.rbuf_size);
+            self.out_sent = 0;
+        }
+        resized
     }
 
     /// Drops the already-written prefix of the reply buffer.

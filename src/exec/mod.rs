@@ -185,6 +185,10 @@ pub struct Executor {
     pub active_expire_enabled: bool,
     /// DEBUG PAUSE-CRON: the periodic tasks are stopped (tests use it to hold a state).
     pub cron_paused: bool,
+    /// DEBUG REPLYBUFFER: how often reply-buffer peaks restart (ms, -1 never), and whether
+    /// the cron resizes reply buffers at all.
+    pub reply_buffer_peak_reset_ms: i64,
+    pub reply_buffer_resizing: bool,
     /// The last slow expiry cycle ran out of time or found many stale keys.
     expire_backlog: bool,
     /// Deadline of a DEBUG SLEEP or CLIENT PAUSE style stall is not modelled here.
@@ -251,6 +255,9 @@ pub(super) struct PropagationMark {
     emitted: u64,
 }
 
+/// Redis's REPLY_BUFFER_DEFAULT_PEAK_RESET_TIME (ms).
+pub const REPLY_BUFFER_PEAK_RESET_MS: i64 = 5000;
+
 /// What the network layer lets the executor ask of it (Redis's processEventsWhileBlocked,
 /// listener changes), installed by `net::Server::run`.
 #[derive(Clone, Copy)]
@@ -301,6 +308,8 @@ impl Executor {
             shutdown: None,
             exiting: false,
             active_expire_enabled: true,
+            reply_buffer_peak_reset_ms: REPLY_BUFFER_PEAK_RESET_MS,
+            reply_buffer_resizing: true,
             cron_paused: false,
             expire_backlog: false,
             rng_state: rand::random::<u64>() | 1,
@@ -451,6 +460,7 @@ impl Executor {
         self.running_slot = Some(slot);
         self.running_id = client.id;
         let executed = self.process(&mut client, argv);
+        client.note_reply_peak();
         if self.settings.notify_flags & config::notify::NEW != 0 {
             for db in 0..self.dbs.len() {
                 self.announce_new_keys(db, Some(&mut client));
@@ -1163,6 +1173,16 @@ impl Executor {
 
     /// Idle timeouts (Redis's clientsCronHandleTimeout).
     fn clients_cron(&mut self, now_ms: i64) {
+        if self.reply_buffer_resizing {
+            let reset = self.reply_buffer_peak_reset_ms;
+            for c in self.clients.iter_mut().flatten() {
+                match c.resize_reply_buffer(now_ms, reset) {
+                    Some(client::Resized::Shrunk) => self.stats.reply_buffer_shrinks += 1,
+                    Some(client::Resized::Expanded) => self.stats.reply_buffer_expands += 1,
+                    None => {}
+                }
+            }
+        }
         let timeout = self.settings.timeout_secs;
         if timeout == 0 {
             return;

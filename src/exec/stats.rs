@@ -72,6 +72,9 @@ pub struct Stats {
     pub total_net_input_bytes: u64,
     pub total_net_output_bytes: u64,
     pub client_query_buffer_limit_disconnections: u64,
+    /// Reply buffers the cron shrank or grew (INFO reply_buffer_shrinks / _expands).
+    pub reply_buffer_shrinks: u64,
+    pub reply_buffer_expands: u64,
     pub client_output_buffer_limit_disconnections: u64,
     /// Highest used memory seen (sampled by the cron and by INFO/MEMORY).
     pub peak_memory: u64,

@@ -75,6 +75,15 @@ impl MigrateLinks {
         Ok(link)
     }
 
+    /// Links open (INFO migrate_cached_sockets).
+    pub fn len(&self) -> usize {
+        self.links.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
     pub fn close(&mut self, host: &[u8], port: &[u8]) {
         self.links.remove(&link_name(host, port));
     }

@@ -47,6 +47,12 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    Reply with a test value of the specified type. <type> can be: string,",
                 "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
                 "    true, false.",
+                "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+                "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+                "    In case NEVER is provided the last observed peak will never be reset",
+                "    In case RESET is provided the peak reset time will be restored to the default value",
+                "REPLYBUFFER RESIZING <0|1>",
+                "    Enable or disable the replybuffer resize cron job",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -129,6 +135,25 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
     }
     if eq(sub, "PROTOCOL") && args.remaining() == 1 {
         return protocol(ctx, args.bytes()?);
+    }
+    if eq(sub, "REPLYBUFFER") && args.remaining() == 2 {
+        let (what, value) = (args.bytes()?, args.bytes()?);
+        if eq(what, "PEAK-RESET-TIME") {
+            ctx.ex.reply_buffer_peak_reset_ms = if eq(value, "NEVER") {
+                -1
+            } else if eq(value, "RESET") {
+                crate::exec::REPLY_BUFFER_PEAK_RESET_MS
+            } else {
+                int(value)?
+            };
+        } else if eq(what, "RESIZING") {
+            // Redis reads it with atoi: anything not a number is 0.
+            ctx.ex.reply_buffer_resizing = crate::util::num::strtod_prefix(value) != 0.0;
+        } else {
+            return Err(err::subcommand_syntax(ctx.argv[0], ctx.argv[1]));
+        }
+        ctx.out().ok();
+        return Ok(());
     }
     if eq(sub, "PAUSE-CRON") && args.remaining() == 1 {
         ctx.ex.cron_paused = int(args.bytes()?)? != 0;

@@ -255,13 +255,14 @@ pub fn render(
              expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:{}\r\n\
              total_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\n\
              keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
-             pubsubshard_channels:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:0\r\n\
+             pubsubshard_channels:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:{}\r\n\
              slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
              active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
              current_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
              tracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
              dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
              io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
+             reply_buffer_shrinks:{}\r\nreply_buffer_expands:{}\r\n\
              client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
             st.total_connections_received,
             st.total_commands_processed,
@@ -283,10 +284,13 @@ pub fn render(
             ex.pubsub.channel_count(crate::pubsub::Kind::Shard),
             ex.persist.latest_fork_usec,
             ex.persist.total_forks,
+            ex.migrate_links.len(),
             ex.tracking.total_keys(),
             ex.tracking.total_items(),
             ex.tracking.total_prefixes(),
             st.total_error_replies,
+            st.reply_buffer_shrinks,
+            st.reply_buffer_expands,
             st.client_query_buffer_limit_disconnections,
             st.client_output_buffer_limit_disconnections,
         );

@@ -1,7 +1,7 @@
-//! Freeing in the background: UNLINK, FLUSHALL/FLUSHDB ASYNC and lazyfree-lazy-user-del hand
-//! big values to the lazyfree thread (INFO lazyfree_pending_objects / lazyfreed_objects, and
-//! used_memory comes back down); small values are freed in place. The query buffer and the
-//! argument scratch of a huge command give their memory back too.
+//! Memory coming back: UNLINK, FLUSHALL/FLUSHDB ASYNC and lazyfree-lazy-user-del hand big
+//! values to the lazyfree thread (INFO lazyfree_pending_objects / lazyfreed_objects, and
+//! used_memory comes back down); small values are freed in place. The query buffer, the
+//! argument scratch of a huge command and the reply buffer are sized as Redis sizes them.
 
 mod common;
 
@@ -131,4 +131,55 @@ fn query_buffer_grows_and_shrinks_as_in_redis() {
         assert!(Instant::now() < deadline, "idle client keeps its buffer");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// CLIENT LIST rbs: an idle client's reply buffer shrinks to 1 KiB; one that keeps filling it
+/// grows back to 16 KiB, no further (Redis's clientsCronResizeOutputBuffer).
+#[test]
+fn reply_buffer_shrinks_when_idle_and_grows_when_filled() {
+    let server = cinnabar(&["--enable-debug-command".into(), "yes".into()]);
+    let mut admin = server.client();
+    let mut c = server.client();
+    c.ok("CLIENT SETNAME rb");
+    admin.ok("DEBUG REPLYBUFFER PEAK-RESET-TIME 100");
+    let rbs = |admin: &mut Client| -> usize {
+        let list = admin.cmd(&["CLIENT", "LIST"]);
+        let text = String::from_utf8_lossy(list.as_bytes().unwrap()).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains("name=rb "))
+            .expect("client")
+            .to_string();
+        line.split(' ')
+            .find_map(|f| f.strip_prefix("rbs="))
+            .expect("rbs")
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(rbs(&mut admin), 16384);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while rbs(&mut admin) != 1024 {
+        assert!(
+            Instant::now() < deadline,
+            "idle buffer still {}",
+            rbs(&mut admin)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    admin.cmd(&["SET", "big", &"x".repeat(32768)]);
+    admin.ok("DEBUG REPLYBUFFER PEAK-RESET-TIME NEVER");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        c.cmd(&["GET", "big"]);
+        let size = rbs(&mut admin);
+        if size == 16384 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "busy buffer still {size}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shrinks = admin.info_field("stats", "reply_buffer_shrinks");
+    let expands = admin.info_field("stats", "reply_buffer_expands");
+    assert!(shrinks.parse::<u64>().unwrap() >= 1, "{shrinks}");
+    assert!(expands.parse::<u64>().unwrap() >= 4, "{expands}");
 }
