@@ -102,6 +102,11 @@ fn main() {
         tracing::warn!("Event loop failed: {e}");
         std::process::exit(1);
     }
+    // The loop stops only after a successful SHUTDOWN (or SIGTERM/SIGINT).
+    if let Some(p) = &ex.settings.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    tracing::warn!("cinnabar is now ready to exit, bye bye...");
 }
 
 /// `daemonize yes`: fork, let the parent exit, detach from the terminal.

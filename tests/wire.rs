@@ -396,3 +396,41 @@ fn unix_socket_serves_clients() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a huge negative count (repeats allowed, up to
+/// 2^63 picks) stop at the client's hard output limit and close it; the server and its other
+/// clients carry on.
+#[test]
+fn random_replies_are_capped() {
+    let server = cinnabar(&[
+        "--client-output-buffer-limit".into(),
+        "normal 1mb 0 0".into(),
+    ]);
+    let mut c = server.client();
+    c.ok("HSET h a 1 b 2");
+    c.ok("SADD s a b c");
+    c.ok("ZADD z 1 a 2 b");
+    for cmd in [
+        "HRANDFIELD h -4000000000000000000 WITHVALUES",
+        "SRANDMEMBER s -9223372036854775807",
+        "ZRANDMEMBER z -4611686018427387903",
+    ] {
+        let mut s = raw(&server);
+        let argv: Vec<&str> = cmd.split(' ').collect();
+        let mut req = format!("*{}\r\n", argv.len());
+        for a in &argv {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).unwrap();
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        assert!(total < 8 << 20, "{cmd}: {total} bytes before the close");
+        assert_eq!(c.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]), "{cmd}");
+    }
+}

@@ -6,6 +6,7 @@
 use crate::cmd::args::{eq, int};
 use crate::cmd::generic::{parse_cursor, parse_scan_options, reply_scan};
 use crate::cmd::meta_gen as m;
+use crate::cmd::random_reply::{close_for_output, ReplyCap};
 use crate::cmd::table::Handler;
 use crate::config::notify;
 use crate::exec::{client::flags as cf, Client, Ctx, Executor};
@@ -16,13 +17,6 @@ use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::resp::reply::ReplyBuf;
 use crate::util::glob::glob_match;
 use crate::util::num::{long_double_add, parse_i64, LdAddError};
-
-/// HRANDFIELD with a negative count repeats fields and can ask for any number of them; Redis
-/// stops only when the client is being closed for its output. With no output limit configured
-/// we stop (and close the client) once its pending reply passes this many bytes.
-const RANDOM_REPLY_MAX_BYTES: usize = 1 << 30;
-/// Fields HRANDFIELD writes between two output-size checks.
-const RANDOM_REPLY_CHECK_EVERY: u64 = 1024;
 
 fn limits(ex: &Executor) -> Limits {
     Limits {
@@ -323,24 +317,9 @@ fn reply_picks_header(out: &mut ReplyBuf, n: u64, withvalues: bool) {
     }
 }
 
-/// True when a long HRANDFIELD reply must stop: the client passed its output hard limit (Redis
-/// closes it and stops writing) or our absolute cap.
-fn reply_overflow(client: &Client, hard_limit: u64) -> bool {
-    let pending = client.pending_output() as u64;
-    (hard_limit != 0 && pending >= hard_limit) || pending >= RANDOM_REPLY_MAX_BYTES as u64
-}
-
-/// Closes a client whose reply was cut short, as the output-limit check would.
-fn close_for_output(ex: &mut Executor, client: &mut Client) {
-    if !client.has(cf::CLOSE_ASAP) {
-        client.flags |= cf::CLOSE_ASAP;
-        ex.to_close.push(client.slot);
-    }
-}
-
 fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
     let mut rng = sampler(ctx.ex);
-    let hard_limit = ctx.ex.settings.obuf_limits[0].hard_bytes;
+    let cap = ReplyCap::new(ctx.ex, ctx.client);
     let key = ctx.argv[1];
     let Some(h) = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)? else {
         ctx.client.out.array(0);
@@ -375,7 +354,7 @@ fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
             };
             reply_pair(&mut ctx.client.out, f, v, withvalues);
             written += 1;
-            if written % RANDOM_REPLY_CHECK_EVERY == 0 && reply_overflow(ctx.client, hard_limit) {
+            if cap.reached(&ctx.client.out, written) {
                 overflow = true;
                 break;
             }

@@ -13,6 +13,7 @@ pub mod lists;
 pub mod meta;
 pub mod migrate;
 pub mod pubsub;
+pub mod random_reply;
 #[rustfmt::skip]
 pub mod meta_gen;
 pub mod scripting;

@@ -27,8 +27,6 @@ const SPOP_MOVE_STRATEGY_MUL: usize = 5;
 /// SRANDMEMBER with a count copies the set and removes members when the count is more than a
 /// third of the set (Redis's SRANDMEMBER_SUB_STRATEGY_MUL).
 const SRANDMEMBER_SUB_STRATEGY_MUL: usize = 3;
-/// How often (in members) a long SRANDMEMBER reply checks the client's output limit.
-const OUTPUT_CHECK_EVERY: usize = 256;
 
 /// The encoding thresholds in force (also used when loading an RDB file).
 pub fn limits_from(s: &crate::config::Settings) -> Limits {
@@ -271,13 +269,6 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// The hard output-buffer limit of the client's class, if any (Redis stops a long
-/// SRANDMEMBER reply once the client is scheduled to close for passing it).
-fn hard_output_limit(ex: &Executor, client: &Client) -> usize {
-    let class = if client.has(cf::PUBSUB) { 2 } else { 0 };
-    ex.settings.obuf_limits[class].hard_bytes as usize
-}
-
 fn srandmember_count(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let l = int(ctx.argv[2])?;
@@ -286,7 +277,7 @@ fn srandmember_count(ctx: &mut Ctx) -> CmdResult {
     }
     let uniq = l >= 0;
     let count = l.unsigned_abs() as usize;
-    let limit = hard_output_limit(ctx.ex, ctx.client);
+    let cap = crate::cmd::random_reply::ReplyCap::new(ctx.ex, ctx.client);
     let mut rng = rng(ctx.ex);
     let Some(set) = read_set(ctx.ex, ctx.client, key, ctx.now_ms)? else {
         ctx.client.out.array(0);
@@ -305,7 +296,8 @@ fn srandmember_count(ctx: &mut Ctx) -> CmdResult {
         // A packed set finds a position by walking its buffer: index a list of it instead.
         let listed: Option<Vec<Member<'_>>> =
             (matches!(set, Set::Packed(_)) && count > 1).then(|| set.iter().collect());
-        for i in 0..count {
+        let mut cut = false;
+        for i in 1..=count as u64 {
             let m = match &listed {
                 Some(all) => all.get((rng() % all.len().max(1) as u64) as usize).copied(),
                 None => set.random(&mut rng),
@@ -314,10 +306,13 @@ fn srandmember_count(ctx: &mut Ctx) -> CmdResult {
                 break;
             };
             reply_member(out, m);
-            if limit != 0 && i % OUTPUT_CHECK_EVERY == 0 && out.len() >= limit {
-                // The client is closed for passing its limit right after this command.
+            if cap.reached(out, i) {
+                cut = true;
                 break;
             }
+        }
+        if cut {
+            crate::cmd::random_reply::close_for_output(ctx.ex, ctx.client);
         }
         return Ok(());
     }

@@ -1,7 +1,5 @@
 //! The "transactions" group: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 
-use std::time::Instant;
-
 use crate::cmd::meta_gen as m;
 use crate::cmd::table::Handler;
 use crate::exec::client::flags as cf;
@@ -50,10 +48,8 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     ctx.out().array(queued.len());
     for (cmd, argv) in queued {
         let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-        let start = Instant::now();
-        let now_ms = ctx.ex.clock.ms_at(start);
         // Blocking commands inside a transaction behave as their non-blocking forms.
-        ctx.ex.call(ctx.client, cmd, &argv, start, now_ms, true);
+        ctx.ex.call_queued(ctx.client, cmd, &argv);
     }
     ctx.ex.discard_transaction(ctx.client);
     Ok(())

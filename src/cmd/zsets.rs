@@ -1278,6 +1278,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn zrandmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
+    let cap = crate::cmd::random_reply::ReplyCap::new(ctx.ex, ctx.client);
     let mut rng = crate::util::rng::splitmix(ctx.ex.random_u64());
     let z = zread(ctx.ex, ctx.client, ctx.argv[1], ctx.now_ms)?;
     let out = &mut ctx.client.out;
@@ -1314,10 +1315,18 @@ fn zrandmember_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult {
     };
     if !uniq || count == 1 {
         header(out, count as usize);
-        for _ in 0..count {
+        let mut cut = false;
+        for i in 1..=count {
             if let Some((m, s)) = z.random(&mut rng) {
                 emit(out, m, s);
             }
+            if cap.reached(out, i) {
+                cut = true;
+                break;
+            }
+        }
+        if cut {
+            crate::cmd::random_reply::close_for_output(ctx.ex, ctx.client);
         }
         return Ok(());
     }

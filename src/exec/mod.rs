@@ -779,6 +779,13 @@ impl Executor {
     }
 
     /// Runs a handler with statistics (Redis's call()).
+    /// Runs one command queued by MULTI, timed from now (EXEC's loop).
+    pub fn call_queued(&mut self, client: &mut Client, cmd: &'static Command, argv: &[&[u8]]) {
+        let start = Instant::now();
+        let now_ms = self.clock.ms_at(start);
+        self.call(client, cmd, argv, start, now_ms, true);
+    }
+
     pub fn call(
         &mut self,
         client: &mut Client,
@@ -1059,10 +1066,7 @@ impl Executor {
                 tracing::info!("DB saved on disk");
             }
         }
-        if let Some(p) = &self.settings.pidfile {
-            let _ = std::fs::remove_file(p);
-        }
-        tracing::warn!("cinnabar is now ready to exit, bye bye...");
+        // main removes the pidfile and says goodbye once the loop has stopped.
         Ok(())
     }
 
@@ -1112,7 +1116,8 @@ impl Executor {
         }
         if self.settings.activerehashing {
             if let Some(db) = self.dbs.iter_mut().find(|d| d.is_rehashing()) {
-                db.rehash_for(Duration::from_millis(1));
+                let start = Instant::now();
+                db.rehash_while(|| start.elapsed() < Duration::from_millis(1));
             }
         }
     }

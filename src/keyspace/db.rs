@@ -231,10 +231,10 @@ impl Db {
         self.keys.is_rehashing() || self.volatile.is_rehashing()
     }
 
-    /// Incremental rehash work for about `budget` (from the cron).
-    pub fn rehash_for(&mut self, budget: std::time::Duration) {
-        self.keys.rehash_for(budget);
-        self.volatile.rehash_for(budget);
+    /// Incremental rehash work while `more_time()` says so (from the cron).
+    pub fn rehash_while(&mut self, mut more_time: impl FnMut() -> bool) {
+        self.keys.rehash_while(&mut more_time);
+        self.volatile.rehash_while(&mut more_time);
     }
 
     /// One pass of the active expiry cycle over up to `sample` volatile keys. Expired keys are

@@ -187,11 +187,11 @@ impl<K: DictKey, V> Dict<K, V> {
         true
     }
 
-    /// Rehashes for about `budget` (Redis's dictRehashMilliseconds, used by the cron).
-    pub fn rehash_for(&mut self, budget: std::time::Duration) {
-        let start = std::time::Instant::now();
+    /// Rehashes in steps of 100 buckets while `more_time()` says so (Redis's
+    /// dictRehashMilliseconds: the cron passes its clock, the keyspace reads none).
+    pub fn rehash_while(&mut self, mut more_time: impl FnMut() -> bool) {
         while self.rehash(100) {
-            if start.elapsed() >= budget {
+            if !more_time() {
                 break;
             }
         }

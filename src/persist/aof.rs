@@ -281,6 +281,15 @@ pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
     open_at_start(ex)
 }
 
+/// DEBUG LOADAOF: `reload`, and on failure the process exits, as Redis's does: the dataset
+/// is gone and the files cannot rebuild it.
+pub fn reload_or_exit(ex: &mut Executor) {
+    if let Err(e) = reload(ex) {
+        tracing::warn!("{e}");
+        std::process::exit(1);
+    }
+}
+
 /// DEBUG LOADAOF: writes what is pending, empties the dataset and loads the AOF again.
 pub fn reload(ex: &mut Executor) -> Result<(), String> {
     if ex.aof.state == State::On {

@@ -87,11 +87,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
     if eq(sub, "LOADAOF") {
         // Replayed commands are not propagated again.
         ctx.prevent_propagation();
-        if let Err(e) = crate::persist::aof::reload(ctx.ex) {
-            // Redis exits here too: the dataset is gone and the files cannot rebuild it.
-            tracing::warn!("{e}");
-            std::process::exit(1);
-        }
+        crate::persist::aof::reload_or_exit(ctx.ex);
         ctx.ex.dirty = 0;
         tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
         ctx.out().ok();
