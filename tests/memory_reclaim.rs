@@ -95,21 +95,9 @@ fn query_buffer_grows_and_shrinks_as_in_redis() {
     let mut probe = server.client();
     c.ok("CLIENT SETNAME qb");
     let qbuf = |probe: &mut Client| -> usize {
-        let list = probe.cmd(&["CLIENT", "LIST"]);
-        let text = String::from_utf8_lossy(list.as_bytes().unwrap()).into_owned();
-        let line = text
-            .lines()
-            .find(|l| l.contains("name=qb "))
-            .expect("client")
-            .to_string();
-        let field = |name: &str| -> usize {
-            line.split(' ')
-                .find_map(|f| f.strip_prefix(name))
-                .expect("field")
-                .parse()
-                .unwrap()
-        };
-        field("qbuf=") + field("qbuf-free=")
+        let qbuf: usize = probe.client_field("qb", "qbuf").parse().unwrap();
+        let free: usize = probe.client_field("qb", "qbuf-free").parse().unwrap();
+        qbuf + free
     };
     let fresh = qbuf(&mut probe);
     assert!((16384..32768).contains(&fresh), "{fresh}");
@@ -142,20 +130,7 @@ fn reply_buffer_shrinks_when_idle_and_grows_when_filled() {
     let mut c = server.client();
     c.ok("CLIENT SETNAME rb");
     admin.ok("DEBUG REPLYBUFFER PEAK-RESET-TIME 100");
-    let rbs = |admin: &mut Client| -> usize {
-        let list = admin.cmd(&["CLIENT", "LIST"]);
-        let text = String::from_utf8_lossy(list.as_bytes().unwrap()).into_owned();
-        let line = text
-            .lines()
-            .find(|l| l.contains("name=rb "))
-            .expect("client")
-            .to_string();
-        line.split(' ')
-            .find_map(|f| f.strip_prefix("rbs="))
-            .expect("rbs")
-            .parse()
-            .unwrap()
-    };
+    let rbs = |admin: &mut Client| -> usize { admin.client_field("rb", "rbs").parse().unwrap() };
     assert_eq!(rbs(&mut admin), 16384);
     let deadline = Instant::now() + Duration::from_secs(3);
     while rbs(&mut admin) != 1024 {

@@ -415,21 +415,12 @@ fn random_replies_are_capped() {
         "SRANDMEMBER s -9223372036854775807",
         "ZRANDMEMBER z -4611686018427387903",
     ] {
-        let mut s = raw(&server);
         let argv: Vec<&str> = cmd.split(' ').collect();
         let mut req = format!("*{}\r\n", argv.len());
         for a in &argv {
             req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
         }
-        s.write_all(req.as_bytes()).unwrap();
-        let mut total = 0usize;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => total += n,
-            }
-        }
+        let total = send_and_read_all(&server, req.as_bytes()).len();
         assert!(total < 8 << 20, "{cmd}: {total} bytes before the close");
         assert_eq!(c.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]), "{cmd}");
     }

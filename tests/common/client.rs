@@ -104,6 +104,20 @@ impl Client {
             .unwrap_or_default()
     }
 
+    /// A field of the CLIENT LIST line of the client named `name` (its value as text).
+    pub fn client_field(&mut self, name: &str, field: &str) -> String {
+        let list = self.cmd(&["CLIENT", "LIST"]);
+        let text = String::from_utf8_lossy(list.as_bytes().expect("CLIENT LIST")).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!(" name={name} ")))
+            .unwrap_or_else(|| panic!("no client named {name}: {text}"));
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(&format!("{field}=")))
+            .unwrap_or_else(|| panic!("no field {field}: {line}"))
+            .to_string()
+    }
+
     /// A field of INFO persistence.
     pub fn persistence_field(&mut self, field: &str) -> String {
         self.info_field("persistence", field)
