@@ -1,7 +1,7 @@
 //! The invariants of ARCHITECTURE.md that a compiler cannot see, checked on the source: the
 //! sans-I/O modules (`cmd/`, `keyspace/`, `resp/`, `exec/`) use no files, sockets or process
-//! exits; `keyspace/`, `resp/` and `cmd/` read no clock (time is passed in); error replies are
-//! built from `resp/errors.rs`.
+//! exits; `keyspace/`, `resp/` and `cmd/` read no clock (time is passed in); client-visible
+//! error texts are written only in `resp/errors.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -73,4 +73,57 @@ fn data_and_command_modules_read_no_clock() {
             v.join("\n")
         );
     }
+}
+
+/// Literals that start like a Redis error reply (`"ERR ..."`, `b"WRONGTYPE ..."`).
+const ERROR_TEXTS: &[&str] = &[
+    "\"ERR ",
+    "b\"ERR ",
+    "\"-ERR",
+    "\"WRONGTYPE",
+    "\"NOSCRIPT",
+    "\"BUSY",
+    "\"EXECABORT",
+    "\"NOAUTH",
+    "\"WRONGPASS",
+    "\"OOM ",
+    "\"MISCONF",
+    "\"NOPROTO",
+    "\"IOERR",
+    "\"LOADING",
+    "\"READONLY ",
+    "\"NOREPLICAS",
+    "\"UNBLOCKED",
+    "\"NOTBUSY",
+    "\"UNKILLABLE",
+    "\"NOGROUP",
+    "b\"NOGROUP",
+];
+
+#[test]
+fn error_texts_live_in_resp_errors() {
+    let mut found = Vec::new();
+    for module in [
+        "cmd", "exec", "keyspace", "net", "persist", "script", "util",
+    ] {
+        found.extend(violations(module, ERROR_TEXTS));
+    }
+    for file in ["resp/parse.rs", "resp/reply.rs", "config.rs", "main.rs"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("\n#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            if !line.trim_start().starts_with("//") && ERROR_TEXTS.iter().any(|t| line.contains(t))
+            {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    // The generated command table holds Redis's documentation, not replies.
+    found.retain(|l| !l.contains("meta_gen.rs"));
+    assert!(
+        found.is_empty(),
+        "error texts outside src/resp/errors.rs:\n{}",
+        found.join("\n")
+    );
 }

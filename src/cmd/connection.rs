@@ -108,9 +108,7 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
     let mut args = ctx.args();
     let mut ver = None;
     if let Some(v) = args.next() {
-        let v = int(v).map_err(|_| {
-            CmdError::from("ERR Protocol version is not an integer or out of range")
-        })?;
+        let v = int(v).map_err(|_| CmdError::from(err::HELLO_PROTOVER))?;
         if !(2..=3).contains(&v) {
             return Err(err::NOPROTO.into());
         }
@@ -124,22 +122,14 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
         } else if eq(opt, "SETNAME") && args.remaining() >= 1 {
             setname = Some(args.bytes()?);
         } else {
-            return Err(CmdError::owned(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(err::c_trunc(opt, usize::MAX))
-            )));
+            return Err(err::hello_syntax(opt));
         }
     }
     if let Some((user, pass)) = auth {
         check_auth(ctx, user, pass)?;
     }
     if !ctx.client.authenticated {
-        return Err(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise \
-                    the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the \
-                    client and select the RESP protocol version at the same time"
-                .into(),
-        );
+        return Err(err::HELLO_NOAUTH.into());
     }
     if let Some(name) = setname {
         set_name(ctx.client, name)?;
@@ -175,9 +165,7 @@ fn valid_attr(v: &[u8]) -> bool {
 
 fn set_name(client: &mut Client, name: &[u8]) -> CmdResult {
     if !valid_attr(name) {
-        return Err(
-            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
-        );
+        return Err(err::CLIENT_NAME_CHARS.into());
     }
     client.name = if name.is_empty() {
         None
@@ -211,16 +199,10 @@ pub fn client_setinfo(ctx: &mut Ctx) -> CmdResult {
     let (attr, value) = (ctx.argv[2], ctx.argv[3]);
     let is_name = eq(attr, "LIB-NAME");
     if !is_name && !eq(attr, "LIB-VER") {
-        return Err(CmdError::owned(format!(
-            "ERR Unrecognized option '{}'",
-            String::from_utf8_lossy(err::c_trunc(attr, usize::MAX))
-        )));
+        return Err(err::unrecognized_option(attr));
     }
     if !valid_attr(value) {
-        return Err(CmdError::owned(format!(
-            "ERR {} cannot contain spaces, newlines or special characters.",
-            String::from_utf8_lossy(attr)
-        )));
+        return Err(err::setinfo_bad_chars(attr));
     }
     let v = if value.is_empty() {
         None
@@ -477,10 +459,7 @@ fn client_type(c: &Client) -> ClientType {
 }
 
 fn unknown_type(name: &[u8]) -> CmdError {
-    CmdError::owned(format!(
-        "ERR Unknown client type '{}'",
-        String::from_utf8_lossy(err::c_trunc(name, usize::MAX))
-    ))
+    err::unknown_client_type(name)
 }
 
 /// One CLIENT LIST line (Redis's catClientInfoString, with 7.2's lib-name / lib-ver).
@@ -544,7 +523,7 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
     } else if args.len() >= 2 && eq(args[0], "ID") {
         let mut ids = Vec::new();
         for a in &args[1..] {
-            ids.push(int(a).map_err(|_| CmdError::from("ERR Invalid client ID"))?);
+            ids.push(int(a).map_err(|_| CmdError::from(err::INVALID_CLIENT_ID))?);
         }
         let clients = all_clients(ctx);
         for id in ids {
@@ -591,12 +570,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             }
             let v = args[i + 1];
             if eq(opt, "ID") {
-                let n = crate::cmd::args::int_in(
-                    v,
-                    1,
-                    i64::MAX,
-                    "ERR client-id should be greater than 0",
-                )?;
+                let n = crate::cmd::args::int_in(v, 1, i64::MAX, err::CLIENT_ID_POSITIVE)?;
                 id = Some(n as u64);
             } else if eq(opt, "TYPE") {
                 ctype = Some(client_type_by_name(v).ok_or_else(|| unknown_type(v))?);
@@ -606,10 +580,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
                 laddr = Some(v);
             } else if eq(opt, "USER") {
                 if !eq(v, "default") {
-                    return Err(CmdError::owned(format!(
-                        "ERR No such user '{}'",
-                        String::from_utf8_lossy(v)
-                    )));
+                    return Err(err::no_such_user(v));
                 }
             } else if eq(opt, "SKIPME") {
                 skipme = if eq(v, "YES") {
@@ -656,7 +627,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
     }
     if old_style {
         if killed == 0 {
-            return Err("ERR No such client".into());
+            return Err(err::NO_SUCH_CLIENT.into());
         }
         ctx.out().ok();
     } else {
@@ -675,7 +646,7 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
         None => false,
         Some(a) if eq(a, "TIMEOUT") => false,
         Some(a) if eq(a, "ERROR") => true,
-        Some(_) => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+        Some(_) => return Err(err::CLIENT_UNBLOCK_REASON.into()),
     };
     let done = id > 0 && ctx.ex.unblock_client(id as u64, with_error);
     ctx.out().int(i64::from(done));
@@ -683,8 +654,7 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn client_pause(ctx: &mut Ctx) -> CmdResult {
-    let ms = int(ctx.argv[2])
-        .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    let ms = int(ctx.argv[2]).map_err(|_| CmdError::from(err::TIMEOUT_NOT_INTEGER))?;
     if ms < 0 {
         return Err(err::TIMEOUT_NEGATIVE.into());
     }
@@ -692,7 +662,7 @@ pub fn client_pause(ctx: &mut Ctx) -> CmdResult {
         None => false,
         Some(m) if eq(m, "WRITE") => true,
         Some(m) if eq(m, "ALL") => false,
-        Some(_) => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
+        Some(_) => return Err(err::CLIENT_PAUSE_MODE.into()),
     };
     if ctx.argv.len() > 4 {
         return Err(err::SYNTAX.into());

@@ -433,9 +433,7 @@ pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     if lfu {
-        return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when \
-                    switching between policies at runtime LRU and LFU data will take some time to adjust."
-            .into());
+        return Err(err::OBJECT_IDLETIME_LFU.into());
     }
     ctx.out().int(idle_secs(lru, now) as i64);
     Ok(())
@@ -450,10 +448,7 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     if !lfu {
-        return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note \
-                    that when switching between policies at runtime LRU and LFU data will take some time \
-                    to adjust."
-            .into());
+        return Err(err::OBJECT_FREQ_NOT_LFU.into());
     }
     ctx.out().int(i64::from(lfu_decayed(lru, now, decay)));
     Ok(())
@@ -502,17 +497,14 @@ fn parse_expire_flags(ctx: &Ctx) -> Result<ExpireFlags, CmdError> {
         } else if eq(opt, "LT") {
             f.lt = true;
         } else {
-            return Err(CmdError::owned(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(err::c_trunc(opt, usize::MAX))
-            )));
+            return Err(err::unsupported_option(opt));
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
         return Err(err::NX_XX_GT_LT.into());
     }
     if f.gt && f.lt {
-        return Err("ERR GT and LT options at the same time are not compatible".into());
+        return Err(err::GT_AND_LT.into());
     }
     Ok(f)
 }
@@ -646,7 +638,7 @@ pub fn wait(ctx: &mut Ctx) -> CmdResult {
 pub fn waitaof(ctx: &mut Ctx) -> CmdResult {
     let numlocal = int(ctx.argv[1])?;
     if !(0..=1).contains(&numlocal) {
-        return Err("ERR value is out of range, value must between 0 and 1".into());
+        return Err(err::VALUE_BETWEEN_0_AND_1.into());
     }
     let numreplicas = int(ctx.argv[2])?;
     if numreplicas < 0 {
@@ -655,9 +647,7 @@ pub fn waitaof(ctx: &mut Ctx) -> CmdResult {
     let deadline = crate::exec::blocking::parse_timeout_ms(ctx.argv[3], ctx.now_ms)?;
     let synced = ctx.ex.aof_synced_offset();
     if numlocal == 1 && synced.is_none() {
-        return Err(
-            "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.".into(),
-        );
+        return Err(err::WAITAOF_NO_AOF.into());
     }
     let local_ok = synced.is_some_and(|f| f >= ctx.client.woff);
     if ((local_ok || numlocal == 0) && numreplicas == 0) || !ctx.can_block() {

@@ -5,7 +5,7 @@ use crate::cmd::table::Handler;
 use crate::exec::client::{flags as cf, Client};
 use crate::exec::{Ctx, Executor};
 use crate::pubsub::Kind;
-use crate::resp::errors::{CmdError, CmdResult};
+use crate::resp::errors::{self as err, CmdResult};
 use crate::resp::reply::ReplyBuf;
 
 /// The confirmation frame Redis sends per (un)subscribed channel: [kind, name, count].
@@ -61,9 +61,7 @@ fn idx(kind: Kind) -> usize {
 fn subscribe_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     if !ctx.can_block() && !ctx.client.has(cf::MULTI) {
         let name = ctx.cmd.meta.name.to_ascii_uppercase();
-        return Err(CmdError::owned(format!(
-            "ERR {name} isn't allowed for a DENY BLOCKING client"
-        )));
+        return Err(err::deny_blocking(&name));
     }
     let slot = ctx.client.slot;
     for name in ctx.args().rest() {

@@ -174,21 +174,28 @@ pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
 
 /// SCRIPT KILL / FUNCTION KILL (Redis's scriptKill): only a script that has not written.
 pub fn kill(ctx: &mut Ctx, function: bool) -> CmdResult {
-    let Some(run) = script::bridge::running() else {
-        return Err(err::NOTBUSY.into());
-    };
-    if run.wrote {
-        return Err(err::SCRIPT_UNKILLABLE.into());
+    let verdict = script::bridge::with_running(|run| {
+        if run.wrote {
+            return Err(err::SCRIPT_UNKILLABLE);
+        }
+        // The wrong KILL gets the BUSY text of what runs; the killed run reads the same
+        // either way.
+        match (function, run.is_function) {
+            (false, true) => return Err(err::BUSY_FUNCTION),
+            (true, false) => return Err(err::BUSY_SCRIPT),
+            _ => {}
+        }
+        run.kill = Some(err::SCRIPT_KILLED);
+        Ok(())
+    });
+    match verdict {
+        None => Err(err::NOTBUSY.into()),
+        Some(Err(e)) => Err(e.into()),
+        Some(Ok(())) => {
+            ctx.out().ok();
+            Ok(())
+        }
     }
-    // The wrong KILL gets the BUSY text of what runs; the killed run reads the same either way.
-    match (function, run.is_function) {
-        (false, true) => return Err(err::BUSY_FUNCTION.into()),
-        (true, false) => return Err(err::BUSY_SCRIPT.into()),
-        _ => {}
-    }
-    run.kill = Some(err::SCRIPT_KILLED);
-    ctx.out().ok();
-    Ok(())
 }
 
 pub fn script_debug(ctx: &mut Ctx) -> CmdResult {
@@ -268,9 +275,7 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
     let mut replace = false;
     for opt in &argv[2..argv.len() - 1] {
         if !args::eq(opt, "REPLACE") {
-            let mut e = b"ERR Unknown option given: ".to_vec();
-            e.extend_from_slice(opt);
-            return Err(CmdError::owned(e));
+            return Err(err::unknown_option_given(opt));
         }
         replace = true;
     }
@@ -315,9 +320,7 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
         } else if args::eq(opt, "LIBRARYNAME") && pattern.is_none() {
             pattern = Some(a.next().ok_or(CmdError::from(err::FUNCTION_LIST_NO_NAME))?);
         } else {
-            let mut e = b"ERR Unknown argument ".to_vec();
-            e.extend_from_slice(opt);
-            return Err(CmdError::owned(e));
+            return Err(err::unknown_argument(opt));
         }
     }
     let Some(fns) = ctx.ex.functions.as_deref() else {
@@ -403,25 +406,28 @@ pub fn function_stats(ctx: &mut Ctx) -> CmdResult {
         .functions
         .as_deref()
         .map_or((0, 0), |f| (f.libraries.len(), f.function_count()));
-    let running = script::bridge::running().filter(|b| b.is_function);
     let out = &mut ctx.client.out;
     out.map(2);
     out.bulk(b"running_script");
-    match running {
-        None => out.null(),
-        Some(b) => {
-            out.map(3);
-            out.bulk(b"name");
-            out.bulk(&b.name);
-            out.bulk(b"command");
-            let command = b.command();
-            out.array(command.len());
-            for a in command {
-                out.bulk(a);
-            }
-            out.bulk(b"duration_ms");
-            out.int(b.start.elapsed().as_millis() as i64);
+    let shown = script::bridge::with_running(|b| {
+        if !b.is_function {
+            return false;
         }
+        out.map(3);
+        out.bulk(b"name");
+        out.bulk(&b.name);
+        out.bulk(b"command");
+        let command = b.command();
+        out.array(command.len());
+        for a in command {
+            out.bulk(a);
+        }
+        out.bulk(b"duration_ms");
+        out.int(b.start.elapsed().as_millis() as i64);
+        true
+    });
+    if shown != Some(true) {
+        out.null();
     }
     out.bulk(b"engines");
     out.map(1);

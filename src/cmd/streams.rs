@@ -200,25 +200,6 @@ fn write_stream<'a>(
     }
 }
 
-fn nogroup(key: &[u8], group: &[u8], suffix: &str) -> CmdError {
-    let mut t = b"NOGROUP No such key '".to_vec();
-    t.extend_from_slice(key);
-    t.extend_from_slice(b"' or consumer group '");
-    t.extend_from_slice(group);
-    t.extend_from_slice(b"'");
-    t.extend_from_slice(suffix.as_bytes());
-    CmdError::owned(t)
-}
-
-fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
-    let mut t = b"NOGROUP No such consumer group '".to_vec();
-    t.extend_from_slice(group);
-    t.extend_from_slice(b"' for key name '");
-    t.extend_from_slice(key);
-    t.extend_from_slice(b"'");
-    CmdError::owned(t)
-}
-
 // ---- XADD / XTRIM ----
 
 struct AddTrimArgs {
@@ -884,7 +865,7 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
                         err::STREAM_UNBLOCKED_GROUP_GONE.into()
                     });
                 }
-                return Err(nogroup(k, g, " in XREADGROUP with GROUP option"));
+                return Err(err::nogroup(k, g, " in XREADGROUP with GROUP option"));
             }
         }
         if *ida == b"$" {
@@ -1064,7 +1045,7 @@ fn xgroup_stream<'a>(
             return Err(err::STREAM_XGROUP_NO_KEY.into());
         };
         if needs_group && !s.groups.contains_key(group) {
-            return Err(nogroup_for_key(group, key));
+            return Err(err::nogroup_for_key(group, key));
         }
         return Ok(Some(s));
     }
@@ -1293,7 +1274,7 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms;
     let s = read_stream(ctx.ex, ctx.client, key, now)?;
     let Some(g) = s.and_then(|s| s.groups.get(gname)) else {
-        return Err(nogroup(key, gname, ""));
+        return Err(err::nogroup(key, gname, ""));
     };
     let out = &mut ctx.client.out;
     if justinfo {
@@ -1378,7 +1359,7 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
         None => false,
     };
     if !has_group {
-        return Err(nogroup(key, gname, ""));
+        return Err(err::nogroup(key, gname, ""));
     }
     let minidle = parse_i64(argv[4])
         .ok_or_else(|| CmdError::from(err::XCLAIM_MIN_IDLE))?
@@ -1544,7 +1525,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
         None => false,
     };
     if !has_group {
-        return Err(nogroup(key, gname, ""));
+        return Err(err::nogroup(key, gname, ""));
     }
     let db = ctx.client.db;
     let propagating = ctx.propagating();
@@ -1652,7 +1633,7 @@ pub fn xinfo_consumers(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms;
     let s = xinfo_stream_of(ctx.ex, ctx.client, argv[2], now)?;
     let Some(g) = s.groups.get(argv[3]) else {
-        return Err(nogroup_for_key(argv[3], argv[2]));
+        return Err(err::nogroup_for_key(argv[3], argv[2]));
     };
     let out = &mut ctx.client.out;
     out.array(g.consumers.len());

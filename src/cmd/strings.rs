@@ -441,7 +441,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
     let (key, value) = (ctx.argv[1], ctx.argv[3]);
     let offset = int(ctx.argv[2])?;
     if offset < 0 {
-        return Err("ERR offset is out of range".into());
+        return Err(err::OFFSET_OUT_OF_RANGE.into());
     }
     let db = ctx.client.db;
     let now = ctx.now_ms;
@@ -533,7 +533,7 @@ pub fn incrby(ctx: &mut Ctx) -> CmdResult {
 pub fn decrby(ctx: &mut Ctx) -> CmdResult {
     let n = int(ctx.argv[2])?;
     if n == i64::MIN {
-        return Err("ERR decrement would overflow".into());
+        return Err(err::DECREMENT_WOULD_OVERFLOW.into());
     }
     incr_by(ctx, -n)
 }
@@ -610,14 +610,12 @@ pub fn lcs(ctx: &mut Ctx) -> CmdResult {
         j += 1;
     }
     if getidx && getlen {
-        return Err("ERR If you want both the length and indexes, please just use IDX.".into());
+        return Err(err::LCS_LEN_AND_IDX.into());
     }
     let (alen, blen) = (a.len(), b.len());
     let cells = (alen as u64 + 1) * (blen as u64 + 1);
     if cells.saturating_mul(4) > ctx.ex.settings.proto_max_bulk_len as u64 {
-        return Err(
-            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into(),
-        );
+        return Err(err::LCS_TOO_BIG.into());
     }
     let w = blen + 1;
     let mut dp = vec![0u32; cells as usize];

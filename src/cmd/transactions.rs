@@ -57,7 +57,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
 
 pub fn watch(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.multi.is_some() {
-        return Err("ERR WATCH inside MULTI is not allowed".into());
+        return Err(err::WATCH_INSIDE_MULTI.into());
     }
     // A client that already saw a watched key change gains nothing by watching more.
     if !ctx.client.has(cf::DIRTY_CAS) {

@@ -107,26 +107,26 @@ impl Ctx<'_> {
 /// Redis's getTimeoutFromObjectOrReply for seconds given as a float: absolute ms, or 0.
 pub fn parse_timeout_secs(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
     let ms = crate::util::num::timeout_secs_to_ms(arg)
-        .ok_or_else(|| CmdError::from(crate::resp::errors::TIMEOUT_NOT_FLOAT))?;
+        .ok_or_else(|| CmdError::from(err::TIMEOUT_NOT_FLOAT))?;
     timeout_from_ms(ms, now_ms)
 }
 
 /// The same for a timeout given in integer milliseconds (XREAD BLOCK, WAIT).
 pub fn parse_timeout_ms(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
-    let ms = crate::util::num::parse_i64(arg)
-        .ok_or_else(|| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    let ms =
+        crate::util::num::parse_i64(arg).ok_or_else(|| CmdError::from(err::TIMEOUT_NOT_INTEGER))?;
     timeout_from_ms(ms, now_ms)
 }
 
 fn timeout_from_ms(ms: i64, now_ms: i64) -> Result<i64, CmdError> {
     if ms < 0 {
-        return Err(crate::resp::errors::TIMEOUT_NEGATIVE.into());
+        return Err(err::TIMEOUT_NEGATIVE.into());
     }
     if ms == 0 {
         return Ok(0);
     }
     ms.checked_add(now_ms)
-        .ok_or_else(|| crate::resp::errors::TIMEOUT_OUT_OF_RANGE.into())
+        .ok_or_else(|| err::TIMEOUT_OUT_OF_RANGE.into())
 }
 
 impl Executor {

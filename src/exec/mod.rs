@@ -449,6 +449,11 @@ impl Executor {
         if self.settings.maxmemory > 0 && self.script_busy.is_none() {
             self.oom_at_command_start = !self.perform_evictions();
         }
+        // Redis's trackingLimitUsedSlots, before the command: while the client is still in the
+        // table, its own invalidations reach it ahead of its reply.
+        if self.tracking.clients > 0 {
+            self.limit_tracking_table();
+        }
         let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
             return true;
         };
@@ -557,9 +562,6 @@ impl Executor {
                 self.postpone(client);
                 return false;
             }
-        }
-        if self.tracking.clients > 0 {
-            self.limit_tracking_table();
         }
         // CLIENT CACHING applies to the next command (or transaction): any other command run
         // outside MULTI uses it up.
@@ -725,7 +727,7 @@ impl Executor {
             return Err(err::NOAUTH.into());
         }
         if client.multi.is_some() && meta.has(flag::NO_MULTI) {
-            return Err("ERR Command not allowed inside a transaction".into());
+            return Err(err::NOT_ALLOWED_IN_MULTI.into());
         }
         // Over maxmemory with nothing left to evict: commands that may grow memory are refused
         // (and anything queued in MULTI, which would hold memory until EXEC).

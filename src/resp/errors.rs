@@ -98,6 +98,58 @@ pub const MIGRATE_CONNECT: &str = "IOERR error or timeout connecting to the clie
 pub const MIGRATE_WRITE: &str = "IOERR error or timeout writing to target instance";
 pub const MIGRATE_READ: &str = "IOERR error or timeout reading to target instance";
 pub const DEBUG_RELOAD_FAILED: &str = "ERR Error trying to load the RDB dump";
+pub const TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+pub const WATCH_INSIDE_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const GT_AND_LT: &str = "ERR GT and LT options at the same time are not compatible";
+pub const VALUE_BETWEEN_0_AND_1: &str = "ERR value is out of range, value must between 0 and 1";
+pub const WAITAOF_NO_AOF: &str =
+    "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.";
+pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
+pub const DECREMENT_WOULD_OVERFLOW: &str = "ERR decrement would overflow";
+pub const LCS_LEN_AND_IDX: &str =
+    "ERR If you want both the length and indexes, please just use IDX.";
+pub const LCS_TOO_BIG: &str =
+    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+pub const HELLO_PROTOVER: &str = "ERR Protocol version is not an integer or out of range";
+pub const CLIENT_NAME_CHARS: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const INVALID_CLIENT_ID: &str = "ERR Invalid client ID";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const CLIENT_UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+pub const CLIENT_PAUSE_MODE: &str = "ERR CLIENT PAUSE mode must be WRITE or ALL";
+pub const INVALID_FIRST_DB_INDEX: &str = "ERR invalid first DB index";
+pub const INVALID_SECOND_DB_INDEX: &str = "ERR invalid second DB index";
+pub const MONITOR_DENY_BLOCKING: &str = "ERR MONITOR isn't allowed for DENY BLOCKING client";
+pub const NO_SHUTDOWN_IN_PROGRESS: &str = "ERR No shutdown in progress.";
+pub const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+pub const GETKEYS_INVALID_COMMAND: &str = "ERR Invalid command specified";
+pub const GETKEYS_NO_KEYS: &str = "ERR The command has no key arguments";
+pub const GETKEYS_ARITY: &str = "ERR Invalid number of arguments specified for command";
+pub const GETKEYS_INVALID_ARGS: &str = "ERR Invalid arguments specified for command";
+pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
+pub const DEBUG_RELOAD_SAVE_FAILED: &str = "ERR Error trying to save the DB";
+pub const SHEBANG_INVALID: &str = "ERR Invalid script shebang";
+pub const SHEBANG_INVALID_ENGINE: &str = "ERR Invalid engine in script shebang";
+pub const PROTO_TOO_BIG_MBULK_COUNT: &str = "ERR Protocol error: too big mbulk count string";
+pub const PROTO_INVALID_MULTIBULK_LEN: &str = "ERR Protocol error: invalid multibulk length";
+pub const PROTO_UNAUTH_MULTIBULK_LEN: &str = "ERR Protocol error: unauthenticated multibulk length";
+pub const PROTO_TOO_BIG_BULK_COUNT: &str = "ERR Protocol error: too big bulk count string";
+pub const PROTO_INVALID_BULK_LEN: &str = "ERR Protocol error: invalid bulk length";
+pub const PROTO_UNAUTH_BULK_LEN: &str = "ERR Protocol error: unauthenticated bulk length";
+pub const PROTO_TOO_BIG_INLINE: &str = "ERR Protocol error: too big inline request";
+pub const PROTO_UNBALANCED_QUOTES: &str = "ERR Protocol error: unbalanced quotes in request";
+pub const NOT_ALLOWED_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub const SLOWLOG_COUNT: &str = "ERR count should be greater than or equal to -1";
+pub const OBJECT_IDLETIME_LFU: &str = "ERR An LFU maxmemory policy is selected, idle time not \
+     tracked. Please note that when switching between policies at runtime LRU and LFU data will \
+     take some time to adjust.";
+pub const OBJECT_FREQ_NOT_LFU: &str = "ERR An LFU maxmemory policy is not selected, access \
+     frequency not tracked. Please note that when switching between policies at runtime LRU and \
+     LFU data will take some time to adjust.";
+pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already \
+     authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to \
+     authenticate the client and select the RESP protocol version at the same time";
+pub const CLIENT_ID_POSITIVE: &str = "ERR client-id should be greater than 0";
 pub const MODULE_NOT_ALLOWED: &str = "ERR MODULE command not allowed. If the \
      enable-module-command option is set to \"local\", you can run it from a local connection, \
      otherwise you need to set this option in the configuration file, and then restart the server.";
@@ -265,6 +317,178 @@ pub fn migrate_target_error(reply: &[u8]) -> CmdError {
     t.extend_from_slice(reply);
     CmdError::owned(t)
 }
+
+/// `prefix` + `detail` + `suffix`: a text with one part taken from the request.
+fn detailed(prefix: &str, detail: &[u8], suffix: &str) -> CmdError {
+    let mut t = Vec::with_capacity(prefix.len() + detail.len() + suffix.len());
+    t.extend_from_slice(prefix.as_bytes());
+    t.extend_from_slice(detail);
+    t.extend_from_slice(suffix.as_bytes());
+    CmdError::owned(t)
+}
+
+pub fn latency_no_samples(event: &[u8]) -> CmdError {
+    detailed("ERR No samples available for event '", event, "'")
+}
+
+pub fn replconf_unknown_option(name: &[u8]) -> CmdError {
+    detailed("ERR Unrecognized REPLCONF option: ", name, "")
+}
+
+/// CONFIG SET refused `name`: `why` is the rule it broke.
+pub fn config_set_failed(name: &[u8], why: &str) -> CmdError {
+    detailed(
+        "ERR CONFIG SET failed (possibly related to argument '",
+        name,
+        &format!("') - {why}"),
+    )
+}
+
+pub fn config_set_unknown(name: &[u8]) -> CmdError {
+    detailed(
+        "ERR Unknown option or number of arguments for CONFIG SET - '",
+        name,
+        "'",
+    )
+}
+
+pub fn config_rewrite_failed(why: &str) -> CmdError {
+    detailed("ERR Rewriting config file: ", why.as_bytes(), "")
+}
+
+/// FUNCTION LOAD's options.
+pub fn unknown_option_given(opt: &[u8]) -> CmdError {
+    detailed("ERR Unknown option given: ", opt, "")
+}
+
+/// FUNCTION LIST's options.
+pub fn unknown_argument(arg: &[u8]) -> CmdError {
+    detailed("ERR Unknown argument ", arg, "")
+}
+
+/// EXPIRE-family options.
+pub fn unsupported_option(opt: &[u8]) -> CmdError {
+    detailed("ERR Unsupported option ", c_trunc(opt, usize::MAX), "")
+}
+
+pub fn hello_syntax(opt: &[u8]) -> CmdError {
+    detailed(
+        "ERR Syntax error in HELLO option '",
+        c_trunc(opt, usize::MAX),
+        "'",
+    )
+}
+
+/// CLIENT SETINFO's attribute names.
+pub fn unrecognized_option(opt: &[u8]) -> CmdError {
+    detailed("ERR Unrecognized option '", c_trunc(opt, usize::MAX), "'")
+}
+
+/// CLIENT SETINFO values: `attr` as the client wrote it.
+pub fn setinfo_bad_chars(attr: &[u8]) -> CmdError {
+    detailed(
+        "ERR ",
+        attr,
+        " cannot contain spaces, newlines or special characters.",
+    )
+}
+
+pub fn unknown_client_type(name: &[u8]) -> CmdError {
+    detailed("ERR Unknown client type '", c_trunc(name, usize::MAX), "'")
+}
+
+pub fn no_such_user(name: &[u8]) -> CmdError {
+    detailed("ERR No such user '", name, "'")
+}
+
+/// A blocking or subscribing command from a client that may not block (scripts, MULTI).
+pub fn deny_blocking(command_upper: &str) -> CmdError {
+    detailed(
+        "ERR ",
+        command_upper.as_bytes(),
+        " isn't allowed for a DENY BLOCKING client",
+    )
+}
+
+/// Stream group commands on a missing key or group (`suffix` completes some commands' text).
+pub fn nogroup(key: &[u8], group: &[u8], suffix: &str) -> CmdError {
+    let mut t = b"NOGROUP No such key '".to_vec();
+    t.extend_from_slice(key);
+    t.extend_from_slice(b"' or consumer group '");
+    t.extend_from_slice(group);
+    t.extend_from_slice(b"'");
+    t.extend_from_slice(suffix.as_bytes());
+    CmdError::owned(t)
+}
+
+pub fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
+    let mut t = b"NOGROUP No such consumer group '".to_vec();
+    t.extend_from_slice(group);
+    t.extend_from_slice(b"' for key name '");
+    t.extend_from_slice(key);
+    t.extend_from_slice(b"'");
+    CmdError::owned(t)
+}
+
+/// A library of that name is loaded already (FUNCTION LOAD without REPLACE, RESTORE APPEND).
+pub fn library_exists(name: &[u8], quoted: bool) -> CmdError {
+    if quoted {
+        detailed("ERR Library '", name, "' already exists")
+    } else {
+        detailed("ERR Library ", name, " already exists")
+    }
+}
+
+/// A function of that name belongs to another library.
+pub fn function_exists(name: &[u8]) -> CmdError {
+    detailed("ERR Function ", name, " already exists")
+}
+
+/// Script and library compile and run failures: `what` says which ("Error compiling
+/// function: "...), `detail` is Lua's message.
+pub fn script_error(what: ScriptFailure, detail: &[u8]) -> CmdError {
+    let prefix = match what {
+        ScriptFailure::CompileScript => "ERR Error compiling script (new function): ",
+        ScriptFailure::CompileFunction => "ERR Error compiling function: ",
+        ScriptFailure::RegisterFunctions => "ERR Error registering functions: ",
+        ScriptFailure::Run => "ERR Error running script ",
+    };
+    detailed(prefix, detail, "")
+}
+
+/// Which step of a script failed (`script_error`).
+#[derive(Clone, Copy)]
+pub enum ScriptFailure {
+    CompileScript,
+    CompileFunction,
+    RegisterFunctions,
+    Run,
+}
+
+/// Shebang problems: `what` picks the text, `detail` is the offending part.
+pub fn shebang_error(what: ShebangFailure, detail: &[u8]) -> CmdError {
+    let prefix = match what {
+        ShebangFailure::Engine => "ERR Unexpected engine in script shebang: ",
+        ShebangFailure::Option => "ERR Unknown lua shebang option: ",
+        ShebangFailure::Flag => "ERR Unexpected flag in script shebang: ",
+    };
+    detailed(prefix, detail, "")
+}
+
+#[derive(Clone, Copy)]
+pub enum ShebangFailure {
+    Engine,
+    Option,
+    Flag,
+}
+
+/// The RESP parser wanted a bulk and got byte `got`.
+pub fn proto_expected_bulk(got: u8) -> CmdError {
+    detailed("ERR Protocol error: expected '$', got '", &[got], "'")
+}
+
+/// The code an error text without one gets (a Lua error, say).
+pub const GENERIC_CODE: &str = "ERR ";
 
 pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
     let mut t = b"ERR unknown subcommand '".to_vec();

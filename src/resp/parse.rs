@@ -31,25 +31,24 @@ impl ProtoError {
     /// The full error line Redis sends (without the leading '-' and CRLF).
     pub fn message(&self) -> String {
         match self {
-            ProtoError::TooBigMbulkCount => "ERR Protocol error: too big mbulk count string".into(),
+            ProtoError::TooBigMbulkCount => crate::resp::errors::PROTO_TOO_BIG_MBULK_COUNT.into(),
             ProtoError::InvalidMultibulkLength => {
-                "ERR Protocol error: invalid multibulk length".into()
+                crate::resp::errors::PROTO_INVALID_MULTIBULK_LEN.into()
             }
             ProtoError::UnauthenticatedMultibulkLength => {
-                "ERR Protocol error: unauthenticated multibulk length".into()
+                crate::resp::errors::PROTO_UNAUTH_MULTIBULK_LEN.into()
             }
-            ProtoError::TooBigBulkCount => "ERR Protocol error: too big bulk count string".into(),
+            ProtoError::TooBigBulkCount => crate::resp::errors::PROTO_TOO_BIG_BULK_COUNT.into(),
             ProtoError::ExpectedDollar(c) => {
-                format!("ERR Protocol error: expected '$', got '{}'", char::from(*c))
+                String::from_utf8_lossy(crate::resp::errors::proto_expected_bulk(*c).text())
+                    .into_owned()
             }
-            ProtoError::InvalidBulkLength => "ERR Protocol error: invalid bulk length".into(),
+            ProtoError::InvalidBulkLength => crate::resp::errors::PROTO_INVALID_BULK_LEN.into(),
             ProtoError::UnauthenticatedBulkLength => {
-                "ERR Protocol error: unauthenticated bulk length".into()
+                crate::resp::errors::PROTO_UNAUTH_BULK_LEN.into()
             }
-            ProtoError::TooBigInline => "ERR Protocol error: too big inline request".into(),
-            ProtoError::UnbalancedQuotes => {
-                "ERR Protocol error: unbalanced quotes in request".into()
-            }
+            ProtoError::TooBigInline => crate::resp::errors::PROTO_TOO_BIG_INLINE.into(),
+            ProtoError::UnbalancedQuotes => crate::resp::errors::PROTO_UNBALANCED_QUOTES.into(),
         }
     }
 
@@ -57,10 +56,7 @@ impl ProtoError {
     pub fn message_bytes(&self) -> Vec<u8> {
         match self {
             ProtoError::ExpectedDollar(c) => {
-                let mut v = b"ERR Protocol error: expected '$', got '".to_vec();
-                v.push(*c);
-                v.push(b'\'');
-                v
+                crate::resp::errors::proto_expected_bulk(*c).text().to_vec()
             }
             other => other.message().into_bytes(),
         }

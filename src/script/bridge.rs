@@ -134,12 +134,19 @@ pub fn uninstall(b: &mut Bridge) {
     });
 }
 
-/// The running script's bridge, if a script is running on this thread.
-pub fn running() -> Option<&'static mut Bridge> {
+/// Runs `f` on the running script's bridge, if a script is running on this thread (SCRIPT
+/// KILL and FUNCTION STATS from the busy loop, the scripts' own library functions). The
+/// borrow cannot outlive `f`.
+pub fn with_running<R>(f: impl FnOnce(&mut Bridge) -> R) -> Option<R> {
     let p = BRIDGE.with(Cell::get);
     // SAFETY: the pointer is the engine's boxed bridge, alive as long as the engine; the
-    // executor thread is the only user.
-    unsafe { p.as_mut() }.filter(|b| b.running)
+    // executor thread is its only user, and the reference lives only for this call.
+    let b = unsafe { p.as_mut() }?;
+    if b.running {
+        Some(f(b))
+    } else {
+        None
+    }
 }
 
 #[inline]
@@ -187,12 +194,12 @@ pub unsafe fn push_error_table(l: *mut lua_State, text: &[u8], from_reply: bool)
                 msg.extend_from_slice(trim_crlf(&rest[sp + 1..]));
             }
             None => {
-                msg.extend_from_slice(b"ERR ");
+                msg.extend_from_slice(err::GENERIC_CODE.as_bytes());
                 msg.extend_from_slice(trim_crlf(rest));
             }
         }
     } else {
-        msg.extend_from_slice(b"ERR ");
+        msg.extend_from_slice(err::GENERIC_CODE.as_bytes());
         msg.extend_from_slice(trim_crlf(text));
     }
     unsafe {

@@ -64,10 +64,7 @@ impl Functions {
     pub fn load(&mut self, code: &[u8], replace: bool) -> Result<Vec<u8>, CmdError> {
         let (name, body_start) = parse_metadata(code)?;
         if !replace && self.libraries.contains_key(&name) {
-            let mut e = b"ERR Library '".to_vec();
-            e.extend_from_slice(&name);
-            e.extend_from_slice(b"' already exists");
-            return Err(CmdError::owned(e));
+            return Err(err::library_exists(&name, true));
         }
         let registered = self.engine_mut().load_library(&code[body_start..])?;
         let failure = if registered.is_empty() {
@@ -75,12 +72,7 @@ impl Functions {
         } else {
             registered.iter().find_map(|r| {
                 let clash = self.get(&r.name).is_some_and(|f| f.library != name);
-                clash.then(|| {
-                    let mut e = b"ERR Function ".to_vec();
-                    e.extend_from_slice(&r.name);
-                    e.extend_from_slice(b" already exists");
-                    CmdError::owned(e)
-                })
+                clash.then(|| err::function_exists(&r.name))
             })
         };
         if let Some(e) = failure {
@@ -162,17 +154,11 @@ impl Functions {
         }
         for (name, lib) in &scratch.libraries {
             if policy == RestorePolicy::Append && self.libraries.contains_key(name) {
-                let mut e = b"ERR Library ".to_vec();
-                e.extend_from_slice(name);
-                e.extend_from_slice(b" already exists");
-                return Err(CmdError::owned(e));
+                return Err(err::library_exists(name, false));
             }
             for f in &lib.functions {
                 if self.get(f).is_some_and(|old| &old.library != name) {
-                    let mut e = b"ERR Function ".to_vec();
-                    e.extend_from_slice(f);
-                    e.extend_from_slice(b" already exists");
-                    return Err(CmdError::owned(e));
+                    return Err(err::function_exists(f));
                 }
             }
         }

@@ -312,9 +312,7 @@ impl Engine {
         }
         let (flags, code_start) = parse_shebang(body)?;
         let func = self.compile(&body[code_start..], b"@user_script", |msg| {
-            let mut e = b"ERR Error compiling script (new function): ".to_vec();
-            e.extend_from_slice(msg);
-            CmdError::owned(e)
+            err::script_error(err::ScriptFailure::CompileScript, msg)
         })?;
         self.scripts.insert(sha, Script { func, flags });
         self.scripts_bytes += body.len();
@@ -353,9 +351,7 @@ impl Engine {
     /// registered, or Redis's error.
     pub fn load_library(&mut self, code: &[u8]) -> Result<Vec<Registered>, CmdError> {
         let chunk = self.compile(code, b"@user_function", |msg| {
-            let mut e = b"ERR Error compiling function: ".to_vec();
-            e.extend_from_slice(msg);
-            CmdError::owned(e)
+            err::script_error(err::ScriptFailure::CompileFunction, msg)
         })?;
         let l = self.l;
         let b = &mut *self.bridge;
@@ -384,13 +380,14 @@ impl Engine {
                 return Err(e);
             }
             if ffi::lua_toboolean(l, 1) == 0 {
-                let mut e = b"ERR Error registering functions: ".to_vec();
+                let mut detail = Vec::new();
                 if ffi::lua_type(l, 2) == ffi::LUA_TTABLE {
                     ffi::lua_getfield(l, 2, c"err".as_ptr());
-                    e.extend_from_slice(str_at(l, -1));
+                    detail.extend_from_slice(str_at(l, -1));
                 }
+                let e = err::script_error(err::ScriptFailure::RegisterFunctions, &detail);
                 ffi::lua_settop(l, 0);
-                return Err(CmdError::owned(e));
+                return Err(e);
             }
             let n = ffi::lua_objlen(l, 2);
             let mut out = Vec::with_capacity(n);
@@ -558,11 +555,10 @@ impl Engine {
                 } else {
                     b"execution failure".to_vec()
                 };
-                let mut e = b"ERR Error running script ".to_vec();
-                e.extend_from_slice(name);
-                e.extend_from_slice(b", ");
-                e.extend_from_slice(&msg[..msg.len().min(100)]);
-                return Err(CmdError::owned(e));
+                let mut detail = name.to_vec();
+                detail.extend_from_slice(b", ");
+                detail.extend_from_slice(&msg[..msg.len().min(100)]);
+                return Err(err::script_error(err::ScriptFailure::Run, &detail));
             }
             let field = |f: &std::ffi::CStr| {
                 ffi::lua_getfield(l, -1, f.as_ptr());
@@ -644,31 +640,25 @@ pub fn parse_shebang(body: &[u8]) -> Result<(u32, usize), CmdError> {
         return Ok((sflags::EVAL_COMPAT, 0));
     }
     let Some(end) = memchr::memchr(b'\n', body) else {
-        return Err("ERR Invalid script shebang".into());
+        return Err(err::SHEBANG_INVALID.into());
     };
     let parts = crate::util::splitargs::split_args(&body[..end])
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| CmdError::from("ERR Invalid engine in script shebang"))?;
+        .ok_or_else(|| CmdError::from(err::SHEBANG_INVALID_ENGINE))?;
     if parts[0] != b"#!lua" {
-        let mut e = b"ERR Unexpected engine in script shebang: ".to_vec();
-        e.extend_from_slice(&parts[0]);
-        return Err(CmdError::owned(e));
+        return Err(err::shebang_error(err::ShebangFailure::Engine, &parts[0]));
     }
     let mut flags = 0;
     for part in &parts[1..] {
         let Some(list) = part.strip_prefix(b"flags=") else {
-            let mut e = b"ERR Unknown lua shebang option: ".to_vec();
-            e.extend_from_slice(part);
-            return Err(CmdError::owned(e));
+            return Err(err::shebang_error(err::ShebangFailure::Option, part));
         };
         // "flags=" alone declares no flags (sdssplitlen of nothing is nothing).
         for name in list.split(|c| *c == b',').filter(|_| !list.is_empty()) {
             match sflags::by_name(name) {
                 Some(f) => flags |= f,
                 None => {
-                    let mut e = b"ERR Unexpected flag in script shebang: ".to_vec();
-                    e.extend_from_slice(name);
-                    return Err(CmdError::owned(e));
+                    return Err(err::shebang_error(err::ShebangFailure::Flag, name));
                 }
             }
         }
@@ -822,9 +812,7 @@ unsafe extern "C-unwind" fn lib_setresp(l: *mut lua_State) -> c_int {
         } else {
             return raise(l, err::LUA_RESP_VERSION);
         };
-        if let Some(b) = bridge::running() {
-            b.fake.out.proto = proto;
-        }
+        bridge::with_running(|b| b.fake.out.proto = proto);
     }
     0
 }
@@ -848,10 +836,8 @@ unsafe extern "C-unwind" fn lib_acl_check_cmd(l: *mut lua_State) -> c_int {
         if argc == 0 {
             return raise(l, err::LUA_ACL_CHECK_UNKNOWN);
         }
-        let known = bridge::running().is_some_and(|b| {
-            let name = str_at(l, 1);
-            (*b.ex).table.get(name).is_some()
-        });
+        let name = str_at(l, 1);
+        let known = bridge::with_running(|b| (*b.ex).table.get(name).is_some()) == Some(true);
         if !known {
             return raise(l, err::LUA_ACL_CHECK_UNKNOWN);
         }

@@ -20,10 +20,7 @@ pub fn config_get(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn set_failed(name: &[u8], why: &str) -> CmdError {
-    CmdError::owned(format!(
-        "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
-        String::from_utf8_lossy(name)
-    ))
+    err::config_set_failed(name, why)
 }
 
 pub fn config_set(ctx: &mut Ctx) -> CmdResult {
@@ -38,10 +35,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     for pair in args.chunks(2) {
         let (name, value) = (pair[0], pair[1]);
         let Some(idx) = config::lookup(&String::from_utf8_lossy(name)) else {
-            return Err(CmdError::owned(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                String::from_utf8_lossy(name)
-            )));
+            return Err(err::config_set_unknown(name));
         };
         let def = &DEFS[idx];
         if def.flags & IMMUTABLE != 0 {
@@ -155,7 +149,7 @@ pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
 
 pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
     let Some(path) = ctx.ex.cfg.file.clone() else {
-        return Err("ERR The server is running without a config file".into());
+        return Err(err::NO_CONFIG_FILE.into());
     };
     match config::rewrite_file(&ctx.ex.cfg, &path) {
         Ok(()) => {
@@ -165,7 +159,7 @@ pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
         }
         Err(e) => {
             tracing::warn!("CONFIG REWRITE failed: {e}");
-            Err(CmdError::owned(format!("ERR Rewriting config file: {e}")))
+            Err(err::config_rewrite_failed(&e.to_string()))
         }
     }
 }

@@ -320,7 +320,7 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
     if save {
         crate::persist::save(ctx.ex).map_err(|e| {
             tracing::warn!("{e}");
-            crate::resp::errors::CmdError::from("ERR Error trying to save the DB")
+            err::CmdError::from(err::DEBUG_RELOAD_SAVE_FAILED)
         })?;
     }
     // Without NOFLUSH the file replaces everything (MERGE has nothing to merge with then).

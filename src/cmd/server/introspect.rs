@@ -141,15 +141,15 @@ fn getkeys(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
         }
     });
     let Some(cmd) = cmd else {
-        return Err("ERR Invalid command specified".into());
+        return Err(err::GETKEYS_INVALID_COMMAND.into());
     };
     let meta = cmd.meta;
     if !crate::cmd::keys::has_keys(meta) {
-        return Err("ERR The command has no key arguments".into());
+        return Err(err::GETKEYS_NO_KEYS.into());
     }
     let argc = argv.len() as i32;
     if (meta.arity > 0 && meta.arity != argc) || argc < -meta.arity {
-        return Err("ERR Invalid number of arguments specified for command".into());
+        return Err(err::GETKEYS_ARITY.into());
     }
     let keys = command_keys(meta, argv).unwrap_or_default();
     if keys.is_empty() {
@@ -157,7 +157,7 @@ fn getkeys(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
             ctx.out().array(0);
             return Ok(());
         }
-        return Err("ERR Invalid arguments specified for command".into());
+        return Err(err::GETKEYS_INVALID_ARGS.into());
     }
     let out = ctx.out();
     out.array(keys.len());

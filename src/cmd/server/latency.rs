@@ -3,7 +3,7 @@
 
 use crate::exec::latency::{cdf_rows, Series};
 use crate::exec::Ctx;
-use crate::resp::errors::{CmdError, CmdResult};
+use crate::resp::errors::{self as err, CmdResult};
 
 pub fn latency_latest(ctx: &mut Ctx) -> CmdResult {
     let events = &ctx.ex.latency.events;
@@ -60,9 +60,7 @@ pub fn latency_reset(ctx: &mut Ctx) -> CmdResult {
 pub fn latency_graph(ctx: &mut Ctx) -> CmdResult {
     let name = String::from_utf8_lossy(ctx.argv[2]).into_owned();
     let Some(s) = ctx.ex.latency.events.get(name.as_str()) else {
-        return Err(CmdError::owned(format!(
-            "ERR No samples available for event '{name}'"
-        )));
+        return Err(err::latency_no_samples(ctx.argv[2]));
     };
     let graph = graph(&name, s, ctx.now_ms / 1000);
     ctx.out().verbatim(b"txt", graph.as_bytes());

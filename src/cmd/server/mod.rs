@@ -103,8 +103,8 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
-    let a = int(ctx.argv[1]).map_err(|_| CmdError::from("ERR invalid first DB index"))?;
-    let b = int(ctx.argv[2]).map_err(|_| CmdError::from("ERR invalid second DB index"))?;
+    let a = int(ctx.argv[1]).map_err(|_| CmdError::from(err::INVALID_FIRST_DB_INDEX))?;
+    let b = int(ctx.argv[2]).map_err(|_| CmdError::from(err::INVALID_SECOND_DB_INDEX))?;
     let n = ctx.ex.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(err::DB_INDEX.into());
@@ -125,7 +125,7 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
 
 pub fn monitor(ctx: &mut Ctx) -> CmdResult {
     if !ctx.can_block() {
-        return Err("ERR MONITOR isn't allowed for DENY BLOCKING client".into());
+        return Err(err::MONITOR_DENY_BLOCKING.into());
     }
     if ctx.client.has(crate::exec::client::flags::MONITOR) {
         return Ok(());
@@ -199,9 +199,7 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
         } else if eq(name, "capa") || eq(name, "ip-address") {
             // Capabilities (eof, psync2) matter to a replication stream we do not serve yet.
         } else {
-            let mut e = b"ERR Unrecognized REPLCONF option: ".to_vec();
-            e.extend_from_slice(name);
-            return Err(CmdError::owned(e));
+            return Err(err::replconf_unknown_option(name));
         }
     }
     ctx.out().ok();
@@ -315,7 +313,7 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         if req.save.is_some() || req.now || req.force {
             return Err(err::SYNTAX.into());
         }
-        return Err("ERR No shutdown in progress.".into());
+        return Err(err::NO_SHUTDOWN_IN_PROGRESS.into());
     }
     // During a busy script only SHUTDOWN NOSAVE may end the server (it cannot save a
     // dataset the script is half-way through changing).
@@ -331,7 +329,7 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
     tracing::warn!("User requested shutdown...");
     ctx.ex
         .prepare_shutdown(req)
-        .map_err(|_| CmdError::from("ERR Errors trying to SHUTDOWN. Check logs."))?;
+        .map_err(|_| CmdError::from(err::SHUTDOWN_FAILED))?;
     // No reply: the connection closes when the server exits.
     ctx.ex.exiting = true;
     Ok(())

@@ -1,7 +1,7 @@
 //! SLOWLOG GET / LEN / RESET / HELP over `exec::slowlog`.
 
 use crate::exec::Ctx;
-use crate::resp::errors::{CmdError, CmdResult};
+use crate::resp::errors::{self as err, CmdError, CmdResult};
 
 pub fn slowlog_get(ctx: &mut Ctx) -> CmdResult {
     if ctx.argv.len() > 3 {
@@ -15,9 +15,7 @@ pub fn slowlog_get(ctx: &mut Ctx) -> CmdResult {
         Some(a) => {
             let n = crate::util::num::parse_i64(a).unwrap_or(i64::MIN);
             if n < -1 {
-                return Err(CmdError::from(
-                    "ERR count should be greater than or equal to -1",
-                ));
+                return Err(CmdError::from(err::SLOWLOG_COUNT));
             }
             if n == -1 {
                 usize::MAX
