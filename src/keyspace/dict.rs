@@ -1,15 +1,17 @@
-//! `Dict`: Redis's hash table design: chained buckets, power-of-two sizes, two tables during
-//! an incremental rehash, and the reverse-binary SCAN cursor.
+//! `Dict`: Redis's hash table with chained buckets, over the shared incremental-rehash
+//! tables of `keyspace::rehash`.
 //!
 //! Why not std's HashMap: SCAN must return every element that is present for the whole scan at
 //! least once while the table grows or shrinks, and a resize must never stall the server for
-//! a large table. Both need control over buckets that hashbrown does not expose. The keyspace,
-//! big hashes, sets and the member index of sorted sets all use this one table.
+//! a large table. Both need control over buckets that hashbrown does not expose. The keyspace
+//! and big sets use `Dict`; big hashes and the sorted-set member index keep their own bucket
+//! shapes over the same `Tables`.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 
 use super::bytes::CompactBytes;
+use super::rehash::{Bucket, Buckets, Tables};
 
 /// Keys are byte strings.
 pub trait DictKey {
@@ -37,13 +39,6 @@ impl DictKey for Box<[u8]> {
     }
 }
 
-/// Initial and minimum table size (Redis's DICT_HT_INITIAL_SIZE).
-const INITIAL_SIZE: usize = 4;
-/// A table is shrunk when less than 1/10 full (Redis's HASHTABLE_MIN_FILL).
-const MIN_FILL_PERCENT: usize = 10;
-/// With resizing discouraged (a snapshot child shares pages), grow only past this load.
-const FORCE_RESIZE_RATIO: usize = 5;
-
 fn seed() -> &'static foldhash::fast::FixedState {
     static SEED: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
     SEED.get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
@@ -63,46 +58,37 @@ struct Node<K, V> {
     next: Option<Box<Node<K, V>>>,
 }
 
-struct Table<K, V> {
-    buckets: Vec<Option<Box<Node<K, V>>>>,
-    used: usize,
+/// A bucket is a chain of boxed nodes.
+type Chain<K, V> = Option<Box<Node<K, V>>>;
+
+impl<K: DictKey, V> Bucket for Chain<K, V> {
+    #[inline]
+    fn is_vacant(&self) -> bool {
+        self.is_none()
+    }
+
+    fn move_into(mut self, to: &mut [Self]) -> usize {
+        let mask = to.len() - 1;
+        let mut moved = 0;
+        while let Some(mut node) = self {
+            self = node.next.take();
+            let b = (hash_bytes(node.key.key_bytes()) as usize) & mask;
+            node.next = to[b].take();
+            to[b] = Some(node);
+            moved += 1;
+        }
+        moved
+    }
 }
 
-impl<K, V> Table<K, V> {
-    const EMPTY: Self = Table {
-        buckets: Vec::new(),
-        used: 0,
-    };
-
-    fn empty() -> Self {
-        Table {
-            buckets: Vec::new(),
-            used: 0,
-        }
-    }
-
-    fn with_size(n: usize) -> Self {
-        let mut buckets = Vec::with_capacity(n);
-        buckets.resize_with(n, || None);
-        Table { buckets, used: 0 }
-    }
-
-    #[inline]
-    fn mask(&self) -> usize {
-        self.buckets.len().wrapping_sub(1)
-    }
-
-    #[inline]
-    fn size(&self) -> usize {
-        self.buckets.len()
-    }
+/// The nodes of one chain.
+fn chain<K, V>(b: &Chain<K, V>) -> impl Iterator<Item = &Node<K, V>> {
+    std::iter::successors(b.as_deref(), |n| n.next.as_deref())
 }
 
 /// A hash table keyed by bytes.
 pub struct Dict<K: DictKey, V> {
-    ht: [Table<K, V>; 2],
-    /// Next bucket of ht[0] to move, while rehashing.
-    rehash_idx: Option<usize>,
+    tables: Tables<Chain<K, V>>,
 }
 
 impl<K: DictKey, V> Default for Dict<K, V> {
@@ -111,28 +97,16 @@ impl<K: DictKey, V> Default for Dict<K, V> {
     }
 }
 
-/// Growth is discouraged while a snapshot child shares our pages (copy-on-write).
-static RESIZE_ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-pub fn set_resize_allowed(allowed: bool) {
-    RESIZE_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
-}
-
-fn resize_allowed() -> bool {
-    RESIZE_ALLOWED.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 impl<K: DictKey, V> Dict<K, V> {
     pub const fn new() -> Self {
         Dict {
-            ht: [Table::EMPTY, Table::EMPTY],
-            rehash_idx: None,
+            tables: Tables::new(),
         }
     }
 
     #[inline]
     pub fn len(&self) -> usize {
-        self.ht[0].used + self.ht[1].used
+        self.tables.len()
     }
 
     #[inline]
@@ -142,138 +116,39 @@ impl<K: DictKey, V> Dict<K, V> {
 
     #[inline]
     pub fn is_rehashing(&self) -> bool {
-        self.rehash_idx.is_some()
+        self.tables.is_rehashing()
     }
 
     /// Number of buckets over both tables (for INFO/DEBUG style reporting and memory).
     pub fn buckets(&self) -> usize {
-        self.ht[0].size() + self.ht[1].size()
+        self.tables.buckets()
     }
 
     /// Moves up to `n` buckets from the old table; returns true if more work remains.
     pub fn rehash(&mut self, n: usize) -> bool {
-        let Some(mut idx) = self.rehash_idx else {
-            return false;
-        };
-        let mut empty_visits = n * 10;
-        let mut n = n;
-        while n > 0 && self.ht[0].used != 0 {
-            while self.ht[0].buckets[idx].is_none() {
-                idx += 1;
-                empty_visits -= 1;
-                if empty_visits == 0 {
-                    self.rehash_idx = Some(idx);
-                    return true;
-                }
-            }
-            let mut chain = self.ht[0].buckets[idx].take();
-            while let Some(mut node) = chain {
-                chain = node.next.take();
-                let b = (hash_bytes(node.key.key_bytes()) as usize) & self.ht[1].mask();
-                node.next = self.ht[1].buckets[b].take();
-                self.ht[1].buckets[b] = Some(node);
-                self.ht[0].used -= 1;
-                self.ht[1].used += 1;
-            }
-            idx += 1;
-            n -= 1;
-        }
-        if self.ht[0].used == 0 {
-            self.ht[0] = std::mem::replace(&mut self.ht[1], Table::empty());
-            self.rehash_idx = None;
-            return false;
-        }
-        self.rehash_idx = Some(idx);
-        true
+        self.tables.rehash(n)
     }
 
-    /// Rehashes in steps of 100 buckets while `more_time()` says so (Redis's
-    /// dictRehashMilliseconds: the cron passes its clock, the keyspace reads none).
-    pub fn rehash_while(&mut self, mut more_time: impl FnMut() -> bool) {
-        while self.rehash(100) {
-            if !more_time() {
-                break;
-            }
-        }
+    /// Rehashes in steps of 100 buckets while `more_time()` says so.
+    pub fn rehash_while(&mut self, more_time: impl FnMut() -> bool) {
+        self.tables.rehash_while(more_time)
     }
 
-    #[inline]
-    fn rehash_step(&mut self) {
-        if self.rehash_idx.is_some() {
-            self.rehash(1);
-        }
-    }
-
-    /// Starts a resize to the smallest power of two >= `size`.
-    fn resize_to(&mut self, size: usize) {
-        if self.is_rehashing() {
-            return;
-        }
-        let real = size.max(INITIAL_SIZE).next_power_of_two();
-        if real == self.ht[0].size() {
-            return;
-        }
-        if self.ht[0].size() == 0 {
-            self.ht[0] = Table::with_size(real);
-            return;
-        }
-        self.ht[1] = Table::with_size(real);
-        self.rehash_idx = Some(0);
-    }
-
-    fn expand_if_needed(&mut self) {
-        if self.is_rehashing() {
-            return;
-        }
-        let size = self.ht[0].size();
-        if size == 0 {
-            self.resize_to(INITIAL_SIZE);
-            return;
-        }
-        let used = self.ht[0].used;
-        if used >= size && (resize_allowed() || used / size > FORCE_RESIZE_RATIO) {
-            self.resize_to(used + 1);
-        }
-    }
-
-    /// Shrinks a sparse table (Redis's htNeedsResize + dictResize). Returns true if started.
+    /// Shrinks a sparse table. Returns true if started.
     pub fn shrink_if_needed(&mut self) -> bool {
-        let size = self.ht[0].size();
-        let used = self.len();
-        if self.is_rehashing() || !resize_allowed() || size <= INITIAL_SIZE {
-            return false;
-        }
-        if used * 100 / size < MIN_FILL_PERCENT {
-            self.resize_to(used);
-            return true;
-        }
-        false
-    }
-
-    fn find_in<'a>(t: &'a Table<K, V>, hash: u64, key: &[u8]) -> Option<&'a Node<K, V>> {
-        if t.size() == 0 {
-            return None;
-        }
-        let mut cur = t.buckets[(hash as usize) & t.mask()].as_deref();
-        while let Some(n) = cur {
-            if n.key.key_bytes() == key {
-                return Some(n);
-            }
-            cur = n.next.as_deref();
-        }
-        None
+        self.tables.shrink_if_needed()
     }
 
     fn find_in_mut<'a>(
-        t: &'a mut Table<K, V>,
+        t: &'a mut Buckets<Chain<K, V>>,
         hash: u64,
         key: &[u8],
     ) -> Option<&'a mut Node<K, V>> {
         if t.size() == 0 {
             return None;
         }
-        let mask = t.mask();
-        let mut cur = t.buckets[(hash as usize) & mask].as_deref_mut();
+        let b = t.slot_of(hash);
+        let mut cur = t.slots[b].as_deref_mut();
         while let Some(n) = cur {
             if n.key.key_bytes() == key {
                 return Some(n);
@@ -294,12 +169,11 @@ impl<K: DictKey, V> Dict<K, V> {
             return None;
         }
         let h = hash_bytes(key);
-        let n = Self::find_in(&self.ht[0], h, key).or_else(|| {
-            if self.is_rehashing() {
-                Self::find_in(&self.ht[1], h, key)
-            } else {
-                None
+        let n = self.tables.live().iter().find_map(|t| {
+            if t.size() == 0 {
+                return None;
             }
+            chain(&t.slots[t.slot_of(h)]).find(|n| n.key.key_bytes() == key)
         })?;
         Some((&n.key, &n.value))
     }
@@ -314,22 +188,13 @@ impl<K: DictKey, V> Dict<K, V> {
         if self.is_empty() {
             return None;
         }
-        self.rehash_step();
-        let h = hash_bytes(key);
-        let rehashing = self.is_rehashing();
-        let [t0, t1] = &mut self.ht;
-        if let Some(n) = Self::find_in_mut(t0, h, key) {
-            return Some(&mut n.value);
-        }
-        if rehashing {
-            return Self::find_in_mut(t1, h, key).map(|n| &mut n.value);
-        }
-        None
+        self.tables.rehash_step();
+        self.get_mut_no_step(hash_bytes(key), key)
     }
 
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.rehash_step();
+        self.tables.rehash_step();
         let h = hash_bytes(key.key_bytes());
         if let Some(v) = self.get_mut_no_step(h, key.key_bytes()) {
             return Some(std::mem::replace(v, value));
@@ -346,7 +211,7 @@ impl<K: DictKey, V> Dict<K, V> {
         make_key: impl FnOnce() -> K,
         make_value: impl FnOnce() -> V,
     ) -> (&mut V, bool) {
-        self.rehash_step();
+        self.tables.rehash_step();
         let h = hash_bytes(key);
         if let Some(v) = self.get_mut_no_step(h, key) {
             let p: *mut V = v;
@@ -359,30 +224,24 @@ impl<K: DictKey, V> Dict<K, V> {
 
     /// Inserts a key known to be absent.
     fn insert_hashed(&mut self, h: u64, key: K, value: V) -> &mut V {
-        self.expand_if_needed();
-        let t = if self.is_rehashing() { 1 } else { 0 };
-        let table = &mut self.ht[t];
-        let b = (h as usize) & table.mask();
+        let table = self.tables.prepare_insert();
+        let b = table.slot_of(h);
         let node = Box::new(Node {
             key,
             value,
-            next: table.buckets[b].take(),
+            next: table.slots[b].take(),
         });
-        table.buckets[b] = Some(node);
         table.used += 1;
-        &mut table.buckets[b].as_mut().expect("just set").value
+        &mut table.slots[b].insert(node).value
     }
 
     fn get_mut_no_step(&mut self, h: u64, key: &[u8]) -> Option<&mut V> {
-        let rehashing = self.is_rehashing();
-        let [t0, t1] = &mut self.ht;
-        if let Some(n) = Self::find_in_mut(t0, h, key) {
+        let (t0, t1) = self.tables.live_mut().split_at_mut(1);
+        if let Some(n) = Self::find_in_mut(&mut t0[0], h, key) {
             return Some(&mut n.value);
         }
-        if rehashing {
-            return Self::find_in_mut(t1, h, key).map(|n| &mut n.value);
-        }
-        None
+        let n = Self::find_in_mut(t1.first_mut()?, h, key)?;
+        Some(&mut n.value)
     }
 
     /// Removes a key; returns its key and value.
@@ -390,18 +249,14 @@ impl<K: DictKey, V> Dict<K, V> {
         if self.is_empty() {
             return None;
         }
-        self.rehash_step();
+        self.tables.rehash_step();
         let h = hash_bytes(key);
-        for t in 0..2 {
-            if t == 1 && !self.is_rehashing() {
-                break;
-            }
-            let table = &mut self.ht[t];
+        for table in self.tables.live_mut() {
             if table.size() == 0 {
                 continue;
             }
-            let b = (h as usize) & table.mask();
-            let mut link = &mut table.buckets[b];
+            let b = table.slot_of(h);
+            let mut link = &mut table.slots[b];
             loop {
                 match link {
                     None => break,
@@ -422,79 +277,27 @@ impl<K: DictKey, V> Dict<K, V> {
     /// Removes everything.
     pub fn clear(&mut self) {
         // Drop chains iteratively: a long chain dropped recursively could overflow the stack.
-        for t in &mut self.ht {
-            for b in t.buckets.iter_mut() {
-                let mut cur = b.take();
-                while let Some(mut n) = cur {
-                    cur = n.next.take();
-                }
+        self.tables.clear_with(|mut cur| {
+            while let Some(mut n) = cur {
+                cur = n.next.take();
             }
-            *t = Table::empty();
-        }
-        self.rehash_idx = None;
+        });
     }
 
     /// One SCAN step from `cursor`: calls `f` on every entry of the visited bucket(s) and
     /// returns the next cursor (0 when the scan is complete). Redis's dictScan algorithm.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&K, &V)) -> u64 {
-        if self.is_empty() {
-            return 0;
-        }
-        let mut v = cursor as usize;
-        let emit = |t: &Table<K, V>, idx: usize, f: &mut dyn FnMut(&K, &V)| {
-            let mut cur = t.buckets[idx].as_deref();
-            while let Some(n) = cur {
+        self.tables.scan(cursor, |b| {
+            for n in chain(b) {
                 f(&n.key, &n.value);
-                cur = n.next.as_deref();
             }
-        };
-        if !self.is_rehashing() {
-            let t = &self.ht[0];
-            let m0 = t.mask();
-            emit(t, v & m0, &mut f);
-            v |= !m0;
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
-        } else {
-            let (small, large) = if self.ht[0].size() <= self.ht[1].size() {
-                (&self.ht[0], &self.ht[1])
-            } else {
-                (&self.ht[1], &self.ht[0])
-            };
-            let m0 = small.mask();
-            let m1 = large.mask();
-            emit(small, v & m0, &mut f);
-            loop {
-                emit(large, v & m1, &mut f);
-                v |= !m1;
-                v = v.reverse_bits().wrapping_add(1).reverse_bits();
-                if v & (m0 ^ m1) == 0 {
-                    break;
-                }
-            }
-        }
-        v as u64
+        })
     }
 
     /// A random entry, or None if empty, fairly chosen (see `fair`).
     pub fn random(&self, rng: &mut impl FnMut() -> u64) -> Option<(&K, &V)> {
-        if self.is_empty() {
-            return None;
-        }
-        let s0 = self.ht[0].size();
-        let (first, end) = match self.rehash_idx {
-            Some(idx) => (idx, s0 + self.ht[1].size()),
-            None => (0, s0),
-        };
-        let head = |pos: usize| {
-            if pos >= s0 {
-                self.ht[1].buckets[pos - s0].as_deref()
-            } else {
-                self.ht[0].buckets[pos].as_deref()
-            }
-        };
-        let chain = |pos: usize| std::iter::successors(head(pos), |n| n.next.as_deref());
-        let (pos, i) = super::fair::pick(first, end, rng, |pos| chain(pos).count());
-        chain(pos).nth(i).map(|n| (&n.key, &n.value))
+        let (b, i) = self.tables.random(rng, |b| chain(b).count())?;
+        chain(b).nth(i).map(|n| (&n.key, &n.value))
     }
 
     /// Calls `f` on up to `count` entries found from a random bucket on, walking buckets in
@@ -504,11 +307,8 @@ impl<K: DictKey, V> Dict<K, V> {
         if self.is_empty() || count == 0 {
             return;
         }
-        let tables: &[&Table<K, V>] = if self.rehash_idx.is_some() {
-            &[&self.ht[0], &self.ht[1]]
-        } else {
-            &[&self.ht[0]]
-        };
+        let tables = self.tables.live();
+        let rehash_idx = self.tables.rehash_idx();
         let max_size = tables.iter().map(|t| t.size()).max().unwrap_or(0);
         if max_size == 0 {
             return;
@@ -520,20 +320,18 @@ impl<K: DictKey, V> Dict<K, V> {
         while found < count && steps > 0 {
             for (i, t) in tables.iter().enumerate() {
                 // Buckets of ht[0] below the rehash index are empty (moved to ht[1]).
-                if i == 0 && self.rehash_idx.is_some_and(|idx| at < idx) {
+                if i == 0 && rehash_idx.is_some_and(|idx| at < idx) {
                     continue;
                 }
                 if at >= t.size() {
                     continue;
                 }
-                let mut node = t.buckets[at].as_deref();
-                while let Some(n) = node {
+                for n in chain(&t.slots[at]) {
                     f(&n.key, &n.value);
                     found += 1;
                     if found == count {
                         return;
                     }
-                    node = n.next.as_deref();
                 }
             }
             at = (at + 1) & mask;
@@ -554,25 +352,20 @@ impl<K: DictKey, V> Dict<K, V> {
     /// Consumes the dict, yielding owned entries.
     pub fn drain(&mut self) -> Vec<(K, V)> {
         let mut out = Vec::with_capacity(self.len());
-        for t in &mut self.ht {
-            for b in t.buckets.iter_mut() {
-                let mut cur = b.take();
-                while let Some(mut n) = cur {
-                    cur = n.next.take();
-                    let Node { key, value, .. } = *n;
-                    out.push((key, value));
-                }
+        self.tables.clear_with(|mut cur| {
+            while let Some(mut n) = cur {
+                cur = n.next.take();
+                let Node { key, value, .. } = *n;
+                out.push((key, value));
             }
-            *t = Table::empty();
-        }
-        self.rehash_idx = None;
+        });
         out
     }
 
     /// Calls `f` on every value mutably.
     pub fn for_each_mut(&mut self, mut f: impl FnMut(&K, &mut V)) {
-        for t in &mut self.ht {
-            for b in t.buckets.iter_mut() {
+        for t in &mut self.tables.ht {
+            for b in t.slots.iter_mut() {
                 let mut cur = b.as_deref_mut();
                 while let Some(n) = cur {
                     f(&n.key, &mut n.value);
@@ -590,23 +383,8 @@ impl<K: DictKey, V> Dict<K, V> {
 
     /// Verifies counts and bucket placement (tests).
     pub fn check_invariants(&self) {
-        for (ti, t) in self.ht.iter().enumerate() {
-            let mut n = 0;
-            for (i, b) in t.buckets.iter().enumerate() {
-                let mut cur = b.as_deref();
-                while let Some(node) = cur {
-                    assert_eq!((hash_bytes(node.key.key_bytes()) as usize) & t.mask(), i);
-                    if ti == 0 {
-                        if let Some(idx) = self.rehash_idx {
-                            assert!(i >= idx, "moved bucket not empty");
-                        }
-                    }
-                    n += 1;
-                    cur = node.next.as_deref();
-                }
-            }
-            assert_eq!(n, t.used);
-        }
+        self.tables
+            .check_invariants(|b| chain(b).map(|n| hash_bytes(n.key.key_bytes())).collect());
     }
 }
 
@@ -632,13 +410,13 @@ impl<'a, K: DictKey, V> Iterator for Iter<'a, K, V> {
                 self.node = n.next.as_deref();
                 return Some((&n.key, &n.value));
             }
-            let t = self.dict.ht.get(self.table)?;
+            let t = self.dict.tables.ht.get(self.table)?;
             if self.bucket >= t.size() {
                 self.table += 1;
                 self.bucket = 0;
                 continue;
             }
-            self.node = t.buckets[self.bucket].as_deref();
+            self.node = t.slots[self.bucket].as_deref();
             self.bucket += 1;
         }
     }

@@ -7,5 +7,6 @@ pub mod dict;
 pub mod digest;
 pub mod fair;
 pub mod hll;
+pub mod rehash;
 pub mod types;
 pub mod value;

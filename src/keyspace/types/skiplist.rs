@@ -29,14 +29,10 @@ use std::ptr::{self, addr_of_mut, NonNull};
 
 use super::zset::{LexRange, ScoreRange};
 use crate::keyspace::dict::hash_bytes;
+use crate::keyspace::rehash::{Bucket, Tables};
 
 /// Highest node level (Redis's ZSKIPLIST_MAXLEVEL).
 pub const MAX_LEVEL: usize = 32;
-
-/// Smallest bucket table (Redis's DICT_HT_INITIAL_SIZE).
-const INDEX_INITIAL_SIZE: usize = 4;
-/// A table under 1/10 full is shrunk (Redis's HASHTABLE_MIN_FILL).
-const INDEX_MIN_FILL_PERCENT: usize = 10;
 
 /// A node's fixed part; the level array and member bytes follow it in the same allocation:
 /// `forward: [*mut Node; level]`, `span: [u32; level - 1]` (levels 1..level), `member: [u8; len]`.
@@ -254,158 +250,87 @@ fn random_level() -> usize {
     level
 }
 
-/// One bucket table of the member index.
-struct Table {
-    buckets: Vec<*mut Node>,
-    used: usize,
-}
+/// One bucket of the member index: a chain of list nodes linked through `hnext`.
+struct Chain(*mut Node);
 
-impl Table {
-    const fn empty() -> Self {
-        Table {
-            buckets: Vec::new(),
-            used: 0,
-        }
-    }
-
-    fn with_size(n: usize) -> Self {
-        Table {
-            buckets: vec![ptr::null_mut(); n],
-            used: 0,
-        }
-    }
-
-    #[inline]
-    fn size(&self) -> usize {
-        self.buckets.len()
-    }
-
-    #[inline]
-    fn mask(&self) -> usize {
-        self.buckets.len().wrapping_sub(1)
+impl Default for Chain {
+    fn default() -> Self {
+        Chain(ptr::null_mut())
     }
 }
 
-/// The member index: nodes chained through `hnext` into buckets; Redis's dict algorithm
-/// (two tables while rehashing incrementally, reverse-binary scan cursor).
+impl Chain {
+    /// The chain's nodes.
+    fn nodes(&self) -> impl Iterator<Item = *mut Node> {
+        // SAFETY: the index's chains hold only live nodes.
+        std::iter::successors((!self.0.is_null()).then_some(self.0), |&p| {
+            let next = unsafe { (*p).hnext };
+            (!next.is_null()).then_some(next)
+        })
+    }
+}
+
+impl Bucket for Chain {
+    #[inline]
+    fn is_vacant(&self) -> bool {
+        self.0.is_null()
+    }
+
+    fn move_into(self, to: &mut [Self]) -> usize {
+        let mask = to.len() - 1;
+        let mut moved = 0;
+        let mut p = self.0;
+        while !p.is_null() {
+            // SAFETY: chain nodes are live; only their `hnext` link is rewritten.
+            unsafe {
+                let next = (*p).hnext;
+                let b = hash_bytes(member(p)) as usize & mask;
+                (*p).hnext = to[b].0;
+                to[b].0 = p;
+                p = next;
+            }
+            moved += 1;
+        }
+        moved
+    }
+}
+
+/// The member index: nodes chained through `hnext` into buckets of the shared
+/// incremental-rehash tables (`keyspace::rehash`).
 struct Index {
-    ht: [Table; 2],
-    /// Next bucket of ht[0] to move while rehashing.
-    rehash_idx: Option<usize>,
+    tables: Tables<Chain>,
 }
 
 impl Index {
     const fn new() -> Self {
         Index {
-            ht: [Table::empty(), Table::empty()],
-            rehash_idx: None,
+            tables: Tables::new(),
         }
     }
 
     #[inline]
     fn len(&self) -> usize {
-        self.ht[0].used + self.ht[1].used
-    }
-
-    #[inline]
-    fn rehashing(&self) -> bool {
-        self.rehash_idx.is_some()
+        self.tables.len()
     }
 
     fn find(&self, key: &[u8]) -> *mut Node {
         if self.len() == 0 {
             return ptr::null_mut();
         }
-        let h = hash_bytes(key) as usize;
-        for t in 0..2 {
-            if t == 1 && !self.rehashing() {
-                break;
-            }
-            let table = &self.ht[t];
+        let h = hash_bytes(key);
+        for table in self.tables.live() {
             if table.size() == 0 {
                 continue;
             }
-            let mut p = table.buckets[h & table.mask()];
-            while !p.is_null() {
-                // SAFETY: every node in a chain is a live node owned by the list.
-                unsafe {
-                    if member(p) == key {
-                        return p;
-                    }
-                    p = (*p).hnext;
-                }
+            // SAFETY: every node in a chain is a live node owned by the list.
+            let found = table.slots[table.slot_of(h)]
+                .nodes()
+                .find(|&p| unsafe { member(p) } == key);
+            if let Some(p) = found {
+                return p;
             }
         }
         ptr::null_mut()
-    }
-
-    /// Moves up to `n` buckets from ht[0] to ht[1]; returns true if more remain.
-    fn rehash(&mut self, mut n: usize) -> bool {
-        let Some(mut idx) = self.rehash_idx else {
-            return false;
-        };
-        let mut empty_visits = n * 10;
-        while n > 0 && self.ht[0].used != 0 {
-            while self.ht[0].buckets[idx].is_null() {
-                idx += 1;
-                empty_visits -= 1;
-                if empty_visits == 0 {
-                    self.rehash_idx = Some(idx);
-                    return true;
-                }
-            }
-            let mut p = std::mem::replace(&mut self.ht[0].buckets[idx], ptr::null_mut());
-            let mask1 = self.ht[1].mask();
-            while !p.is_null() {
-                // SAFETY: chain nodes are live; only their `hnext` link is rewritten.
-                unsafe {
-                    let next = (*p).hnext;
-                    let b = hash_bytes(member(p)) as usize & mask1;
-                    (*p).hnext = self.ht[1].buckets[b];
-                    self.ht[1].buckets[b] = p;
-                    p = next;
-                }
-                self.ht[0].used -= 1;
-                self.ht[1].used += 1;
-            }
-            idx += 1;
-            n -= 1;
-        }
-        if self.ht[0].used == 0 {
-            self.ht[0] = std::mem::replace(&mut self.ht[1], Table::empty());
-            self.rehash_idx = None;
-            return false;
-        }
-        self.rehash_idx = Some(idx);
-        true
-    }
-
-    fn resize_to(&mut self, size: usize) {
-        if self.rehashing() {
-            return;
-        }
-        let real = size.max(INDEX_INITIAL_SIZE).next_power_of_two();
-        if real == self.ht[0].size() {
-            return;
-        }
-        if self.ht[0].size() == 0 {
-            self.ht[0] = Table::with_size(real);
-            return;
-        }
-        self.ht[1] = Table::with_size(real);
-        self.rehash_idx = Some(0);
-    }
-
-    fn expand_if_needed(&mut self) {
-        if self.rehashing() {
-            return;
-        }
-        let size = self.ht[0].size();
-        if size == 0 {
-            self.resize_to(INDEX_INITIAL_SIZE);
-        } else if self.ht[0].used >= size {
-            self.resize_to(self.ht[0].used + 1);
-        }
     }
 
     /// Links a node whose member is not in the index yet.
@@ -413,15 +338,13 @@ impl Index {
     /// # Safety
     /// `n` is a live node owned by the list and not linked in the index.
     unsafe fn insert(&mut self, n: *mut Node) {
-        self.rehash(1);
-        self.expand_if_needed();
-        let t = usize::from(self.rehashing());
-        let table = &mut self.ht[t];
+        self.tables.rehash_step();
+        let table = self.tables.prepare_insert();
         // SAFETY: `n` is live per the contract.
         unsafe {
-            let b = hash_bytes(member(n)) as usize & table.mask();
-            (*n).hnext = table.buckets[b];
-            table.buckets[b] = n;
+            let b = table.slot_of(hash_bytes(member(n)));
+            (*n).hnext = table.slots[b].0;
+            table.slots[b].0 = n;
         }
         table.used += 1;
     }
@@ -431,19 +354,15 @@ impl Index {
     /// # Safety
     /// `n` is a live node owned by the list.
     unsafe fn unlink(&mut self, n: *mut Node) -> bool {
-        self.rehash(1);
+        self.tables.rehash_step();
         // SAFETY: `n` is live per the contract.
-        let h = hash_bytes(unsafe { member(n) }) as usize;
-        for t in 0..2 {
-            if t == 1 && !self.rehashing() {
-                break;
-            }
-            let table = &mut self.ht[t];
+        let h = hash_bytes(unsafe { member(n) });
+        for table in self.tables.live_mut() {
             if table.size() == 0 {
                 continue;
             }
-            let mask = table.mask();
-            let mut link: *mut *mut Node = &mut table.buckets[h & mask];
+            let b = table.slot_of(h);
+            let mut link: *mut *mut Node = &mut table.slots[b].0;
             // SAFETY: `link` points either into the bucket vector or at the `hnext` field of a
             // live chain node; nothing else is borrowed meanwhile.
             unsafe {
@@ -463,81 +382,21 @@ impl Index {
 
     /// Shrinks a sparse table (Redis's htNeedsResize + dictResize).
     fn shrink_if_needed(&mut self) {
-        let size = self.ht[0].size();
-        if self.rehashing() || size <= INDEX_INITIAL_SIZE {
-            return;
-        }
-        if self.len() * 100 / size < INDEX_MIN_FILL_PERCENT {
-            self.resize_to(self.len());
-        }
+        self.tables.shrink_if_needed();
     }
 
     /// One SCAN step (Redis's dictScan): visits the bucket(s) for `cursor`, returns the next
     /// cursor, 0 when done.
     fn scan(&self, cursor: u64, f: &mut dyn FnMut(*mut Node)) -> u64 {
-        if self.len() == 0 {
-            return 0;
-        }
-        let emit = |t: &Table, idx: usize, f: &mut dyn FnMut(*mut Node)| {
-            let mut p = t.buckets[idx];
-            while !p.is_null() {
-                f(p);
-                // SAFETY: chain nodes are live.
-                p = unsafe { (*p).hnext };
-            }
-        };
-        let mut v = cursor as usize;
-        if !self.rehashing() {
-            let t = &self.ht[0];
-            let m0 = t.mask();
-            emit(t, v & m0, f);
-            v |= !m0;
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
-        } else {
-            let (small, large) = if self.ht[0].size() <= self.ht[1].size() {
-                (&self.ht[0], &self.ht[1])
-            } else {
-                (&self.ht[1], &self.ht[0])
-            };
-            let m0 = small.mask();
-            let m1 = large.mask();
-            emit(small, v & m0, f);
-            loop {
-                emit(large, v & m1, f);
-                v |= !m1;
-                v = v.reverse_bits().wrapping_add(1).reverse_bits();
-                if v & (m0 ^ m1) == 0 {
-                    break;
-                }
-            }
-        }
-        v as u64
+        self.tables.scan(cursor, |b| b.nodes().for_each(&mut *f))
     }
 
     /// A random node, fairly chosen (see `keyspace::fair`).
     fn random(&self, rng: &mut dyn FnMut() -> u64) -> *mut Node {
-        if self.len() == 0 {
-            return ptr::null_mut();
-        }
-        let s0 = self.ht[0].size();
-        let (first, end) = match self.rehash_idx {
-            Some(idx) => (idx, s0 + self.ht[1].size()),
-            None => (0, s0),
-        };
-        let chain = |pos: usize| {
-            let head = if pos >= s0 {
-                self.ht[1].buckets[pos - s0]
-            } else {
-                self.ht[0].buckets[pos]
-            };
-            // SAFETY: the index's chains hold only live nodes.
-            std::iter::successors((!head.is_null()).then_some(head), |&p| {
-                let next = unsafe { (*p).hnext };
-                (!next.is_null()).then_some(next)
-            })
-        };
-        let (pos, i) = crate::keyspace::fair::pick(first, end, rng, |pos| chain(pos).count());
-        chain(pos).nth(i).unwrap_or(ptr::null_mut())
+        self.tables
+            .random(rng, |b| b.nodes().count())
+            .and_then(|(b, i)| b.nodes().nth(i))
+            .unwrap_or(ptr::null_mut())
     }
 }
 
@@ -623,7 +482,7 @@ impl SkipList {
     /// An empty list whose index is sized for `n` members.
     pub fn with_capacity(n: usize) -> Self {
         let mut l = Self::new();
-        l.index.resize_to(n);
+        l.index.tables = Tables::with_capacity(n);
         l
     }
 
@@ -1145,7 +1004,7 @@ impl SkipList {
             // SAFETY: `n` is live.
             total += unsafe { node_layout(level_of(n.ptr.as_ptr()), n.member().len()).size() };
         }
-        total + (self.index.ht[0].size() + self.index.ht[1].size()) * PTR
+        total + (self.index.tables.buckets()) * PTR
     }
 
     /// Checks every structural invariant (tests): order, levels, spans, backward links, tail,
@@ -1211,27 +1070,14 @@ impl SkipList {
             }
             // Index: every node findable, chains in the right buckets, counts agree.
             assert_eq!(self.index.len(), self.len);
-            let mut seen = 0;
-            for (t, table) in self.index.ht.iter().enumerate() {
-                let mut used = 0;
-                for (b, &chain) in table.buckets.iter().enumerate() {
-                    let mut p = chain;
-                    while !p.is_null() {
-                        assert!(ranks.contains_key(&p), "index node not in list");
-                        assert_eq!(hash_bytes(member(p)) as usize & table.mask(), b);
-                        if t == 0 {
-                            if let Some(idx) = self.index.rehash_idx {
-                                assert!(b >= idx, "moved bucket not empty");
-                            }
-                        }
-                        used += 1;
-                        p = (*p).hnext;
-                    }
+            self.index
+                .tables
+                .check_invariants(|b| b.nodes().map(|p| hash_bytes(member(p))).collect());
+            for b in self.index.tables.all() {
+                for p in b.nodes() {
+                    assert!(ranks.contains_key(&p), "index node not in list");
                 }
-                assert_eq!(used, table.used);
-                seen += used;
             }
-            assert_eq!(seen, self.len);
             for &p in ranks.keys() {
                 if p != head {
                     assert_eq!(self.index.find(member(p)), p);

@@ -1,8 +1,7 @@
 //! `FieldTable`: the big form of a hash (Redis's `hashtable` encoding), leaner than a
 //! node-per-entry dict.
 //!
-//! The design is Redis's dict (power-of-two bucket arrays, two tables during an incremental
-//! rehash, the reverse-binary SCAN cursor, shrink below 10% fill), but a bucket is one `Blob`
+//! The tables are Redis's dict design, shared through `keyspace::rehash`, but a bucket is one `Blob`
 //! holding all of its entries packed back to back (`varint flen, field, varint vlen, value`)
 //! instead of a chain of nodes. A bucket thus costs 8 bytes and an entry its bytes plus a share
 //! of one allocation, with no per-entry node, key or value allocations: about 55 bytes per
@@ -11,36 +10,26 @@
 
 use super::blob::{decode_varint, encode_varint, Blob, VARINT_MAX};
 use crate::keyspace::dict::hash_bytes;
+use crate::keyspace::rehash::{Bucket, Tables};
 
-/// Initial and minimum table size (Redis's DICT_HT_INITIAL_SIZE).
-const INITIAL_SIZE: usize = 4;
-/// A table is shrunk when less than 1/10 full (Redis's HASHTABLE_MIN_FILL).
-const MIN_FILL_PERCENT: usize = 10;
-/// Empty buckets a rehash step may visit per bucket it moves (Redis uses 10).
-const EMPTY_VISITS: usize = 10;
-const NOT_REHASHING: usize = usize::MAX;
-
-#[derive(Default)]
-struct Buckets {
-    slots: Vec<Blob>,
-    used: usize,
-}
-
-impl Buckets {
-    fn with_size(n: usize) -> Self {
-        let mut slots = Vec::with_capacity(n);
-        slots.resize_with(n, Blob::default);
-        Buckets { slots, used: 0 }
+impl Bucket for Blob {
+    #[inline]
+    fn is_vacant(&self) -> bool {
+        self.is_empty()
     }
 
-    #[inline]
-    fn mask(&self) -> usize {
-        self.slots.len().wrapping_sub(1)
-    }
-
-    #[inline]
-    fn size(&self) -> usize {
-        self.slots.len()
+    fn move_into(self, to: &mut [Self]) -> usize {
+        let mask = to.len() - 1;
+        let buf = self.as_slice();
+        let mut moved = 0;
+        let mut at = 0;
+        while at < buf.len() {
+            let (f, _, end) = entry_at(buf, at);
+            to[(hash_bytes(f) as usize) & mask].append(&[&buf[at..end]]);
+            moved += 1;
+            at = end;
+        }
+        moved
     }
 }
 
@@ -84,38 +73,28 @@ fn bucket_entries(b: &Blob) -> impl Iterator<Item = (&[u8], &[u8])> {
 }
 
 /// A hash table of byte-string fields to byte-string values.
+#[derive(Default)]
 pub struct FieldTable {
-    ht: [Buckets; 2],
-    /// Next bucket of ht[0] to move, or NOT_REHASHING.
-    rehash_idx: usize,
-}
-
-impl Default for FieldTable {
-    fn default() -> Self {
-        Self::new()
-    }
+    tables: Tables<Blob>,
 }
 
 impl FieldTable {
     pub fn new() -> Self {
         FieldTable {
-            ht: [Buckets::default(), Buckets::default()],
-            rehash_idx: NOT_REHASHING,
+            tables: Tables::new(),
         }
     }
 
     /// An empty table sized for `n` entries (Redis's dictExpand at conversion and load).
     pub fn with_capacity(n: usize) -> Self {
-        let mut t = Self::new();
-        if n > 0 {
-            t.ht[0] = Buckets::with_size(n.max(INITIAL_SIZE).next_power_of_two());
+        FieldTable {
+            tables: Tables::with_capacity(n),
         }
-        t
     }
 
     #[inline]
     pub fn len(&self) -> usize {
-        self.ht[0].used + self.ht[1].used
+        self.tables.len()
     }
 
     #[inline]
@@ -125,12 +104,13 @@ impl FieldTable {
 
     #[inline]
     pub fn is_rehashing(&self) -> bool {
-        self.rehash_idx != NOT_REHASHING
+        self.tables.is_rehashing()
     }
 
     /// Bytes allocated: bucket arrays and bucket contents.
     pub fn alloc_size(&self) -> usize {
-        self.ht
+        self.tables
+            .ht
             .iter()
             .map(|t| {
                 t.slots.capacity() * std::mem::size_of::<Blob>()
@@ -141,101 +121,19 @@ impl FieldTable {
 
     /// Moves up to `n` buckets from the old table; returns true if more work remains.
     pub fn rehash(&mut self, n: usize) -> bool {
-        if !self.is_rehashing() {
-            return false;
-        }
-        let mut idx = self.rehash_idx;
-        let mut empty_visits = n * EMPTY_VISITS;
-        let mut n = n;
-        while n > 0 && self.ht[0].used != 0 {
-            while self.ht[0].slots[idx].is_empty() {
-                idx += 1;
-                empty_visits -= 1;
-                if empty_visits == 0 {
-                    self.rehash_idx = idx;
-                    return true;
-                }
-            }
-            let src = std::mem::take(&mut self.ht[0].slots[idx]);
-            let [_, new] = &mut self.ht;
-            let mask = new.mask();
-            let mut moved = 0;
-            let buf = src.as_slice();
-            let mut at = 0;
-            while at < buf.len() {
-                let (f, _, end) = entry_at(buf, at);
-                let b = (hash_bytes(f) as usize) & mask;
-                new.slots[b].append(&[&buf[at..end]]);
-                moved += 1;
-                at = end;
-            }
-            new.used += moved;
-            self.ht[0].used -= moved;
-            idx += 1;
-            n -= 1;
-        }
-        if self.ht[0].used == 0 {
-            self.ht[0] = std::mem::take(&mut self.ht[1]);
-            self.rehash_idx = NOT_REHASHING;
-            return false;
-        }
-        self.rehash_idx = idx;
-        true
+        self.tables.rehash(n)
     }
 
-    #[inline]
-    fn rehash_step(&mut self) {
-        if self.is_rehashing() {
-            self.rehash(1);
-        }
-    }
-
-    /// Starts a resize to the smallest power of two >= `size`.
-    fn resize_to(&mut self, size: usize) {
-        if self.is_rehashing() {
-            return;
-        }
-        let real = size.max(INITIAL_SIZE).next_power_of_two();
-        if real == self.ht[0].size() {
-            return;
-        }
-        if self.ht[0].size() == 0 {
-            self.ht[0] = Buckets::with_size(real);
-            return;
-        }
-        self.ht[1] = Buckets::with_size(real);
-        self.rehash_idx = 0;
-    }
-
-    fn expand_if_needed(&mut self) {
-        if self.is_rehashing() {
-            return;
-        }
-        let size = self.ht[0].size();
-        if size == 0 {
-            self.resize_to(INITIAL_SIZE);
-        } else if self.ht[0].used >= size {
-            self.resize_to(self.ht[0].used + 1);
-        }
-    }
-
-    /// Shrinks a sparse table (Redis's htNeedsResize + dictResize, run after a deletion).
+    /// Shrinks a sparse table (run after a deletion, as Redis does).
     pub fn shrink_if_needed(&mut self) {
-        let size = self.ht[0].size();
-        if self.is_rehashing() || size <= INITIAL_SIZE {
-            return;
-        }
-        if self.len() * 100 / size < MIN_FILL_PERCENT {
-            self.resize_to(self.len());
-        }
+        self.tables.shrink_if_needed();
     }
 
     fn find(&self, h: u64, field: &[u8]) -> Option<Slot> {
         if self.is_empty() {
             return None;
         }
-        let tables = if self.is_rehashing() { 2 } else { 1 };
-        for (ti, t) in self.ht.iter().enumerate().take(tables) {
+        for (ti, t) in self.tables.live().iter().enumerate() {
             if t.size() == 0 {
                 continue;
             }
@@ -264,7 +162,7 @@ impl FieldTable {
     }
 
     fn value_of(&self, s: Slot) -> &[u8] {
-        let buf = self.ht[s.table].slots[s.bucket].as_slice();
+        let buf = self.tables.ht[s.table].slots[s.bucket].as_slice();
         let (vlen, n) = decode_varint(buf, s.value_hdr);
         &buf[s.value_hdr + n..s.value_hdr + n + vlen]
     }
@@ -281,12 +179,12 @@ impl FieldTable {
 
     /// Sets a field; returns true if it was added.
     pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
-        self.rehash_step();
+        self.tables.rehash_step();
         let h = hash_bytes(field);
         let mut vh = [0u8; VARINT_MAX];
         let vl = encode_varint(value.len(), &mut vh);
         if let Some(s) = self.find(h, field) {
-            self.ht[s.table].slots[s.bucket].splice(s.value_hdr, s.end, &[&vh[..vl], value]);
+            self.tables.ht[s.table].slots[s.bucket].splice(s.value_hdr, s.end, &[&vh[..vl], value]);
             return false;
         }
         self.insert_new(h, field, &vh[..vl], value);
@@ -295,16 +193,15 @@ impl FieldTable {
 
     /// Adds a field known to be absent.
     pub fn insert_absent(&mut self, field: &[u8], value: &[u8]) {
-        self.rehash_step();
+        self.tables.rehash_step();
         let mut vh = [0u8; VARINT_MAX];
         let vl = encode_varint(value.len(), &mut vh);
         self.insert_new(hash_bytes(field), field, &vh[..vl], value);
     }
 
     fn insert_new(&mut self, h: u64, field: &[u8], vhdr: &[u8], value: &[u8]) {
-        self.expand_if_needed();
-        let t = &mut self.ht[usize::from(self.rehash_idx != NOT_REHASHING)];
-        let b = (h as usize) & t.mask();
+        let t = self.tables.prepare_insert();
+        let b = t.slot_of(h);
         let mut fh = [0u8; VARINT_MAX];
         let fl = encode_varint(field.len(), &mut fh);
         t.slots[b].append(&[&fh[..fl], field, vhdr, value]);
@@ -317,11 +214,11 @@ impl FieldTable {
         if self.is_empty() {
             return false;
         }
-        self.rehash_step();
+        self.tables.rehash_step();
         let Some(s) = self.find(hash_bytes(field), field) else {
             return false;
         };
-        let t = &mut self.ht[s.table];
+        let t = &mut self.tables.ht[s.table];
         t.slots[s.bucket].splice(s.start, s.end, &[]);
         t.used -= 1;
         true
@@ -330,91 +227,28 @@ impl FieldTable {
     /// One SCAN step from `cursor`: calls `f` on every entry of the visited bucket(s) and
     /// returns the next cursor (0 when the scan is complete). Redis's dictScan algorithm.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
-        if self.is_empty() {
-            return 0;
-        }
-        let mut v = cursor as usize;
-        let mut emit = |t: &Buckets, idx: usize| {
-            for (k, val) in bucket_entries(&t.slots[idx]) {
-                f(k, val);
+        self.tables.scan(cursor, |b| {
+            for (k, v) in bucket_entries(b) {
+                f(k, v);
             }
-        };
-        if !self.is_rehashing() {
-            let t = &self.ht[0];
-            let m0 = t.mask();
-            emit(t, v & m0);
-            v |= !m0;
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
-        } else {
-            let (small, large) = if self.ht[0].size() <= self.ht[1].size() {
-                (&self.ht[0], &self.ht[1])
-            } else {
-                (&self.ht[1], &self.ht[0])
-            };
-            let m0 = small.mask();
-            let m1 = large.mask();
-            emit(small, v & m0);
-            loop {
-                emit(large, v & m1);
-                v |= !m1;
-                v = v.reverse_bits().wrapping_add(1).reverse_bits();
-                if v & (m0 ^ m1) == 0 {
-                    break;
-                }
-            }
-        }
-        v as u64
+        })
     }
 
     /// A random entry, fairly chosen (see `keyspace::fair`). None if empty.
     pub fn random(&self, rng: &mut impl FnMut() -> u64) -> Option<(&[u8], &[u8])> {
-        if self.is_empty() {
-            return None;
-        }
-        let s0 = self.ht[0].size();
-        let (first, end) = if self.is_rehashing() {
-            (self.rehash_idx, s0 + self.ht[1].size())
-        } else {
-            (0, s0)
-        };
-        let bucket = |pos: usize| {
-            if pos >= s0 {
-                &self.ht[1].slots[pos - s0]
-            } else {
-                &self.ht[0].slots[pos]
-            }
-        };
-        let (pos, i) =
-            crate::keyspace::fair::pick(first, end, rng, |pos| bucket_entries(bucket(pos)).count());
-        bucket_entries(bucket(pos)).nth(i)
+        let (b, i) = self.tables.random(rng, |b| bucket_entries(b).count())?;
+        bucket_entries(b).nth(i)
     }
 
     /// Every entry (order unspecified).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.ht
-            .iter()
-            .flat_map(|t| t.slots.iter())
-            .flat_map(bucket_entries)
+        self.tables.all().flat_map(bucket_entries)
     }
 
     /// Verifies counts, bucket placement and the rehash index (tests).
     pub fn check_invariants(&self) {
-        for (ti, t) in self.ht.iter().enumerate() {
-            let mut n = 0;
-            for (i, b) in t.slots.iter().enumerate() {
-                for (f, _) in bucket_entries(b) {
-                    assert_eq!((hash_bytes(f) as usize) & t.mask(), i, "misplaced entry");
-                    if ti == 0 && self.is_rehashing() {
-                        assert!(i >= self.rehash_idx, "moved bucket not empty");
-                    }
-                    n += 1;
-                }
-            }
-            assert_eq!(n, t.used);
-            if ti == 1 && !self.is_rehashing() {
-                assert_eq!(t.size(), 0);
-            }
-        }
+        self.tables
+            .check_invariants(|b| bucket_entries(b).map(|(f, _)| hash_bytes(f)).collect());
         let mut fields: Vec<&[u8]> = self.iter().map(|(f, _)| f).collect();
         fields.sort_unstable();
         let before = fields.len();
@@ -473,7 +307,7 @@ mod tests {
         while t.rehash(100) {}
         t.check_invariants();
         assert_eq!(t.len(), 10);
-        assert!(t.ht[0].size() <= 128);
+        assert!(t.tables.ht[0].size() <= 128);
         assert_eq!(t.iter().count(), 10);
     }
 

@@ -1,0 +1,322 @@
+//! The bucket tables shared by every hash table here (the keyspace `Dict`, big hashes'
+//! `FieldTable`, the sorted-set member index): Redis's dict.c algorithm, once.
+//!
+//! Power-of-two bucket arrays; a resize allocates the second table and moves buckets over
+//! incrementally (one per write, or a time budget from the cron), so no resize stalls the
+//! server; while that runs, lookups search both tables and inserts go to the new one. SCAN
+//! walks buckets with the reverse-binary cursor, which returns every entry present for the
+//! whole scan at least once however the table grows or shrinks meanwhile. Each table type
+//! says only what a bucket is and how its entries move ([`Bucket`]).
+
+/// Initial and minimum table size (Redis's DICT_HT_INITIAL_SIZE).
+pub const INITIAL_SIZE: usize = 4;
+/// A table is shrunk when less than 1/10 full (Redis's HASHTABLE_MIN_FILL).
+const MIN_FILL_PERCENT: usize = 10;
+/// Empty buckets a rehash step may visit per bucket it moves (Redis uses 10).
+const EMPTY_VISITS: usize = 10;
+
+/// One bucket: the entries whose hash masks to its position.
+pub trait Bucket: Default {
+    fn is_vacant(&self) -> bool;
+    /// Moves every entry of this bucket (just taken out of the old table) into `to`, a
+    /// power-of-two bucket array, by hash; returns how many entries moved.
+    fn move_into(self, to: &mut [Self]) -> usize;
+}
+
+/// One bucket array and its entry count.
+pub struct Buckets<B> {
+    pub slots: Vec<B>,
+    pub used: usize,
+}
+
+impl<B: Bucket> Buckets<B> {
+    pub const EMPTY: Self = Buckets {
+        slots: Vec::new(),
+        used: 0,
+    };
+
+    fn with_size(n: usize) -> Self {
+        let mut slots = Vec::with_capacity(n);
+        slots.resize_with(n, B::default);
+        Buckets { slots, used: 0 }
+    }
+
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.slots.len()
+    }
+
+    #[inline]
+    pub fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// The bucket a hash belongs to (the table must not be empty).
+    #[inline]
+    pub fn slot_of(&self, hash: u64) -> usize {
+        (hash as usize) & self.mask()
+    }
+}
+
+/// The two tables of an incrementally rehashed hash table.
+pub struct Tables<B> {
+    pub ht: [Buckets<B>; 2],
+    /// Next bucket of ht[0] to move, while rehashing.
+    rehash_idx: Option<usize>,
+}
+
+impl<B: Bucket> Default for Tables<B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<B: Bucket> Tables<B> {
+    pub const fn new() -> Self {
+        Tables {
+            ht: [Buckets::EMPTY, Buckets::EMPTY],
+            rehash_idx: None,
+        }
+    }
+
+    /// Empty tables sized for `n` entries (Redis's dictExpand at conversion and load).
+    pub fn with_capacity(n: usize) -> Self {
+        let mut t = Self::new();
+        if n > 0 {
+            t.ht[0] = Buckets::with_size(n.max(INITIAL_SIZE).next_power_of_two());
+        }
+        t
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ht[0].used + self.ht[1].used
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash_idx.is_some()
+    }
+
+    /// Next bucket of ht[0] to move; buckets below it are empty.
+    #[inline]
+    pub fn rehash_idx(&self) -> Option<usize> {
+        self.rehash_idx
+    }
+
+    /// Buckets over both tables.
+    pub fn buckets(&self) -> usize {
+        self.ht[0].size() + self.ht[1].size()
+    }
+
+    /// The tables a lookup searches: ht[0], and ht[1] while rehashing.
+    #[inline]
+    pub fn live(&self) -> &[Buckets<B>] {
+        &self.ht[..1 + usize::from(self.is_rehashing())]
+    }
+
+    #[inline]
+    pub fn live_mut(&mut self) -> &mut [Buckets<B>] {
+        let n = 1 + usize::from(self.is_rehashing());
+        &mut self.ht[..n]
+    }
+
+    /// Moves up to `n` buckets from the old table; returns true if more work remains.
+    pub fn rehash(&mut self, n: usize) -> bool {
+        let Some(mut idx) = self.rehash_idx else {
+            return false;
+        };
+        let mut empty_visits = n * EMPTY_VISITS;
+        let mut n = n;
+        while n > 0 && self.ht[0].used != 0 {
+            while self.ht[0].slots[idx].is_vacant() {
+                idx += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    self.rehash_idx = Some(idx);
+                    return true;
+                }
+            }
+            let [old, new] = &mut self.ht;
+            let moved = std::mem::take(&mut old.slots[idx]).move_into(&mut new.slots);
+            old.used -= moved;
+            new.used += moved;
+            idx += 1;
+            n -= 1;
+        }
+        if self.ht[0].used == 0 {
+            self.ht[0] = std::mem::replace(&mut self.ht[1], Buckets::EMPTY);
+            self.rehash_idx = None;
+            return false;
+        }
+        self.rehash_idx = Some(idx);
+        true
+    }
+
+    /// Rehashes in steps of 100 buckets while `more_time()` says so (Redis's
+    /// dictRehashMilliseconds: the cron passes its clock, the keyspace reads none).
+    pub fn rehash_while(&mut self, mut more_time: impl FnMut() -> bool) {
+        while self.rehash(100) {
+            if !more_time() {
+                break;
+            }
+        }
+    }
+
+    /// The step every write performs while a rehash is pending.
+    #[inline]
+    pub fn rehash_step(&mut self) {
+        if self.rehash_idx.is_some() {
+            self.rehash(1);
+        }
+    }
+
+    /// Starts a resize to the smallest power of two >= `size`.
+    fn resize_to(&mut self, size: usize) {
+        if self.is_rehashing() {
+            return;
+        }
+        let real = size.max(INITIAL_SIZE).next_power_of_two();
+        if real == self.ht[0].size() {
+            return;
+        }
+        if self.ht[0].size() == 0 {
+            self.ht[0] = Buckets::with_size(real);
+            return;
+        }
+        self.ht[1] = Buckets::with_size(real);
+        self.rehash_idx = Some(0);
+    }
+
+    /// Grows a full table before an insert; returns the table the new entry goes to.
+    pub fn prepare_insert(&mut self) -> &mut Buckets<B> {
+        if !self.is_rehashing() {
+            let size = self.ht[0].size();
+            if size == 0 {
+                self.resize_to(INITIAL_SIZE);
+            } else if self.ht[0].used >= size {
+                self.resize_to(self.ht[0].used + 1);
+            }
+        }
+        let t = usize::from(self.is_rehashing());
+        &mut self.ht[t]
+    }
+
+    /// Shrinks a sparse table (Redis's htNeedsResize + dictResize). Returns true if started.
+    pub fn shrink_if_needed(&mut self) -> bool {
+        let size = self.ht[0].size();
+        if self.is_rehashing() || size <= INITIAL_SIZE {
+            return false;
+        }
+        if self.len() * 100 / size < MIN_FILL_PERCENT {
+            self.resize_to(self.len());
+            return true;
+        }
+        false
+    }
+
+    /// Drops both tables, bucket by bucket through `drop_bucket` (chains that would drop
+    /// recursively can be unlinked iteratively there).
+    pub fn clear_with(&mut self, mut drop_bucket: impl FnMut(B)) {
+        for t in &mut self.ht {
+            for b in std::mem::take(&mut t.slots) {
+                drop_bucket(b);
+            }
+            t.used = 0;
+        }
+        self.rehash_idx = None;
+    }
+
+    /// One SCAN step from `cursor`: calls `f` on the visited bucket(s) and returns the next
+    /// cursor, 0 when the scan is complete (Redis's dictScan).
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&B)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut v = cursor as usize;
+        if !self.is_rehashing() {
+            let t = &self.ht[0];
+            let m0 = t.mask();
+            f(&t.slots[v & m0]);
+            v |= !m0;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        } else {
+            let (small, large) = if self.ht[0].size() <= self.ht[1].size() {
+                (&self.ht[0], &self.ht[1])
+            } else {
+                (&self.ht[1], &self.ht[0])
+            };
+            let m0 = small.mask();
+            let m1 = large.mask();
+            f(&small.slots[v & m0]);
+            loop {
+                f(&large.slots[v & m1]);
+                v |= !m1;
+                v = v.reverse_bits().wrapping_add(1).reverse_bits();
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v as u64
+    }
+
+    /// A fairly chosen entry: the bucket holding it and its index there, given each
+    /// bucket's entry count (see `keyspace::fair`). None if empty.
+    pub fn random(
+        &self,
+        rng: &mut dyn FnMut() -> u64,
+        entries: impl Fn(&B) -> usize,
+    ) -> Option<(&B, usize)> {
+        if self.is_empty() {
+            return None;
+        }
+        let s0 = self.ht[0].size();
+        let (first, end) = match self.rehash_idx {
+            Some(idx) => (idx, s0 + self.ht[1].size()),
+            None => (0, s0),
+        };
+        let bucket = |pos: usize| {
+            if pos >= s0 {
+                &self.ht[1].slots[pos - s0]
+            } else {
+                &self.ht[0].slots[pos]
+            }
+        };
+        let (pos, i) = super::fair::pick(first, end, rng, |pos| entries(bucket(pos)));
+        Some((bucket(pos), i))
+    }
+
+    /// Every bucket of both tables, in table order.
+    pub fn all(&self) -> impl Iterator<Item = &B> {
+        self.ht.iter().flat_map(|t| t.slots.iter())
+    }
+
+    /// Checks what holds for every table type: entry counts match `entries`, every entry
+    /// sits in the bucket its hash names, and ht[0] is empty below the rehash index (tests).
+    pub fn check_invariants(&self, hashes: impl Fn(&B) -> Vec<u64>) {
+        for (ti, t) in self.ht.iter().enumerate() {
+            let mut n = 0;
+            for (i, b) in t.slots.iter().enumerate() {
+                for h in hashes(b) {
+                    assert_eq!(t.slot_of(h), i, "misplaced entry");
+                    if ti == 0 {
+                        if let Some(idx) = self.rehash_idx {
+                            assert!(i >= idx, "moved bucket not empty");
+                        }
+                    }
+                    n += 1;
+                }
+            }
+            assert_eq!(n, t.used);
+            if ti == 1 && !self.is_rehashing() {
+                assert_eq!(t.size(), 0);
+            }
+        }
+    }
+}
