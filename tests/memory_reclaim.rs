@@ -158,3 +158,17 @@ fn reply_buffer_shrinks_when_idle_and_grows_when_filled() {
     assert!(shrinks.parse::<u64>().unwrap() >= 1, "{shrinks}");
     assert!(expands.parse::<u64>().unwrap() >= 4, "{expands}");
 }
+
+/// A string value costs its own bytes, not the query buffer it arrived in (Redis's "trim on
+/// SET with big value", which its suite runs only under jemalloc).
+#[test]
+fn big_string_values_are_trimmed_to_their_length() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    c.cmd(&["SET", "key", &"A".repeat(100_000)]);
+    c.cmd(&["SET", "key", &"A".repeat(33_000)]);
+    let cinnabar::resp::frame::Frame::Integer(usage) = c.cmd(&["MEMORY", "USAGE", "key"]) else {
+        panic!("MEMORY USAGE is an integer");
+    };
+    assert!((33_000..42_000).contains(&usage), "{usage}");
+}
