@@ -518,14 +518,14 @@ pub static DEFS: &[Def] = &[
     d("tracking-table-max-keys", NONNEG_I64, "1000000", 0, A),
     // Security.
     d("requirepass", Kind::Str, "", SENSITIVE, A),
-    d("aclfile", Kind::Str, "", IMMUTABLE, S),
-    d("acllog-max-len", NONNEG_I64, "128", 0, S),
+    d("aclfile", Kind::Str, "", IMMUTABLE, A),
+    d("acllog-max-len", NONNEG_I64, "128", 0, A),
     d(
         "acl-pubsub-default",
         Kind::Enum(&["allchannels", "resetchannels"]),
         "resetchannels",
         0,
-        S,
+        A,
     ),
     // Memory management.
     d("maxmemory", Kind::UMemory, "0", 0, A),
@@ -930,6 +930,9 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// rename-command directives: (from, to); an empty `to` disables the command.
     pub renames: Vec<(String, String)>,
+    /// `user` directives: the name, then its rules (selectors merged), checked for syntax
+    /// when read and applied at startup (Redis's UsersToLoad).
+    pub users: Vec<Vec<Vec<u8>>>,
     /// Directives that were set from the config file or command line, for the log.
     pub touched: HashSet<usize>,
 }
@@ -968,6 +971,7 @@ impl Config {
             values,
             file: None,
             renames: Vec::new(),
+            users: Vec::new(),
             touched: HashSet::new(),
         };
         let dir = std::env::current_dir()
@@ -1112,12 +1116,43 @@ impl Config {
                     }
                     self.renames.push((from, to));
                 }
-                "user" | "loadmodule" | "sentinel" if argv.len() >= 2 => {
+                "user" if argv.len() >= 2 => self.add_user(&argv).map_err(|e| fail(&e))?,
+                "loadmodule" | "sentinel" if argv.len() >= 2 => {
                     return Err(fail(&format!("'{name}' is not supported by cinnabar yet")));
                 }
                 _ => return Err(fail("Bad directive or wrong number of arguments")),
             }
         }
+        Ok(())
+    }
+
+    /// A `user` directive (Redis's ACLAppendUserForLoading): rule syntax is checked now,
+    /// command names when the users are loaded.
+    fn add_user(&mut self, argv: &[Vec<u8>]) -> Result<(), String> {
+        use crate::acl::{merge_selector_args, RuleError, User};
+        let declared = |i: usize, e: RuleError| {
+            format!(
+                "Error in user declaration '{}': {}",
+                String::from_utf8_lossy(&argv[i]),
+                e.message()
+            )
+        };
+        if self.users.iter().any(|u| u[0] == argv[1]) {
+            return Err(declared(1, RuleError::DuplicateUser));
+        }
+        let rules: Vec<&[u8]> = argv[2..].iter().map(Vec::as_slice).collect();
+        let merged = merge_selector_args(&rules).map_err(|i| declared(i, RuleError::Syntax))?;
+        let mut probe = User::new(&argv[1], false);
+        for (j, rule) in merged.iter().enumerate() {
+            match probe.apply(rule, false) {
+                Ok(()) | Err(RuleError::UnknownCommand) => {}
+                // Redis names argv[j] here, counting from the directive's name.
+                Err(e) => return Err(declared(j, e)),
+            }
+        }
+        let mut user = vec![argv[1].clone()];
+        user.extend(merged);
+        self.users.push(user);
         Ok(())
     }
 
@@ -1570,6 +1605,11 @@ pub struct Settings {
     pub databases: usize,
     pub hz: u32,
     pub requirepass: Option<Vec<u8>>,
+    /// The ACL file, if users live in one (aclfile).
+    pub aclfile: Option<String>,
+    pub acllog_max_len: i64,
+    /// acl-pubsub-default allchannels: new users may use every channel.
+    pub acl_pubsub_all: bool,
     pub enable_debug_command: &'static str,
     pub enable_module_command: &'static str,
     pub enable_protected_configs: &'static str,
@@ -1671,6 +1711,10 @@ impl Config {
             databases: self.get_int("databases") as usize,
             hz: self.get_int("hz") as u32,
             requirepass: Some(self.get_str("requirepass").to_vec()).filter(|p| !p.is_empty()),
+            aclfile: Some(String::from_utf8_lossy(self.get_str("aclfile")).into_owned())
+                .filter(|f| !f.is_empty()),
+            acllog_max_len: self.get_int("acllog-max-len"),
+            acl_pubsub_all: self.get_enum("acl-pubsub-default") == "allchannels",
             enable_debug_command: self.get_enum("enable-debug-command"),
             enable_module_command: self.get_enum("enable-module-command"),
             enable_protected_configs: self.get_enum("enable-protected-configs"),
@@ -1748,10 +1792,16 @@ pub fn change_dir(path: &[u8]) -> Result<(), ConfigError> {
 /// Rewrites the config file: known directives are updated in place (first occurrence kept,
 /// later ones dropped), values that differ from the default and are not in the file are
 /// appended, and everything else (comments, unknown lines) is preserved.
-pub fn rewrite_file(cfg: &Config, path: &std::path::Path) -> std::io::Result<()> {
+/// `user_lines` replace the file's `user` directives (none when users live in an aclfile).
+pub fn rewrite_file(
+    cfg: &Config,
+    path: &std::path::Path,
+    user_lines: &[String],
+) -> std::io::Result<()> {
     let old = std::fs::read_to_string(path).unwrap_or_default();
     let mut lines: Vec<String> = Vec::new();
     let mut written: HashSet<usize> = HashSet::new();
+    let mut users_written = false;
     const MARKER: &str = "# Generated by CONFIG REWRITE";
     for line in old.lines() {
         if line.trim() == MARKER {
@@ -1765,6 +1815,13 @@ pub fn rewrite_file(cfg: &Config, path: &std::path::Path) -> std::io::Result<()>
         let name = split_args(trimmed.as_bytes())
             .and_then(|a| a.into_iter().next())
             .map(|n| String::from_utf8_lossy(&n).to_ascii_lowercase());
+        if name.as_deref() == Some("user") {
+            if !users_written {
+                lines.extend(user_lines.iter().cloned());
+                users_written = true;
+            }
+            continue;
+        }
         match name.as_deref().and_then(lookup) {
             Some(idx) if DEFS[idx].flags & HIDDEN == 0 => {
                 if written.insert(idx) {
@@ -1788,6 +1845,12 @@ pub fn rewrite_file(cfg: &Config, path: &std::path::Path) -> std::io::Result<()>
             appended = true;
         }
         lines.extend(directive_lines(cfg, idx));
+    }
+    if !users_written && !user_lines.is_empty() {
+        if !appended {
+            lines.push(MARKER.to_string());
+        }
+        lines.extend(user_lines.iter().cloned());
     }
     let mut text = lines.join("\n");
     text.push('\n');

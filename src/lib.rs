@@ -1,5 +1,6 @@
 //! cinnabar: a Redis-compatible in-memory data server. Start at ARCHITECTURE.md.
 
+pub mod acl;
 pub mod alloc;
 pub mod clock;
 pub mod cmd;

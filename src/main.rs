@@ -77,6 +77,15 @@ fn main() {
         }
     }
     let mut ex = Executor::new(cfg);
+    let aclfile = ex.settings.aclfile.clone();
+    if let Err(lines) =
+        cinnabar::acl::file::load_at_startup(&mut ex.acl, &ex.cfg.users, aclfile.as_deref())
+    {
+        for l in lines {
+            tracing::warn!("{l}");
+        }
+        std::process::exit(1);
+    }
     let mut server = match cinnabar::net::Server::bind(&mut ex) {
         Ok(s) => s,
         Err(e) => {

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::acl::log::{Context, Reason};
 use crate::cmd::args::{eq, int};
 use crate::cmd::meta_gen as m;
 use crate::cmd::table::Handler;
@@ -55,7 +56,8 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     }
     let c = &mut *ctx.client;
     c.flags &= !(cf::NO_EVICT | cf::NO_TOUCH | cf::MULTI | cf::MONITOR);
-    c.authenticated = ctx.ex.settings.requirepass.is_none();
+    c.user = crate::acl::DEFAULT_USER;
+    c.authenticated = ctx.ex.acl.default_authenticated();
     ctx.ex.unsubscribe_all(ctx.client);
     ctx.ex.discard_transaction(ctx.client);
     ctx.ex.disable_tracking(ctx.client);
@@ -73,26 +75,29 @@ pub fn select(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Checks a password for the default user (the only user until ACL arrives).
+/// Authenticates the connection as `user` (Redis's ACLAuthenticateUser); a failure is logged.
 fn check_auth(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
-    let ok = eq(user, "default")
-        && match &ctx.ex.settings.requirepass {
-            None => true,
-            Some(p) => p.as_slice() == pass,
-        };
-    if ok {
+    if let Some(id) = ctx.ex.acl.authenticate(user, pass) {
         ctx.client.authenticated = true;
-        Ok(())
-    } else {
-        Err(err::WRONGPASS.into())
+        ctx.client.user = id;
+        return Ok(());
     }
+    let context = if ctx.client.multi.is_some() {
+        Context::Multi
+    } else {
+        Context::Toplevel
+    };
+    let object = ctx.argv[0];
+    ctx.ex
+        .acl_log(ctx.client, Reason::Auth, context, object, user, ctx.now_ms);
+    Err(err::WRONGPASS.into())
 }
 
 pub fn auth(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args().rest();
     match args {
         [pass] => {
-            if ctx.ex.settings.requirepass.is_none() {
+            if ctx.ex.acl.default_user().nopass {
                 return Err(err::AUTH_NO_PASSWORD.into());
             }
             check_auth(ctx, b"default", pass)?;
@@ -114,19 +119,17 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
         }
         ver = Some(v);
     }
-    let mut auth = None;
     let mut setname = None;
+    // AUTH takes effect as it is read, before later options are checked (as in Redis).
     while let Some(opt) = args.next() {
         if eq(opt, "AUTH") && args.remaining() >= 2 {
-            auth = Some((args.bytes()?, args.bytes()?));
+            let (user, pass) = (args.bytes()?, args.bytes()?);
+            check_auth(ctx, user, pass)?;
         } else if eq(opt, "SETNAME") && args.remaining() >= 1 {
             setname = Some(args.bytes()?);
         } else {
             return Err(err::hello_syntax(opt));
         }
-    }
-    if let Some((user, pass)) = auth {
-        check_auth(ctx, user, pass)?;
     }
     if !ctx.client.authenticated {
         return Err(err::HELLO_NOAUTH.into());
@@ -463,13 +466,13 @@ fn unknown_type(name: &[u8]) -> CmdError {
 }
 
 /// One CLIENT LIST line (Redis's catClientInfoString, with 7.2's lib-name / lib-ver).
-fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
+pub fn client_info_line(c: &Client, user: &[u8], now_ms: i64, out: &mut String) {
     let pending = c.pending_output();
     let _ = writeln!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem={} \
-         tot-mem={} events=r{} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+         tot-mem={} events=r{} cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -494,6 +497,7 @@ fn client_info_line(c: &Client, now_ms: i64, out: &mut String) {
         c.total_memory(),
         if pending > 0 { "w" } else { "" },
         c.last_cmd,
+        String::from_utf8_lossy(user),
         tracking_redirect(c),
         c.out.proto as u8,
         String::from_utf8_lossy(c.lib_name.as_deref().unwrap_or(b"")),
@@ -513,6 +517,9 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
     let args = ctx.args().rest();
     let now = ctx.now_ms;
     let mut text = String::new();
+    let acl = &ctx.ex.acl;
+    let client_info_line =
+        |c: &Client, now, text: &mut String| client_info_line(c, &acl.user(c.user).name, now, text);
     if args.len() == 2 && eq(args[0], "TYPE") {
         let t = client_type_by_name(args[1]).ok_or_else(|| unknown_type(args[1]))?;
         for c in all_clients(ctx) {
@@ -544,7 +551,8 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
 
 pub fn client_info(ctx: &mut Ctx) -> CmdResult {
     let mut text = String::new();
-    client_info_line(ctx.client, ctx.now_ms, &mut text);
+    let user = &ctx.ex.acl.user(ctx.client.user).name;
+    client_info_line(ctx.client, user, ctx.now_ms, &mut text);
     ctx.out().verbatim(b"txt", text.as_bytes());
     Ok(())
 }
@@ -556,6 +564,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
     let mut id: Option<u64> = None;
     let mut ctype: Option<ClientType> = None;
     let mut maxage: Option<i64> = None;
+    let mut user: Option<crate::acl::UserId> = None;
     let mut skipme = true;
     let old_style = args.len() == 1;
     if old_style {
@@ -579,9 +588,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             } else if eq(opt, "LADDR") {
                 laddr = Some(v);
             } else if eq(opt, "USER") {
-                if !eq(v, "default") {
-                    return Err(err::no_such_user(v));
-                }
+                user = Some(ctx.ex.acl.find(v).ok_or_else(|| err::no_such_user(v))?);
             } else if eq(opt, "SKIPME") {
                 skipme = if eq(v, "YES") {
                     true
@@ -607,6 +614,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             && ctype.is_none_or(|t| client_type(c) == t)
             && id.is_none_or(|i| c.id == i)
             && maxage.is_none_or(|secs| (now - c.created_ms) / 1000 >= secs)
+            && user.is_none_or(|u| c.user == u)
     };
     let mut killed = 0i64;
     let victims: Vec<usize> = ctx

@@ -116,7 +116,13 @@ pub fn command_keys(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
         .key_specs
         .iter()
         .any(|ks| ks.flags & key_flag::VARIABLE_FLAGS != 0);
-    if has_keyspec && !has_varflags {
+    // An incomplete spec (MIGRATE's key or KEYS, SORT's STORE) cannot be trusted: the
+    // command's own key finder decides, as Redis's getKeysUsingKeySpecs fails over to it.
+    let incomplete = meta
+        .key_specs
+        .iter()
+        .any(|ks| ks.flags & key_flag::INCOMPLETE != 0);
+    if has_keyspec && !has_varflags && !incomplete {
         if let Some(k) = keys_from_specs(meta, argv) {
             return Some(k);
         }
@@ -125,7 +131,7 @@ pub fn command_keys(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
         return Some(keys);
     }
     // Commands whose flags vary with the arguments: the specs still locate the keys.
-    if has_varflags {
+    if has_varflags || incomplete {
         return keys_from_specs(meta, argv);
     }
     None

@@ -73,6 +73,11 @@ pub fn sort_ro(ctx: &mut Ctx) -> CmdResult {
     sort_generic(ctx, true)
 }
 
+/// May the client's user read every key with this command (SORT's BY and GET patterns)?
+fn reads_any_key(ctx: &Ctx) -> bool {
+    ctx.ex.acl_reads_any_key(ctx.client.user, ctx.cmd, ctx.argv)
+}
+
 fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let argv = ctx.argv;
     let (mut desc, mut alpha, mut dontsort) = (false, false, false);
@@ -104,9 +109,15 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
             sortby = Some(argv[j + 1]);
             if !argv[j + 1].contains(&b'*') {
                 dontsort = true;
+            } else if !reads_any_key(ctx) {
+                // A pattern may name any key: only a user who may read every key uses one.
+                return Err(err::SORT_BY_ACL.into());
             }
             j += 1;
         } else if eq(a, "get") && left >= 1 {
+            if !reads_any_key(ctx) {
+                return Err(err::SORT_GET_ACL.into());
+            }
             gets.push(argv[j + 1]);
             j += 1;
         } else {

@@ -43,8 +43,9 @@ impl Command {
 
 pub struct CommandTable {
     by_name: HashMap<Vec<u8>, Command>,
-    /// Full names by statistics id (INFO commandstats).
-    pub stat_names: Vec<&'static str>,
+    /// Metadata by command id: the statistics index (INFO commandstats) and the bit ACL
+    /// selectors give the command. Renamed and disabled commands keep theirs.
+    pub metas: Vec<&'static CommandMeta>,
 }
 
 /// Longest command name looked up (longer names are unknown).
@@ -61,15 +62,15 @@ impl CommandTable {
         }
         let mut table = CommandTable {
             by_name: HashMap::default(),
-            stat_names: Vec::new(),
+            metas: Vec::new(),
         };
         for meta in super::meta_gen::ALL {
             let cmd = if meta.is_container() {
                 let mut subs = HashMap::default();
                 for sub in meta.subcommands {
                     if let Some(h) = handlers.get(sub.name) {
-                        let id = table.stat_names.len();
-                        table.stat_names.push(sub.name);
+                        let id = table.metas.len();
+                        table.metas.push(sub);
                         let short = sub.short_name().as_bytes().to_vec();
                         subs.insert(
                             short,
@@ -86,8 +87,8 @@ impl CommandTable {
                 if subs.is_empty() {
                     continue;
                 }
-                let id = table.stat_names.len();
-                table.stat_names.push(meta.name);
+                let id = table.metas.len();
+                table.metas.push(meta);
                 Command {
                     meta,
                     handler: None,
@@ -99,8 +100,8 @@ impl CommandTable {
                 let Some(h) = handlers.get(meta.name) else {
                     continue;
                 };
-                let id = table.stat_names.len();
-                table.stat_names.push(meta.name);
+                let id = table.metas.len();
+                table.metas.push(meta);
                 Command {
                     meta,
                     handler: Some(*h),

@@ -1,5 +1,6 @@
 //! The "transactions" group: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 
+use crate::acl::log::Context;
 use crate::cmd::meta_gen as m;
 use crate::cmd::table::Handler;
 use crate::exec::client::flags as cf;
@@ -48,6 +49,17 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     ctx.out().array(queued.len());
     for (cmd, argv) in queued {
         let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+        // Permissions are checked again: the user's rules may have changed since queueing.
+        let user = ctx.client.user;
+        if let Err(d) = ctx
+            .ex
+            .acl_check(ctx.client, user, cmd, &argv, Context::Multi, ctx.now_ms)
+        {
+            let e = err::noperm_in_exec(d);
+            ctx.out().error(e.text());
+            ctx.ex.stats.count_error(e.code());
+            continue;
+        }
         // Blocking commands inside a transaction behave as their non-blocking forms.
         ctx.ex.call_queued(ctx.client, cmd, &argv);
     }

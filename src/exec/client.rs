@@ -107,6 +107,8 @@ pub struct Client {
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,
     pub authenticated: bool,
+    /// The user this connection runs as (the default user until AUTH says otherwise).
+    pub user: crate::acl::UserId,
     pub flags: u32,
     pub reply_mode: ReplyMode,
     pub created_ms: i64,
@@ -163,6 +165,7 @@ impl Client {
             lib_name: None,
             lib_ver: None,
             authenticated: false,
+            user: crate::acl::DEFAULT_USER,
             flags: 0,
             reply_mode: ReplyMode::On,
             created_ms: now_ms,

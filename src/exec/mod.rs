@@ -4,6 +4,7 @@
 //! The network layer hands it one client's argv at a time and afterwards writes out whatever
 //! landed in reply buffers. Sans I/O: nothing here touches a socket or a file.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod evict;
@@ -246,6 +247,8 @@ pub struct Executor {
     pub prop: propagate::Propagation,
     /// The append-only file.
     pub aof: crate::persist::aof::Aof,
+    /// Users and their permissions, and the ACL log.
+    pub acl: crate::acl::Acl,
 }
 
 /// State saved when a command starts, for propagating it when it ends.
@@ -298,7 +301,7 @@ impl Executor {
             client_count: 0,
             next_client_id: 1,
             clock,
-            stats: Stats::new(table.stat_names.len()),
+            stats: Stats::new(table.metas.len()),
             dirty: 0,
             lastsave_unix: now / 1000,
             run_id,
@@ -346,8 +349,11 @@ impl Executor {
             oom_at_command_start: false,
             prop: propagate::Propagation::default(),
             aof: crate::persist::aof::Aof::default(),
+            acl: crate::acl::Acl::new(),
         };
         ex.apply_config();
+        ex.acl
+            .set_default_password(ex.settings.requirepass.as_deref());
         ex
     }
 
@@ -355,6 +361,7 @@ impl Executor {
     pub fn apply_config(&mut self) {
         self.settings = self.cfg.settings();
         self.hz = self.settings.hz;
+        self.acl.pubsub_all = self.settings.acl_pubsub_all;
         let f = self.settings.notify_flags;
         let track = f & config::notify::NEW != 0
             && f & (config::notify::KEYSPACE | config::notify::KEYEVENT) != 0;
@@ -387,7 +394,7 @@ impl Executor {
         c.addr = addr;
         c.laddr = laddr;
         c.fd = fd;
-        c.authenticated = self.settings.requirepass.is_none();
+        c.authenticated = self.acl.default_authenticated();
         if unix {
             c.flags |= cf::UNIX_SOCKET;
         }
@@ -554,9 +561,14 @@ impl Executor {
         if argv.is_empty() {
             return true;
         }
-        let resolved = self
-            .resolve(argv)
-            .map(|cmd| (cmd, self.check_allowed(client, cmd, argv)));
+        let resolved = match self.resolve(argv) {
+            Ok(cmd) => {
+                // The ACL log's client line names the command being checked.
+                client.last_cmd = cmd.meta.name;
+                Ok((cmd, self.check_allowed(client, cmd, argv, now_ms)))
+            }
+            Err(e) => Err(e),
+        };
         if let Ok((cmd, Ok(()))) = &resolved {
             if self.must_postpone(client, cmd, argv, now_ms) {
                 self.postpone(client);
@@ -705,7 +717,13 @@ impl Executor {
     }
 
     /// Checks run after lookup and before the handler, in Redis's order.
-    fn check_allowed(&self, client: &Client, cmd: &Command, argv: &[&[u8]]) -> CmdResult {
+    fn check_allowed(
+        &mut self,
+        client: &Client,
+        cmd: &Command,
+        argv: &[&[u8]],
+        now_ms: i64,
+    ) -> CmdResult {
         let meta: &CommandMeta = cmd.meta;
         if meta.has(flag::PROTECTED) {
             let debug = meta.name.starts_with("debug");
@@ -723,11 +741,19 @@ impl Executor {
                 });
             }
         }
-        if !client.authenticated && !meta.has(flag::NO_AUTH) {
+        if self.acl.auth_required(client.authenticated) && !meta.has(flag::NO_AUTH) {
             return Err(err::NOAUTH.into());
         }
         if client.multi.is_some() && meta.has(flag::NO_MULTI) {
             return Err(err::NOT_ALLOWED_IN_MULTI.into());
+        }
+        let context = if client.multi.is_some() {
+            crate::acl::log::Context::Multi
+        } else {
+            crate::acl::log::Context::Toplevel
+        };
+        if let Err(d) = self.acl_check(client, client.user, cmd, argv, context, now_ms) {
+            return Err(Self::noperm(cmd, d));
         }
         // Over maxmemory with nothing left to evict: commands that may grow memory are refused
         // (and anything queued in MULTI, which would hold memory until EXEC).

@@ -128,6 +128,44 @@ pub fn redacted_argv<'a>(argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
         for a in out.iter_mut().skip(1) {
             *a = REDACTED;
         }
+    } else if name.eq_ignore_ascii_case(b"acl")
+        && out
+            .get(1)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"setuser"))
+    {
+        for a in out.iter_mut().skip(2) {
+            *a = REDACTED;
+        }
+    } else if name.eq_ignore_ascii_case(b"migrate") {
+        // AUTH <password> and AUTH2 <username> <password>, before KEYS.
+        let mut i = 6;
+        while i < out.len() {
+            if out[i].eq_ignore_ascii_case(b"AUTH") && i + 1 < out.len() {
+                out[i + 1] = REDACTED;
+                i += 2;
+            } else if out[i].eq_ignore_ascii_case(b"AUTH2") && i + 2 < out.len() {
+                out[i + 1] = REDACTED;
+                out[i + 2] = REDACTED;
+                i += 3;
+            } else if out[i].eq_ignore_ascii_case(b"KEYS") {
+                break;
+            } else {
+                i += 1;
+            }
+        }
+    } else if name.eq_ignore_ascii_case(b"config")
+        && out.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"set"))
+    {
+        // Values of sensitive parameters (requirepass, masterauth...).
+        let mut i = 2;
+        while i + 1 < out.len() {
+            let sensitive = crate::config::lookup(&String::from_utf8_lossy(out[i]))
+                .is_some_and(|d| crate::config::DEFS[d].flags & crate::config::SENSITIVE != 0);
+            if sensitive {
+                out[i + 1] = REDACTED;
+            }
+            i += 2;
+        }
     } else if name.eq_ignore_ascii_case(b"hello") {
         let mut i = 2;
         while i < out.len() {

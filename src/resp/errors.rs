@@ -744,6 +744,103 @@ pub const SCRIPT_DEBUG_MODE: &str = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
 pub const SCRIPT_DEBUG_UNSUPPORTED: &str =
     "ERR SCRIPT DEBUG YES/SYNC is not supported: cinnabar has no Lua debugger";
 
+// ACL rules (Redis's ACLSetUserStringError) and the ACL command.
+pub const ACL_RULE_SYNTAX: &str = "Syntax error";
+pub const ACL_RULE_UNKNOWN_COMMAND: &str = "Unknown command or category name in ACL";
+pub const ACL_RULE_KEY_AFTER_ALL: &str = "Adding a pattern after the * pattern (or the 'allkeys' \
+     flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty \
+     list of patterns";
+pub const ACL_RULE_CHANNEL_AFTER_ALL: &str = "Adding a pattern after the * pattern (or the \
+     'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to \
+     start with an empty list of channels";
+pub const ACL_RULE_NO_SUCH_PASSWORD: &str =
+    "The password you are trying to remove from the user does not exist";
+pub const ACL_RULE_BAD_HASH: &str = "The password hash must be exactly 64 characters and \
+     contain only lowercase hexadecimal characters";
+pub const ACL_RULE_FIRST_ARG_OF_SUBCOMMAND: &str =
+    "Allowing first-arg of a subcommand is not supported";
+pub const ACL_RULE_DUPLICATE_USER: &str =
+    "Duplicate user found. A user can only be defined once in config files";
+pub const ACL_USERNAME_SPACES: &str = "ERR Usernames can't contain spaces or null characters";
+pub const ACL_DELETE_DEFAULT: &str = "ERR The 'default' user cannot be removed";
+pub const ACL_NO_FILE: &str = "ERR This Redis instance is not configured to use an ACL file. \
+     You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE \
+     (assuming you have a Redis configuration file set) in order to store users in the Redis \
+     configuration.";
+pub const ACL_SAVE_FAILED: &str = "ERR There was an error trying to save the ACLs. Please check \
+     the server logs for more information";
+pub const ACL_GENPASS_BITS: &str = "ERR ACL GENPASS argument must be the number of bits for the \
+     output password, a positive number up to 4096";
+pub const NOPERM_COMMAND_PREFIX: &str = "NOPERM this user has no permissions to run the '";
+pub const NOPERM_KEY: &str =
+    "NOPERM this user has no permissions to access one of the keys used as arguments";
+pub const NOPERM_CHANNEL: &str =
+    "NOPERM this user has no permissions to access one of the channels used as arguments";
+pub const NOPERM_EXEC_PREFIX: &str = "NOPERM ACLs rules changed between the moment the \
+     transaction was accumulated and the EXEC call. This command is no longer allowed for the \
+     following reason: ";
+pub const NOPERM_EXEC_COMMAND: &str = "no permission to execute the command or subcommand";
+pub const NOPERM_EXEC_KEY: &str = "no permission to touch the specified keys";
+pub const NOPERM_EXEC_CHANNEL: &str =
+    "no permission to access one of the channels used as arguments";
+pub const SCRIPT_ACL_COMMAND: &str =
+    "ERR The user executing the script can't run this command or subcommand";
+pub const SCRIPT_ACL_KEY: &str = "ERR The user executing the script can't access at least one \
+     of the keys mentioned in the command arguments";
+pub const SCRIPT_ACL_CHANNEL: &str =
+    "ERR The user executing the script can't publish to the channel mentioned in the command";
+pub const SORT_BY_ACL: &str = "ERR BY option of SORT denied due to insufficient ACL permissions.";
+pub const SORT_GET_ACL: &str = "ERR GET option of SORT denied due to insufficient ACL permissions.";
+
+/// ACL SETUSER's refusal of one rule.
+pub fn acl_setuser_rule(rule: &[u8], why: &str) -> CmdError {
+    let mut t = b"ERR Error in ACL SETUSER modifier '".to_vec();
+    t.extend_from_slice(rule);
+    t.extend_from_slice(b"': ");
+    t.extend_from_slice(why.as_bytes());
+    CmdError::owned(t)
+}
+
+pub fn acl_unmatched_paren(arg: &[u8]) -> CmdError {
+    detailed(
+        "ERR Unmatched parenthesis in acl selector starting at '",
+        arg,
+        "'.",
+    )
+}
+
+pub fn acl_unknown_category(name: &[u8]) -> CmdError {
+    detailed("ERR Unknown category '", c_trunc(name, 128), "'")
+}
+
+pub fn acl_dryrun_no_user(name: &[u8]) -> CmdError {
+    detailed("ERR User '", name, "' not found")
+}
+
+pub fn acl_dryrun_no_command(name: &[u8]) -> CmdError {
+    detailed("ERR Command '", name, "' not found")
+}
+
+pub fn noperm_command(fullname: &str) -> CmdError {
+    detailed(NOPERM_COMMAND_PREFIX, fullname.as_bytes(), "' command")
+}
+
+/// A queued command the user may no longer run when EXEC comes.
+pub fn noperm_in_exec(d: crate::acl::check::Denied) -> CmdError {
+    use crate::acl::check::Denied;
+    let why = match d {
+        Denied::Command => NOPERM_EXEC_COMMAND,
+        Denied::Key(_) => NOPERM_EXEC_KEY,
+        Denied::Channel(_) => NOPERM_EXEC_CHANNEL,
+    };
+    detailed(NOPERM_EXEC_PREFIX, why.as_bytes(), "")
+}
+
+/// An ACL file that did not load (the text lists every problem).
+pub fn acl_load_failed(errors: &str) -> CmdError {
+    detailed("ERR ", errors.as_bytes(), "")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

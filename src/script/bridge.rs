@@ -19,6 +19,8 @@ use std::time::Instant;
 
 use mlua::ffi::{self, lua_State};
 
+use crate::acl::check::Denied;
+use crate::acl::log::Context;
 use crate::cmd::meta::flag;
 use crate::cmd::table::Command;
 use crate::exec::{Client, Executor};
@@ -241,6 +243,32 @@ pub unsafe extern "C-unwind" fn redis_pcall(l: *mut lua_State) -> c_int {
 
 /// Runs the command in the arguments. Returns the number of results, or -1 with an error
 /// table on the stack when `raise` is set and the call failed.
+/// The arguments of a redis lib call as bytes (Redis's luaArgsToRedisArgv): `buf` holds
+/// them back to back, `pos` their spans.
+pub unsafe fn collect_args(
+    l: *mut lua_State,
+    buf: &mut Vec<u8>,
+    pos: &mut Vec<(usize, usize)>,
+) -> Result<(), &'static str> {
+    let argc = unsafe { ffi::lua_gettop(l) };
+    if argc == 0 {
+        return Err(err::LUA_NO_ARGS);
+    }
+    buf.clear();
+    pos.clear();
+    for i in 1..=argc {
+        let start = buf.len();
+        match unsafe { ffi::lua_type(l, i) } {
+            ffi::LUA_TSTRING => buf.extend_from_slice(unsafe { str_at(l, i) }),
+            // Not lua_tolstring: Lua's %.14g would lose digits (Redis prints %.17g).
+            ffi::LUA_TNUMBER => crate::util::num::push_g17(buf, unsafe { ffi::lua_tonumber(l, i) }),
+            _ => return Err(err::LUA_BAD_ARG_TYPE),
+        }
+        pos.push((start, buf.len()));
+    }
+    Ok(())
+}
+
 unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
     let b = unsafe { bridge() };
     let fail = |l, text: &[u8]| {
@@ -251,23 +279,8 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
             1
         }
     };
-    let argc = unsafe { ffi::lua_gettop(l) };
-    if argc == 0 {
-        return fail(l, err::LUA_NO_ARGS.as_bytes());
-    }
-    b.argbuf.clear();
-    b.argpos.clear();
-    for i in 1..=argc {
-        let start = b.argbuf.len();
-        match unsafe { ffi::lua_type(l, i) } {
-            ffi::LUA_TSTRING => b.argbuf.extend_from_slice(unsafe { str_at(l, i) }),
-            // Not lua_tolstring: Lua's %.14g would lose digits (Redis prints %.17g).
-            ffi::LUA_TNUMBER => {
-                crate::util::num::push_g17(&mut b.argbuf, unsafe { ffi::lua_tonumber(l, i) })
-            }
-            _ => return fail(l, err::LUA_BAD_ARG_TYPE.as_bytes()),
-        }
-        b.argpos.push((start, b.argbuf.len()));
+    if let Err(e) = unsafe { collect_args(l, &mut b.argbuf, &mut b.argpos) } {
+        return fail(l, e.as_bytes());
     }
     // The argv slices live in a reused vector (no allocation per call); they borrow `argbuf`,
     // which stays untouched until the vector is cleared below.
@@ -305,6 +318,9 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
         ex.track_script_keys(caller, b.command());
     }
     let fake = &mut *b.fake;
+    // Commands that check permissions themselves (SORT) see the caller's user.
+    // SAFETY: as above, the caller lives until the run ends.
+    fake.user = unsafe { (*b.caller).user };
     fake.out.buf.clear();
     ex.call(fake, cmd, &argv, Instant::now(), b.now_ms, true);
     argv.clear();
@@ -330,7 +346,7 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
 /// and its arity, whether scripts may call it, read-only runs, a state that refuses writes
 /// (until the script's first write), memory. A refusal names the command when it was found.
 fn check_call(
-    ex: &Executor,
+    ex: &mut Executor,
     b: &Bridge,
     argv: &[&[u8]],
 ) -> Result<&'static Command, (Option<&'static Command>, CmdError)> {
@@ -347,6 +363,17 @@ fn check_call(
     }
     if cmd.meta.has(flag::NOSCRIPT) && !ex.script_deny_disabled {
         return refuse(err::LUA_NOT_ALLOWED.into());
+    }
+    // The script runs with its caller's permissions; a refusal is logged for the caller.
+    // SAFETY: the caller is out of the client table while its script runs, and lives until
+    // the run ends.
+    let caller = unsafe { &*b.caller };
+    if let Err(d) = ex.acl_check(caller, caller.user, cmd, argv, Context::Lua, b.now_ms) {
+        return refuse(match d {
+            Denied::Command => err::SCRIPT_ACL_COMMAND.into(),
+            Denied::Key(_) => err::SCRIPT_ACL_KEY.into(),
+            Denied::Channel(_) => err::SCRIPT_ACL_CHANNEL.into(),
+        });
     }
     // May-replicate commands (PUBLISH ...) count as writes: read-only scripts then run
     // during CLIENT PAUSE WRITE, as in Redis.

@@ -830,19 +830,28 @@ unsafe extern "C-unwind" fn lib_set_repl(l: *mut lua_State) -> c_int {
     0
 }
 
+/// redis.acl_check_cmd(command, args...): may the script's caller run it? (No log entry.)
 unsafe extern "C-unwind" fn lib_acl_check_cmd(l: *mut lua_State) -> c_int {
     unsafe {
-        let argc = ffi::lua_gettop(l);
-        if argc == 0 {
-            return raise(l, err::LUA_ACL_CHECK_UNKNOWN);
+        let (mut buf, mut pos) = (Vec::new(), Vec::new());
+        if let Err(e) = bridge::collect_args(l, &mut buf, &mut pos) {
+            return raise(l, e);
         }
-        let name = str_at(l, 1);
-        let known = bridge::with_running(|b| (*b.ex).table.get(name).is_some()) == Some(true);
-        if !known {
-            return raise(l, err::LUA_ACL_CHECK_UNKNOWN);
+        let argv: Vec<&[u8]> = pos.iter().map(|&(s, e)| &buf[s..e]).collect();
+        let verdict = bridge::with_running(|b| {
+            let ex = &*b.ex;
+            let table = ex.table;
+            let cmd = table.get(argv[0]).and_then(|c| match argv.get(1) {
+                Some(sub) if c.is_container() => table.get_sub(c, sub),
+                _ => Some(c),
+            })?;
+            Some(ex.acl_permits((*b.caller).user, cmd, &argv).is_ok())
+        })
+        .flatten();
+        match verdict {
+            Some(allowed) => ffi::lua_pushboolean(l, c_int::from(allowed)),
+            None => return raise(l, err::LUA_ACL_CHECK_UNKNOWN),
         }
-        // Every user may run every command until ACL users exist.
-        ffi::lua_pushboolean(l, 1);
     }
     1
 }

@@ -110,6 +110,14 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     let maxmemory_was = ctx.ex.settings.maxmemory;
     ctx.ex.cfg = staged;
     ctx.ex.apply_config();
+    // requirepass is the default user's password (Redis's ACLUpdateDefaultUserPassword).
+    if changes
+        .iter()
+        .any(|(idx, _)| DEFS[*idx].name == "requirepass")
+    {
+        let password = ctx.ex.settings.requirepass.clone();
+        ctx.ex.acl.set_default_password(password.as_deref());
+    }
     // A lower limit evicts at once (Redis's updateMaxmemory).
     let maxmemory = ctx.ex.settings.maxmemory;
     if maxmemory != 0 && maxmemory != maxmemory_was {
@@ -151,7 +159,17 @@ pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
     let Some(path) = ctx.ex.cfg.file.clone() else {
         return Err(err::NO_CONFIG_FILE.into());
     };
-    match config::rewrite_file(&ctx.ex.cfg, &path) {
+    // Users are rewritten too, unless they live in an ACL file.
+    let user_lines: Vec<String> = if ctx.ex.settings.aclfile.is_some() {
+        Vec::new()
+    } else {
+        ctx.ex
+            .acl
+            .users()
+            .map(|u| String::from_utf8_lossy(&crate::acl::describe::user_line(u)).into_owned())
+            .collect()
+    };
+    match config::rewrite_file(&ctx.ex.cfg, &path, &user_lines) {
         Ok(()) => {
             tracing::info!("CONFIG REWRITE executed with success.");
             ctx.out().ok();

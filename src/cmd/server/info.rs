@@ -263,7 +263,9 @@ pub fn render(
              dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
              io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
              reply_buffer_shrinks:{}\r\nreply_buffer_expands:{}\r\n\
-             client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+             client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\
+             acl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\n\
+             acl_access_denied_channel:{}\r\n",
             st.total_connections_received,
             st.total_commands_processed,
             st.instantaneous_ops(),
@@ -293,6 +295,10 @@ pub fn render(
             st.reply_buffer_expands,
             st.client_query_buffer_limit_disconnections,
             st.client_output_buffer_limit_disconnections,
+            ex.acl.denied.auth,
+            ex.acl.denied.cmd,
+            ex.acl.denied.key,
+            ex.acl.denied.channel,
         );
     }
     if has("replication") {
@@ -322,7 +328,7 @@ pub fn render(
     }
     if has("commandstats") {
         section(&mut s, "Commandstats");
-        for (i, name) in ex.table.stat_names.iter().enumerate() {
+        for (i, name) in ex.table.metas.iter().map(|m| m.name).enumerate() {
             let c = &ex.stats.cmd[i];
             if c.calls == 0 && c.rejected_calls == 0 && c.failed_calls == 0 {
                 continue;
@@ -351,7 +357,7 @@ pub fn render(
     }
     if has("latencystats") {
         section(&mut s, "Latencystats");
-        for (i, name) in ex.table.stat_names.iter().enumerate() {
+        for (i, name) in ex.table.metas.iter().map(|m| m.name).enumerate() {
             let hist = &ex.stats.cmd[i].hist;
             let total: u64 = hist.iter().sum();
             if total == 0 {

@@ -1,6 +1,7 @@
 //! The "server" group: INFO, CONFIG, COMMAND, DEBUG, FLUSHDB/FLUSHALL, DBSIZE, TIME,
 //! LASTSAVE, SHUTDOWN.
 
+pub mod acl;
 pub mod config_cmd;
 pub mod debug;
 pub mod info;
@@ -336,6 +337,19 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
+    (&m::ACL_SETUSER, acl::acl_setuser),
+    (&m::ACL_DELUSER, acl::acl_deluser),
+    (&m::ACL_GETUSER, acl::acl_getuser),
+    (&m::ACL_LIST, acl::acl_list),
+    (&m::ACL_USERS, acl::acl_users),
+    (&m::ACL_WHOAMI, acl::acl_whoami),
+    (&m::ACL_CAT, acl::acl_cat),
+    (&m::ACL_GENPASS, acl::acl_genpass),
+    (&m::ACL_LOG, acl::acl_log),
+    (&m::ACL_DRYRUN, acl::acl_dryrun),
+    (&m::ACL_LOAD, acl::acl_load),
+    (&m::ACL_SAVE, acl::acl_save),
+    (&m::ACL_HELP, acl::acl_help),
     (&m::DBSIZE, dbsize),
     (&m::TIME, time),
     (&m::LASTSAVE, lastsave),
