@@ -98,3 +98,115 @@ pub fn total_system_memory() -> u64 {
         0
     }
 }
+
+#[cfg(jemalloc)]
+mod jemalloc {
+    use std::ffi::{c_char, c_int, c_void, CStr};
+
+    extern "C" {
+        fn mallctl(
+            name: *const c_char,
+            oldp: *mut c_void,
+            oldlenp: *mut usize,
+            newp: *mut c_void,
+            newlen: usize,
+        ) -> c_int;
+        fn malloc_stats_print(
+            write_cb: Option<unsafe extern "C" fn(*mut c_void, *const c_char)>,
+            cbopaque: *mut c_void,
+            opts: *const c_char,
+        );
+    }
+
+    /// jemalloc's version, "5.3.0-0-g<hash>".
+    pub fn version() -> String {
+        let mut v: *const c_char = std::ptr::null();
+        let mut len = std::mem::size_of::<*const c_char>();
+        // SAFETY: "version" reads a `const char *` into `v`, whose size we pass.
+        let rc = unsafe {
+            mallctl(
+                c"version".as_ptr(),
+                (&mut v as *mut *const c_char).cast(),
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        if rc != 0 || v.is_null() {
+            return String::new();
+        }
+        // SAFETY: jemalloc returns a static NUL-terminated string.
+        unsafe { CStr::from_ptr(v) }.to_string_lossy().into_owned()
+    }
+
+    unsafe extern "C" fn append(opaque: *mut c_void, text: *const c_char) {
+        // SAFETY: `opaque` is the String passed below; `text` is NUL-terminated.
+        unsafe {
+            let out = &mut *opaque.cast::<String>();
+            out.push_str(&CStr::from_ptr(text).to_string_lossy());
+        }
+    }
+
+    /// malloc_stats_print's report (MEMORY MALLOC-STATS).
+    pub fn stats() -> String {
+        let mut out = String::new();
+        // SAFETY: the callback only appends to `out`, which outlives the call.
+        unsafe {
+            malloc_stats_print(
+                Some(append),
+                (&mut out as *mut String).cast(),
+                std::ptr::null(),
+            )
+        };
+        out
+    }
+
+    /// Returns dirty pages of every arena to the system (MEMORY PURGE).
+    pub fn purge() {
+        // MALLCTL_ARENAS_ALL is 4096.
+        // SAFETY: a void mallctl: no old or new value.
+        unsafe {
+            mallctl(
+                c"arena.4096.purge".as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            );
+        }
+    }
+}
+
+/// The allocator behind malloc, as INFO mem_allocator names it ("jemalloc-5.3.0" or "libc").
+pub fn allocator() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        #[cfg(jemalloc)]
+        {
+            let v = jemalloc::version();
+            format!("jemalloc-{}", v.split('-').next().unwrap_or(""))
+        }
+        #[cfg(not(jemalloc))]
+        {
+            "libc".to_string()
+        }
+    })
+}
+
+/// The allocator's statistics report, if it has one (MEMORY MALLOC-STATS).
+pub fn allocator_stats() -> Option<String> {
+    #[cfg(jemalloc)]
+    {
+        Some(jemalloc::stats())
+    }
+    #[cfg(not(jemalloc))]
+    {
+        None
+    }
+}
+
+/// Asks the allocator to return unused memory to the system (MEMORY PURGE).
+pub fn purge() {
+    #[cfg(jemalloc)]
+    jemalloc::purge();
+}

@@ -124,6 +124,7 @@ pub fn render(
         let (overhead, startup, dataset) = (o.overhead_total, o.startup, o.dataset);
         let (peak_perc, dataset_perc) = (o.peak_percent(), o.dataset_percent());
         let aof_buffer = o.aof_buffer;
+        let allocator = crate::alloc::allocator();
         let not_counted = ex.prop.out.len();
         let total = crate::alloc::total_system_memory();
         let maxmemory = ex.settings.maxmemory;
@@ -164,7 +165,7 @@ pub fn render(
              rss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\n\
              mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:0\r\n\
              mem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{mem_clients}\r\n\
-             mem_cluster_links:0\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\n\
+             mem_cluster_links:0\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:{allocator}\r\nactive_defrag_running:0\r\n\
              lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used),
             human(rss),

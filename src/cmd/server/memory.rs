@@ -195,14 +195,14 @@ pub fn memory_doctor(ctx: &mut Ctx) -> CmdResult {
     } else {
         let mut issues = Vec::new();
         if o.peak as f64 / o.used as f64 > 1.5 {
-            issues.push(" * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n");
+            issues.push(String::from(" * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n"));
         }
         if o.fragmentation() > 1.4 && o.peak as f64 / o.used as f64 <= 1.5 {
-            issues.push(" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"libc\".\n\n");
+            issues.push(" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"ALLOCATOR\".\n\n".replace("ALLOCATOR", crate::alloc::allocator()));
         }
         let nclients = ctx.ex.client_count.max(1) as u64;
         if o.clients_normal / nclients > 200 * 1024 {
-            issues.push(" * Big client buffers: The clients output buffers are in general too big, over 200 KB per client on average. This may result from different causes, like Pub/Sub clients subscribed to channels bot not receiving data fast enough, so that data piles on the Redis instance output buffer, or clients sending commands with large replies or very large sequences of commands in the same pipeline. Please use the CLIENT LIST command in order to investigate the issue if it causes problems in your instance, or to understand better why certain clients are using a big amount of memory.\n\n");
+            issues.push(String::from(" * Big client buffers: The clients output buffers are in general too big, over 200 KB per client on average. This may result from different causes, like Pub/Sub clients subscribed to channels bot not receiving data fast enough, so that data piles on the Redis instance output buffer, or clients sending commands with large replies or very large sequences of commands in the same pipeline. Please use the CLIENT LIST command in order to investigate the issue if it causes problems in your instance, or to understand better why certain clients are using a big amount of memory.\n\n"));
         }
         if issues.is_empty() {
             "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n".to_string()
@@ -211,7 +211,7 @@ pub fn memory_doctor(ctx: &mut Ctx) -> CmdResult {
                 "Sam, I detected a few issues in this Redis instance memory implants:\n\n",
             );
             for i in issues {
-                s.push_str(i);
+                s.push_str(&i);
             }
             s.push_str("I'm here to keep you safe, Sam. I want to help you.\n");
             s
@@ -222,12 +222,14 @@ pub fn memory_doctor(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn memory_malloc_stats(ctx: &mut Ctx) -> CmdResult {
-    ctx.out()
-        .verbatim(b"txt", b"Stats not supported for the current allocator");
+    let report = crate::alloc::allocator_stats()
+        .unwrap_or_else(|| "Stats not supported for the current allocator".to_string());
+    ctx.out().verbatim(b"txt", report.as_bytes());
     Ok(())
 }
 
 pub fn memory_purge(ctx: &mut Ctx) -> CmdResult {
+    crate::alloc::purge();
     ctx.out().ok();
     Ok(())
 }
