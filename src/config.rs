@@ -773,31 +773,31 @@ pub static DEFS: &[Def] = &[
     d("stream-node-max-bytes", NONNEG_MEM, "4096", 0, A),
     d("stream-node-max-entries", NONNEG_I64, "100", 0, A),
     // TLS.
-    d("tls-port", PORT, "0", 0, S),
-    d("tls-cert-file", Kind::Str, "", 0, S),
-    d("tls-key-file", Kind::Str, "", 0, S),
-    d("tls-key-file-pass", Kind::Str, "", SENSITIVE, S),
+    d("tls-port", PORT, "0", 0, A),
+    d("tls-cert-file", Kind::Str, "", 0, A),
+    d("tls-key-file", Kind::Str, "", 0, A),
+    d("tls-key-file-pass", Kind::Str, "", SENSITIVE, A),
     d("tls-client-cert-file", Kind::Str, "", 0, S),
     d("tls-client-key-file", Kind::Str, "", 0, S),
     d("tls-client-key-file-pass", Kind::Str, "", SENSITIVE, S),
     d("tls-dh-params-file", Kind::Str, "", 0, S),
-    d("tls-ca-cert-file", Kind::Str, "", 0, S),
-    d("tls-ca-cert-dir", Kind::Str, "", 0, S),
+    d("tls-ca-cert-file", Kind::Str, "", 0, A),
+    d("tls-ca-cert-dir", Kind::Str, "", 0, A),
     d(
         "tls-auth-clients",
         Kind::Enum(&["no", "yes", "optional"]),
         "yes",
         0,
-        S,
+        A,
     ),
     d("tls-replication", Kind::Bool, "no", 0, S),
     d("tls-cluster", Kind::Bool, "no", 0, S),
-    d("tls-protocols", Kind::Str, "", 0, S),
-    d("tls-ciphers", Kind::Str, "", 0, S),
-    d("tls-ciphersuites", Kind::Str, "", 0, S),
-    d("tls-prefer-server-ciphers", Kind::Bool, "no", 0, S),
-    d("tls-session-caching", Kind::Bool, "yes", 0, S),
-    d("tls-session-cache-size", NONNEG_I32, "20480", 0, S),
+    d("tls-protocols", Kind::Str, "", 0, A),
+    d("tls-ciphers", Kind::Str, "", 0, A),
+    d("tls-ciphersuites", Kind::Str, "", 0, A),
+    d("tls-prefer-server-ciphers", Kind::Bool, "no", 0, A),
+    d("tls-session-caching", Kind::Bool, "yes", 0, A),
+    d("tls-session-cache-size", NONNEG_I32, "20480", 0, A),
     d("tls-session-cache-timeout", NONNEG_I32, "300", 0, S),
     d("use-exit-on-panic", Kind::Bool, "no", HIDDEN, S),
     d("watchdog-period", NONNEG_I32, "0", HIDDEN, S),
@@ -1003,6 +1003,11 @@ impl Config {
             Setting::Str(s) => s,
             other => panic!("{name} is not a string: {other:?}"),
         }
+    }
+
+    /// A string directive as text (lossy for non-UTF-8 bytes).
+    pub fn get_string(&self, name: &str) -> String {
+        String::from_utf8_lossy(self.get_str(name)).into_owned()
     }
 
     pub fn get_enum(&self, name: &str) -> &'static str {
@@ -1605,6 +1610,9 @@ pub struct Settings {
     pub databases: usize,
     pub hz: u32,
     pub requirepass: Option<Vec<u8>>,
+    /// TLS listeners' port (0: none) and the server side's tls-* directives.
+    pub tls_port: u16,
+    pub tls: crate::net::tls::TlsSettings,
     /// The ACL file, if users live in one (aclfile).
     pub aclfile: Option<String>,
     pub acllog_max_len: i64,
@@ -1711,6 +1719,21 @@ impl Config {
             databases: self.get_int("databases") as usize,
             hz: self.get_int("hz") as u32,
             requirepass: Some(self.get_str("requirepass").to_vec()).filter(|p| !p.is_empty()),
+            tls_port: self.get_int("tls-port") as u16,
+            tls: crate::net::tls::TlsSettings {
+                cert_file: self.get_string("tls-cert-file"),
+                key_file: self.get_string("tls-key-file"),
+                key_file_pass: self.get_string("tls-key-file-pass"),
+                ca_cert_file: self.get_string("tls-ca-cert-file"),
+                ca_cert_dir: self.get_string("tls-ca-cert-dir"),
+                auth_clients: self.get_enum("tls-auth-clients"),
+                protocols: self.get_string("tls-protocols"),
+                ciphers: self.get_string("tls-ciphers"),
+                ciphersuites: self.get_string("tls-ciphersuites"),
+                prefer_server_ciphers: self.get_bool("tls-prefer-server-ciphers"),
+                session_caching: self.get_bool("tls-session-caching"),
+                session_cache_size: self.get_int("tls-session-cache-size") as usize,
+            },
             aclfile: Some(String::from_utf8_lossy(self.get_str("aclfile")).into_owned())
                 .filter(|f| !f.is_empty()),
             acllog_max_len: self.get_int("acllog-max-len"),

@@ -88,6 +88,11 @@ fn main() {
     }
     let mut server = match cinnabar::net::Server::bind(&mut ex) {
         Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData && settings.tls_port != 0 => {
+            tracing::warn!("{e}");
+            tracing::warn!("Failed to configure TLS. Check logs for more info.");
+            std::process::exit(1);
+        }
         Err(e) => {
             tracing::warn!(
                 "Failed listening on port {} (tcp), aborting: {e}",

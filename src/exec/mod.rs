@@ -274,6 +274,10 @@ pub struct NetHooks {
     /// # Safety
     /// As `serve`.
     pub rebind: unsafe fn(*mut (), &mut Executor, u16, &[String]) -> std::io::Result<()>,
+    /// Rebuilds the TLS configuration and tls-port listeners (CONFIG SET tls-*).
+    /// # Safety
+    /// As `serve`.
+    pub configure_tls: unsafe fn(*mut (), &mut Executor, &Settings) -> Result<(), String>,
 }
 
 impl Executor {
@@ -503,6 +507,15 @@ impl Executor {
         };
         // SAFETY: the server installed the hooks in `run` and outlives the loop.
         unsafe { (hooks.rebind)(hooks.server, self, port, bind) }
+    }
+
+    /// Applies new TLS settings to the network layer (nothing to do without one).
+    pub fn configure_tls(&mut self, settings: &Settings) -> Result<(), String> {
+        let Some(hooks) = self.net_hooks else {
+            return Ok(());
+        };
+        // SAFETY: the server installed the hooks in `run` and outlives the loop.
+        unsafe { (hooks.configure_tls)(hooks.server, self, settings) }
     }
 
     /// Called from a script past busy-reply-threshold: lets the network layer serve the

@@ -5,11 +5,13 @@ use std::io::{self, Read, Write};
 
 use mio::net::{TcpStream, UnixStream};
 
+use super::tls::TlsStream;
 use crate::resp::parse::RequestParser;
 
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
@@ -17,6 +19,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 
@@ -24,6 +27,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
@@ -31,7 +35,25 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s,
             Stream::Unix(s) => s,
+            Stream::Tls(s) => &mut s.tcp,
         }
+    }
+
+    /// A short read does not prove the socket drained: TLS reads record by record.
+    pub fn short_read_drains(&self) -> bool {
+        !matches!(self, Stream::Tls(_))
+    }
+
+    /// Sends encrypted bytes still buffered (TLS). Ok(true) when nothing is left.
+    pub fn flush_pending(&mut self) -> io::Result<bool> {
+        match self {
+            Stream::Tls(s) => s.flush_pending(),
+            _ => Ok(true),
+        }
+    }
+
+    pub fn has_pending_output(&self) -> bool {
+        matches!(self, Stream::Tls(s) if s.has_pending_output())
     }
 }
 

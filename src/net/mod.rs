@@ -6,10 +6,12 @@
 
 pub mod conn;
 pub mod migrate;
+pub mod tls;
 
 use std::io::{self, ErrorKind, Read};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, UnixListener};
@@ -28,13 +30,26 @@ const LISTENER_BASE: usize = usize::MAX - 64;
 
 enum Listener {
     Tcp(TcpListener),
+    /// tls-port: TCP whose connections speak TLS.
+    Tls(TcpListener),
     Unix(UnixListener),
+}
+
+impl Listener {
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Listener::Tcp(l) | Listener::Tls(l) => l,
+            Listener::Unix(l) => l,
+        }
+    }
 }
 
 /// Everything the loop owns besides the executor.
 pub struct Server {
     poll: Poll,
     listeners: Vec<Listener>,
+    /// The TLS configuration for connections accepted on tls-port, and what it was built from.
+    tls: Option<(Arc<rustls::ServerConfig>, tls::TlsSettings)>,
     /// Boxed so a connection stays in place when the table grows (a busy script's caller
     /// holds its connection while `serve_while_busy` may accept new ones).
     conns: Vec<Option<Box<Conn>>>,
@@ -69,6 +84,12 @@ impl Server {
         if let Some(Listener::Tcp(l)) = listeners.first() {
             ex.tcp_port = l.local_addr()?.port();
         }
+        let tls = tls_for(&s)?;
+        listeners.extend(
+            bind_tcp_listeners(s.tls_port, &s.bind, s.tcp_backlog)?
+                .into_iter()
+                .map(Listener::Tls),
+        );
         if let Some(path) = &s.unixsocket {
             let _ = std::fs::remove_file(path);
             let l = UnixListener::bind(path)?;
@@ -79,11 +100,8 @@ impl Server {
             listeners.push(Listener::Unix(l));
         }
         for (i, l) in listeners.iter_mut().enumerate() {
-            let token = Token(LISTENER_BASE + i);
-            match l {
-                Listener::Tcp(t) => poll.registry().register(t, token, Interest::READABLE)?,
-                Listener::Unix(u) => poll.registry().register(u, token, Interest::READABLE)?,
-            }
+            poll.registry()
+                .register(l.source(), Token(LISTENER_BASE + i), Interest::READABLE)?;
         }
         let (signal_rx, signal_tx) = std::os::unix::net::UnixStream::pair()?;
         signal_rx.set_nonblocking(true)?;
@@ -96,6 +114,7 @@ impl Server {
         Ok(Server {
             poll,
             listeners,
+            tls,
             conns: Vec::new(),
             free_slots: Vec::new(),
             signal_rx,
@@ -118,6 +137,7 @@ impl Server {
             server: self as *mut Server as *mut (),
             serve: serve_while_busy,
             rebind: rebind_raw,
+            configure_tls: configure_tls_raw,
         });
         loop {
             let now = Instant::now();
@@ -310,6 +330,14 @@ impl Server {
                     let laddr = s.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
                     (Stream::Tcp(s), fmt_addr(&addr), laddr, false)
                 }),
+                Listener::Tls(l) => l.accept().and_then(|(s, addr)| {
+                    let laddr = s.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
+                    let Some((config, _)) = &self.tls else {
+                        return Err(io::Error::other("TLS is not configured"));
+                    };
+                    let stream = tls::TlsStream::new(s, config.clone())?;
+                    Ok((Stream::Tls(Box::new(stream)), fmt_addr(&addr), laddr, false))
+                }),
                 Listener::Unix(l) => l.accept().map(|(s, _)| {
                     let path = self.unixsocket.clone().unwrap_or_default();
                     (
@@ -330,7 +358,7 @@ impl Server {
                 }
             };
             if ex.settings.protected_mode
-                && ex.settings.requirepass.is_none()
+                && ex.acl.default_user().nopass
                 && !unix
                 && !is_loopback(&addr)
             {
@@ -346,11 +374,8 @@ impl Server {
                 continue;
             }
             let fd = match &stream {
-                Stream::Tcp(s) => {
-                    let _ = s.set_nodelay(true);
-                    set_keepalive(s.as_raw_fd(), ex.settings.tcp_keepalive_secs);
-                    s.as_raw_fd()
-                }
+                Stream::Tcp(s) => tcp_options(s, ex.settings.tcp_keepalive_secs),
+                Stream::Tls(s) => tcp_options(&s.tcp, ex.settings.tcp_keepalive_secs),
                 Stream::Unix(s) => s.as_raw_fd(),
             };
             let slot = self.free_slots.pop().unwrap_or_else(|| {
@@ -412,14 +437,24 @@ impl Server {
                         ex.close_client_asap(slot);
                         return;
                     }
+                    let drains = conn.stream.short_read_drains();
+                    if conn.stream.has_pending_output() {
+                        // The TLS handshake (or an alert) has records to send.
+                        self.queue_flush(slot);
+                    }
                     self.process_input(ex, slot);
                     // A short read means the socket is drained (edge-triggered readiness
                     // will fire again for new data).
-                    if n < before_spare {
+                    if n < before_spare && drains {
                         return;
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    if conn.stream.has_pending_output() {
+                        self.queue_flush(slot);
+                    }
+                    return;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => {
                     conn.dead = true;
@@ -554,8 +589,15 @@ impl Server {
                 }
             }
         }
+        if !conn.dead && !conn.write_blocked {
+            match conn.stream.flush_pending() {
+                Ok(true) => {}
+                Ok(false) => conn.write_blocked = true,
+                Err(_) => conn.dead = true,
+            }
+        }
         client.net_output_bytes += written;
-        let done = client.out_sent == client.out.buf.len();
+        let done = client.out_sent == client.out.buf.len() && !conn.stream.has_pending_output();
         // Ask for write readiness only while output is stuck (as Redis installs its write
         // handler): a permanent EPOLLOUT registration would wake the loop after every ACK.
         if conn.write_blocked != conn.watching_writes && !conn.dead {
@@ -594,29 +636,61 @@ impl Server {
     /// Replaces the TCP listeners (the unix socket stays).
     fn rebind(&mut self, ex: &mut Executor, port: u16, bind: &[String]) -> io::Result<()> {
         let fresh = bind_tcp_listeners(port, bind, ex.settings.tcp_backlog)?;
-        let registry = self.poll.registry();
-        for l in &mut self.listeners {
-            let _ = match l {
-                Listener::Tcp(t) => registry.deregister(t),
-                Listener::Unix(u) => registry.deregister(u),
-            };
-        }
-        let unix: Vec<Listener> = std::mem::take(&mut self.listeners)
-            .into_iter()
-            .filter(|l| matches!(l, Listener::Unix(_)))
-            .collect();
-        self.listeners = fresh.into_iter().map(Listener::Tcp).chain(unix).collect();
-        for (i, l) in self.listeners.iter_mut().enumerate() {
-            let token = Token(LISTENER_BASE + i);
-            match l {
-                Listener::Tcp(t) => registry.register(t, token, Interest::READABLE)?,
-                Listener::Unix(u) => registry.register(u, token, Interest::READABLE)?,
-            }
-        }
+        self.replace_listeners(fresh.into_iter().map(Listener::Tcp).collect(), |l| {
+            matches!(l, Listener::Tcp(_))
+        })?;
         ex.tcp_port = match self.listeners.first() {
             Some(Listener::Tcp(l)) => l.local_addr()?.port(),
             _ => port,
         };
+        Ok(())
+    }
+
+    /// Swaps the listeners `old` selects for `fresh`, registering them all again.
+    fn replace_listeners(
+        &mut self,
+        fresh: Vec<Listener>,
+        old: impl Fn(&Listener) -> bool,
+    ) -> io::Result<()> {
+        let registry = self.poll.registry();
+        for l in &mut self.listeners {
+            let _ = registry.deregister(l.source());
+        }
+        let kept: Vec<Listener> = std::mem::take(&mut self.listeners)
+            .into_iter()
+            .filter(|l| !old(l))
+            .collect();
+        // TCP first (INFO's tcp_port is the first one's), then TLS, then the unix socket.
+        let mut all: Vec<Listener> = fresh.into_iter().chain(kept).collect();
+        all.sort_by_key(|l| match l {
+            Listener::Tcp(_) => 0,
+            Listener::Tls(_) => 1,
+            Listener::Unix(_) => 2,
+        });
+        self.listeners = all;
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            registry.register(l.source(), Token(LISTENER_BASE + i), Interest::READABLE)?;
+        }
+        Ok(())
+    }
+
+    /// CONFIG SET of tls-* (through `NetHooks`): a new TLS configuration for new
+    /// connections, and the tls-port listeners if the port or bind addresses changed.
+    fn configure_tls(&mut self, s: &crate::config::Settings) -> Result<(), String> {
+        let tls = tls_for(s).map_err(|e| e.to_string())?;
+        let old_port = self.listeners.iter().find_map(|l| match l {
+            Listener::Tls(t) => t.local_addr().ok().map(|a| a.port()),
+            _ => None,
+        });
+        if old_port != (s.tls_port != 0).then_some(s.tls_port) {
+            let fresh = bind_tcp_listeners(s.tls_port, &s.bind, s.tcp_backlog)
+                .map_err(|e| format!("Failed listening on port {} (tls): {e}", s.tls_port))?;
+            self.replace_listeners(fresh.into_iter().map(Listener::Tls).collect(), |l| {
+                matches!(l, Listener::Tls(_))
+            })
+            .map_err(|e| e.to_string())?;
+        }
+        self.tls = tls;
         Ok(())
     }
 
@@ -668,6 +742,36 @@ fn bind_tcp_listeners(port: u16, bind: &[String], backlog: i32) -> io::Result<Ve
         }
     }
     Ok(listeners)
+}
+
+/// The TLS configuration the settings ask for: none without a tls-port.
+fn tls_for(
+    s: &crate::config::Settings,
+) -> io::Result<Option<(Arc<rustls::ServerConfig>, tls::TlsSettings)>> {
+    if s.tls_port == 0 {
+        return Ok(None);
+    }
+    let config =
+        tls::server_config(&s.tls).map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+    Ok(Some((config, s.tls.clone())))
+}
+
+/// Socket options of an accepted TCP connection; returns its fd.
+fn tcp_options(s: &mio::net::TcpStream, keepalive_secs: u32) -> i32 {
+    let _ = s.set_nodelay(true);
+    set_keepalive(s.as_raw_fd(), keepalive_secs);
+    s.as_raw_fd()
+}
+
+/// CONFIG SET of the TLS directives (through `NetHooks`).
+unsafe fn configure_tls_raw(
+    server: *mut (),
+    _ex: &mut Executor,
+    settings: &crate::config::Settings,
+) -> Result<(), String> {
+    // SAFETY: the caller passes the server that installed the hooks (see `NetHooks`).
+    let server = unsafe { &mut *(server as *mut Server) };
+    server.configure_tls(settings)
 }
 
 /// CONFIG SET port/bind (through `NetHooks`): binds the new TCP listeners first, so a failure

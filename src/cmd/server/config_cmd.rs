@@ -101,6 +101,33 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             return Err(set_failed(name.as_bytes(), why));
         }
     }
+    // TLS certificates, keys and listeners: rebuilt before anything is committed too.
+    let staged_settings = staged.settings();
+    if staged_settings.tls_port != ctx.ex.settings.tls_port
+        || staged_settings.tls != ctx.ex.settings.tls
+    {
+        if let Err(e) = ctx.ex.configure_tls(&staged_settings) {
+            tracing::warn!("{e}");
+            restore_dir(dir_was.as_deref(), &changes);
+            let (name, why) = if staged_settings.tls_port != ctx.ex.settings.tls_port {
+                (
+                    "tls-port",
+                    "Unable to listen on this port. Check server logs.",
+                )
+            } else {
+                let name = changes
+                    .iter()
+                    .map(|(i, _)| DEFS[*i].name)
+                    .find(|n| n.starts_with("tls-"))
+                    .unwrap_or("tls-cert-file");
+                (
+                    name,
+                    "Unable to update TLS configuration. Check server logs.",
+                )
+            };
+            return Err(set_failed(name.as_bytes(), why));
+        }
+    }
     for (idx, _) in &changes {
         if DEFS[*idx].effect == config::Effect::Stored {
             tracing::warn!("CONFIG SET {}: accepted and reported by CONFIG GET, but cinnabar does not act on it yet", DEFS[*idx].name);

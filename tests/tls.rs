@@ -1,0 +1,373 @@
+//! TLS on tls-port with redis-cli, a rustls client and raw sockets: certificates made here by
+//! openssl (a throwaway CA, a server and a client certificate, an encrypted key), never
+//! committed. Replies are compared with redis-server's over TLS with the same certificates.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::server::{cinnabar, free_port, fresh_dir, oracle, Server};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`; the server
+/// key also as encrypted PKCS#8 (password "secret").
+fn make_certs() -> PathBuf {
+    let dir = fresh_dir();
+    let days = ["-days", "2"];
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=cinnabar test CA",
+            days[0],
+            days[1],
+        ],
+    );
+    // Version 3 certificates, as Redis's utils/gen-test-certs.sh makes them (webpki refuses
+    // version 1).
+    let ext = "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=digitalSignature,keyEncipherment\n";
+    std::fs::write(dir.join("server.ext"), ext).unwrap();
+    std::fs::write(dir.join("client.ext"), "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n").unwrap();
+    for name in ["server", "client"] {
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ],
+        );
+        let mut sign = vec![
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr")[..],
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.crt")[..],
+            days[0],
+            days[1],
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+        sign.extend(["-extfile".into(), format!("{name}.ext")]);
+        let sign: Vec<&str> = sign.iter().map(String::as_str).collect();
+        openssl(&dir, &sign);
+    }
+    openssl(
+        &dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "server.key",
+            "-out",
+            "server-enc.key",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:secret",
+        ],
+    );
+    dir
+}
+
+fn tls_args(certs: &Path, tls_port: u16, extra: &[&str]) -> Vec<String> {
+    let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
+    let mut a = vec![
+        "--tls-port".to_string(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        p("server.crt"),
+        "--tls-key-file".into(),
+        p("server.key"),
+        "--tls-ca-cert-file".into(),
+        p("ca.crt"),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+/// redis-cli over TLS; returns (success, stdout + stderr).
+fn cli(certs: &Path, port: u16, client_cert: bool, args: &[&str]) -> (bool, String) {
+    let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
+    let mut cmd = Command::new("redis-cli");
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "--tls",
+        "--cacert",
+        &p("ca.crt"),
+    ]);
+    if client_cert {
+        cmd.args(["--cert", &p("client.crt"), "--key", &p("client.key")]);
+    }
+    let out = cmd
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("redis-cli is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.success() && !text.contains("Could not") && !text.contains("failed"),
+        text,
+    )
+}
+
+const SESSION: &[&[&str]] = &[
+    &["PING"],
+    &["SET", "k", "v"],
+    &["GET", "k"],
+    &["RPUSH", "l", "a", "b", "c"],
+    &["LRANGE", "l", "0", "-1"],
+    &["INCR", "k"],
+    &["HELLO", "3", "SETNAME", "tlsclient"],
+];
+
+fn session(certs: &Path, port: u16) -> Vec<String> {
+    SESSION
+        .iter()
+        .map(|argv| {
+            let (ok, out) = cli(certs, port, true, argv);
+            assert!(ok, "{argv:?}: {out}");
+            // HELLO's reply carries the server's name, version and client id.
+            if argv[0] == "HELLO" {
+                out.lines()
+                    .filter(|l| l.contains("proto") || l.contains("3"))
+                    .count()
+                    .to_string()
+            } else {
+                out
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn redis_cli_over_tls_matches_redis_server() {
+    let certs = make_certs();
+    let tls_port = free_port();
+    let server = cinnabar(&tls_args(&certs, tls_port, &[]));
+    let ours = session(&certs, tls_port);
+    // The plain port keeps working beside it.
+    let mut plain = server.client();
+    assert_eq!(plain.cmd_raw(&["GET", "k"]), b"$1\r\nv\r\n");
+    let redis_tls_port = free_port();
+    if let Some(_redis) = oracle(&tls_args(&certs, redis_tls_port, &[])) {
+        assert_eq!(ours, session(&certs, redis_tls_port));
+    }
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+#[test]
+fn client_certificates_are_required_optional_or_ignored() {
+    let certs = make_certs();
+    for (mode, with_cert_ok, without_cert_ok) in [
+        ("yes", true, false),
+        ("optional", true, true),
+        ("no", true, true),
+    ] {
+        let port = free_port();
+        let _server = cinnabar(&tls_args(&certs, port, &["--tls-auth-clients", mode]));
+        assert_eq!(
+            cli(&certs, port, true, &["PING"]).0,
+            with_cert_ok,
+            "{mode} with a certificate"
+        );
+        let (ok, out) = cli(&certs, port, false, &["PING"]);
+        assert_eq!(ok, without_cert_ok, "{mode} without a certificate: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+#[test]
+fn an_encrypted_key_needs_its_password() {
+    let certs = make_certs();
+    let key = certs.join("server-enc.key").to_string_lossy().into_owned();
+    let port = free_port();
+    let _server = cinnabar(&tls_args(
+        &certs,
+        port,
+        &["--tls-key-file", &key, "--tls-key-file-pass", "secret"],
+    ));
+    assert!(cli(&certs, port, true, &["PING"]).0);
+    // Without the password the server refuses to start, and says why.
+    let log = certs.join("bad.log");
+    let status = Command::new(env!("CARGO_BIN_EXE_cinnabar"))
+        .args([
+            "--port",
+            "0",
+            "--save",
+            "",
+            "--logfile",
+            &log.to_string_lossy(),
+        ])
+        .args(tls_args(
+            &certs,
+            free_port(),
+            &["--tls-key-file", &key, "--tls-key-file-pass", "wrong"],
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("Failed to load private key")
+            && text.contains("Failed to configure TLS. Check logs for more info."),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// A rustls client (what the `redis` crate's rustls feature uses underneath).
+fn rustls_client(certs: &Path) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(certs.join("ca.crt")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(certs.join("client.crt"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(certs.join("client.key")).unwrap();
+    let provider = Arc::new(cinnabar::net::tls::ring_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap(),
+    )
+}
+
+#[test]
+fn stalled_handshakes_do_not_hold_others_and_big_replies_arrive_whole() {
+    let certs = make_certs();
+    let port = free_port();
+    let server = cinnabar(&tls_args(&certs, port, &[]));
+    // Peers that stop mid-handshake, or never start one.
+    let mut stalled = Vec::new();
+    for i in 0..20 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        if i % 2 == 0 {
+            s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+        }
+        stalled.push(s);
+    }
+    let config = rustls_client(&certs);
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let started = Instant::now();
+    let conn = rustls::ClientConnection::new(config, name).unwrap();
+    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    // A 3 MB value goes in and comes back through many TLS records.
+    let value = "x".repeat(3 << 20);
+    let set = format!(
+        "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n{value}\r\n",
+        value.len()
+    );
+    tls.write_all(set.as_bytes()).unwrap();
+    tls.write_all(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n").unwrap();
+    let expect = format!("+OK\r\n${}\r\n{value}\r\n", value.len());
+    let mut got = vec![0u8; expect.len()];
+    tls.read_exact(&mut got).unwrap();
+    assert!(got == expect.as_bytes());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mut plain = server.client();
+    assert!(
+        plain
+            .info_field("clients", "connected_clients")
+            .parse::<u64>()
+            .unwrap()
+            >= 21
+    );
+    drop(stalled);
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+#[test]
+fn config_set_reloads_certificates_and_rolls_back_bad_ones() {
+    let certs = make_certs();
+    let port = free_port();
+    let server: Server = cinnabar(&tls_args(&certs, port, &[]));
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd_raw(&["CONFIG", "SET", "tls-cert-file", "/nonexistent.crt"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.\r\n".to_vec()
+    );
+    assert!(cli(&certs, port, true, &["PING"]).0);
+    let key = certs.join("server-enc.key").to_string_lossy().into_owned();
+    assert_eq!(
+        c.cmd_raw(&[
+            "CONFIG",
+            "SET",
+            "tls-key-file",
+            &key,
+            "tls-key-file-pass",
+            "secret"
+        ]),
+        b"+OK\r\n"
+    );
+    assert!(cli(&certs, port, true, &["PING"]).0);
+    // A new tls-port: the old one closes, the new one serves.
+    let moved = free_port();
+    assert_eq!(
+        c.cmd_raw(&["CONFIG", "SET", "tls-port", &moved.to_string()]),
+        b"+OK\r\n"
+    );
+    assert!(cli(&certs, moved, true, &["PING"]).0);
+    assert!(!cli(&certs, port, true, &["PING"]).0);
+    let _ = std::fs::remove_dir_all(&certs);
+}
