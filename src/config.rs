@@ -162,7 +162,7 @@ pub static DEFS: &[Def] = &[
     // Networking and clients.
     // Redis 7.0 binds every interface when started without a config file; cinnabar keeps to
     // loopback unless told otherwise (the default of the redis.conf Redis ships).
-    d("bind", Kind::Bind, "127.0.0.1 -::1", MULTI_ARG, A),
+    d("bind", Kind::Bind, "* -::*", MULTI_ARG, A),
     d("bind-source-addr", Kind::Str, "", 0, S),
     d("port", PORT, "6379", 0, A),
     d("tcp-backlog", NONNEG_I32, "511", IMMUTABLE, A),

@@ -52,9 +52,14 @@ fn make_certs() -> PathBuf {
     );
     // Version 3 certificates, as Redis's utils/gen-test-certs.sh makes them (webpki refuses
     // version 1).
-    let ext = "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=digitalSignature,keyEncipherment\n";
+    let ext =
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=digitalSignature,keyEncipherment\n";
     std::fs::write(dir.join("server.ext"), ext).unwrap();
-    std::fs::write(dir.join("client.ext"), "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n").unwrap();
+    std::fs::write(
+        dir.join("client.ext"),
+        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
     for name in ["server", "client"] {
         openssl(
             &dir,

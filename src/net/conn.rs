@@ -2,6 +2,8 @@
 //! loop) that reads or writes sockets.
 
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
 
 use mio::net::{TcpStream, UnixStream};
 
@@ -28,6 +30,31 @@ impl Stream {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
             Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    /// Reads into uninitialised memory, so buffer pages nobody writes stay unallocated (an
+    /// idle client costs what it received, not its buffer's size). TLS decrypts into zeroed
+    /// memory.
+    pub fn read_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        let fd = match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tls(s) => {
+                for b in buf.iter_mut() {
+                    b.write(0);
+                }
+                // SAFETY: every byte was just initialised.
+                let init = unsafe { &mut *(buf as *mut [MaybeUninit<u8>] as *mut [u8]) };
+                return s.read(init);
+            }
+        };
+        // SAFETY: read(2) writes at most `buf.len()` bytes into the buffer, which we own.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
         }
     }
 
@@ -59,8 +86,8 @@ impl Stream {
 
 pub struct Conn {
     pub stream: Stream,
-    /// Query buffer; bytes `qpos..qend` are received and not yet consumed. The whole Vec is
-    /// initialised once, so reads never re-zero it.
+    /// Query buffer; bytes `qpos..qend` are received and not yet consumed (`qend` is the
+    /// Vec's length; its spare capacity is where reads land, never zeroed).
     pub qbuf: Vec<u8>,
     pub qpos: usize,
     pub qend: usize,
@@ -117,11 +144,12 @@ impl Conn {
             self.qend -= self.qpos;
             self.qpos = 0;
         }
+        self.qbuf.truncate(self.qend);
     }
 
     /// Free bytes after `qend`.
     pub fn spare(&self) -> usize {
-        self.qbuf.len() - self.qend
+        self.qbuf.capacity() - self.qend
     }
 
     /// Reads once; `want` is a size hint for a pending big bulk. Returns bytes read.
@@ -133,15 +161,17 @@ impl Conn {
             }
             if self.spare() < target {
                 let need = self.qend + target;
-                let new_len = if need < 1 << 20 {
+                let new_cap = if need < 1 << 20 {
                     need.next_power_of_two()
                 } else {
                     need
                 };
-                self.qbuf.resize(new_len, 0);
+                self.qbuf.reserve_exact(new_cap - self.qend);
             }
         }
-        let n = self.stream.read(&mut self.qbuf[self.qend..])?;
+        let n = self.stream.read_uninit(self.qbuf.spare_capacity_mut())?;
+        // SAFETY: the read initialised `n` bytes after the current length.
+        unsafe { self.qbuf.set_len(self.qend + n) };
         self.qend += n;
         self.qbuf_peak = self.qbuf_peak.max(self.qend);
         Ok(n)
@@ -156,15 +186,13 @@ impl Conn {
         self.compact();
         let held = self.qend;
         let bulk = self.parser.pending_bulk_bytes(held).map(|rest| held + rest);
-        if self.qbuf.len() - held > 4 * 1024 {
-            let size = self.qbuf.len();
+        if self.qbuf.capacity() - held > 4 * 1024 {
+            let size = self.qbuf.capacity();
             if idle_secs > 2 {
-                self.qbuf.truncate(held);
                 self.qbuf.shrink_to_fit();
             } else if size > RESIZE_THRESHOLD && size / 2 > self.qbuf_peak {
                 let keep = held.max(self.qbuf_peak).max(bulk.unwrap_or(0));
-                self.qbuf.truncate(keep);
-                self.qbuf.shrink_to_fit();
+                self.qbuf.shrink_to(keep);
             }
         }
         self.qbuf_peak = held.max(bulk.unwrap_or(0));
@@ -173,7 +201,7 @@ impl Conn {
     /// (bytes held, free bytes) as CLIENT LIST shows them: held counts the commands of the
     /// batch being executed, as Redis's query buffer still holds them.
     pub fn qbuf_usage(&self) -> (usize, usize) {
-        (self.qend, self.qbuf.len() - self.qend)
+        (self.qend, self.qbuf.capacity() - self.qend)
     }
 
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {

@@ -357,11 +357,12 @@ impl Server {
                     return;
                 }
             };
-            if ex.settings.protected_mode
-                && ex.acl.default_user().nopass
-                && !unix
-                && !is_loopback(&addr)
-            {
+            if protected_mode_refuses(
+                ex.settings.protected_mode,
+                ex.acl.default_user(),
+                unix,
+                &addr,
+            ) {
                 let msg = format!("-{}\r\n", err::PROTECTED_MODE);
                 let _ = stream.write(msg.as_bytes());
                 ex.stats.rejected_connections += 1;
@@ -929,6 +930,17 @@ fn set_keepalive(fd: i32, secs: u32) {
 }
 
 /// Redis's connIsLocal: 127.0.0.0/8 or ::1 (also IPv4-mapped loopback).
+/// Protected mode (Redis's default): while the default user needs no password, only local
+/// peers (loopback, the unix socket) may connect.
+fn protected_mode_refuses(
+    protected_mode: bool,
+    default_user: &crate::acl::User,
+    unix: bool,
+    peer: &str,
+) -> bool {
+    protected_mode && default_user.nopass && !unix && !is_loopback(peer)
+}
+
 pub fn is_loopback(addr: &str) -> bool {
     let ip = match addr.rsplit_once(':') {
         Some((ip, _)) => ip,
@@ -964,6 +976,20 @@ unsafe fn serve_while_busy(server: *mut (), ex: &mut Executor) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn protected_mode_admits_local_peers_or_a_password() {
+        let mut default = crate::acl::User::new_default();
+        let refuses =
+            |d: &crate::acl::User, on, unix, peer| super::protected_mode_refuses(on, d, unix, peer);
+        assert!(refuses(&default, true, false, "10.1.2.3:5000"));
+        assert!(refuses(&default, true, false, "2001:db8::1:5000"));
+        assert!(!refuses(&default, true, false, "127.0.0.1:5000"));
+        assert!(!refuses(&default, true, true, "/tmp/redis.sock:0"));
+        assert!(!refuses(&default, false, false, "10.1.2.3:5000"));
+        default.apply(b">secret", false).unwrap();
+        assert!(!refuses(&default, true, false, "10.1.2.3:5000"));
+    }
+
     #[test]
     fn loopback_detection() {
         assert!(super::is_loopback("127.0.0.1:5000"));

@@ -231,9 +231,11 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
             match p.to_ascii_lowercase().as_str() {
                 "tlsv1.2" => versions.push(&rustls::version::TLS12),
                 "tlsv1.3" => versions.push(&rustls::version::TLS13),
-                "tlsv1" | "tlsv1.1" => return Err(format!(
+                "tlsv1" | "tlsv1.1" => {
+                    return Err(format!(
                     "Invalid tls-protocols specified: {p} is not supported (TLS 1.2 and 1.3 only)"
-                )),
+                ))
+                }
                 _ => return Err(format!("Invalid tls-protocols specified: {p}")),
             }
         }

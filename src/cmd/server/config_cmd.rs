@@ -28,7 +28,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     if args.len() % 2 != 0 {
         return Err(err::SYNTAX.into());
     }
-    let local = ctx.client.addr.starts_with("127.")
+    let local = crate::net::is_loopback(&ctx.client.addr)
         || ctx.client.has(crate::exec::client::flags::UNIX_SOCKET);
     let mut seen = HashSet::new();
     let mut changes: Vec<(usize, &[u8])> = Vec::new();

@@ -1,0 +1,95 @@
+//! 10,000 clients: they connect, each runs a command, they idle; maxclients turns the next one
+//! away with Redis's error, and an idle client costs no more resident memory than on
+//! redis-server (measured on both).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::server::{cinnabar, oracle, Server};
+
+const CLIENTS: usize = 10_000;
+
+/// Lifts this process's open-file limit to its hard limit (servers started later inherit it).
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on a local struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = lim.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+    }
+    assert!(
+        lim.rlim_cur as usize >= CLIENTS + 200,
+        "the open-file hard limit ({}) is too low for {CLIENTS} clients and their server",
+        lim.rlim_cur
+    );
+}
+
+fn rss(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+/// Connects CLIENTS clients, runs PING on each, lets them idle; returns resident bytes per
+/// idle client.
+fn idle_client_cost(server: &Server) -> u64 {
+    let before = rss(server);
+    let mut socks: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).expect("connect"))
+        .collect();
+    for s in &mut socks {
+        s.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+    }
+    let mut buf = [0u8; 16];
+    for s in &mut socks {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let n = s.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"+PONG\r\n");
+    }
+    // One more is one too many.
+    let mut extra = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = extra.read_to_end(&mut reply);
+    assert_eq!(reply, b"-ERR max number of clients reached\r\n");
+    std::thread::sleep(Duration::from_secs(3));
+    let cost = (rss(server).saturating_sub(before)) / CLIENTS as u64;
+    // Room for one more once a client leaves; the others are still there.
+    drop(socks.pop());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = server.client();
+    assert_eq!(
+        c.info_field("clients", "connected_clients"),
+        CLIENTS.to_string()
+    );
+    drop(socks);
+    cost
+}
+
+#[test]
+fn ten_thousand_clients_connect_run_and_idle() {
+    raise_fd_limit();
+    let args = ["--maxclients".to_string(), CLIENTS.to_string()];
+    let ours = idle_client_cost(&cinnabar(&args));
+    eprintln!("resident memory per idle client: cinnabar {ours} bytes");
+    let Some(redis) = oracle(&args) else { return };
+    let theirs = idle_client_cost(&redis);
+    eprintln!("resident memory per idle client: redis-server {theirs} bytes");
+    assert!(
+        ours <= theirs,
+        "cinnabar {ours} > redis-server {theirs} bytes per idle client"
+    );
+}
