@@ -6,6 +6,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod exec;
+pub mod fuzz;
 pub mod geo;
 pub mod keyspace;
 pub mod log;

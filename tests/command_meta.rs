@@ -152,3 +152,22 @@ fn summaries_are_our_own() {
         );
     }
 }
+
+/// Bare COMMAND (client libraries call it at connect) lists every command, as COMMAND INFO
+/// describes each; a container without a bare form refuses to run bare.
+#[test]
+fn bare_command_lists_the_whole_table() {
+    let server = cinnabar(&[]);
+    let mut c = server.client();
+    let Frame::Array(all) = c.cmd(&["COMMAND"]) else {
+        panic!("COMMAND is an array")
+    };
+    let Frame::Integer(count) = c.cmd(&["COMMAND", "COUNT"]) else {
+        panic!("COMMAND COUNT is an integer")
+    };
+    assert_eq!(all.len() as i64, count);
+    assert_eq!(
+        c.cmd_raw(&["CONFIG"]),
+        b"-ERR wrong number of arguments for 'config' command\r\n"
+    );
+}

@@ -88,6 +88,18 @@ fn valid_hash(h: &[u8]) -> bool {
             .all(|&c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
+/// The hash a password rule names: its clear text hashed (`>`/`<` rules) or the hash given
+/// (`#`/`!` rules).
+fn rule_hash(op: &[u8], clear_text_prefix: u8) -> Result<Vec<u8>, RuleError> {
+    if op[0] == clear_text_prefix {
+        Ok(hash_password(&op[1..]))
+    } else if valid_hash(&op[1..]) {
+        Ok(op[1..].to_vec())
+    } else {
+        Err(RuleError::BadHash)
+    }
+}
+
 /// Compares two hashes in time independent of where they differ.
 fn same_hash(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
@@ -140,25 +152,13 @@ impl User {
             self.nopass = false;
             self.passwords.clear();
         } else if op[0] == b'>' || op[0] == b'#' {
-            let hash = if op[0] == b'>' {
-                hash_password(&op[1..])
-            } else if valid_hash(&op[1..]) {
-                op[1..].to_vec()
-            } else {
-                return Err(RuleError::BadHash);
-            };
+            let hash = rule_hash(op, b'>')?;
             if !self.passwords.contains(&hash) {
                 self.passwords.push(hash);
             }
             self.nopass = false;
         } else if op[0] == b'<' || op[0] == b'!' {
-            let hash = if op[0] == b'<' {
-                hash_password(&op[1..])
-            } else if valid_hash(&op[1..]) {
-                op[1..].to_vec()
-            } else {
-                return Err(RuleError::BadHash);
-            };
+            let hash = rule_hash(op, b'<')?;
             let pos = self
                 .passwords
                 .iter()

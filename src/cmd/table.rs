@@ -18,7 +18,8 @@ pub type Handler = fn(&mut Ctx) -> CmdResult;
 
 pub struct Command {
     pub meta: &'static CommandMeta,
-    /// None for containers (they dispatch to `subs`).
+    /// None for containers that only dispatch to `subs` (the arity check keeps them from
+    /// running bare).
     pub handler: Option<Handler>,
     /// Bound subcommands, keyed by lowercase short name.
     pub subs: HashMap<Vec<u8>, Command>,
@@ -29,8 +30,9 @@ pub struct Command {
 }
 
 impl Command {
+    /// Has subcommands (COMMAND also has a handler of its own, for the bare form).
     pub fn is_container(&self) -> bool {
-        self.handler.is_none()
+        !self.subs.is_empty()
     }
 
     /// Bound subcommands sorted by name.
@@ -91,7 +93,7 @@ impl CommandTable {
                 table.metas.push(meta);
                 Command {
                     meta,
-                    handler: None,
+                    handler: handlers.get(meta.name).copied(),
                     subs,
                     id,
                     name: meta.name.to_string(),

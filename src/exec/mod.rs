@@ -673,7 +673,9 @@ impl Executor {
         }
         let arity = cmd.meta.arity;
         let argc = argv.len() as i32;
-        if (arity > 0 && argc != arity) || argc < -arity {
+        // A container without a handler of its own never runs bare (its arity asks for a
+        // subcommand; this holds even if the metadata said otherwise).
+        if (arity > 0 && argc != arity) || argc < -arity || cmd.handler.is_none() {
             return Err((Some(cmd), err::wrong_arity(cmd.meta.name)));
         }
         Ok(cmd)

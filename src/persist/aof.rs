@@ -412,7 +412,9 @@ fn parse_command(b: &[u8], mut pos: usize) -> Result<Parsed<'_>, Torn> {
         return Err(Torn::Bad);
     }
     pos = next;
-    let mut argv = Vec::with_capacity(argc as usize);
+    // Memory follows the bytes present, never the count claimed: each argument takes at
+    // least four bytes ("$0\r\n").
+    let mut argv = Vec::with_capacity((argc as usize).min((b.len() - pos) / 4 + 1));
     for _ in 0..argc {
         if pos >= b.len() {
             return Err(Torn::Short);
@@ -421,14 +423,24 @@ fn parse_command(b: &[u8], mut pos: usize) -> Result<Parsed<'_>, Torn> {
         if len < 0 {
             return Err(Torn::Bad);
         }
-        let end = next + len as usize;
-        if end + 2 > b.len() {
-            return Err(Torn::Short);
-        }
+        let end = match usize::try_from(len).ok().and_then(|l| next.checked_add(l)) {
+            Some(end) if end.checked_add(2).is_some_and(|e| e <= b.len()) => end,
+            _ => return Err(Torn::Short),
+        };
         argv.push(&b[next..end]);
         pos = end + 2;
     }
     Ok(Some((argv, pos)))
+}
+
+/// Loads an AOF's bytes (an RDB preamble, then commands) into `ex` as startup would, without
+/// a file (fuzzing and its corpus replay).
+pub fn load_bytes(ex: &mut Executor, bytes: &[u8]) -> Result<usize, String> {
+    let mut start = 0;
+    if bytes.starts_with(b"REDIS") {
+        start = super::load_rdb_bytes(ex, bytes, "fuzz.aof")?;
+    }
+    replay(ex, bytes, start, "fuzz.aof", true)
 }
 
 /// Replays the commands in `bytes[start..]`; returns how many bytes to keep (less than all

@@ -47,6 +47,18 @@ pub fn acl_deluser(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Rules joined by single spaces.
+fn spaced(rules: impl Iterator<Item = Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, r) in rules.enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(&r);
+    }
+    out
+}
+
 /// One selector's commands, keys and channels (GETUSER).
 fn selector_fields(out: &mut ReplyBuf, s: &acl::Selector) {
     out.bulk(b"commands");
@@ -55,28 +67,19 @@ fn selector_fields(out: &mut ReplyBuf, s: &acl::Selector) {
     if s.all_keys {
         out.bulk(b"~*");
     } else {
-        let mut keys = Vec::new();
-        for (i, k) in s.keys.iter().enumerate() {
-            if i > 0 {
-                keys.push(b' ');
-            }
-            describe::key_pattern(&mut keys, k);
-        }
-        out.bulk(&keys);
+        out.bulk(&spaced(s.keys.iter().map(|k| {
+            let mut rule = Vec::new();
+            describe::key_pattern(&mut rule, k);
+            rule
+        })));
     }
     out.bulk(b"channels");
     if s.all_channels {
         out.bulk(b"&*");
     } else {
-        let mut channels = Vec::new();
-        for (i, c) in s.channels.iter().enumerate() {
-            if i > 0 {
-                channels.push(b' ');
-            }
-            channels.push(b'&');
-            channels.extend_from_slice(c);
-        }
-        out.bulk(&channels);
+        out.bulk(&spaced(
+            s.channels.iter().map(|c| [b"&".as_slice(), c].concat()),
+        ));
     }
 }
 
