@@ -616,19 +616,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             && maxage.is_none_or(|secs| (now - c.created_ms) / 1000 >= secs)
             && user.is_none_or(|u| c.user == u)
     };
-    let mut killed = 0i64;
-    let victims: Vec<usize> = ctx
-        .ex
-        .clients
-        .iter()
-        .flatten()
-        .filter(|c| matches(c))
-        .map(|c| c.slot)
-        .collect();
-    for slot in victims {
-        ctx.ex.close_client_asap(slot);
-        killed += 1;
-    }
+    let mut killed = ctx.ex.close_clients_where(matches) as i64;
     let kill_self = !skipme && matches(ctx.client);
     if kill_self {
         killed += 1;

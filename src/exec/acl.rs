@@ -106,19 +106,12 @@ impl Executor {
             running.authenticated = false;
             running.flags |= cf::CLOSE_AFTER_REPLY;
         }
-        let slots: Vec<usize> = self
-            .clients
-            .iter()
-            .flatten()
-            .filter(|c| c.user == user)
-            .map(|c| c.slot)
-            .collect();
-        for slot in slots {
-            if let Some(c) = self.client_mut(slot) {
+        self.close_clients_where(|c| c.user == user);
+        for c in self.clients.iter_mut().flatten() {
+            if c.user == user {
                 c.user = DEFAULT_USER;
                 c.authenticated = false;
             }
-            self.close_client_asap(slot);
         }
     }
 
@@ -160,15 +153,6 @@ impl Executor {
         if revoked(running) {
             running.flags |= cf::CLOSE_AFTER_REPLY;
         }
-        let slots: Vec<usize> = self
-            .clients
-            .iter()
-            .flatten()
-            .filter(|c| revoked(c))
-            .map(|c| c.slot)
-            .collect();
-        for slot in slots {
-            self.close_client_asap(slot);
-        }
+        self.close_clients_where(revoked);
     }
 }

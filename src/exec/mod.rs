@@ -445,6 +445,22 @@ impl Executor {
         }
     }
 
+    /// Closes, at the end of this turn, every client (the running one aside: it is out of
+    /// the table) that `pred` selects; returns how many.
+    pub fn close_clients_where(&mut self, pred: impl Fn(&Client) -> bool) -> usize {
+        let slots: Vec<usize> = self
+            .clients
+            .iter()
+            .flatten()
+            .filter(|c| pred(c))
+            .map(|c| c.slot)
+            .collect();
+        for &slot in &slots {
+            self.close_client_asap(slot);
+        }
+        slots.len()
+    }
+
     // ---- command execution ----
 
     /// Runs one command for the client in `slot` (Redis's processCommand).
