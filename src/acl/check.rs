@@ -8,10 +8,9 @@ use crate::cmd::keys::{command_keys, has_keys, KeyRef};
 use crate::cmd::meta::{flag, key_flag};
 use crate::util::glob::glob_match;
 
-/// Why a command was refused, with the argv index of the key or channel at fault. Ordered as
-/// Redis ranks them when selectors disagree (a channel refusal beats a key refusal beats a
-/// command refusal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Why a command was refused, with the argv index of the key or channel at fault. When
+/// selectors disagree, `rank` picks the one Redis reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Denied {
     Command,
     Key(usize),
@@ -19,6 +18,8 @@ pub enum Denied {
 }
 
 impl Denied {
+    /// Redis's ACL_DENIED_* order (a channel refusal beats a key refusal beats a command
+    /// refusal), then the later argument.
     fn rank(self) -> (u8, usize) {
         match self {
             Denied::Command => (1, 0),

@@ -590,13 +590,19 @@ impl Executor {
         if argv.is_empty() {
             return true;
         }
+        // CLIENT LIST's cmd= (and the ACL log's client line, written by the checks) names the
+        // command as soon as it is known, run or refused.
         let resolved = match self.resolve(argv) {
             Ok(cmd) => {
-                // The ACL log's client line names the command being checked.
                 client.last_cmd = cmd.meta.name;
                 Ok((cmd, self.check_allowed(client, cmd, argv, now_ms)))
             }
-            Err(e) => Err(e),
+            Err((found, e)) => {
+                if let Some(cmd) = found {
+                    client.last_cmd = cmd.meta.name;
+                }
+                Err((found, e))
+            }
         };
         if let Ok((cmd, Ok(()))) = &resolved {
             if self.must_postpone(client, cmd, argv, now_ms) {
@@ -617,7 +623,6 @@ impl Executor {
         }
         match resolved {
             Ok((cmd, Ok(()))) => {
-                client.last_cmd = cmd.meta.name;
                 if client.multi.is_some() && !runs_inside_multi(cmd) {
                     let flags = self.command_flags(cmd, argv);
                     if let Some(m) = client.multi.as_mut() {
@@ -630,10 +635,7 @@ impl Executor {
                     self.call(client, cmd, argv, start, now_ms, false);
                 }
             }
-            Ok((cmd, Err(e))) | Err((Some(cmd), e)) => {
-                client.last_cmd = cmd.meta.name;
-                self.reject(client, Some(cmd), &e);
-            }
+            Ok((cmd, Err(e))) | Err((Some(cmd), e)) => self.reject(client, Some(cmd), &e),
             Err((None, e)) => self.reject(client, None, &e),
         }
         if silenced {
