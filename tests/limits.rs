@@ -93,3 +93,52 @@ fn ten_thousand_clients_connect_run_and_idle() {
         "cinnabar {ours} > redis-server {theirs} bytes per idle client"
     );
 }
+
+/// The keepalive timer of the server's end of each established connection to `port`, in
+/// seconds (None: no keepalive), from /proc/net/tcp (timer kind 2 is keepalive; the remaining
+/// time is in USER_HZ ticks).
+fn server_side_keepalive(port: u16) -> Vec<Option<f64>> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok()?;
+            (local_port == port && f[3] == "01").then(|| {
+                let (kind, when) = f[5].split_once(':')?;
+                (kind == "02").then(|| u64::from_str_radix(when, 16).unwrap() as f64 / 100.0)
+            })
+        })
+        .collect()
+}
+
+fn keepalive_of_new_connection(server: &Server) -> Option<f64> {
+    let mut c = server.client();
+    assert_eq!(c.cmd_raw(&["PING"]), b"+PONG\r\n");
+    let timers = server_side_keepalive(server.port);
+    assert_eq!(timers.len(), 1, "one connection to {}", server.port);
+    timers[0]
+}
+
+#[test]
+fn tcp_keepalive_probes_idle_connections_as_configured() {
+    let check = |server: &Server| {
+        let first = keepalive_of_new_connection(server).expect("keepalive on");
+        assert!(first > 0.0 && first <= 7.0, "{first}s");
+        // CONFIG SET applies to connections accepted afterwards; 0 turns probes off.
+        let mut admin = server.client();
+        assert_eq!(
+            admin.cmd_raw(&["CONFIG", "SET", "tcp-keepalive", "0"]),
+            b"+OK\r\n"
+        );
+        drop(admin);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(keepalive_of_new_connection(server), None);
+    };
+    let args = ["--tcp-keepalive".to_string(), "7".to_string()];
+    check(&cinnabar(&args));
+    if let Some(redis) = oracle(&args) {
+        check(&redis);
+    }
+}

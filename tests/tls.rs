@@ -209,6 +209,58 @@ fn redis_cli_over_tls_matches_redis_server() {
     let _ = std::fs::remove_dir_all(&certs);
 }
 
+/// The `redis` crate's rustls client (rediss:// with a client certificate), as applications
+/// connect: the same replies from cinnabar and from redis-server.
+fn redis_crate_session(certs: &Path, port: u16) -> Vec<String> {
+    let pem = |f: &str| std::fs::read(certs.join(f)).unwrap();
+    let client = redis::Client::build_with_tls(
+        format!("rediss://127.0.0.1:{port}/"),
+        redis::TlsCertificates {
+            client_tls: Some(redis::ClientTlsConfig {
+                client_cert: pem("client.crt"),
+                client_key: pem("client.key"),
+            }),
+            root_cert: Some(pem("ca.crt")),
+        },
+    )
+    .unwrap();
+    let mut con = client.get_connection().expect("a TLS connection");
+    let mut replies = Vec::new();
+    for argv in SESSION.iter().filter(|a| a[0] != "HELLO") {
+        let mut cmd = redis::cmd(argv[0]);
+        for a in &argv[1..] {
+            cmd.arg(*a);
+        }
+        // Error replies (INCR on "v") are part of the session.
+        let reply: redis::RedisResult<redis::Value> = cmd.query(&mut con);
+        replies.push(format!("{reply:?}"));
+    }
+    // A reply far bigger than one TLS record.
+    let big = vec![b'x'; 1 << 20];
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query(&mut con)
+        .unwrap();
+    let back: Vec<u8> = redis::cmd("GET").arg("big").query(&mut con).unwrap();
+    assert!(back == big);
+    replies
+}
+
+#[test]
+fn redis_crate_over_tls_matches_redis_server() {
+    let certs = make_certs();
+    let port = free_port();
+    let _server = cinnabar(&tls_args(&certs, port, &[]));
+    let ours = redis_crate_session(&certs, port);
+    assert_eq!(ours.len(), SESSION.len() - 1);
+    let redis_port = free_port();
+    if let Some(_redis) = oracle(&tls_args(&certs, redis_port, &[])) {
+        assert_eq!(ours, redis_crate_session(&certs, redis_port));
+    }
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
 #[test]
 fn client_certificates_are_required_optional_or_ignored() {
     let certs = make_certs();
