@@ -160,3 +160,42 @@ fn busy_function_and_function_kill() {
         assert_eq!(ours, run(&redis));
     }
 }
+
+/// A table that holds itself more than once expands exponentially as a reply; redis-server
+/// never finishes (and its output buffer grows until memory runs out). cinnabar stops at
+/// proto-max-bulk-len and answers an error, and stays up; a table that holds itself once
+/// still gives Redis's nesting down to the Lua stack limit.
+#[test]
+fn self_referencing_reply_is_bounded() {
+    let server = cinnabar(&["--proto-max-bulk-len".into(), "1mb".into()]);
+    let mut c = server.client();
+    c.set_timeout(Duration::from_secs(20));
+    let started = std::time::Instant::now();
+    let reply = c.cmd_raw(&[
+        "EVAL",
+        "local t={} for i=1,4000 do t[i]=t end return t",
+        "0",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR script reply larger than proto-max-bulk-len (a table nested in itself?)\r\n"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let errors = c.cmd_raw(&["INFO", "errorstats"]);
+    assert!(
+        String::from_utf8_lossy(&errors).contains("errorstat_ERR:count=1"),
+        "{}",
+        String::from_utf8_lossy(&errors)
+    );
+    // The client's reader recurses once per level: give it room for 2,000 levels.
+    let once = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || c.cmd_raw(&["EVAL", "local t={} t[1]=t return t", "0"]))
+        .expect("a thread")
+        .join()
+        .expect("the nested reply");
+    let mut c = server.client();
+    assert!(once.starts_with(b"*1\r\n*1\r\n"));
+    assert!(once.ends_with(b"-ERR reached lua stack limit\r\n"));
+    assert_eq!(c.cmd_raw(&["PING"]), b"+PONG\r\n");
+}

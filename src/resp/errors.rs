@@ -704,6 +704,10 @@ pub const LUA_REPL_FLAGS: &str =
     "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.";
 pub const LUA_ACL_CHECK_UNKNOWN: &str = "Invalid command passed to redis.acl_check_cmd()";
 pub const LUA_STACK_LIMIT: &str = "ERR reached lua stack limit";
+/// cinnabar's own: a script's reply grew past proto-max-bulk-len (Redis has no limit and
+/// runs out of memory on a table that holds itself more than once).
+pub const LUA_REPLY_TOO_LARGE: &str =
+    "ERR script reply larger than proto-max-bulk-len (a table nested in itself?)";
 pub const FUNCTION_NO_METADATA: &str = "ERR Missing library metadata";
 pub const FUNCTION_NO_NAME: &str = "ERR Library name was not given";
 pub const FUNCTION_BAD_METADATA: &str = "ERR Invalid library metadata";

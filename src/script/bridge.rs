@@ -522,11 +522,48 @@ pub struct ScriptReply<'a> {
     pub new_errors: Vec<Vec<u8>>,
     /// An error written that a command already counted (the script failed all the same).
     pub counted_error: bool,
+    /// Where the script's reply starts in `out`, and how large it may grow: a table that
+    /// holds itself (or one table many times) expands exponentially, which in Redis fills
+    /// memory until the server dies. Past the limit the conversion stops.
+    pub start: usize,
+    pub limit: usize,
+    pub overflow: bool,
+}
+
+impl<'a> ScriptReply<'a> {
+    pub fn new(out: &'a mut ReplyBuf, resp3: bool, limit: usize) -> Self {
+        let start = out.len();
+        ScriptReply {
+            out,
+            resp3,
+            new_errors: Vec::new(),
+            counted_error: false,
+            start,
+            limit,
+            overflow: false,
+        }
+    }
+
+    /// Replaces an overgrown reply by an error; true when it did.
+    pub fn discard_if_overflowed(&mut self) -> bool {
+        if self.overflow {
+            self.out.buf.truncate(self.start);
+            self.out.error(err::LUA_REPLY_TOO_LARGE.as_bytes());
+            self.new_errors = vec![err::error_code(err::LUA_REPLY_TOO_LARGE.as_bytes()).to_vec()];
+            self.counted_error = false;
+        }
+        self.overflow
+    }
 }
 
 /// Writes the value on top of the stack as a reply and pops it (luaReplyToRedisReply).
 pub unsafe fn write_reply(l: *mut lua_State, w: &mut ScriptReply) {
     unsafe {
+        if w.overflow || w.out.len() - w.start > w.limit {
+            w.overflow = true;
+            ffi::lua_settop(l, -2);
+            return;
+        }
         if ffi::lua_checkstack(l, 4) == 0 {
             w.out.error(err::LUA_STACK_LIMIT.as_bytes());
             ffi::lua_settop(l, -2);
@@ -636,13 +673,16 @@ unsafe fn write_table(l: *mut lua_State, w: &mut ScriptReply) {
             let d = w.out.deferred_map();
             let mut n = 0;
             ffi::lua_pushnil(l);
-            while ffi::lua_next(l, -2) != 0 {
+            while !w.overflow && ffi::lua_next(l, -2) != 0 {
                 ffi::lua_pushvalue(l, -2);
                 write_reply(l, w); // key
                 write_reply(l, w); // value
                 n += 1;
             }
-            w.out.set_deferred_map(d, n);
+            // An overgrown reply is dropped whole: no header worth inserting.
+            if !w.overflow {
+                w.out.set_deferred_map(d, n);
+            }
             ffi::lua_settop(l, -2);
             return;
         }
@@ -651,20 +691,23 @@ unsafe fn write_table(l: *mut lua_State, w: &mut ScriptReply) {
             let d = w.out.deferred_set();
             let mut n = 0;
             ffi::lua_pushnil(l);
-            while ffi::lua_next(l, -2) != 0 {
+            while !w.overflow && ffi::lua_next(l, -2) != 0 {
                 ffi::lua_settop(l, -2);
                 ffi::lua_pushvalue(l, -1);
                 write_reply(l, w);
                 n += 1;
             }
-            w.out.set_deferred(d, n);
+            // An overgrown reply is dropped whole: no header worth inserting.
+            if !w.overflow {
+                w.out.set_deferred(d, n);
+            }
             ffi::lua_settop(l, -2);
             return;
         }
         ffi::lua_settop(l, -2);
         let d = w.out.deferred_array();
         let mut n = 0;
-        loop {
+        while !w.overflow {
             ffi::lua_rawgeti(l, -1, n as ffi::lua_Integer + 1);
             if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
                 ffi::lua_settop(l, -2);
@@ -673,7 +716,10 @@ unsafe fn write_table(l: *mut lua_State, w: &mut ScriptReply) {
             write_reply(l, w);
             n += 1;
         }
-        w.out.set_deferred(d, n);
+        // An overgrown reply is dropped whole: no header worth inserting.
+        if !w.overflow {
+            w.out.set_deferred(d, n);
+        }
     }
 }
 

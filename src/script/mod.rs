@@ -501,13 +501,11 @@ impl Engine {
         ex.script_busy = None;
         let result = unsafe {
             if status == 0 {
-                let mut reply = bridge::ScriptReply {
-                    out: &mut caller.out,
-                    resp3: self.bridge.fake.out.is_resp3(),
-                    new_errors: Vec::new(),
-                    counted_error: false,
-                };
+                let limit = usize::try_from(ex.settings.proto_max_bulk_len).unwrap_or(usize::MAX);
+                let resp3 = self.bridge.fake.out.is_resp3();
+                let mut reply = bridge::ScriptReply::new(&mut caller.out, resp3, limit);
                 bridge::write_reply(l, &mut reply);
+                reply.discard_if_overflowed();
                 for code in &reply.new_errors {
                     ex.stats.count_error(code);
                 }
