@@ -386,17 +386,17 @@ pub static DEFS: &[Def] = &[
         Kind::ReplicaOf,
         "",
         IMMUTABLE | MULTI_ARG,
-        S,
+        A,
     ),
-    d("masterauth", Kind::Str, "", SENSITIVE, S),
-    d("masteruser", Kind::Str, "", SENSITIVE, S),
+    d("masterauth", Kind::Str, "", SENSITIVE, A),
+    d("masteruser", Kind::Str, "", SENSITIVE, A),
     da(
         "replica-serve-stale-data",
         "slave-serve-stale-data",
         Kind::Bool,
         "yes",
         0,
-        S,
+        A,
     ),
     da(
         "replica-read-only",
@@ -404,11 +404,11 @@ pub static DEFS: &[Def] = &[
         Kind::Bool,
         "yes",
         0,
-        S,
+        A,
     ),
-    d("repl-diskless-sync", Kind::Bool, "yes", 0, S),
-    d("repl-diskless-sync-delay", NONNEG_I32, "5", 0, S),
-    d("repl-diskless-sync-max-replicas", NONNEG_I32, "0", 0, S),
+    d("repl-diskless-sync", Kind::Bool, "yes", 0, A),
+    d("repl-diskless-sync-delay", NONNEG_I32, "5", 0, A),
+    d("repl-diskless-sync-max-replicas", NONNEG_I32, "0", 0, A),
     d(
         "repl-diskless-load",
         Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
@@ -425,7 +425,7 @@ pub static DEFS: &[Def] = &[
         },
         "10",
         0,
-        S,
+        A,
     ),
     d(
         "repl-timeout",
@@ -435,7 +435,7 @@ pub static DEFS: &[Def] = &[
         },
         "60",
         0,
-        S,
+        A,
     ),
     d("repl-disable-tcp-nodelay", Kind::Bool, "no", 0, S),
     d(
@@ -446,18 +446,18 @@ pub static DEFS: &[Def] = &[
         },
         "1048576",
         0,
-        S,
+        A,
     ),
-    d("repl-backlog-ttl", NONNEG_I64, "3600", 0, S),
+    d("repl-backlog-ttl", NONNEG_I64, "3600", 0, A),
     da(
         "replica-priority",
         "slave-priority",
         NONNEG_I32,
         "100",
         0,
-        S,
+        A,
     ),
-    d("replica-announced", Kind::Bool, "yes", 0, S),
+    d("replica-announced", Kind::Bool, "yes", 0, A),
     da(
         "min-replicas-to-write",
         "min-slaves-to-write",
@@ -480,7 +480,7 @@ pub static DEFS: &[Def] = &[
         Kind::Str,
         "",
         0,
-        S,
+        A,
     ),
     da(
         "replica-announce-port",
@@ -488,7 +488,7 @@ pub static DEFS: &[Def] = &[
         PORT,
         "0",
         0,
-        S,
+        A,
     ),
     da(
         "replica-lazy-flush",
@@ -504,7 +504,7 @@ pub static DEFS: &[Def] = &[
         Kind::Bool,
         "yes",
         0,
-        S,
+        A,
     ),
     d("replica-ignore-disk-write-errors", Kind::Bool, "no", 0, S),
     d(
@@ -1675,6 +1675,9 @@ pub struct Settings {
     pub tracking_table_max_keys: usize,
     pub min_replicas_to_write: u32,
     pub min_replicas_max_lag: u32,
+    pub replica_read_only: bool,
+    pub replica_serve_stale_data: bool,
+    pub replica_ignore_maxmemory: bool,
 }
 
 impl Config {
@@ -1797,6 +1800,9 @@ impl Config {
             tracking_table_max_keys: self.get_int("tracking-table-max-keys") as usize,
             min_replicas_to_write: self.get_int("min-replicas-to-write") as u32,
             min_replicas_max_lag: self.get_int("min-replicas-max-lag") as u32,
+            replica_read_only: self.get_bool("replica-read-only"),
+            replica_serve_stale_data: self.get_bool("replica-serve-stale-data"),
+            replica_ignore_maxmemory: self.get_bool("replica-ignore-maxmemory"),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod log;
 pub mod net;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod resp;
 pub mod script;
 pub mod util;

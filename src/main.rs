@@ -111,6 +111,7 @@ fn main() {
             std::process::exit(1);
         }
     }
+    cinnabar::repl::start(&mut ex);
     tracing::info!("Ready to accept connections tcp");
     if let Err(e) = server.run(&mut ex) {
         tracing::warn!("Event loop failed: {e}");

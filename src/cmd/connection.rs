@@ -454,7 +454,11 @@ fn client_type_by_name(name: &[u8]) -> Option<ClientType> {
 }
 
 fn client_type(c: &Client) -> ClientType {
-    if c.has(cf::PUBSUB) {
+    if c.has(cf::MASTER) {
+        ClientType::Master
+    } else if c.has(cf::REPLICA) {
+        ClientType::Replica
+    } else if c.has(cf::PUBSUB) {
         ClientType::PubSub
     } else {
         ClientType::Normal
@@ -518,8 +522,15 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now_ms;
     let mut text = String::new();
     let acl = &ctx.ex.acl;
-    let client_info_line =
-        |c: &Client, now, text: &mut String| client_info_line(c, &acl.user(c.user).name, now, text);
+    let client_info_line = |c: &Client, now, text: &mut String| {
+        // Our master runs as no user at all: Redis prints "(superuser)".
+        let user: &[u8] = if c.has(cf::MASTER) {
+            b"(superuser)"
+        } else {
+            &acl.user(c.user).name
+        };
+        client_info_line(c, user, now, text)
+    };
     if args.len() == 2 && eq(args[0], "TYPE") {
         let t = client_type_by_name(args[1]).ok_or_else(|| unknown_type(args[1]))?;
         for c in all_clients(ctx) {

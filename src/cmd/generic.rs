@@ -621,14 +621,19 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
 /// acknowledgement is needed, and otherwise after the timeout (or never, for 0), as Redis
 /// does with no replicas attached.
 pub fn wait(ctx: &mut Ctx) -> CmdResult {
+    if ctx.ex.repl.is_replica() {
+        return Err(err::WAIT_ON_REPLICA.into());
+    }
     let needed = int(ctx.argv[1])?;
     let deadline = crate::exec::blocking::parse_timeout_ms(ctx.argv[2], ctx.now_ms)?;
-    let acked = 0i64;
+    let acked = crate::repl::replicas_acked(ctx.ex, ctx.client.repl_woff) as i64;
     if needed <= acked || !ctx.can_block() {
         ctx.out().int(acked);
         return Ok(());
     }
+    ctx.client.wait_replicas = needed;
     ctx.block(crate::exec::blocking::BlockKind::Wait, &[], deadline);
+    ctx.ex.repl.ack_requested = true;
     Ok(())
 }
 
@@ -654,7 +659,7 @@ pub fn waitaof(ctx: &mut Ctx) -> CmdResult {
         crate::exec::blocking::reply_waitaof(ctx.client, synced);
         return Ok(());
     }
-    ctx.client.waitaof_replicas = numreplicas;
+    ctx.client.wait_replicas = numreplicas;
     ctx.block(crate::exec::blocking::BlockKind::WaitAof, &[], deadline);
     Ok(())
 }

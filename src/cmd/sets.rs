@@ -425,7 +425,7 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
     let remaining = size - count;
     // Each popped member propagates as its own SREM (as Redis 7.0 does).
     let prop = &mut ctx.ex.prop;
-    let propagating = prop.enabled;
+    let propagating = prop.enabled();
     prop.prevented = true;
     let mut srem = |m: Member<'_>| {
         if propagating {

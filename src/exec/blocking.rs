@@ -341,7 +341,8 @@ impl Executor {
                 self.blocking.timeouts.pop_first();
                 continue;
             };
-            reply_timed_out(&mut client, self.aof_synced_offset());
+            let acked = crate::repl::replicas_acked(self, client.repl_woff);
+            reply_timed_out(&mut client, self.aof_synced_offset(), acked);
             self.unpark(&mut client);
             self.clients[slot] = Some(client);
             self.resume(slot);
@@ -370,7 +371,7 @@ impl Executor {
                     .as_ref()
                     .is_some_and(|b| b.kind == BlockKind::WaitAof)
                     && c.woff <= fsynced
-                    && c.waitaof_replicas == 0
+                    && c.wait_replicas == 0
             })
             .map(|c| c.slot)
             .collect();
@@ -382,6 +383,61 @@ impl Executor {
             self.unpark(&mut client);
             self.clients[slot] = Some(client);
             self.resume(slot);
+        }
+    }
+
+    /// Answers WAIT clients whose writes enough replicas acknowledged (Redis's
+    /// processClientsWaitingReplicas).
+    pub fn serve_repl_waiters(&mut self) {
+        if self.blocking.blocked_count == 0 || self.repl.replicas.is_empty() {
+            return;
+        }
+        let done: Vec<(usize, usize)> = self
+            .clients
+            .iter()
+            .flatten()
+            .filter(|c| {
+                c.blocked
+                    .as_ref()
+                    .is_some_and(|b| b.kind == BlockKind::Wait)
+            })
+            .filter_map(|c| {
+                let acked = crate::repl::replicas_acked(self, c.repl_woff);
+                (acked as i64 >= c.wait_replicas).then_some((c.slot, acked))
+            })
+            .collect();
+        for (slot, acked) in done {
+            let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+                continue;
+            };
+            client.out.int(acked as i64);
+            self.unpark(&mut client);
+            self.clients[slot] = Some(client);
+            self.resume(slot);
+        }
+    }
+
+    /// The server became a replica: every blocked client gets an error and is closed (Redis's
+    /// disconnectAllBlockedClients). Clients held by CLIENT PAUSE are not blocked here.
+    pub fn disconnect_blocked_clients(&mut self) {
+        let slots: Vec<usize> = self
+            .clients
+            .iter()
+            .flatten()
+            .filter(|c| c.blocked.is_some())
+            .map(|c| c.slot)
+            .collect();
+        for slot in slots {
+            let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+                continue;
+            };
+            let e = CmdError::from(err::UNBLOCKED_ROLE_CHANGE);
+            client.out.error(e.text());
+            self.stats.count_error(e.code());
+            self.unpark(&mut client);
+            client.flags |= cf::CLOSE_AFTER_REPLY;
+            self.clients[slot] = Some(client);
+            self.pending_write.push(slot);
         }
     }
 
@@ -407,7 +463,8 @@ impl Executor {
             let blocked_cmd = client.blocked.as_ref().map(|b| b.cmd.id);
             self.stats.account_errors(blocked_cmd, false);
         } else {
-            reply_timed_out(&mut client, self.aof_synced_offset());
+            let acked = crate::repl::replicas_acked(self, client.repl_woff);
+            reply_timed_out(&mut client, self.aof_synced_offset(), acked);
         }
         self.unpark(&mut client);
         self.clients[slot] = Some(client);
@@ -422,10 +479,10 @@ impl Executor {
 }
 
 /// The reply a wait gets when its time is up (Redis's replyToBlockedClientTimedOut).
-fn reply_timed_out(client: &mut Client, fsynced: Option<u64>) {
+fn reply_timed_out(client: &mut Client, fsynced: Option<u64>, acked: usize) {
     match client.blocked.as_ref().map(|b| b.kind) {
-        // WAIT answers with the number of replicas that acknowledged: none here.
-        Some(BlockKind::Wait) => client.out.int(0),
+        // WAIT answers with the number of replicas that acknowledged its writes.
+        Some(BlockKind::Wait) => client.out.int(acked as i64),
         Some(BlockKind::WaitAof) => reply_waitaof(client, fsynced),
         _ => client.out.null_array(),
     }

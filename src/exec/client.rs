@@ -46,6 +46,10 @@ pub mod flags {
     /// Replays what an earlier run already decided (the AOF loader, later a master): its
     /// commands are obeyed as written (Redis's mustObeyClient).
     pub const OBEY: u32 = 1 << 21;
+    /// A replica attached to this server (PSYNC/SYNC): its output is the replication stream.
+    pub const REPLICA: u32 = 1 << 22;
+    /// The link to this server's master: its commands are applied, replies are not sent.
+    pub const MASTER: u32 = 1 << 23;
 }
 
 /// A client's pub/sub subscriptions.
@@ -120,8 +124,10 @@ pub struct Client {
     pub qbuf_len: usize,
     /// The propagation offset right after this client's last write (WAITAOF waits for it).
     pub woff: u64,
+    /// Replication offset the client's last write reached (WAIT).
+    pub repl_woff: u64,
     /// Replicas a blocked WAITAOF waits for (none can answer yet: it waits for its timeout).
-    pub waitaof_replicas: i64,
+    pub wait_replicas: i64,
     pub qbuf_free: usize,
     /// Arguments and their total size of the command being run (CLIENT LIST argv-mem).
     pub argv_len: usize,
@@ -148,6 +154,11 @@ pub struct Client {
     /// REPLCONF rdb-only 1: the client wants a snapshot (redis-cli --rdb), not a replication
     /// stream.
     pub repl_rdb_only: bool,
+    /// What a replica said about itself (REPLCONF listening-port, ip-address, capa).
+    pub repl_listening_port: u16,
+    pub repl_announced_ip: Option<String>,
+    pub repl_capa_eof: bool,
+    pub repl_capa_psync2: bool,
 }
 
 impl Client {
@@ -175,7 +186,8 @@ impl Client {
             fd: -1,
             qbuf_len: 0,
             woff: 0,
-            waitaof_replicas: 0,
+            repl_woff: 0,
+            wait_replicas: 0,
             qbuf_free: 0,
             argv_len: 0,
             argv_mem: 0,
@@ -191,6 +203,10 @@ impl Client {
             tracking_redirect: 0,
             tracking_prefixes: Vec::new(),
             repl_rdb_only: false,
+            repl_listening_port: 0,
+            repl_announced_ip: None,
+            repl_capa_eof: false,
+            repl_capa_psync2: false,
         }
     }
 
@@ -266,6 +282,8 @@ impl Client {
         // Redis's getClientInfoString order.
         const LETTERS: &[(u32, char)] = &[
             (flags::MONITOR, 'O'),
+            (flags::REPLICA, 'S'),
+            (flags::MASTER, 'M'),
             (flags::PUBSUB, 'P'),
             (flags::MULTI, 'x'),
             (flags::BLOCKED, 'b'),

@@ -81,14 +81,14 @@ impl Executor {
     /// Memory that counts against maxmemory: what the allocator holds minus the AOF bytes
     /// waiting to be written (Redis's freeMemoryGetNotCountedMemory).
     pub fn memory_for_eviction(&self) -> usize {
-        crate::alloc::used_memory().saturating_sub(self.prop.out.len())
+        crate::alloc::used_memory().saturating_sub(self.prop.aof.buf.len())
     }
 
     /// Redis's performEvictions: false when memory is over maxmemory and nothing more can be
     /// evicted (EVICT_FAIL), so commands that may grow memory are refused.
     pub fn perform_evictions(&mut self) -> bool {
         let max = self.settings.maxmemory as usize;
-        if max == 0 || self.loading {
+        if max == 0 || self.loading || self.ignores_maxmemory() {
             return true;
         }
         let used = self.memory_for_eviction();

@@ -121,14 +121,14 @@ impl<'a> Ctx<'a> {
     /// The command is to be propagated (to the AOF) as `args` instead of its argv (Redis's
     /// rewriteClientCommandVector): relative TTLs become absolute, random choices explicit.
     pub fn propagate_as(&mut self, args: &[&[u8]]) {
-        if self.ex.prop.enabled {
+        if self.ex.prop.enabled() {
             self.ex.prop.rewrite(args.iter().copied());
         }
     }
 
     /// Propagates `args` in the client's db as part of this command (Redis's alsoPropagate).
     pub fn also_propagate(&mut self, args: &[&[u8]]) {
-        if self.ex.prop.enabled {
+        if self.ex.prop.enabled() {
             self.ex.prop.also(self.client.db, args.iter().copied());
         }
     }
@@ -141,7 +141,7 @@ impl<'a> Ctx<'a> {
     /// Whether propagation is on: rewrites that cost work are skipped when it is off.
     #[inline]
     pub fn propagating(&self) -> bool {
-        self.ex.prop.enabled
+        self.ex.prop.enabled()
     }
 
     /// LRU clock value to stamp a new or overwritten key with.
@@ -249,6 +249,14 @@ pub struct Executor {
     pub aof: crate::persist::aof::Aof,
     /// Users and their permissions, and the ACL log.
     pub acl: crate::acl::Acl,
+    /// Replication: ids, offsets, backlog, replicas, the link to our master.
+    pub repl: crate::repl::Repl,
+    /// Master-link connections (no client yet, or a master client dropped) for `net` to close.
+    pub link_to_close: Vec<usize>,
+    /// The running command comes from our master (its keys do not expire under it).
+    pub running_master: bool,
+    /// When the replication cron last ran.
+    pub repl_cron_ms: i64,
 }
 
 /// State saved when a command starts, for propagating it when it ends.
@@ -297,6 +305,10 @@ impl Executor {
             .unwrap_or_default();
         let hz = settings.hz;
         let mut ex = Executor {
+            repl: crate::repl::Repl::new(now),
+            link_to_close: Vec::new(),
+            running_master: false,
+            repl_cron_ms: 0,
             cfg,
             settings,
             table,
@@ -424,6 +436,12 @@ impl Executor {
             self.tracking.slots.remove(&c.id);
             self.monitors.retain(|s| *s != slot);
             self.postponed.retain(|s| *s != slot);
+            if c.has(cf::REPLICA) {
+                crate::repl::on_replica_gone(self, slot);
+            }
+            if c.has(cf::MASTER) {
+                crate::repl::on_master_gone(self, slot);
+            }
         }
     }
 
@@ -463,6 +481,11 @@ impl Executor {
 
     // ---- command execution ----
 
+    /// A replica leaves eviction to its master (replica-ignore-maxmemory).
+    pub fn ignores_maxmemory(&self) -> bool {
+        self.repl.is_replica() && self.settings.replica_ignore_maxmemory
+    }
+
     /// Runs one command for the client in `slot` (Redis's processCommand).
     /// Returns false if the command was postponed by CLIENT PAUSE (the caller keeps it
     /// unread and stops reading from this client).
@@ -473,7 +496,7 @@ impl Executor {
         if self.settings.maxmemory_clients != 0 {
             self.evict_clients();
         }
-        if self.settings.maxmemory > 0 && self.script_busy.is_none() {
+        if self.settings.maxmemory > 0 && self.script_busy.is_none() && !self.ignores_maxmemory() {
             self.oom_at_command_start = !self.perform_evictions();
         }
         // Redis's trackingLimitUsedSlots, before the command: while the client is still in the
@@ -491,7 +514,14 @@ impl Executor {
         }
         self.running_slot = Some(slot);
         self.running_id = client.id;
+        self.running_master = client.has(cf::MASTER);
+        let reply_start = client.out.len();
         let executed = self.process(&mut client, argv);
+        if self.running_master {
+            // Our master gets no replies (an ACK it asks for goes out below).
+            client.out.buf.truncate(reply_start);
+            self.running_master = false;
+        }
         client.note_reply_peak();
         if self.settings.notify_flags & config::notify::NEW != 0 {
             for db in 0..self.dbs.len() {
@@ -507,6 +537,16 @@ impl Executor {
             self.flush_self_pushes(&mut client);
         }
         self.clients[slot] = Some(client);
+        if !self.prop.repl.buf.is_empty() {
+            crate::repl::feed(self);
+        }
+        if self.repl.ack_to_master {
+            self.repl.ack_to_master = false;
+            crate::repl::send_ack(self);
+        }
+        if self.repl.sync_due {
+            crate::repl::start_pending_sync(self);
+        }
         self.flush_tracking_pending();
         // Keys a busy script made ready are served after the script, not in the middle.
         if self.script_busy.is_none() {
@@ -714,12 +754,13 @@ impl Executor {
         ))
     }
 
-    /// min-replicas-to-write is met (Redis's checkGoodReplicasStatus). No replica is
-    /// connected to this server, so none is good.
+    /// min-replicas-to-write is met (Redis's checkGoodReplicasStatus): replicas that
+    /// acknowledged within min-replicas-max-lag, as the cron last counted them.
     pub fn enough_good_replicas(&self) -> bool {
         let s = &self.settings;
-        let good_replicas = 0;
-        s.min_replicas_to_write == 0
+        let good_replicas = self.repl.good_replicas as u32;
+        self.repl.is_replica()
+            || s.min_replicas_to_write == 0
             || s.min_replicas_max_lag == 0
             || good_replicas >= s.min_replicas_to_write
     }
@@ -785,14 +826,18 @@ impl Executor {
         } else {
             crate::acl::log::Context::Toplevel
         };
-        if let Err(d) = self.acl_check(client, client.user, cmd, argv, context, now_ms) {
-            return Err(Self::noperm(cmd, d));
+        // Our master's commands are obeyed as they come (Redis's mustObeyClient).
+        let from_master = client.has(cf::MASTER);
+        if !from_master {
+            if let Err(d) = self.acl_check(client, client.user, cmd, argv, context, now_ms) {
+                return Err(Self::noperm(cmd, d));
+            }
         }
         // Over maxmemory with nothing left to evict: commands that may grow memory are refused
         // (and anything queued in MULTI, which would hold memory until EXEC).
         let flags = self.effective_flags(client, cmd, argv);
         let writes = flags & flag::WRITE != 0;
-        if self.oom_at_command_start && self.settings.maxmemory > 0 {
+        if self.oom_at_command_start && self.settings.maxmemory > 0 && !from_master {
             let denyoom = flags & flag::DENYOOM != 0;
             let queueing = client.multi.is_some()
                 && !matches!(meta.name, "exec" | "discard" | "quit" | "reset");
@@ -802,13 +847,16 @@ impl Executor {
         }
         // Writes stop while data cannot reach the disk, so a client cannot believe data is
         // safe that is not; PING too, as in Redis: it is how a client notices.
-        if writes || meta.name == "ping" {
+        if (writes || meta.name == "ping") && !from_master {
             if let Some(e) = self.disk_error() {
                 return Err(e);
             }
         }
         if writes && !self.enough_good_replicas() {
             return Err(err::NOREPLICAS.into());
+        }
+        if self.repl.is_replica() && writes && !from_master && self.settings.replica_read_only {
+            return Err(err::READONLY_REPLICA.into());
         }
         // A RESP2 connection in subscriber mode can only manage subscriptions.
         if client.has(cf::PUBSUB) && !client.out.is_resp3() {
@@ -827,6 +875,15 @@ impl Executor {
                 return Err(err::pubsub_context(meta.name));
             }
         }
+        if let Some(link) = &self.repl.master {
+            let stale = flags & flag::STALE != 0;
+            if link.state != crate::repl::LinkState::Connected
+                && !self.settings.replica_serve_stale_data
+                && !stale
+            {
+                return Err(err::MASTERDOWN.into());
+            }
+        }
         if let Some(function) = self.script_busy {
             if !meta.has(flag::ALLOW_BUSY) {
                 return Err(if function {
@@ -835,6 +892,12 @@ impl Executor {
                     err::BUSY_SCRIPT.into()
                 });
             }
+        }
+        // A replica connection only speaks replication.
+        if client.has(cf::REPLICA)
+            && flags & (flag::MAY_REPLICATE | flag::WRITE | flag::READONLY) != 0
+        {
+            return Err(err::REPLICA_KEYSPACE.into());
         }
         Ok(())
     }
@@ -946,10 +1009,10 @@ impl Executor {
 
     /// Starts propagating a command (when anything consumes propagation): what `end` needs.
     pub(super) fn propagation_begin(&mut self) -> Option<PropagationMark> {
-        self.prop.enabled.then(|| PropagationMark {
+        self.prop.enabled().then(|| PropagationMark {
             saved: self.prop.enter(),
             dirty: self.dirty,
-            emitted: self.prop.emitted,
+            emitted: self.prop.aof.emitted,
         })
     }
 
@@ -972,14 +1035,23 @@ impl Executor {
         let changed = self.dirty != mark.dirty;
         self.prop
             .leave(mark.saved, client.db, changed, argv.iter().copied());
-        if self.prop.emitted != mark.emitted {
-            client.woff = self.prop.emitted;
+        if self.prop.aof.emitted != mark.emitted {
+            client.woff = self.prop.aof.emitted;
+        }
+        if !self.prop.repl.buf.is_empty() {
+            client.repl_woff = self.repl.offset + self.prop.repl.buf.len() as u64;
         }
     }
 
     /// Closes clients whose pending output passed client-output-buffer-limit.
-    pub(super) fn check_output_limits(&mut self, client: &mut Client, now_ms: i64) {
-        let class = if client.has(cf::PUBSUB) { 2 } else { 0 };
+    pub fn check_output_limits(&mut self, client: &mut Client, now_ms: i64) {
+        let class = if client.has(cf::REPLICA) {
+            1
+        } else if client.has(cf::PUBSUB) {
+            2
+        } else {
+            0
+        };
         let limit = self.settings.obuf_limits[class];
         let pending = client.pending_output() as u64;
         let hard = limit.hard_bytes != 0 && pending >= limit.hard_bytes;
@@ -1055,8 +1127,14 @@ impl Executor {
         let p: *mut Entry = self.dbs[db].keys.get_mut(key)?;
         // SAFETY: `p` was just taken from the dict and nothing has touched the dict since.
         if !self.loading && unsafe { (*p).is_expired(now_ms) } {
+            // A replica leaves expiry to its master: the master's own commands still see the
+            // key, anyone else sees it gone (Redis 7.0's expireIfNeeded on a replica).
+            if self.running_master {
+                // SAFETY: as above.
+                return Some(unsafe { &mut *p });
+            }
             // During CLIENT PAUSE the dataset stays still: the key reads as missing.
-            if !self.is_paused(now_ms) {
+            if !self.is_paused(now_ms) && !self.repl.is_replica() {
                 self.delete_expired(db, key);
             }
             return None;
@@ -1068,10 +1146,10 @@ impl Executor {
     /// Deletes `key` if its TTL passed; returns true if it did.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
         match self.dbs[db].peek(key) {
-            Some(e) if e.is_expired(now_ms) && !self.loading => {}
+            Some(e) if e.is_expired(now_ms) && !self.loading && !self.running_master => {}
             _ => return false,
         }
-        if !self.is_paused(now_ms) {
+        if !self.is_paused(now_ms) && !self.repl.is_replica() {
             self.delete_expired(db, key);
         }
         true
@@ -1101,7 +1179,7 @@ impl Executor {
     /// A deletion the server made (expiry, eviction) goes out at once, outside the running
     /// command, as Redis 7.0's propagateDeletion does.
     pub fn propagate_deletion(&mut self, db: usize, key: &[u8], lazy: bool) {
-        if self.prop.enabled {
+        if self.prop.enabled() {
             let del = propagate::deletion_command(lazy);
             self.prop.now(db, [del, key].into_iter());
         }
@@ -1159,7 +1237,13 @@ impl Executor {
         self.stats.sample(now_ms);
         self.clients_cron(now_ms);
         crate::persist::cron(self);
-        if self.active_expire_enabled && !self.is_paused(now_ms) {
+        // Redis's replicationCron runs once a second.
+        if now_ms - self.repl_cron_ms >= 1000 {
+            self.repl_cron_ms = now_ms;
+            crate::repl::cron(self);
+            crate::repl::replica_cron(self);
+        }
+        if self.active_expire_enabled && !self.is_paused(now_ms) && !self.repl.is_replica() {
             let budget_us =
                 limits::EXPIRE_SLOW_CYCLE_PERCENT * 1_000_000 / u64::from(self.hz.max(1)) / 100;
             let started = Instant::now();
@@ -1197,9 +1281,14 @@ impl Executor {
         if self.settings.maxmemory_clients != 0 {
             self.evict_clients();
         }
-        if self.active_expire_enabled && self.expire_backlog {
+        if self.active_expire_enabled && self.expire_backlog && !self.repl.is_replica() {
             self.active_expire(now_ms, Duration::from_micros(limits::EXPIRE_FAST_CYCLE_US));
         }
+        if std::mem::take(&mut self.repl.ack_requested) {
+            crate::repl::request_acks(self);
+        }
+        crate::repl::feed(self);
+        self.serve_repl_waiters();
     }
 
     fn active_expire(&mut self, now_ms: i64, budget: Duration) {
@@ -1255,7 +1344,8 @@ impl Executor {
         }
         let mut idle = Vec::new();
         for c in self.clients.iter().flatten() {
-            if c.has(cf::BLOCKED) || c.has(cf::PUBSUB) {
+            // Replication links have repl-timeout instead.
+            if c.has(cf::BLOCKED | cf::PUBSUB | cf::REPLICA | cf::MASTER) {
                 continue;
             }
             if (now_ms - c.last_interaction_ms) as u64 > timeout * 1000 {

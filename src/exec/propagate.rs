@@ -36,10 +36,45 @@ fn encode_select(out: &mut Vec<u8>, db: usize) {
     encode_command(out, [b"SELECT".as_slice(), &n].into_iter());
 }
 
+/// One consumer of the propagated stream (the AOF, or the replication stream): its own
+/// buffer and its own idea of the selected db (Redis's aof_selected_db, slaveseldb).
+#[derive(Default)]
+pub struct Sink {
+    /// Someone consumes this stream.
+    pub on: bool,
+    /// The db the emitted stream is at.
+    stream_db: Option<usize>,
+    /// Emitted commands, ready for the consumer.
+    pub buf: Vec<u8>,
+    /// Bytes emitted since start (the AOF: the offset a client's last write reached, for
+    /// WAITAOF; replication: the master offset).
+    pub emitted: u64,
+}
+
+impl Sink {
+    fn select(&mut self, db: usize) {
+        if self.stream_db != Some(db) {
+            let before = self.buf.len();
+            encode_select(&mut self.buf, db);
+            self.emitted += (self.buf.len() - before) as u64;
+            self.stream_db = Some(db);
+        }
+    }
+
+    /// Appends raw stream bytes, counted.
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        self.emitted += bytes.len() as u64;
+    }
+
+    /// The stream starts over (a new AOF file, a full sync): the next op selects its db.
+    pub fn restart_stream(&mut self) {
+        self.stream_db = None;
+    }
+}
+
 #[derive(Default)]
 pub struct Propagation {
-    /// Someone consumes the stream (the AOF is on, or a rewrite is starting it).
-    pub enabled: bool,
     /// Ops of the running execution unit.
     pending: Vec<u8>,
     pending_ops: u32,
@@ -54,15 +89,28 @@ pub struct Propagation {
     pub prevented: bool,
     /// The running command propagates even if the change counter says it changed nothing.
     pub forced: bool,
-    /// The db the emitted stream is at.
-    stream_db: Option<usize>,
-    /// Emitted commands, ready for the AOF.
-    pub out: Vec<u8>,
-    /// Bytes emitted since start: the offset a client's last write reached (WAITAOF).
-    pub emitted: u64,
+    /// The append-only file's stream.
+    pub aof: Sink,
+    /// The replication stream (on while this server is a master with a backlog).
+    pub repl: Sink,
 }
 
 impl Propagation {
+    /// Someone consumes the stream: commands must say what they did.
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.aof.on || self.repl.on
+    }
+
+    /// The db the replication stream is at (the `repl-stream-db` of a snapshot).
+    pub fn repl_stream_db(&self) -> Option<usize> {
+        self.repl.stream_db
+    }
+
+    fn sinks(&mut self) -> impl Iterator<Item = &mut Sink> {
+        [&mut self.aof, &mut self.repl].into_iter().filter(|s| s.on)
+    }
+
     /// Adds an op to the running unit.
     pub fn also<'a>(&mut self, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
         self.select_for_pending(db);
@@ -81,13 +129,12 @@ impl Propagation {
 
     /// Emits an op at once, outside the running unit (expiry deletions).
     pub fn now<'a>(&mut self, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
-        let before = self.out.len();
-        if self.stream_db != Some(db) {
-            encode_select(&mut self.out, db);
-            self.stream_db = Some(db);
+        let mut op = Vec::new();
+        encode_command(&mut op, args);
+        for sink in self.sinks() {
+            sink.select(db);
+            sink.push(&op);
         }
-        encode_command(&mut self.out, args);
-        self.emitted += (self.out.len() - before) as u64;
     }
 
     /// The running command is to be propagated as `args`.
@@ -135,29 +182,28 @@ impl Propagation {
         if self.pending_ops == 0 {
             return;
         }
-        let before = self.out.len();
-        if self.stream_db != Some(self.pending_first_db) {
-            encode_select(&mut self.out, self.pending_first_db);
-        }
         let wrap = self.pending_ops > 1;
-        if wrap {
-            encode_command(&mut self.out, [b"MULTI".as_slice()].into_iter());
+        let (first_db, last_db) = (self.pending_first_db, self.pending_last_db);
+        let pending = std::mem::take(&mut self.pending);
+        for sink in self.sinks() {
+            sink.select(first_db);
+            if wrap {
+                sink.push(MULTI);
+            }
+            sink.push(&pending);
+            if wrap {
+                sink.push(EXEC);
+            }
+            sink.stream_db = Some(last_db);
         }
-        self.out.extend_from_slice(&self.pending);
-        if wrap {
-            encode_command(&mut self.out, [b"EXEC".as_slice()].into_iter());
-        }
-        self.stream_db = Some(self.pending_last_db);
+        self.pending = pending;
         self.pending.clear();
         self.pending_ops = 0;
-        self.emitted += (self.out.len() - before) as u64;
-    }
-
-    /// The stream starts over (a new AOF file): the next op selects its db.
-    pub fn restart_stream(&mut self) {
-        self.stream_db = None;
     }
 }
+
+const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 
 #[cfg(test)]
 mod tests {
@@ -189,18 +235,20 @@ mod tests {
     #[test]
     fn one_op_is_not_wrapped_and_selects_once() {
         let mut p = Propagation::default();
+        p.aof.on = true;
         let s = p.enter();
         p.leave(s, 0, true, args("set a 1"));
         let s = p.enter();
         p.leave(s, 0, true, args("set b 1"));
         let s = p.enter();
         p.leave(s, 0, false, args("get a"));
-        assert_eq!(parse(&p.out), ["SELECT 0", "set a 1", "set b 1"]);
+        assert_eq!(parse(&p.aof.buf), ["SELECT 0", "set a 1", "set b 1"]);
     }
 
     #[test]
     fn nested_ops_are_wrapped_with_selects_inside() {
         let mut p = Propagation::default();
+        p.aof.on = true;
         let outer = p.enter();
         let s = p.enter();
         p.leave(s, 2, true, args("set a 1"));
@@ -211,7 +259,7 @@ mod tests {
         p.prevented = true;
         p.leave(outer, 3, true, args("exec"));
         assert_eq!(
-            parse(&p.out),
+            parse(&p.aof.buf),
             [
                 "SELECT 0",
                 "DEL x",

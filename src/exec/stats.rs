@@ -71,6 +71,9 @@ pub struct Stats {
     pub keyspace_misses: u64,
     pub total_net_input_bytes: u64,
     pub total_net_output_bytes: u64,
+    /// Replication stream and snapshots received from our master / sent to replicas.
+    pub total_net_repl_input_bytes: u64,
+    pub total_net_repl_output_bytes: u64,
     pub client_query_buffer_limit_disconnections: u64,
     /// Reply buffers the cron shrank or grew (INFO reply_buffer_shrinks / _expands).
     pub reply_buffer_shrinks: u64,

@@ -104,6 +104,11 @@ pub struct Conn {
     pub read_pending: bool,
     /// Peer closed or a fatal error.
     pub dead: bool,
+    /// A connection to our master still in its handshake.
+    pub link: Option<Box<super::master_link::LinkIo>>,
+    /// The master client's applied bytes of an unfinished MULTI: they reach our replicas
+    /// with its EXEC (the stream is proxied at transaction boundaries).
+    pub repl_pending: Vec<u8>,
 }
 
 impl Conn {
@@ -120,6 +125,8 @@ impl Conn {
             queued_flush: false,
             read_pending: false,
             dead: false,
+            link: None,
+            repl_pending: Vec::new(),
         }
     }
 

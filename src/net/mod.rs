@@ -5,6 +5,7 @@
 //! The only module that does socket I/O.
 
 pub mod conn;
+pub mod master_link;
 pub mod migrate;
 pub mod tls;
 
@@ -70,6 +71,8 @@ pub struct Server {
     /// so a client whose event waits in the batch behind a busy script's is not reported
     /// again: `serve_busy` serves it from here.
     turn_readable: Vec<usize>,
+    /// A full sync's snapshot is being sent to replicas.
+    transfer_active: bool,
 }
 
 impl Server {
@@ -125,6 +128,7 @@ impl Server {
             busy_scratch: Vec::new(),
             busy_deferred: Vec::new(),
             turn_readable: Vec::new(),
+            transfer_active: false,
         })
     }
 
@@ -146,6 +150,9 @@ impl Server {
             } else {
                 Duration::ZERO
             };
+            if self.transfer_active {
+                timeout = timeout.min(Duration::from_millis(1));
+            }
             // Wake up for the next blocked-client deadline or the end of a pause.
             if let Some(at_ms) = ex.next_wakeup_ms() {
                 let wait_ms = (at_ms - ex.clock.now_ms()).max(0) as u64;
@@ -187,6 +194,7 @@ impl Server {
                 match event.token() {
                     SIGNAL_TOKEN => self.on_signal(ex),
                     Token(t) if t >= LISTENER_BASE => self.accept(ex, t - LISTENER_BASE),
+                    Token(slot) if self.is_link(slot) => self.on_link_event(ex, slot),
                     Token(slot) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.on_readable(ex, slot);
@@ -223,6 +231,7 @@ impl Server {
                 }
                 next_cron = Instant::now() + ex.cron_interval();
             }
+            self.master_link_turn(ex);
             ex.before_sleep();
             // Clients whose wait ended may have pipelined commands waiting in their buffers.
             loop {
@@ -237,6 +246,9 @@ impl Server {
             // Writes reach the AOF (and the disk, with appendfsync always) before any reply.
             crate::persist::aof::flush(ex);
             ex.serve_aof_waiters();
+            // Snapshot bytes for replicas in a full sync; while one runs, poll again soon (the
+            // diskless pipe is not registered with the poller).
+            self.transfer_active = crate::repl::pump(ex);
             self.flush_all(ex);
             self.close_pending(ex);
             if let Some(req) = ex.shutdown.take() {
@@ -262,7 +274,7 @@ impl Server {
         let mut waiting = self.turn_readable.clone();
         waiting.append(&mut self.read_again);
         for &slot in &waiting {
-            if Some(slot) == caller {
+            if Some(slot) == caller || self.is_replication_input(ex, slot) {
                 self.busy_deferred.push(slot);
             } else {
                 if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
@@ -279,7 +291,9 @@ impl Server {
             match event.token() {
                 SIGNAL_TOKEN => self.on_signal(ex),
                 Token(t) if t >= LISTENER_BASE => self.accept(ex, t - LISTENER_BASE),
-                Token(slot) if Some(slot) == caller => self.busy_deferred.push(slot),
+                Token(slot) if Some(slot) == caller || self.is_replication_input(ex, slot) => {
+                    self.busy_deferred.push(slot)
+                }
                 Token(slot) => {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         self.on_readable(ex, slot);
@@ -306,6 +320,12 @@ impl Server {
                 self.flush(ex, slot);
             }
         }
+    }
+
+    /// Input from our master (its handshake, or the master client): applied only after a
+    /// busy script, never in the middle of it.
+    fn is_replication_input(&self, ex: &Executor, slot: usize) -> bool {
+        self.is_link(slot) || ex.client(slot).is_some_and(|c| c.has(cf::MASTER))
     }
 
     fn on_signal(&mut self, ex: &mut Executor) {
@@ -408,6 +428,10 @@ impl Server {
 
     /// Reads what the socket has (within a fairness budget) and runs the complete commands.
     fn on_readable(&mut self, ex: &mut Executor, slot: usize) {
+        if self.is_link(slot) {
+            return self.on_link_event(ex, slot);
+        }
+        let from_master = ex.client(slot).is_some_and(|c| c.has(cf::MASTER));
         for _ in 0..limits::READS_PER_TURN {
             let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
                 return;
@@ -431,7 +455,17 @@ impl Server {
                     if let Some(c) = ex.client_mut(slot) {
                         c.net_input_bytes += n as u64;
                     }
-                    if conn.qend - conn.qpos > ex.settings.client_query_buffer_limit {
+                    if from_master {
+                        ex.stats.total_net_repl_input_bytes += n as u64;
+                        let now_ms = ex.clock.now_ms();
+                        if let Some(m) = ex.repl.master.as_mut() {
+                            m.read_offset += n as u64;
+                            m.last_io_ms = now_ms;
+                        }
+                    }
+                    // Our master's stream is exempt (a big MULTI may be on its way).
+                    if conn.qend - conn.qpos > ex.settings.client_query_buffer_limit && !from_master
+                    {
                         tracing::warn!("Closing client that reached max query buffer length");
                         ex.stats.client_query_buffer_limit_disconnections += 1;
                         conn.dead = true;
@@ -491,12 +525,22 @@ impl Server {
             if ex.exiting {
                 break;
             }
-            let max_bulk_len = ex.settings.proto_max_bulk_len;
+            let mut max_bulk_len = ex.settings.proto_max_bulk_len;
+            let busy = ex.script_busy.is_some();
             let Some(client) = ex.client_mut(slot) else {
                 break;
             };
             if client.has(cf::CLOSE_AFTER_REPLY | cf::CLOSE_ASAP | cf::BLOCKED | cf::POSTPONED) {
                 break;
+            }
+            let from_master = client.has(cf::MASTER);
+            if from_master {
+                if busy {
+                    // Applied once the script is over.
+                    self.busy_deferred.push(slot);
+                    break;
+                }
+                max_bulk_len = i64::MAX;
             }
             (client.qbuf_len, client.qbuf_free) = conn.qbuf_usage();
             let limits = ParseLimits {
@@ -514,6 +558,18 @@ impl Server {
                     if !executed {
                         // Postponed by CLIENT PAUSE: leave the command unread until resumed.
                         break;
+                    }
+                    if from_master {
+                        // Applied stream goes on to our replicas and backlog, a transaction
+                        // as a whole (Redis's replicationFeedStreamFromMasterStream).
+                        conn.repl_pending
+                            .extend_from_slice(&conn.qbuf[conn.qpos..conn.qpos + consumed]);
+                        if ex.client(slot).is_some_and(|c| c.multi.is_none()) {
+                            let applied = std::mem::take(&mut conn.repl_pending);
+                            crate::repl::feed_bytes(ex, &applied);
+                            conn.repl_pending = applied;
+                            conn.repl_pending.clear();
+                        }
                     }
                     conn.qpos += consumed;
                 }
@@ -941,11 +997,16 @@ fn protected_mode_refuses(
     protected_mode && default_user.nopass && !unix && !is_loopback(peer)
 }
 
-pub fn is_loopback(addr: &str) -> bool {
-    let ip = match addr.rsplit_once(':') {
+/// The host part of an "ip:port" address.
+pub fn addr_host(addr: &str) -> &str {
+    match addr.rsplit_once(':') {
         Some((ip, _)) => ip,
         None => addr,
-    };
+    }
+}
+
+pub fn is_loopback(addr: &str) -> bool {
+    let ip = addr_host(addr);
     match ip.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V4(v4)) => v4.is_loopback(),
         Ok(std::net::IpAddr::V6(v6)) => {

@@ -455,7 +455,7 @@ fn replay(
     let mut client = Client::new(u64::MAX, usize::MAX, ex.clock.now_ms());
     client.authenticated = true;
     client.flags |= cf::DENY_BLOCKING | cf::OBEY;
-    let was_enabled = std::mem::replace(&mut ex.prop.enabled, false);
+    let was_enabled = std::mem::replace(&mut ex.prop.aof.on, false);
     ex.loading = true;
     let mut pos = start;
     // Where the open MULTI began: a transaction cut short is dropped whole.
@@ -481,7 +481,7 @@ fn replay(
                 }
                 if let Err(e) = ex.replay(&mut client, &argv) {
                     ex.loading = false;
-                    ex.prop.enabled = was_enabled;
+                    ex.prop.aof.on = was_enabled;
                     return Err(format!("{e} {shown}"));
                 }
                 pos = next;
@@ -490,7 +490,7 @@ fn replay(
         }
     };
     ex.loading = false;
-    ex.prop.enabled = was_enabled;
+    ex.prop.aof.on = was_enabled;
     let fix = "You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.";
     match result {
         Ok(()) => match multi_at {
@@ -577,8 +577,8 @@ fn open_at_start(ex: &mut Executor) -> Result<(), String> {
     ex.aof.state = State::On;
     ex.aof.started = true;
     ex.aof.last_fsync_ms = ex.clock.now_ms();
-    ex.prop.enabled = true;
-    ex.prop.restart_stream();
+    ex.prop.aof.on = true;
+    ex.prop.aof.restart_stream();
     Ok(())
 }
 
@@ -597,7 +597,7 @@ pub fn flush(ex: &mut Executor) {
             ex.aof.fsync_target = None;
         }
     }
-    if ex.prop.out.is_empty() {
+    if ex.prop.aof.buf.is_empty() {
         if ex.aof.unsynced {
             maybe_background_fsync(ex);
         }
@@ -605,7 +605,7 @@ pub fn flush(ex: &mut Executor) {
     }
     if ex.aof.file.is_none() {
         // No file (off, or waiting for the rewrite that opens one): nothing to keep.
-        ex.prop.out.clear();
+        ex.prop.aof.buf.clear();
         return;
     }
     if ex.settings.aof_timestamp_enabled {
@@ -614,14 +614,14 @@ pub fn flush(ex: &mut Executor) {
         // Not in front of the rest of a failed write (that may end mid-command).
         if secs > ex.aof.last_timestamp && ex.aof.last_write_error.is_none() {
             let ts = format!("#TS:{secs}\r\n");
-            ex.prop.out.splice(0..0, ts.into_bytes());
+            ex.prop.aof.buf.splice(0..0, ts.into_bytes());
             ex.aof.last_timestamp = secs;
         }
     }
     let Some(file) = ex.aof.file.as_mut() else {
         return;
     };
-    let buf = &mut ex.prop.out;
+    let buf = &mut ex.prop.aof.buf;
     let write_started = std::time::Instant::now();
     let mut written = 0;
     let mut error = None;
@@ -689,7 +689,7 @@ pub fn flush(ex: &mut Executor) {
 
 /// The propagation offset that has reached the file (emitted minus what waits to be written).
 fn written_offset(ex: &Executor) -> u64 {
-    ex.prop.emitted - ex.prop.out.len() as u64
+    ex.prop.aof.emitted - ex.prop.aof.buf.len() as u64
 }
 
 /// everysec: hands an fsync to the background thread once a second.
@@ -814,8 +814,8 @@ fn open_incr_for_rewrite(ex: &mut Executor, dir: &Path, seq: u64) -> Result<(), 
     ex.aof.manifest = m;
     ex.aof.file = Some(file);
     ex.aof.unsynced = false;
-    ex.prop.enabled = true;
-    ex.prop.restart_stream();
+    ex.prop.aof.on = true;
+    ex.prop.aof.restart_stream();
     Ok(())
 }
 
@@ -965,8 +965,8 @@ pub fn apply_config(ex: &mut Executor) -> Result<(), String> {
             ex.aof.file = None;
             ex.aof.state = State::Off;
             ex.aof.rewrite_scheduled = false;
-            ex.prop.enabled = false;
-            ex.prop.out.clear();
+            ex.prop.aof.on = false;
+            ex.prop.aof.buf.clear();
             Ok(())
         }
         _ => Ok(()),

@@ -4,6 +4,7 @@ pub mod aof;
 pub mod compact;
 pub mod rdb;
 pub mod rewrite;
+pub mod sync;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -35,12 +36,18 @@ pub fn save(ex: &mut Executor) -> Result<(), String> {
 /// Writes the dataset to temp-<pid>.rdb, fsyncs it and renames it over dbfilename (the
 /// body of SAVE, and of the BGSAVE child).
 fn write_snapshot(ex: &Executor) -> Result<(), String> {
+    let repl = sync::save_info(ex);
+    write_snapshot_with(ex, repl.as_ref())
+}
+
+/// `write_snapshot` with the given replication aux fields.
+fn write_snapshot_with(ex: &Executor, repl: Option<&sync::SyncInfo>) -> Result<(), String> {
     let path = rdb_path(ex);
     let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&tmp)?;
         let file = SyncEvery::new(file, ex.cfg.get_bool("rdb-save-incremental-fsync"));
-        let w = write_rdb(ex, BufWriter::with_capacity(1 << 16, file))?;
+        let w = write_rdb_full(ex, BufWriter::with_capacity(1 << 16, file), false, repl)?;
         let file = w.into_inner().map_err(|e| e.into_error())?.file;
         file.sync_all()?;
         std::fs::rename(&tmp, &path)?;
@@ -68,11 +75,23 @@ pub fn write_rdb<W: Write>(ex: &Executor, out: W) -> std::io::Result<W> {
 
 /// `write_rdb`, marked as an AOF base (the `aof-base` aux field) when `aof_base`.
 pub fn write_rdb_with<W: Write>(ex: &Executor, out: W, aof_base: bool) -> std::io::Result<W> {
+    let repl = sync::save_info(ex);
+    write_rdb_full(ex, out, aof_base, repl.as_ref())
+}
+
+/// The RDB with its replication aux fields (`repl-stream-db`, `repl-id`, `repl-offset`) when
+/// given: a replica that loads it (or this server, restarted) can continue that history.
+pub fn write_rdb_full<W: Write>(
+    ex: &Executor,
+    out: W,
+    aof_base: bool,
+    repl: Option<&sync::SyncInfo>,
+) -> std::io::Result<W> {
     let now = ex.clock.now_ms();
     let lfu = ex.lfu_mode();
     let lru_policy = ex.settings.maxmemory_policy.ends_with("lru");
     let decay = ex.settings.lfu_decay_time;
-    let aux: Vec<(&str, Vec<u8>)> = vec![
+    let mut aux: Vec<(&str, Vec<u8>)> = vec![
         ("redis-ver", REDIS_VERSION.as_bytes().to_vec()),
         ("redis-bits", b"64".to_vec()),
         ("ctime", (now / 1000).to_string().into_bytes()),
@@ -80,8 +99,13 @@ pub fn write_rdb_with<W: Write>(ex: &Executor, out: W, aof_base: bool) -> std::i
             "used-mem",
             crate::alloc::used_memory().to_string().into_bytes(),
         ),
-        ("aof-base", if aof_base { b"1" } else { b"0" }.to_vec()),
     ];
+    if let Some(r) = repl {
+        aux.push(("repl-stream-db", r.stream_db.to_string().into_bytes()));
+        aux.push(("repl-id", r.replid.as_bytes().to_vec()));
+        aux.push(("repl-offset", r.offset.to_string().into_bytes()));
+    }
+    aux.push(("aof-base", if aof_base { b"1" } else { b"0" }.to_vec()));
     let compress = ex.cfg.get_bool("rdbcompression");
     let checksum = ex.cfg.get_bool("rdbchecksum");
     let functions: Vec<&[u8]> = ex
@@ -161,8 +185,18 @@ fn load_rdb_bytes_into(
     };
     let mut dec = decoder(bytes, &ex.settings);
     dec.now_ms = now;
+    let mut repl_id: Option<String> = None;
+    let mut repl_offset: Option<u64> = None;
     let result = dec.load(
-        |_, _| {},
+        |name, value| match name {
+            b"repl-id" if value.len() == 40 => {
+                repl_id = Some(String::from_utf8_lossy(value).into_owned())
+            }
+            b"repl-offset" => {
+                repl_offset = crate::util::num::parse_i64(value).map(|v| v.max(0) as u64)
+            }
+            _ => {}
+        },
         |k| {
             if k.db >= ndbs {
                 return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {ndbs} databases."));
@@ -241,6 +275,7 @@ fn load_rdb_bytes_into(
     ex.dbs = dbs;
     ex.persist.loaded_keys = loaded;
     ex.persist.loaded_expired = expired;
+    ex.persist.loaded_repl = repl_id.zip(repl_offset);
     Ok(dec.pos)
 }
 
@@ -348,6 +383,11 @@ pub struct PersistState {
     pub latest_fork_usec: u64,
     pub loaded_keys: usize,
     pub loaded_expired: usize,
+    /// The replication history (`repl-id`, `repl-offset`) of the last RDB loaded.
+    pub loaded_repl: Option<(String, u64)>,
+    /// The read end of a diskless sync's pipe, and its transfer's EOF mark.
+    pub sync_pipe: Option<sync::SyncPipe>,
+    pub sync_mark: [u8; 40],
 }
 
 impl Default for PersistState {
@@ -364,6 +404,9 @@ impl Default for PersistState {
             latest_fork_usec: 0,
             loaded_keys: 0,
             loaded_expired: 0,
+            loaded_repl: None,
+            sync_pipe: None,
+            sync_mark: [b'0'; 40],
         }
     }
 }
@@ -373,8 +416,21 @@ pub struct RdbChild {
     pub pid: libc::pid_t,
     pub started: std::time::Instant,
     pub dirty_at_start: u64,
+    /// What the child makes.
+    pub kind: ChildKind,
     /// The child reports its copy-on-write bytes here before exiting.
     report: File,
+}
+
+/// What a snapshot child is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ChildKind {
+    /// BGSAVE (or an AOF rewrite): a file.
+    Save,
+    /// A full sync for replicas: the dump file, then sent from it.
+    SyncDisk,
+    /// A full sync streamed to replicas through a pipe (diskless).
+    SyncSocket,
 }
 
 /// After a failed background save, automatic saves wait this long (CONFIG_BGSAVE_RETRY_DELAY).
@@ -448,6 +504,7 @@ pub fn fork_child(
                 pid,
                 started,
                 dirty_at_start: ex.dirty,
+                kind: ChildKind::Save,
                 report: read_end,
             })
         }
@@ -492,6 +549,16 @@ pub fn cron(ex: &mut Executor) {
             if let Some(cow) = cow {
                 ex.persist.last_cow_bytes = cow;
             }
+            if child.kind == ChildKind::SyncSocket {
+                if ok {
+                    tracing::info!("Background RDB transfer terminated with success");
+                } else {
+                    tracing::warn!("Background transfer error");
+                }
+                sync::abandon_pipe(ex);
+                crate::repl::on_sync_child_done(ex, ok, true);
+                return;
+            }
             ex.persist.last_bgsave_secs = child.started.elapsed().as_secs() as i64;
             ex.persist.last_bgsave_ok = ok;
             if ok {
@@ -502,6 +569,12 @@ pub fn cron(ex: &mut Executor) {
             } else {
                 tracing::warn!("Background saving error");
                 let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
+            }
+            if child.kind == ChildKind::SyncDisk {
+                crate::repl::on_sync_child_done(ex, ok, false);
+            } else {
+                // Replicas waiting for a disk snapshot can have this one's successor.
+                crate::repl::start_pending_sync(ex);
             }
         }
         return;

@@ -159,6 +159,8 @@ pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
 pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const UNBLOCKED_ROLE_CHANGE: &str =
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
 pub const UNBLOCKED_BY_CLIENT_UNBLOCK: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -333,6 +335,13 @@ pub fn latency_no_samples(event: &[u8]) -> CmdError {
 
 pub fn replconf_unknown_option(name: &[u8]) -> CmdError {
     detailed("ERR Unrecognized REPLCONF option: ", name, "")
+}
+
+pub fn replconf_ip_too_long(len: usize) -> CmdError {
+    CmdError::owned(
+        format!("ERR REPLCONF ip-address provided by replica instance is too long: {len} bytes")
+            .into_bytes(),
+    )
 }
 
 /// CONFIG SET refused `name`: `why` is the rule it broke.
@@ -734,8 +743,17 @@ pub const DEBUG_RELOAD_OPTION: &str =
 /// Writes refused after a failed AOF write (followed by the system's error text).
 pub const MISCONF_AOF: &str = "MISCONF Errors writing to the AOF file: ";
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
-pub const SYNC_REPLICATION_UNSUPPORTED: &str =
-    "ERR SYNC serves rdb-only clients (REPLCONF rdb-only 1); replication is not supported yet";
+// Replication.
+pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
+pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
+pub const MASTERDOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+pub const REPLICA_KEYSPACE: &str = "ERR Replica can't interact with the keyspace";
+pub const NOMASTERLINK: &str = "NOMASTERLINK Can't SYNC while not connected with my master";
+pub const SYNC_WITH_PENDING_OUTPUT: &str = "ERR SYNC and PSYNC are invalid with pending output";
+pub const REPLICAOF_FROM_REPLICA: &str = "ERR Command is not valid when client is a replica.";
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+pub const INVALID_MASTER_PORT: &str = "ERR Invalid master port";
 pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
 pub const RESTORE_BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
 pub const RESTORE_BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";

@@ -26,7 +26,7 @@ pub fn snapshot(c: &mut Client) -> Vec<String> {
         let read: Vec<&str> = match t.trim() {
             "+string" => vec!["GET", &key],
             "+list" => vec!["LRANGE", &key, "0", "-1"],
-            "+set" => vec!["SORT", &key, "ALPHA"],
+            "+set" => vec!["SORT_RO", &key, "ALPHA"],
             "+zset" => vec!["ZRANGE", &key, "0", "-1", "WITHSCORES"],
             "+hash" => vec!["HGETALL", &key],
             "+stream" => vec!["XRANGE", &key, "-", "+"],

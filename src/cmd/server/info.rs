@@ -125,7 +125,7 @@ pub fn render(
         let (peak_perc, dataset_perc) = (o.peak_percent(), o.dataset_percent());
         let aof_buffer = o.aof_buffer;
         let allocator = crate::alloc::allocator();
-        let not_counted = ex.prop.out.len();
+        let not_counted = ex.prop.aof.buf.len();
         let total = crate::alloc::total_system_memory();
         let maxmemory = ex.settings.maxmemory;
         let frag = if used > 0 {
@@ -231,7 +231,7 @@ pub fn render(
                 ex.aof.current_size,
                 ex.aof.base_size,
                 u8::from(ex.aof.rewrite_scheduled),
-                ex.prop.out.len(),
+                ex.prop.aof.buf.len(),
                 u8::from(ex.aof.fsync_pending()),
                 ex.aof.delayed_fsync,
             );
@@ -248,10 +248,10 @@ pub fn render(
             s,
             "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
              instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
-             total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\n\
+             total_net_repl_input_bytes:{}\r\ntotal_net_repl_output_bytes:{}\r\n\
              instantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\n\
              instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\n\
-             rejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n\
+             rejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n\
              expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
              expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:{}\r\n\
              total_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\n\
@@ -272,9 +272,14 @@ pub fn render(
             st.instantaneous_ops(),
             st.total_net_input_bytes,
             st.total_net_output_bytes,
+            st.total_net_repl_input_bytes,
+            st.total_net_repl_output_bytes,
             st.instantaneous_input_kbps(),
             st.instantaneous_output_kbps(),
             st.rejected_connections,
+            ex.repl.stat_sync_full,
+            ex.repl.stat_sync_partial_ok,
+            ex.repl.stat_sync_partial_err,
             st.expired_keys,
             st.evicted_keys,
             st.evicted_clients,
@@ -304,14 +309,7 @@ pub fn render(
     }
     if has("replication") {
         section(&mut s, "Replication");
-        let _ = write!(
-            s,
-            "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
-             master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
-             master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
-             repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-            ex.run_id
-        );
+        crate::repl::info(ex, &mut s);
     }
     if has("cpu") {
         section(&mut s, "CPU");

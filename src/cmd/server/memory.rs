@@ -32,7 +32,7 @@ impl Overview {
             .flatten()
             .map(|c| (c.out.buf.capacity() + c.qbuf_len + c.qbuf_free) as u64)
             .sum();
-        let aof_buffer = ex.prop.out.capacity() as u64;
+        let aof_buffer = ex.prop.aof.buf.capacity() as u64;
         let lua_caches = ex
             .scripting
             .as_deref()

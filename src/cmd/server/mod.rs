@@ -9,6 +9,7 @@ pub mod introspect;
 pub mod latency;
 pub mod memory;
 pub mod module;
+pub mod replication;
 pub mod slowlog;
 
 use crate::cmd::args::{eq, int};
@@ -137,17 +138,6 @@ pub fn monitor(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// ROLE of a master without replicas (replication is not built yet): its offset and no
-/// replicas.
-pub fn role(ctx: &mut Ctx) -> CmdResult {
-    let out = ctx.out();
-    out.array(3);
-    out.bulk(b"master");
-    out.int(0);
-    out.array(0);
-    Ok(())
-}
-
 /// LOLWUT [VERSION v]: the server's version line. (Redis draws a picture for versions 5 and 6
 /// first; cinnabar answers every version with the line alone.)
 pub fn lolwut(ctx: &mut Ctx) -> CmdResult {
@@ -183,52 +173,6 @@ pub fn save(ctx: &mut Ctx) -> CmdResult {
             Err("ERR".into())
         }
     }
-}
-
-/// REPLCONF: the options a replica or `redis-cli --rdb` announces before SYNC.
-pub fn replconf(ctx: &mut Ctx) -> CmdResult {
-    let opts = &ctx.argv[1..];
-    if opts.len() % 2 != 0 {
-        return Err(err::SYNTAX.into());
-    }
-    for pair in opts.chunks(2) {
-        let (name, value) = (pair[0], pair[1]);
-        if eq(name, "listening-port") {
-            int(value)?;
-        } else if eq(name, "rdb-only") {
-            ctx.client.repl_rdb_only = int(value)? == 1;
-        } else if eq(name, "capa") || eq(name, "ip-address") {
-            // Capabilities (eof, psync2) matter to a replication stream we do not serve yet.
-        } else {
-            return Err(err::replconf_unknown_option(name));
-        }
-    }
-    ctx.out().ok();
-    Ok(())
-}
-
-/// SYNC: sends the dataset as an RDB bulk (`$<len>` then the file) and closes, as Redis does
-/// for an rdb-only client (`redis-cli --rdb`). Streaming to replicas comes with replication.
-pub fn sync(ctx: &mut Ctx) -> CmdResult {
-    if !ctx.client.repl_rdb_only {
-        return Err(err::SYNC_REPLICATION_UNSUPPORTED.into());
-    }
-    let rdb = crate::persist::write_rdb(ctx.ex, Vec::new()).map_err(|e| {
-        tracing::warn!("SYNC: {e}");
-        CmdError::from("ERR")
-    })?;
-    tracing::info!(
-        "Replica {} asks for synchronization: sending an RDB of {} bytes (rdb-only)",
-        ctx.client.addr,
-        rdb.len()
-    );
-    let out = ctx.out();
-    out.raw(b"$");
-    crate::util::num::push_u64(&mut out.buf, rdb.len() as u64);
-    out.raw(b"\r\n");
-    out.raw(&rdb);
-    ctx.client.flags |= crate::exec::client::flags::CLOSE_AFTER_REPLY;
-    Ok(())
 }
 
 /// BGSAVE [SCHEDULE]: a forked child writes the snapshot (see persist::bgsave).
@@ -355,14 +299,17 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::LASTSAVE, lastsave),
     (&m::BGSAVE, bgsave),
     (&m::BGREWRITEAOF, bgrewriteaof),
-    (&m::REPLCONF, replconf),
-    (&m::SYNC, sync),
+    (&m::REPLCONF, replication::replconf),
+    (&m::SYNC, replication::sync),
+    (&m::PSYNC, replication::psync),
+    (&m::REPLICAOF, replication::replicaof),
+    (&m::SLAVEOF, replication::replicaof),
     (&m::FLUSHDB, flushdb),
     (&m::FLUSHALL, flushall),
     (&m::SHUTDOWN, shutdown),
     (&m::SAVE, save),
     (&m::MONITOR, monitor),
-    (&m::ROLE, role),
+    (&m::ROLE, replication::role),
     (&m::LOLWUT, lolwut),
     (&m::MODULE_LIST, module::module_list),
     (&m::MODULE_LOAD, module::module_load),

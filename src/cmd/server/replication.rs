@@ -1,0 +1,181 @@
+//! Replication commands: REPLICAOF/SLAVEOF, ROLE, REPLCONF, PSYNC, SYNC. The state machine
+//! is `repl`; these parse and answer.
+
+use crate::cmd::args::{eq, int};
+use crate::exec::client::flags as cf;
+use crate::exec::Ctx;
+use crate::resp::errors::{self as err, CmdError, CmdResult};
+
+/// ROLE: master with its replicas, or replica with its link's state.
+pub fn role(ctx: &mut Ctx) -> CmdResult {
+    crate::repl::role(ctx.ex, &mut ctx.client.out);
+    Ok(())
+}
+
+/// REPLICAOF host port | NO ONE (SLAVEOF is the same command).
+pub fn replicaof(ctx: &mut Ctx) -> CmdResult {
+    let (host, port) = (ctx.argv[1], ctx.argv[2]);
+    if eq(host, "no") && eq(port, "one") {
+        if ctx.ex.repl.is_replica() {
+            crate::repl::unset_master(ctx.ex);
+            tracing::info!(
+                "MASTER MODE enabled (user request from 'id={} addr={}')",
+                ctx.client.id,
+                ctx.client.addr
+            );
+        }
+        ctx.out().ok();
+        return Ok(());
+    }
+    if ctx.client.has(cf::REPLICA) {
+        return Err(err::REPLICAOF_FROM_REPLICA.into());
+    }
+    let port = int(port)
+        .ok()
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or_else(|| CmdError::from(err::INVALID_MASTER_PORT))? as u16;
+    let host = String::from_utf8_lossy(host).into_owned();
+    if let Some(m) = &ctx.ex.repl.master {
+        if m.host.eq_ignore_ascii_case(&host) && m.port == port {
+            tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+            ctx.out()
+                .raw(b"+OK Already connected to specified master\r\n");
+            return Ok(());
+        }
+    }
+    tracing::info!(
+        "REPLICAOF {host}:{port} enabled (user request from 'id={} addr={}')",
+        ctx.client.id,
+        ctx.client.addr
+    );
+    crate::repl::set_master(ctx.ex, host, port);
+    ctx.out().ok();
+    Ok(())
+}
+
+/// REPLCONF option value ...: what a replica tells its master about itself, and the ACKs.
+pub fn replconf(ctx: &mut Ctx) -> CmdResult {
+    let opts = &ctx.argv[1..];
+    if opts.len() % 2 != 0 {
+        return Err(err::SYNTAX.into());
+    }
+    for pair in opts.chunks(2) {
+        let (name, value) = (pair[0], pair[1]);
+        if eq(name, "listening-port") {
+            ctx.client.repl_listening_port = int(value)? as u16;
+        } else if eq(name, "ip-address") {
+            // NET_HOST_STR_LEN
+            if value.len() >= 256 {
+                return Err(err::replconf_ip_too_long(value.len()));
+            }
+            ctx.client.repl_announced_ip = Some(String::from_utf8_lossy(value).into_owned());
+        } else if eq(name, "capa") {
+            if eq(value, "eof") {
+                ctx.client.repl_capa_eof = true;
+            } else if eq(value, "psync2") {
+                ctx.client.repl_capa_psync2 = true;
+            }
+        } else if eq(name, "ack") {
+            // From a replica only, and never answered.
+            if ctx.client.has(cf::REPLICA) {
+                if let Some(offset) = crate::util::num::parse_i64(value) {
+                    crate::repl::on_ack(ctx.ex, ctx.client.slot, offset.max(0) as u64);
+                }
+            }
+            return Ok(());
+        } else if eq(name, "getack") {
+            if ctx.client.has(cf::MASTER) {
+                ctx.ex.repl.ack_to_master = true;
+            }
+            return Ok(());
+        } else if eq(name, "rdb-only") {
+            ctx.client.repl_rdb_only = int(value)? == 1;
+        } else {
+            return Err(err::replconf_unknown_option(name));
+        }
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+/// PSYNC replid offset: continue from the backlog, or a full resync.
+pub fn psync(ctx: &mut Ctx) -> CmdResult {
+    let offset = int(ctx.argv[2])?;
+    sync_request(ctx, Some((ctx.argv[1], offset)))
+}
+
+/// SYNC: the old full resync (no +FULLRESYNC line); `redis-cli --rdb` asks it with
+/// REPLCONF rdb-only 1 and gets the snapshot alone.
+pub fn sync(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.repl_rdb_only {
+        return rdb_only(ctx);
+    }
+    sync_request(ctx, None)
+}
+
+/// Redis's syncCommand.
+fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], i64)>) -> CmdResult {
+    if ctx.client.has(cf::REPLICA) {
+        return Ok(());
+    }
+    if ctx
+        .ex
+        .repl
+        .master
+        .as_ref()
+        .is_some_and(|m| m.state != crate::repl::LinkState::Connected)
+    {
+        return Err(err::NOMASTERLINK.into());
+    }
+    if ctx.client.pending_output() > 0 {
+        return Err(err::SYNC_WITH_PENDING_OUTPUT.into());
+    }
+    let name = format!(
+        "{}:{}",
+        ctx.client
+            .repl_announced_ip
+            .clone()
+            .unwrap_or_else(|| crate::net::addr_host(&ctx.client.addr).to_string()),
+        ctx.client.repl_listening_port
+    );
+    tracing::info!("Replica {name} asks for synchronization");
+    crate::repl::feed(ctx.ex);
+    if let Some((replid, offset)) = psync {
+        match ctx.ex.repl.can_continue(replid, offset) {
+            Ok(()) => {
+                crate::repl::continue_replica(ctx.ex, ctx.client, offset as u64, &name);
+                return Ok(());
+            }
+            Err(why) => {
+                if replid == b"?" {
+                    tracing::info!("Full resync requested by replica {name}");
+                } else {
+                    ctx.ex.repl.stat_sync_partial_err += 1;
+                    tracing::info!("Partial resynchronization not accepted: {why}");
+                }
+            }
+        }
+    }
+    crate::repl::begin_full_sync(ctx.ex, ctx.client, psync.is_none());
+    Ok(())
+}
+
+/// The snapshot as one bulk, then the connection closes (`redis-cli --rdb`).
+fn rdb_only(ctx: &mut Ctx) -> CmdResult {
+    let rdb = crate::persist::write_rdb(ctx.ex, Vec::new()).map_err(|e| {
+        tracing::warn!("SYNC: {e}");
+        CmdError::from("ERR")
+    })?;
+    tracing::info!(
+        "Replica {} asks for synchronization: sending an RDB of {} bytes (rdb-only)",
+        ctx.client.addr,
+        rdb.len()
+    );
+    let out = ctx.out();
+    out.raw(b"$");
+    crate::util::num::push_u64(&mut out.buf, rdb.len() as u64);
+    out.raw(b"\r\n");
+    out.raw(&rdb);
+    ctx.client.flags |= cf::CLOSE_AFTER_REPLY;
+    Ok(())
+}

@@ -1,0 +1,1152 @@
+//! Replication (Redis's replication.c), sans I/O: the replication ids and offsets, the
+//! backlog, the replicas attached to this server and the state of the link to its own master.
+//!
+//! Master side: writes leave the executor through the propagation stream's `repl` sink
+//! (`exec::propagate`); `feed` moves them into the backlog and to every replica. A replica
+//! that asks to PSYNC from an offset the backlog covers gets `+CONTINUE` and the history;
+//! otherwise `+FULLRESYNC` and a snapshot made by the same fork helper as BGSAVE
+//! (`persist::sync`), written to disk and sent from the file, or streamed through a pipe
+//! (diskless, EOF-marked). Stream bytes produced meanwhile wait in the replica's `held`.
+//!
+//! Replica side: `net` connects to the master and drives `handshake::Handshake`; the RDB
+//! lands in a temp file that replaces the dataset, then the link becomes the master client
+//! (`cf::MASTER`) whose commands are applied and whose stream is proxied to our own replicas.
+
+pub mod backlog;
+pub mod handshake;
+
+use std::fmt::Write as _;
+
+use crate::exec::client::flags as cf;
+use crate::exec::Executor;
+use backlog::Backlog;
+
+/// A replica's progress (Redis's SLAVE_STATE_*).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplicaState {
+    /// Waiting for a snapshot to start (another child runs, or the diskless delay).
+    WaitBgsaveStart,
+    /// The snapshot for it is being made (diskless: and streamed).
+    WaitBgsaveEnd,
+    /// The snapshot file is being sent.
+    SendBulk,
+    Online,
+}
+
+impl ReplicaState {
+    /// INFO's `state=` (Redis's replstateToString).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsaveEnd => "wait_bgsave",
+            ReplicaState::SendBulk => "send_bulk",
+            ReplicaState::Online => "online",
+        }
+    }
+}
+
+/// A replica attached to this server.
+pub struct Replica {
+    pub slot: usize,
+    pub client_id: u64,
+    pub state: ReplicaState,
+    /// REPLCONF listening-port / ip-address.
+    pub listening_port: u16,
+    pub announced_ip: Option<String>,
+    /// REPLCONF capa eof (diskless transfer understood) and psync2.
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    /// Offset the replica acknowledged (REPLCONF ACK) and when.
+    pub ack_offset: u64,
+    pub ack_ms: i64,
+    /// Stream written while its snapshot is made or sent: it follows the snapshot.
+    pub held: Vec<u8>,
+    /// A diskless transfer ended: the stream starts with its first ACK (Redis's
+    /// repl_start_cmd_stream_on_ack).
+    pub start_on_ack: bool,
+    /// The diskless payload was sent in full (the child may still be exiting).
+    pub payload_sent: bool,
+    /// The snapshot file being sent (SendBulk).
+    pub transfer: Option<crate::persist::sync::FileTransfer>,
+    /// SYNC (not PSYNC): no +FULLRESYNC line.
+    pub pre_psync: bool,
+    /// An ACK came (the stream of a diskless replica starts then, out of the ACK's command).
+    pub acked: bool,
+    /// The snapshot this replica waits for goes to a socket (diskless).
+    pub diskless: bool,
+}
+
+/// The link to our master's state, as ROLE names it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LinkState {
+    /// Must connect (now or after a failed try).
+    Connect,
+    Connecting,
+    Handshake,
+    /// Receiving the snapshot.
+    Transfer,
+    Connected,
+}
+
+impl LinkState {
+    pub fn role_name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Handshake => "handshake",
+            LinkState::Transfer => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// This server is a replica of `host:port`.
+pub struct MasterLink {
+    pub host: String,
+    pub port: u16,
+    pub state: LinkState,
+    /// Slot of the connection (handshake or master client).
+    pub slot: Option<usize>,
+    /// When data last came from the master.
+    pub last_io_ms: i64,
+    /// When the link went down (None: never up yet).
+    pub down_since_ms: Option<i64>,
+    /// Earliest time for the next connection attempt.
+    pub retry_at_ms: i64,
+    /// Stream read from the master (slave_read_repl_offset) and applied (slave_repl_offset).
+    pub read_offset: u64,
+    /// The snapshot being received: its size when announced, bytes so far.
+    pub sync_total: Option<u64>,
+    pub sync_read: u64,
+    pub sync_last_io_ms: i64,
+    /// When the last REPLCONF ACK went out.
+    pub last_ack_ms: i64,
+}
+
+/// The history this server can continue from when it reconnects to a master (Redis's
+/// cached master): its replication id and the offset it has.
+#[derive(Clone, Debug)]
+pub struct CachedMaster {
+    pub replid: String,
+    pub offset: u64,
+}
+
+pub struct Repl {
+    pub replid: String,
+    pub replid2: String,
+    /// Offset up to which replid2 is valid (-1: none).
+    pub second_replid_offset: i64,
+    /// master_repl_offset: bytes of replication stream this server has produced or applied.
+    pub offset: u64,
+    pub backlog: Option<Backlog>,
+    pub replicas: Vec<Replica>,
+    pub master: Option<MasterLink>,
+    pub cached_master: Option<CachedMaster>,
+    /// When the last replica left (repl-backlog-ttl counts from here).
+    pub no_replicas_since_ms: i64,
+    pub last_ping_ms: i64,
+    /// Replicas are waiting for a diskless snapshot since then (repl-diskless-sync-delay).
+    pub diskless_wait_since_ms: Option<i64>,
+    pub stat_sync_full: u64,
+    pub stat_sync_partial_ok: u64,
+    pub stat_sync_partial_err: u64,
+    /// Replicas that acknowledged recently enough (min-replicas-max-lag), as of the last cron.
+    pub good_replicas: usize,
+    /// A WAIT started: ask the replicas for an ACK before sleeping.
+    pub ack_requested: bool,
+    /// Our master asked for an ACK (REPLCONF GETACK).
+    pub ack_to_master: bool,
+    /// A replica waits for a snapshot: try to start one after the command.
+    pub sync_due: bool,
+}
+
+pub const NULL_REPLID: &str = "0000000000000000000000000000000000000000";
+
+/// A fresh random 40-hex-digit replication id.
+pub fn random_replid() -> String {
+    (0..40)
+        .map(|_| char::from_digit(u32::from(rand::random::<u8>() & 15), 16).unwrap_or('0'))
+        .collect()
+}
+
+impl Repl {
+    pub fn new(now_ms: i64) -> Repl {
+        Repl {
+            replid: random_replid(),
+            replid2: NULL_REPLID.into(),
+            second_replid_offset: -1,
+            offset: 0,
+            backlog: None,
+            replicas: Vec::new(),
+            master: None,
+            cached_master: None,
+            no_replicas_since_ms: now_ms,
+            last_ping_ms: now_ms,
+            diskless_wait_since_ms: None,
+            stat_sync_full: 0,
+            stat_sync_partial_ok: 0,
+            stat_sync_partial_err: 0,
+            good_replicas: 0,
+            ack_requested: false,
+            ack_to_master: false,
+            sync_due: false,
+        }
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.master.is_some()
+    }
+
+    pub fn replica_mut(&mut self, slot: usize) -> Option<&mut Replica> {
+        self.replicas.iter_mut().find(|r| r.slot == slot)
+    }
+
+    /// Redis's shiftReplicationId: the current history stays valid as the secondary id up to
+    /// this offset; a new id starts (a replica promoted to master).
+    pub fn shift_replid(&mut self) {
+        self.replid2 = std::mem::replace(&mut self.replid, random_replid());
+        self.second_replid_offset = self.offset as i64 + 1;
+    }
+
+    pub fn clear_replid2(&mut self) {
+        self.replid2 = NULL_REPLID.into();
+        self.second_replid_offset = -1;
+    }
+
+    /// Can a replica that has `replid` up to `offset - 1` continue from here
+    /// (Redis's masterTryPartialResynchronization checks)? Err says why not, for the log.
+    pub fn can_continue(&self, replid: &[u8], offset: i64) -> Result<(), String> {
+        let ours = replid.eq_ignore_ascii_case(self.replid.as_bytes());
+        let previous = replid.eq_ignore_ascii_case(self.replid2.as_bytes());
+        if !ours && (!previous || offset > self.second_replid_offset) {
+            return Err(if !previous {
+                format!(
+                    "Replication ID mismatch (Replica asked for '{}', my replication IDs are '{}' and '{}')",
+                    String::from_utf8_lossy(replid),
+                    self.replid,
+                    self.replid2
+                )
+            } else {
+                format!(
+                    "Requested offset for second ID was {offset}, but I can reply up to {}",
+                    self.second_replid_offset
+                )
+            });
+        }
+        match &self.backlog {
+            Some(b) if offset >= 0 && b.covers(offset as u64) => Ok(()),
+            Some(b) => Err(format!(
+                "Unable to partial resync with replica for lack of backlog (Replica request was: {offset}), and I can only reply with the range [{}, {}]",
+                b.first_offset(),
+                b.first_offset() + b.histlen() as u64
+            )),
+            None => Err("No backlog".into()),
+        }
+    }
+}
+
+/// Creates the backlog if there is none (Redis's createReplicationBacklog).
+pub fn ensure_backlog(ex: &mut Executor) {
+    if ex.repl.backlog.is_none() {
+        let size = ex.cfg.get_int("repl-backlog-size").max(16 * 1024) as usize;
+        ex.repl.backlog = Some(Backlog::new(size, ex.repl.offset + 1));
+    }
+    // A master (and only a master) produces the stream itself.
+    ex.prop.repl.on = !ex.repl.is_replica();
+}
+
+/// Moves what the executor propagated into the backlog and to the replicas.
+pub fn feed(ex: &mut Executor) {
+    if ex.prop.repl.buf.is_empty() {
+        return;
+    }
+    let data = std::mem::take(&mut ex.prop.repl.buf);
+    feed_bytes(ex, &data);
+    let mut data = data;
+    data.clear();
+    ex.prop.repl.buf = data;
+}
+
+/// Adds stream bytes (ours, or our master's that we applied) to the backlog and sends them to
+/// every replica (Redis's feedReplicationBuffer).
+pub fn feed_bytes(ex: &mut Executor, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    ex.repl.offset += data.len() as u64;
+    if let Some(b) = &mut ex.repl.backlog {
+        b.append(data);
+    }
+    let now_ms = ex.clock.now_ms();
+    for i in 0..ex.repl.replicas.len() {
+        let r = &mut ex.repl.replicas[i];
+        let slot = r.slot;
+        match r.state {
+            // Its snapshot is not started: it will contain this.
+            ReplicaState::WaitBgsaveStart => continue,
+            ReplicaState::Online if !r.start_on_ack => {}
+            _ => {
+                r.held.extend_from_slice(data);
+                continue;
+            }
+        }
+        send_to_replica(ex, slot, data, now_ms);
+    }
+}
+
+/// Appends to a replica's output and applies the replica output-buffer limit.
+fn send_to_replica(ex: &mut Executor, slot: usize, data: &[u8], now_ms: i64) {
+    let Some(mut client) = ex.clients.get_mut(slot).and_then(Option::take) else {
+        return;
+    };
+    client.out.raw(data);
+    ex.stats.total_net_repl_output_bytes += data.len() as u64;
+    ex.check_output_limits(&mut client, now_ms);
+    ex.clients[slot] = Some(client);
+    ex.pending_write.push(slot);
+}
+
+/// A client became a replica: records it and creates the backlog if needed.
+fn attach<'a>(
+    ex: &'a mut Executor,
+    client: &mut crate::exec::Client,
+    state: ReplicaState,
+) -> &'a mut Replica {
+    let now_ms = ex.clock.now_ms();
+    client.flags |= cf::REPLICA;
+    ex.repl.replicas.push(Replica {
+        slot: client.slot,
+        client_id: client.id,
+        state,
+        listening_port: client.repl_listening_port,
+        announced_ip: client.repl_announced_ip.clone(),
+        capa_eof: client.repl_capa_eof,
+        capa_psync2: client.repl_capa_psync2,
+        ack_offset: 0,
+        ack_ms: now_ms,
+        held: Vec::new(),
+        start_on_ack: false,
+        payload_sent: false,
+        transfer: None,
+        pre_psync: false,
+        acked: false,
+        diskless: false,
+    });
+    let last = ex.repl.replicas.len() - 1;
+    &mut ex.repl.replicas[last]
+}
+
+/// The address a replica is known by in logs: ip:listening-port.
+pub fn replica_name(ex: &Executor, slot: usize) -> String {
+    let Some(c) = ex.client(slot) else {
+        return String::new();
+    };
+    let ip = c
+        .repl_announced_ip
+        .clone()
+        .unwrap_or_else(|| crate::net::addr_host(&c.addr).to_string());
+    format!("{ip}:{}", c.repl_listening_port)
+}
+
+/// PSYNC accepted from the backlog: the replica is online at once, and gets the history it
+/// misses (Redis's masterTryPartialResynchronization success path).
+pub fn continue_replica(
+    ex: &mut Executor,
+    client: &mut crate::exec::Client,
+    offset: u64,
+    name: &str,
+) {
+    if client.repl_capa_psync2 {
+        client
+            .out
+            .raw(format!("+CONTINUE {}\r\n", ex.repl.replid).as_bytes());
+    } else {
+        client.out.raw(b"+CONTINUE\r\n");
+    }
+    let history = ex
+        .repl
+        .backlog
+        .as_ref()
+        .map(|b| b.since(offset))
+        .unwrap_or_default();
+    tracing::info!(
+        "Partial resynchronization request from {name} accepted. Sending {} bytes of backlog starting from offset {offset}.",
+        history.len()
+    );
+    client.out.raw(&history);
+    attach(ex, client, ReplicaState::Online);
+    ex.repl.stat_sync_partial_ok += 1;
+}
+
+/// A full resync was asked for: the replica waits for a snapshot (Redis's syncCommand). The
+/// snapshot starts once the command is over (`start_pending_sync`).
+pub fn begin_full_sync(ex: &mut Executor, client: &mut crate::exec::Client, pre_psync: bool) {
+    ex.repl.stat_sync_full += 1;
+    let first = ex.repl.replicas.is_empty() && ex.repl.backlog.is_none();
+    let diskless_setting = ex.cfg.get_bool("repl-diskless-sync");
+    let r = attach(ex, client, ReplicaState::WaitBgsaveStart);
+    r.pre_psync = pre_psync;
+    r.diskless = diskless_setting && r.capa_eof;
+    let diskless = r.diskless;
+    if first {
+        // A new history starts with the backlog (Redis's changeReplicationId).
+        ex.repl.replid = random_replid();
+        ex.repl.clear_replid2();
+        ensure_backlog(ex);
+        tracing::info!(
+            "Replication backlog created, my new replication IDs are '{}' and '{}'",
+            ex.repl.replid,
+            ex.repl.replid2
+        );
+    } else {
+        ensure_backlog(ex);
+    }
+    if diskless {
+        if ex.repl.diskless_wait_since_ms.is_none() {
+            ex.repl.diskless_wait_since_ms = Some(ex.clock.now_ms());
+        }
+        tracing::info!("Delay next BGSAVE for diskless SYNC");
+    } else if ex.persist.child.is_some() || ex.aof.child.is_some() {
+        tracing::info!(
+            "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
+        );
+    }
+    ex.repl.sync_due = true;
+}
+
+/// Starts a snapshot for the replicas waiting for one, if no child runs (Redis's
+/// startBgsaveForReplication). Diskless replicas and disk ones get separate snapshots.
+pub fn start_pending_sync(ex: &mut Executor) {
+    ex.repl.sync_due = false;
+    if ex.persist.child.is_some() || ex.aof.child.is_some() {
+        return;
+    }
+    let now_ms = ex.clock.now_ms();
+    let waiting = |ex: &Executor, diskless: bool| {
+        ex.repl
+            .replicas
+            .iter()
+            .filter(|r| r.state == ReplicaState::WaitBgsaveStart && r.diskless == diskless)
+            .count()
+    };
+    let diskless_due = ex.repl.diskless_wait_since_ms.is_some_and(|since| {
+        let delay = ex.cfg.get_int("repl-diskless-sync-delay") * 1000;
+        let max = ex.cfg.get_int("repl-diskless-sync-max-replicas") as usize;
+        now_ms - since >= delay || (max > 0 && waiting(ex, true) >= max)
+    });
+    let diskless = if waiting(ex, false) > 0 {
+        false
+    } else if diskless_due && waiting(ex, true) > 0 {
+        true
+    } else {
+        return;
+    };
+    // The snapshot must be followed by exactly the stream after it: what was propagated goes
+    // out first, and the stream re-selects its db after the fork (Redis's slaveseldb = -1).
+    feed(ex);
+    let offset = ex.repl.offset;
+    let target = if diskless { "replicas sockets" } else { "disk" };
+    tracing::info!("Starting BGSAVE for SYNC with target: {target}");
+    let info = crate::persist::sync::SyncInfo {
+        replid: ex.repl.replid.clone(),
+        offset,
+        stream_db: 0,
+    };
+    if let Err(e) = crate::persist::sync::start(ex, diskless, info) {
+        tracing::warn!("BGSAVE for replication failed: {e}");
+        let failed: Vec<usize> = ex
+            .repl
+            .replicas
+            .iter()
+            .filter(|r| r.state == ReplicaState::WaitBgsaveStart && r.diskless == diskless)
+            .map(|r| r.slot)
+            .collect();
+        for slot in failed {
+            if let Some(c) = ex.client_mut(slot) {
+                c.out
+                    .error(b"ERR BGSAVE failed, replication can't continue");
+            }
+            ex.close_client_asap(slot);
+        }
+        return;
+    }
+    if diskless {
+        ex.repl.diskless_wait_since_ms = None;
+    }
+    ex.prop.repl.restart_stream();
+    let replid = ex.repl.replid.clone();
+    let mut started = Vec::new();
+    for r in &mut ex.repl.replicas {
+        if r.state == ReplicaState::WaitBgsaveStart && r.diskless == diskless {
+            r.state = ReplicaState::WaitBgsaveEnd;
+            started.push((r.slot, r.pre_psync));
+        }
+    }
+    let mark = crate::persist::sync::eof_mark(ex);
+    for (slot, pre_psync) in started {
+        if let Some(c) = ex.client_mut(slot) {
+            if !pre_psync {
+                c.out
+                    .raw(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+            }
+            if diskless {
+                c.out.raw(b"$EOF:");
+                c.out.raw(&mark);
+                c.out.raw(b"\r\n");
+            }
+        }
+        ex.pending_write.push(slot);
+    }
+}
+
+/// The snapshot child ended (Redis's updateSlavesWaitingBgsave).
+pub fn on_sync_child_done(ex: &mut Executor, ok: bool, diskless: bool) {
+    let slots: Vec<usize> = ex
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::WaitBgsaveEnd && r.diskless == diskless)
+        .map(|r| r.slot)
+        .collect();
+    for slot in slots {
+        let name = replica_name(ex, slot);
+        if !ok {
+            tracing::warn!("SYNC failed. BGSAVE child returned an error");
+            ex.close_client_asap(slot);
+            continue;
+        }
+        if diskless {
+            tracing::info!("Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming");
+            if let Some(r) = ex.repl.replica_mut(slot) {
+                r.state = ReplicaState::Online;
+                r.start_on_ack = true;
+            }
+        } else {
+            match crate::persist::sync::open_snapshot(ex) {
+                Ok((transfer, size)) => {
+                    if let Some(c) = ex.client_mut(slot) {
+                        c.out.raw(format!("${size}\r\n").as_bytes());
+                    }
+                    if let Some(r) = ex.repl.replica_mut(slot) {
+                        r.state = ReplicaState::SendBulk;
+                        r.transfer = Some(transfer);
+                    }
+                    ex.pending_write.push(slot);
+                }
+                Err(e) => {
+                    tracing::warn!("SYNC failed. Can't open/stat DB after BGSAVE: {e}");
+                    ex.close_client_asap(slot);
+                }
+            }
+        }
+    }
+    start_pending_sync(ex);
+}
+
+/// Output a replica may have pending before more of its snapshot is queued.
+const TRANSFER_WINDOW: usize = 1 << 20;
+
+/// Moves snapshot bytes toward replicas (each loop turn): file chunks for SendBulk replicas,
+/// the diskless child's pipe for the others. Returns true while a transfer is under way (the
+/// loop then polls without sleeping long).
+pub fn pump(ex: &mut Executor) -> bool {
+    let mut active = false;
+    let acked: Vec<usize> = ex
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && r.start_on_ack && r.acked)
+        .map(|r| r.slot)
+        .collect();
+    for slot in acked {
+        put_online(ex, slot);
+    }
+    // Disk transfers.
+    for i in 0..ex.repl.replicas.len() {
+        let slot = ex.repl.replicas[i].slot;
+        if ex.repl.replicas[i].state != ReplicaState::SendBulk {
+            continue;
+        }
+        active = true;
+        let pending = ex.client(slot).map_or(usize::MAX, |c| c.pending_output());
+        if pending >= TRANSFER_WINDOW {
+            continue;
+        }
+        let Some(transfer) = ex.repl.replicas[i].transfer.as_mut() else {
+            continue;
+        };
+        let mut chunk = Vec::new();
+        match transfer.read_chunk(&mut chunk, TRANSFER_WINDOW) {
+            Ok(done) => {
+                if let Some(c) = ex.client_mut(slot) {
+                    c.out.raw(&chunk);
+                }
+                ex.stats.total_net_repl_output_bytes += chunk.len() as u64;
+                ex.pending_write.push(slot);
+                if done {
+                    put_online(ex, slot);
+                }
+            }
+            Err(e) => {
+                tracing::warn!("Read error sending DB to replica: {e}");
+                ex.close_client_asap(slot);
+            }
+        }
+    }
+    // The diskless pipe: read only when every receiver has room (the slowest sets the pace,
+    // as in Redis's rdbPipeReadHandler).
+    let receivers: Vec<usize> = ex
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::WaitBgsaveEnd && r.diskless && !r.payload_sent)
+        .map(|r| r.slot)
+        .collect();
+    if crate::persist::sync::has_pipe(ex) {
+        active = true;
+        let room = receivers.iter().all(|&s| {
+            ex.client(s)
+                .is_none_or(|c| c.pending_output() < TRANSFER_WINDOW)
+        });
+        if room {
+            let mut chunk = Vec::new();
+            let eof = crate::persist::sync::read_pipe(ex, &mut chunk, TRANSFER_WINDOW);
+            for &slot in &receivers {
+                if let Some(c) = ex.client_mut(slot) {
+                    c.out.raw(&chunk);
+                }
+                ex.stats.total_net_repl_output_bytes += chunk.len() as u64;
+                ex.pending_write.push(slot);
+            }
+            if eof {
+                tracing::info!(
+                    "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
+                    receivers.len()
+                );
+                let mark = crate::persist::sync::eof_mark(ex);
+                for &slot in &receivers {
+                    if let Some(c) = ex.client_mut(slot) {
+                        c.out.raw(&mark);
+                    }
+                    if let Some(r) = ex.repl.replica_mut(slot) {
+                        r.payload_sent = true;
+                    }
+                }
+                crate::persist::sync::close_pipe(ex);
+            }
+        }
+    }
+    active
+}
+
+/// The snapshot reached the replica: the stream written meanwhile follows
+/// (Redis's replicaPutOnline + replicaStartCommandStream).
+fn put_online(ex: &mut Executor, slot: usize) {
+    let now_ms = ex.clock.now_ms();
+    let name = replica_name(ex, slot);
+    let Some(r) = ex.repl.replica_mut(slot) else {
+        return;
+    };
+    r.state = ReplicaState::Online;
+    r.transfer = None;
+    r.start_on_ack = false;
+    r.ack_ms = now_ms;
+    let held = std::mem::take(&mut r.held);
+    send_to_replica(ex, slot, &held, now_ms);
+    tracing::info!("Synchronization with replica {name} succeeded");
+}
+
+/// REPLCONF ACK from a replica.
+pub fn on_ack(ex: &mut Executor, slot: usize, offset: u64) {
+    let now_ms = ex.clock.now_ms();
+    let Some(r) = ex.repl.replica_mut(slot) else {
+        return;
+    };
+    if offset > r.ack_offset {
+        r.ack_offset = offset;
+    }
+    r.ack_ms = now_ms;
+    r.acked = true;
+}
+
+/// A replica's connection closed.
+pub fn on_replica_gone(ex: &mut Executor, slot: usize) {
+    let before = ex.repl.replicas.len();
+    ex.repl.replicas.retain(|r| r.slot != slot);
+    if before != ex.repl.replicas.len() {
+        if ex.repl.replicas.is_empty() {
+            ex.repl.no_replicas_since_ms = ex.clock.now_ms();
+        }
+        if ex
+            .repl
+            .replicas
+            .iter()
+            .all(|r| r.state != ReplicaState::WaitBgsaveEnd || !r.diskless)
+        {
+            // Nobody reads the diskless snapshot any more.
+            crate::persist::sync::abandon_pipe(ex);
+        }
+    }
+}
+
+/// Replicas whose acknowledgement is recent enough for min-replicas-max-lag.
+pub fn good_replicas(ex: &Executor, now_ms: i64) -> usize {
+    let max_lag = i64::from(ex.settings.min_replicas_max_lag) * 1000;
+    ex.repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && now_ms - r.ack_ms <= max_lag)
+        .count()
+}
+
+/// Replicas that acknowledged `offset` (WAIT).
+pub fn replicas_acked(ex: &Executor, offset: u64) -> usize {
+    ex.repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && r.ack_offset >= offset)
+        .count()
+}
+
+/// Asks every online replica for an acknowledgement (WAIT's REPLCONF GETACK *).
+pub fn request_acks(ex: &mut Executor) {
+    if ex.repl.replicas.is_empty() {
+        return;
+    }
+    let getack: &[&[u8]] = &[b"REPLCONF", b"GETACK", b"*"];
+    let mut cmd = Vec::new();
+    crate::exec::propagate::encode_command(&mut cmd, getack.iter().copied());
+    feed(ex);
+    feed_bytes(ex, &cmd);
+}
+
+/// Every second or so (Redis's replicationCron, master half): PING on the stream, newlines to
+/// replicas waiting for a diskless snapshot, timeouts, the backlog's TTL, delayed snapshots.
+pub fn cron(ex: &mut Executor) {
+    let now_ms = ex.clock.now_ms();
+    let timeout_ms = ex.cfg.get_int("repl-timeout") * 1000;
+    let ping_ms = ex.cfg.get_int("repl-ping-replica-period") * 1000;
+    if !ex.repl.is_replica()
+        && !ex.repl.replicas.is_empty()
+        && now_ms - ex.repl.last_ping_ms >= ping_ms
+    {
+        ex.repl.last_ping_ms = now_ms;
+        feed(ex);
+        feed_bytes(ex, b"*1\r\n$4\r\nPING\r\n");
+    }
+    let mut close = Vec::new();
+    for r in &ex.repl.replicas {
+        match r.state {
+            // Newlines keep a replica that waits for a snapshot from timing out.
+            ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsaveEnd if !r.payload_sent => {
+                if let Some(c) = ex.clients.get_mut(r.slot).and_then(|c| c.as_deref_mut()) {
+                    if r.state == ReplicaState::WaitBgsaveStart || !r.diskless {
+                        c.out.raw(b"\n");
+                        ex.pending_write.push(r.slot);
+                    }
+                }
+            }
+            ReplicaState::Online if now_ms - r.ack_ms > timeout_ms && !r.start_on_ack => {
+                close.push(r.slot);
+            }
+            _ => {}
+        }
+    }
+    for slot in close {
+        tracing::warn!(
+            "Disconnecting timedout replica (streaming sync): {}",
+            replica_name(ex, slot)
+        );
+        ex.close_client_asap(slot);
+    }
+    let ttl_ms = ex.cfg.get_int("repl-backlog-ttl") * 1000;
+    if ex.repl.replicas.is_empty()
+        && !ex.repl.is_replica()
+        && ttl_ms > 0
+        && ex.repl.backlog.is_some()
+        && now_ms - ex.repl.no_replicas_since_ms > ttl_ms
+    {
+        // The history no replica can use is dropped; a new one starts with the next replica.
+        ex.repl.replid = random_replid();
+        ex.repl.clear_replid2();
+        ex.repl.backlog = None;
+        ex.prop.repl.on = false;
+        tracing::info!(
+            "Replication backlog freed after {} seconds without connected replicas.",
+            ttl_ms / 1000
+        );
+    }
+    ex.repl.good_replicas = good_replicas(ex, now_ms);
+    start_pending_sync(ex);
+}
+
+/// Lines of INFO's replication section (Redis's genRedisInfoString "replication").
+pub fn info(ex: &Executor, s: &mut String) {
+    let now_ms = ex.clock.now_ms();
+    let r = &ex.repl;
+    match &r.master {
+        None => s.push_str("role:master\r\n"),
+        Some(m) => {
+            let up = m.state == LinkState::Connected;
+            let _ = write!(
+                s,
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n\
+                 master_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\n\
+                 slave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
+                m.host,
+                m.port,
+                if up { "up" } else { "down" },
+                if up {
+                    (now_ms - m.last_io_ms) / 1000
+                } else {
+                    -1
+                },
+                u8::from(m.state == LinkState::Transfer),
+                m.read_offset,
+                applied_offset(ex),
+            );
+            if m.state == LinkState::Transfer {
+                let total = m.sync_total.map_or(-1, |t| t as i64);
+                let left = if total >= 0 {
+                    total - m.sync_read as i64
+                } else {
+                    -1
+                };
+                let perc = if total > 0 {
+                    m.sync_read as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    s,
+                    "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{}\r\n\
+                     master_sync_left_bytes:{left}\r\nmaster_sync_perc:{perc:.2}\r\n\
+                     master_sync_last_io_seconds_ago:{}\r\n",
+                    m.sync_read,
+                    (now_ms - m.sync_last_io_ms) / 1000
+                );
+            }
+            if !up {
+                let since = m.down_since_ms.map_or(-1, |d| (now_ms - d) / 1000);
+                let _ = write!(s, "master_link_down_since_seconds:{since}\r\n");
+            }
+            let _ = write!(
+                s,
+                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
+                ex.cfg.get_int("replica-priority"),
+                u8::from(ex.cfg.get_bool("replica-read-only")),
+                u8::from(ex.cfg.get_bool("replica-announced")),
+            );
+        }
+    }
+    let _ = write!(s, "connected_slaves:{}\r\n", r.replicas.len());
+    for (i, rep) in r.replicas.iter().enumerate() {
+        let Some(c) = ex.client(rep.slot) else {
+            continue;
+        };
+        let ip = rep
+            .announced_ip
+            .clone()
+            .unwrap_or_else(|| crate::net::addr_host(&c.addr).to_string());
+        let _ = write!(
+            s,
+            "slave{i}:ip={ip},port={},state={},offset={},lag={}\r\n",
+            rep.listening_port,
+            rep.state.name(),
+            rep.ack_offset,
+            (now_ms - rep.ack_ms) / 1000
+        );
+    }
+    let (active, size, first, histlen) = match &r.backlog {
+        Some(b) => (1, b.size(), b.first_offset(), b.histlen()),
+        None => (0, ex.cfg.get_int("repl-backlog-size").max(0) as usize, 0, 0),
+    };
+    let _ = write!(
+        s,
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+         master_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{active}\r\n\
+         repl_backlog_size:{size}\r\nrepl_backlog_first_byte_offset:{first}\r\n\
+         repl_backlog_histlen:{histlen}\r\n",
+        r.replid, r.replid2, r.offset, r.second_replid_offset,
+    );
+}
+
+/// Offset of the master's stream applied here (slave_repl_offset): while the link is down,
+/// the cached master's.
+pub fn applied_offset(ex: &Executor) -> u64 {
+    match ex.repl.master.as_ref().map(|m| m.state) {
+        Some(LinkState::Connected) => ex.repl.offset,
+        _ => ex.repl.cached_master.as_ref().map_or(1, |c| c.offset),
+    }
+}
+
+/// ROLE's reply.
+pub fn role(ex: &Executor, out: &mut crate::resp::reply::ReplyBuf) {
+    match &ex.repl.master {
+        None => {
+            out.array(3);
+            out.bulk(b"master");
+            out.int(ex.repl.offset as i64);
+            let online: Vec<&Replica> = ex
+                .repl
+                .replicas
+                .iter()
+                .filter(|r| r.state == ReplicaState::Online)
+                .collect();
+            out.array(online.len());
+            for r in online {
+                let ip = r.announced_ip.clone().unwrap_or_else(|| {
+                    ex.client(r.slot)
+                        .map(|c| crate::net::addr_host(&c.addr).to_string())
+                        .unwrap_or_default()
+                });
+                out.array(3);
+                out.bulk(ip.as_bytes());
+                out.bulk_i64(i64::from(r.listening_port));
+                out.bulk_i64(r.ack_offset as i64);
+            }
+        }
+        Some(m) => {
+            out.array(5);
+            out.bulk(b"slave");
+            out.bulk(m.host.as_bytes());
+            out.int(i64::from(m.port));
+            out.bulk(m.state.role_name().as_bytes());
+            let offset = if m.state == LinkState::Connected {
+                ex.repl.offset as i64
+            } else {
+                -1
+            };
+            out.int(offset);
+        }
+    }
+}
+
+/// REPLICAOF host port: follow a (new) master (Redis's replicationSetMaster).
+pub fn set_master(ex: &mut Executor, host: String, port: u16) {
+    let was_master = ex.repl.master.is_none();
+    drop_master_link(ex);
+    if was_master {
+        // Our own history is what we can continue from with the new master.
+        feed(ex);
+        ex.repl.cached_master = Some(CachedMaster {
+            replid: ex.repl.replid.clone(),
+            offset: ex.repl.offset,
+        });
+    }
+    ex.prop.repl.on = false;
+    ex.disconnect_blocked_clients();
+    let now_ms = ex.clock.now_ms();
+    ex.repl.master = Some(MasterLink {
+        host,
+        port,
+        state: LinkState::Connect,
+        slot: None,
+        last_io_ms: now_ms,
+        down_since_ms: None,
+        retry_at_ms: 0,
+        read_offset: 0,
+        sync_total: None,
+        sync_read: 0,
+        sync_last_io_ms: now_ms,
+        last_ack_ms: 0,
+    });
+}
+
+/// REPLICAOF NO ONE: this server becomes a master, continuing its history under a new id
+/// (Redis's replicationUnsetMaster).
+pub fn unset_master(ex: &mut Executor) {
+    if ex.repl.master.is_none() {
+        return;
+    }
+    drop_master_link(ex);
+    ex.repl.master = None;
+    ex.repl.cached_master = None;
+    ex.repl.shift_replid();
+    // Replicas must learn the new id: they reconnect and continue with PSYNC.
+    let slots: Vec<usize> = ex.repl.replicas.iter().map(|r| r.slot).collect();
+    for slot in slots {
+        ex.close_client_asap(slot);
+    }
+    ex.repl.no_replicas_since_ms = ex.clock.now_ms();
+    ex.prop.repl.restart_stream();
+    if ex.repl.backlog.is_some() {
+        ex.prop.repl.on = true;
+    }
+}
+
+/// Closes the connection to the master (handshake or master client), caching what we have
+/// of its stream for a PSYNC.
+pub fn drop_master_link(ex: &mut Executor) {
+    let Some(m) = ex.repl.master.as_mut() else {
+        return;
+    };
+    let state = m.state;
+    let slot = m.slot.take();
+    m.state = LinkState::Connect;
+    if state == LinkState::Connected {
+        m.down_since_ms = Some(ex.clock.now_ms());
+        ex.repl.cached_master = Some(CachedMaster {
+            replid: ex.repl.replid.clone(),
+            offset: ex.repl.offset,
+        });
+    }
+    if let Some(slot) = slot {
+        ex.link_to_close.push(slot);
+        if ex.client(slot).is_some() {
+            ex.close_client_asap(slot);
+        }
+    }
+}
+
+/// The master client's connection went away (closed by either side).
+pub fn on_master_gone(ex: &mut Executor, slot: usize) {
+    let Some(m) = ex.repl.master.as_ref() else {
+        return;
+    };
+    if m.slot != Some(slot) {
+        return;
+    }
+    tracing::info!("Connection with master lost.");
+    tracing::info!("* Caching the disconnected master state.");
+    drop_master_link(ex);
+    ex.link_to_close.retain(|s| *s != slot);
+}
+
+/// Replica half of the cron: the master timeout and our ACK every second.
+pub fn replica_cron(ex: &mut Executor) {
+    let now_ms = ex.clock.now_ms();
+    let timeout_ms = ex.cfg.get_int("repl-timeout") * 1000;
+    let Some(m) = ex.repl.master.as_mut() else {
+        return;
+    };
+    let slot = m.slot;
+    match m.state {
+        LinkState::Connected => {
+            if now_ms - m.last_io_ms > timeout_ms {
+                tracing::warn!("MASTER timeout: no data nor PING received...");
+                drop_master_link(ex);
+                return;
+            }
+            if now_ms - m.last_ack_ms >= 1000 {
+                m.last_ack_ms = now_ms;
+                send_ack(ex);
+            }
+        }
+        LinkState::Connecting | LinkState::Handshake | LinkState::Transfer => {
+            if now_ms - m.last_io_ms > timeout_ms {
+                tracing::warn!("Timeout connecting to the MASTER...");
+                m.state = LinkState::Connect;
+                m.slot = None;
+                if let Some(slot) = slot {
+                    ex.link_to_close.push(slot);
+                }
+            }
+        }
+        LinkState::Connect => {}
+    }
+}
+
+/// REPLCONF ACK <offset> to our master.
+pub fn send_ack(ex: &mut Executor) {
+    let Some(slot) = ex.repl.master.as_ref().and_then(|m| m.slot) else {
+        return;
+    };
+    let offset = ex.repl.offset.to_string();
+    let mut cmd = Vec::new();
+    let args: [&[u8]; 3] = [b"REPLCONF", b"ACK", offset.as_bytes()];
+    crate::exec::propagate::encode_command(&mut cmd, args.into_iter());
+    if let Some(c) = ex.client_mut(slot) {
+        c.out.raw(&cmd);
+        ex.pending_write.push(slot);
+    }
+}
+
+/// Our replicas' history is no longer ours (a full sync, or the master's new id): they
+/// reconnect and ask again.
+fn disconnect_replicas(ex: &mut Executor) {
+    let slots: Vec<usize> = ex.repl.replicas.iter().map(|r| r.slot).collect();
+    for slot in slots {
+        ex.close_client_asap(slot);
+    }
+}
+
+/// The master's snapshot is our dump file now: it replaces the dataset, and its history
+/// (`replid` up to `offset`) becomes ours (Redis's readSyncBulkPayload, disk load).
+pub fn load_synced_snapshot(ex: &mut Executor, replid: String, offset: i64) -> Result<(), String> {
+    disconnect_replicas(ex);
+    crate::persist::kill_child(ex);
+    tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+    for db in &mut ex.dbs {
+        *db = crate::keyspace::db::Db::new();
+    }
+    ex.functions = None;
+    ex.invalidate_tracking_on_flush();
+    for db in 0..ex.dbs.len() {
+        ex.touch_watched_in_db(db, None);
+    }
+    tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    crate::persist::load_rdb_file(ex)?;
+    ex.repl.replid = replid;
+    ex.repl.clear_replid2();
+    ex.repl.offset = offset.max(0) as u64;
+    ex.repl.cached_master = None;
+    ex.repl.backlog = None;
+    ensure_backlog(ex);
+    ex.prop.repl.on = false;
+    if let Some(m) = ex.repl.master.as_mut() {
+        m.read_offset = ex.repl.offset;
+    }
+    tracing::info!("MASTER <-> REPLICA sync: Finished with success");
+    Ok(())
+}
+
+/// +CONTINUE: the stream goes on from our offset; under the master's new id if it changed
+/// (Redis's replicationResurrectCachedMaster and the PSYNC2 id switch).
+pub fn on_continue(ex: &mut Executor, new_replid: Option<String>) {
+    tracing::info!("Successful partial resynchronization with master.");
+    let cached = ex.repl.cached_master.take();
+    if let (Some(id), Some(c)) = (new_replid, cached.as_ref()) {
+        if id != c.replid {
+            ex.repl.replid2 = c.replid.clone();
+            ex.repl.second_replid_offset = ex.repl.offset as i64 + 1;
+            ex.repl.replid = id;
+            tracing::info!("Master replication ID changed to {}", ex.repl.replid);
+            disconnect_replicas(ex);
+        }
+    }
+    ensure_backlog(ex);
+    ex.prop.repl.on = false;
+    if let Some(m) = ex.repl.master.as_mut() {
+        m.read_offset = ex.repl.offset;
+    }
+    tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+}
+
+/// At startup, after loading: the history the dump file recorded can be continued (a replica
+/// asks its master for it; a master serves it to replicas that had it), and `replicaof` from
+/// the configuration takes effect.
+pub fn start(ex: &mut Executor) {
+    let replicaof = match ex.cfg.get("replicaof") {
+        crate::config::Setting::ReplicaOf(Some((host, port))) => Some((host.clone(), *port)),
+        _ => None,
+    };
+    let loaded = ex.persist.loaded_repl.take();
+    match replicaof {
+        Some((host, port)) => {
+            set_master(ex, host, port);
+            if let Some((replid, offset)) = loaded {
+                ex.repl.cached_master = Some(CachedMaster { replid, offset });
+            } else {
+                ex.repl.cached_master = None;
+            }
+        }
+        None => {
+            if let Some((replid, offset)) = loaded {
+                ex.repl.replid2 = replid;
+                ex.repl.second_replid_offset = offset as i64 + 1;
+                ex.repl.offset = offset;
+                ensure_backlog(ex);
+            }
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Replication between real processes: cinnabar as master of redis-server 7.0.15, as its
+//! replica, and of itself (disk and diskless snapshots); partial resync after a cut link and
+//! after a promotion; WAIT. Every test ends by comparing the datasets key by key.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::client::Client;
+use common::dataset::{fill, snapshot_all};
+use common::server::{cinnabar, oracle, Server};
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Fast snapshots for tests: no diskless delay.
+fn master_args(diskless: bool) -> Vec<String> {
+    args(&[
+        "--repl-diskless-sync",
+        if diskless { "yes" } else { "no" },
+        "--repl-diskless-sync-delay",
+        "0",
+    ])
+}
+
+fn replica_of(master: &Server) -> Vec<String> {
+    args(&["--replicaof", "127.0.0.1", &master.port.to_string()])
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn offset(c: &mut Client) -> u64 {
+    c.info_field("replication", "master_repl_offset")
+        .parse()
+        .expect("master_repl_offset")
+}
+
+/// Waits until the replica is linked and has applied everything the master produced.
+fn wait_in_sync(master: &Server, replica: &Server) {
+    let (mut m, mut r) = (master.client(), replica.client());
+    wait_until("the link", || {
+        r.info_field("replication", "master_link_status") == "up"
+    });
+    let target = offset(&mut m);
+    wait_until("the replica's offset", || {
+        r.info_field("replication", "slave_repl_offset")
+            .parse::<u64>()
+            .is_ok_and(|o| o >= target)
+    });
+}
+
+/// Writes of every kind a master propagates: plain commands, a transaction, a script, other
+/// dbs, expiries and deletions.
+fn more_writes(c: &mut Client) {
+    for line in [
+        "SET after-sync 1",
+        "INCRBY int 5",
+        "LPUSH lsmall new",
+        "HDEL hbig f1",
+        "ZINCRBY zsmall 2 a",
+        "SADD sstrs d",
+        "XADD st 3-1 f v3",
+        "EXPIRE str 1000",
+        "DEL neg",
+    ] {
+        c.ok(line);
+    }
+    c.ok("MULTI");
+    c.ok("SET tx1 a");
+    c.ok("SET tx2 b");
+    c.ok("EXEC");
+    let script = "redis.call('SET', KEYS[1], 'by-script') redis.call('INCR', 'int')";
+    assert_eq!(c.cmd_raw(&["EVAL", script, "1", "scripted"]), b"$-1\r\n");
+    c.ok("SELECT 5");
+    c.ok("SET in-db-5 x");
+    c.ok("SELECT 0");
+    c.ok("SET short-lived v PX 50");
+    std::thread::sleep(Duration::from_millis(120));
+    // The master expires it (and propagates the deletion) when a client touches it.
+    c.ok("GET short-lived");
+}
+
+fn assert_same(master: &Server, replica: &Server) {
+    wait_in_sync(master, replica);
+    assert_same_data(master, replica);
+}
+
+fn assert_same_data(master: &Server, replica: &Server) {
+    let ours = snapshot_all(&mut master.client());
+    let theirs = snapshot_all(&mut replica.client());
+    assert!(
+        ours.len() > 15,
+        "the dataset is there: {} lines",
+        ours.len()
+    );
+    if ours != theirs {
+        let short = |l: &String| l.chars().take(200).collect::<String>();
+        let only_master: Vec<String> = ours
+            .iter()
+            .filter(|l| !theirs.contains(l))
+            .map(short)
+            .collect();
+        let only_replica: Vec<String> = theirs
+            .iter()
+            .filter(|l| !ours.contains(l))
+            .map(short)
+            .collect();
+        panic!("datasets differ\nonly on the master: {only_master:#?}\nonly on the replica: {only_replica:#?}");
+    }
+}
+
+/// A full sync, then the stream, from `master` to a replica started by `start_replica`.
+fn full_sync_then_stream(master: Server, start_replica: impl Fn(&[String]) -> Option<Server>) {
+    let mut m = master.client();
+    fill(&mut m);
+    let Some(replica) = start_replica(&replica_of(&master)) else {
+        return;
+    };
+    wait_in_sync(&master, &replica);
+    more_writes(&mut m);
+    assert_same(&master, &replica);
+    let mut r = replica.client();
+    assert_eq!(
+        r.cmd_raw(&["SET", "x", "1"]),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+}
+
+#[test]
+fn cinnabar_master_feeds_a_redis_replica() {
+    full_sync_then_stream(cinnabar(&master_args(true)), oracle);
+}
+
+#[test]
+fn redis_master_feeds_a_cinnabar_replica() {
+    let Some(master) = oracle(&master_args(true)) else {
+        return;
+    };
+    full_sync_then_stream(master, |a| Some(cinnabar(a)));
+}
+
+#[test]
+fn cinnabar_to_cinnabar_disk_snapshot() {
+    full_sync_then_stream(cinnabar(&master_args(false)), |a| Some(cinnabar(a)));
+}
+
+#[test]
+fn cinnabar_to_cinnabar_diskless_snapshot() {
+    full_sync_then_stream(cinnabar(&master_args(true)), |a| Some(cinnabar(a)));
+}
+
+/// The link is cut (CLIENT KILL TYPE master on the replica); writes meanwhile come from the
+/// backlog (+CONTINUE), not a new snapshot.
+fn partial_resync_after_cut(master: Server, replica: Server) {
+    let (mut m, mut r) = (master.client(), replica.client());
+    fill(&mut m);
+    wait_in_sync(&master, &replica);
+    let full_before = m.info_field("stats", "sync_full");
+    assert_eq!(r.cmd_raw(&["CLIENT", "KILL", "TYPE", "master"]), b":1\r\n");
+    more_writes(&mut m);
+    assert_same(&master, &replica);
+    assert_eq!(m.info_field("stats", "sync_full"), full_before);
+    assert_eq!(m.info_field("stats", "sync_partial_ok"), "1");
+}
+
+#[test]
+fn partial_resync_cinnabar_master() {
+    let master = cinnabar(&master_args(true));
+    let replica = cinnabar(&replica_of(&master));
+    partial_resync_after_cut(master, replica);
+}
+
+/// Redis 7.0's stream propagates a consumer group's reads as XCLAIMs, which leave a
+/// replica's `entries-read` unknown: what a replica shows is judged against a redis-server
+/// replica of the same master, not against the master.
+#[test]
+fn partial_resync_redis_master_cinnabar_replica() {
+    let Some(master) = oracle(&master_args(true)) else {
+        return;
+    };
+    let replica = cinnabar(&replica_of(&master));
+    let Some(reference) = oracle(&replica_of(&master)) else {
+        return;
+    };
+    let (mut m, mut r) = (master.client(), replica.client());
+    // Both replicas get the data through the stream, not a snapshot.
+    wait_in_sync(&master, &replica);
+    wait_in_sync(&master, &reference);
+    fill(&mut m);
+    wait_in_sync(&master, &replica);
+    assert_eq!(r.cmd_raw(&["CLIENT", "KILL", "TYPE", "master"]), b":1\r\n");
+    more_writes(&mut m);
+    wait_in_sync(&master, &replica);
+    wait_in_sync(&master, &reference);
+    assert_same_data(&reference, &replica);
+    assert_eq!(m.info_field("stats", "sync_partial_ok"), "1");
+}
+
+#[test]
+fn partial_resync_cinnabar_master_redis_replica() {
+    let master = cinnabar(&master_args(true));
+    let Some(replica) = oracle(&replica_of(&master)) else {
+        return;
+    };
+    partial_resync_after_cut(master, replica);
+}
+
+/// The master's side of it: the replica's link is killed from the master.
+#[test]
+fn master_kills_replica_link_and_it_continues() {
+    let master = cinnabar(&master_args(false));
+    let replica = cinnabar(&replica_of(&master));
+    let mut m = master.client();
+    fill(&mut m);
+    wait_in_sync(&master, &replica);
+    assert_eq!(m.cmd_raw(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
+    more_writes(&mut m);
+    assert_same(&master, &replica);
+    assert_eq!(m.info_field("stats", "sync_partial_ok"), "1");
+}
+
+/// A replica promoted with REPLICAOF NO ONE keeps the history under a new id (replid2); a
+/// second replica moved to it continues with PSYNC instead of a new snapshot.
+#[test]
+fn promotion_keeps_history_for_other_replicas() {
+    let master = cinnabar(&master_args(true));
+    let a = cinnabar(&replica_of(&master));
+    let b = cinnabar(&replica_of(&master));
+    let mut m = master.client();
+    fill(&mut m);
+    wait_in_sync(&master, &a);
+    wait_in_sync(&master, &b);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let old_id = m.info_field("replication", "master_replid");
+    drop(master);
+    ca.ok("REPLICAOF NO ONE");
+    assert_eq!(ca.info_field("replication", "role"), "master");
+    assert_eq!(ca.info_field("replication", "master_replid2"), old_id);
+    cb.ok(&format!("REPLICAOF 127.0.0.1 {}", a.port));
+    more_writes(&mut ca);
+    assert_same(&a, &b);
+    assert_eq!(ca.info_field("stats", "sync_full"), "0");
+    assert_eq!(ca.info_field("stats", "sync_partial_ok"), "1");
+}
+
+/// WAIT counts the replicas that acknowledged the client's writes; ROLE and INFO list them.
+#[test]
+fn wait_role_and_info_on_both_sides() {
+    let master = cinnabar(&master_args(true));
+    let replica = cinnabar(&replica_of(&master));
+    let mut m = master.client();
+    fill(&mut m);
+    wait_in_sync(&master, &replica);
+    m.ok("SET k v");
+    assert_eq!(m.cmd_raw(&["WAIT", "1", "5000"]), b":1\r\n");
+    // Asking for more replicas than there are times out with the count.
+    assert_eq!(m.cmd_raw(&["WAIT", "2", "100"]), b":1\r\n");
+    let mut r = replica.client();
+    assert!(r
+        .cmd_raw(&["WAIT", "1", "100"])
+        .starts_with(b"-ERR WAIT cannot be used with replica instances."));
+    let role = String::from_utf8_lossy(&m.cmd_raw(&["ROLE"])).into_owned();
+    let port = replica.port.to_string();
+    assert!(
+        role.starts_with("*3\r\n$6\r\nmaster\r\n:") && role.contains(&port),
+        "{role}"
+    );
+    let role = String::from_utf8_lossy(&r.cmd_raw(&["ROLE"])).into_owned();
+    assert!(
+        role.starts_with(&format!(
+            "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{}\r\n$9\r\nconnected\r\n:",
+            master.port
+        )),
+        "{role}"
+    );
+    let line = m.info_field("replication", "slave0");
+    assert!(
+        line.starts_with(&format!("ip=127.0.0.1,port={port},state=online,offset=")),
+        "{line}"
+    );
+    let list =
+        String::from_utf8_lossy(&r.cmd_raw(&["CLIENT", "LIST", "TYPE", "master"])).into_owned();
+    assert!(
+        list.contains(" flags=M ") && list.contains(" user=(superuser) "),
+        "{list}"
+    );
+    assert_same(&master, &replica);
+}
+
+/// A replica restarted from its own dump file continues from the offset the file recorded.
+#[test]
+fn restarted_replica_continues_from_its_dump() {
+    let master = cinnabar(&master_args(true));
+    let mut m = master.client();
+    fill(&mut m);
+    let dir = common::server::fresh_dir();
+    let start = |a: &[String]| {
+        let mut all = replica_of(&master);
+        all.extend_from_slice(a);
+        Some(cinnabar(&all))
+    };
+    let replica = common::server::in_dir(dir.clone(), start).expect("replica");
+    wait_in_sync(&master, &replica);
+    replica.client().ok("SAVE");
+    let dir = replica.kill_keep_dir();
+    more_writes(&mut m);
+    let replica = common::server::in_dir(dir, start).expect("replica again");
+    assert_same(&master, &replica);
+    assert_eq!(m.info_field("stats", "sync_full"), "1");
+    assert_eq!(m.info_field("stats", "sync_partial_ok"), "1");
+}
