@@ -1,5 +1,5 @@
 //! The invariants of ARCHITECTURE.md that a compiler cannot see, checked on the source: the
-//! sans-I/O modules (`cmd/`, `keyspace/`, `resp/`, `exec/`) use no files, sockets or process
+//! sans-I/O modules (`cmd/`, `keyspace/`, `resp/`, `exec/`, `repl/`) use no files, sockets or process
 //! exits; `keyspace/`, `resp/` and `cmd/` read no clock (time is passed in); client-visible
 //! error texts are written only in `resp/errors.rs`.
 
@@ -57,7 +57,7 @@ const CLOCK: &[&str] = &["Instant::now", "SystemTime"];
 
 #[test]
 fn sans_io_modules_touch_no_files_sockets_or_exit() {
-    for module in ["cmd", "keyspace", "resp", "exec"] {
+    for module in ["cmd", "keyspace", "resp", "exec", "repl"] {
         let v = violations(module, IO);
         assert!(v.is_empty(), "I/O in src/{module}:\n{}", v.join("\n"));
     }
@@ -104,7 +104,7 @@ const ERROR_TEXTS: &[&str] = &[
 fn error_texts_live_in_resp_errors() {
     let mut found = Vec::new();
     for module in [
-        "cmd", "exec", "keyspace", "net", "persist", "script", "util",
+        "cmd", "exec", "keyspace", "net", "persist", "repl", "script", "util",
     ] {
         found.extend(violations(module, ERROR_TEXTS));
     }

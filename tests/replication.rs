@@ -316,3 +316,186 @@ fn restarted_replica_continues_from_its_dump() {
     assert_eq!(m.info_field("stats", "sync_full"), "1");
     assert_eq!(m.info_field("stats", "sync_partial_ok"), "1");
 }
+
+/// A replica that stops reading is cut at the replica class's output-buffer limit (the
+/// stream held during its sync counts too); the master goes on serving.
+#[test]
+fn slow_replica_is_cut_at_its_output_limit() {
+    let master = cinnabar(&args(&[
+        "--client-output-buffer-limit",
+        "replica",
+        "256kb",
+        "0",
+        "0",
+        "--repl-diskless-sync",
+        "no",
+    ]));
+    let mut fake = master.client();
+    assert_eq!(
+        fake.cmd_raw(&["REPLCONF", "listening-port", "1"]),
+        b"+OK\r\n"
+    );
+    fake.send(&["PSYNC", "?", "-1"]);
+    let mut m = master.client();
+    wait_until("the replica to attach", || {
+        m.info_field("replication", "connected_slaves") == "1"
+    });
+    let big = "x".repeat(64 * 1024);
+    for i in 0..400 {
+        m.cmd(&["SET", &format!("k{i}"), &big]);
+    }
+    wait_until("the slow replica to be cut", || {
+        m.info_field("replication", "connected_slaves") == "0"
+    });
+    assert_ne!(
+        m.info_field("stats", "client_output_buffer_limit_disconnections"),
+        "0"
+    );
+    assert_eq!(m.cmd_raw(&["PING"]), b"+PONG\r\n");
+}
+
+/// With replica-serve-stale-data no, a replica whose master is gone answers MASTERDOWN to
+/// what is not allowed on stale data, exactly as a redis-server replica does.
+#[test]
+fn stale_replica_answers_masterdown_as_redis() {
+    let master = cinnabar(&master_args(true));
+    let mut extra = replica_of(&master);
+    extra.extend(args(&["--replica-serve-stale-data", "no"]));
+    let replica = cinnabar(&extra);
+    let Some(reference) = oracle(&extra) else {
+        return;
+    };
+    wait_in_sync(&master, &replica);
+    wait_in_sync(&master, &reference);
+    drop(master);
+    for s in [&replica, &reference] {
+        let mut c = s.client();
+        wait_until("the link to drop", || {
+            c.info_field("replication", "master_link_status") == "down"
+        });
+    }
+    let (mut ours, mut theirs) = (replica.client(), reference.client());
+    for cmd in [
+        &["GET", "k"][..],
+        &["SET", "k", "v"],
+        &["DBSIZE"],
+        &["PING"],
+        &["ECHO", "x"],
+        &["CONFIG", "GET", "replica-serve-stale-data"],
+    ] {
+        let (a, b) = (ours.cmd_raw(cmd), theirs.cmd_raw(cmd));
+        assert_eq!(
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b),
+            "{cmd:?}"
+        );
+    }
+}
+
+/// The master is killed and comes back empty on the same port (no dump file): the replica
+/// reconnects, cannot continue the old history, and loads the new one.
+#[test]
+fn replica_follows_a_restarted_master() {
+    let master = cinnabar(&master_args(true));
+    let replica = cinnabar(&replica_of(&master));
+    let mut m = master.client();
+    fill(&mut m);
+    wait_in_sync(&master, &replica);
+    let port = master.port;
+    let dir = master.kill_keep_dir();
+    let master = common::server::in_dir(dir, |extra| {
+        let mut all = master_args(true);
+        all.extend_from_slice(extra);
+        common::server::cinnabar_at(port, &all)
+    })
+    .expect("master again");
+    let mut m = master.client();
+    m.ok("SET only-after-restart 1");
+    fill(&mut m);
+    assert_same(&master, &replica);
+    assert_eq!(
+        replica
+            .client()
+            .cmd_raw(&["EXISTS", "neg", "only-after-restart"]),
+        b":2\r\n"
+    );
+}
+
+/// FAILOVER's refusals, compared with redis-server (a master with one replica each).
+#[test]
+fn failover_errors_match_redis() {
+    let master = cinnabar(&master_args(true));
+    let replica = cinnabar(&replica_of(&master));
+    let Some(rmaster) = oracle(&master_args(true)) else {
+        return;
+    };
+    let Some(rreplica) = oracle(&replica_of(&rmaster)) else {
+        return;
+    };
+    wait_in_sync(&master, &replica);
+    wait_in_sync(&rmaster, &rreplica);
+    let (mut ours, mut theirs) = (master.client(), rmaster.client());
+    for line in [
+        "FAILOVER ABORT",
+        "FAILOVER TO 127.0.0.1 1",
+        "FAILOVER FORCE",
+        "FAILOVER TO 127.0.0.1 1 FORCE",
+        "FAILOVER TIMEOUT 0",
+        "FAILOVER TIMEOUT x",
+        "FAILOVER bogus",
+        "FAILOVER TO 127.0.0.1",
+        "PSYNC abc 1 FAILOVER",
+        "REPLCONF listening-port x",
+        "REPLCONF bogus 1",
+        "REPLCONF capa",
+        "REPLICAOF 127.0.0.1 70000",
+        "ROLE x",
+        "WAIT 0 x",
+    ] {
+        let argv: Vec<&str> = line.split(' ').collect();
+        assert_eq!(
+            String::from_utf8_lossy(&ours.cmd_raw(&argv)),
+            String::from_utf8_lossy(&theirs.cmd_raw(&argv)),
+            "{line}"
+        );
+    }
+    let (mut ours, mut theirs) = (replica.client(), rreplica.client());
+    for line in ["FAILOVER", "WAIT 1 10", "SET k v", "PSYNC x 1 FAILOVER"] {
+        let argv: Vec<&str> = line.split(' ').collect();
+        assert_eq!(
+            String::from_utf8_lossy(&ours.cmd_raw(&argv)),
+            String::from_utf8_lossy(&theirs.cmd_raw(&argv)),
+            "{line}"
+        );
+    }
+}
+
+/// FAILOVER hands the master role to the replica once it has every write; the old master
+/// continues as its replica (PSYNC, no new snapshot) and nothing is lost.
+#[test]
+fn failover_to_a_replica() {
+    let master = cinnabar(&master_args(true));
+    let replica = cinnabar(&replica_of(&master));
+    let mut m = master.client();
+    fill(&mut m);
+    wait_in_sync(&master, &replica);
+    m.ok(&format!(
+        "FAILOVER TO 127.0.0.1 {} TIMEOUT 5000",
+        replica.port
+    ));
+    let mut r = replica.client();
+    wait_until("the replica to take over", || {
+        r.info_field("replication", "role") == "master"
+    });
+    wait_until("the old master to follow", || {
+        m.info_field("replication", "role") == "slave"
+            && m.info_field("replication", "master_link_status") == "up"
+    });
+    assert_eq!(
+        m.info_field("replication", "master_failover_state"),
+        "no-failover"
+    );
+    more_writes(&mut r);
+    assert_same(&replica, &master);
+    assert_eq!(r.info_field("stats", "sync_full"), "0");
+}

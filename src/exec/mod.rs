@@ -385,6 +385,13 @@ impl Executor {
             db.track_created = track;
             db.created.clear();
         }
+        // CONFIG SET repl-backlog-size resizes the live backlog (Redis's resizeReplicationBacklog).
+        let backlog_size = self.cfg.get_int("repl-backlog-size").max(16 * 1024) as usize;
+        if let Some(b) = &mut self.repl.backlog {
+            if b.size() != backlog_size {
+                b.resize(backlog_size);
+            }
+        }
     }
 
     /// A fast generator for sampling (RANDOMKEY, eviction, seeds of per-command streams).
@@ -1289,6 +1296,7 @@ impl Executor {
         }
         crate::repl::feed(self);
         self.serve_repl_waiters();
+        crate::repl::update_failover(self);
     }
 
     fn active_expire(&mut self, now_ms: i64, budget: Duration) {

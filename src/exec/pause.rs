@@ -35,6 +35,11 @@ impl Executor {
     /// Ends the pause and lets postponed clients run their commands.
     pub fn unpause_clients(&mut self) {
         self.pause = None;
+        self.resume_postponed();
+    }
+
+    /// Postponed clients run their commands again (those still paused wait anew).
+    pub fn resume_postponed(&mut self) {
         for slot in std::mem::take(&mut self.postponed) {
             if let Some(c) = self.clients.get_mut(slot).and_then(|c| c.as_deref_mut()) {
                 c.flags &= !cf::POSTPONED;
@@ -56,10 +61,16 @@ impl Executor {
         argv: &[&[u8]],
         now_ms: i64,
     ) -> bool {
-        let Some(p) = self.pause else { return false };
-        if p.until_ms <= now_ms {
-            return false;
-        }
+        // A FAILOVER holds writes (Redis's PAUSE_DURING_FAILOVER) until it ends.
+        let failover = self.repl.failover.is_some();
+        let p = match self.pause {
+            Some(p) if p.until_ms > now_ms => p,
+            _ if failover => Pause {
+                until_ms: i64::MAX,
+                writes_only: true,
+            },
+            _ => return false,
+        };
         if !p.writes_only {
             return true;
         }

@@ -251,6 +251,7 @@ impl Server {
             Event::Send(bytes) => link.out.extend_from_slice(&bytes),
             Event::Note(text) => tracing::info!("{text}"),
             Event::FullResync { replid, offset } => {
+                crate::repl::on_failover_handshake(ex, true);
                 if !replid.is_empty() {
                     tracing::info!("Full resync from master: {replid}:{offset}");
                 }
@@ -323,12 +324,14 @@ impl Server {
             }
             Event::Continue { replid } => {
                 let rest = link.hs.take_rest();
+                crate::repl::on_failover_handshake(ex, true);
                 crate::repl::on_continue(ex, replid);
                 self.become_master_client(ex, slot, rest);
                 return false;
             }
             Event::Retry(text) | Event::Fail(text) => {
                 self.link_failed(ex, slot, &text);
+                crate::repl::on_failover_handshake(ex, false);
                 return false;
             }
         }
@@ -418,5 +421,6 @@ fn handshake_params(ex: &Executor) -> Params {
             .map(|v| String::from_utf8_lossy(&v).into_owned()),
         psync_replid: replid,
         psync_offset: offset,
+        failover: ex.repl.failover.as_ref().is_some_and(|f| f.in_progress),
     }
 }

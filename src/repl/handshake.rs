@@ -19,6 +19,8 @@ pub struct Params {
     /// PSYNC's arguments: the history we have ("?" and -1 for none).
     pub psync_replid: String,
     pub psync_offset: i64,
+    /// We are handing over to this master (FAILOVER): PSYNC asks it to take over.
+    pub failover: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -162,9 +164,9 @@ impl Handshake {
             Expect::Pong => {
                 // Without credentials yet, an error about them still proves the master is there.
                 if error
-                    && !line.starts_with(b"-NOAUTH")
-                    && !line.starts_with(b"-NOPERM")
-                    && !line.starts_with(b"-ERR operation not permitted")
+                    && !crate::resp::errors::MASTER_PING_AUTH_REPLIES
+                        .iter()
+                        .any(|p| line.starts_with(p))
                 {
                     events.push(Event::Fail(format!(
                         "Error reply to PING from master: '{text}'"
@@ -212,11 +214,12 @@ impl Handshake {
                 if expect == Expect::Capa {
                     let offset = self.params.psync_offset.to_string();
                     let replid = self.params.psync_replid.clone();
-                    events.push(Event::Send(command(&[
-                        b"PSYNC",
-                        replid.as_bytes(),
-                        offset.as_bytes(),
-                    ])));
+                    let mut psync: Vec<&[u8]> =
+                        vec![b"PSYNC", replid.as_bytes(), offset.as_bytes()];
+                    if self.params.failover {
+                        psync.push(b"FAILOVER");
+                    }
+                    events.push(Event::Send(command(&psync)));
                     self.expect.push_back(Expect::Psync);
                 }
             }
@@ -357,6 +360,7 @@ mod tests {
             announce_ip: None,
             psync_replid: "?".into(),
             psync_offset: -1,
+            failover: false,
         }
     }
 

@@ -157,6 +157,20 @@ pub struct Repl {
     pub ack_to_master: bool,
     /// A replica waits for a snapshot: try to start one after the command.
     pub sync_due: bool,
+    /// A FAILOVER under way.
+    pub failover: Option<Failover>,
+}
+
+/// FAILOVER's progress (Redis's failover_state and its parameters).
+#[derive(Clone, Debug)]
+pub struct Failover {
+    /// TO host port; None: the first replica that catches up.
+    pub target: Option<(String, u16)>,
+    pub force: bool,
+    /// TIMEOUT: when waiting ends (aborted, or forced with FORCE).
+    pub end_ms: Option<i64>,
+    /// The target caught up: we are now its replica, asking PSYNC ... FAILOVER.
+    pub in_progress: bool,
 }
 
 pub const NULL_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -189,6 +203,7 @@ impl Repl {
             ack_requested: false,
             ack_to_master: false,
             sync_due: false,
+            failover: None,
         }
     }
 
@@ -277,6 +292,8 @@ pub fn feed_bytes(ex: &mut Executor, data: &[u8]) {
         b.append(data);
     }
     let now_ms = ex.clock.now_ms();
+    let hard = ex.settings.obuf_limits[1].hard_bytes as usize;
+    let mut overflowed = Vec::new();
     for i in 0..ex.repl.replicas.len() {
         let r = &mut ex.repl.replicas[i];
         let slot = r.slot;
@@ -285,11 +302,23 @@ pub fn feed_bytes(ex: &mut Executor, data: &[u8]) {
             ReplicaState::WaitBgsaveStart => continue,
             ReplicaState::Online if !r.start_on_ack => {}
             _ => {
+                // What waits for the snapshot counts against the replica's output limit.
                 r.held.extend_from_slice(data);
+                if hard != 0 && r.held.len() > hard {
+                    overflowed.push(slot);
+                }
                 continue;
             }
         }
         send_to_replica(ex, slot, data, now_ms);
+    }
+    for slot in overflowed {
+        tracing::warn!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            replica_name(ex, slot)
+        );
+        ex.stats.client_output_buffer_limit_disconnections += 1;
+        ex.close_client_asap(slot);
     }
 }
 
@@ -862,11 +891,15 @@ pub fn info(ex: &Executor, s: &mut String) {
     };
     let _ = write!(
         s,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
          master_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{active}\r\n\
          repl_backlog_size:{size}\r\nrepl_backlog_first_byte_offset:{first}\r\n\
          repl_backlog_histlen:{histlen}\r\n",
-        r.replid, r.replid2, r.offset, r.second_replid_offset,
+        failover_state(ex),
+        r.replid,
+        r.replid2,
+        r.offset,
+        r.second_replid_offset,
     );
 }
 
@@ -1148,5 +1181,116 @@ pub fn start(ex: &mut Executor) {
                 ensure_backlog(ex);
             }
         }
+    }
+}
+
+/// INFO's master_failover_state.
+pub fn failover_state(ex: &Executor) -> &'static str {
+    match &ex.repl.failover {
+        None => "no-failover",
+        Some(f) if f.in_progress => "failover-in-progress",
+        Some(_) => "waiting-for-sync",
+    }
+}
+
+/// The replica at `host:port` as it announced itself.
+pub fn find_replica<'a>(ex: &'a Executor, host: &str, port: u16) -> Option<&'a Replica> {
+    ex.repl.replicas.iter().find(|r| {
+        let ip = r.announced_ip.clone().unwrap_or_else(|| {
+            ex.client(r.slot)
+                .map(|c| crate::net::addr_host(&c.addr).to_string())
+                .unwrap_or_default()
+        });
+        r.listening_port == port && ip.eq_ignore_ascii_case(host)
+    })
+}
+
+/// FAILOVER accepted: writes pause until a replica has all of them.
+pub fn start_failover(ex: &mut Executor, failover: Failover) {
+    match &failover.target {
+        Some((h, p)) => tracing::info!("FAILOVER requested to {h}:{p}."),
+        None => tracing::info!("FAILOVER requested to any replica."),
+    }
+    ex.repl.failover = Some(failover);
+    ex.repl.ack_requested = true;
+}
+
+/// Ends the failover state and lets paused writes go (Redis's clearFailoverState).
+fn clear_failover(ex: &mut Executor) {
+    ex.repl.failover = None;
+    ex.resume_postponed();
+}
+
+/// Redis's abortFailover.
+pub fn abort_failover(ex: &mut Executor, why: &str) {
+    let Some(f) = &ex.repl.failover else {
+        return;
+    };
+    tracing::warn!("FAILOVER aborted: {why}");
+    if f.in_progress {
+        unset_master(ex);
+    }
+    clear_failover(ex);
+}
+
+/// Checks a waiting failover (Redis's updateFailoverStatus): the timeout, and whether the
+/// target (or any replica) acknowledged everything.
+pub fn update_failover(ex: &mut Executor) {
+    let Some(f) = ex.repl.failover.clone() else {
+        return;
+    };
+    if f.in_progress {
+        return;
+    }
+    let now_ms = ex.clock.now_ms();
+    if f.end_ms.is_some_and(|end| end <= now_ms) {
+        match (&f.target, f.force) {
+            (Some((host, port)), true) => {
+                tracing::warn!("FAILOVER to {host}:{port} time out exceeded, failing over.");
+                begin_handover(ex, host.clone(), *port);
+            }
+            _ => abort_failover(ex, "Replica never caught up before timeout"),
+        }
+        return;
+    }
+    feed(ex);
+    let offset = ex.repl.offset;
+    let caught_up = |r: &Replica| r.state == ReplicaState::Online && r.ack_offset == offset;
+    let target = match &f.target {
+        Some((host, port)) => find_replica(ex, host, *port).filter(|r| caught_up(r)),
+        None => ex.repl.replicas.iter().find(|r| caught_up(r)),
+    };
+    let Some(r) = target else {
+        return;
+    };
+    let host = r.announced_ip.clone().unwrap_or_else(|| {
+        ex.client(r.slot)
+            .map(|c| crate::net::addr_host(&c.addr).to_string())
+            .unwrap_or_default()
+    });
+    let port = r.listening_port;
+    tracing::info!("Failover target {host}:{port} is synced, failing over.");
+    begin_handover(ex, host, port);
+}
+
+/// The target has everything: we become its replica and ask it, with PSYNC ... FAILOVER, to
+/// take over as master.
+fn begin_handover(ex: &mut Executor, host: String, port: u16) {
+    if let Some(f) = ex.repl.failover.as_mut() {
+        f.in_progress = true;
+    }
+    set_master(ex, host, port);
+}
+
+/// The handshake of a failover ended: continuing (or resyncing) with the new master
+/// completes it; anything else aborts it.
+pub fn on_failover_handshake(ex: &mut Executor, accepted: bool) {
+    if !ex.repl.failover.as_ref().is_some_and(|f| f.in_progress) {
+        return;
+    }
+    if accepted {
+        clear_failover(ex);
+    } else {
+        abort_failover(ex, "Failover target rejected psync request");
     }
 }

@@ -754,6 +754,23 @@ pub const SYNC_WITH_PENDING_OUTPUT: &str = "ERR SYNC and PSYNC are invalid with 
 pub const REPLICAOF_FROM_REPLICA: &str = "ERR Command is not valid when client is a replica.";
 pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
 pub const INVALID_MASTER_PORT: &str = "ERR Invalid master port";
+pub const REPLICAOF_DURING_FAILOVER: &str = "ERR REPLICAOF not allowed while failing over.";
+pub const SYNC_DURING_FAILOVER: &str = "NOMASTERLINK Can't SYNC while failing over";
+pub const PSYNC_FAILOVER_TO_MASTER: &str = "ERR PSYNC FAILOVER can't be sent to a master.";
+pub const PSYNC_FAILOVER_REPLID: &str = "ERR PSYNC FAILOVER replid must match my replid.";
+pub const FAILOVER_NONE: &str = "ERR No failover in progress.";
+pub const FAILOVER_TIMEOUT: &str = "ERR FAILOVER timeout must be greater than 0";
+pub const FAILOVER_IN_PROGRESS: &str = "ERR FAILOVER already in progress.";
+pub const FAILOVER_ON_REPLICA: &str = "ERR FAILOVER is not valid when server is a replica.";
+pub const FAILOVER_NO_REPLICAS: &str = "ERR FAILOVER requires connected replicas.";
+pub const FAILOVER_FORCE_ARGS: &str =
+    "ERR FAILOVER with force option requires both a timeout and target HOST and IP.";
+pub const FAILOVER_NOT_A_REPLICA: &str = "ERR FAILOVER target HOST and PORT is not a replica.";
+pub const FAILOVER_NOT_ONLINE: &str = "ERR FAILOVER target replica is not online.";
+pub const REPLICATION_BGSAVE_FAILED: &str = "ERR BGSAVE failed, replication can't continue";
+/// Replies a master may give our PING before we authenticate: it is there all the same.
+pub const MASTER_PING_AUTH_REPLIES: &[&[u8]] =
+    &[b"-NOAUTH", b"-NOPERM", b"-ERR operation not permitted"];
 pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
 pub const RESTORE_BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
 pub const RESTORE_BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";

@@ -54,8 +54,13 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn start(program: &str, tag: &str, extra: &[String]) -> Option<Server> {
+    start_at(program, tag, None, extra)
+}
+
+/// `start` on a given port (once), or on a free one (retried).
+fn start_at(program: &str, tag: &str, fixed: Option<u16>, extra: &[String]) -> Option<Server> {
     for _attempt in 0..5 {
-        let port = free_port();
+        let port = fixed.unwrap_or_else(free_port);
         let dir = temp_dir(tag);
         let mut cmd = Command::new(program);
         cmd.arg("--port")
@@ -92,6 +97,11 @@ fn start(program: &str, tag: &str, extra: &[String]) -> Option<Server> {
         let _ = server.child.kill();
     }
     None
+}
+
+/// Starts cinnabar on `port` (a node coming back where others expect it).
+pub fn cinnabar_at(port: u16, extra: &[String]) -> Option<Server> {
+    start_at(env!("CARGO_BIN_EXE_cinnabar"), "test", Some(port), extra)
 }
 
 /// Starts the cinnabar binary built for this test run.

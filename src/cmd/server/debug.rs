@@ -173,11 +173,16 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.out().int(i64::from(matched));
         return Ok(());
     }
-    // Accepted for client test suites; they change nothing cinnabar has (a replication id
-    // before replication exists, a listpack dump to the log).
-    if eq(sub, "CHANGE-REPL-ID") && args.remaining() == 0
-        || eq(sub, "LISTPACK") && args.remaining() == 1
-    {
+    // A new replication history: no replica can continue the old one.
+    if eq(sub, "CHANGE-REPL-ID") && args.remaining() == 0 {
+        ctx.ex.repl.replid = crate::repl::random_replid();
+        ctx.ex.repl.clear_replid2();
+        tracing::info!("Changed replication IDs by DEBUG CHANGE-REPL-ID");
+        ctx.out().ok();
+        return Ok(());
+    }
+    // Accepted for client test suites: there are no Redis listpacks to dump to the log.
+    if eq(sub, "LISTPACK") && args.remaining() == 1 {
         ctx.out().ok();
         return Ok(());
     }

@@ -304,6 +304,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::PSYNC, replication::psync),
     (&m::REPLICAOF, replication::replicaof),
     (&m::SLAVEOF, replication::replicaof),
+    (&m::FAILOVER, replication::failover),
     (&m::FLUSHDB, flushdb),
     (&m::FLUSHALL, flushall),
     (&m::SHUTDOWN, shutdown),

@@ -15,6 +15,9 @@ pub fn role(ctx: &mut Ctx) -> CmdResult {
 /// REPLICAOF host port | NO ONE (SLAVEOF is the same command).
 pub fn replicaof(ctx: &mut Ctx) -> CmdResult {
     let (host, port) = (ctx.argv[1], ctx.argv[2]);
+    if ctx.ex.repl.failover.is_some() {
+        return Err(err::REPLICAOF_DURING_FAILOVER.into());
+    }
     if eq(host, "no") && eq(port, "one") {
         if ctx.ex.repl.is_replica() {
             crate::repl::unset_master(ctx.ex);
@@ -98,10 +101,97 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// PSYNC replid offset: continue from the backlog, or a full resync.
+/// PSYNC replid offset [FAILOVER]: continue from the backlog, or a full resync. With
+/// FAILOVER our master hands over to us: we become master first (same history, new id).
 pub fn psync(ctx: &mut Ctx) -> CmdResult {
     let offset = int(ctx.argv[2])?;
+    if ctx.argv.len() > 3 && eq(ctx.argv[3], "failover") {
+        if !ctx.ex.repl.is_replica() {
+            return Err(err::PSYNC_FAILOVER_TO_MASTER.into());
+        }
+        if !ctx.argv[1].eq_ignore_ascii_case(ctx.ex.repl.replid.as_bytes()) {
+            return Err(err::PSYNC_FAILOVER_REPLID.into());
+        }
+        crate::repl::unset_master(ctx.ex);
+        tracing::info!(
+            "MASTER MODE enabled (failover request from 'id={} addr={}')",
+            ctx.client.id,
+            ctx.client.addr
+        );
+    }
     sync_request(ctx, Some((ctx.argv[1], offset)))
+}
+
+/// FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | ABORT: hand the master role to a replica
+/// once it has every write (writes pause meanwhile).
+pub fn failover(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    if argv.len() == 2 && eq(argv[1], "abort") {
+        if ctx.ex.repl.failover.is_none() {
+            return Err(err::FAILOVER_NONE.into());
+        }
+        crate::repl::abort_failover(ctx.ex, "Failover manually aborted");
+        ctx.out().ok();
+        return Ok(());
+    }
+    let (mut target, mut timeout, mut force) = (None, None, false);
+    let mut j = 1;
+    while j < argv.len() {
+        if eq(argv[j], "to") && j + 2 < argv.len() {
+            let port = int(argv[j + 2])?;
+            target = Some((String::from_utf8_lossy(argv[j + 1]).into_owned(), port));
+            j += 3;
+        } else if eq(argv[j], "timeout") && j + 1 < argv.len() {
+            let ms = int(argv[j + 1])?;
+            if ms <= 0 {
+                return Err(err::FAILOVER_TIMEOUT.into());
+            }
+            timeout = Some(ms);
+            j += 2;
+        } else if eq(argv[j], "force") {
+            force = true;
+            j += 1;
+        } else {
+            return Err(err::SYNTAX.into());
+        }
+    }
+    if ctx.ex.repl.failover.is_some() {
+        return Err(err::FAILOVER_IN_PROGRESS.into());
+    }
+    if ctx.ex.repl.is_replica() {
+        return Err(err::FAILOVER_ON_REPLICA.into());
+    }
+    if ctx.ex.repl.replicas.is_empty() {
+        return Err(err::FAILOVER_NO_REPLICAS.into());
+    }
+    if force && (timeout.is_none() || target.is_none()) {
+        return Err(err::FAILOVER_FORCE_ARGS.into());
+    }
+    let target = match target {
+        Some((host, port)) => {
+            let port = u16::try_from(port).unwrap_or(0);
+            let Some(r) = crate::repl::find_replica(ctx.ex, &host, port) else {
+                return Err(err::FAILOVER_NOT_A_REPLICA.into());
+            };
+            if r.state != crate::repl::ReplicaState::Online {
+                return Err(err::FAILOVER_NOT_ONLINE.into());
+            }
+            Some((host, port))
+        }
+        None => None,
+    };
+    let end_ms = timeout.map(|ms| ctx.now_ms + ms);
+    crate::repl::start_failover(
+        ctx.ex,
+        crate::repl::Failover {
+            target,
+            force,
+            end_ms,
+            in_progress: false,
+        },
+    );
+    ctx.out().ok();
+    Ok(())
 }
 
 /// SYNC: the old full resync (no +FULLRESYNC line); `redis-cli --rdb` asks it with
@@ -117,6 +207,9 @@ pub fn sync(ctx: &mut Ctx) -> CmdResult {
 fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], i64)>) -> CmdResult {
     if ctx.client.has(cf::REPLICA) {
         return Ok(());
+    }
+    if ctx.ex.repl.failover.is_some() {
+        return Err(err::SYNC_DURING_FAILOVER.into());
     }
     if ctx
         .ex
