@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::client::Client;
 use common::dataset::{fill, snapshot_all};
@@ -28,11 +28,19 @@ fn replica_of(master: &Server) -> Vec<String> {
     args(&["--replicaof", "127.0.0.1", &master.port.to_string()])
 }
 
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+fn wait_until(what: &str, check: impl FnMut() -> bool) {
+    common::server::wait_until(what, 20, check);
+}
+
+/// The same commands on two servers get the same replies, byte for byte.
+fn same_replies(ours: &mut Client, theirs: &mut Client, lines: &[&str]) {
+    for line in lines {
+        let argv: Vec<&str> = line.split(' ').collect();
+        assert_eq!(
+            String::from_utf8_lossy(&ours.cmd_raw(&argv)),
+            String::from_utf8_lossy(&theirs.cmd_raw(&argv)),
+            "{line}"
+        );
     }
 }
 
@@ -375,21 +383,18 @@ fn stale_replica_answers_masterdown_as_redis() {
         });
     }
     let (mut ours, mut theirs) = (replica.client(), reference.client());
-    for cmd in [
-        &["GET", "k"][..],
-        &["SET", "k", "v"],
-        &["DBSIZE"],
-        &["PING"],
-        &["ECHO", "x"],
-        &["CONFIG", "GET", "replica-serve-stale-data"],
-    ] {
-        let (a, b) = (ours.cmd_raw(cmd), theirs.cmd_raw(cmd));
-        assert_eq!(
-            String::from_utf8_lossy(&a),
-            String::from_utf8_lossy(&b),
-            "{cmd:?}"
-        );
-    }
+    same_replies(
+        &mut ours,
+        &mut theirs,
+        &[
+            "GET k",
+            "SET k v",
+            "DBSIZE",
+            "PING",
+            "ECHO x",
+            "CONFIG GET replica-serve-stale-data",
+        ],
+    );
 }
 
 /// The master is killed and comes back empty on the same port (no dump file): the replica
@@ -435,39 +440,33 @@ fn failover_errors_match_redis() {
     wait_in_sync(&master, &replica);
     wait_in_sync(&rmaster, &rreplica);
     let (mut ours, mut theirs) = (master.client(), rmaster.client());
-    for line in [
-        "FAILOVER ABORT",
-        "FAILOVER TO 127.0.0.1 1",
-        "FAILOVER FORCE",
-        "FAILOVER TO 127.0.0.1 1 FORCE",
-        "FAILOVER TIMEOUT 0",
-        "FAILOVER TIMEOUT x",
-        "FAILOVER bogus",
-        "FAILOVER TO 127.0.0.1",
-        "PSYNC abc 1 FAILOVER",
-        "REPLCONF listening-port x",
-        "REPLCONF bogus 1",
-        "REPLCONF capa",
-        "REPLICAOF 127.0.0.1 70000",
-        "ROLE x",
-        "WAIT 0 x",
-    ] {
-        let argv: Vec<&str> = line.split(' ').collect();
-        assert_eq!(
-            String::from_utf8_lossy(&ours.cmd_raw(&argv)),
-            String::from_utf8_lossy(&theirs.cmd_raw(&argv)),
-            "{line}"
-        );
-    }
+    same_replies(
+        &mut ours,
+        &mut theirs,
+        &[
+            "FAILOVER ABORT",
+            "FAILOVER TO 127.0.0.1 1",
+            "FAILOVER FORCE",
+            "FAILOVER TO 127.0.0.1 1 FORCE",
+            "FAILOVER TIMEOUT 0",
+            "FAILOVER TIMEOUT x",
+            "FAILOVER bogus",
+            "FAILOVER TO 127.0.0.1",
+            "PSYNC abc 1 FAILOVER",
+            "REPLCONF listening-port x",
+            "REPLCONF bogus 1",
+            "REPLCONF capa",
+            "REPLICAOF 127.0.0.1 70000",
+            "ROLE x",
+            "WAIT 0 x",
+        ],
+    );
     let (mut ours, mut theirs) = (replica.client(), rreplica.client());
-    for line in ["FAILOVER", "WAIT 1 10", "SET k v", "PSYNC x 1 FAILOVER"] {
-        let argv: Vec<&str> = line.split(' ').collect();
-        assert_eq!(
-            String::from_utf8_lossy(&ours.cmd_raw(&argv)),
-            String::from_utf8_lossy(&theirs.cmd_raw(&argv)),
-            "{line}"
-        );
-    }
+    same_replies(
+        &mut ours,
+        &mut theirs,
+        &["FAILOVER", "WAIT 1 10", "SET k v", "PSYNC x 1 FAILOVER"],
+    );
 }
 
 /// FAILOVER hands the master role to the replica once it has every write; the old master
@@ -498,4 +497,48 @@ fn failover_to_a_replica() {
     more_writes(&mut r);
     assert_same(&replica, &master);
     assert_eq!(r.info_field("stats", "sync_full"), "0");
+}
+
+/// A replica with the AOF on rewrites it after a full sync: restarted from its AOF alone, it
+/// holds the master's dataset, not the one it had before.
+#[test]
+fn replica_aof_holds_the_synced_dataset() {
+    let master = cinnabar(&master_args(true));
+    let mut m = master.client();
+    fill(&mut m);
+    let aof = |a: &[String]| {
+        let mut all = replica_of(&master);
+        all.extend(args(&["--appendonly", "yes"]));
+        all.extend_from_slice(a);
+        Some(cinnabar(&all))
+    };
+    let dir = common::server::fresh_dir();
+    let replica = common::server::in_dir(dir, |a| {
+        // Something of its own first, which the sync must replace.
+        let mut all = args(&["--appendonly", "yes"]);
+        all.extend_from_slice(a);
+        Some(cinnabar(&all))
+    })
+    .expect("replica");
+    replica.client().ok("SET stale-local 1");
+    let dir = replica.kill_keep_dir();
+    let replica = common::server::in_dir(dir, aof).expect("replica again");
+    wait_in_sync(&master, &replica);
+    more_writes(&mut m);
+    wait_in_sync(&master, &replica);
+    let mut r = replica.client();
+    wait_until("the AOF rewrite", || {
+        r.info_field("persistence", "aof_rewrite_in_progress") == "0"
+            && r.info_field("persistence", "aof_rewrite_scheduled") == "0"
+            && r.info_field("persistence", "aof_enabled") == "1"
+    });
+    let expected = snapshot_all(&mut m);
+    let dir = replica.kill_keep_dir();
+    let alone = common::server::in_dir(dir, |a| {
+        let mut all = args(&["--appendonly", "yes"]);
+        all.extend_from_slice(a);
+        Some(cinnabar(&all))
+    })
+    .expect("restarted from its AOF");
+    assert_eq!(snapshot_all(&mut alone.client()), expected);
 }

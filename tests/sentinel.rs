@@ -66,12 +66,8 @@ fn sentinel(master: &Server) -> Option<Sentinel> {
     Some(s)
 }
 
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, check: impl FnMut() -> bool) {
+    common::server::wait_until(what, 40, check);
 }
 
 fn master_addr(s: &mut Client) -> String {

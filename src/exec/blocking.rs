@@ -362,28 +362,11 @@ impl Executor {
         let Some(fsynced) = self.aof_synced_offset() else {
             return;
         };
-        let done: Vec<usize> = self
-            .clients
-            .iter()
-            .flatten()
-            .filter(|c| {
-                c.blocked
-                    .as_ref()
-                    .is_some_and(|b| b.kind == BlockKind::WaitAof)
-                    && c.woff <= fsynced
-                    && c.wait_replicas == 0
-            })
-            .map(|c| c.slot)
-            .collect();
-        for slot in done {
-            let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
-                continue;
-            };
-            reply_waitaof(&mut client, Some(fsynced));
-            self.unpark(&mut client);
-            self.clients[slot] = Some(client);
-            self.resume(slot);
-        }
+        self.answer_waiters(
+            BlockKind::WaitAof,
+            |_, c| (c.woff <= fsynced && c.wait_replicas == 0).then_some(()),
+            |client, ()| reply_waitaof(client, Some(fsynced)),
+        );
     }
 
     /// Answers WAIT clients whose writes enough replicas acknowledged (Redis's
@@ -392,25 +375,35 @@ impl Executor {
         if self.blocking.blocked_count == 0 || self.repl.replicas.is_empty() {
             return;
         }
-        let done: Vec<(usize, usize)> = self
+        self.answer_waiters(
+            BlockKind::Wait,
+            |ex, c| {
+                let acked = crate::repl::replicas_acked(ex, c.repl_woff);
+                (acked as i64 >= c.wait_replicas).then_some(acked)
+            },
+            |client, acked| client.out.int(acked as i64),
+        );
+    }
+
+    /// Answers the clients parked in `kind` for which `ready` has a value, with `reply`.
+    fn answer_waiters<T>(
+        &mut self,
+        kind: BlockKind,
+        ready: impl Fn(&Executor, &Client) -> Option<T>,
+        reply: impl Fn(&mut Client, T),
+    ) {
+        let done: Vec<(usize, T)> = self
             .clients
             .iter()
             .flatten()
-            .filter(|c| {
-                c.blocked
-                    .as_ref()
-                    .is_some_and(|b| b.kind == BlockKind::Wait)
-            })
-            .filter_map(|c| {
-                let acked = crate::repl::replicas_acked(self, c.repl_woff);
-                (acked as i64 >= c.wait_replicas).then_some((c.slot, acked))
-            })
+            .filter(|c| c.blocked.as_ref().is_some_and(|b| b.kind == kind))
+            .filter_map(|c| ready(self, c).map(|v| (c.slot, v)))
             .collect();
-        for (slot, acked) in done {
+        for (slot, value) in done {
             let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
                 continue;
             };
-            client.out.int(acked as i64);
+            reply(&mut client, value);
             self.unpark(&mut client);
             self.clients[slot] = Some(client);
             self.resume(slot);

@@ -277,6 +277,14 @@ impl Client {
         }
     }
 
+    /// The address a replica is known by: what it announced (REPLCONF ip-address), else
+    /// the host it connects from.
+    pub fn replica_ip(&self) -> String {
+        self.repl_announced_ip
+            .clone()
+            .unwrap_or_else(|| crate::net::addr_host(&self.addr).to_string())
+    }
+
     /// CLIENT LIST's flags field.
     pub fn flags_string(&self) -> String {
         // Redis's getClientInfoString order.

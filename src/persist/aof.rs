@@ -973,6 +973,25 @@ pub fn apply_config(ex: &mut Executor) -> Result<(), String> {
     }
 }
 
+/// A replica's full sync replaces the dataset: the AOF stops before the load (true if it was
+/// on) and `restart_after_sync` starts it again with a rewrite of the new dataset (Redis's
+/// stopAppendOnly / restartAOFAfterSYNC).
+pub fn stop_for_sync(ex: &mut Executor) -> bool {
+    if ex.aof.state == State::Off {
+        return false;
+    }
+    let configured = std::mem::replace(&mut ex.settings.appendonly, false);
+    let _ = apply_config(ex);
+    ex.settings.appendonly = configured;
+    true
+}
+
+pub fn restart_after_sync(ex: &mut Executor) {
+    if let Err(e) = apply_config(ex) {
+        tracing::warn!("Failed enabling the AOF after successful master synchronization! ({e})");
+    }
+}
+
 /// The manifest of a directory, for tests: (base name, incr names).
 pub fn describe_manifest(text: &[u8]) -> Result<(Option<String>, Vec<String>), String> {
     let m = Manifest::parse(text)?;

@@ -555,6 +555,10 @@ pub fn cron(ex: &mut Executor) {
                 } else {
                     tracing::warn!("Background transfer error");
                 }
+                if ok {
+                    // What the child left in the pipe still goes out, then the EOF mark.
+                    crate::repl::pump_pipe(ex, true);
+                }
                 sync::abandon_pipe(ex);
                 crate::repl::on_sync_child_done(ex, ok, true);
                 return;

@@ -49,9 +49,8 @@ pub struct Replica {
     pub slot: usize,
     pub client_id: u64,
     pub state: ReplicaState,
-    /// REPLCONF listening-port / ip-address.
+    /// REPLCONF listening-port.
     pub listening_port: u16,
-    pub announced_ip: Option<String>,
     /// REPLCONF capa eof (diskless transfer understood) and psync2.
     pub capa_eof: bool,
     pub capa_psync2: bool,
@@ -347,7 +346,6 @@ fn attach<'a>(
         client_id: client.id,
         state,
         listening_port: client.repl_listening_port,
-        announced_ip: client.repl_announced_ip.clone(),
         capa_eof: client.repl_capa_eof,
         capa_psync2: client.repl_capa_psync2,
         ack_offset: 0,
@@ -366,14 +364,16 @@ fn attach<'a>(
 
 /// The address a replica is known by in logs: ip:listening-port.
 pub fn replica_name(ex: &Executor, slot: usize) -> String {
-    let Some(c) = ex.client(slot) else {
-        return String::new();
-    };
-    let ip = c
-        .repl_announced_ip
-        .clone()
-        .unwrap_or_else(|| crate::net::addr_host(&c.addr).to_string());
-    format!("{ip}:{}", c.repl_listening_port)
+    ex.client(slot)
+        .map(|c| format!("{}:{}", c.replica_ip(), c.repl_listening_port))
+        .unwrap_or_default()
+}
+
+/// A replica's IP as INFO, ROLE and FAILOVER know it.
+fn replica_ip(ex: &Executor, r: &Replica) -> String {
+    ex.client(r.slot)
+        .map(crate::exec::Client::replica_ip)
+        .unwrap_or_default()
 }
 
 /// PSYNC accepted from the backlog: the replica is online at once, and gets the history it
@@ -492,7 +492,7 @@ pub fn start_pending_sync(ex: &mut Executor) {
         for slot in failed {
             if let Some(c) = ex.client_mut(slot) {
                 c.out
-                    .error(b"ERR BGSAVE failed, replication can't continue");
+                    .error(crate::resp::errors::REPLICATION_BGSAVE_FAILED.as_bytes());
             }
             ex.close_client_asap(slot);
         }
@@ -621,8 +621,18 @@ pub fn pump(ex: &mut Executor) -> bool {
             }
         }
     }
-    // The diskless pipe: read only when every receiver has room (the slowest sets the pace,
-    // as in Redis's rdbPipeReadHandler).
+    if crate::persist::sync::has_pipe(ex) {
+        active = true;
+        pump_pipe(ex, false);
+    }
+    active
+}
+
+/// Moves what the diskless child wrote into its replicas' buffers; at the pipe's end, the
+/// EOF mark. Reads only when every receiver has room (the slowest sets the pace, as in
+/// Redis's rdbPipeReadHandler), unless `drain`: the child is gone and what it left in the
+/// pipe must all go out before the pipe closes.
+pub fn pump_pipe(ex: &mut Executor, drain: bool) {
     let receivers: Vec<usize> = ex
         .repl
         .replicas
@@ -630,41 +640,46 @@ pub fn pump(ex: &mut Executor) -> bool {
         .filter(|r| r.state == ReplicaState::WaitBgsaveEnd && r.diskless && !r.payload_sent)
         .map(|r| r.slot)
         .collect();
-    if crate::persist::sync::has_pipe(ex) {
-        active = true;
+    while crate::persist::sync::has_pipe(ex) {
         let room = receivers.iter().all(|&s| {
             ex.client(s)
                 .is_none_or(|c| c.pending_output() < TRANSFER_WINDOW)
         });
-        if room {
-            let mut chunk = Vec::new();
-            let eof = crate::persist::sync::read_pipe(ex, &mut chunk, TRANSFER_WINDOW);
+        if !room && !drain {
+            return;
+        }
+        let mut chunk = Vec::new();
+        let eof = crate::persist::sync::read_pipe(ex, &mut chunk, TRANSFER_WINDOW);
+        // The child is gone: an empty read is the end even if the pipe says "again".
+        let eof = eof || (drain && chunk.is_empty());
+        for &slot in &receivers {
+            if let Some(c) = ex.client_mut(slot) {
+                c.out.raw(&chunk);
+            }
+            ex.stats.total_net_repl_output_bytes += chunk.len() as u64;
+            ex.pending_write.push(slot);
+        }
+        if eof {
+            tracing::info!(
+                "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
+                receivers.len()
+            );
+            let mark = crate::persist::sync::eof_mark(ex);
             for &slot in &receivers {
                 if let Some(c) = ex.client_mut(slot) {
-                    c.out.raw(&chunk);
+                    c.out.raw(&mark);
                 }
-                ex.stats.total_net_repl_output_bytes += chunk.len() as u64;
-                ex.pending_write.push(slot);
-            }
-            if eof {
-                tracing::info!(
-                    "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
-                    receivers.len()
-                );
-                let mark = crate::persist::sync::eof_mark(ex);
-                for &slot in &receivers {
-                    if let Some(c) = ex.client_mut(slot) {
-                        c.out.raw(&mark);
-                    }
-                    if let Some(r) = ex.repl.replica_mut(slot) {
-                        r.payload_sent = true;
-                    }
+                if let Some(r) = ex.repl.replica_mut(slot) {
+                    r.payload_sent = true;
                 }
-                crate::persist::sync::close_pipe(ex);
             }
+            crate::persist::sync::close_pipe(ex);
+            return;
+        }
+        if !drain {
+            return;
         }
     }
-    active
 }
 
 /// The snapshot reached the replica: the stream written meanwhile follows
@@ -869,13 +884,10 @@ pub fn info(ex: &Executor, s: &mut String) {
     }
     let _ = write!(s, "connected_slaves:{}\r\n", r.replicas.len());
     for (i, rep) in r.replicas.iter().enumerate() {
-        let Some(c) = ex.client(rep.slot) else {
+        if ex.client(rep.slot).is_none() {
             continue;
-        };
-        let ip = rep
-            .announced_ip
-            .clone()
-            .unwrap_or_else(|| crate::net::addr_host(&c.addr).to_string());
+        }
+        let ip = replica_ip(ex, rep);
         let _ = write!(
             s,
             "slave{i}:ip={ip},port={},state={},offset={},lag={}\r\n",
@@ -927,11 +939,7 @@ pub fn role(ex: &Executor, out: &mut crate::resp::reply::ReplyBuf) {
                 .collect();
             out.array(online.len());
             for r in online {
-                let ip = r.announced_ip.clone().unwrap_or_else(|| {
-                    ex.client(r.slot)
-                        .map(|c| crate::net::addr_host(&c.addr).to_string())
-                        .unwrap_or_default()
-                });
+                let ip = replica_ip(ex, r);
                 out.array(3);
                 out.bulk(ip.as_bytes());
                 out.bulk_i64(i64::from(r.listening_port));
@@ -1108,6 +1116,7 @@ fn disconnect_replicas(ex: &mut Executor) {
 pub fn load_synced_snapshot(ex: &mut Executor, replid: String, offset: i64) -> Result<(), String> {
     disconnect_replicas(ex);
     crate::persist::kill_child(ex);
+    let aof_was_on = crate::persist::aof::stop_for_sync(ex);
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     for db in &mut ex.dbs {
         *db = crate::keyspace::db::Db::new();
@@ -1118,7 +1127,11 @@ pub fn load_synced_snapshot(ex: &mut Executor, replid: String, offset: i64) -> R
         ex.touch_watched_in_db(db, None);
     }
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    crate::persist::load_rdb_file(ex)?;
+    let loaded = crate::persist::load_rdb_file(ex);
+    if aof_was_on {
+        crate::persist::aof::restart_after_sync(ex);
+    }
+    loaded?;
     ex.repl.replid = replid;
     ex.repl.clear_replid2();
     ex.repl.offset = offset.max(0) as u64;
@@ -1195,14 +1208,10 @@ pub fn failover_state(ex: &Executor) -> &'static str {
 
 /// The replica at `host:port` as it announced itself.
 pub fn find_replica<'a>(ex: &'a Executor, host: &str, port: u16) -> Option<&'a Replica> {
-    ex.repl.replicas.iter().find(|r| {
-        let ip = r.announced_ip.clone().unwrap_or_else(|| {
-            ex.client(r.slot)
-                .map(|c| crate::net::addr_host(&c.addr).to_string())
-                .unwrap_or_default()
-        });
-        r.listening_port == port && ip.eq_ignore_ascii_case(host)
-    })
+    ex.repl
+        .replicas
+        .iter()
+        .find(|r| r.listening_port == port && replica_ip(ex, r).eq_ignore_ascii_case(host))
 }
 
 /// FAILOVER accepted: writes pause until a replica has all of them.
@@ -1263,11 +1272,7 @@ pub fn update_failover(ex: &mut Executor) {
     let Some(r) = target else {
         return;
     };
-    let host = r.announced_ip.clone().unwrap_or_else(|| {
-        ex.client(r.slot)
-            .map(|c| crate::net::addr_host(&c.addr).to_string())
-            .unwrap_or_default()
-    });
+    let host = replica_ip(ex, r);
     let port = r.listening_port;
     tracing::info!("Failover target {host}:{port} is synced, failing over.");
     begin_handover(ex, host, port);

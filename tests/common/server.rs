@@ -157,3 +157,12 @@ pub fn in_dir(dir: PathBuf, start: impl Fn(&[String]) -> Option<Server>) -> Opti
         }
     }
 }
+
+/// Polls `check` every 20 ms until it holds; fails the test after `secs` seconds.
+pub fn wait_until(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -225,10 +225,7 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], i64)>) -> CmdResult {
     }
     let name = format!(
         "{}:{}",
-        ctx.client
-            .repl_announced_ip
-            .clone()
-            .unwrap_or_else(|| crate::net::addr_host(&ctx.client.addr).to_string()),
+        ctx.client.replica_ip(),
         ctx.client.repl_listening_port
     );
     tracing::info!("Replica {name} asks for synchronization");
