@@ -456,6 +456,8 @@ fn failover_errors_match_redis() {
             "REPLCONF listening-port x",
             "REPLCONF bogus 1",
             "REPLCONF capa",
+            "REPLCONF rdb-filter-only foo",
+            "REPLCONF rdb-filter-only functions",
             "REPLICAOF 127.0.0.1 70000",
             "ROLE x",
             "WAIT 0 x",
@@ -541,4 +543,66 @@ fn replica_aof_holds_the_synced_dataset() {
     })
     .expect("restarted from its AOF");
     assert_eq!(snapshot_all(&mut alone.client()), expected);
+}
+
+/// `redis-cli --replica` (SYNC with a filtered, diskless snapshot, then the stream) shows the
+/// writes made after it attached.
+#[test]
+fn redis_cli_replica_mode() {
+    let master = cinnabar(&master_args(true));
+    let mut m = master.client();
+    m.ok("SET before 1");
+    // stdbuf: redis-cli's stdout is a pipe here, which it would only flush when full.
+    let cli = std::process::Command::new("stdbuf")
+        .args([
+            "-oL",
+            "redis-cli",
+            "-p",
+            &master.port.to_string(),
+            "--replica",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut cli) = cli else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "redis-cli is required under CI"
+        );
+        return;
+    };
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stdout = cli.stdout.take().expect("stdout");
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    wait_until("redis-cli to attach", || {
+        m.info_field("replication", "slave0")
+            .contains("state=online")
+    });
+    m.ok("SET after 2");
+    m.ok("RPUSH list x");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        // The stream carries the commands as the client typed them.
+        let text = seen.lock().unwrap().to_lowercase();
+        if text.contains("\"set\",\"after\",\"2\"") && text.contains("\"rpush\",\"list\",\"x\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-cli printed: {text}\n{}",
+            m.info_field("replication", "slave0")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = cli.kill();
+    let _ = cli.wait();
 }

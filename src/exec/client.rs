@@ -71,6 +71,13 @@ impl Subscriptions {
     }
 }
 
+/// A replica's request for a partial snapshot (REPLCONF rdb-filter-only): no keys, and
+/// the function libraries if `functions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RdbFilter {
+    pub functions: bool,
+}
+
 /// CLIENT REPLY mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -159,6 +166,8 @@ pub struct Client {
     pub repl_announced_ip: Option<String>,
     pub repl_capa_eof: bool,
     pub repl_capa_psync2: bool,
+    /// REPLCONF rdb-filter-only: the snapshot holds only what is listed (no keys).
+    pub repl_rdb_filter: Option<RdbFilter>,
 }
 
 impl Client {
@@ -207,6 +216,7 @@ impl Client {
             repl_announced_ip: None,
             repl_capa_eof: false,
             repl_capa_psync2: false,
+            repl_rdb_filter: None,
         }
     }
 

@@ -108,12 +108,16 @@ pub fn write_rdb_full<W: Write>(
     aux.push(("aof-base", if aof_base { b"1" } else { b"0" }.to_vec()));
     let compress = ex.cfg.get_bool("rdbcompression");
     let checksum = ex.cfg.get_bool("rdbchecksum");
+    let filter = repl.and_then(|r| r.filter);
     let functions: Vec<&[u8]> = ex
         .functions
         .as_deref()
+        .filter(|_| filter.is_none_or(|f| f.functions))
         .map(|f| f.libraries.values().map(|l| l.code.as_slice()).collect())
         .unwrap_or_default();
-    rdb::write_dataset(out, &ex.dbs, &aux, &functions, compress, checksum, |e| {
+    // A filtered snapshot (REPLCONF rdb-filter-only) holds no keys.
+    let dbs: &[crate::keyspace::db::Db] = if filter.is_some() { &[] } else { &ex.dbs };
+    rdb::write_dataset(out, dbs, &aux, &functions, compress, checksum, |e| {
         if lfu {
             (None, Some(lfu_decayed(e.lru, now, decay) as u8))
         } else if lru_policy {

@@ -17,6 +17,8 @@ pub struct SyncInfo {
     pub replid: String,
     pub offset: u64,
     pub stream_db: usize,
+    /// Only these parts of the dataset (REPLCONF rdb-filter-only); None: all of it.
+    pub filter: Option<crate::exec::client::RdbFilter>,
 }
 
 /// What a snapshot written now should record (Redis's rdbPopulateSaveInfo): a master with a
@@ -30,18 +32,21 @@ pub fn save_info(ex: &Executor) -> Option<SyncInfo> {
                 replid: repl.replid.clone(),
                 offset: repl.offset,
                 stream_db: db,
+                filter: None,
             });
         }
         return repl.cached_master.as_ref().map(|c| SyncInfo {
             replid: c.replid.clone(),
             offset: c.offset,
             stream_db: 0,
+            filter: None,
         });
     }
     repl.backlog.as_ref().map(|_| SyncInfo {
         replid: repl.replid.clone(),
         offset: repl.offset,
         stream_db: ex.prop.repl_stream_db().unwrap_or(0),
+        filter: None,
     })
 }
 

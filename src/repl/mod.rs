@@ -72,6 +72,8 @@ pub struct Replica {
     pub acked: bool,
     /// The snapshot this replica waits for goes to a socket (diskless).
     pub diskless: bool,
+    /// REPLCONF rdb-filter-only: the parts of the dataset it wants.
+    pub filter: Option<crate::exec::client::RdbFilter>,
 }
 
 /// The link to our master's state, as ROLE names it.
@@ -357,6 +359,7 @@ fn attach<'a>(
         pre_psync: false,
         acked: false,
         diskless: false,
+        filter: client.repl_rdb_filter,
     });
     let last = ex.repl.replicas.len() - 1;
     &mut ex.repl.replicas[last]
@@ -364,9 +367,15 @@ fn attach<'a>(
 
 /// The address a replica is known by in logs: ip:listening-port.
 pub fn replica_name(ex: &Executor, slot: usize) -> String {
-    ex.client(slot)
-        .map(|c| format!("{}:{}", c.replica_ip(), c.repl_listening_port))
-        .unwrap_or_default()
+    ex.client(slot).map(replica_name_of).unwrap_or_default()
+}
+
+/// ip:listening-port as Redis's replicationGetSlaveName prints it.
+pub fn replica_name_of(c: &crate::exec::Client) -> String {
+    match c.repl_listening_port {
+        0 => format!("{}:<unknown-replica-port>", c.replica_ip()),
+        port => format!("{}:{port}", c.replica_ip()),
+    }
 }
 
 /// A replica's IP as INFO, ROLE and FAILOVER know it.
@@ -414,7 +423,8 @@ pub fn begin_full_sync(ex: &mut Executor, client: &mut crate::exec::Client, pre_
     let diskless_setting = ex.cfg.get_bool("repl-diskless-sync");
     let r = attach(ex, client, ReplicaState::WaitBgsaveStart);
     r.pre_psync = pre_psync;
-    r.diskless = diskless_setting && r.capa_eof;
+    // A filtered snapshot is never the dump file: it always goes through a socket.
+    r.diskless = (diskless_setting || r.filter.is_some()) && r.capa_eof;
     let diskless = r.diskless;
     if first {
         // A new history starts with the backlog (Redis's changeReplicationId).
@@ -469,6 +479,16 @@ pub fn start_pending_sync(ex: &mut Executor) {
     } else {
         return;
     };
+    // Replicas that asked for the same parts of the dataset share one snapshot.
+    let filter = ex
+        .repl
+        .replicas
+        .iter()
+        .find(|r| r.state == ReplicaState::WaitBgsaveStart && r.diskless == diskless)
+        .and_then(|r| r.filter);
+    let in_group = move |r: &Replica| {
+        r.state == ReplicaState::WaitBgsaveStart && r.diskless == diskless && r.filter == filter
+    };
     // The snapshot must be followed by exactly the stream after it: what was propagated goes
     // out first, and the stream re-selects its db after the fork (Redis's slaveseldb = -1).
     feed(ex);
@@ -479,6 +499,7 @@ pub fn start_pending_sync(ex: &mut Executor) {
         replid: ex.repl.replid.clone(),
         offset,
         stream_db: 0,
+        filter,
     };
     if let Err(e) = crate::persist::sync::start(ex, diskless, info) {
         tracing::warn!("BGSAVE for replication failed: {e}");
@@ -486,7 +507,7 @@ pub fn start_pending_sync(ex: &mut Executor) {
             .repl
             .replicas
             .iter()
-            .filter(|r| r.state == ReplicaState::WaitBgsaveStart && r.diskless == diskless)
+            .filter(|r| in_group(r))
             .map(|r| r.slot)
             .collect();
         for slot in failed {
@@ -505,10 +526,14 @@ pub fn start_pending_sync(ex: &mut Executor) {
     let replid = ex.repl.replid.clone();
     let mut started = Vec::new();
     for r in &mut ex.repl.replicas {
-        if r.state == ReplicaState::WaitBgsaveStart && r.diskless == diskless {
+        if in_group(r) {
             r.state = ReplicaState::WaitBgsaveEnd;
             started.push((r.slot, r.pre_psync));
         }
+    }
+    // Diskless replicas wanting other parts of the dataset wait for the next snapshot.
+    if diskless && waiting(ex, true) > 0 {
+        ex.repl.diskless_wait_since_ms = Some(now_ms);
     }
     let mark = crate::persist::sync::eof_mark(ex);
     for (slot, pre_psync) in started {

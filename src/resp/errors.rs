@@ -337,6 +337,10 @@ pub fn replconf_unknown_option(name: &[u8]) -> CmdError {
     detailed("ERR Unrecognized REPLCONF option: ", name, "")
 }
 
+pub fn rdb_filter_unsupported(option: &[u8]) -> CmdError {
+    detailed("ERR Unsupported rdb-filter-only option: ", option, "")
+}
+
 pub fn replconf_ip_too_long(len: usize) -> CmdError {
     CmdError::owned(
         format!("ERR REPLCONF ip-address provided by replica instance is too long: {len} bytes")
@@ -767,6 +771,8 @@ pub const FAILOVER_FORCE_ARGS: &str =
     "ERR FAILOVER with force option requires both a timeout and target HOST and IP.";
 pub const FAILOVER_NOT_A_REPLICA: &str = "ERR FAILOVER target HOST and PORT is not a replica.";
 pub const FAILOVER_NOT_ONLINE: &str = "ERR FAILOVER target replica is not online.";
+pub const RDB_FILTER_MISSING: &str = "ERR Missing rdb-filter-only values";
+pub const RDB_FILTER_NEEDS_EOF: &str = "ERR Filtered replica requires EOF capability";
 pub const REPLICATION_BGSAVE_FAILED: &str = "ERR BGSAVE failed, replication can't continue";
 /// Replies a master may give our PING before we authenticate: it is there all the same.
 pub const MASTER_PING_AUTH_REPLIES: &[&[u8]] =

@@ -93,6 +93,18 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
             return Ok(());
         } else if eq(name, "rdb-only") {
             ctx.client.repl_rdb_only = int(value)? == 1;
+        } else if eq(name, "rdb-filter-only") {
+            // What the snapshot includes: nothing by default, "functions" on request.
+            let filters = crate::util::splitargs::split_args(value)
+                .ok_or_else(|| CmdError::from(err::RDB_FILTER_MISSING))?;
+            let mut functions = false;
+            for f in &filters {
+                if !eq(f, "functions") {
+                    return Err(err::rdb_filter_unsupported(f));
+                }
+                functions = true;
+            }
+            ctx.client.repl_rdb_filter = Some(crate::exec::client::RdbFilter { functions });
         } else {
             return Err(err::replconf_unknown_option(name));
         }
@@ -223,11 +235,10 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], i64)>) -> CmdResult {
     if ctx.client.pending_output() > 0 {
         return Err(err::SYNC_WITH_PENDING_OUTPUT.into());
     }
-    let name = format!(
-        "{}:{}",
-        ctx.client.replica_ip(),
-        ctx.client.repl_listening_port
-    );
+    if ctx.client.repl_rdb_filter.is_some() && !ctx.client.repl_capa_eof {
+        return Err(err::RDB_FILTER_NEEDS_EOF.into());
+    }
+    let name = crate::repl::replica_name_of(ctx.client);
     tracing::info!("Replica {name} asks for synchronization");
     crate::repl::feed(ctx.ex);
     if let Some((replid, offset)) = psync {
