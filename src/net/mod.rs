@@ -562,12 +562,15 @@ impl Server {
                     if from_master {
                         // Applied stream goes on to our replicas and backlog, a transaction
                         // as a whole (Redis's replicationFeedStreamFromMasterStream).
-                        conn.repl_pending
-                            .extend_from_slice(&conn.qbuf[conn.qpos..conn.qpos + consumed]);
-                        if ex.client(slot).is_some_and(|c| c.multi.is_none()) {
-                            let applied = std::mem::take(&mut conn.repl_pending);
-                            crate::repl::feed_bytes(ex, &applied);
-                            conn.repl_pending = applied;
+                        let applied = &conn.qbuf[conn.qpos..conn.qpos + consumed];
+                        let in_multi = ex.client(slot).is_some_and(|c| c.multi.is_some());
+                        if in_multi {
+                            conn.repl_pending.extend_from_slice(applied);
+                        } else if conn.repl_pending.is_empty() {
+                            crate::repl::feed_bytes(ex, applied);
+                        } else {
+                            conn.repl_pending.extend_from_slice(applied);
+                            crate::repl::feed_bytes(ex, &conn.repl_pending);
                             conn.repl_pending.clear();
                         }
                     }
