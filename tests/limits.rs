@@ -94,18 +94,20 @@ fn ten_thousand_clients_connect_run_and_idle() {
     );
 }
 
-/// The keepalive timer of the server's end of each established connection to `port`, in
-/// seconds (None: no keepalive), from /proc/net/tcp (timer kind 2 is keepalive; the remaining
-/// time is in USER_HZ ticks).
-fn server_side_keepalive(port: u16) -> Vec<Option<f64>> {
+/// The keepalive timer of the server's end of the established connection from client port
+/// `peer` to server port `port`, in seconds (None: no keepalive), from /proc/net/tcp (timer
+/// kind 2 is keepalive; the remaining time is in USER_HZ ticks). Matching both ports: another
+/// test's client may have been given `port` as its own ephemeral port.
+fn server_side_keepalive(port: u16, peer: u16) -> Vec<Option<f64>> {
     let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port_of = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
     table
         .lines()
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
-            let local_port = u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok()?;
-            (local_port == port && f[3] == "01").then(|| {
+            let (local, remote) = (port_of(f[1])?, port_of(f[2])?);
+            (local == port && remote == peer && f[3] == "01").then(|| {
                 let (kind, when) = f[5].split_once(':')?;
                 (kind == "02").then(|| u64::from_str_radix(when, 16).unwrap() as f64 / 100.0)
             })
@@ -116,7 +118,8 @@ fn server_side_keepalive(port: u16) -> Vec<Option<f64>> {
 fn keepalive_of_new_connection(server: &Server) -> Option<f64> {
     let mut c = server.client();
     assert_eq!(c.cmd_raw(&["PING"]), b"+PONG\r\n");
-    let timers = server_side_keepalive(server.port);
+    let peer = c.stream.local_addr().expect("local address").port();
+    let timers = server_side_keepalive(server.port, peer);
     assert_eq!(timers.len(), 1, "one connection to {}", server.port);
     timers[0]
 }

@@ -606,3 +606,22 @@ fn redis_cli_replica_mode() {
     let _ = cli.kill();
     let _ = cli.wait();
 }
+
+/// A replica of a replica gets the master's stream as its replica applied it, transactions
+/// whole.
+#[test]
+fn chained_replicas() {
+    let master = cinnabar(&master_args(true));
+    let mut middle_args = replica_of(&master);
+    middle_args.extend(master_args(true));
+    let middle = cinnabar(&middle_args);
+    let leaf = cinnabar(&replica_of(&middle));
+    let mut m = master.client();
+    fill(&mut m);
+    wait_in_sync(&master, &middle);
+    wait_in_sync(&middle, &leaf);
+    more_writes(&mut m);
+    wait_in_sync(&master, &middle);
+    assert_same(&middle, &leaf);
+    assert_same_data(&master, &leaf);
+}

@@ -71,6 +71,21 @@ impl Subscriptions {
     }
 }
 
+/// REPLCONF's settings for a connection (a replica, or `redis-cli --rdb`).
+#[derive(Debug, Default, Clone)]
+pub struct ReplConf {
+    /// rdb-only 1: SYNC sends the snapshot alone and closes.
+    pub rdb_only: bool,
+    pub listening_port: u16,
+    /// ip-address.
+    pub announced_ip: Option<String>,
+    /// capa eof (diskless transfer understood) and capa psync2.
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    /// rdb-filter-only: the snapshot holds only what is listed (no keys).
+    pub rdb_filter: Option<RdbFilter>,
+}
+
 /// A replica's request for a partial snapshot (REPLCONF rdb-filter-only): no keys, and
 /// the function libraries if `functions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,14 +175,8 @@ pub struct Client {
     pub tracking_prefixes: Vec<Vec<u8>>,
     /// REPLCONF rdb-only 1: the client wants a snapshot (redis-cli --rdb), not a replication
     /// stream.
-    pub repl_rdb_only: bool,
-    /// What a replica said about itself (REPLCONF listening-port, ip-address, capa).
-    pub repl_listening_port: u16,
-    pub repl_announced_ip: Option<String>,
-    pub repl_capa_eof: bool,
-    pub repl_capa_psync2: bool,
-    /// REPLCONF rdb-filter-only: the snapshot holds only what is listed (no keys).
-    pub repl_rdb_filter: Option<RdbFilter>,
+    /// What a replica said about itself (REPLCONF), boxed: most clients never say anything.
+    replconf: Option<Box<ReplConf>>,
 }
 
 impl Client {
@@ -211,12 +220,7 @@ impl Client {
             commands_processed: 0,
             tracking_redirect: 0,
             tracking_prefixes: Vec::new(),
-            repl_rdb_only: false,
-            repl_listening_port: 0,
-            repl_announced_ip: None,
-            repl_capa_eof: false,
-            repl_capa_psync2: false,
-            repl_rdb_filter: None,
+            replconf: None,
         }
     }
 
@@ -287,10 +291,28 @@ impl Client {
         }
     }
 
+    /// REPLCONF's settings (defaults until the client sends one).
+    pub fn replconf(&self) -> &ReplConf {
+        static DEFAULT: ReplConf = ReplConf {
+            rdb_only: false,
+            listening_port: 0,
+            announced_ip: None,
+            capa_eof: false,
+            capa_psync2: false,
+            rdb_filter: None,
+        };
+        self.replconf.as_deref().unwrap_or(&DEFAULT)
+    }
+
+    pub fn replconf_mut(&mut self) -> &mut ReplConf {
+        self.replconf.get_or_insert_with(Box::default)
+    }
+
     /// The address a replica is known by: what it announced (REPLCONF ip-address), else
     /// the host it connects from.
     pub fn replica_ip(&self) -> String {
-        self.repl_announced_ip
+        self.replconf()
+            .announced_ip
             .clone()
             .unwrap_or_else(|| crate::net::addr_host(&self.addr).to_string())
     }

@@ -106,9 +106,6 @@ pub struct Conn {
     pub dead: bool,
     /// A connection to our master still in its handshake.
     pub link: Option<Box<super::master_link::LinkIo>>,
-    /// The master client's applied bytes of an unfinished MULTI: they reach our replicas
-    /// with its EXEC (the stream is proxied at transaction boundaries).
-    pub repl_pending: Vec<u8>,
 }
 
 impl Conn {
@@ -126,7 +123,6 @@ impl Conn {
             read_pending: false,
             dead: false,
             link: None,
-            repl_pending: Vec::new(),
         }
     }
 

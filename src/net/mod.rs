@@ -564,15 +564,7 @@ impl Server {
                         // as a whole (Redis's replicationFeedStreamFromMasterStream).
                         let applied = &conn.qbuf[conn.qpos..conn.qpos + consumed];
                         let in_multi = ex.client(slot).is_some_and(|c| c.multi.is_some());
-                        if in_multi {
-                            conn.repl_pending.extend_from_slice(applied);
-                        } else if conn.repl_pending.is_empty() {
-                            crate::repl::feed_bytes(ex, applied);
-                        } else {
-                            conn.repl_pending.extend_from_slice(applied);
-                            crate::repl::feed_bytes(ex, &conn.repl_pending);
-                            conn.repl_pending.clear();
-                        }
+                        crate::repl::applied_from_master(ex, applied, in_multi);
                     }
                     conn.qpos += consumed;
                 }

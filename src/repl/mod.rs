@@ -121,6 +121,9 @@ pub struct MasterLink {
     pub sync_last_io_ms: i64,
     /// When the last REPLCONF ACK went out.
     pub last_ack_ms: i64,
+    /// Applied bytes of an unfinished MULTI from the master: they reach our replicas with
+    /// its EXEC (the stream is proxied at transaction boundaries).
+    pub pending_applied: Vec<u8>,
 }
 
 /// The history this server can continue from when it reconnects to a master (Redis's
@@ -323,6 +326,27 @@ pub fn feed_bytes(ex: &mut Executor, data: &[u8]) {
     }
 }
 
+/// Bytes of our master's stream that the master client applied go on to our replicas and
+/// backlog, a transaction as a whole (Redis's replicationFeedStreamFromMasterStream).
+pub fn applied_from_master(ex: &mut Executor, applied: &[u8], in_multi: bool) {
+    let Some(m) = ex.repl.master.as_mut() else {
+        return;
+    };
+    if in_multi {
+        m.pending_applied.extend_from_slice(applied);
+    } else if m.pending_applied.is_empty() {
+        feed_bytes(ex, applied);
+    } else {
+        let mut pending = std::mem::take(&mut m.pending_applied);
+        pending.extend_from_slice(applied);
+        feed_bytes(ex, &pending);
+        pending.clear();
+        if let Some(m) = ex.repl.master.as_mut() {
+            m.pending_applied = pending;
+        }
+    }
+}
+
 /// Appends to a replica's output and applies the replica output-buffer limit.
 fn send_to_replica(ex: &mut Executor, slot: usize, data: &[u8], now_ms: i64) {
     let Some(mut client) = ex.clients.get_mut(slot).and_then(Option::take) else {
@@ -347,9 +371,9 @@ fn attach<'a>(
         slot: client.slot,
         client_id: client.id,
         state,
-        listening_port: client.repl_listening_port,
-        capa_eof: client.repl_capa_eof,
-        capa_psync2: client.repl_capa_psync2,
+        listening_port: client.replconf().listening_port,
+        capa_eof: client.replconf().capa_eof,
+        capa_psync2: client.replconf().capa_psync2,
         ack_offset: 0,
         ack_ms: now_ms,
         held: Vec::new(),
@@ -359,7 +383,7 @@ fn attach<'a>(
         pre_psync: false,
         acked: false,
         diskless: false,
-        filter: client.repl_rdb_filter,
+        filter: client.replconf().rdb_filter,
     });
     let last = ex.repl.replicas.len() - 1;
     &mut ex.repl.replicas[last]
@@ -372,7 +396,7 @@ pub fn replica_name(ex: &Executor, slot: usize) -> String {
 
 /// ip:listening-port as Redis's replicationGetSlaveName prints it.
 pub fn replica_name_of(c: &crate::exec::Client) -> String {
-    match c.repl_listening_port {
+    match c.replconf().listening_port {
         0 => format!("{}:<unknown-replica-port>", c.replica_ip()),
         port => format!("{}:{port}", c.replica_ip()),
     }
@@ -393,7 +417,7 @@ pub fn continue_replica(
     offset: u64,
     name: &str,
 ) {
-    if client.repl_capa_psync2 {
+    if client.replconf().capa_psync2 {
         client
             .out
             .raw(format!("+CONTINUE {}\r\n", ex.repl.replid).as_bytes());
@@ -1015,6 +1039,7 @@ pub fn set_master(ex: &mut Executor, host: String, port: u16) {
         sync_read: 0,
         sync_last_io_ms: now_ms,
         last_ack_ms: 0,
+        pending_applied: Vec::new(),
     });
 }
 
@@ -1049,6 +1074,8 @@ pub fn drop_master_link(ex: &mut Executor) {
     let state = m.state;
     let slot = m.slot.take();
     m.state = LinkState::Connect;
+    // A transaction cut in the middle was not applied: the master sends it again.
+    m.pending_applied.clear();
     if state == LinkState::Connected {
         m.down_since_ms = Some(ex.clock.now_ms());
         ex.repl.cached_master = Some(CachedMaster {

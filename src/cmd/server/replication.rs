@@ -65,18 +65,19 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
     for pair in opts.chunks(2) {
         let (name, value) = (pair[0], pair[1]);
         if eq(name, "listening-port") {
-            ctx.client.repl_listening_port = int(value)? as u16;
+            ctx.client.replconf_mut().listening_port = int(value)? as u16;
         } else if eq(name, "ip-address") {
             // NET_HOST_STR_LEN
             if value.len() >= 256 {
                 return Err(err::replconf_ip_too_long(value.len()));
             }
-            ctx.client.repl_announced_ip = Some(String::from_utf8_lossy(value).into_owned());
+            ctx.client.replconf_mut().announced_ip =
+                Some(String::from_utf8_lossy(value).into_owned());
         } else if eq(name, "capa") {
             if eq(value, "eof") {
-                ctx.client.repl_capa_eof = true;
+                ctx.client.replconf_mut().capa_eof = true;
             } else if eq(value, "psync2") {
-                ctx.client.repl_capa_psync2 = true;
+                ctx.client.replconf_mut().capa_psync2 = true;
             }
         } else if eq(name, "ack") {
             // From a replica only, and never answered.
@@ -92,7 +93,7 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
             }
             return Ok(());
         } else if eq(name, "rdb-only") {
-            ctx.client.repl_rdb_only = int(value)? == 1;
+            ctx.client.replconf_mut().rdb_only = int(value)? == 1;
         } else if eq(name, "rdb-filter-only") {
             // What the snapshot includes: nothing by default, "functions" on request.
             let filters = crate::util::splitargs::split_args(value)
@@ -104,7 +105,8 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
                 }
                 functions = true;
             }
-            ctx.client.repl_rdb_filter = Some(crate::exec::client::RdbFilter { functions });
+            ctx.client.replconf_mut().rdb_filter =
+                Some(crate::exec::client::RdbFilter { functions });
         } else {
             return Err(err::replconf_unknown_option(name));
         }
@@ -209,7 +211,7 @@ pub fn failover(ctx: &mut Ctx) -> CmdResult {
 /// SYNC: the old full resync (no +FULLRESYNC line); `redis-cli --rdb` asks it with
 /// REPLCONF rdb-only 1 and gets the snapshot alone.
 pub fn sync(ctx: &mut Ctx) -> CmdResult {
-    if ctx.client.repl_rdb_only {
+    if ctx.client.replconf().rdb_only {
         return rdb_only(ctx);
     }
     sync_request(ctx, None)
@@ -235,7 +237,7 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], i64)>) -> CmdResult {
     if ctx.client.pending_output() > 0 {
         return Err(err::SYNC_WITH_PENDING_OUTPUT.into());
     }
-    if ctx.client.repl_rdb_filter.is_some() && !ctx.client.repl_capa_eof {
+    if ctx.client.replconf().rdb_filter.is_some() && !ctx.client.replconf().capa_eof {
         return Err(err::RDB_FILTER_NEEDS_EOF.into());
     }
     let name = crate::repl::replica_name_of(ctx.client);
