@@ -243,6 +243,14 @@ fn exchange(
         wait_rewrite(&mut c);
         run(&mut c, "SET after-rewrite 1");
     }
+    // With appendfsync everysec Redis may hold writes back while a background fsync runs:
+    // copy the files only once nothing waits in its AOF buffer.
+    common::server::wait_until("the AOF buffer to reach the file", 10, || {
+        matches!(
+            c.info_field("persistence", "aof_buffer_length").as_str(),
+            "0" | ""
+        )
+    });
     let copy = |a: &Server| {
         let dir = fresh_dir();
         copy_dir(&a.dir.join("appendonlydir"), &dir.join("appendonlydir"));
