@@ -761,15 +761,15 @@ impl Executor {
         ))
     }
 
-    /// min-replicas-to-write is met (Redis's checkGoodReplicasStatus): replicas that
-    /// acknowledged within min-replicas-max-lag, as the cron last counted them.
+    /// min-replicas-to-write is met (Redis's checkGoodReplicasStatus): online replicas that
+    /// acknowledged within min-replicas-max-lag.
     pub fn enough_good_replicas(&self) -> bool {
         let s = &self.settings;
-        let good_replicas = self.repl.good_replicas as u32;
         self.repl.is_replica()
             || s.min_replicas_to_write == 0
             || s.min_replicas_max_lag == 0
-            || good_replicas >= s.min_replicas_to_write
+            || crate::repl::good_replicas(self, self.clock.now_ms())
+                >= s.min_replicas_to_write as usize
     }
 
     /// What refuses a write right now, if anything: the disk, or too few replicas.

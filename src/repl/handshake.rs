@@ -254,6 +254,13 @@ impl Handshake {
                         "Master is currently unable to PSYNC but should be in the future: {text}"
                     )));
                     return false;
+                } else if self.params.failover {
+                    // A failover target that will not continue our history: the failover is
+                    // off (no SYNC fallback then).
+                    events.push(Event::Fail(format!(
+                        "Master does not support PSYNC or is in error state (reply: {text})"
+                    )));
+                    return false;
                 } else if error {
                     // A master older than PSYNC: the plain SYNC sends the snapshot at once.
                     events.push(Event::Note(format!(

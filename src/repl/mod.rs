@@ -153,8 +153,6 @@ pub struct Repl {
     pub stat_sync_full: u64,
     pub stat_sync_partial_ok: u64,
     pub stat_sync_partial_err: u64,
-    /// Replicas that acknowledged recently enough (min-replicas-max-lag), as of the last cron.
-    pub good_replicas: usize,
     /// A WAIT started: ask the replicas for an ACK before sleeping.
     pub ack_requested: bool,
     /// Our master asked for an ACK (REPLCONF GETACK).
@@ -203,7 +201,6 @@ impl Repl {
             stat_sync_full: 0,
             stat_sync_partial_ok: 0,
             stat_sync_partial_err: 0,
-            good_replicas: 0,
             ack_requested: false,
             ack_to_master: false,
             sync_due: false,
@@ -868,7 +865,6 @@ pub fn cron(ex: &mut Executor) {
             ttl_ms / 1000
         );
     }
-    ex.repl.good_replicas = good_replicas(ex, now_ms);
     start_pending_sync(ex);
 }
 
@@ -1287,7 +1283,12 @@ pub fn abort_failover(ex: &mut Executor, why: &str) {
     let Some(f) = &ex.repl.failover else {
         return;
     };
-    tracing::warn!("FAILOVER aborted: {why}");
+    let target = match (&ex.repl.master, &f.target) {
+        (Some(m), _) if f.in_progress => format!("{}:{}", m.host, m.port),
+        (_, Some((host, port))) => format!("{host}:{port}"),
+        _ => "any replica".to_string(),
+    };
+    tracing::warn!("FAILOVER to {target} aborted: {why}");
     if f.in_progress {
         unset_master(ex);
     }
