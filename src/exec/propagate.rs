@@ -129,12 +129,17 @@ impl Propagation {
 
     /// Emits an op at once, outside the running unit (expiry deletions).
     pub fn now<'a>(&mut self, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
-        let mut op = Vec::new();
-        encode_command(&mut op, args);
+        // Encoded once, at the end of the running unit's buffer (its room is reused), and
+        // cut off again once every sink has it.
+        let start = self.pending.len();
+        encode_command(&mut self.pending, args);
+        let op = std::mem::take(&mut self.pending);
         for sink in self.sinks() {
             sink.select(db);
-            sink.push(&op);
+            sink.push(&op[start..]);
         }
+        self.pending = op;
+        self.pending.truncate(start);
     }
 
     /// The running command is to be propagated as `args`.

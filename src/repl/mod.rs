@@ -47,13 +47,11 @@ impl ReplicaState {
 /// A replica attached to this server.
 pub struct Replica {
     pub slot: usize,
-    pub client_id: u64,
     pub state: ReplicaState,
     /// REPLCONF listening-port.
     pub listening_port: u16,
-    /// REPLCONF capa eof (diskless transfer understood) and psync2.
+    /// REPLCONF capa eof: a diskless transfer is understood.
     pub capa_eof: bool,
-    pub capa_psync2: bool,
     /// Offset the replica acknowledged (REPLCONF ACK) and when.
     pub ack_offset: u64,
     pub ack_ms: i64,
@@ -366,11 +364,9 @@ fn attach<'a>(
     client.flags |= cf::REPLICA;
     ex.repl.replicas.push(Replica {
         slot: client.slot,
-        client_id: client.id,
         state,
         listening_port: client.replconf().listening_port,
         capa_eof: client.replconf().capa_eof,
-        capa_psync2: client.replconf().capa_psync2,
         ack_offset: 0,
         ack_ms: now_ms,
         held: Vec::new(),
