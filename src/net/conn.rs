@@ -184,21 +184,25 @@ impl Conn {
     /// 4 KiB are unused, an idle client (over 2 s) gives back all the spare room, and a busy
     /// one keeps only what its recent peak (or the bulk it is reading) needs once the buffer
     /// is over 32 KiB and twice that peak. Then the peak restarts from what is held now.
-    pub fn resize(&mut self, idle_secs: i64) {
+    /// Returns the bytes an idle client gave back.
+    pub fn resize(&mut self, idle_secs: i64) -> usize {
         const RESIZE_THRESHOLD: usize = 32 * 1024;
         self.compact();
         let held = self.qend;
         let bulk = self.parser.pending_bulk_bytes(held).map(|rest| held + rest);
+        let mut released = 0;
         if self.qbuf.capacity() - held > 4 * 1024 {
             let size = self.qbuf.capacity();
             if idle_secs > 2 {
                 self.qbuf.shrink_to_fit();
+                released = size - self.qbuf.capacity();
             } else if size > RESIZE_THRESHOLD && size / 2 > self.qbuf_peak {
                 let keep = held.max(self.qbuf_peak).max(bulk.unwrap_or(0));
                 self.qbuf.shrink_to(keep);
             }
         }
         self.qbuf_peak = held.max(bulk.unwrap_or(0));
+        released
     }
 
     /// (bytes held, free bytes) as CLIENT LIST shows them: held counts the commands of the

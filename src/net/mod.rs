@@ -586,15 +586,23 @@ impl Server {
         }
     }
 
-    /// The cron's pass over query buffers (see `Conn::resize`).
+    /// The cron's pass over query buffers (see `Conn::resize`). When many clients went idle
+    /// at once (a burst of connections, then quiet), the allocator is asked to hand the
+    /// freed pages back now rather than after its decay time: an idle client then costs
+    /// only its records, not the page its last read touched.
     fn resize_query_buffers(&mut self, ex: &mut Executor) {
+        const PURGE_AFTER_RELEASING: usize = 1 << 20;
         let now_ms = ex.clock.now_ms();
+        let mut released = 0;
         for (slot, conn) in self.conns.iter_mut().enumerate() {
             let (Some(conn), Some(client)) = (conn.as_mut(), ex.client_mut(slot)) else {
                 continue;
             };
-            conn.resize((now_ms - client.last_interaction_ms) / 1000);
+            released += conn.resize((now_ms - client.last_interaction_ms) / 1000);
             (client.qbuf_len, client.qbuf_free) = conn.qbuf_usage();
+        }
+        if released >= PURGE_AFTER_RELEASING {
+            crate::alloc::purge();
         }
     }
 

@@ -8,12 +8,24 @@ use std::time::{Duration, Instant};
 
 use super::client::Client;
 
+/// A port nobody listens on. Taken below Linux's ephemeral range (32768 up), so no client
+/// socket of a concurrent test can hold it, and walked by a counter from a stretch chosen by
+/// the process id, so two servers started at once by this test binary never get the same
+/// one (asking the kernel for port 0 could hand the same port to both: the second server
+/// then failed to bind while its starter was answered by the first).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id().wrapping_mul(997) % SPAN;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + (base + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running server process, killed on drop.
