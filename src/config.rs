@@ -367,8 +367,8 @@ pub static DEFS: &[Def] = &[
     d("rdb-del-sync-files", Kind::Bool, "no", 0, S),
     d("dir", Kind::Dir, "", PROTECTED, A),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", 0, A),
-    d("rdb-key-save-delay", I32, "0", HIDDEN, S),
-    d("key-load-delay", I32, "0", HIDDEN, S),
+    d("rdb-key-save-delay", I32, "0", HIDDEN, A),
+    d("key-load-delay", I32, "0", HIDDEN, A),
     d(
         "loading-process-events-interval-bytes",
         Kind::Int {
@@ -377,7 +377,7 @@ pub static DEFS: &[Def] = &[
         },
         "2097152",
         HIDDEN,
-        S,
+        A,
     ),
     // Replication.
     da(

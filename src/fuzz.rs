@@ -62,7 +62,7 @@ fn with_executor<R>(f: impl FnOnce(&mut Executor) -> R) -> R {
                 .iter()
                 .map(|c| (c.to_string(), String::new()))
                 .collect();
-            for (name, value) in [("busy-reply-threshold", "20"), ("save", "")] {
+            for (name, value) in [("busy-reply-threshold", "2"), ("save", "")] {
                 let idx = crate::config::lookup(name).expect("a directive");
                 cfg.set(idx, &[value.as_bytes().to_vec()])
                     .expect("a valid value");

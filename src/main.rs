@@ -104,6 +104,8 @@ fn main() {
     tracing::info!("Running mode=standalone, port={}.", ex.tcp_port);
     tracing::warn!("Server initialized");
     ex.stats.startup_memory = cinnabar::alloc::used_memory() as u64;
+    // Clients that connect while the dataset loads are answered (-LOADING, INFO).
+    server.install_hooks(&mut ex);
     match cinnabar::persist::load(&mut ex) {
         Ok(Some(_)) | Ok(None) => cinnabar::persist::aof::started_without(&mut ex),
         Err(e) => {
@@ -118,10 +120,7 @@ fn main() {
         std::process::exit(1);
     }
     // The loop stops only after a successful SHUTDOWN (or SIGTERM/SIGINT).
-    if let Some(p) = &ex.settings.pidfile {
-        let _ = std::fs::remove_file(p);
-    }
-    tracing::warn!("cinnabar is now ready to exit, bye bye...");
+    ex.say_goodbye();
 }
 
 /// `daemonize yes`: fork, let the parent exit, detach from the terminal.

@@ -891,6 +891,9 @@ impl Executor {
                 return Err(err::MASTERDOWN.into());
             }
         }
+        if self.persist.loading.is_some() && !meta.has(flag::LOADING) {
+            return Err(err::LOADING.into());
+        }
         if let Some(function) = self.script_busy {
             if !meta.has(flag::ALLOW_BUSY) {
                 return Err(if function {
@@ -1214,6 +1217,14 @@ impl Executor {
         }
         // main removes the pidfile and says goodbye once the loop has stopped.
         Ok(())
+    }
+
+    /// The last words of a server that shut down: the pidfile goes, the log says so.
+    pub fn say_goodbye(&self) {
+        if let Some(p) = &self.settings.pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+        tracing::warn!("cinnabar is now ready to exit, bye bye...");
     }
 
     /// WATCH and client-side-caching invalidation for a changed key (Redis's

@@ -137,12 +137,7 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now() + ex.cron_interval();
         let mut busy_turn = false;
-        ex.net_hooks = Some(NetHooks {
-            server: self as *mut Server as *mut (),
-            serve: serve_while_busy,
-            rebind: rebind_raw,
-            configure_tls: configure_tls_raw,
-        });
+        self.install_hooks(ex);
         loop {
             let now = Instant::now();
             let mut timeout = if self.read_again.is_empty() {
@@ -264,9 +259,20 @@ impl Server {
         }
     }
 
-    /// Redis's processEventsWhileBlocked, for a script past busy-reply-threshold: accepts,
-    /// reads and answers other clients (BUSY, or the commands allowed then). The script's
-    /// caller is left alone: its connection is in use up the stack.
+    /// Gives the executor its way back into this loop (busy scripts, loads). Called again by
+    /// `run`; the server must not move in between.
+    pub fn install_hooks(&mut self, ex: &mut Executor) {
+        ex.net_hooks = Some(NetHooks {
+            server: self as *mut Server as *mut (),
+            serve: serve_while_busy,
+            rebind: rebind_raw,
+            configure_tls: configure_tls_raw,
+        });
+    }
+
+    /// Redis's processEventsWhileBlocked, for a script past busy-reply-threshold or a load:
+    /// accepts, reads and answers other clients (BUSY or LOADING, or the commands allowed
+    /// then). The script's caller is left alone: its connection is in use up the stack.
     fn serve_busy(&mut self, ex: &mut Executor) {
         let caller = ex.running_slot;
         // Clients whose readiness came in the same batch as the caller's, or that were left
@@ -318,6 +324,27 @@ impl Server {
                 self.flush_list.push(slot);
             } else {
                 self.flush(ex, slot);
+            }
+        }
+        // Clients that left meanwhile go now (a long load would otherwise keep them all);
+        // the caller's own end waits for its command to finish.
+        let (later, now) = std::mem::take(&mut ex.to_close)
+            .into_iter()
+            .partition(|&slot| Some(slot) == caller);
+        ex.to_close = now;
+        self.close_pending(ex);
+        ex.to_close = later;
+        // SHUTDOWN during a load exits at once, never saving the half-loaded dataset (Redis
+        // turns it into NOSAVE).
+        if ex.persist.loading.is_some() {
+            if let Some(mut req) = ex.shutdown.take() {
+                req.save = Some(false);
+                ex.exiting = ex.prepare_shutdown(req).is_ok();
+            }
+            if ex.exiting {
+                self.finish(ex);
+                ex.say_goodbye();
+                std::process::exit(0);
             }
         }
     }

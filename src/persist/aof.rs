@@ -313,13 +313,24 @@ fn load_parts(ex: &mut Executor, manifest: &Manifest) -> Result<(), String> {
     }
     parts.extend(manifest.incrs.iter().map(|p| dir.join(&p.name)));
     let total = parts.len();
+    let sizes: Vec<u64> = parts
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
+    let started = super::loading::start(ex, sizes.iter().sum());
     let mut loaded_any = false;
     for (i, path) in parts.iter().enumerate() {
         let last = i + 1 == total;
-        if load_file(ex, path, last)? {
-            loaded_any = true;
+        match load_file(ex, path, last) {
+            Ok(loaded) => loaded_any |= loaded,
+            Err(e) => {
+                super::loading::stop(ex, started);
+                return Err(e);
+            }
         }
+        super::loading::next_file(ex, sizes[i]);
     }
+    super::loading::stop(ex, started);
     if loaded_any {
         tracing::info!(
             "DB loaded from append only file: {:.3} seconds",
@@ -460,6 +471,7 @@ fn replay(
     let mut pos = start;
     // Where the open MULTI began: a transaction cut short is dropped whole.
     let mut multi_at: Option<usize> = None;
+    let mut replayed = 0u64;
     let result = loop {
         // Annotations (aof-timestamp-enabled) are lines starting with '#'.
         if bytes.get(pos) == Some(&b'#') {
@@ -485,6 +497,10 @@ fn replay(
                     return Err(format!("{e} {shown}"));
                 }
                 pos = next;
+                replayed += 1;
+                if replayed % 1024 == 0 {
+                    super::loading::serve(ex, pos as u64);
+                }
             }
             Err(t) => break Err(t),
         }

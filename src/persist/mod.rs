@@ -2,6 +2,7 @@
 
 pub mod aof;
 pub mod compact;
+pub mod loading;
 pub mod rdb;
 pub mod rewrite;
 pub mod sync;
@@ -91,6 +92,7 @@ pub fn write_rdb_full<W: Write>(
     let lfu = ex.lfu_mode();
     let lru_policy = ex.settings.maxmemory_policy.ends_with("lru");
     let decay = ex.settings.lfu_decay_time;
+    let key_delay = ex.cfg.get_int("rdb-key-save-delay");
     let mut aux: Vec<(&str, Vec<u8>)> = vec![
         ("redis-ver", REDIS_VERSION.as_bytes().to_vec()),
         ("redis-bits", b"64".to_vec()),
@@ -118,6 +120,9 @@ pub fn write_rdb_full<W: Write>(
     // A filtered snapshot (REPLCONF rdb-filter-only) holds no keys.
     let dbs: &[crate::keyspace::db::Db] = if filter.is_some() { &[] } else { &ex.dbs };
     rdb::write_dataset(out, dbs, &aux, &functions, compress, checksum, |e| {
+        if key_delay != 0 {
+            loading::debug_delay(key_delay);
+        }
         if lfu {
             (None, Some(lfu_decayed(e.lru, now, decay) as u8))
         } else if lru_policy {
@@ -191,6 +196,8 @@ fn load_rdb_bytes_into(
     dec.now_ms = now;
     let mut repl_id: Option<String> = None;
     let mut repl_offset: Option<u64> = None;
+    let used_mem = std::cell::Cell::new(0u64);
+    let started = loading::start(ex, bytes.len() as u64);
     let result = dec.load(
         |name, value| match name {
             b"repl-id" if value.len() == 40 => {
@@ -199,9 +206,18 @@ fn load_rdb_bytes_into(
             b"repl-offset" => {
                 repl_offset = crate::util::num::parse_i64(value).map(|v| v.max(0) as u64)
             }
+            b"used-mem" => {
+                used_mem.set(crate::util::num::parse_i64(value).unwrap_or(0).max(0) as u64)
+            }
             _ => {}
         },
         |k| {
+            loading::key_delay(ex);
+            if let Some(l) = ex.persist.loading.as_mut() {
+                l.rdb_used_mem = used_mem.get();
+            }
+            ex.persist.loaded_keys = loaded;
+            loading::progress(ex, k.at as u64);
             if k.db >= ndbs {
                 return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {ndbs} databases."));
             }
@@ -232,6 +248,7 @@ fn load_rdb_bytes_into(
             Ok(())
         },
     );
+    loading::stop(ex, started);
     if let Err(e) = result {
         if let LoadMode::Into { .. } = mode {
             // What was loaded so far stays, as in Redis.
@@ -392,6 +409,8 @@ pub struct PersistState {
     /// The read end of a diskless sync's pipe, and its transfer's EOF mark.
     pub sync_pipe: Option<sync::SyncPipe>,
     pub sync_mark: [u8; 40],
+    /// A load in progress: clients are told -LOADING meanwhile.
+    pub loading: Option<Box<loading::LoadProgress>>,
 }
 
 impl Default for PersistState {
@@ -411,6 +430,7 @@ impl Default for PersistState {
             loaded_repl: None,
             sync_pipe: None,
             sync_mark: [b'0'; 40],
+            loading: None,
         }
     }
 }

@@ -461,6 +461,8 @@ pub struct Decoder<'a> {
 
 /// A loaded key.
 pub struct LoadedKey {
+    /// Bytes of the input consumed once this key was read.
+    pub at: usize,
     pub db: usize,
     pub key: Vec<u8>,
     pub value: Value,
@@ -1124,6 +1126,7 @@ impl<'a> Decoder<'a> {
                     let at = self.pos;
                     if let Some(value) = value {
                         on_key(LoadedKey {
+                            at,
                             db,
                             key,
                             value,

@@ -271,6 +271,10 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
             });
         }
     }
+    // Nor may a half-loaded dataset be saved.
+    if ctx.ex.persist.loading.is_some() {
+        req.save = Some(false);
+    }
     tracing::warn!("User requested shutdown...");
     ctx.ex
         .prepare_shutdown(req)
