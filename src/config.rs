@@ -414,7 +414,7 @@ pub static DEFS: &[Def] = &[
         Kind::Enum(&["disabled", "on-empty-db", "swapdb"]),
         "disabled",
         0,
-        S,
+        A,
     ),
     da(
         "repl-ping-replica-period",
@@ -437,7 +437,7 @@ pub static DEFS: &[Def] = &[
         0,
         A,
     ),
-    d("repl-disable-tcp-nodelay", Kind::Bool, "no", 0, S),
+    d("repl-disable-tcp-nodelay", Kind::Bool, "no", 0, A),
     d(
         "repl-backlog-size",
         Kind::Memory {
@@ -496,7 +496,7 @@ pub static DEFS: &[Def] = &[
         Kind::Bool,
         "no",
         0,
-        S,
+        A,
     ),
     da(
         "replica-ignore-maxmemory",

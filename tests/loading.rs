@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::server::{cinnabar, fresh_dir, oracle, with_dump, Server};
+use common::server::{cinnabar, fresh_dir, oracle, while_loading, with_dump, Server};
 
 const KEYS: usize = 20_000;
 
@@ -39,6 +39,17 @@ fn slow_load(extra: &[&str]) -> Vec<String> {
         .chain(extra)
         .map(|s| s.to_string())
         .collect()
+}
+
+/// cinnabar started on a copy of `file`, handed over while it loads.
+fn ours_loading(file: &Path, extra: &[String]) -> Server {
+    while_loading(|| with_dump(file, |a| Some(cinnabar(&[a, extra].concat()))))
+        .expect("cinnabar did not start")
+}
+
+/// The same for redis-server.
+fn redis_loading(file: &Path, extra: &[String]) -> Option<Server> {
+    while_loading(|| with_dump(file, |a| oracle(&[a, extra].concat())))
 }
 
 fn persistence(c: &mut Client) -> Vec<(String, String)> {
@@ -99,12 +110,7 @@ fn clients_are_answered_loading_while_the_dump_loads() {
     let dir = dump_dir();
     let file = dir.join("dump.rdb");
     let size = std::fs::metadata(&file).unwrap().len().to_string();
-    let ours = observe(
-        &with_dump(&file, |a| {
-            Some(cinnabar(&[a, &slow_load(&[])[..]].concat()))
-        })
-        .unwrap(),
-    );
+    let ours = observe(&ours_loading(&file, &slow_load(&[])));
     assert_eq!(
         ours.get,
         b"-LOADING Redis is loading the dataset in memory\r\n"
@@ -112,7 +118,7 @@ fn clients_are_answered_loading_while_the_dump_loads() {
     assert_eq!(ours.total_bytes, size);
     assert!(ours.rdb_used_mem_given);
     assert_eq!(ours.dbsize_after, format!(":{KEYS}\r\n").into_bytes());
-    let Some(redis) = with_dump(&file, |a| oracle(&[a, &slow_load(&[])[..]].concat())) else {
+    let Some(redis) = redis_loading(&file, &slow_load(&[])) else {
         return;
     };
     assert_eq!(ours, observe(&redis));
@@ -138,8 +144,8 @@ fn shutdown_during_a_load_exits_at_once_without_saving() {
         assert_eq!(std::fs::read(server.dir.join("dump.rdb")).unwrap(), before);
     };
     let args = slow_load(&["--save", "1 1"]);
-    check(with_dump(&file, |a| Some(cinnabar(&[a, &args[..]].concat()))).unwrap());
-    if let Some(redis) = with_dump(&file, |a| oracle(&[a, &args[..]].concat())) {
+    check(ours_loading(&file, &args));
+    if let Some(redis) = redis_loading(&file, &args) {
         check(redis);
     }
     let _ = std::fs::remove_dir_all(dir);

@@ -891,7 +891,8 @@ impl Executor {
                 return Err(err::MASTERDOWN.into());
             }
         }
-        if self.persist.loading.is_some() && !meta.has(flag::LOADING) {
+        // The load itself (an AOF's commands) is obeyed; only other clients wait.
+        if self.persist.loading.is_some() && !meta.has(flag::LOADING) && !client.has(cf::OBEY) {
             return Err(err::LOADING.into());
         }
         if let Some(function) = self.script_busy {

@@ -66,6 +66,15 @@ impl Stream {
         }
     }
 
+    /// TCP_NODELAY on or off (nothing for a unix socket).
+    pub fn set_nodelay(&self, on: bool) {
+        let _ = match self {
+            Stream::Tcp(s) => s.set_nodelay(on),
+            Stream::Unix(_) => Ok(()),
+            Stream::Tls(s) => s.tcp.set_nodelay(on),
+        };
+    }
+
     /// A short read does not prove the socket drained: TLS reads record by record.
     pub fn short_read_drains(&self) -> bool {
         !matches!(self, Stream::Tls(_))
@@ -106,6 +115,8 @@ pub struct Conn {
     pub dead: bool,
     /// A connection to our master still in its handshake.
     pub link: Option<Box<super::master_link::LinkIo>>,
+    /// Became a replica's connection and got its socket options (repl-disable-tcp-nodelay).
+    pub replica_tuned: bool,
 }
 
 impl Conn {
@@ -123,6 +134,7 @@ impl Conn {
             read_pending: false,
             dead: false,
             link: None,
+            replica_tuned: false,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The replica's connection to its master, until it becomes the master client: the
 //! non-blocking connect, the handshake (`repl::handshake`, sans I/O) and the snapshot's
-//! transfer into a temp file (`persist::sync::Receiver`).
+//! transfer into a temp file or memory (`persist::sync::Receiver`).
 
 use std::io::ErrorKind;
 use std::net::ToSocketAddrs;
@@ -258,15 +258,22 @@ impl Server {
                 link.full = Some((replid, offset));
             }
             Event::PayloadStart(size) => {
+                let diskless = crate::repl::use_diskless_load(ex);
+                let to = if diskless { "parser" } else { "disk" };
                 match size {
                     Some(n) => tracing::info!(
-                        "MASTER <-> REPLICA sync: receiving {n} bytes from master to disk"
+                        "MASTER <-> REPLICA sync: receiving {n} bytes from master to {to}"
                     ),
                     None => tracing::info!(
-                        "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
+                        "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to {to}"
                     ),
                 }
-                match crate::persist::sync::Receiver::create(now_ms) {
+                let receiver = if diskless {
+                    Ok(crate::persist::sync::Receiver::in_memory())
+                } else {
+                    crate::persist::sync::Receiver::create(now_ms)
+                };
+                match receiver {
                     Ok(r) => link.receiver = Some(r),
                     Err(e) => {
                         self.link_failed(
@@ -300,21 +307,29 @@ impl Server {
                 let receiver = link.receiver.take();
                 let (replid, offset) = link.full.take().unwrap_or_default();
                 let rest = link.hs.take_rest();
-                let finished = receiver.map(|r| r.finish(ex));
-                if let Some(Err(e)) = finished {
-                    self.link_failed(
-                        ex,
-                        slot,
-                        &format!("Failed trying to rename the temp DB into dump.rdb in MASTER <-> REPLICA synchronization: {e}"),
-                    );
-                    return false;
-                }
-                if let Err(e) = crate::repl::load_synced_snapshot(ex, replid, offset) {
+                let received = match receiver.map(|r| r.finish(ex)) {
+                    Some(Ok(received)) => received,
+                    None => crate::persist::sync::Received::DumpFile,
+                    Some(Err(e)) => {
+                        self.link_failed(
+                            ex,
+                            slot,
+                            &format!("Failed trying to rename the temp DB into dump.rdb in MASTER <-> REPLICA synchronization: {e}"),
+                        );
+                        return false;
+                    }
+                };
+                let from = match received {
+                    crate::persist::sync::Received::DumpFile => "disk",
+                    crate::persist::sync::Received::Bytes(_) => "socket",
+                };
+                if let Err(e) = crate::repl::load_synced_snapshot(ex, replid, offset, received) {
+                    tracing::warn!("{e}");
                     self.link_failed(
                         ex,
                         slot,
                         &format!(
-                            "Failed trying to load the MASTER synchronization DB from disk: {e}"
+                            "Failed trying to load the MASTER synchronization DB from {from}, check server logs."
                         ),
                     );
                     return false;

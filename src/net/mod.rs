@@ -607,6 +607,14 @@ impl Server {
         conn.compact();
         if let Some(client) = ex.client_mut(slot) {
             (client.qbuf_len, client.qbuf_free) = conn.qbuf_usage();
+            // SYNC/PSYNC made it a replica: repl-disable-tcp-nodelay trades latency for
+            // fewer, bigger packets on its stream (Redis sets it once, at the sync).
+            if client.has(cf::REPLICA) && !conn.replica_tuned {
+                conn.replica_tuned = true;
+                if ex.cfg.get_bool("repl-disable-tcp-nodelay") {
+                    conn.stream.set_nodelay(false);
+                }
+            }
         }
         if ex.client(slot).is_some_and(|c| c.pending_output() > 0) {
             self.queue_flush(slot);

@@ -187,35 +187,66 @@ pub fn open_snapshot(ex: &Executor) -> std::io::Result<(FileTransfer, u64)> {
     Ok((FileTransfer { file, left: size }, size))
 }
 
-/// A snapshot arriving from our master (Redis's temp-<unixtime>.<pid>.rdb).
-pub struct Receiver {
-    file: BufWriter<File>,
-    path: PathBuf,
+/// A snapshot arriving from our master: into a temp file (Redis's temp-<unixtime>.<pid>.rdb)
+/// that becomes our dump file, or, under repl-diskless-load, into memory, loaded from there
+/// without touching the disk.
+pub enum Receiver {
+    Disk {
+        file: BufWriter<File>,
+        path: PathBuf,
+    },
+    Memory(Vec<u8>),
+}
+
+/// What a finished transfer left to load.
+pub enum Received {
+    /// The dump file.
+    DumpFile,
+    /// The snapshot's bytes.
+    Bytes(Vec<u8>),
 }
 
 impl Receiver {
     pub fn create(now_ms: i64) -> std::io::Result<Receiver> {
         let path = PathBuf::from(format!("temp-{}.{}.rdb", now_ms / 1000, std::process::id()));
         let file = File::create(&path)?;
-        Ok(Receiver {
+        Ok(Receiver::Disk {
             file: BufWriter::with_capacity(1 << 16, file),
             path,
         })
     }
 
-    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(data)
+    /// Into memory, growing with the bytes received (never reserved on the master's word).
+    pub fn in_memory() -> Receiver {
+        Receiver::Memory(Vec::new())
     }
 
-    /// Syncs the file and renames it over dbfilename (it becomes our dump file).
-    pub fn finish(self, ex: &Executor) -> std::io::Result<()> {
-        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
-        super::sync_file(&mut file)?;
-        std::fs::rename(&self.path, rdb_path(ex))?;
-        Ok(())
+    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Receiver::Disk { file, .. } => file.write_all(data),
+            Receiver::Memory(bytes) => {
+                bytes.extend_from_slice(data);
+                Ok(())
+            }
+        }
+    }
+
+    /// A file is synced and renamed over dbfilename (it becomes our dump file).
+    pub fn finish(self, ex: &Executor) -> std::io::Result<Received> {
+        match self {
+            Receiver::Disk { file, path } => {
+                let mut file = file.into_inner().map_err(|e| e.into_error())?;
+                super::sync_file(&mut file)?;
+                std::fs::rename(&path, rdb_path(ex))?;
+                Ok(Received::DumpFile)
+            }
+            Receiver::Memory(bytes) => Ok(Received::Bytes(bytes)),
+        }
     }
 
     pub fn discard(self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Receiver::Disk { path, .. } = self {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

@@ -1155,23 +1155,83 @@ fn disconnect_replicas(ex: &mut Executor) {
     }
 }
 
-/// The master's snapshot is our dump file now: it replaces the dataset, and its history
-/// (`replid` up to `offset`) becomes ours (Redis's readSyncBulkPayload, disk load).
-pub fn load_synced_snapshot(ex: &mut Executor, replid: String, offset: i64) -> Result<(), String> {
+/// Whether the master's next snapshot is loaded from memory rather than the dump file
+/// (repl-diskless-load swapdb, or on-empty-db when there is nothing to lose; Redis's
+/// useDisklessLoad).
+pub fn use_diskless_load(ex: &Executor) -> bool {
+    match ex.cfg.get_enum("repl-diskless-load") {
+        "swapdb" => true,
+        "on-empty-db" => ex.dbs.iter().all(|db| db.keys.is_empty()),
+        _ => false,
+    }
+}
+
+/// Empties the dataset, freeing it in the background under replica-lazy-flush.
+fn flush_for_sync(ex: &mut Executor, dbs: &mut [crate::keyspace::db::Db]) {
+    let lazy = ex.cfg.get_bool("replica-lazy-flush");
+    for db in dbs {
+        if lazy {
+            let old = db.take_contents();
+            ex.lazyfree.free_later(old.0.len() as u64, old);
+        }
+        *db = crate::keyspace::db::Db::new();
+    }
+}
+
+/// The master's snapshot replaces the dataset, and its history (`replid` up to `offset`)
+/// becomes ours (Redis's readSyncBulkPayload). From the dump file the old data goes first;
+/// from memory under repl-diskless-load swapdb it is kept until the snapshot has loaded, and
+/// stays if the snapshot turns out corrupt.
+pub fn load_synced_snapshot(
+    ex: &mut Executor,
+    replid: String,
+    offset: i64,
+    received: crate::persist::sync::Received,
+) -> Result<(), String> {
     disconnect_replicas(ex);
     crate::persist::kill_child(ex);
     let aof_was_on = crate::persist::aof::stop_for_sync(ex);
-    tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
-    for db in &mut ex.dbs {
-        *db = crate::keyspace::db::Db::new();
-    }
-    ex.functions = None;
-    ex.invalidate_tracking_on_flush();
-    for db in 0..ex.dbs.len() {
-        ex.touch_watched_in_db(db, None);
+    let swap = matches!(received, crate::persist::sync::Received::Bytes(_))
+        && ex.cfg.get_enum("repl-diskless-load") == "swapdb";
+    let mut backup = None;
+    if swap {
+        let fresh = (0..ex.dbs.len())
+            .map(|_| crate::keyspace::db::Db::new())
+            .collect();
+        backup = Some((std::mem::replace(&mut ex.dbs, fresh), ex.functions.take()));
+    } else {
+        tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+        let mut dbs = std::mem::take(&mut ex.dbs);
+        flush_for_sync(ex, &mut dbs);
+        ex.dbs = dbs;
+        ex.functions = None;
     }
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    let loaded = crate::persist::load_rdb_file(ex);
+    let loaded = match &received {
+        crate::persist::sync::Received::DumpFile => crate::persist::load_rdb_file(ex).map(|_| ()),
+        crate::persist::sync::Received::Bytes(bytes) => {
+            crate::persist::load_rdb_bytes(ex, bytes, "the master's snapshot").map(|_| ())
+        }
+    };
+    let changed = !swap || loaded.is_ok();
+    match (backup, &loaded) {
+        (Some((dbs, functions)), Err(_)) => {
+            tracing::info!("MASTER <-> REPLICA sync: Discarding the half-loaded data");
+            ex.dbs = dbs;
+            ex.functions = functions;
+        }
+        (Some((mut dbs, _)), Ok(())) => {
+            tracing::info!("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+            flush_for_sync(ex, &mut dbs);
+        }
+        (None, _) => {}
+    }
+    if changed {
+        ex.invalidate_tracking_on_flush();
+        for db in 0..ex.dbs.len() {
+            ex.touch_watched_in_db(db, None);
+        }
+    }
     if aof_was_on {
         crate::persist::aof::restart_after_sync(ex);
     }

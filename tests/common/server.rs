@@ -69,6 +69,20 @@ fn start(program: &str, tag: &str, extra: &[String]) -> Option<Server> {
     start_at(program, tag, None, extra)
 }
 
+/// Set by `while_loading`: the next server started on this thread counts as started once it
+/// answers at all, even `-LOADING` (tests of the load itself).
+thread_local! {
+    static ANSWERING_IS_ENOUGH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `start` so that the server it starts is handed over while its dataset still loads.
+pub fn while_loading<T>(start: impl FnOnce() -> T) -> T {
+    ANSWERING_IS_ENOUGH.with(|a| a.set(true));
+    let started = start();
+    ANSWERING_IS_ENOUGH.with(|a| a.set(false));
+    started
+}
+
 /// `start` on a given port (once), or on a free one (retried).
 fn start_at(program: &str, tag: &str, fixed: Option<u16>, extra: &[String]) -> Option<Server> {
     for _attempt in 0..5 {
@@ -98,10 +112,13 @@ fn start_at(program: &str, tag: &str, fixed: Option<u16>, extra: &[String]) -> O
             }
             if let Ok(mut c) = Client::connect(port) {
                 c.set_timeout(Duration::from_secs(2));
-                // Any reply will do: with requirepass, PING answers NOAUTH.
+                // Any reply will do (with requirepass, PING answers NOAUTH) but -LOADING: the
+                // server is up once its dataset is in.
                 c.send(&["PING"]);
-                if c.read_raw().is_ok() {
-                    return Some(server);
+                if let Ok(reply) = c.read_raw() {
+                    if !reply.starts_with(b"-LOADING") || ANSWERING_IS_ENOUGH.with(|a| a.get()) {
+                        return Some(server);
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
