@@ -69,9 +69,9 @@ fn start(program: &str, tag: &str, extra: &[String]) -> Option<Server> {
     start_at(program, tag, None, extra)
 }
 
-/// Set by `while_loading`: the next server started on this thread counts as started once it
-/// answers at all, even `-LOADING` (tests of the load itself).
 thread_local! {
+    /// Set by `while_loading`: the next server started on this thread counts as started once
+    /// it answers at all, even `-LOADING` (tests of the load itself).
     static ANSWERING_IS_ENOUGH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
