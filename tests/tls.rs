@@ -428,3 +428,52 @@ fn config_set_reloads_certificates_and_rolls_back_bad_ones() {
     assert!(!cli(&certs, port, true, &["PING"]).0);
     let _ = std::fs::remove_dir_all(&certs);
 }
+
+/// tls-replication: a replica reaches its master's tls-port over TLS (client certificate
+/// required there), with cinnabar and redis-server on either side; the data arrives and
+/// keeps arriving.
+#[test]
+fn replication_over_tls_both_ways() {
+    let certs = make_certs();
+    let replica_args = |master_tls_port: u16| {
+        let own_tls = free_port();
+        tls_args(
+            &certs,
+            own_tls,
+            &[
+                "--tls-replication",
+                "yes",
+                "--replicaof",
+                "127.0.0.1",
+                &master_tls_port.to_string(),
+            ],
+        )
+    };
+    let check = |master: &Server, replica: &Server, key: &str| {
+        let mut m = master.client();
+        m.ok(&format!("SET {key} before-sync"));
+        let mut r = replica.client();
+        common::server::wait_until("the TLS link", 20, || {
+            r.info_field("replication", "master_link_status") == "up"
+        });
+        m.ok(&format!("SET {key}:streamed after-sync"));
+        common::server::wait_until("the streamed write", 20, || {
+            r.cmd_raw(&["GET", &format!("{key}:streamed")]) == b"$10\r\nafter-sync\r\n"
+        });
+        assert_eq!(r.cmd_raw(&["GET", key]), b"$11\r\nbefore-sync\r\n");
+    };
+    let master_tls = free_port();
+    let fast = ["--repl-diskless-sync-delay", "0"];
+    let master = cinnabar(&tls_args(&certs, master_tls, &fast));
+    let replica = cinnabar(&replica_args(master_tls));
+    check(&master, &replica, "to-cinnabar");
+    if let Some(redis_replica) = oracle(&replica_args(master_tls)) {
+        check(&master, &redis_replica, "to-redis");
+    }
+    let redis_tls = free_port();
+    if let Some(redis_master) = oracle(&tls_args(&certs, redis_tls, &fast)) {
+        let replica = cinnabar(&replica_args(redis_tls));
+        check(&redis_master, &replica, "from-redis");
+    }
+    let _ = std::fs::remove_dir_all(&certs);
+}

@@ -66,13 +66,20 @@ impl Stream {
         }
     }
 
+    /// The TCP socket under it (none for a unix socket).
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Tcp(s) => Some(s),
+            Stream::Unix(_) => None,
+            Stream::Tls(s) => Some(&s.tcp),
+        }
+    }
+
     /// TCP_NODELAY on or off (nothing for a unix socket).
     pub fn set_nodelay(&self, on: bool) {
-        let _ = match self {
-            Stream::Tcp(s) => s.set_nodelay(on),
-            Stream::Unix(_) => Ok(()),
-            Stream::Tls(s) => s.tcp.set_nodelay(on),
-        };
+        if let Some(tcp) = self.tcp() {
+            let _ = tcp.set_nodelay(on);
+        }
     }
 
     /// A short read does not prove the socket drained: TLS reads record by record.

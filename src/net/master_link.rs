@@ -64,7 +64,23 @@ impl Server {
             self.conns.push(None);
             self.conns.len() - 1
         });
-        let mut conn = Conn::new(Stream::Tcp(stream));
+        let stream = if ex.cfg.get_bool("tls-replication") {
+            let tls = crate::net::tls::client_config(&ex.settings.tls).and_then(|config| {
+                crate::net::tls::TlsStream::client(stream, config, &m.host)
+                    .map_err(|e| e.to_string())
+            });
+            match tls {
+                Ok(t) => Stream::Tls(Box::new(t)),
+                Err(e) => {
+                    tracing::warn!("Unable to connect to MASTER: {e}");
+                    m.retry_at_ms = now_ms + 1000;
+                    return;
+                }
+            }
+        } else {
+            Stream::Tcp(stream)
+        };
+        let mut conn = Conn::new(stream);
         if self
             .poll
             .registry()
@@ -138,7 +154,7 @@ impl Server {
             return;
         };
         if !link.connected {
-            let Stream::Tcp(tcp) = &conn.stream else {
+            let Some(tcp) = conn.stream.tcp() else {
                 return;
             };
             match tcp.take_error() {
@@ -360,8 +376,8 @@ impl Server {
             return;
         };
         let link = conn.link.take();
-        let (addr, laddr, fd) = match &conn.stream {
-            Stream::Tcp(s) => (
+        let (addr, laddr, fd) = match conn.stream.tcp() {
+            Some(s) => (
                 s.peer_addr()
                     .map(|a| super::fmt_addr(&a))
                     .unwrap_or_default(),
@@ -370,7 +386,7 @@ impl Server {
                     .unwrap_or_default(),
                 std::os::fd::AsRawFd::as_raw_fd(s),
             ),
-            _ => (String::new(), String::new(), -1),
+            None => (String::new(), String::new(), -1),
         };
         let _ =
             self.poll

@@ -1,9 +1,9 @@
-//! TLS for clients on `tls-port`: rustls (ring provider) configured from Redis's tls-*
-//! directives, and a non-blocking stream the event loop drives like a plain socket.
+//! TLS for clients on `tls-port` and for our own link to a master (tls-replication): rustls
+//! (ring provider) configured from Redis's tls-* directives, and a non-blocking stream the
+//! event loop drives like a plain socket.
 //!
 //! The handshake advances on the same readiness events as reads and writes, so a slow or
-//! stalled peer never holds the loop. Replication and cluster links (tls-replication,
-//! tls-cluster, tls-client-*) use the same configuration when they arrive.
+//! stalled peer never holds the loop.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -14,7 +14,10 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache, WebPkiClientVerifier};
-use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedCipherSuite};
+use rustls::{
+    ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig, ServerConnection,
+    SupportedCipherSuite,
+};
 
 /// The ring provider. rustls 0.23.48 deprecates it for lacking post-quantum key exchange,
 /// which OpenSSL 3.0 (Redis's TLS) lacks too; aws-lc-rs has it but costs minutes of C build.
@@ -39,6 +42,10 @@ pub struct TlsSettings {
     pub prefer_server_ciphers: bool,
     pub session_caching: bool,
     pub session_cache_size: usize,
+    /// Our certificate as a client (tls-client-*; tls-cert-file's when unset).
+    pub client_cert_file: String,
+    pub client_key_file: String,
+    pub client_key_file_pass: String,
 }
 
 fn read_file(path: &str, what: &str) -> Result<Vec<u8>, String> {
@@ -287,10 +294,99 @@ pub fn server_config(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
     Ok(Arc::new(config))
 }
 
-/// A TLS connection over a non-blocking TCP socket.
+/// Checks a master's certificate chain against our CAs but not its name: Redis (OpenSSL with
+/// SSL_VERIFY_PEER and no host check) accepts any certificate its CAs signed.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The client side, for our link to a master: its certificate checked against
+/// tls-ca-cert-file/-dir, ours from tls-client-cert-file/-key-file (or the server's).
+pub fn client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
+    let roots = client_roots(s)?;
+    if roots.is_empty() {
+        return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified".into());
+    }
+    let provider = Arc::new(ring_provider());
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| format!("Failed to configure CA certificate(s): {e}"))?;
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("Failed to configure TLS protocols: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)));
+    let (cert_file, key_file, pass) = if s.client_cert_file.is_empty() {
+        (&s.cert_file, &s.key_file, &s.key_file_pass)
+    } else {
+        (
+            &s.client_cert_file,
+            &s.client_key_file,
+            &s.client_key_file_pass,
+        )
+    };
+    let config = if cert_file.is_empty() || key_file.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let certs = certificates(&read_file(cert_file, "certificate")?, cert_file)?;
+        let key = private_key(&read_file(key_file, "private key")?, key_file, pass)?;
+        builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?
+    };
+    Ok(Arc::new(config))
+}
+
+/// A TLS connection over a non-blocking TCP socket, as the server or as a client.
 pub struct TlsStream {
     pub tcp: TcpStream,
-    tls: ServerConnection,
+    tls: Connection,
 }
 
 fn tls_error(e: rustls::Error) -> io::Error {
@@ -300,7 +396,22 @@ fn tls_error(e: rustls::Error) -> io::Error {
 impl TlsStream {
     pub fn new(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsStream> {
         let tls = ServerConnection::new(config).map_err(tls_error)?;
-        Ok(TlsStream { tcp, tls })
+        Ok(TlsStream {
+            tcp,
+            tls: tls.into(),
+        })
+    }
+
+    /// Our side of a connection to `host` (the name is sent, not checked: `ChainOnly`).
+    pub fn client(tcp: TcpStream, config: Arc<ClientConfig>, host: &str) -> io::Result<TlsStream> {
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or_else(|_| {
+            rustls::pki_types::ServerName::try_from("localhost").expect("a name")
+        });
+        let tls = ClientConnection::new(config, name).map_err(tls_error)?;
+        Ok(TlsStream {
+            tcp,
+            tls: tls.into(),
+        })
     }
 
     /// Decrypted bytes into `buf`: Ok(0) at the end of the stream, WouldBlock when the socket
