@@ -776,3 +776,61 @@ fn replica_lazy_flush_frees_old_data_in_the_background() {
         assert_eq!(ours, theirs);
     }
 }
+
+/// A writable replica (replica-read-only no): keys its own clients write with a TTL expire
+/// there (the master knows nothing of them; INFO counts them in slave_expires_tracked_keys),
+/// while the master's expired keys wait for the master's DEL; a write to a logically expired
+/// key starts it afresh. Compared with a redis-server replica of the same master.
+#[test]
+fn writable_replica_expires_its_own_keys_only() {
+    let master = cinnabar(&[master_args(true), args(&["--enable-debug-command", "yes"])].concat());
+    let mut m = master.client();
+    m.ok("DEBUG SET-ACTIVE-EXPIRE 0");
+    let mut run = |replica: Server| -> Vec<Vec<u8>> {
+        let mut r = replica.client();
+        wait_in_sync(&master, &replica);
+        r.ok("CONFIG SET replica-read-only no");
+        r.ok("SELECT 5");
+        let mut seen = Vec::new();
+        for line in ["SET own1 1 PX 100", "SET own2 2 PX 100", "SET own3 3"] {
+            seen.push(r.cmd_raw(&line.split(' ').collect::<Vec<_>>()));
+        }
+        seen.push(
+            r.info_field("stats", "slave_expires_tracked_keys")
+                .into_bytes(),
+        );
+        wait_until("the replica's own keys expired", || {
+            r.cmd_raw(&["DBSIZE"]) == b":1\r\n"
+        });
+        seen.push(
+            r.info_field("stats", "slave_expires_tracked_keys")
+                .into_bytes(),
+        );
+        // The master's keys, expired but not deleted (its active expiry is off).
+        m.ok("SELECT 6");
+        m.ok("SET m1 5 PX 10");
+        m.ok("SET m2 5 PX 10");
+        wait_in_sync(&master, &replica);
+        std::thread::sleep(Duration::from_millis(50));
+        r.ok("SELECT 6");
+        for line in [
+            "DBSIZE",
+            "EXISTS m1 m2",
+            "INCR m1",
+            "TTL m1",
+            "GET m2",
+            "DBSIZE",
+        ] {
+            seen.push(r.cmd_raw(&line.split(' ').collect::<Vec<_>>()));
+        }
+        m.ok("DEL m1 m2");
+        m.ok("SELECT 0");
+        seen
+    };
+    let replica_args = || replica_of(&master);
+    let ours = run(cinnabar(&replica_args()));
+    assert_eq!(ours[3], b"2", "two keys with a TTL tracked");
+    if let Some(redis) = oracle(&replica_args()) {
+        assert_eq!(ours, run(redis));
+    }
+}

@@ -943,6 +943,14 @@ impl Executor {
             self.park(client, req, cmd, argv);
         }
         self.propagation_end(prop, client, argv, propagates_inner_commands(cmd));
+        if result.is_ok()
+            && cmd.meta.has(flag::WRITE)
+            && self.repl.is_replica()
+            && !client.has(cf::MASTER)
+            && !self.loading
+        {
+            crate::repl::remember_writable_expires(self, client.db, cmd.meta, argv);
+        }
         // A read-only script run is tracked through the commands it runs (see
         // `track_script_keys`), not by itself.
         if cmd.meta.has(flag::READONLY)
@@ -1115,7 +1123,7 @@ impl Executor {
         let lfu = self.lfu_mode();
         let (log_factor, decay) = (self.settings.lfu_log_factor, self.settings.lfu_decay_time);
         let rnd = if lfu && touch { self.random_u64() } else { 0 };
-        let Some(e) = self.lookup_write(db, key, now_ms) else {
+        let Some(e) = self.lookup(db, key, now_ms, false) else {
             self.stats.keyspace_misses += 1;
             return None;
         };
@@ -1135,6 +1143,12 @@ impl Executor {
 
     /// lookupKeyWrite: lazy expiry, no stats. One hash lookup for a live key.
     pub fn lookup_write(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        self.lookup(db, key, now_ms, true)
+    }
+
+    /// The lookup under both: an expired key reads as missing, and is deleted unless this is
+    /// a replica reading (its master deletes it; a write on a writable replica may).
+    fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64, write: bool) -> Option<&mut Entry> {
         let p: *mut Entry = self.dbs[db].keys.get_mut(key)?;
         // SAFETY: `p` was just taken from the dict and nothing has touched the dict since.
         if !self.loading && unsafe { (*p).is_expired(now_ms) } {
@@ -1144,8 +1158,12 @@ impl Executor {
                 // SAFETY: as above.
                 return Some(unsafe { &mut *p });
             }
-            // During CLIENT PAUSE the dataset stays still: the key reads as missing.
-            if !self.is_paused(now_ms) && !self.repl.is_replica() {
+            // During CLIENT PAUSE the dataset stays still: the key reads as missing. A write
+            // on a writable replica removes it, as a master would (Redis's forced delete for
+            // write lookups).
+            let replica_keeps = self.repl.is_replica()
+                && (!write || self.settings.replica_read_only);
+            if !self.is_paused(now_ms) && !replica_keeps {
                 self.delete_expired(db, key);
             }
             return None;
@@ -1261,6 +1279,9 @@ impl Executor {
             self.repl_cron_ms = now_ms;
             crate::repl::cron(self);
             crate::repl::replica_cron(self);
+        }
+        if self.active_expire_enabled && !self.is_paused(now_ms) && self.repl.is_replica() {
+            crate::repl::expire_writable_keys(self, now_ms);
         }
         if self.active_expire_enabled && !self.is_paused(now_ms) && !self.repl.is_replica() {
             let budget_us =

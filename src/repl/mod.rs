@@ -159,6 +159,10 @@ pub struct Repl {
     pub sync_due: bool,
     /// A FAILOVER under way.
     pub failover: Option<Failover>,
+    /// Keys with a TTL that clients (not the master) wrote on this writable replica, with
+    /// the dbs (bits 0-63) holding them: the master knows nothing of them, so the replica
+    /// expires them itself (Redis's slaveKeysWithExpire).
+    pub writable_expires: std::collections::HashMap<Vec<u8>, u64>,
 }
 
 /// FAILOVER's progress (Redis's failover_state and its parameters).
@@ -203,6 +207,7 @@ impl Repl {
             ack_to_master: false,
             sync_due: false,
             failover: None,
+            writable_expires: std::collections::HashMap::new(),
         }
     }
 
@@ -1041,6 +1046,8 @@ pub fn unset_master(ex: &mut Executor) {
     if ex.repl.master.is_none() {
         return;
     }
+    // A master expires every key itself.
+    ex.repl.writable_expires.clear();
     drop_master_link(ex);
     ex.repl.master = None;
     ex.repl.cached_master = None;
@@ -1155,6 +1162,52 @@ fn disconnect_replicas(ex: &mut Executor) {
     }
 }
 
+/// After a write by a client of this writable replica: the keys it left with a TTL are
+/// remembered, to be expired here (Redis's rememberSlaveKeyWithExpire).
+pub fn remember_writable_expires(
+    ex: &mut Executor,
+    db: usize,
+    meta: &crate::cmd::meta::CommandMeta,
+    argv: &[&[u8]],
+) {
+    if db >= 64 {
+        return;
+    }
+    let Some(keys) = crate::cmd::keys::command_keys(meta, argv) else {
+        return;
+    };
+    for k in keys {
+        let key = argv[k.pos];
+        if ex.dbs[db].peek(key).is_some_and(|e| e.has_expire()) {
+            *ex.repl.writable_expires.entry(key.to_vec()).or_insert(0) |= 1 << db;
+        }
+    }
+}
+
+/// The cron's pass over `writable_expires` (Redis's expireSlaveKeys): expired keys are
+/// deleted (and the deletion goes to our AOF and replicas); keys gone or without a TTL are
+/// forgotten.
+pub fn expire_writable_keys(ex: &mut Executor, now_ms: i64) {
+    if ex.repl.writable_expires.is_empty() {
+        return;
+    }
+    let tracked = std::mem::take(&mut ex.repl.writable_expires);
+    for (key, dbs) in tracked {
+        let mut left = 0u64;
+        let ndbs = ex.dbs.len().min(64);
+        for db in (0..ndbs).filter(|d| dbs & (1 << d) != 0) {
+            match ex.dbs[db].peek(&key) {
+                Some(e) if e.is_expired(now_ms) => ex.delete_expired(db, &key),
+                Some(e) if e.has_expire() => left |= 1 << db,
+                _ => {}
+            }
+        }
+        if left != 0 {
+            ex.repl.writable_expires.insert(key, left);
+        }
+    }
+}
+
 /// Whether the master's next snapshot is loaded from memory rather than the dump file
 /// (repl-diskless-load swapdb, or on-empty-db when there is nothing to lose; Redis's
 /// useDisklessLoad).
@@ -1190,6 +1243,7 @@ pub fn load_synced_snapshot(
 ) -> Result<(), String> {
     disconnect_replicas(ex);
     crate::persist::kill_child(ex);
+    ex.repl.writable_expires.clear();
     let aof_was_on = crate::persist::aof::stop_for_sync(ex);
     let swap = matches!(received, crate::persist::sync::Received::Bytes(_))
         && ex.cfg.get_enum("repl-diskless-load") == "swapdb";

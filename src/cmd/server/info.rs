@@ -261,7 +261,7 @@ pub fn render(
              total_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\n\
              keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
              pubsubshard_channels:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nmigrate_cached_sockets:{}\r\n\
-             slave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
+             slave_expires_tracked_keys:{}\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
              active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
              current_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
              tracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
@@ -297,6 +297,7 @@ pub fn render(
             ex.persist.latest_fork_usec,
             ex.persist.total_forks,
             ex.migrate_links.len(),
+            ex.repl.writable_expires.len(),
             ex.tracking.total_keys(),
             ex.tracking.total_items(),
             ex.tracking.total_prefixes(),
