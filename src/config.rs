@@ -512,7 +512,7 @@ pub static DEFS: &[Def] = &[
         Kind::Enum(&["ignore", "panic", "panic-on-replicas"]),
         "ignore",
         0,
-        S,
+        A,
     ),
     // Keys tracking.
     d("tracking-table-max-keys", NONNEG_I64, "1000000", 0, A),

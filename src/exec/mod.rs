@@ -718,6 +718,38 @@ impl Executor {
         client.out.error(e.text());
         self.stats.count_error(e.code());
         self.stats.account_errors(cmd.map(|c| c.id), true);
+        self.after_error_reply(client, e.text());
+    }
+
+    /// An error for our master (or for the AOF being loaded) means the data diverged: it is
+    /// logged loudly, counted, and under propagation-error-behavior panic ends the process
+    /// (Redis's afterErrorReply).
+    fn after_error_reply(&mut self, client: &Client, text: &[u8]) {
+        let to_master = client.has(cf::MASTER);
+        let to_aof = !to_master && client.has(cf::OBEY);
+        let (from, to) = if to_master {
+            ("replica", "master")
+        } else if to_aof {
+            ("server", "AOF")
+        } else if client.has(cf::REPLICA) {
+            ("master", "replica")
+        } else {
+            return;
+        };
+        self.stats.unexpected_error_replies += 1;
+        let behavior = self.cfg.get_enum("propagation-error-behavior");
+        let cmd = if client.last_cmd == "NULL" { "<unknown>" } else { client.last_cmd };
+        let text = String::from_utf8_lossy(text);
+        if (to_master && self.settings.replica_read_only && behavior != "ignore")
+            || (to_aof && behavior == "panic")
+        {
+            tracing::warn!("This {from} panicked sending an error to its {to} after processing the command '{cmd}'");
+            tracing::warn!("Error: '{text}'");
+            std::process::exit(1);
+        }
+        tracing::warn!(
+            "== CRITICAL == This {from} is sending an error to its {to}: '{text}' after processing the command '{cmd}'"
+        );
     }
 
     /// Finds the command (and subcommand) for argv, with Redis's unknown/arity errors; an
@@ -990,6 +1022,7 @@ impl Executor {
         if let Err(e) = result {
             client.out.error(e.text());
             self.stats.count_error(e.code());
+            self.after_error_reply(client, e.text());
         }
         if !self.stats.account_errors(Some(cmd.id), false)
             && std::mem::take(&mut self.stats.uncounted_failure)

@@ -55,6 +55,8 @@ pub struct Stats {
     /// Error replies by code (INFO errorstats).
     pub errors: BTreeMap<Vec<u8>, u64>,
     pub total_error_replies: u64,
+    /// Errors sent to our master or met loading the AOF (INFO unexpected_error_replies).
+    pub unexpected_error_replies: u64,
     /// `total_error_replies` when a command's errors were last accounted (Redis's static
     /// prev_err_count): a nested command's error is not its caller's too.
     errors_accounted: u64,

@@ -173,6 +173,15 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.out().int(i64::from(matched));
         return Ok(());
     }
+    // A command sent to the replicas as if propagated, never run here (Redis's test hook
+    // for replicas that fail what their master sends).
+    if eq(sub, "REPLICATE") && args.remaining() >= 1 {
+        let mut cmd = Vec::new();
+        crate::exec::propagate::encode_command(&mut cmd, ctx.argv[2..].iter().copied());
+        crate::repl::feed_bytes(ctx.ex, &cmd);
+        ctx.out().ok();
+        return Ok(());
+    }
     // A new replication history: no replica can continue the old one.
     if eq(sub, "CHANGE-REPL-ID") && args.remaining() == 0 {
         ctx.ex.repl.replid = crate::repl::random_replid();

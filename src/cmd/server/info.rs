@@ -264,7 +264,7 @@ pub fn render(
              slave_expires_tracked_keys:{}\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\n\
              active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
              current_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
-             tracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\n\
+             tracking_total_prefixes:{}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\n\
              dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
              io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
              reply_buffer_shrinks:{}\r\nreply_buffer_expands:{}\r\n\
@@ -301,6 +301,7 @@ pub fn render(
             ex.tracking.total_keys(),
             ex.tracking.total_items(),
             ex.tracking.total_prefixes(),
+            st.unexpected_error_replies,
             st.total_error_replies,
             st.reply_buffer_shrinks,
             st.reply_buffer_expands,
