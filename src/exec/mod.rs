@@ -738,7 +738,11 @@ impl Executor {
         };
         self.stats.unexpected_error_replies += 1;
         let behavior = self.cfg.get_enum("propagation-error-behavior");
-        let cmd = if client.last_cmd == "NULL" { "<unknown>" } else { client.last_cmd };
+        let cmd = if client.last_cmd == "NULL" {
+            "<unknown>"
+        } else {
+            client.last_cmd
+        };
         let text = String::from_utf8_lossy(text);
         if (to_master && self.settings.replica_read_only && behavior != "ignore")
             || (to_aof && behavior == "panic")
@@ -1084,7 +1088,9 @@ impl Executor {
         if inner_only {
             self.prop.prevented = true;
         }
-        let changed = self.dirty != mark.dirty;
+        // A save during the command (SAVE, SHUTDOWN) resets the counter: that is no change
+        // to propagate (Redis clamps the difference at zero).
+        let changed = self.dirty > mark.dirty;
         self.prop
             .leave(mark.saved, client.db, changed, argv.iter().copied());
         if self.prop.aof.emitted != mark.emitted {
@@ -1194,8 +1200,8 @@ impl Executor {
             // During CLIENT PAUSE the dataset stays still: the key reads as missing. A write
             // on a writable replica removes it, as a master would (Redis's forced delete for
             // write lookups).
-            let replica_keeps = self.repl.is_replica()
-                && (!write || self.settings.replica_read_only);
+            let replica_keeps =
+                self.repl.is_replica() && (!write || self.settings.replica_read_only);
             if !self.is_paused(now_ms) && !replica_keeps {
                 self.delete_expired(db, key);
             }

@@ -134,12 +134,25 @@ pub fn write_rdb_full<W: Write>(
 }
 
 /// Loads dbfilename at startup if it exists. Refuses (Err) a corrupt or unsupported file:
-/// the server must not start with part of a dataset.
+/// the server must not start with part of a dataset. A master remembers the keys it found
+/// expired, whose deletions start its replication stream (`repl::start`), so replicas that
+/// continue from the file's history drop them too (Redis's RDBFLAGS_FEED_REPL).
 pub fn load(ex: &mut Executor) -> Result<Option<usize>, String> {
     if ex.settings.appendonly {
         return aof::load_at_start(ex).map(|()| Some(ex.persist.loaded_keys));
     }
-    load_rdb_file(ex)
+    let master = matches!(
+        ex.cfg.get("replicaof"),
+        crate::config::Setting::ReplicaOf(None)
+    );
+    if master {
+        ex.persist.expired_at_start = Some(Vec::new());
+    }
+    let loaded = load_rdb_file(ex);
+    if loaded.is_err() {
+        ex.persist.expired_at_start = None;
+    }
+    loaded
 }
 
 /// Loads dbfilename if it exists (startup without AOF, DEBUG RELOAD).
@@ -223,6 +236,9 @@ fn load_rdb_bytes_into(
             }
             if k.expire_at_ms != crate::keyspace::db::NO_EXPIRE && k.expire_at_ms < now {
                 expired += 1;
+                if let Some(list) = ex.persist.expired_at_start.as_mut() {
+                    list.push((k.db, k.key));
+                }
                 return Ok(());
             }
             let lru = if lfu {
@@ -411,6 +427,8 @@ pub struct PersistState {
     pub sync_mark: [u8; 40],
     /// A load in progress: clients are told -LOADING meanwhile.
     pub loading: Option<Box<loading::LoadProgress>>,
+    /// Keys the startup load found expired (a master's, to be deleted on its stream).
+    pub expired_at_start: Option<Vec<(usize, Vec<u8>)>>,
 }
 
 impl Default for PersistState {
@@ -431,6 +449,7 @@ impl Default for PersistState {
             sync_pipe: None,
             sync_mark: [b'0'; 40],
             loading: None,
+            expired_at_start: None,
         }
     }
 }

@@ -1351,8 +1351,18 @@ pub fn start(ex: &mut Executor) {
                 ex.repl.offset = offset;
                 ensure_backlog(ex);
             }
+            let expired = ex.persist.expired_at_start.take().unwrap_or_default();
+            if !expired.is_empty() {
+                ensure_backlog(ex);
+                let lazy = ex.settings.lazyfree_lazy_expire;
+                for (db, key) in expired {
+                    ex.propagate_deletion(db, &key, lazy);
+                }
+                feed(ex);
+            }
         }
     }
+    ex.persist.expired_at_start = None;
 }
 
 /// INFO's master_failover_state.

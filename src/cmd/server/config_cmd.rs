@@ -178,6 +178,12 @@ fn restore_dir(old: Option<&std::path::Path>, changes: &[(usize, &[u8])]) {
 pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     ctx.ex.stats.reset();
     ctx.ex.lazyfree.reset_stats();
+    let repl = &mut ctx.ex.repl;
+    (
+        repl.stat_sync_full,
+        repl.stat_sync_partial_ok,
+        repl.stat_sync_partial_err,
+    ) = (0, 0, 0);
     ctx.out().ok();
     Ok(())
 }
