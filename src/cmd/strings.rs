@@ -187,6 +187,16 @@ fn set_generic(
             let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
             ctx.propagate_as(&[b"SET", key, val, b"PXAT", &at]);
         }
+    } else if flags & setf::GET != 0 {
+        // The replicas and the AOF need the write, not the old value.
+        let argv: Vec<&[u8]> = ctx
+            .argv
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i < 3 || !crate::cmd::args::eq(a, "GET"))
+            .map(|(_, a)| *a)
+            .collect();
+        ctx.propagate_as(&argv);
     }
     if flags & setf::GET == 0 {
         match replies {
@@ -300,6 +310,8 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     let lru = ctx.new_lru();
     ctx.db().set(key, Value::string(val), false, lru);
     ctx.modified(key, notify::STRING, "set");
+    // Propagated as the SET it amounts to (Redis 7 does the same).
+    ctx.propagate_as(&[b"SET", key, val]);
     Ok(())
 }
 

@@ -74,11 +74,7 @@ impl Executor {
             Reason::Key => d.key += 1,
             Reason::Channel => d.channel += 1,
         }
-        let mut info = String::new();
-        let user = self.acl.user(client.user).name.clone();
-        crate::cmd::connection::client_info_line(client, &user, now_ms, &mut info);
-        // CLIENT LIST lines end with a newline; the log keeps the line alone.
-        info.pop();
+        let info = self.client_info(client, now_ms);
         let max = usize::try_from(self.settings.acllog_max_len).unwrap_or(usize::MAX);
         self.acl
             .log

@@ -523,11 +523,30 @@ impl Executor {
         self.running_id = client.id;
         self.running_master = client.has(cf::MASTER);
         let reply_start = client.out.len();
+        let was_replica = client.has(cf::REPLICA);
         let executed = self.process(&mut client, argv);
         if self.running_master {
             // Our master gets no replies (an ACK it asks for goes out below).
             client.out.buf.truncate(reply_start);
             self.running_master = false;
+        }
+        if was_replica && client.out.len() > reply_start {
+            // A reply would corrupt the stream this connection carries: it goes, and so does
+            // the replica (Redis's check in _addReplyToBufferOrList).
+            client.out.buf.truncate(reply_start);
+            let info = self.client_info(&client, self.clock.now_ms());
+            let cmd = if client.last_cmd == "NULL" {
+                "<unknown>"
+            } else {
+                client.last_cmd
+            };
+            tracing::warn!(
+                "Replica generated a reply to command '{cmd}', disconnecting it: {info}"
+            );
+            if !client.has(cf::CLOSE_ASAP) {
+                client.flags |= cf::CLOSE_ASAP;
+                self.to_close.push(slot);
+            }
         }
         client.note_reply_peak();
         if self.settings.notify_flags & config::notify::NEW != 0 {
@@ -1275,6 +1294,15 @@ impl Executor {
         }
         // main removes the pidfile and says goodbye once the loop has stopped.
         Ok(())
+    }
+
+    /// The client's CLIENT LIST line, without its newline (for logs).
+    pub fn client_info(&self, client: &Client, now_ms: i64) -> String {
+        let mut info = String::new();
+        let user = &self.acl.user(client.user).name;
+        crate::cmd::connection::client_info_line(client, user, now_ms, &mut info);
+        info.pop();
+        info
     }
 
     /// The last words of a server that shut down: the pidfile goes, the log says so.

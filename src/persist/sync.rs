@@ -79,7 +79,12 @@ pub fn start(ex: &mut Executor, diskless: bool, info: SyncInfo) -> Result<(), St
     // SAFETY: both descriptors were just created and are owned here.
     let (read_end, write_end) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
     let mut write_end = Some(write_end);
+    let read_fd = read_end.as_raw_fd();
     let child = fork_child(ex, "RDB", |ex| {
+        // The child must not hold the read end: once the parent dies (killed), the next
+        // write then fails and the child ends instead of blocking on a full pipe for ever.
+        // SAFETY: closes the child's copy of a descriptor it never uses.
+        unsafe { libc::close(read_fd) };
         let Some(w) = write_end.take() else {
             return false;
         };

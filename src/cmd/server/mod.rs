@@ -72,6 +72,8 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     ctx.ex.signal_waited_keys_in_db(db);
     ctx.ex.invalidate_tracking_on_flush();
     ctx.ex.dirty += removed as u64;
+    // Replicas and the AOF get it even when the db was already empty (they may not be).
+    ctx.ex.prop.forced = true;
     ctx.out().ok();
     Ok(())
 }

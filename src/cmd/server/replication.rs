@@ -118,7 +118,11 @@ pub fn replconf(ctx: &mut Ctx) -> CmdResult {
 /// PSYNC replid offset [FAILOVER]: continue from the backlog, or a full resync. With
 /// FAILOVER our master hands over to us: we become master first (same history, new id).
 pub fn psync(ctx: &mut Ctx) -> CmdResult {
-    let offset = int(ctx.argv[2])?;
+    let offset = int(ctx.argv[2]).inspect_err(|_| {
+        let name = crate::repl::replica_name_of(ctx.client);
+        tracing::info!("Replica {name} asks for synchronization");
+        tracing::warn!("Replica {name} asks for synchronization but with a wrong offset");
+    })?;
     if ctx.argv.len() > 3 && eq(ctx.argv[3], "failover") {
         if !ctx.ex.repl.is_replica() {
             return Err(err::PSYNC_FAILOVER_TO_MASTER.into());
