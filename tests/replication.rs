@@ -834,3 +834,38 @@ fn writable_replica_expires_its_own_keys_only() {
         assert_eq!(ours, run(redis));
     }
 }
+
+/// A link cut while the stream is in another db than 0: the continued stream does not select
+/// it again, so the replica must resume in that db (Redis keeps its cached master client and
+/// its db). From a cinnabar master and from a redis-server one.
+#[test]
+fn partial_resync_resumes_in_the_streams_db() {
+    let check = |master: Server| {
+        let replica = cinnabar(&replica_of(&master));
+        let (mut m, mut r) = (master.client(), replica.client());
+        m.ok("SELECT 5");
+        m.ok("SET before-cut 1");
+        wait_in_sync(&master, &replica);
+        let full_syncs = m.info_field("stats", "sync_full");
+        r.ok("CLIENT KILL TYPE master");
+        m.ok("SET after-cut 2");
+        wait_in_sync(&master, &replica);
+        m.ok("SET after-resync 3");
+        wait_in_sync(&master, &replica);
+        assert_eq!(
+            m.info_field("stats", "sync_full"),
+            full_syncs,
+            "a partial resync"
+        );
+        r.ok("SELECT 5");
+        for key in ["before-cut", "after-cut", "after-resync"] {
+            assert_eq!(r.cmd_raw(&["EXISTS", key]), b":1\r\n", "{key} in db 5");
+        }
+        r.ok("SELECT 0");
+        assert_eq!(r.cmd_raw(&["DBSIZE"]), b":0\r\n", "nothing in db 0");
+    };
+    check(cinnabar(&master_args(true)));
+    if let Some(redis) = oracle(&master_args(true)) {
+        check(redis);
+    }
+}

@@ -447,7 +447,7 @@ impl Executor {
                 crate::repl::on_replica_gone(self, slot);
             }
             if c.has(cf::MASTER) {
-                crate::repl::on_master_gone(self, slot);
+                crate::repl::on_master_gone(self, slot, c.db);
             }
         }
     }

@@ -350,14 +350,16 @@ impl Server {
                     );
                     return false;
                 }
-                self.become_master_client(ex, slot, rest);
+                // The snapshot says which db its stream goes on in (repl-stream-db).
+                let db = ex.persist.loaded_repl.take().map_or(0, |(_, _, db)| db);
+                self.become_master_client(ex, slot, rest, db);
                 return false;
             }
             Event::Continue { replid } => {
                 let rest = link.hs.take_rest();
                 crate::repl::on_failover_handshake(ex, true);
-                crate::repl::on_continue(ex, replid);
-                self.become_master_client(ex, slot, rest);
+                let db = crate::repl::on_continue(ex, replid);
+                self.become_master_client(ex, slot, rest, db);
                 return false;
             }
             Event::Retry(text) | Event::Fail(text) => {
@@ -371,7 +373,7 @@ impl Server {
 
     /// The link is synchronized: it becomes the master client, whose commands are applied
     /// (`rest` is the stream that came with the last handshake bytes).
-    fn become_master_client(&mut self, ex: &mut Executor, slot: usize, rest: Vec<u8>) {
+    fn become_master_client(&mut self, ex: &mut Executor, slot: usize, rest: Vec<u8>, db: usize) {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
@@ -400,6 +402,7 @@ impl Server {
             use crate::exec::client::flags as cf;
             c.flags |= cf::MASTER | cf::OBEY;
             c.authenticated = true;
+            c.db = db;
             c.out.raw(&pending_out);
         }
         let now_ms = ex.clock.now_ms();

@@ -209,6 +209,7 @@ fn load_rdb_bytes_into(
     dec.now_ms = now;
     let mut repl_id: Option<String> = None;
     let mut repl_offset: Option<u64> = None;
+    let mut repl_stream_db: Option<usize> = None;
     let used_mem = std::cell::Cell::new(0u64);
     let started = loading::start(ex, bytes.len() as u64);
     let result = dec.load(
@@ -218,6 +219,11 @@ fn load_rdb_bytes_into(
             }
             b"repl-offset" => {
                 repl_offset = crate::util::num::parse_i64(value).map(|v| v.max(0) as u64)
+            }
+            b"repl-stream-db" => {
+                repl_stream_db = crate::util::num::parse_i64(value)
+                    .and_then(|v| usize::try_from(v).ok())
+                    .filter(|&db| db < ndbs)
             }
             b"used-mem" => {
                 used_mem.set(crate::util::num::parse_i64(value).unwrap_or(0).max(0) as u64)
@@ -312,7 +318,9 @@ fn load_rdb_bytes_into(
     ex.dbs = dbs;
     ex.persist.loaded_keys = loaded;
     ex.persist.loaded_expired = expired;
-    ex.persist.loaded_repl = repl_id.zip(repl_offset);
+    ex.persist.loaded_repl = repl_id
+        .zip(repl_offset)
+        .map(|(id, offset)| (id, offset, repl_stream_db.unwrap_or(0)));
     Ok(dec.pos)
 }
 
@@ -421,7 +429,7 @@ pub struct PersistState {
     pub loaded_keys: usize,
     pub loaded_expired: usize,
     /// The replication history (`repl-id`, `repl-offset`) of the last RDB loaded.
-    pub loaded_repl: Option<(String, u64)>,
+    pub loaded_repl: Option<(String, u64, usize)>,
     /// The read end of a diskless sync's pipe, and its transfer's EOF mark.
     pub sync_pipe: Option<sync::SyncPipe>,
     pub sync_mark: [u8; 40],

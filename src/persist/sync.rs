@@ -38,7 +38,7 @@ pub fn save_info(ex: &Executor) -> Option<SyncInfo> {
         return repl.cached_master.as_ref().map(|c| SyncInfo {
             replid: c.replid.clone(),
             offset: c.offset,
-            stream_db: 0,
+            stream_db: c.db,
             filter: None,
         });
     }

@@ -130,6 +130,9 @@ pub struct MasterLink {
 pub struct CachedMaster {
     pub replid: String,
     pub offset: u64,
+    /// The db the stream had selected: a continued stream does not select it again
+    /// (Redis keeps the cached master client, with its db).
+    pub db: usize,
 }
 
 pub struct Repl {
@@ -1041,6 +1044,7 @@ pub fn set_master(ex: &mut Executor, host: String, port: u16) {
         ex.repl.cached_master = Some(CachedMaster {
             replid: ex.repl.replid.clone(),
             offset: ex.repl.offset,
+            db: ex.prop.repl_stream_db().unwrap_or(0),
         });
     }
     ex.prop.repl.on = false;
@@ -1100,9 +1104,11 @@ pub fn drop_master_link(ex: &mut Executor) {
     m.pending_applied.clear();
     if state == LinkState::Connected {
         m.down_since_ms = Some(ex.clock.now_ms());
+        let db = slot.and_then(|s| ex.client(s)).map_or(0, |c| c.db);
         ex.repl.cached_master = Some(CachedMaster {
             replid: ex.repl.replid.clone(),
             offset: ex.repl.offset,
+            db,
         });
     }
     if let Some(slot) = slot {
@@ -1114,7 +1120,7 @@ pub fn drop_master_link(ex: &mut Executor) {
 }
 
 /// The master client's connection went away (closed by either side).
-pub fn on_master_gone(ex: &mut Executor, slot: usize) {
+pub fn on_master_gone(ex: &mut Executor, slot: usize, db: usize) {
     let Some(m) = ex.repl.master.as_ref() else {
         return;
     };
@@ -1124,6 +1130,10 @@ pub fn on_master_gone(ex: &mut Executor, slot: usize) {
     tracing::info!("Connection with master lost.");
     tracing::info!("* Caching the disconnected master state.");
     drop_master_link(ex);
+    // The client has left the table already: its db comes from the caller.
+    if let Some(cached) = ex.repl.cached_master.as_mut() {
+        cached.db = db;
+    }
     ex.link_to_close.retain(|s| *s != slot);
 }
 
@@ -1329,9 +1339,10 @@ pub fn load_synced_snapshot(
 
 /// +CONTINUE: the stream goes on from our offset; under the master's new id if it changed
 /// (Redis's replicationResurrectCachedMaster and the PSYNC2 id switch).
-pub fn on_continue(ex: &mut Executor, new_replid: Option<String>) {
+pub fn on_continue(ex: &mut Executor, new_replid: Option<String>) -> usize {
     tracing::info!("Successful partial resynchronization with master.");
     let cached = ex.repl.cached_master.take();
+    let db = cached.as_ref().map_or(0, |c| c.db);
     if let (Some(id), Some(c)) = (new_replid, cached.as_ref()) {
         if id != c.replid {
             ex.repl.replid2 = c.replid.clone();
@@ -1347,6 +1358,7 @@ pub fn on_continue(ex: &mut Executor, new_replid: Option<String>) {
         m.read_offset = ex.repl.offset;
     }
     tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+    db
 }
 
 /// At startup, after loading: the history the dump file recorded can be continued (a replica
@@ -1361,14 +1373,14 @@ pub fn start(ex: &mut Executor) {
     match replicaof {
         Some((host, port)) => {
             set_master(ex, host, port);
-            if let Some((replid, offset)) = loaded {
-                ex.repl.cached_master = Some(CachedMaster { replid, offset });
+            if let Some((replid, offset, db)) = loaded {
+                ex.repl.cached_master = Some(CachedMaster { replid, offset, db });
             } else {
                 ex.repl.cached_master = None;
             }
         }
         None => {
-            if let Some((replid, offset)) = loaded {
+            if let Some((replid, offset, _)) = loaded {
                 ex.repl.replid2 = replid;
                 ex.repl.second_replid_offset = offset as i64 + 1;
                 ex.repl.offset = offset;
