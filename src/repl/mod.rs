@@ -765,11 +765,13 @@ pub fn on_ack(ex: &mut Executor, slot: usize, offset: u64) {
 /// A replica's connection closed.
 pub fn on_replica_gone(ex: &mut Executor, slot: usize) {
     let before = ex.repl.replicas.len();
-    let waited_for_snapshot = ex
-        .repl
-        .replicas
-        .iter()
-        .any(|r| r.slot == slot && r.state == ReplicaState::WaitBgsaveEnd);
+    let waits = |r: &Replica| {
+        matches!(
+            r.state,
+            ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsaveEnd
+        )
+    };
+    let waited_for_snapshot = ex.repl.replicas.iter().any(|r| r.slot == slot && waits(r));
     ex.repl.replicas.retain(|r| r.slot != slot);
     // A snapshot made only for replicas that all left is not worth finishing (with save
     // points it is also the dataset's safety copy, and stays; Redis's freeClient check).
@@ -781,11 +783,7 @@ pub fn on_replica_gone(ex: &mut Executor, slot: usize) {
     if waited_for_snapshot
         && disk_sync_child
         && ex.settings.save_points.is_empty()
-        && ex
-            .repl
-            .replicas
-            .iter()
-            .all(|r| r.state != ReplicaState::WaitBgsaveEnd)
+        && !ex.repl.replicas.iter().any(waits)
     {
         crate::persist::kill_child(ex);
     }
