@@ -225,6 +225,16 @@ impl Client {
     }
 
     #[inline]
+    /// The last command's full name for log lines, "<unknown>" before any (Redis's
+    /// lastcmd->fullname fallback).
+    pub fn last_cmd_for_log(&self) -> &'static str {
+        if self.last_cmd == "NULL" {
+            "<unknown>"
+        } else {
+            self.last_cmd
+        }
+    }
+
     pub fn has(&self, f: u32) -> bool {
         self.flags & f != 0
     }

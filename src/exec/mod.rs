@@ -535,11 +535,7 @@ impl Executor {
             // the replica (Redis's check in _addReplyToBufferOrList).
             client.out.buf.truncate(reply_start);
             let info = self.client_info(&client, self.clock.now_ms());
-            let cmd = if client.last_cmd == "NULL" {
-                "<unknown>"
-            } else {
-                client.last_cmd
-            };
+            let cmd = client.last_cmd_for_log();
             tracing::warn!(
                 "Replica generated a reply to command '{cmd}', disconnecting it: {info}"
             );
@@ -757,11 +753,7 @@ impl Executor {
         };
         self.stats.unexpected_error_replies += 1;
         let behavior = self.cfg.get_enum("propagation-error-behavior");
-        let cmd = if client.last_cmd == "NULL" {
-            "<unknown>"
-        } else {
-            client.last_cmd
-        };
+        let cmd = client.last_cmd_for_log();
         let text = String::from_utf8_lossy(text);
         if (to_master && self.settings.replica_read_only && behavior != "ignore")
             || (to_aof && behavior == "panic")
