@@ -325,6 +325,61 @@ fn restarted_replica_continues_from_its_dump() {
     assert_eq!(m.info_field("stats", "sync_partial_ok"), "1");
 }
 
+/// REPLICAOF at runtime is what CONFIG GET replicaof shows and CONFIG REWRITE saves, as in
+/// Redis; a replica restarted from its rewritten config file reconnects by itself and
+/// continues from its dump (psync2's "Partial resync after restart using RDB aux fields").
+#[test]
+fn rewritten_config_keeps_the_runtime_master() {
+    let master = cinnabar(&master_args(true));
+    let mut m = master.client();
+    fill(&mut m);
+    let dir = common::server::fresh_dir();
+    let conf = dir.join("replica.conf");
+    std::fs::write(&conf, "appendonly no\n").expect("replica.conf");
+    let start = |a: &[String]| common::server::cinnabar_with_config(&conf, a);
+    let replica = common::server::in_dir(dir.clone(), start).expect("replica");
+    let mut r = replica.client();
+    let theirs = oracle(&[]);
+    let replicaof = format!("REPLICAOF 127.0.0.1 {}", master.port);
+    for line in [replicaof.as_str(), "CONFIG GET replicaof", "CONFIG GET slaveof"] {
+        let argv: Vec<&str> = line.split(' ').collect();
+        let ours = r.cmd_raw(&argv);
+        if let Some(redis) = &theirs {
+            assert_eq!(ours, redis.client().cmd_raw(&argv), "{line}");
+        }
+    }
+    wait_in_sync(&master, &replica);
+    r.ok("CONFIG REWRITE");
+    let text = std::fs::read_to_string(&conf).expect("rewritten config");
+    assert!(
+        text.contains(&format!("replicaof 127.0.0.1 {}", master.port)),
+        "{text}"
+    );
+    r.send(&["SHUTDOWN", "SAVE"]);
+    assert!(r.read_raw().is_err(), "SHUTDOWN closes the connection");
+    let dir = replica.kill_keep_dir();
+    more_writes(&mut m);
+    let full = m.info_field("stats", "sync_full");
+    let partial: u64 = m.info_field("stats", "sync_partial_ok").parse().unwrap();
+    // Started without REPLICAOF: the file names the master.
+    let replica = common::server::in_dir(dir, start).expect("replica again");
+    assert_same(&master, &replica);
+    assert_eq!(m.info_field("stats", "sync_full"), full);
+    assert_eq!(
+        m.info_field("stats", "sync_partial_ok"),
+        (partial + 1).to_string()
+    );
+    // NO ONE clears it again.
+    let mut r = replica.client();
+    r.ok("REPLICAOF NO ONE");
+    let ours = r.cmd_raw(&["CONFIG", "GET", "replicaof"]);
+    if let Some(redis) = &theirs {
+        let mut c = redis.client();
+        c.ok("REPLICAOF NO ONE");
+        assert_eq!(ours, c.cmd_raw(&["CONFIG", "GET", "replicaof"]));
+    }
+}
+
 /// A replica that stops reading is cut at the replica class's output-buffer limit (the
 /// stream held during its sync counts too); the master goes on serving.
 #[test]

@@ -1280,8 +1280,6 @@ impl Executor {
                 if !req.force {
                     return Err(format!("Errors trying to SHUTDOWN. Check logs. ({e})"));
                 }
-            } else {
-                tracing::info!("DB saved on disk");
             }
         }
         // main removes the pidfile and says goodbye once the loop has stopped.

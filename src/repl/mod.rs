@@ -1047,6 +1047,7 @@ pub fn set_master(ex: &mut Executor, host: String, port: u16) {
     }
     ex.prop.repl.on = false;
     ex.disconnect_blocked_clients();
+    record_master_in_config(ex, Some((&host, port)));
     let now_ms = ex.clock.now_ms();
     ex.repl.master = Some(MasterLink {
         host,
@@ -1065,6 +1066,17 @@ pub fn set_master(ex: &mut Executor, host: String, port: u16) {
     });
 }
 
+/// `replicaof` follows the runtime master, as Redis's does: CONFIG GET shows it and CONFIG
+/// REWRITE saves it, so a restarted replica reconnects (and continues from its dump).
+fn record_master_in_config(ex: &mut Executor, master: Option<(&str, u16)>) {
+    let idx = crate::config::lookup("replicaof").expect("replicaof is a directive");
+    let args = match master {
+        Some((host, port)) => vec![host.as_bytes().to_vec(), port.to_string().into_bytes()],
+        None => vec![b"no".to_vec(), b"one".to_vec()],
+    };
+    let _ = ex.cfg.set(idx, &args);
+}
+
 /// REPLICAOF NO ONE: this server becomes a master, continuing its history under a new id
 /// (Redis's replicationUnsetMaster).
 pub fn unset_master(ex: &mut Executor) {
@@ -1075,6 +1087,7 @@ pub fn unset_master(ex: &mut Executor) {
     ex.repl.writable_expires.clear();
     drop_master_link(ex);
     ex.repl.master = None;
+    record_master_in_config(ex, None);
     ex.repl.cached_master = None;
     ex.repl.shift_replid();
     // Replicas must learn the new id: they reconnect and continue with PSYNC.

@@ -66,7 +66,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn start(program: &str, tag: &str, extra: &[String]) -> Option<Server> {
-    start_at(program, tag, None, extra)
+    start_at(program, tag, None, None, extra)
 }
 
 thread_local! {
@@ -83,13 +83,20 @@ pub fn while_loading<T>(start: impl FnOnce() -> T) -> T {
     started
 }
 
-/// `start` on a given port (once), or on a free one (retried).
-fn start_at(program: &str, tag: &str, fixed: Option<u16>, extra: &[String]) -> Option<Server> {
+/// `start` on a given port (once), or on a free one (retried); `config`: the config file
+/// named first, as `cinnabar redis.conf --port ...` (the arguments override it).
+fn start_at(
+    program: &str,
+    tag: &str,
+    fixed: Option<u16>,
+    config: Option<&std::path::Path>,
+    extra: &[String],
+) -> Option<Server> {
     for _attempt in 0..5 {
         let port = fixed.unwrap_or_else(free_port);
         let dir = temp_dir(tag);
         let mut cmd = Command::new(program);
-        cmd.arg("--port")
+        cmd.args(config).arg("--port")
             .arg(port.to_string())
             .arg("--bind")
             .arg("127.0.0.1")
@@ -130,7 +137,12 @@ fn start_at(program: &str, tag: &str, fixed: Option<u16>, extra: &[String]) -> O
 
 /// Starts cinnabar on `port` (a node coming back where others expect it).
 pub fn cinnabar_at(port: u16, extra: &[String]) -> Option<Server> {
-    start_at(env!("CARGO_BIN_EXE_cinnabar"), "test", Some(port), extra)
+    start_at(env!("CARGO_BIN_EXE_cinnabar"), "test", Some(port), None, extra)
+}
+
+/// Starts cinnabar from a config file (which CONFIG REWRITE then rewrites).
+pub fn cinnabar_with_config(config: &std::path::Path, extra: &[String]) -> Option<Server> {
+    start_at(env!("CARGO_BIN_EXE_cinnabar"), "test", None, Some(config), extra)
 }
 
 /// Starts the cinnabar binary built for this test run.
