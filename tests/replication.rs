@@ -706,6 +706,68 @@ fn diskless_load_from_a_redis_master() {
     }
 }
 
+/// Under repl-diskless-load the replica parses the snapshot from the socket as it arrives,
+/// as Redis's does: a replica that loads slowly (key-load-delay) holds back its master's
+/// diskless transfer (the snapshot child is still writing halfway through the load) instead
+/// of gathering the whole snapshot in memory first. Checked on redis-server pairs too.
+#[test]
+fn diskless_load_parses_the_snapshot_as_it_arrives() {
+    let check = |start: &dyn Fn(&[String]) -> Option<Server>| {
+        let Some(master) = start(&args(&[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--rdbcompression",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ])) else {
+            return;
+        };
+        let mut m = master.client();
+        let big = "v".repeat(10_000);
+        for batch in 0..30 {
+            let mut mset = vec!["MSET".to_string()];
+            for i in 0..100 {
+                mset.push(format!("key:{batch}:{i}"));
+                mset.push(big.clone());
+            }
+            let argv: Vec<&str> = mset.iter().map(String::as_str).collect();
+            assert_eq!(m.cmd_raw(&argv), b"+OK\r\n");
+        }
+        fill(&mut m);
+        let replica = start(&args(&[
+            "--repl-diskless-load",
+            "swapdb",
+            "--key-load-delay",
+            "1000",
+            "--enable-debug-command",
+            "yes",
+        ]))
+        .expect("replica");
+        let mut r = replica.client();
+        r.ok(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+        wait_until("the load to start", || {
+            r.info_field("persistence", "loading") == "1"
+        });
+        // 3 s of loading in all: look a second in.
+        std::thread::sleep(Duration::from_millis(1000));
+        assert_eq!(r.info_field("persistence", "loading"), "1");
+        assert_eq!(
+            m.info_field("persistence", "rdb_bgsave_in_progress"),
+            "1",
+            "the master's transfer waits for the replica"
+        );
+        r.ok("CONFIG SET key-load-delay 0");
+        wait_in_sync(&master, &replica);
+        assert_eq!(m.cmd_raw(&["DBSIZE"]), b":3016\r\n");
+        assert_eq!(r.cmd_raw(&["DEBUG", "DIGEST"]), m.cmd_raw(&["DEBUG", "DIGEST"]));
+    };
+    check(&|a| Some(cinnabar(a)));
+    check(&oracle);
+}
+
 /// A master that answers the handshake with a full resync whose snapshot is corrupt, as many
 /// times as it is asked; counts the snapshots sent.
 fn corrupt_snapshot_master() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {

@@ -274,7 +274,7 @@ impl Server {
                 link.full = Some((replid, offset));
             }
             Event::PayloadStart(size) => {
-                let diskless = crate::repl::use_diskless_load(ex);
+                let diskless = crate::repl::use_diskless_load(ex) && size != Some(0);
                 let to = if diskless { "parser" } else { "disk" };
                 match size {
                     Some(n) => tracing::info!(
@@ -284,12 +284,17 @@ impl Server {
                         "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to {to}"
                     ),
                 }
-                let receiver = if diskless {
-                    Ok(crate::persist::sync::Receiver::in_memory())
-                } else {
-                    crate::persist::sync::Receiver::create(now_ms)
-                };
-                match receiver {
+                if let Some(m) = ex.repl.master.as_mut() {
+                    m.state = LinkState::Transfer;
+                    m.sync_total = size;
+                    m.sync_read = 0;
+                    m.sync_last_io_ms = now_ms;
+                }
+                if diskless {
+                    self.load_from_link(ex, slot, size);
+                    return false;
+                }
+                match crate::persist::sync::Receiver::create(now_ms) {
                     Ok(r) => link.receiver = Some(r),
                     Err(e) => {
                         self.link_failed(
@@ -300,11 +305,10 @@ impl Server {
                         return false;
                     }
                 }
-                if let Some(m) = ex.repl.master.as_mut() {
-                    m.state = LinkState::Transfer;
-                    m.sync_total = size;
-                    m.sync_read = 0;
-                    m.sync_last_io_ms = now_ms;
+                for event in link.hs.receive() {
+                    if !self.on_handshake_event(ex, slot, event) {
+                        return false;
+                    }
                 }
             }
             Event::Payload(bytes) => {
@@ -335,18 +339,12 @@ impl Server {
                         return false;
                     }
                 };
-                let from = match received {
-                    crate::persist::sync::Received::DumpFile => "disk",
-                    crate::persist::sync::Received::Bytes(_) => "socket",
-                };
                 if let Err(e) = crate::repl::load_synced_snapshot(ex, replid, offset, received) {
                     tracing::warn!("{e}");
                     self.link_failed(
                         ex,
                         slot,
-                        &format!(
-                            "Failed trying to load the MASTER synchronization DB from {from}, check server logs."
-                        ),
+                        "Failed trying to load the MASTER synchronization DB from disk, check server logs.",
                     );
                     return false;
                 }
@@ -369,6 +367,69 @@ impl Server {
             }
         }
         true
+    }
+
+    /// repl-diskless-load: the snapshot is parsed from the socket as it arrives (Redis's
+    /// rioConnRead), so a replica that loads slowly slows its master's transfer instead of
+    /// piling the snapshot up in memory. The connection is taken out of the loop meanwhile:
+    /// the load serves the other clients now and then, never this link.
+    fn load_from_link(&mut self, ex: &mut Executor, slot: usize, size: Option<u64>) {
+        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        let Some(link) = conn.link.as_mut() else {
+            self.conns[slot] = Some(conn);
+            return;
+        };
+        let (mark, first) = link.hs.detach();
+        let (replid, offset) = link.full.take().unwrap_or_default();
+        let fd = conn
+            .stream
+            .tcp()
+            .map_or(-1, std::os::fd::AsRawFd::as_raw_fd);
+        let mut reader = LinkReader {
+            stream: &mut conn.stream,
+            fd,
+            pending: first,
+            left: size,
+            read: 0,
+            timeout_ms: (ex.cfg.get_int("repl-timeout") * 1000).max(1) as i32,
+        };
+        let source: crate::persist::rdb::Source = Box::new(|out| reader.read_into(out));
+        let received = crate::persist::sync::Received::Stream {
+            source,
+            total: size.unwrap_or(0),
+            mark,
+        };
+        let mut loaded = crate::repl::load_synced_snapshot(ex, replid, offset, received);
+        if reader.left.is_some_and(|n| n > 0) && loaded.is_ok() {
+            loaded = Err("The snapshot ended before the size the master announced".into());
+        }
+        let read = reader.read;
+        let after = std::mem::take(&mut reader.pending);
+        self.conns[slot] = Some(conn);
+        ex.stats.total_net_repl_input_bytes += read;
+        if let Some(m) = ex.repl.master.as_mut() {
+            m.sync_read = read;
+            m.last_io_ms = ex.clock.now_ms();
+        }
+        match loaded {
+            Ok(mut rest) => {
+                rest.extend_from_slice(&after);
+                let db = ex.persist.loaded_repl.take().map_or(0, |(_, _, db)| db);
+                self.become_master_client(ex, slot, rest, db);
+                // What the socket holds already came without a new readiness event.
+                self.read_again.push(slot);
+            }
+            Err(e) => {
+                tracing::warn!("{e}");
+                self.link_failed(
+                    ex,
+                    slot,
+                    "Failed trying to load the MASTER synchronization DB from socket, check server logs.",
+                );
+            }
+        }
     }
 
     /// The link is synchronized: it becomes the master client, whose commands are applied
@@ -456,5 +517,79 @@ fn handshake_params(ex: &Executor) -> Params {
         psync_replid: replid,
         psync_offset: offset,
         failover: ex.repl.failover.as_ref().is_some_and(|f| f.in_progress),
+    }
+}
+
+/// The master's snapshot, read from the link as the loader asks for it: the bytes that came
+/// with the handshake first, then the socket, waiting up to repl-timeout for each read (the
+/// socket is non-blocking: Redis blocks it with a receive timeout instead).
+struct LinkReader<'a> {
+    stream: &'a mut Stream,
+    fd: std::os::fd::RawFd,
+    pending: Vec<u8>,
+    /// Bytes of a sized payload not yet read (None: EOF-marked, read freely).
+    left: Option<u64>,
+    read: u64,
+    timeout_ms: i32,
+}
+
+impl LinkReader<'_> {
+    fn read_into(&mut self, out: &mut Vec<u8>) -> std::io::Result<usize> {
+        let cap = self.left.map_or(usize::MAX, |n| n.min(usize::MAX as u64) as usize);
+        if cap == 0 {
+            return Ok(0);
+        }
+        let n = if !self.pending.is_empty() {
+            let n = self.pending.len().min(cap);
+            out.extend_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            n
+        } else {
+            let mut buf = [0u8; 64 * 1024];
+            let want = buf.len().min(cap);
+            loop {
+                match self.stream.read(&mut buf[..want]) {
+                    Ok(0) => {
+                        return Err(std::io::Error::new(
+                            ErrorKind::ConnectionAborted,
+                            "connection lost",
+                        ))
+                    }
+                    Ok(n) => {
+                        out.extend_from_slice(&buf[..n]);
+                        break n;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => self.wait_readable()?,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        self.read += n as u64;
+        if let Some(left) = self.left.as_mut() {
+            *left -= n as u64;
+        }
+        Ok(n)
+    }
+
+    fn wait_readable(&self) -> std::io::Result<()> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polls one descriptor this connection owns, described by a valid pollfd.
+        match unsafe { libc::poll(&mut pfd, 1, self.timeout_ms) } {
+            0 => Err(std::io::Error::new(ErrorKind::TimedOut, "timeout")),
+            n if n < 0 => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == ErrorKind::Interrupted {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            _ => Ok(()),
+        }
     }
 }

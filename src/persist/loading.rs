@@ -91,6 +91,11 @@ pub fn progress(ex: &mut Executor, pos: u64) {
     if l.loaded_bytes >= l.next_events_at {
         l.next_events_at = (l.loaded_bytes / l.interval + 1) * l.interval;
         ex.serve_while_busy();
+        // A client may have changed it meanwhile (CONFIG SET key-load-delay).
+        let delay = ex.cfg.get_int("key-load-delay");
+        if let Some(l) = ex.persist.loading.as_mut() {
+            l.key_delay = delay;
+        }
     }
 }
 

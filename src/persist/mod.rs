@@ -196,6 +196,40 @@ fn load_rdb_bytes_into(
     name: &str,
     mode: LoadMode,
 ) -> Result<usize, String> {
+    let mut dec = decoder(bytes, &ex.settings);
+    load_decoded(ex, &mut dec, bytes.len() as u64, name, mode)?;
+    Ok(dec.pos)
+}
+
+/// Replaces the dataset with an RDB read from `source` as it arrives (a replica's diskless
+/// load: Redis parses the master's snapshot from the socket). `total`: its size when
+/// known, for INFO's progress; `mark`: the bytes that must follow the RDB (a diskless
+/// transfer's EOF mark). Returns the bytes read past them.
+pub fn load_rdb_stream(
+    ex: &mut Executor,
+    source: rdb::Source<'_>,
+    total: u64,
+    mark: Option<[u8; 40]>,
+    name: &str,
+) -> Result<Vec<u8>, String> {
+    let mut dec = rdb::Decoder::streaming(source);
+    configure(&mut dec, &ex.settings);
+    load_decoded(ex, &mut dec, total, name, LoadMode::Replace)?;
+    if let Some(mark) = mark {
+        if !dec.next_is(&mark) {
+            return Err("Replication stream EOF marker is broken".into());
+        }
+    }
+    Ok(dec.into_rest())
+}
+
+fn load_decoded(
+    ex: &mut Executor,
+    dec: &mut rdb::Decoder<'_>,
+    total: u64,
+    name: &str,
+    mode: LoadMode,
+) -> Result<(), String> {
     let now = ex.clock.now_ms();
     let lfu = ex.lfu_mode();
     let ndbs = ex.dbs.len();
@@ -205,13 +239,12 @@ fn load_rdb_bytes_into(
         LoadMode::Replace => (0..ndbs).map(|_| crate::keyspace::db::Db::new()).collect(),
         LoadMode::Into { .. } => std::mem::take(&mut ex.dbs),
     };
-    let mut dec = decoder(bytes, &ex.settings);
     dec.now_ms = now;
     let mut repl_id: Option<String> = None;
     let mut repl_offset: Option<u64> = None;
     let mut repl_stream_db: Option<usize> = None;
     let used_mem = std::cell::Cell::new(0u64);
-    let started = loading::start(ex, bytes.len() as u64);
+    let started = loading::start(ex, total);
     let result = dec.load(
         |name, value| match name {
             b"repl-id" if value.len() == 40 => {
@@ -321,12 +354,18 @@ fn load_rdb_bytes_into(
     ex.persist.loaded_repl = repl_id
         .zip(repl_offset)
         .map(|(id, offset)| (id, offset, repl_stream_db.unwrap_or(0)));
-    Ok(dec.pos)
+    Ok(())
 }
 
-/// A decoder that builds values with the configured encoding thresholds.
+/// A decoder over `bytes` that builds values with the configured encoding thresholds.
 pub fn decoder<'a>(bytes: &'a [u8], settings: &crate::config::Settings) -> rdb::Decoder<'a> {
     let mut dec = rdb::Decoder::new(bytes);
+    configure(&mut dec, settings);
+    dec
+}
+
+/// Values are built with the configured encoding thresholds.
+fn configure(dec: &mut rdb::Decoder<'_>, settings: &crate::config::Settings) {
     dec.set_limits = crate::cmd::sets::limits_from(settings);
     dec.list_options = (
         settings.list_max_listpack_size,
@@ -340,7 +379,6 @@ pub fn decoder<'a>(bytes: &'a [u8], settings: &crate::config::Settings) -> rdb::
         max_entries: settings.zset_max_listpack_entries,
         max_value: settings.zset_max_listpack_value,
     };
-    dec
 }
 
 /// A value as a DUMP payload: its RDB type and body, the RDB version, a CRC-64.

@@ -437,9 +437,29 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-/// Reads RDB bytes from a slice.
+/// Where a streamed snapshot's bytes come from: appends more to the buffer (a few KiB to a
+/// few hundred at a time), Ok(0) at the end.
+pub type Source<'a> = Box<dyn FnMut(&mut Vec<u8>) -> io::Result<usize> + 'a>;
+
+/// The part of a streamed input held in memory: what was read and not yet passed (a
+/// record at most, plus what the last read brought), and the checksum of what was dropped.
+struct Window<'a> {
+    bytes: Vec<u8>,
+    /// Input offset of `bytes[0]`.
+    base: usize,
+    source: Source<'a>,
+    crc: crc::Digest<'static, u64, Table<16>>,
+}
+
+/// A streamed input drops what it has passed once this much piled up (at a record's end).
+const WINDOW_KEEP: usize = 1 << 20;
+
+/// Reads RDB bytes from a slice, or from a stream as they arrive (a replica loading its
+/// master's snapshot from the socket, Redis's rioConnRead).
 pub struct Decoder<'a> {
     buf: &'a [u8],
+    window: Option<Window<'a>>,
+    /// Offset in the input of the next byte.
     pub pos: usize,
     /// The code of each function library met while loading.
     pub functions: Vec<Vec<u8>>,
@@ -481,6 +501,7 @@ impl<'a> Decoder<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
         Decoder {
             buf,
+            window: None,
             pos: 0,
             set_limits: set::Limits::default(),
             list_options: (-2, 0),
@@ -609,13 +630,82 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.buf.len() - self.pos < n {
-            return self.fail("Unexpected end of file (truncated RDB)");
+    /// A decoder over bytes `source` delivers; memory holds what it read and did not pass
+    /// yet, never what a length in the input claims.
+    pub fn streaming(source: Source<'a>) -> Self {
+        let mut dec = Decoder::new(&[]);
+        dec.window = Some(Window {
+            bytes: Vec::new(),
+            base: 0,
+            source,
+            crc: CRC64.digest(),
+        });
+        dec
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
+        if self.window.is_none() {
+            if self.buf.len() - self.pos < n {
+                return self.fail("Unexpected end of file (truncated RDB)");
+            }
+            let s = &self.buf[self.pos..self.pos + n];
+            self.pos += n;
+            return Ok(s);
         }
-        let s = &self.buf[self.pos..self.pos + n];
+        let w = self.window.as_mut().expect("checked above");
+        let start = self.pos - w.base;
+        while w.bytes.len() - start < n {
+            let msg = match (w.source)(&mut w.bytes) {
+                Ok(0) => "Unexpected end of file (truncated RDB)".to_string(),
+                Ok(_) => continue,
+                Err(e) => format!("Read error: {e}"),
+            };
+            return Err(DecodeError {
+                offset: self.pos,
+                msg,
+            });
+        }
         self.pos += n;
-        Ok(s)
+        Ok(&w.bytes[start..start + n])
+    }
+
+    /// At a record's end: a streamed input forgets what it passed, once there is enough of it
+    /// (folding it into the running checksum).
+    fn settle(&mut self) {
+        if let Some(w) = self.window.as_mut() {
+            let passed = self.pos - w.base;
+            if passed >= WINDOW_KEEP {
+                w.crc.update(&w.bytes[..passed]);
+                w.bytes.drain(..passed);
+                w.base = self.pos;
+            }
+        }
+    }
+
+    /// Whether `bytes` come next (consumed if so).
+    pub fn next_is(&mut self, bytes: &[u8]) -> bool {
+        self.take(bytes.len()).is_ok_and(|b| b == bytes)
+    }
+
+    /// Bytes a streamed input read past the position (after the RDB's end: what follows it
+    /// on the wire).
+    pub fn into_rest(self) -> Vec<u8> {
+        match self.window {
+            Some(mut w) => w.bytes.split_off(self.pos - w.base),
+            None => self.buf[self.pos..].to_vec(),
+        }
+    }
+
+    /// The CRC-64 of the input before the position.
+    fn checksum_so_far(&mut self) -> u64 {
+        match self.window.as_mut() {
+            Some(w) => {
+                let mut crc = w.crc.clone();
+                crc.update(&w.bytes[..self.pos - w.base]);
+                crc.finalize()
+            }
+            None => CRC64.checksum(&self.buf[..self.pos]),
+        }
     }
 
     fn byte(&mut self) -> Result<u8, DecodeError> {
@@ -816,7 +906,7 @@ impl<'a> Decoder<'a> {
             return Ok(None);
         }
         self.check_hash_count(n, 2)?;
-        let mut pairs = Vec::with_capacity(n as usize);
+        let mut pairs = Vec::with_capacity(n.min(1 << 16) as usize);
         for _ in 0..n {
             let f = self.string()?;
             let v = self.string()?;
@@ -828,6 +918,10 @@ impl<'a> Decoder<'a> {
     /// A hash of `n` fields, each at least `min_bytes` long in the file, must fit in what is
     /// left of it: a corrupt count cannot make us over-allocate.
     fn check_hash_count(&mut self, n: u64, min_bytes: u64) -> Result<(), DecodeError> {
+        if self.window.is_some() {
+            // A stream's size is unknown: the pairs are only allocated as they arrive.
+            return Ok(());
+        }
         let remaining = (self.buf.len() - self.pos) as u64;
         if n > remaining / min_bytes {
             return self.fail("Hash length exceeds the file size");
@@ -859,7 +953,7 @@ impl<'a> Decoder<'a> {
         };
         let n = self.length()?;
         self.check_hash_count(n, 3)?;
-        let mut pairs = Vec::with_capacity(n as usize);
+        let mut pairs = Vec::with_capacity(n.min(1 << 16) as usize);
         for _ in 0..n {
             let ttl = self.length()?;
             let expire_at = match (t, ttl) {
@@ -1139,6 +1233,7 @@ impl<'a> Decoder<'a> {
                     expire = NO_EXPIRE;
                     idle = None;
                     freq = None;
+                    self.settle();
                 }
                 other => {
                     self.pos -= 1;
@@ -1146,18 +1241,17 @@ impl<'a> Decoder<'a> {
                 }
             }
         }
-        if version >= 5 && self.buf.len() - self.pos >= 8 {
-            let expected =
-                u64::from_le_bytes(self.buf[self.pos..self.pos + 8].try_into().expect("8"));
-            if expected != 0 {
-                let actual = CRC64.checksum(&self.buf[..self.pos]);
-                if actual != expected {
-                    return self.fail(format!(
-                        "Wrong RDB checksum expected: {expected:016x} got: {actual:016x}"
-                    ));
-                }
+        // A file may end without its checksum (Redis reads it only when there); a stream
+        // always has one.
+        if version >= 5 && (self.window.is_some() || self.buf.len() - self.pos >= 8) {
+            let actual = self.checksum_so_far();
+            let expected = u64::from_le_bytes(self.take(8)?.try_into().expect("8"));
+            if expected != 0 && actual != expected {
+                self.pos -= 8;
+                return self.fail(format!(
+                    "Wrong RDB checksum expected: {expected:016x} got: {actual:016x}"
+                ));
             }
-            self.pos += 8;
         }
         Ok(())
     }
@@ -1622,6 +1716,77 @@ mod tests {
             .load(|_, _| {}, |_| Ok(()))
             .unwrap_err();
         assert!(e.offset > 0);
+    }
+
+    /// A streamed input decodes as the same bytes in a slice do, whatever the sizes of the
+    /// pieces it arrives in, keeps only a window in memory, checks the checksum across
+    /// dropped parts, and hands back what followed the RDB.
+    #[test]
+    fn streaming_matches_slice_decoding() {
+        let mut db = Db::new();
+        for i in 0..3000 {
+            let v = vec![b'a' + (i % 26) as u8; 1 + (i * 37) % 2000];
+            db.insert(format!("k{i}").as_bytes(), Value::string(&v), NO_EXPIRE, 0);
+        }
+        let dbs = vec![db];
+        let mut bytes = write_dataset(Vec::new(), &dbs, &[], &[], false, true, |_| {
+            (None, None)
+        })
+        .unwrap();
+        let decode = |input: &[u8], piece: usize| {
+            let mut at = 0;
+            let mut peak = 0;
+            let source = Box::new(|out: &mut Vec<u8>| {
+                let n = piece.min(input.len() - at);
+                out.extend_from_slice(&input[at..at + n]);
+                at += n;
+                peak = peak.max(out.capacity());
+                Ok(n)
+            });
+            let mut keys = Vec::new();
+            let mut dec = Decoder::streaming(source);
+            let r = dec.load(
+                |_, _| {},
+                |k| {
+                    keys.push((k.key, k.value.str_to_vec().unwrap()));
+                    Ok(())
+                },
+            );
+            let rest = dec.into_rest();
+            (r.map(|()| keys), rest, peak)
+        };
+        let mut want = Vec::new();
+        Decoder::new(&bytes)
+            .load(
+                |_, _| {},
+                |k| {
+                    want.push((k.key, k.value.str_to_vec().unwrap()));
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(want.len(), 3000);
+        bytes.extend_from_slice(b"EOFMARK+stream");
+        for piece in [1, 7, 4096, 65536] {
+            let (keys, rest, peak) = decode(&bytes, piece);
+            assert_eq!(keys.unwrap(), want, "pieces of {piece}");
+            // At most a piece beyond the mark was read.
+            assert!(b"EOFMARK+stream".starts_with(&rest) || rest == b"EOFMARK+stream");
+            assert!(peak < 4 * WINDOW_KEEP, "window {peak}");
+        }
+        assert!(bytes.len() > 2 * WINDOW_KEEP, "the window was dropped at least once");
+        // A flipped byte early on (already out of the window at the end) fails the checksum.
+        let mut bad = bytes.clone();
+        let in_a_value = (bytes.len() / 3..)
+            .find(|&i| bytes[i..i + 64].iter().all(|&b| b == bytes[i]))
+            .unwrap();
+        bad[in_a_value + 32] ^= 0x20;
+        let (r, _, _) = decode(&bad, 4096);
+        let e = r.map(|_| ()).unwrap_err();
+        assert!(e.msg.contains("Wrong RDB checksum"), "{e}");
+        // A stream cut short is truncated, not loaded.
+        let (r, _, _) = decode(&bytes[..bytes.len() / 2], 4096);
+        assert!(r.unwrap_err().msg.contains("truncated"));
     }
 
     #[test]

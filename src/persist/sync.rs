@@ -192,66 +192,50 @@ pub fn open_snapshot(ex: &Executor) -> std::io::Result<(FileTransfer, u64)> {
     Ok((FileTransfer { file, left: size }, size))
 }
 
-/// A snapshot arriving from our master: into a temp file (Redis's temp-<unixtime>.<pid>.rdb)
-/// that becomes our dump file, or, under repl-diskless-load, into memory, loaded from there
-/// without touching the disk.
-pub enum Receiver {
-    Disk {
-        file: BufWriter<File>,
-        path: PathBuf,
-    },
-    Memory(Vec<u8>),
+/// A snapshot arriving from our master into a temp file (Redis's
+/// temp-<unixtime>.<pid>.rdb) that becomes our dump file. (Under repl-diskless-load the
+/// snapshot is parsed from the socket instead: `Received::Stream`.)
+pub struct Receiver {
+    file: BufWriter<File>,
+    path: PathBuf,
 }
 
-/// What a finished transfer left to load.
-pub enum Received {
-    /// The dump file.
+/// What a replica loads its master's snapshot from.
+pub enum Received<'a> {
+    /// The dump file the transfer became.
     DumpFile,
-    /// The snapshot's bytes.
-    Bytes(Vec<u8>),
+    /// The link itself, read as the snapshot arrives; `total`: its size when announced;
+    /// `mark`: the EOF mark that must follow it.
+    Stream {
+        source: super::rdb::Source<'a>,
+        total: u64,
+        mark: Option<[u8; 40]>,
+    },
 }
 
 impl Receiver {
     pub fn create(now_ms: i64) -> std::io::Result<Receiver> {
         let path = PathBuf::from(format!("temp-{}.{}.rdb", now_ms / 1000, std::process::id()));
         let file = File::create(&path)?;
-        Ok(Receiver::Disk {
+        Ok(Receiver {
             file: BufWriter::with_capacity(1 << 16, file),
             path,
         })
     }
 
-    /// Into memory, growing with the bytes received (never reserved on the master's word).
-    pub fn in_memory() -> Receiver {
-        Receiver::Memory(Vec::new())
-    }
-
     pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
-        match self {
-            Receiver::Disk { file, .. } => file.write_all(data),
-            Receiver::Memory(bytes) => {
-                bytes.extend_from_slice(data);
-                Ok(())
-            }
-        }
+        self.file.write_all(data)
     }
 
-    /// A file is synced and renamed over dbfilename (it becomes our dump file).
-    pub fn finish(self, ex: &Executor) -> std::io::Result<Received> {
-        match self {
-            Receiver::Disk { file, path } => {
-                let mut file = file.into_inner().map_err(|e| e.into_error())?;
-                super::sync_file(&mut file)?;
-                std::fs::rename(&path, rdb_path(ex))?;
-                Ok(Received::DumpFile)
-            }
-            Receiver::Memory(bytes) => Ok(Received::Bytes(bytes)),
-        }
+    /// The file is synced and renamed over dbfilename (it becomes our dump file).
+    pub fn finish(self, ex: &Executor) -> std::io::Result<Received<'static>> {
+        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
+        super::sync_file(&mut file)?;
+        std::fs::rename(&self.path, rdb_path(ex))?;
+        Ok(Received::DumpFile)
     }
 
     pub fn discard(self) {
-        if let Receiver::Disk { path, .. } = self {
-            let _ = std::fs::remove_file(path);
-        }
+        let _ = std::fs::remove_file(self.path);
     }
 }

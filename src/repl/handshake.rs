@@ -33,7 +33,9 @@ pub enum Event {
         replid: String,
         offset: i64,
     },
-    /// The snapshot's size when announced (`$<len>`), None for an EOF-marked stream.
+    /// The snapshot's size when announced (`$<len>`), None for an EOF-marked stream. Input
+    /// stops here until the caller says how the payload is read: `receive` (as `Payload`
+    /// events) or `detach` (the caller reads the socket itself).
     PayloadStart(Option<u64>),
     Payload(Vec<u8>),
     /// The snapshot is complete; what follows in `rest()` is the replication stream.
@@ -62,6 +64,8 @@ enum Expect {
 
 enum Stage {
     Lines,
+    /// The bulk header came: what follows waits for `receive` or `detach`.
+    Held(Box<Stage>),
     /// Receiving a `$<len>` payload: bytes left.
     Sized(u64),
     /// Receiving an EOF-marked payload.
@@ -111,6 +115,30 @@ impl Handshake {
         matches!(self.stage, Stage::Done)
     }
 
+    /// After `PayloadStart`: the payload comes as `Payload` events, this input's first.
+    pub fn receive(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        if let Stage::Held(stage) = std::mem::replace(&mut self.stage, Stage::Done) {
+            self.stage = *stage;
+            let rest = std::mem::take(&mut self.buf);
+            self.payload(&rest, &mut events);
+        }
+        events
+    }
+
+    /// After `PayloadStart`: the caller reads the payload itself. Returns the EOF mark (None
+    /// for a sized payload) and the payload's first bytes, already received.
+    pub fn detach(&mut self) -> (Option<[u8; 40]>, Vec<u8>) {
+        let mark = match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Held(stage) => match *stage {
+                Stage::Marked { mark, .. } => Some(mark),
+                _ => None,
+            },
+            _ => None,
+        };
+        (mark, std::mem::take(&mut self.buf))
+    }
+
     /// Consumes bytes from the master, returning what to do.
     pub fn input(&mut self, data: &[u8]) -> Vec<Event> {
         let mut events = Vec::new();
@@ -120,7 +148,7 @@ impl Handshake {
                 return events;
             }
             Stage::Sized(_) | Stage::Marked { .. } => self.payload(data, &mut events),
-            Stage::Lines => self.buf.extend_from_slice(data),
+            Stage::Lines | Stage::Held(_) => self.buf.extend_from_slice(data),
         }
         while matches!(self.stage, Stage::Lines) {
             let Some(nl) = memchr::memchr(b'\n', &self.buf) else {
@@ -148,9 +176,9 @@ impl Handshake {
                 self.buf.clear();
                 break;
             }
-            if !matches!(self.stage, Stage::Lines) {
-                let rest = std::mem::take(&mut self.buf);
-                self.payload(&rest, &mut events);
+            if !matches!(self.stage, Stage::Lines | Stage::Done) {
+                let payload = std::mem::replace(&mut self.stage, Stage::Done);
+                self.stage = Stage::Held(Box::new(payload));
             }
         }
         events
@@ -350,7 +378,7 @@ impl Handshake {
                     events.push(Event::Payload(std::mem::replace(tail, keep)));
                 }
             }
-            Stage::Lines | Stage::Done => self.buf.extend_from_slice(data),
+            Stage::Lines | Stage::Held(_) | Stage::Done => self.buf.extend_from_slice(data),
         }
     }
 }
@@ -369,6 +397,15 @@ mod tests {
             psync_offset: -1,
             failover: false,
         }
+    }
+
+    /// `input`, taking the payload as events once it starts.
+    fn feed(h: &mut Handshake, data: &[u8]) -> Vec<Event> {
+        let mut ev = h.input(data);
+        if ev.iter().any(|e| matches!(e, Event::PayloadStart(_))) {
+            ev.extend(h.receive());
+        }
+        ev
     }
 
     fn payload(events: &[Event]) -> Vec<u8> {
@@ -396,7 +433,7 @@ mod tests {
         let ev = h.input(b"\r\n");
         assert!(matches!(&ev[0], Event::Send(s) if s.ends_with(b"$1\r\n?\r\n$2\r\n-1\r\n")));
         let id = "a".repeat(40);
-        let ev = h.input(format!("\n\n+FULLRESYNC {id} 17\r\n\n$5\r\nab").as_bytes());
+        let ev = feed(&mut h, format!("\n\n+FULLRESYNC {id} 17\r\n\n$5\r\nab").as_bytes());
         assert_eq!(
             ev[0],
             Event::FullResync {
@@ -423,11 +460,27 @@ mod tests {
             h.start();
             h.input(b"+PONG\r\n+OK\r\n+OK\r\n");
             h.input(format!("+FULLRESYNC {} 0\r\n", "b".repeat(40)).as_bytes());
-            let mut ev = h.input(&body[..cut]);
-            ev.extend(h.input(&body[cut..]));
+            let mut ev = feed(&mut h, &body[..cut]);
+            ev.extend(feed(&mut h, &body[cut..]));
             assert_eq!(payload(&ev), b"REDIS0011-some-data-", "cut {cut}");
             assert_eq!(ev.last(), Some(&Event::PayloadEnd), "cut {cut}");
         }
+    }
+
+    /// A caller that reads the payload itself gets the mark and the bytes already here.
+    #[test]
+    fn detached_payload() {
+        let mut h = Handshake::new(params(false));
+        h.start();
+        h.input(b"+PONG\r\n+OK\r\n+OK\r\n");
+        let mut input = format!("+FULLRESYNC {} 0\r\n$EOF:", "b".repeat(40)).into_bytes();
+        input.extend_from_slice(&[b'm'; 40]);
+        input.extend_from_slice(b"\r\nREDIS0011");
+        let ev = h.input(&input);
+        assert_eq!(ev.last(), Some(&Event::PayloadStart(None)));
+        assert!(h.input(b"-more").is_empty(), "held until told");
+        assert_eq!(h.detach(), (Some([b'm'; 40]), b"REDIS0011-more".to_vec()));
+        assert!(h.is_done());
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct Replica {
     pub diskless: bool,
     /// REPLCONF rdb-filter-only: the parts of the dataset it wants.
     pub filter: Option<crate::exec::client::RdbFilter>,
+    /// A diskless transfer's output left unsent, and since when it has not moved (Redis's
+    /// repl_last_partial_write): a replica that stops reading its snapshot times out.
+    pub unsent: (usize, Option<i64>),
 }
 
 /// The link to our master's state, as ROLE names it.
@@ -385,6 +388,7 @@ fn attach<'a>(
         acked: false,
         diskless: false,
         filter: client.replconf().rdb_filter,
+        unsent: (0, None),
     });
     let last = ex.repl.replicas.len() - 1;
     &mut ex.repl.replicas[last]
@@ -849,6 +853,27 @@ pub fn cron(ex: &mut Executor) {
         feed_bytes(ex, b"*1\r\n$4\r\nPING\r\n");
     }
     let mut close = Vec::new();
+    let mut stalled = Vec::new();
+    for r in &mut ex.repl.replicas {
+        if r.state == ReplicaState::WaitBgsaveEnd && r.diskless && !r.payload_sent {
+            let pending = ex.clients.get(r.slot).and_then(|c| c.as_deref()).map_or(0, |c| c.pending_output());
+            r.unsent = match r.unsent {
+                _ if pending == 0 => (0, None),
+                (before, Some(since)) if before == pending => (pending, Some(since)),
+                _ => (pending, Some(now_ms)),
+            };
+            if r.unsent.1.is_some_and(|since| now_ms - since > timeout_ms) {
+                stalled.push(r.slot);
+            }
+        }
+    }
+    for slot in stalled {
+        tracing::warn!(
+            "Disconnecting timedout replica (full sync): {}",
+            replica_name(ex, slot)
+        );
+        ex.close_client_asap(slot);
+    }
     for r in &ex.repl.replicas {
         match r.state {
             // Newlines keep a replica that waits for a snapshot from timing out.
@@ -1277,19 +1302,21 @@ fn flush_for_sync(ex: &mut Executor, dbs: &mut [crate::keyspace::db::Db]) {
 
 /// The master's snapshot replaces the dataset, and its history (`replid` up to `offset`)
 /// becomes ours (Redis's readSyncBulkPayload). From the dump file the old data goes first;
-/// from memory under repl-diskless-load swapdb it is kept until the snapshot has loaded, and
-/// stays if the snapshot turns out corrupt.
+/// from the socket under repl-diskless-load swapdb it is kept until the snapshot has loaded,
+/// and stays if the snapshot turns out corrupt. Returns what the link brought past the
+/// snapshot's end (a streamed load reads ahead).
 pub fn load_synced_snapshot(
     ex: &mut Executor,
     replid: String,
     offset: i64,
-    received: crate::persist::sync::Received,
-) -> Result<(), String> {
+    received: crate::persist::sync::Received<'_>,
+) -> Result<Vec<u8>, String> {
+    use crate::persist::sync::Received;
     disconnect_replicas(ex);
     crate::persist::kill_child(ex);
     ex.repl.writable_expires.clear();
     let aof_was_on = crate::persist::aof::stop_for_sync(ex);
-    let swap = matches!(received, crate::persist::sync::Received::Bytes(_))
+    let swap = matches!(received, Received::Stream { .. })
         && ex.cfg.get_enum("repl-diskless-load") == "swapdb";
     let mut backup = None;
     if swap {
@@ -1305,11 +1332,13 @@ pub fn load_synced_snapshot(
         ex.functions = None;
     }
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    let loaded = match &received {
-        crate::persist::sync::Received::DumpFile => crate::persist::load_rdb_file(ex).map(|_| ()),
-        crate::persist::sync::Received::Bytes(bytes) => {
-            crate::persist::load_rdb_bytes(ex, bytes, "the master's snapshot").map(|_| ())
-        }
+    let loaded = match received {
+        Received::DumpFile => crate::persist::load_rdb_file(ex).map(|_| Vec::new()),
+        Received::Stream {
+            source,
+            total,
+            mark,
+        } => crate::persist::load_rdb_stream(ex, source, total, mark, "the master's snapshot"),
     };
     let changed = !swap || loaded.is_ok();
     match (backup, &loaded) {
@@ -1318,7 +1347,7 @@ pub fn load_synced_snapshot(
             ex.dbs = dbs;
             ex.functions = functions;
         }
-        (Some((mut dbs, _)), Ok(())) => {
+        (Some((mut dbs, _)), Ok(_)) => {
             tracing::info!("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
             flush_for_sync(ex, &mut dbs);
         }
@@ -1333,7 +1362,7 @@ pub fn load_synced_snapshot(
     if aof_was_on {
         crate::persist::aof::restart_after_sync(ex);
     }
-    loaded?;
+    let rest = loaded?;
     ex.repl.replid = replid;
     ex.repl.clear_replid2();
     ex.repl.offset = offset.max(0) as u64;
@@ -1345,7 +1374,7 @@ pub fn load_synced_snapshot(
         m.read_offset = ex.repl.offset;
     }
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
-    Ok(())
+    Ok(rest)
 }
 
 /// +CONTINUE: the stream goes on from our offset; under the master's new id if it changed
