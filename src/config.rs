@@ -90,6 +90,8 @@ pub const PROTECTED: u32 = 2;
 pub const SENSITIVE: u32 = 4;
 pub const HIDDEN: u32 = 8;
 pub const MULTI_ARG: u32 = 16;
+/// CONFIG SET refuses it while a dataset loads (Redis's DENY_LOADING_CONFIG).
+pub const DENY_LOADING: u32 = 32;
 
 pub struct Def {
     pub name: &'static str,
@@ -365,7 +367,7 @@ pub static DEFS: &[Def] = &[
     ),
     d("dbfilename", Kind::Str, "dump.rdb", PROTECTED, A),
     d("rdb-del-sync-files", Kind::Bool, "no", 0, S),
-    d("dir", Kind::Dir, "", PROTECTED, A),
+    d("dir", Kind::Dir, "", PROTECTED | DENY_LOADING, A),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", 0, A),
     d("rdb-key-save-delay", I32, "0", HIDDEN, A),
     d("key-load-delay", I32, "0", HIDDEN, A),
@@ -628,7 +630,7 @@ pub static DEFS: &[Def] = &[
     d("lfu-log-factor", NONNEG_I32, "10", 0, A),
     d("lfu-decay-time", NONNEG_I32, "1", 0, A),
     // Append only mode.
-    d("appendonly", Kind::Bool, "no", 0, A),
+    d("appendonly", Kind::Bool, "no", DENY_LOADING, A),
     d("appendfilename", Kind::Str, "appendonly.aof", IMMUTABLE, A),
     d("appenddirname", Kind::Str, "appendonlydir", IMMUTABLE, A),
     d(

@@ -768,6 +768,98 @@ fn diskless_load_parses_the_snapshot_as_it_arrives() {
     check(&oracle);
 }
 
+/// repl-diskless-load swapdb with the master's history unchanged (a full sync because the
+/// backlog no longer covers the replica): the old dataset and libraries are served while the
+/// new snapshot loads (async_loading:1, loading:0), only no-async-loading commands and
+/// deny-loading configs wait, a failed load keeps the old data, a finished one replaces it.
+/// The same steps on a redis-server pair give the same replies.
+#[test]
+fn async_loading_serves_the_old_data() {
+    let run = |start: &dyn Fn(&[String]) -> Option<Server>| -> Option<Vec<String>> {
+        let debug = ["--enable-debug-command", "yes"];
+        let mut margs = master_args(true);
+        margs.extend(args(&debug));
+        let master = start(&margs)?;
+        // Other clients are served between every two keys loaded.
+        let mut rargs = args(&[
+            "--repl-diskless-load",
+            "swapdb",
+            "--replica-read-only",
+            "no",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ]);
+        rargs.extend(args(&debug));
+        rargs.extend(replica_of(&master));
+        let replica = start(&rargs).expect("replica");
+        let (mut m, mut r) = (master.client(), replica.client());
+        wait_in_sync(&master, &replica);
+        let function = |v: &str| {
+            format!("#!lua name=test\nredis.register_function('test', function() return '{v}' end)")
+        };
+        // Big values, uncompressed: the snapshot arrives (and is served between) key by key.
+        m.ok("DEBUG POPULATE 500 master 20000");
+        m.ok("CONFIG SET rdbcompression no");
+        r.cmd_raw(&["FUNCTION", "LOAD", &function("hello1")]);
+        m.cmd_raw(&["FUNCTION", "LOAD", &function("hello2")]);
+        wait_in_sync(&master, &replica);
+        r.ok("SET mykey myvalue");
+        m.ok("CONFIG SET rdb-key-save-delay 5000");
+        let big = "A".repeat(16384);
+        m.ok("MULTI");
+        m.ok("CLIENT KILL TYPE replica");
+        m.ok("CONFIG SET repl-backlog-size 16384");
+        for i in 0..10 {
+            m.cmd_raw(&["SET", &format!("key{i}"), &big]);
+        }
+        m.ok("EXEC");
+        wait_until("async loading", || {
+            r.info_field("persistence", "async_loading") == "1"
+        });
+        let mut seen = vec![r.info_field("persistence", "loading")];
+        for line in [
+            "GET mykey",
+            "FCALL test 0",
+            "DBSIZE",
+            "CONFIG SET appendonly no",
+            "REPLICAOF NO ONE",
+            "SET written-meanwhile 1",
+        ] {
+            let argv: Vec<&str> = line.split(' ').collect();
+            seen.push(format!("{line}: {}", String::from_utf8_lossy(&r.cmd_raw(&argv))));
+        }
+        // The link drops mid-load: the old data stays.
+        m.ok("CONFIG SET repl-diskless-sync-delay 5");
+        m.ok("CLIENT KILL TYPE replica");
+        wait_until("the load to stop", || {
+            r.info_field("persistence", "async_loading") == "0"
+        });
+        for line in ["GET mykey", "FCALL test 0", "DBSIZE"] {
+            let argv: Vec<&str> = line.split(' ').collect();
+            seen.push(format!("{line}: {}", String::from_utf8_lossy(&r.cmd_raw(&argv))));
+        }
+        // The next sync completes: the master's data and library replace ours.
+        m.ok("CONFIG SET rdb-key-save-delay 0");
+        m.ok("CONFIG SET repl-diskless-sync-delay 0");
+        wait_in_sync(&master, &replica);
+        for line in ["GET mykey", "FCALL test 0", "DBSIZE"] {
+            let argv: Vec<&str> = line.split(' ').collect();
+            seen.push(format!("{line}: {}", String::from_utf8_lossy(&r.cmd_raw(&argv))));
+        }
+        assert_eq!(
+            r.cmd_raw(&["DEBUG", "DIGEST"]),
+            m.cmd_raw(&["DEBUG", "DIGEST"])
+        );
+        Some(seen)
+    };
+    let ours = run(&|a| Some(cinnabar(a))).expect("cinnabar");
+    assert_eq!(ours[0], "0", "not plain loading");
+    assert_eq!(ours[1], "GET mykey: $7\r\nmyvalue\r\n");
+    if let Some(theirs) = run(&oracle) {
+        assert_eq!(ours, theirs);
+    }
+}
+
 /// A master that answers the handshake with a full resync whose snapshot is corrupt, as many
 /// times as it is asked; counts the snapshots sent.
 fn corrupt_snapshot_master() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {

@@ -938,9 +938,17 @@ impl Executor {
                 return Err(err::MASTERDOWN.into());
             }
         }
-        // The load itself (an AOF's commands) is obeyed; only other clients wait.
-        if self.persist.loading.is_some() && !meta.has(flag::LOADING) && !client.has(cf::OBEY) {
-            return Err(err::LOADING.into());
+        // The load itself (an AOF's commands) is obeyed; only other clients wait. An async
+        // load serves the old dataset: only what would disturb the load waits.
+        if self.persist.loading.is_some() && !client.has(cf::OBEY) {
+            let waits = if self.persist.async_loading {
+                meta.has(flag::NO_ASYNC_LOADING)
+            } else {
+                !meta.has(flag::LOADING)
+            };
+            if waits {
+                return Err(err::LOADING.into());
+            }
         }
         if let Some(function) = self.script_busy {
             if !meta.has(flag::ALLOW_BUSY) {

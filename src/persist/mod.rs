@@ -197,39 +197,38 @@ fn load_rdb_bytes_into(
     mode: LoadMode,
 ) -> Result<usize, String> {
     let mut dec = decoder(bytes, &ex.settings);
-    load_decoded(ex, &mut dec, bytes.len() as u64, name, mode)?;
+    load_decoded(ex, &mut dec, bytes.len() as u64, name, mode, None)?;
     Ok(dec.pos)
 }
 
 /// Replaces the dataset with an RDB read from `source` as it arrives (a replica's diskless
 /// load: Redis parses the master's snapshot from the socket). `total`: its size when
 /// known, for INFO's progress; `mark`: the bytes that must follow the RDB (a diskless
-/// transfer's EOF mark). Returns the bytes read past them.
+/// transfer's EOF mark). The dataset in place is in use until the load succeeds (an async
+/// load serves it meanwhile). Returns the bytes read past the mark, and the replaced dbs.
 pub fn load_rdb_stream(
     ex: &mut Executor,
     source: rdb::Source<'_>,
     total: u64,
     mark: Option<[u8; 40]>,
     name: &str,
-) -> Result<Vec<u8>, String> {
+) -> Result<(Vec<u8>, Vec<crate::keyspace::db::Db>), String> {
     let mut dec = rdb::Decoder::streaming(source);
     configure(&mut dec, &ex.settings);
-    load_decoded(ex, &mut dec, total, name, LoadMode::Replace)?;
-    if let Some(mark) = mark {
-        if !dec.next_is(&mark) {
-            return Err("Replication stream EOF marker is broken".into());
-        }
-    }
-    Ok(dec.into_rest())
+    let dbs = load_decoded(ex, &mut dec, total, name, LoadMode::Replace, mark.as_ref())?;
+    Ok((dec.into_rest(), dbs))
 }
 
+/// Loads what `dec` reads, then checks that `trailer` follows; returns the dbs the load
+/// replaced (none when it added to them).
 fn load_decoded(
     ex: &mut Executor,
     dec: &mut rdb::Decoder<'_>,
     total: u64,
     name: &str,
     mode: LoadMode,
-) -> Result<(), String> {
+    trailer: Option<&[u8; 40]>,
+) -> Result<Vec<crate::keyspace::db::Db>, String> {
     let now = ex.clock.now_ms();
     let lfu = ex.lfu_mode();
     let ndbs = ex.dbs.len();
@@ -313,7 +312,12 @@ fn load_decoded(
             "Short read or corrupt RDB file '{name}': {e}. Refusing to start."
         ));
     }
-    if !dec.functions.is_empty() {
+    if trailer.is_some_and(|t| !dec.next_is(t)) {
+        return Err("Replication stream EOF marker is broken".into());
+    }
+    // A replacing load replaces the libraries too (none if the file has none); the ones in
+    // place stay until the load has succeeded.
+    if !dec.functions.is_empty() || mode == LoadMode::Replace {
         let (mut functions, replace) = match mode {
             LoadMode::Replace => (crate::script::functions::Functions::new(), false),
             LoadMode::Into { merge } => (
@@ -323,23 +327,20 @@ fn load_decoded(
                 merge,
             ),
         };
-        let mut failed = None;
         for code in &dec.functions {
             if let Err(e) = functions.load(code, replace) {
-                failed = Some(format!(
+                if let LoadMode::Into { .. } = mode {
+                    // What was loaded so far stays, as in Redis.
+                    ex.functions = Some(functions);
+                    ex.dbs = dbs;
+                }
+                return Err(format!(
                     "Failed loading library, {}. Refusing to start.",
                     String::from_utf8_lossy(e.text())
                 ));
-                break;
             }
         }
-        ex.functions = Some(functions);
-        if let Some(e) = failed {
-            if let LoadMode::Into { .. } = mode {
-                ex.dbs = dbs;
-            }
-            return Err(e);
-        }
+        ex.functions = (!dec.functions.is_empty()).then_some(functions);
     }
     if dec.field_ttls_dropped > 0 || dec.fields_expired > 0 {
         tracing::warn!(
@@ -348,13 +349,13 @@ fn load_decoded(
             dec.fields_expired
         );
     }
-    ex.dbs = dbs;
+    let replaced = std::mem::replace(&mut ex.dbs, dbs);
     ex.persist.loaded_keys = loaded;
     ex.persist.loaded_expired = expired;
     ex.persist.loaded_repl = repl_id
         .zip(repl_offset)
         .map(|(id, offset)| (id, offset, repl_stream_db.unwrap_or(0)));
-    Ok(())
+    Ok(replaced)
 }
 
 /// A decoder over `bytes` that builds values with the configured encoding thresholds.
@@ -473,6 +474,9 @@ pub struct PersistState {
     pub sync_mark: [u8; 40],
     /// A load in progress: clients are told -LOADING meanwhile.
     pub loading: Option<Box<loading::LoadProgress>>,
+    /// The load in progress is a replica's async load (repl-diskless-load swapdb, same
+    /// history): the old dataset stays in use and only `no-async-loading` commands wait.
+    pub async_loading: bool,
     /// Keys the startup load found expired (a master's, to be deleted on its stream).
     pub expired_at_start: Option<Vec<(usize, Vec<u8>)>>,
 }
@@ -495,6 +499,7 @@ impl Default for PersistState {
             sync_pipe: None,
             sync_mark: [b'0'; 40],
             loading: None,
+            async_loading: false,
             expired_at_start: None,
         }
     }

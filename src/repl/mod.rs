@@ -1302,9 +1302,10 @@ fn flush_for_sync(ex: &mut Executor, dbs: &mut [crate::keyspace::db::Db]) {
 
 /// The master's snapshot replaces the dataset, and its history (`replid` up to `offset`)
 /// becomes ours (Redis's readSyncBulkPayload). From the dump file the old data goes first;
-/// from the socket under repl-diskless-load swapdb it is kept until the snapshot has loaded,
-/// and stays if the snapshot turns out corrupt. Returns what the link brought past the
-/// snapshot's end (a streamed load reads ahead).
+/// from the socket under repl-diskless-load swapdb it stays in place until the snapshot has
+/// loaded, and stays for good if the snapshot turns out corrupt or the link drops. When the
+/// master's history is the one we follow, the old data is even served meanwhile (Redis's
+/// async loading). Returns what the link brought past the snapshot's end.
 pub fn load_synced_snapshot(
     ex: &mut Executor,
     replid: String,
@@ -1318,19 +1319,14 @@ pub fn load_synced_snapshot(
     let aof_was_on = crate::persist::aof::stop_for_sync(ex);
     let swap = matches!(received, Received::Stream { .. })
         && ex.cfg.get_enum("repl-diskless-load") == "swapdb";
-    let mut backup = None;
-    if swap {
-        let fresh = (0..ex.dbs.len())
-            .map(|_| crate::keyspace::db::Db::new())
-            .collect();
-        backup = Some((std::mem::replace(&mut ex.dbs, fresh), ex.functions.take()));
-    } else {
+    if !swap {
         tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
         let mut dbs = std::mem::take(&mut ex.dbs);
         flush_for_sync(ex, &mut dbs);
         ex.dbs = dbs;
         ex.functions = None;
     }
+    ex.persist.async_loading = swap && replid == ex.repl.replid;
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     let loaded = match received {
         Received::DumpFile => crate::persist::load_rdb_file(ex).map(|_| Vec::new()),
@@ -1338,22 +1334,20 @@ pub fn load_synced_snapshot(
             source,
             total,
             mark,
-        } => crate::persist::load_rdb_stream(ex, source, total, mark, "the master's snapshot"),
+        } => crate::persist::load_rdb_stream(ex, source, total, mark, "the master's snapshot")
+            .map(|(rest, mut replaced)| {
+                if swap {
+                    tracing::info!("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+                }
+                flush_for_sync(ex, &mut replaced);
+                rest
+            }),
     };
-    let changed = !swap || loaded.is_ok();
-    match (backup, &loaded) {
-        (Some((dbs, functions)), Err(_)) => {
-            tracing::info!("MASTER <-> REPLICA sync: Discarding the half-loaded data");
-            ex.dbs = dbs;
-            ex.functions = functions;
-        }
-        (Some((mut dbs, _)), Ok(_)) => {
-            tracing::info!("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
-            flush_for_sync(ex, &mut dbs);
-        }
-        (None, _) => {}
+    ex.persist.async_loading = false;
+    if swap && loaded.is_err() {
+        tracing::info!("MASTER <-> REPLICA sync: Discarding the half-loaded data");
     }
-    if changed {
+    if !swap || loaded.is_ok() {
         ex.invalidate_tracking_on_flush();
         for db in 0..ex.dbs.len() {
             ex.touch_watched_in_db(db, None);

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::config::{self, Kind, Setting, DEFS, IMMUTABLE, MULTI_ARG, PROTECTED};
+use crate::config::{self, Kind, Setting, DEFS, DENY_LOADING, IMMUTABLE, MULTI_ARG, PROTECTED};
 use crate::exec::Ctx;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::util::splitargs::split_args;
@@ -32,6 +32,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
         || ctx.client.has(crate::exec::client::flags::UNIX_SOCKET);
     let mut seen = HashSet::new();
     let mut changes: Vec<(usize, &[u8])> = Vec::new();
+    let mut denied_while_loading = false;
     for pair in args.chunks(2) {
         let (name, value) = (pair[0], pair[1]);
         let Some(idx) = config::lookup(&String::from_utf8_lossy(name)) else {
@@ -51,10 +52,17 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
                 return Err(set_failed(name, "can't set protected config"));
             }
         }
+        if def.flags & DENY_LOADING != 0 && ctx.ex.persist.loading.is_some() {
+            denied_while_loading = true;
+            continue;
+        }
         if !seen.insert(idx) {
             return Err(set_failed(name, "duplicate parameter"));
         }
         changes.push((idx, value));
+    }
+    if denied_while_loading {
+        return Err(err::LOADING.into());
     }
     // Validate everything first, then apply: CONFIG SET is all or nothing.
     let mut staged = ctx.ex.cfg.clone();

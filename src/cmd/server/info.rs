@@ -186,7 +186,7 @@ pub fn render(
         section(&mut s, "Persistence");
         let _ = write!(
             s,
-            "loading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+            "loading:{}\r\nasync_loading:{}\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
              current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
              current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
              rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\n\
@@ -196,7 +196,8 @@ pub fn render(
              aof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\n\
              aof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:{}\r\n\
              module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-            u8::from(ex.persist.loading.is_some()),
+            u8::from(ex.persist.loading.is_some() && !ex.persist.async_loading),
+            u8::from(ex.persist.async_loading),
             ex.dirty,
             u8::from(ex.persist.child.is_some()),
             ex.lastsave_unix,
