@@ -341,7 +341,11 @@ fn rewritten_config_keeps_the_runtime_master() {
     let mut r = replica.client();
     let theirs = oracle(&[]);
     let replicaof = format!("REPLICAOF 127.0.0.1 {}", master.port);
-    for line in [replicaof.as_str(), "CONFIG GET replicaof", "CONFIG GET slaveof"] {
+    for line in [
+        replicaof.as_str(),
+        "CONFIG GET replicaof",
+        "CONFIG GET slaveof",
+    ] {
         let argv: Vec<&str> = line.split(' ').collect();
         let ours = r.cmd_raw(&argv);
         if let Some(redis) = &theirs {
@@ -762,7 +766,10 @@ fn diskless_load_parses_the_snapshot_as_it_arrives() {
         r.ok("CONFIG SET key-load-delay 0");
         wait_in_sync(&master, &replica);
         assert_eq!(m.cmd_raw(&["DBSIZE"]), b":3016\r\n");
-        assert_eq!(r.cmd_raw(&["DEBUG", "DIGEST"]), m.cmd_raw(&["DEBUG", "DIGEST"]));
+        assert_eq!(
+            r.cmd_raw(&["DEBUG", "DIGEST"]),
+            m.cmd_raw(&["DEBUG", "DIGEST"])
+        );
     };
     check(&|a| Some(cinnabar(a)));
     check(&oracle);
@@ -826,7 +833,10 @@ fn async_loading_serves_the_old_data() {
             "SET written-meanwhile 1",
         ] {
             let argv: Vec<&str> = line.split(' ').collect();
-            seen.push(format!("{line}: {}", String::from_utf8_lossy(&r.cmd_raw(&argv))));
+            seen.push(format!(
+                "{line}: {}",
+                String::from_utf8_lossy(&r.cmd_raw(&argv))
+            ));
         }
         // The link drops mid-load: the old data stays.
         m.ok("CONFIG SET repl-diskless-sync-delay 5");
@@ -836,7 +846,10 @@ fn async_loading_serves_the_old_data() {
         });
         for line in ["GET mykey", "FCALL test 0", "DBSIZE"] {
             let argv: Vec<&str> = line.split(' ').collect();
-            seen.push(format!("{line}: {}", String::from_utf8_lossy(&r.cmd_raw(&argv))));
+            seen.push(format!(
+                "{line}: {}",
+                String::from_utf8_lossy(&r.cmd_raw(&argv))
+            ));
         }
         // The next sync completes: the master's data and library replace ours.
         m.ok("CONFIG SET rdb-key-save-delay 0");
@@ -844,7 +857,10 @@ fn async_loading_serves_the_old_data() {
         wait_in_sync(&master, &replica);
         for line in ["GET mykey", "FCALL test 0", "DBSIZE"] {
             let argv: Vec<&str> = line.split(' ').collect();
-            seen.push(format!("{line}: {}", String::from_utf8_lossy(&r.cmd_raw(&argv))));
+            seen.push(format!(
+                "{line}: {}",
+                String::from_utf8_lossy(&r.cmd_raw(&argv))
+            ));
         }
         assert_eq!(
             r.cmd_raw(&["DEBUG", "DIGEST"]),
@@ -858,6 +874,81 @@ fn async_loading_serves_the_old_data() {
     if let Some(theirs) = run(&oracle) {
         assert_eq!(ours, theirs);
     }
+}
+
+/// A replica that moves to a new master keeps its own replicas and its history until the
+/// new snapshot has arrived: when the new master dies mid-snapshot, nothing was loaded (no
+/// truncated snapshot is taken for a whole one), the sub-replica's link never dropped, and
+/// the old master still continues the replica with a partial resync (the Tcl suite's "Don't
+/// disconnect with replicas before loading transferred RDB" and "Discard cache master").
+#[test]
+fn failed_full_sync_keeps_replicas_and_history() {
+    let master1 = cinnabar(&master_args(true));
+    let mut margs = master_args(true);
+    margs.extend(args(&["--enable-debug-command", "yes"]));
+    let master2 = cinnabar(&margs);
+    let (replica, sub) = (cinnabar(&master_args(true)), cinnabar(&[]));
+    let (mut m1, mut m2, mut r, mut s) = (
+        master1.client(),
+        master2.client(),
+        replica.client(),
+        sub.client(),
+    );
+    m1.ok("SET a b");
+    m2.ok("DEBUG POPULATE 10 master2 10");
+    m2.ok("CONFIG SET rdb-key-save-delay 1000000");
+    r.ok(&format!("REPLICAOF 127.0.0.1 {}", master1.port));
+    wait_in_sync(&master1, &replica);
+    s.ok(&format!("REPLICAOF 127.0.0.1 {}", replica.port));
+    wait_in_sync(&replica, &sub);
+    let sub_link = r.cmd_raw(&["CLIENT", "LIST", "TYPE", "replica"]);
+    r.ok(&format!("REPLICAOF 127.0.0.1 {}", master2.port));
+    wait_until("the snapshot to start", || {
+        m2.info_field("replication", "slave0")
+            .contains("wait_bgsave")
+    });
+    m2.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(m2.read_raw().is_err());
+    drop(master2);
+    wait_until("the link to fail", || {
+        r.info_field("replication", "master_link_status") == "down"
+            && r.info_field("replication", "master_sync_in_progress") == "0"
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let id_of = |list: &[u8]| {
+        String::from_utf8_lossy(list)
+            .split_whitespace()
+            .find(|t| t.starts_with("id="))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        id_of(&r.cmd_raw(&["CLIENT", "LIST", "TYPE", "replica"])),
+        id_of(&sub_link),
+        "the sub-replica kept its link"
+    );
+    assert_eq!(
+        r.cmd_raw(&["GET", "a"]),
+        b"$1\r\nb\r\n",
+        "nothing was loaded"
+    );
+    let replid = |c: &mut Client| c.info_field("replication", "master_replid");
+    let id = replid(&mut m1);
+    assert_eq!(replid(&mut r), id);
+    assert_eq!(replid(&mut s), id);
+    let full = m1.info_field("stats", "sync_full");
+    let partial: u64 = m1.info_field("stats", "sync_partial_ok").parse().unwrap();
+    r.ok(&format!("REPLICAOF 127.0.0.1 {}", master1.port));
+    wait_in_sync(&master1, &replica);
+    assert_eq!(m1.info_field("stats", "sync_full"), full);
+    assert_eq!(
+        m1.info_field("stats", "sync_partial_ok"),
+        (partial + 1).to_string()
+    );
+    m1.ok("SET after 1");
+    wait_in_sync(&master1, &replica);
+    wait_in_sync(&replica, &sub);
+    assert_eq!(s.cmd_raw(&["GET", "after"]), b"$1\r\n1\r\n");
+    assert_eq!(replid(&mut s), id);
 }
 
 /// A master that answers the handshake with a full resync whose snapshot is corrupt, as many

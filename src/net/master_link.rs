@@ -535,7 +535,9 @@ struct LinkReader<'a> {
 
 impl LinkReader<'_> {
     fn read_into(&mut self, out: &mut Vec<u8>) -> std::io::Result<usize> {
-        let cap = self.left.map_or(usize::MAX, |n| n.min(usize::MAX as u64) as usize);
+        let cap = self
+            .left
+            .map_or(usize::MAX, |n| n.min(usize::MAX as u64) as usize);
         if cap == 0 {
             return Ok(0);
         }

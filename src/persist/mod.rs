@@ -572,11 +572,22 @@ pub fn fork_child(
         (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1]))
     };
     let started = std::time::Instant::now();
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: the child only uses the executor's memory and the allocator (glibc makes malloc
     // safe across fork); the AOF fsync thread, the only other one, holds no lock it needs.
     match unsafe { libc::fork() } {
         -1 => Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {
+            // A child whose parent is killed has no one to hand its work to: it ends too (a
+            // Redis child finds out from a write error on its info pipe).
+            // SAFETY: prctl and getppid act on this process only.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+            }
             drop(read_end);
             let ok = body(ex);
             let cow = private_dirty_bytes();
@@ -633,10 +644,9 @@ impl RdbChild {
     }
 }
 
-/// Reaps a finished BGSAVE child (Redis's checkChildrenDone) and starts due saves: a
-/// scheduled BGSAVE, or a `save <seconds> <changes>` point.
-pub fn cron(ex: &mut Executor) {
-    aof::cron(ex);
+/// Collects the snapshot child if it has exited (Redis's checkChildrenDone) and acts on how
+/// it ended.
+pub fn reap_child(ex: &mut Executor) {
     if let Some(child) = &mut ex.persist.child {
         if let Some((ok, cow)) = child.try_reap() {
             let child = ex.persist.child.take().expect("child");
@@ -675,6 +685,15 @@ pub fn cron(ex: &mut Executor) {
                 crate::repl::start_pending_sync(ex);
             }
         }
+    }
+}
+
+/// Reaps a finished BGSAVE child and starts due saves: a scheduled BGSAVE, or a
+/// `save <seconds> <changes>` point.
+pub fn cron(ex: &mut Executor) {
+    aof::cron(ex);
+    if ex.persist.child.is_some() {
+        reap_child(ex);
         return;
     }
     if ex.aof.child.is_some() {
@@ -709,6 +728,15 @@ pub fn kill_child(ex: &mut Executor) {
         child.kill();
         let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
         tracing::info!("Killing RDB child process {}", child.pid);
+        // Replicas waiting for its snapshot will not get it (and never a truncated one).
+        match child.kind {
+            ChildKind::SyncSocket => {
+                sync::close_pipe(ex);
+                crate::repl::snapshot_failed(ex, true);
+            }
+            ChildKind::SyncDisk => crate::repl::snapshot_failed(ex, false),
+            _ => {}
+        }
     }
 }
 

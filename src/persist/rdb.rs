@@ -1729,10 +1729,8 @@ mod tests {
             db.insert(format!("k{i}").as_bytes(), Value::string(&v), NO_EXPIRE, 0);
         }
         let dbs = vec![db];
-        let mut bytes = write_dataset(Vec::new(), &dbs, &[], &[], false, true, |_| {
-            (None, None)
-        })
-        .unwrap();
+        let mut bytes =
+            write_dataset(Vec::new(), &dbs, &[], &[], false, true, |_| (None, None)).unwrap();
         let decode = |input: &[u8], piece: usize| {
             let mut at = 0;
             let mut peak = 0;
@@ -1774,7 +1772,10 @@ mod tests {
             assert!(b"EOFMARK+stream".starts_with(&rest) || rest == b"EOFMARK+stream");
             assert!(peak < 4 * WINDOW_KEEP, "window {peak}");
         }
-        assert!(bytes.len() > 2 * WINDOW_KEEP, "the window was dropped at least once");
+        assert!(
+            bytes.len() > 2 * WINDOW_KEEP,
+            "the window was dropped at least once"
+        );
         // A flipped byte early on (already out of the window at the end) fails the checksum.
         let mut bad = bytes.clone();
         let in_a_value = (bytes.len() / 3..)

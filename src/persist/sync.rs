@@ -53,6 +53,8 @@ pub fn save_info(ex: &Executor) -> Option<SyncInfo> {
 /// The read end of a diskless snapshot's pipe.
 pub struct SyncPipe {
     file: File,
+    /// The child closed its end: it is exiting.
+    ended: bool,
 }
 
 /// Forks the child of a full sync: the dump file (disk), or the RDB into a pipe the loop
@@ -102,7 +104,10 @@ pub fn start(ex: &mut Executor, diskless: bool, info: SyncInfo) -> Result<(), St
         libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
     }
     tracing::info!("Background RDB transfer started by pid {}", child.pid);
-    ex.persist.sync_pipe = Some(SyncPipe { file: read_end });
+    ex.persist.sync_pipe = Some(SyncPipe {
+        file: read_end,
+        ended: false,
+    });
     ex.persist.sync_mark = new_mark();
     ex.persist.child = Some(super::RdbChild {
         kind: ChildKind::SyncSocket,
@@ -147,6 +152,16 @@ pub fn read_pipe(ex: &mut Executor, out: &mut Vec<u8>, max: usize) -> bool {
         }
     }
     false
+}
+
+pub fn pipe_ended(ex: &Executor) -> bool {
+    ex.persist.sync_pipe.as_ref().is_some_and(|p| p.ended)
+}
+
+pub fn mark_pipe_ended(ex: &mut Executor) {
+    if let Some(p) = ex.persist.sync_pipe.as_mut() {
+        p.ended = true;
+    }
 }
 
 pub fn close_pipe(ex: &mut Executor) {

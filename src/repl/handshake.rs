@@ -433,7 +433,10 @@ mod tests {
         let ev = h.input(b"\r\n");
         assert!(matches!(&ev[0], Event::Send(s) if s.ends_with(b"$1\r\n?\r\n$2\r\n-1\r\n")));
         let id = "a".repeat(40);
-        let ev = feed(&mut h, format!("\n\n+FULLRESYNC {id} 17\r\n\n$5\r\nab").as_bytes());
+        let ev = feed(
+            &mut h,
+            format!("\n\n+FULLRESYNC {id} 17\r\n\n$5\r\nab").as_bytes(),
+        );
         assert_eq!(
             ev[0],
             Event::FullResync {

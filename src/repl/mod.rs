@@ -581,22 +581,34 @@ pub fn start_pending_sync(ex: &mut Executor) {
     }
 }
 
-/// The snapshot child ended (Redis's updateSlavesWaitingBgsave).
-pub fn on_sync_child_done(ex: &mut Executor, ok: bool, diskless: bool) {
-    let slots: Vec<usize> = ex
-        .repl
+/// Replicas waiting for the end of a (disk or diskless) snapshot.
+fn waiting_for_snapshot(ex: &Executor, diskless: bool) -> Vec<usize> {
+    ex.repl
         .replicas
         .iter()
         .filter(|r| r.state == ReplicaState::WaitBgsaveEnd && r.diskless == diskless)
         .map(|r| r.slot)
-        .collect();
-    for slot in slots {
+        .collect()
+}
+
+/// The snapshot child failed or was killed: the replicas waiting for it are dropped (they
+/// reconnect and ask again).
+pub fn snapshot_failed(ex: &mut Executor, diskless: bool) {
+    for slot in waiting_for_snapshot(ex, diskless) {
+        tracing::warn!("SYNC failed. BGSAVE child returned an error");
+        ex.close_client_asap(slot);
+    }
+}
+
+/// The snapshot child ended (Redis's updateSlavesWaitingBgsave).
+pub fn on_sync_child_done(ex: &mut Executor, ok: bool, diskless: bool) {
+    if !ok {
+        snapshot_failed(ex, diskless);
+        start_pending_sync(ex);
+        return;
+    }
+    for slot in waiting_for_snapshot(ex, diskless) {
         let name = replica_name(ex, slot);
-        if !ok {
-            tracing::warn!("SYNC failed. BGSAVE child returned an error");
-            ex.close_client_asap(slot);
-            continue;
-        }
         if diskless {
             tracing::info!("Streamed RDB transfer with replica {name} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming");
             if let Some(r) = ex.repl.replica_mut(slot) {
@@ -677,15 +689,21 @@ pub fn pump(ex: &mut Executor) -> bool {
     }
     if crate::persist::sync::has_pipe(ex) {
         active = true;
-        pump_pipe(ex, false);
+        if crate::persist::sync::pipe_ended(ex) {
+            // Its child is exiting: how it ends decides whether the EOF mark goes out.
+            crate::persist::reap_child(ex);
+        } else {
+            pump_pipe(ex, false);
+        }
     }
     active
 }
 
-/// Moves what the diskless child wrote into its replicas' buffers; at the pipe's end, the
-/// EOF mark. Reads only when every receiver has room (the slowest sets the pace, as in
-/// Redis's rdbPipeReadHandler), unless `drain`: the child is gone and what it left in the
-/// pipe must all go out before the pipe closes.
+/// Moves what the diskless child wrote into its replicas' buffers. Reads only when every
+/// receiver has room (the slowest sets the pace, as in Redis's rdbPipeReadHandler), unless
+/// `drain`: the child ended well and what it left in the pipe must all go out, then the EOF
+/// mark. The pipe's end alone proves nothing (a killed child ends it too): the mark waits
+/// for the child's exit status.
 pub fn pump_pipe(ex: &mut Executor, drain: bool) {
     let receivers: Vec<usize> = ex
         .repl
@@ -703,9 +721,9 @@ pub fn pump_pipe(ex: &mut Executor, drain: bool) {
             return;
         }
         let mut chunk = Vec::new();
-        let eof = crate::persist::sync::read_pipe(ex, &mut chunk, TRANSFER_WINDOW);
+        let ended = crate::persist::sync::read_pipe(ex, &mut chunk, TRANSFER_WINDOW);
         // The child is gone: an empty read is the end even if the pipe says "again".
-        let eof = eof || (drain && chunk.is_empty());
+        let eof = drain && (ended || chunk.is_empty());
         for &slot in &receivers {
             if let Some(c) = ex.client_mut(slot) {
                 c.out.raw(&chunk);
@@ -731,6 +749,9 @@ pub fn pump_pipe(ex: &mut Executor, drain: bool) {
             return;
         }
         if !drain {
+            if ended {
+                crate::persist::sync::mark_pipe_ended(ex);
+            }
             return;
         }
     }
@@ -856,7 +877,11 @@ pub fn cron(ex: &mut Executor) {
     let mut stalled = Vec::new();
     for r in &mut ex.repl.replicas {
         if r.state == ReplicaState::WaitBgsaveEnd && r.diskless && !r.payload_sent {
-            let pending = ex.clients.get(r.slot).and_then(|c| c.as_deref()).map_or(0, |c| c.pending_output());
+            let pending = ex
+                .clients
+                .get(r.slot)
+                .and_then(|c| c.as_deref())
+                .map_or(0, |c| c.pending_output());
             r.unsent = match r.unsent {
                 _ if pending == 0 => (0, None),
                 (before, Some(since)) if before == pending => (pending, Some(since)),
@@ -1334,14 +1359,15 @@ pub fn load_synced_snapshot(
             source,
             total,
             mark,
-        } => crate::persist::load_rdb_stream(ex, source, total, mark, "the master's snapshot")
-            .map(|(rest, mut replaced)| {
+        } => crate::persist::load_rdb_stream(ex, source, total, mark, "the master's snapshot").map(
+            |(rest, mut replaced)| {
                 if swap {
                     tracing::info!("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
                 }
                 flush_for_sync(ex, &mut replaced);
                 rest
-            }),
+            },
+        ),
     };
     ex.persist.async_loading = false;
     if swap && loaded.is_err() {

@@ -96,7 +96,8 @@ fn start_at(
         let port = fixed.unwrap_or_else(free_port);
         let dir = temp_dir(tag);
         let mut cmd = Command::new(program);
-        cmd.args(config).arg("--port")
+        cmd.args(config)
+            .arg("--port")
             .arg(port.to_string())
             .arg("--bind")
             .arg("127.0.0.1")
@@ -137,12 +138,24 @@ fn start_at(
 
 /// Starts cinnabar on `port` (a node coming back where others expect it).
 pub fn cinnabar_at(port: u16, extra: &[String]) -> Option<Server> {
-    start_at(env!("CARGO_BIN_EXE_cinnabar"), "test", Some(port), None, extra)
+    start_at(
+        env!("CARGO_BIN_EXE_cinnabar"),
+        "test",
+        Some(port),
+        None,
+        extra,
+    )
 }
 
 /// Starts cinnabar from a config file (which CONFIG REWRITE then rewrites).
 pub fn cinnabar_with_config(config: &std::path::Path, extra: &[String]) -> Option<Server> {
-    start_at(env!("CARGO_BIN_EXE_cinnabar"), "test", None, Some(config), extra)
+    start_at(
+        env!("CARGO_BIN_EXE_cinnabar"),
+        "test",
+        None,
+        Some(config),
+        extra,
+    )
 }
 
 /// Starts the cinnabar binary built for this test run.
