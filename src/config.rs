@@ -802,7 +802,7 @@ pub static DEFS: &[Def] = &[
     d("tls-session-cache-size", NONNEG_I32, "20480", 0, A),
     d("tls-session-cache-timeout", NONNEG_I32, "300", 0, S),
     d("use-exit-on-panic", Kind::Bool, "no", HIDDEN, S),
-    d("watchdog-period", NONNEG_I32, "0", HIDDEN, S),
+    d("watchdog-period", NONNEG_I32, "0", HIDDEN, A),
 ];
 
 /// Directives Redis 7.0 still accepts and ignores (with their argument count range).

@@ -356,3 +356,35 @@ fn daemonize_writes_pidfile_and_logfile() {
     }
     assert!(!pidfile.exists(), "pidfile is removed on shutdown");
 }
+
+/// watchdog-period: an executor thread stuck past the period gets Redis's "WATCHDOG TIMER
+/// EXPIRED" lines in the log (the Tcl suite waits for them during a blocked diskless load);
+/// 0 turns it off again.
+#[test]
+fn watchdog_logs_a_stuck_executor() {
+    let dir = common::server::fresh_dir();
+    let log = dir.join("server.log");
+    let logfile = log.to_string_lossy().into_owned();
+    let server = common::server::in_dir(dir, |a| {
+        let mut all = a.to_vec();
+        all.extend(["--logfile", &logfile, "--enable-debug-command", "yes"].map(String::from));
+        Some(common::server::cinnabar(&all))
+    })
+    .expect("server");
+    let mut c = server.client();
+    let expired = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("--- WATCHDOG TIMER EXPIRED ---")
+            .count()
+    };
+    c.ok("DEBUG SLEEP 0.5");
+    assert_eq!(expired(), 0, "off by default");
+    c.ok("CONFIG SET watchdog-period 200");
+    std::thread::sleep(Duration::from_millis(300));
+    c.ok("DEBUG SLEEP 0.6");
+    assert_eq!(expired(), 1);
+    c.ok("CONFIG SET watchdog-period 0");
+    c.ok("DEBUG SLEEP 0.6");
+    assert_eq!(expired(), 1);
+}

@@ -19,6 +19,7 @@ pub mod stats;
 #[cfg(test)]
 pub mod testing;
 pub mod tracking;
+pub mod watchdog;
 
 use std::time::{Duration, Instant};
 
@@ -228,6 +229,7 @@ pub struct Executor {
     pub script_deny_disabled: bool,
     /// Set by the network layer: serves other clients while a script is busy.
     pub net_hooks: Option<NetHooks>,
+    pub watchdog: watchdog::Watchdog,
     /// Background saving (the BGSAVE child) and its counters.
     pub persist: crate::persist::PersistState,
     /// The background thread that frees big values (UNLINK, FLUSH ASYNC).
@@ -355,6 +357,7 @@ impl Executor {
             script_busy: None,
             script_deny_disabled: false,
             net_hooks: None,
+            watchdog: Default::default(),
             persist: crate::persist::PersistState::default(),
             lazyfree: lazyfree::LazyFree::start(),
             migrate_links: Default::default(),
@@ -377,6 +380,7 @@ impl Executor {
     pub fn apply_config(&mut self) {
         self.settings = self.cfg.settings();
         self.hz = self.settings.hz;
+        self.watchdog.beat(self.cfg.get_int("watchdog-period"));
         self.acl.pubsub_all = self.settings.acl_pubsub_all;
         let f = self.settings.notify_flags;
         let track = f & config::notify::NEW != 0
@@ -1335,6 +1339,7 @@ impl Executor {
         self.clock.refresh();
         let now_ms = self.clock.now_ms();
         self.cron_loops += 1;
+        self.watchdog.beat(self.cfg.get_int("watchdog-period"));
         self.migrate_links.close_idle(now_ms);
         self.stats.sample(now_ms);
         self.clients_cron(now_ms);
