@@ -244,6 +244,10 @@ impl Server {
             // Snapshot bytes for replicas in a full sync; while one runs, poll again soon (the
             // diskless pipe is not registered with the poller).
             self.transfer_active = crate::repl::pump(ex);
+            // Clients killed this turn are gone before anyone reads a reply that says so: a
+            // replica killed inside a transaction sees its link drop before the caller can
+            // ask it about its link (Redis's CLIENT KILL frees other clients at once).
+            self.close_pending(ex);
             self.flush_all(ex);
             self.close_pending(ex);
             if let Some(req) = ex.shutdown.take() {
