@@ -293,25 +293,29 @@ impl Server {
                 self.on_readable(ex, slot);
             }
         }
+        // A few rounds, as Redis's processEventsWhileBlocked: a client accepted in one round
+        // has its command read in the next, not at the next call.
         let mut events = Events::with_capacity(256);
-        if self.poll.poll(&mut events, Some(Duration::ZERO)).is_err() {
-            return;
-        }
-        for event in events.iter() {
-            match event.token() {
-                SIGNAL_TOKEN => self.on_signal(ex),
-                Token(t) if t >= LISTENER_BASE => self.accept(ex, t - LISTENER_BASE),
-                Token(slot) if Some(slot) == caller || self.is_replication_input(ex, slot) => {
-                    self.busy_deferred.push(slot)
-                }
-                Token(slot) => {
-                    if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        self.on_readable(ex, slot);
+        for _round in 0..4 {
+            if self.poll.poll(&mut events, Some(Duration::ZERO)).is_err() || events.is_empty() {
+                break;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    SIGNAL_TOKEN => self.on_signal(ex),
+                    Token(t) if t >= LISTENER_BASE => self.accept(ex, t - LISTENER_BASE),
+                    Token(slot) if Some(slot) == caller || self.is_replication_input(ex, slot) => {
+                        self.busy_deferred.push(slot)
                     }
-                    if event.is_writable() {
-                        if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
-                            c.write_blocked = false;
-                            self.queue_flush(slot);
+                    Token(slot) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(ex, slot);
+                        }
+                        if event.is_writable() {
+                            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                                c.write_blocked = false;
+                                self.queue_flush(slot);
+                            }
                         }
                     }
                 }
