@@ -838,6 +838,24 @@ fn async_loading_serves_the_old_data() {
                 String::from_utf8_lossy(&r.cmd_raw(&argv))
             ));
         }
+        // A script turning busy mid-load: others get BUSY, SCRIPT KILL ends it.
+        r.ok("CONFIG SET busy-reply-threshold 10");
+        let mut script = replica.client();
+        script.send(&["EVAL", "while true do end", "0"]);
+        std::thread::sleep(Duration::from_millis(200));
+        for line in ["PING", "SCRIPT KILL"] {
+            let argv: Vec<&str> = line.split(' ').collect();
+            seen.push(format!(
+                "{line}: {}",
+                String::from_utf8_lossy(&r.cmd_raw(&argv))
+            ));
+        }
+        let killed = script.read_raw().expect("the script's reply");
+        seen.push(String::from_utf8_lossy(&killed[..20]).into_owned());
+        seen.push(format!(
+            "PING: {}",
+            String::from_utf8_lossy(&r.cmd_raw(&["PING"]))
+        ));
         // The link drops mid-load: the old data stays.
         m.ok("CONFIG SET repl-diskless-sync-delay 5");
         m.ok("CLIENT KILL TYPE replica");

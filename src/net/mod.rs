@@ -296,10 +296,21 @@ impl Server {
         // A few rounds, as Redis's processEventsWhileBlocked: a client accepted in one round
         // has its command read in the next, not at the next call.
         let mut events = Events::with_capacity(256);
+        // Readiness is edge-triggered: what a round fetched is never reported again. A script
+        // that turns busy in one of this round's handlers serves the rest of the round from
+        // `turn_readable`, as the main loop's batch is (Redis's level-triggered epoll would
+        // report them again).
+        let outer_turn = std::mem::take(&mut self.turn_readable);
         for _round in 0..4 {
             if self.poll.poll(&mut events, Some(Duration::ZERO)).is_err() || events.is_empty() {
                 break;
             }
+            self.turn_readable.clear();
+            self.turn_readable.extend(events.iter().filter_map(|e| {
+                let Token(slot) = e.token();
+                let readable = e.is_readable() || e.is_read_closed() || e.is_error();
+                (slot < LISTENER_BASE && readable).then_some(slot)
+            }));
             for event in events.iter() {
                 match event.token() {
                     SIGNAL_TOKEN => self.on_signal(ex),
@@ -321,6 +332,7 @@ impl Server {
                 }
             }
         }
+        self.turn_readable = outer_turn;
         for slot in std::mem::take(&mut ex.pending_write) {
             self.queue_flush(slot);
         }
