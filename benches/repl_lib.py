@@ -127,7 +127,7 @@ def wait_in_sync(master, replica, timeout=60.0):
     )
 
 
-def benchmark_load(port, requests=2_000_000, pipeline=16, clients=20, keyspace=100_000):
+def benchmark_load(port, requests=300_000, pipeline=16, clients=20, keyspace=100_000):
     """redis-benchmark writing strings, counters, lists, sets, hashes and sorted sets."""
     return subprocess.Popen(
         [

@@ -1434,6 +1434,10 @@ pub fn start(ex: &mut Executor) {
         Some((host, port)) => {
             set_master(ex, host, port);
             if let Some((replid, offset, db)) = loaded {
+                // The history the dump recorded is ours (Redis sets server.replid and
+                // master_repl_offset from it): the stream continued on it counts from there.
+                ex.repl.replid = replid.clone();
+                ex.repl.offset = offset;
                 ex.repl.cached_master = Some(CachedMaster { replid, offset, db });
             } else {
                 ex.repl.cached_master = None;
