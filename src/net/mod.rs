@@ -179,12 +179,7 @@ impl Server {
                 }
             }
             busy_turn = !events.is_empty();
-            self.turn_readable.clear();
-            self.turn_readable.extend(events.iter().filter_map(|e| {
-                let Token(slot) = e.token();
-                let readable = e.is_readable() || e.is_read_closed() || e.is_error();
-                (slot < LISTENER_BASE && readable).then_some(slot)
-            }));
+            self.note_turn_readable(&events);
             for event in events.iter() {
                 match event.token() {
                     SIGNAL_TOKEN => self.on_signal(ex),
@@ -305,12 +300,7 @@ impl Server {
             if self.poll.poll(&mut events, Some(Duration::ZERO)).is_err() || events.is_empty() {
                 break;
             }
-            self.turn_readable.clear();
-            self.turn_readable.extend(events.iter().filter_map(|e| {
-                let Token(slot) = e.token();
-                let readable = e.is_readable() || e.is_read_closed() || e.is_error();
-                (slot < LISTENER_BASE && readable).then_some(slot)
-            }));
+            self.note_turn_readable(&events);
             for event in events.iter() {
                 match event.token() {
                     SIGNAL_TOKEN => self.on_signal(ex),
@@ -367,6 +357,16 @@ impl Server {
                 std::process::exit(0);
             }
         }
+    }
+
+    /// Records the clients a batch of events reports readable (`turn_readable`).
+    fn note_turn_readable(&mut self, events: &Events) {
+        self.turn_readable.clear();
+        self.turn_readable.extend(events.iter().filter_map(|e| {
+            let Token(slot) = e.token();
+            let readable = e.is_readable() || e.is_read_closed() || e.is_error();
+            (slot < LISTENER_BASE && readable).then_some(slot)
+        }));
     }
 
     /// Input from our master (its handshake, or the master client): applied only after a
