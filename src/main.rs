@@ -101,7 +101,18 @@ fn main() {
             std::process::exit(1);
         }
     };
-    tracing::info!("Running mode=standalone, port={}.", ex.tcp_port);
+    // Redis's redisAsciiArt: a banner (ours, not Redis's art) when always-show-logo is set or
+    // a terminal shows the output; its "PID: n" line is what tools watching the log wait for.
+    // SAFETY: isatty only inspects descriptor 1.
+    let on_terminal = unsafe { libc::isatty(1) } == 1 && settings.logfile.is_empty();
+    if settings.always_show_logo || on_terminal {
+        tracing::info!("cinnabar {CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible) 64 bit");
+        tracing::info!("Running in standalone mode");
+        tracing::info!("Port: {}", ex.tcp_port);
+        tracing::info!("PID: {}", std::process::id());
+    } else {
+        tracing::info!("Running mode=standalone, port={}.", ex.tcp_port);
+    }
     tracing::warn!("Server initialized");
     ex.stats.startup_memory = cinnabar::alloc::used_memory() as u64;
     // Clients that connect while the dataset loads are answered (-LOADING, INFO).

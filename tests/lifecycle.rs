@@ -388,3 +388,32 @@ fn watchdog_logs_a_stuck_executor() {
     c.ok("DEBUG SLEEP 0.6");
     assert_eq!(expired(), 1);
 }
+
+/// always-show-logo: the startup banner with its "PID: n" line (what tools watching the log,
+/// Redis's own test suite among them, wait for); without it, Redis's one "Running mode" line.
+#[test]
+fn always_show_logo_prints_the_pid() {
+    for (show, want) in [("yes", "PID: "), ("no", "Running mode=standalone, port=")] {
+        let dir = common::server::fresh_dir();
+        let log = dir.join("server.log");
+        let logfile = log.to_string_lossy().into_owned();
+        let server = common::server::in_dir(dir, |a| {
+            let mut all = a.to_vec();
+            all.extend(["--logfile", &logfile, "--always-show-logo", show].map(String::from));
+            Some(common::server::cinnabar(&all))
+        })
+        .expect("server");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let line = text
+            .lines()
+            .find(|l| l.contains(want))
+            .unwrap_or_else(|| panic!("{show}: {text}"));
+        if show == "yes" {
+            assert!(
+                line.ends_with(&format!("PID: {}", server.child.id())),
+                "{line}"
+            );
+            assert!(!text.contains("Running mode="));
+        }
+    }
+}
