@@ -698,28 +698,31 @@ fn chained_replicas() {
     assert_same_data(&master, &leaf);
 }
 
-/// repl-diskless-load: the snapshot goes from the socket into memory and is loaded from
-/// there; the replica's dump file is never written (as with Redis). swapdb always,
-/// on-empty-db because the replica starts empty.
+/// repl-diskless-load: the snapshot is parsed from the socket and the replica's dump file is
+/// never written (as with Redis). swapdb always, on-empty-db because the replica starts
+/// empty; from an EOF-marked (diskless) transfer and from a sized one (the master saved to
+/// disk first), which must end exactly with the RDB.
 #[test]
 fn diskless_load_from_a_redis_master() {
-    let Some(master) = oracle(&master_args(true)) else {
-        return;
-    };
-    let mut m = master.client();
-    fill(&mut m);
-    more_writes(&mut m);
-    for mode in ["swapdb", "on-empty-db"] {
-        let mut a = replica_of(&master);
-        a.extend(args(&["--repl-diskless-load", mode]));
-        let replica = cinnabar(&a);
-        wait_in_sync(&master, &replica);
-        m.ok(&format!("SET after-{mode} 1"));
-        assert_same(&master, &replica);
-        assert!(
-            !replica.dir.join("dump.rdb").exists(),
-            "{mode}: the snapshot was loaded from memory"
-        );
+    for master_diskless in [true, false] {
+        let Some(master) = oracle(&master_args(master_diskless)) else {
+            return;
+        };
+        let mut m = master.client();
+        fill(&mut m);
+        more_writes(&mut m);
+        for mode in ["swapdb", "on-empty-db"] {
+            let mut a = replica_of(&master);
+            a.extend(args(&["--repl-diskless-load", mode]));
+            let replica = cinnabar(&a);
+            wait_in_sync(&master, &replica);
+            m.ok(&format!("SET after-{mode} 1"));
+            assert_same(&master, &replica);
+            assert!(
+                !replica.dir.join("dump.rdb").exists(),
+                "{mode}: the snapshot was loaded from the socket"
+            );
+        }
     }
 }
 

@@ -399,12 +399,12 @@ impl Server {
         let received = crate::persist::sync::Received::Stream {
             source,
             total: size.unwrap_or(0),
-            mark,
+            end: mark.map_or(
+                crate::persist::StreamEnd::Exhausted,
+                crate::persist::StreamEnd::Mark,
+            ),
         };
-        let mut loaded = crate::repl::load_synced_snapshot(ex, replid, offset, received);
-        if reader.left.is_some_and(|n| n > 0) && loaded.is_ok() {
-            loaded = Err("The snapshot ended before the size the master announced".into());
-        }
+        let loaded = crate::repl::load_synced_snapshot(ex, replid, offset, received);
         let read = reader.read;
         let after = std::mem::take(&mut reader.pending);
         self.conns[slot] = Some(conn);

@@ -201,21 +201,30 @@ fn load_rdb_bytes_into(
     Ok(dec.pos)
 }
 
+/// What must follow a streamed RDB for its load to count (checked before the dataset is
+/// replaced).
+#[derive(Clone, Copy)]
+pub enum StreamEnd {
+    /// A diskless transfer's EOF mark.
+    Mark([u8; 40]),
+    /// Nothing: a sized transfer, read up to its announced size, ends with the RDB.
+    Exhausted,
+}
+
 /// Replaces the dataset with an RDB read from `source` as it arrives (a replica's diskless
 /// load: Redis parses the master's snapshot from the socket). `total`: its size when
-/// known, for INFO's progress; `mark`: the bytes that must follow the RDB (a diskless
-/// transfer's EOF mark). The dataset in place is in use until the load succeeds (an async
-/// load serves it meanwhile). Returns the bytes read past the mark, and the replaced dbs.
+/// known, for INFO's progress. The dataset in place is in use until the load succeeds (an
+/// async load serves it meanwhile). Returns the bytes read past `end`, and the replaced dbs.
 pub fn load_rdb_stream(
     ex: &mut Executor,
     source: rdb::Source<'_>,
     total: u64,
-    mark: Option<[u8; 40]>,
+    end: StreamEnd,
     name: &str,
 ) -> Result<(Vec<u8>, Vec<crate::keyspace::db::Db>), String> {
     let mut dec = rdb::Decoder::streaming(source);
     configure(&mut dec, &ex.settings);
-    let dbs = load_decoded(ex, &mut dec, total, name, LoadMode::Replace, mark.as_ref())?;
+    let dbs = load_decoded(ex, &mut dec, total, name, LoadMode::Replace, Some(end))?;
     Ok((dec.into_rest(), dbs))
 }
 
@@ -227,7 +236,7 @@ fn load_decoded(
     total: u64,
     name: &str,
     mode: LoadMode,
-    trailer: Option<&[u8; 40]>,
+    trailer: Option<StreamEnd>,
 ) -> Result<Vec<crate::keyspace::db::Db>, String> {
     let now = ex.clock.now_ms();
     let lfu = ex.lfu_mode();
@@ -312,8 +321,14 @@ fn load_decoded(
             "Short read or corrupt RDB file '{name}': {e}. Refusing to start."
         ));
     }
-    if trailer.is_some_and(|t| !dec.next_is(t)) {
-        return Err("Replication stream EOF marker is broken".into());
+    match trailer {
+        Some(StreamEnd::Mark(mark)) if !dec.next_is(&mark) => {
+            return Err("Replication stream EOF marker is broken".into());
+        }
+        Some(StreamEnd::Exhausted) if !dec.at_end() => {
+            return Err("The master's snapshot goes on past the RDB's end".into());
+        }
+        _ => {}
     }
     // A replacing load replaces the libraries too (none if the file has none); the ones in
     // place stay until the load has succeeded.

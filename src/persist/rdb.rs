@@ -687,6 +687,11 @@ impl<'a> Decoder<'a> {
         self.take(bytes.len()).is_ok_and(|b| b == bytes)
     }
 
+    /// Whether the input has nothing past the position.
+    pub fn at_end(&mut self) -> bool {
+        self.take(1).is_err()
+    }
+
     /// Bytes a streamed input read past the position (after the RDB's end: what follows it
     /// on the wire).
     pub fn into_rest(self) -> Vec<u8> {

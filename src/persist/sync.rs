@@ -220,11 +220,11 @@ pub enum Received<'a> {
     /// The dump file the transfer became.
     DumpFile,
     /// The link itself, read as the snapshot arrives; `total`: its size when announced;
-    /// `mark`: the EOF mark that must follow it.
+    /// `end`: what must follow it.
     Stream {
         source: super::rdb::Source<'a>,
         total: u64,
-        mark: Option<[u8; 40]>,
+        end: super::StreamEnd,
     },
 }
 

@@ -1355,19 +1355,19 @@ pub fn load_synced_snapshot(
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     let loaded = match received {
         Received::DumpFile => crate::persist::load_rdb_file(ex).map(|_| Vec::new()),
-        Received::Stream {
-            source,
-            total,
-            mark,
-        } => crate::persist::load_rdb_stream(ex, source, total, mark, "the master's snapshot").map(
-            |(rest, mut replaced)| {
-                if swap {
-                    tracing::info!("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
-                }
-                flush_for_sync(ex, &mut replaced);
-                rest
-            },
-        ),
+        Received::Stream { source, total, end } => {
+            crate::persist::load_rdb_stream(ex, source, total, end, "the master's snapshot").map(
+                |(rest, mut replaced)| {
+                    if swap {
+                        tracing::info!(
+                            "MASTER <-> REPLICA sync: Swapping active DB with loaded DB"
+                        );
+                    }
+                    flush_for_sync(ex, &mut replaced);
+                    rest
+                },
+            )
+        }
     };
     ex.persist.async_loading = false;
     if swap && loaded.is_err() {
