@@ -94,11 +94,25 @@ fn ten_thousand_clients_connect_run_and_idle() {
     );
 }
 
+/// The socket inodes the process `pid` holds open (from its /proc fd links).
+fn socket_inodes(pid: u32) -> std::collections::HashSet<String> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("/proc/<server>/fd");
+    fds.filter_map(|fd| {
+        let link = std::fs::read_link(fd.ok()?.path()).ok()?;
+        let link = link.to_str()?;
+        Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+    })
+    .collect()
+}
+
 /// The keepalive timer of the server's end of the established connection from client port
 /// `peer` to server port `port`, in seconds (None: no keepalive), from /proc/net/tcp (timer
-/// kind 2 is keepalive; the remaining time is in USER_HZ ticks). Matching both ports: another
-/// test's client may have been given `port` as its own ephemeral port.
-fn server_side_keepalive(port: u16, peer: u16) -> Vec<Option<f64>> {
+/// kind 2 is keepalive; the remaining time is in USER_HZ ticks). Only sockets the server
+/// process holds count: the 10,000-client test beside this one opens connections whose
+/// ephemeral ports may repeat `port` and `peer` in the other direction.
+fn server_side_keepalive(server: &Server, peer: u16) -> Vec<Option<f64>> {
+    let port = server.port;
+    let ours = socket_inodes(server.child.id());
     let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
     let port_of = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
     table
@@ -107,7 +121,8 @@ fn server_side_keepalive(port: u16, peer: u16) -> Vec<Option<f64>> {
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
             let (local, remote) = (port_of(f[1])?, port_of(f[2])?);
-            (local == port && remote == peer && f[3] == "01").then(|| {
+            let held = ours.contains(f[9]);
+            (local == port && remote == peer && f[3] == "01" && held).then(|| {
                 let (kind, when) = f[5].split_once(':')?;
                 (kind == "02").then(|| u64::from_str_radix(when, 16).unwrap() as f64 / 100.0)
             })
@@ -119,7 +134,7 @@ fn keepalive_of_new_connection(server: &Server) -> Option<f64> {
     let mut c = server.client();
     assert_eq!(c.cmd_raw(&["PING"]), b"+PONG\r\n");
     let peer = c.stream.local_addr().expect("local address").port();
-    let timers = server_side_keepalive(server.port, peer);
+    let timers = server_side_keepalive(server, peer);
     assert_eq!(timers.len(), 1, "one connection to {}", server.port);
     timers[0]
 }
