@@ -1203,3 +1203,141 @@ fn partial_resync_resumes_in_the_streams_db() {
         check(redis);
     }
 }
+
+fn signal(server: &Server, sig: i32) {
+    // SAFETY: a signal to a child process this test started.
+    assert_eq!(unsafe { libc::kill(server.child.id() as i32, sig) }, 0);
+}
+
+/// A master started by `start` with its log in its directory, and a replica of the same kind.
+fn logged_pair(
+    start: &dyn Fn(&[String]) -> Option<Server>,
+    extra: &[&str],
+) -> Option<(Server, Server, std::path::PathBuf)> {
+    let dir = common::server::fresh_dir();
+    let log = dir.join("master.log");
+    let mut all = master_args(true);
+    all.extend(args(&["--logfile", &log.to_string_lossy()]));
+    all.extend(args(extra));
+    let master = common::server::in_dir(dir, |a| {
+        let mut both = all.clone();
+        both.extend_from_slice(a);
+        start(&both)
+    })?;
+    let replica = start(&replica_of(&master))?;
+    master.client().ok("SET k 1");
+    wait_in_sync(&master, &replica);
+    Some((master, replica, log))
+}
+
+fn wait_for_exit(server: &mut Server) {
+    wait_until("the master's exit", || {
+        server.child.try_wait().expect("try_wait").is_some()
+    });
+}
+
+fn shutdown_in_progress(c: &mut Client) -> bool {
+    c.info_field("server", "shutdown_in_milliseconds")
+        .parse::<i64>()
+        .is_ok_and(|ms| ms > 0)
+}
+
+/// SHUTDOWN and SIGTERM give a lagging replica `shutdown-timeout` to catch up before the
+/// master exits, so that no acknowledged write is lost with it: SHUTDOWN callers block,
+/// writes wait, INFO shows the time left; SHUTDOWN ABORT answers the callers with Redis's
+/// error and lets the writes run. Checked on both servers; returns the master's log.
+fn shutdown_waits_then_aborts_then_catches_up(
+    start: &dyn Fn(&[String]) -> Option<Server>,
+) -> Option<String> {
+    let (mut master, replica, log) = logged_pair(start, &["--shutdown-timeout", "30"])?;
+    let mut m = master.client();
+    signal(&replica, libc::SIGSTOP);
+    m.ok("INCR k");
+    let mut callers = [master.client(), master.client()];
+    for c in &mut callers {
+        c.send(&["SHUTDOWN"]);
+    }
+    wait_until("the shutdown to wait", || shutdown_in_progress(&mut m));
+    wait_until("two blocked callers", || {
+        m.info_field("clients", "blocked_clients") == "2"
+    });
+    let mut writer = master.client();
+    writer.send(&["SET", "held", "1"]);
+    writer.set_timeout(Duration::from_millis(300));
+    assert!(writer.read_raw().is_err(), "a write waits for the shutdown");
+    assert_eq!(m.cmd_raw(&["SHUTDOWN", "ABORT", "NOW"]), b"-ERR syntax error\r\n");
+    assert_eq!(m.cmd_raw(&["SHUTDOWN", "ABORT"]), b"+OK\r\n");
+    for c in &mut callers {
+        assert_eq!(
+            c.read_raw().expect("the callers' answer"),
+            b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+        );
+    }
+    writer.set_timeout(Duration::from_secs(10));
+    assert_eq!(writer.read_raw().expect("the write"), b"+OK\r\n");
+    assert_eq!(m.info_field("server", "shutdown_in_milliseconds"), "");
+    assert_eq!(
+        m.cmd_raw(&["SHUTDOWN", "ABORT"]),
+        b"-ERR No shutdown in progress.\r\n"
+    );
+    // Now for good: the master waits for the replica, which wakes up and catches up.
+    signal(&master, libc::SIGTERM);
+    wait_until("the shutdown to wait", || shutdown_in_progress(&mut m));
+    signal(&replica, libc::SIGCONT);
+    wait_for_exit(&mut master);
+    let mut r = replica.client();
+    assert_eq!(r.cmd_raw(&["GET", "k"]), b"$1\r\n2\r\n");
+    assert_eq!(r.cmd_raw(&["GET", "held"]), b"$1\r\n1\r\n");
+    let text = std::fs::read_to_string(&log).expect("the master's log");
+    for line in [
+        "Waiting for replicas before shutting down.",
+        "Shutdown manually aborted.",
+        "1 of 1 replicas are in sync when shutting down.",
+        "is now ready to exit, bye bye...",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    assert!(!text.contains("Lagging replica"), "{text}");
+    Some(text)
+}
+
+/// With the replica still stopped when `shutdown-timeout` runs out, the master logs the
+/// replica it leaves behind and exits. Returns the "Lagging replica" line with its lag
+/// (seconds since the last ACK) blanked.
+fn shutdown_gives_up_on_a_stopped_replica(
+    start: &dyn Fn(&[String]) -> Option<Server>,
+) -> Option<String> {
+    let (mut master, replica, log) = logged_pair(start, &["--shutdown-timeout", "1"])?;
+    signal(&replica, libc::SIGSTOP);
+    master.client().ok("INCR k");
+    let started = std::time::Instant::now();
+    signal(&master, libc::SIGTERM);
+    wait_for_exit(&mut master);
+    assert!(started.elapsed() >= Duration::from_millis(900), "waited");
+    signal(&replica, libc::SIGCONT);
+    let text = std::fs::read_to_string(&log).expect("the master's log");
+    assert!(
+        text.contains("0 of 1 replicas are in sync when shutting down."),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find_map(|l| Some(l.split_once("Lagging replica")?.1))
+        .unwrap_or_else(|| panic!("{text}"))
+        .replace(&replica.port.to_string(), "PORT");
+    let (head, tail) = line.split_once("lag=").expect("lag=");
+    let tail = tail.split_once(',').expect("lag's end").1;
+    Some(format!("{head}lag=_,{tail}"))
+}
+
+#[test]
+fn shutdown_waits_for_lagging_replicas() {
+    let ours: &dyn Fn(&[String]) -> Option<Server> = &|a| Some(cinnabar(a));
+    let theirs: &dyn Fn(&[String]) -> Option<Server> = &oracle;
+    shutdown_waits_then_aborts_then_catches_up(ours);
+    let lagging = shutdown_gives_up_on_a_stopped_replica(ours).expect("ours");
+    if shutdown_waits_then_aborts_then_catches_up(theirs).is_some() {
+        let redis = shutdown_gives_up_on_a_stopped_replica(theirs).expect("redis");
+        assert_eq!(lagging, redis);
+    }
+}

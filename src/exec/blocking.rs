@@ -23,6 +23,8 @@ pub enum BlockKind {
     Wait,
     /// WAITAOF: ends when the AOF is synced past the client's last write, or on timeout.
     WaitAof,
+    /// SHUTDOWN waiting for lagging replicas: the process exits, or the shutdown fails.
+    Shutdown,
 }
 
 impl BlockKind {
@@ -390,7 +392,7 @@ impl Executor {
         &mut self,
         kind: BlockKind,
         ready: impl Fn(&Executor, &Client) -> Option<T>,
-        reply: impl Fn(&mut Client, T),
+        mut reply: impl FnMut(&mut Client, T),
     ) {
         let done: Vec<(usize, T)> = self
             .clients
@@ -407,6 +409,24 @@ impl Executor {
             self.unpark(&mut client);
             self.clients[slot] = Some(client);
             self.resume(slot);
+        }
+    }
+
+    /// Ends every wait of `kind` with the error `text`.
+    pub(super) fn fail_waiters(&mut self, kind: BlockKind, text: &'static str) {
+        let e = CmdError::from(text);
+        let mut failed = Vec::new();
+        self.answer_waiters(
+            kind,
+            |_, _| Some(()),
+            |client, ()| {
+                client.out.error(e.text());
+                failed.push(client.blocked.as_ref().map(|b| b.cmd.id));
+            },
+        );
+        for cmd in failed {
+            self.stats.count_error(e.code());
+            self.stats.account_errors(cmd, false);
         }
     }
 
@@ -440,7 +460,13 @@ impl Executor {
             .clients
             .iter()
             .flatten()
-            .find(|c| c.id == id && c.blocked.is_some())
+            // A SHUTDOWN caller has no timeout reply: it waits for the shutdown to end.
+            .find(|c| {
+                c.id == id
+                    && c.blocked
+                        .as_ref()
+                        .is_some_and(|b| b.kind != BlockKind::Shutdown)
+            })
             .map(|c| c.slot)
         else {
             return false;

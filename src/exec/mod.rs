@@ -14,6 +14,7 @@ pub mod multi;
 pub mod pause;
 pub mod propagate;
 pub mod publish;
+pub mod shutdown;
 pub mod slowlog;
 pub mod stats;
 #[cfg(test)]
@@ -151,13 +152,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Shutdown requested by SHUTDOWN or a signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShutdownRequest {
-    pub save: Option<bool>,
-    pub now: bool,
-    pub force: bool,
-}
+pub use shutdown::ShutdownRequest;
 
 pub struct Executor {
     pub cfg: Config,
@@ -179,8 +174,10 @@ pub struct Executor {
     pub pending_write: Vec<usize>,
     /// Slots of clients to close after this turn.
     pub to_close: Vec<usize>,
-    /// A shutdown asked for by a signal, carried out by the loop.
-    pub shutdown: Option<ShutdownRequest>,
+    /// A shutdown signal arrived and was not cancelled (Redis's shutdown_asap).
+    pub shutdown_asap: Option<shutdown::Signal>,
+    /// A shutdown waiting for lagging replicas.
+    pub shutdown_wait: Option<shutdown::ShutdownWait>,
     /// Shutdown prepared: the loop flushes and exits.
     pub exiting: bool,
     /// DEBUG SET-ACTIVE-EXPIRE.
@@ -326,7 +323,8 @@ impl Executor {
             start_unix_ms: now,
             pending_write: Vec::new(),
             to_close: Vec::new(),
-            shutdown: None,
+            shutdown_asap: None,
+            shutdown_wait: None,
             exiting: false,
             active_expire_enabled: true,
             reply_buffer_peak_reset_ms: REPLY_BUFFER_PEAK_RESET_MS,
@@ -1276,28 +1274,6 @@ impl Executor {
         }
     }
 
-    /// Work before exiting (Redis's prepareForShutdown): save if asked or if save points exist.
-    pub fn prepare_shutdown(&mut self, req: ShutdownRequest) -> Result<(), String> {
-        crate::persist::kill_child(self);
-        crate::persist::aof::kill_child(self);
-        if self.aof.state != crate::persist::aof::State::Off {
-            tracing::info!("Calling fsync() on the AOF file.");
-            crate::persist::aof::flush_and_sync(self);
-        }
-        let save = req.save.unwrap_or(!self.settings.save_points.is_empty());
-        if save {
-            tracing::info!("Saving the final RDB snapshot before exiting.");
-            if let Err(e) = crate::persist::save(self) {
-                tracing::warn!("Error trying to save the DB, can't exit: {e}");
-                if !req.force {
-                    return Err(format!("Errors trying to SHUTDOWN. Check logs. ({e})"));
-                }
-            }
-        }
-        // main removes the pidfile and says goodbye once the loop has stopped.
-        Ok(())
-    }
-
     /// The client's CLIENT LIST line, without its newline (for logs).
     pub fn client_info(&self, client: &Client, now_ms: i64) -> String {
         let mut info = String::new();
@@ -1344,6 +1320,7 @@ impl Executor {
         self.stats.sample(now_ms);
         self.clients_cron(now_ms);
         crate::persist::cron(self);
+        self.shutdown_cron(now_ms);
         // Redis's replicationCron runs once a second.
         if now_ms - self.repl_cron_ms >= 1000 {
             self.repl_cron_ms = now_ms;

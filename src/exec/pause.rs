@@ -50,7 +50,13 @@ impl Executor {
 
     /// True while a pause keeps keys from expiring.
     pub fn is_paused(&self, now_ms: i64) -> bool {
-        self.pause.is_some_and(|p| p.until_ms > now_ms)
+        self.pause.is_some_and(|p| p.until_ms > now_ms) || self.holds_writes()
+    }
+
+    /// A FAILOVER or a shutdown waiting for replicas holds writes (Redis's
+    /// PAUSE_DURING_FAILOVER and PAUSE_DURING_SHUTDOWN) until it ends.
+    fn holds_writes(&self) -> bool {
+        self.repl.failover.is_some() || self.shutdown_holds_writes()
     }
 
     /// Should this command wait for the pause to end?
@@ -61,11 +67,9 @@ impl Executor {
         argv: &[&[u8]],
         now_ms: i64,
     ) -> bool {
-        // A FAILOVER holds writes (Redis's PAUSE_DURING_FAILOVER) until it ends.
-        let failover = self.repl.failover.is_some();
         let p = match self.pause {
             Some(p) if p.until_ms > now_ms => p,
-            _ if failover => Pause {
+            _ if self.holds_writes() => Pause {
                 until_ms: i64::MAX,
                 writes_only: true,
             },

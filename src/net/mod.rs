@@ -56,6 +56,9 @@ pub struct Server {
     conns: Vec<Option<Box<Conn>>>,
     free_slots: Vec<usize>,
     signal_rx: mio::net::UnixStream,
+    /// SIGTERMs and SIGINTs received (the pipe only wakes the loop; SIGINT may ask for
+    /// another shutdown than SIGTERM, and a second one exits at once).
+    signals: Arc<[std::sync::atomic::AtomicUsize; 2]>,
     /// Slots whose output must be flushed before the next poll.
     flush_list: Vec<usize>,
     /// Slots to read again (stopped for fairness, or unblocked with input waiting).
@@ -109,6 +112,20 @@ impl Server {
         let (signal_rx, signal_tx) = std::os::unix::net::UnixStream::pair()?;
         signal_rx.set_nonblocking(true)?;
         let tx2 = signal_tx.try_clone()?;
+        let signals: Arc<[std::sync::atomic::AtomicUsize; 2]> = Arc::default();
+        for (i, sig) in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT]
+            .into_iter()
+            .enumerate()
+        {
+            let counters = Arc::clone(&signals);
+            // SAFETY: the action only increments an atomic, which is async-signal-safe; it
+            // is registered before the pipe's, so the count is there when the loop wakes.
+            unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    counters[i].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })?;
+            }
+        }
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, signal_tx)?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx2)?;
         let mut signal_rx = mio::net::UnixStream::from_std(signal_rx);
@@ -121,6 +138,7 @@ impl Server {
             conns: Vec::new(),
             free_slots: Vec::new(),
             signal_rx,
+            signals,
             flush_list: Vec::new(),
             read_again: Vec::new(),
             unixsocket: s.unixsocket.clone(),
@@ -245,12 +263,7 @@ impl Server {
             self.close_pending(ex);
             self.flush_all(ex);
             self.close_pending(ex);
-            if let Some(req) = ex.shutdown.take() {
-                match ex.prepare_shutdown(req) {
-                    Ok(()) => ex.exiting = true,
-                    Err(e) => tracing::warn!("{e}"),
-                }
-            }
+            ex.shutdown_for_signal();
             if ex.exiting {
                 self.finish(ex);
                 return Ok(());
@@ -347,10 +360,7 @@ impl Server {
         // SHUTDOWN during a load exits at once, never saving the half-loaded dataset (Redis
         // turns it into NOSAVE).
         if ex.persist.loading.is_some() {
-            if let Some(mut req) = ex.shutdown.take() {
-                req.save = Some(false);
-                ex.exiting = ex.prepare_shutdown(req).is_ok();
-            }
+            ex.shutdown_for_signal();
             if ex.exiting {
                 self.finish(ex);
                 ex.say_goodbye();
@@ -382,12 +392,13 @@ impl Server {
                 break;
             }
         }
-        tracing::warn!("Received SIGTERM scheduling shutdown...");
-        ex.shutdown = Some(crate::exec::ShutdownRequest {
-            save: None,
-            now: false,
-            force: false,
-        });
+        use crate::exec::shutdown::Signal;
+        for (i, signal) in [Signal::Term, Signal::Int].into_iter().enumerate() {
+            let count = self.signals[i].swap(0, std::sync::atomic::Ordering::SeqCst);
+            for _ in 0..count {
+                ex.on_shutdown_signal(signal);
+            }
+        }
     }
 
     fn accept(&mut self, ex: &mut Executor, idx: usize) {

@@ -810,7 +810,7 @@ unsafe fn check_busy() -> Option<&'static str> {
                 );
             }
             ex.serve_while_busy();
-            if ex.exiting || ex.shutdown.is_some() {
+            if ex.exiting || ex.shutdown_asap.is_some() {
                 b.kill = Some(err::SCRIPT_SHUTDOWN);
             }
         }

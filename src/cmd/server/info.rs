@@ -100,6 +100,9 @@ pub fn render(
             ex.executable,
             ex.config_file,
         );
+        if let Some(ms) = ex.shutdown_in_ms(now_ms) {
+            let _ = write!(s, "shutdown_in_milliseconds:{ms}\r\n");
+        }
     }
     if has("clients") {
         section(&mut s, "Clients");

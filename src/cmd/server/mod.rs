@@ -15,6 +15,8 @@ pub mod slowlog;
 use crate::cmd::args::{eq, int};
 use crate::cmd::meta_gen as m;
 use crate::cmd::table::Handler;
+use crate::exec::blocking::BlockKind;
+use crate::exec::shutdown::Shutdown;
 use crate::exec::{Ctx, ShutdownRequest};
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 
@@ -234,18 +236,16 @@ pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
     }
 }
 
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]. The caller blocks while the shutdown
+/// waits for lagging replicas; it gets no reply if the server exits, an error if it does not.
 pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
-    let mut req = ShutdownRequest {
-        save: None,
-        now: false,
-        force: false,
-    };
-    let mut abort = false;
+    let mut req = ShutdownRequest::default();
+    let (mut abort, mut save, mut nosave) = (false, false, false);
     for a in ctx.args().rest() {
         if eq(a, "NOSAVE") {
-            req.save = Some(false);
+            nosave = true;
         } else if eq(a, "SAVE") {
-            req.save = Some(true);
+            save = true;
         } else if eq(a, "NOW") {
             req.now = true;
         } else if eq(a, "FORCE") {
@@ -256,16 +256,22 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
             return Err(err::SYNTAX.into());
         }
     }
-    if abort {
-        if req.save.is_some() || req.now || req.force {
-            return Err(err::SYNTAX.into());
-        }
-        return Err(err::NO_SHUTDOWN_IN_PROGRESS.into());
+    let flagged = save || nosave || req.now || req.force;
+    if (abort && flagged) || (save && nosave) {
+        return Err(err::SYNTAX.into());
     }
+    if abort {
+        if !ctx.ex.abort_shutdown() {
+            return Err(err::NO_SHUTDOWN_IN_PROGRESS.into());
+        }
+        ctx.out().ok();
+        return Ok(());
+    }
+    req.save = (save || nosave).then_some(save);
     // During a busy script only SHUTDOWN NOSAVE may end the server (it cannot save a
     // dataset the script is half-way through changing).
     if let Some(function) = ctx.ex.script_busy {
-        if req.save != Some(false) {
+        if !nosave {
             return Err(if function {
                 err::BUSY_FUNCTION.into()
             } else {
@@ -273,17 +279,15 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
             });
         }
     }
-    // Nor may a half-loaded dataset be saved.
-    if ctx.ex.persist.loading.is_some() {
-        req.save = Some(false);
+    match ctx.ex.begin_shutdown(req) {
+        // No reply: the connection closes when the server exits.
+        Shutdown::Exit => Ok(()),
+        Shutdown::Waiting => {
+            ctx.block(BlockKind::Shutdown, &[], 0);
+            Ok(())
+        }
+        Shutdown::Failed => Err(err::SHUTDOWN_FAILED.into()),
     }
-    tracing::warn!("User requested shutdown...");
-    ctx.ex
-        .prepare_shutdown(req)
-        .map_err(|_| CmdError::from(err::SHUTDOWN_FAILED))?;
-    // No reply: the connection closes when the server exits.
-    ctx.ex.exiting = true;
-    Ok(())
 }
 
 pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
