@@ -87,6 +87,51 @@ fn level(name: &str) -> tracing::level_filters::LevelFilter {
     }
 }
 
+/// The log's file descriptor, for lines written from a signal handler (stdout until a
+/// logfile is opened).
+static LOG_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
+
+/// Logs from inside a signal handler, where neither locks nor allocation may be used
+/// (Redis's serverLogFromHandler): `pid:signal-handler (unix seconds) message`.
+pub fn from_signal_handler(msg: &str) {
+    let mut line = [0u8; 256];
+    let mut len = 0;
+    let mut push = |bytes: &[u8]| {
+        let n = bytes.len().min(line.len() - len);
+        line[len..len + n].copy_from_slice(&bytes[..n]);
+        len += n;
+    };
+    let mut digits = [0u8; 20];
+    let mut number = |mut v: u64, push: &mut dyn FnMut(&[u8])| {
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        push(&digits[i..]);
+    };
+    // SAFETY: getpid and time are async-signal-safe.
+    let (pid, now) = unsafe { (libc::getpid(), libc::time(std::ptr::null_mut())) };
+    number(pid as u64, &mut push);
+    push(b":signal-handler (");
+    number(now as u64, &mut push);
+    push(b") ");
+    push(msg.as_bytes());
+    push(b"\n");
+    // SAFETY: write(2) on our own log descriptor with a stack buffer.
+    unsafe {
+        libc::write(
+            LOG_FD.load(std::sync::atomic::Ordering::Relaxed),
+            line.as_ptr().cast(),
+            len,
+        );
+    }
+}
+
 /// Installs the global logger. An empty `logfile` logs to stdout.
 pub fn init(loglevel: &str, logfile: &str) -> std::io::Result<()> {
     let format = RedisFormat {
@@ -102,7 +147,12 @@ pub fn init(loglevel: &str, logfile: &str) -> std::io::Result<()> {
             .create(true)
             .append(true)
             .open(logfile)?;
-        let _ = builder.with_writer(Mutex::new(file)).try_init();
+        // The descriptor stays open for the process's life: the logger owns the file.
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        if builder.with_writer(Mutex::new(file)).try_init().is_ok() {
+            LOG_FD.store(fd, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     Ok(())
 }

@@ -1341,3 +1341,58 @@ fn shutdown_waits_for_lagging_replicas() {
         assert_eq!(lagging, redis);
     }
 }
+
+fn info_u64(c: &mut Client, section: &str, field: &str) -> u64 {
+    c.info_field(section, field)
+        .parse()
+        .unwrap_or_else(|_| panic!("{field}"))
+}
+
+/// The stream is stored once for the backlog and every replica (Redis 7's shared
+/// replication buffer): a stopped replica keeps what it has not received, so the backlog
+/// outgrows its size (and the history stays usable), without a copy per replica; once that
+/// replica is gone, the buffer shrinks back to the backlog's size. Checked on both servers.
+#[test]
+fn replication_buffer_is_shared_and_shrinks() {
+    let check = |start: &dyn Fn(&[String]) -> Option<Server>| {
+        let mut margs = master_args(true);
+        margs.extend(args(&["--repl-backlog-size", "16384"]));
+        let Some(master) = start(&margs) else { return };
+        let running = start(&replica_of(&master)).expect("replica");
+        let mut stopped = start(&replica_of(&master)).expect("replica");
+        let mut m = master.client();
+        wait_until("two replicas online", || {
+            m.info_field("replication", "connected_slaves") == "2"
+                && m.info_field("replication", "slave1").contains("state=online")
+        });
+        wait_in_sync(&master, &running);
+        wait_in_sync(&master, &stopped);
+        signal(&stopped, libc::SIGSTOP);
+        let value = "v".repeat(10_000);
+        for i in 0..1600 {
+            m.ok(&format!("SET key:{i} {value}"));
+        }
+        wait_in_sync(&master, &running);
+        // 16 MB written: more than the stopped replica's socket buffers can hold.
+        let histlen = info_u64(&mut m, "replication", "repl_backlog_histlen");
+        let total = info_u64(&mut m, "memory", "mem_total_replication_buffers");
+        assert!(histlen > 4 << 20, "histlen {histlen}");
+        assert!(total >= histlen && total < histlen + histlen / 4, "{total}");
+        assert!(
+            info_u64(&mut m, "memory", "mem_clients_slaves") > 0,
+            "the excess counts as the replicas'"
+        );
+        signal(&stopped, libc::SIGCONT);
+        let _ = stopped.child.kill();
+        wait_until("one replica left", || {
+            m.info_field("replication", "connected_slaves") == "1"
+        });
+        wait_until("the buffer to shrink", || {
+            info_u64(&mut m, "memory", "mem_total_replication_buffers") < 256 * 1024
+        });
+        assert!(info_u64(&mut m, "replication", "repl_backlog_histlen") < 64 * 1024);
+        assert_same_data(&master, &running);
+    };
+    check(&|a| Some(cinnabar(a)));
+    check(&oracle);
+}

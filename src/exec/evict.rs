@@ -79,9 +79,12 @@ fn time_limit(tenacity: i64) -> Option<Duration> {
 
 impl Executor {
     /// Memory that counts against maxmemory: what the allocator holds minus the AOF bytes
-    /// waiting to be written (Redis's freeMemoryGetNotCountedMemory).
+    /// waiting to be written and the replicas' share of the replication buffer (Redis's
+    /// freeMemoryGetNotCountedMemory).
     pub fn memory_for_eviction(&self) -> usize {
-        crate::alloc::used_memory().saturating_sub(self.prop.aof.buf.len())
+        let not_counted =
+            self.prop.aof.buf.len() + crate::repl::buffer_memory(self).not_counted as usize;
+        crate::alloc::used_memory().saturating_sub(not_counted)
     }
 
     /// Redis's performEvictions: false when memory is over maxmemory and nothing more can be

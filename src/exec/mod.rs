@@ -391,7 +391,8 @@ impl Executor {
         let backlog_size = self.cfg.get_int("repl-backlog-size").max(16 * 1024) as usize;
         if let Some(b) = &mut self.repl.backlog {
             if b.size() != backlog_size {
-                b.resize(backlog_size);
+                b.set_size(backlog_size);
+                crate::repl::trim_backlog(self);
             }
         }
     }
@@ -1131,8 +1132,19 @@ impl Executor {
         } else {
             0
         };
-        let limit = self.settings.obuf_limits[class];
-        let pending = client.pending_output() as u64;
+        let mut limit = self.settings.obuf_limits[class];
+        let pending = if class == 1 {
+            // A replica's output is the part of the shared replication buffer it still
+            // needs; a hard limit below the backlog's size would cut every replica that
+            // continues from the backlog, so the backlog's size applies (as in Redis).
+            if limit.hard_bytes != 0 {
+                let backlog = self.repl.backlog.as_ref().map_or(0, |b| b.size()) as u64;
+                limit.hard_bytes = limit.hard_bytes.max(backlog);
+            }
+            crate::repl::replica_buffer_usage(&self.repl, client.slot) as u64
+        } else {
+            client.pending_output() as u64
+        };
         let hard = limit.hard_bytes != 0 && pending >= limit.hard_bytes;
         let mut soft = false;
         if limit.soft_bytes != 0 && pending >= limit.soft_bytes {

@@ -11,6 +11,10 @@ use super::blocking::BlockKind;
 use super::Executor;
 use crate::repl::ReplicaState;
 
+/// A shutdown signal arrived and no shutdown was cancelled since: set by the signal handler
+/// itself, which exits at once on a second SIGINT (Redis's shutdown_asap).
+pub static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// What a SHUTDOWN (or a signal, through shutdown-on-sigterm/-sigint) asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShutdownRequest {
@@ -181,6 +185,7 @@ impl Executor {
     /// Ends a shutdown that will not happen: writes flow again, its callers get an error.
     fn cancel_shutdown(&mut self) {
         self.shutdown_asap = None;
+        SIGNALLED.store(false, std::sync::atomic::Ordering::SeqCst);
         self.shutdown_wait = None;
         self.answer_shutdown_waiters();
         self.resume_postponed();
@@ -206,14 +211,9 @@ impl Executor {
         self.shutdown_wait.map(|w| (w.deadline_ms - now_ms).max(0))
     }
 
-    /// A shutdown signal arrived (Redis's sigShutdownHandler). A second SIGINT while one is
-    /// pending exits at once, as someone pressing Ctrl+C twice means.
+    /// A shutdown signal arrived (Redis's sigShutdownHandler; the handler itself exits on a
+    /// second SIGINT, see `SIGNALLED`).
     pub fn on_shutdown_signal(&mut self, signal: Signal) {
-        if self.shutdown_asap.is_some() && signal == Signal::Int {
-            tracing::warn!("You insist... exiting now.");
-            let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
-            std::process::exit(1);
-        }
         tracing::warn!(
             "{}",
             if self.persist.loading.is_some() {
@@ -244,6 +244,9 @@ impl Executor {
 
     /// From the cron: a waiting shutdown goes on once its replicas caught up or time is up.
     pub(super) fn shutdown_cron(&mut self, now_ms: i64) {
+        // A signal's shutdown starts here, as in Redis's serverCron (so DEBUG PAUSE-CRON
+        // holds it, and SHUTDOWN ABORT can still cancel it).
+        self.shutdown_for_signal();
         if let Some(wait) = self.shutdown_wait {
             if now_ms >= wait.deadline_ms || self.ready_to_shutdown() {
                 self.finish_shutdown(wait.req);

@@ -113,16 +113,29 @@ impl Server {
         signal_rx.set_nonblocking(true)?;
         let tx2 = signal_tx.try_clone()?;
         let signals: Arc<[std::sync::atomic::AtomicUsize; 2]> = Arc::default();
+        let temp_rdb = std::ffi::CString::new(format!("temp-{}.rdb", std::process::id()))
+            .expect("no NUL in a file name");
         for (i, sig) in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT]
             .into_iter()
             .enumerate()
         {
             let counters = Arc::clone(&signals);
-            // SAFETY: the action only increments an atomic, which is async-signal-safe; it
-            // is registered before the pipe's, so the count is there when the loop wakes.
+            let temp_rdb = temp_rdb.clone();
+            // SAFETY: the action only uses atomics, write(2), unlink(2) and _exit(2), all
+            // async-signal-safe; it is registered before the pipe's, so the count is there
+            // when the loop wakes.
             unsafe {
                 signal_hook::low_level::register(sig, move || {
-                    counters[i].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let pending = crate::exec::shutdown::SIGNALLED.swap(true, SeqCst);
+                    // A second Ctrl+C means now: no final save, no waiting for replicas
+                    // (the loop may be busy with exactly that).
+                    if pending && sig == signal_hook::consts::SIGINT {
+                        crate::log::from_signal_handler("You insist... exiting now.");
+                        libc::unlink(temp_rdb.as_ptr());
+                        libc::_exit(1);
+                    }
+                    counters[i].fetch_add(1, SeqCst);
                 })?;
             }
         }
@@ -263,7 +276,6 @@ impl Server {
             self.close_pending(ex);
             self.flush_all(ex);
             self.close_pending(ex);
-            ex.shutdown_for_signal();
             if ex.exiting {
                 self.finish(ex);
                 return Ok(());
@@ -715,6 +727,16 @@ impl Server {
                 }
             }
         }
+        let replica = client.has(cf::REPLICA);
+        let out_done = client.out_sent == client.out.buf.len();
+        // A replica's stream follows its own replies, from the shared replication buffer.
+        if replica && out_done && !conn.dead && !conn.write_blocked {
+            let streamed = write_stream(conn, ex, slot);
+            written += streamed;
+        }
+        let Some(client) = ex.client_mut(slot) else {
+            return;
+        };
         if !conn.dead && !conn.write_blocked {
             match conn.stream.flush_pending() {
                 Ok(true) => {}
@@ -1129,4 +1151,32 @@ mod tests {
         assert!(!super::is_loopback("10.0.0.1:5000"));
         assert!(!super::is_loopback("fe80::1:5000"));
     }
+}
+
+/// Writes a replica's pending stream from the shared replication buffer, a block at a time,
+/// until the socket is full or the replica has everything. Returns the bytes written.
+fn write_stream(conn: &mut Conn, ex: &mut Executor, slot: usize) -> u64 {
+    let mut written = 0u64;
+    loop {
+        let chunk = crate::repl::stream_chunk(&ex.repl, slot);
+        if chunk.is_empty() {
+            break;
+        }
+        match conn.write(chunk) {
+            Ok(n) => {
+                written += n as u64;
+                crate::repl::stream_sent(ex, slot, n);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                conn.write_blocked = true;
+                break;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => {
+                conn.dead = true;
+                break;
+            }
+        }
+    }
+    written
 }

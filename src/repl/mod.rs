@@ -6,7 +6,9 @@
 //! that asks to PSYNC from an offset the backlog covers gets `+CONTINUE` and the history;
 //! otherwise `+FULLRESYNC` and a snapshot made by the same fork helper as BGSAVE
 //! (`persist::sync`), written to disk and sent from the file, or streamed through a pipe
-//! (diskless, EOF-marked). Stream bytes produced meanwhile wait in the replica's `held`.
+//! (diskless, EOF-marked). The stream is stored once, in the replication buffer the backlog
+//! and the replicas share (`backlog`); each replica reads it from its own offset, and the
+//! bytes produced while its snapshot is made or sent wait there.
 //!
 //! Replica side: `net` connects to the master and drives `handshake::Handshake`; the RDB
 //! lands in a temp file that replaces the dataset, then the link becomes the master client
@@ -55,8 +57,10 @@ pub struct Replica {
     /// Offset the replica acknowledged (REPLCONF ACK) and when.
     pub ack_offset: u64,
     pub ack_ms: i64,
-    /// Stream written while its snapshot is made or sent: it follows the snapshot.
-    pub held: Vec<u8>,
+    /// The offset of the next stream byte it gets from the shared buffer, once it has one
+    /// (Redis's ref_repl_buf_node): set when its snapshot starts or its PSYNC is accepted;
+    /// the bytes are written only once it is online.
+    pub stream_pos: Option<u64>,
     /// A diskless transfer ended: the stream starts with its first ACK (Redis's
     /// repl_start_cmd_stream_on_ack).
     pub start_on_ack: bool,
@@ -298,37 +302,118 @@ pub fn feed_bytes(ex: &mut Executor, data: &[u8]) {
         return;
     }
     ex.repl.offset += data.len() as u64;
-    if let Some(b) = &mut ex.repl.backlog {
-        b.append(data);
-    }
+    let Some(b) = &mut ex.repl.backlog else {
+        return;
+    };
+    let added = b.append(data);
     let now_ms = ex.clock.now_ms();
-    let hard = ex.settings.obuf_limits[1].hard_bytes as usize;
-    let mut overflowed = Vec::new();
     for i in 0..ex.repl.replicas.len() {
-        let r = &mut ex.repl.replicas[i];
+        let r = &ex.repl.replicas[i];
         let slot = r.slot;
-        match r.state {
-            // Its snapshot is not started: it will contain this.
-            ReplicaState::WaitBgsaveStart => continue,
-            ReplicaState::Online if !r.start_on_ack => {}
-            _ => {
-                // What waits for the snapshot counts against the replica's output limit.
-                r.held.extend_from_slice(data);
-                if hard != 0 && r.held.len() > hard {
-                    overflowed.push(slot);
-                }
-                continue;
+        if r.stream_pos.is_none() {
+            continue;
+        }
+        if streaming(r) {
+            ex.pending_write.push(slot);
+        }
+        // Output limits are checked when the buffer grows by a block (as in Redis).
+        if added {
+            if let Some(mut client) = ex.clients.get_mut(slot).and_then(Option::take) {
+                ex.check_output_limits(&mut client, now_ms);
+                ex.clients[slot] = Some(client);
             }
         }
-        send_to_replica(ex, slot, data, now_ms);
     }
-    for slot in overflowed {
-        tracing::warn!(
-            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            replica_name(ex, slot)
-        );
-        ex.stats.client_output_buffer_limit_disconnections += 1;
-        ex.close_client_asap(slot);
+    if added {
+        trim_backlog(ex);
+    }
+}
+
+/// A replica's stream goes out once its snapshot is in (for a diskless one, once it ACKed).
+fn streaming(r: &Replica) -> bool {
+    r.state == ReplicaState::Online && !r.start_on_ack
+}
+
+/// The lowest offset a replica still has to receive.
+fn oldest_reader(repl: &Repl) -> Option<u64> {
+    repl.replicas.iter().filter_map(|r| r.stream_pos).min()
+}
+
+/// Frees the shared buffer's blocks that neither the backlog nor a replica needs.
+pub fn trim_backlog(ex: &mut Executor) {
+    let oldest = oldest_reader(&ex.repl);
+    if let Some(b) = &mut ex.repl.backlog {
+        b.trim(oldest);
+    }
+}
+
+/// The stream bytes the replica in `slot` may write next: a part of one block of the shared
+/// buffer (empty when it has everything or is not online yet).
+pub fn stream_chunk(repl: &Repl, slot: usize) -> &[u8] {
+    let (Some(r), Some(b)) = (repl.replicas.iter().find(|r| r.slot == slot), &repl.backlog)
+    else {
+        return &[];
+    };
+    match r.stream_pos {
+        Some(pos) if streaming(r) => b.chunk_at(pos),
+        _ => &[],
+    }
+}
+
+/// `n` stream bytes reached the replica's socket: it moves on, and blocks nobody needs go.
+pub fn stream_sent(ex: &mut Executor, slot: usize, n: usize) {
+    if let Some(pos) = ex.repl.replica_mut(slot).and_then(|r| r.stream_pos.as_mut()) {
+        *pos += n as u64;
+    }
+    ex.stats.total_net_repl_output_bytes += n as u64;
+    trim_backlog(ex);
+}
+
+/// The shared buffer memory the replica in `slot` keeps alive (its output buffer, for
+/// CLIENT LIST and client-output-buffer-limit).
+pub fn replica_buffer_usage(repl: &Repl, slot: usize) -> usize {
+    let pos = repl
+        .replicas
+        .iter()
+        .find(|r| r.slot == slot)
+        .and_then(|r| r.stream_pos);
+    match (pos, &repl.backlog) {
+        (Some(pos), Some(b)) => b.held_from(pos),
+        _ => 0,
+    }
+}
+
+/// The shared replication buffer's memory as Redis reports it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BufferMemory {
+    /// mem_total_replication_buffers.
+    pub total: u64,
+    /// mem_replication_backlog: up to the backlog's size.
+    pub backlog: u64,
+    /// mem_clients_slaves: what replicas keep beyond the backlog's size.
+    pub replicas: u64,
+    /// What maxmemory does not count (Redis's freeMemoryGetNotCountedMemory): the part
+    /// beyond the backlog's size and its blocks' overhead, so that replicas' buffers (and
+    /// DELs evictions feed them) never drive more evictions.
+    pub not_counted: u64,
+}
+
+pub fn buffer_memory(ex: &Executor) -> BufferMemory {
+    let Some(b) = &ex.repl.backlog else {
+        return BufferMemory::default();
+    };
+    let (total, size) = (b.mem() as u64, b.size() as u64);
+    let (backlog, replicas) = if !ex.repl.replicas.is_empty() && total > size {
+        (size, total - size)
+    } else {
+        (total, 0)
+    };
+    let counted = size + (size / (16 * 1024) + 1) * backlog::BLOCK_OVERHEAD as u64;
+    BufferMemory {
+        total,
+        backlog,
+        replicas,
+        not_counted: total.saturating_sub(counted),
     }
 }
 
@@ -353,18 +438,6 @@ pub fn applied_from_master(ex: &mut Executor, applied: &[u8], in_multi: bool) {
     }
 }
 
-/// Appends to a replica's output and applies the replica output-buffer limit.
-fn send_to_replica(ex: &mut Executor, slot: usize, data: &[u8], now_ms: i64) {
-    let Some(mut client) = ex.clients.get_mut(slot).and_then(Option::take) else {
-        return;
-    };
-    client.out.raw(data);
-    ex.stats.total_net_repl_output_bytes += data.len() as u64;
-    ex.check_output_limits(&mut client, now_ms);
-    ex.clients[slot] = Some(client);
-    ex.pending_write.push(slot);
-}
-
 /// A client became a replica: records it and creates the backlog if needed.
 fn attach<'a>(
     ex: &'a mut Executor,
@@ -380,7 +453,7 @@ fn attach<'a>(
         capa_eof: client.replconf().capa_eof,
         ack_offset: 0,
         ack_ms: now_ms,
-        held: Vec::new(),
+        stream_pos: None,
         start_on_ack: false,
         payload_sent: false,
         transfer: None,
@@ -429,18 +502,13 @@ pub fn continue_replica(
     } else {
         client.out.raw(b"+CONTINUE\r\n");
     }
-    let history = ex
-        .repl
-        .backlog
-        .as_ref()
-        .map(|b| b.since(offset))
-        .unwrap_or_default();
+    // The history is sent from the shared buffer, from where the replica stopped.
+    let history = ex.repl.offset + 1 - offset;
     tracing::info!(
-        "Partial resynchronization request from {name} accepted. Sending {} bytes of backlog starting from offset {offset}.",
-        history.len()
+        "Partial resynchronization request from {name} accepted. Sending {history} bytes of backlog starting from offset {offset}."
     );
-    client.out.raw(&history);
-    attach(ex, client, ReplicaState::Online);
+    attach(ex, client, ReplicaState::Online).stream_pos = Some(offset);
+    ex.pending_write.push(client.slot);
     ex.repl.stat_sync_partial_ok += 1;
 }
 
@@ -557,6 +625,8 @@ pub fn start_pending_sync(ex: &mut Executor) {
     for r in &mut ex.repl.replicas {
         if in_group(r) {
             r.state = ReplicaState::WaitBgsaveEnd;
+            // The stream after the snapshot's point waits in the shared buffer.
+            r.stream_pos = Some(offset + 1);
             started.push((r.slot, r.pre_psync));
         }
     }
@@ -769,8 +839,7 @@ fn put_online(ex: &mut Executor, slot: usize) {
     r.transfer = None;
     r.start_on_ack = false;
     r.ack_ms = now_ms;
-    let held = std::mem::take(&mut r.held);
-    send_to_replica(ex, slot, &held, now_ms);
+    ex.pending_write.push(slot);
     tracing::info!("Synchronization with replica {name} succeeded");
 }
 
@@ -798,6 +867,7 @@ pub fn on_replica_gone(ex: &mut Executor, slot: usize) {
     };
     let waited_for_snapshot = ex.repl.replicas.iter().any(|r| r.slot == slot && waits(r));
     ex.repl.replicas.retain(|r| r.slot != slot);
+    trim_backlog(ex);
     // A snapshot made only for replicas that all left is not worth finishing (with save
     // points it is also the dataset's safety copy, and stays; Redis's freeClient check).
     let disk_sync_child = ex
@@ -1253,6 +1323,10 @@ fn disconnect_replicas(ex: &mut Executor) {
     let slots: Vec<usize> = ex.repl.replicas.iter().map(|r| r.slot).collect();
     for slot in slots {
         ex.close_client_asap(slot);
+    }
+    // They read no more of the buffer (which a new history may replace before they go).
+    for r in &mut ex.repl.replicas {
+        r.stream_pos = None;
     }
 }
 

@@ -115,7 +115,8 @@ pub fn render(
             "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
              client_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\n\
              blocked_clients:{blocked}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
-            ex.client_count,
+            // Replicas are not counted (Redis's listLength(clients) - listLength(slaves)).
+            ex.client_count.saturating_sub(ex.repl.replicas.len()),
             ex.settings.maxclients,
             ex.tracking.clients,
         );
@@ -128,7 +129,8 @@ pub fn render(
         let (peak_perc, dataset_perc) = (o.peak_percent(), o.dataset_percent());
         let aof_buffer = o.aof_buffer;
         let allocator = crate::alloc::allocator();
-        let not_counted = ex.prop.aof.buf.len();
+        let repl_buffers = crate::repl::buffer_memory(ex);
+        let not_counted = ex.prop.aof.buf.len() as u64 + repl_buffers.not_counted;
         let total = crate::alloc::total_system_memory();
         let maxmemory = ex.settings.maxmemory;
         let frag = if used > 0 {
@@ -166,8 +168,8 @@ pub fn render(
              maxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\n\
              allocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\n\
              rss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\n\
-             mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:0\r\n\
-             mem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{mem_clients}\r\n\
+             mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:{}\r\n\
+             mem_total_replication_buffers:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{mem_clients}\r\n\
              mem_cluster_links:0\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:{allocator}\r\nactive_defrag_running:0\r\n\
              lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used),
@@ -181,6 +183,9 @@ pub fn render(
             human(maxmemory),
             ex.settings.maxmemory_policy,
             rss as i64 - used as i64,
+            repl_buffers.backlog,
+            repl_buffers.total,
+            repl_buffers.replicas,
             ex.lazyfree.pending(),
             ex.lazyfree.freed(),
         );

@@ -12,6 +12,7 @@ pub struct Overview {
     pub startup: u64,
     pub rss: u64,
     pub clients_normal: u64,
+    pub repl_buffers: crate::repl::BufferMemory,
     pub aof_buffer: u64,
     pub lua_caches: u64,
     pub functions_caches: u64,
@@ -54,7 +55,9 @@ impl Overview {
             })
             .collect();
         let startup = ex.stats.startup_memory;
+        let repl_buffers = crate::repl::buffer_memory(ex);
         let overhead_total = startup
+            + repl_buffers.total
             + clients_normal
             + aof_buffer
             + lua_caches
@@ -67,6 +70,7 @@ impl Overview {
             startup,
             rss,
             clients_normal,
+            repl_buffers,
             aof_buffer,
             lua_caches,
             functions_caches,
@@ -137,8 +141,8 @@ pub fn memory_stats(ctx: &mut Ctx) -> CmdResult {
     int(out, "peak.allocated", o.peak);
     int(out, "total.allocated", o.used);
     int(out, "startup.allocated", o.startup);
-    int(out, "replication.backlog", 0);
-    int(out, "clients.slaves", 0);
+    int(out, "replication.backlog", o.repl_buffers.backlog);
+    int(out, "clients.slaves", o.repl_buffers.replicas);
     int(out, "clients.normal", o.clients_normal);
     int(out, "cluster.links", 0);
     int(out, "aof.buffer", o.aof_buffer);
