@@ -317,9 +317,19 @@ fn load_decoded(
             // What was loaded so far stays, as in Redis.
             ex.dbs = dbs;
         }
-        return Err(format!(
-            "Short read or corrupt RDB file '{name}': {e}. Refusing to start."
-        ));
+        return Err(match (&trailer, e.short_read) {
+            // From the master's socket (Redis's rdbReportError for diskless loading): a cut
+            // transfer is a connection error, and the replica asks again.
+            (Some(_), true) => format!(
+                "Internal error in RDB reading offset {}, function at rdb.c:0 -> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation.",
+                e.offset
+            ),
+            (Some(_), false) => format!(
+                "Internal error in RDB reading offset {}, function at rdb.c:0 -> {}. Failure loading rdb format",
+                e.offset, e.msg
+            ),
+            (None, _) => format!("Short read or corrupt RDB file '{name}': {e}. Refusing to start."),
+        });
     }
     match trailer {
         Some(StreamEnd::Mark(mark)) if !dec.next_is(&mark) => {

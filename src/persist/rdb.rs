@@ -429,6 +429,19 @@ pub fn write_dataset<W: Write>(
 pub struct DecodeError {
     pub offset: usize,
     pub msg: String,
+    /// The input ended or failed to read (a streamed snapshot cut short), as opposed to
+    /// bytes that are not a valid RDB.
+    pub short_read: bool,
+}
+
+impl DecodeError {
+    pub fn at(offset: usize, msg: String) -> DecodeError {
+        DecodeError {
+            offset,
+            msg,
+            short_read: false,
+        }
+    }
 }
 
 impl std::fmt::Display for DecodeError {
@@ -564,7 +577,7 @@ impl<'a> Decoder<'a> {
                 (_, QUICKLIST_PACKED) => compact::ziplist(&data),
                 _ => Err(format!("Unknown quicklist node container {container}")),
             };
-            let node = decoded.map_err(|msg| DecodeError { offset: at, msg })?;
+            let node = decoded.map_err(|msg| DecodeError::at(at, msg))?;
             items.extend(node);
         }
         Ok(self.build_list(items))
@@ -580,7 +593,7 @@ impl<'a> Decoder<'a> {
                 .flat_elements(t, &data)
                 .and_then(|e| into_pairs(e, "hash")),
         }
-        .map_err(|msg| DecodeError { offset: at, msg })?;
+        .map_err(|msg| DecodeError::at(at, msg))?;
         self.build_hash(at, pairs, t != rtype::HASH_ZIPMAP)
     }
 
@@ -591,12 +604,13 @@ impl<'a> Decoder<'a> {
         let pairs = self
             .flat_elements(t, &data)
             .and_then(|e| into_pairs(e, "zset"))
-            .map_err(|msg| DecodeError { offset: at, msg })?;
+            .map_err(|msg| DecodeError::at(at, msg))?;
         let mut entries = Vec::with_capacity(pairs.len());
         for (m, s) in pairs {
             let score = crate::util::num::parse_f64(&s).ok_or_else(|| DecodeError {
                 offset: at,
                 msg: "Zset with an invalid score detected".into(),
+                short_read: false,
             })?;
             entries.push((m, score));
         }
@@ -612,7 +626,7 @@ impl<'a> Decoder<'a> {
         } else {
             compact::listpack(&data)
         }
-        .map_err(|msg| DecodeError { offset: at, msg })?;
+        .map_err(|msg| DecodeError::at(at, msg))?;
         self.build_set(members)
     }
 
@@ -627,6 +641,7 @@ impl<'a> Decoder<'a> {
         Err(DecodeError {
             offset: self.pos,
             msg: msg.into(),
+            short_read: false,
         })
     }
 
@@ -663,6 +678,7 @@ impl<'a> Decoder<'a> {
             return Err(DecodeError {
                 offset: self.pos,
                 msg,
+                short_read: true,
             });
         }
         self.pos += n;
@@ -765,6 +781,7 @@ impl<'a> Decoder<'a> {
                     return Err(DecodeError {
                         offset: start,
                         msg: "Invalid LZF compressed string".into(),
+                        short_read: false,
                     });
                 }
                 match lzf::decompress(data, len) {
@@ -772,6 +789,7 @@ impl<'a> Decoder<'a> {
                     _ => Err(DecodeError {
                         offset: start,
                         msg: "Invalid LZF compressed string".into(),
+                        short_read: false,
                     }),
                 }
             }
@@ -804,7 +822,7 @@ impl<'a> Decoder<'a> {
             let lp = self.string()?;
             let at = self.pos;
             s.load_listpack(&key, &lp)
-                .map_err(|msg| DecodeError { offset: at, msg })?;
+                .map_err(|msg| DecodeError::at(at, msg))?;
         }
         s.length = self.length()?;
         if s.length != s.counted_len() {
@@ -983,11 +1001,12 @@ impl<'a> Decoder<'a> {
         }
         let at = self.pos;
         let data = self.string()?;
-        let items = compact::listpack(&data).map_err(|msg| DecodeError { offset: at, msg })?;
+        let items = compact::listpack(&data).map_err(|msg| DecodeError::at(at, msg))?;
         if items.len() % 3 != 0 {
             return Err(DecodeError {
                 offset: at,
                 msg: "Hash listpack with field TTLs has a bad element count".into(),
+                short_read: false,
             });
         }
         let mut pairs = Vec::with_capacity(items.len() / 3);
@@ -996,6 +1015,7 @@ impl<'a> Decoder<'a> {
             let expire_at = crate::util::num::parse_u64(&ttl).ok_or_else(|| DecodeError {
                 offset: at,
                 msg: "Hash listpack with an invalid field TTL".into(),
+                short_read: false,
             })?;
             if self.keep_field(expire_at) {
                 pairs.push((f, v));
@@ -1026,6 +1046,7 @@ impl<'a> Decoder<'a> {
             Err(hash::LoadError::DuplicateField) => Err(DecodeError {
                 offset: start,
                 msg: "Duplicate hash fields detected".into(),
+                short_read: false,
             }),
         }
     }
@@ -1233,7 +1254,7 @@ impl<'a> Decoder<'a> {
                             idle_secs: idle,
                             freq,
                         })
-                        .map_err(|msg| DecodeError { offset: at, msg })?;
+                        .map_err(|msg| DecodeError::at(at, msg))?;
                     }
                     expire = NO_EXPIRE;
                     idle = None;
