@@ -187,3 +187,27 @@ fn clients_holding_the_most_memory_are_evicted() {
     assert_eq!(keeper.read_raw().unwrap(), b"+OK\r\n");
     assert_eq!(c.cmd(&["STRLEN", "k"]).as_int(), Some(kept as i64));
 }
+
+/// While clients are paused the dataset stays still: no evictions even over maxmemory
+/// (Redis's isSafeToPerformEvictions); the first command after the pause evicts. Checked on
+/// both servers.
+#[test]
+fn no_evictions_while_clients_are_paused() {
+    let check = |server: common::server::Server| {
+        let mut c = server.client();
+        write_keys(&mut c, "k", 2000, "");
+        c.ok("CONFIG SET maxmemory-policy allkeys-random");
+        c.ok("CLIENT PAUSE 100000 WRITE");
+        c.ok("CONFIG SET maxmemory 1");
+        assert_eq!(c.cmd_raw(&["DBSIZE"]), b":2000\r\n");
+        assert_eq!(evicted(&mut c), 0);
+        c.ok("CLIENT UNPAUSE");
+        c.ok("PING");
+        assert!(evicted(&mut c) > 0, "evictions resume");
+        c.ok("CONFIG SET maxmemory 0");
+    };
+    check(cinnabar(&[]));
+    if let Some(redis) = common::server::oracle(&[]) {
+        check(redis);
+    }
+}

@@ -94,6 +94,11 @@ impl Executor {
         if max == 0 || self.loading || self.ignores_maxmemory() {
             return true;
         }
+        // A paused dataset stays still: no evictions either (Redis's
+        // isSafeToPerformEvictions), as if under maxmemory.
+        if self.is_paused(self.clock.now_ms()) {
+            return true;
+        }
         let used = self.memory_for_eviction();
         if used <= max {
             if let Some(since) = self.eviction.exceeded_since.take() {
