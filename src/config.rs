@@ -286,13 +286,13 @@ pub static DEFS: &[Def] = &[
         A,
     ),
     d("always-show-logo", Kind::Bool, "no", IMMUTABLE, A),
-    d("set-proc-title", Kind::Bool, "yes", IMMUTABLE, S),
+    d("set-proc-title", Kind::Bool, "yes", IMMUTABLE, A),
     d(
         "proc-title-template",
         Kind::Str,
         "{title} {listen-addr} {server-mode}",
         0,
-        S,
+        A,
     ),
     d("locale-collate", Kind::Str, "", 0, S),
     d(
@@ -352,7 +352,7 @@ pub static DEFS: &[Def] = &[
         MULTI_ARG,
         A,
     ),
-    d("shutdown-timeout", NONNEG_I32, "10", 0, S),
+    d("shutdown-timeout", NONNEG_I32, "10", 0, A),
     // Snapshotting.
     d("save", Kind::Save, "3600 1 300 100 60 10000", MULTI_ARG, A),
     d("stop-writes-on-bgsave-error", Kind::Bool, "yes", 0, A),
@@ -1024,6 +1024,15 @@ impl Config {
     pub fn set(&mut self, idx: usize, args: &[Vec<u8>]) -> Result<(), ConfigError> {
         let def = &DEFS[idx];
         let mut v = parse_value(def, args)?;
+        if def.name == "proc-title-template" {
+            if let Setting::Str(t) = &v {
+                if !crate::proctitle::valid_template(t) {
+                    return Err(ConfigError(
+                        "template format is invalid or contains unknown variables".into(),
+                    ));
+                }
+            }
+        }
         if def.name == "hz" {
             if let Setting::Int(hz) = &mut v {
                 *hz = (*hz).clamp(limits::HZ_MIN, limits::HZ_MAX);

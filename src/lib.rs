@@ -12,6 +12,7 @@ pub mod keyspace;
 pub mod log;
 pub mod net;
 pub mod persist;
+pub mod proctitle;
 pub mod pubsub;
 pub mod repl;
 pub mod resp;

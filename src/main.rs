@@ -51,6 +51,8 @@ fn main() {
         cinnabar::log::early(&format!("Can't open the log file: {e}"));
         std::process::exit(1);
     }
+    // Still one thread: the arguments' block is freed for the process title.
+    cinnabar::proctitle::init();
     let pid = std::process::id();
     tracing::warn!("oO0OoO0OoO0Oo cinnabar is starting oO0OoO0OoO0Oo");
     tracing::warn!("cinnabar version={CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible), bits=64, pid={pid}, just started");

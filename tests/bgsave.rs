@@ -136,3 +136,75 @@ fn flushall_with_save_points_saves_the_empty_dataset() {
         assert_eq!(ours, run(&theirs));
     }
 }
+
+/// The BGSAVE child of `server` (from /proc: the server's only child process).
+fn child_of(server: &Server) -> Option<i32> {
+    let pid = server.child.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    children.split_whitespace().next()?.parse().ok()
+}
+
+/// The table sizes DEBUG HTSTATS reports for `db` (the main table's, then the rehashing
+/// target's while a rehash runs).
+fn table_sizes(c: &mut Client, db: &str) -> Vec<u64> {
+    let stats = String::from_utf8_lossy(&c.cmd_raw(&["DEBUG", "HTSTATS", db])).into_owned();
+    stats
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("table size: ")?.parse().ok())
+        .collect()
+}
+
+/// While a fork child shares the parent's pages, hash tables do not resize (a rehash would
+/// copy every page it touches); once it is gone they do (Redis's updateDictResizePolicy,
+/// the suite's "Don't rehash if redis has child process"). DEBUG HTSTATS shows it, on both
+/// servers, with the same text around the numbers.
+#[test]
+fn tables_do_not_resize_while_a_child_runs() {
+    let check = |server: Server| {
+        let mut c = server.client();
+        assert_eq!(
+            c.cmd_raw(&["DEBUG", "HTSTATS", "99"]),
+            b"-ERR Out of range database\r\n"
+        );
+        let empty =
+            "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n";
+        let text = format!("[Dictionary HT]\n{empty}[Expires HT]\n{empty}");
+        assert_eq!(
+            String::from_utf8_lossy(&c.cmd_raw(&["DEBUG", "HTSTATS", "1"])),
+            format!("${}\r\n{text}\r\n", text.len())
+        );
+        c.ok("SET str v");
+        assert_eq!(
+            c.cmd_raw(&["DEBUG", "HTSTATS-KEY", "str"]),
+            b"-ERR The value stored at the specified key is not represented using an hash table\r\n"
+        );
+        assert_eq!(
+            c.cmd_raw(&["DEBUG", "HTSTATS-KEY", "nokey"]),
+            b"-ERR no such key\r\n"
+        );
+        c.ok("SELECT 9");
+        c.ok("DEBUG POPULATE 4096 key 1");
+        assert_eq!(table_sizes(&mut c, "9")[..1], [4096]);
+        c.ok("CONFIG SET rdb-key-save-delay 1000000");
+        c.ok("BGSAVE");
+        let mut child = None;
+        common::server::wait_until("the BGSAVE child", 10, || {
+            child = child_of(&server);
+            child.is_some()
+        });
+        c.ok("MSET k1 v1 k2 v2");
+        assert!(!table_sizes(&mut c, "9").contains(&8192), "no resize");
+        // SAFETY: a signal to the server's own child, which this test made it start.
+        unsafe { libc::kill(child.expect("child"), libc::SIGKILL) };
+        common::server::wait_until("the child's end", 10, || {
+            info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+        });
+        c.ok("SET k3 v3");
+        assert!(table_sizes(&mut c, "9").contains(&8192), "resized");
+    };
+    let debug = ["--enable-debug-command".to_string(), "yes".to_string()];
+    check(cinnabar(&debug));
+    if let Some(redis) = oracle(&debug) {
+        check(redis);
+    }
+}

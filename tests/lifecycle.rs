@@ -417,3 +417,36 @@ fn always_show_logo_prints_the_pid() {
         }
     }
 }
+
+/// proc-title-template: the process's command line (ps, /proc/<pid>/cmdline) shows the
+/// expanded template, and CONFIG SET changes it at once; an unknown variable is refused with
+/// Redis's error. Checked on both servers.
+#[test]
+fn process_title_follows_the_template() {
+    let check = |server: common::server::Server| {
+        let mut c = server.client();
+        let cmdline = || {
+            let raw = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).unwrap();
+            String::from_utf8_lossy(&raw)
+                .trim_end_matches('\0')
+                .to_string()
+        };
+        let port = server.port;
+        let default = cmdline();
+        assert!(
+            default.ends_with(&format!(" 127.0.0.1:{port}")),
+            "{default}"
+        );
+        c.ok("CONFIG SET proc-title-template TEST_{port}_{tls-port}_{config-file}_{{x}}");
+        assert_eq!(cmdline(), format!("TEST_{port}_0_-_{{x}}}}"));
+        assert_eq!(
+            String::from_utf8_lossy(&c.cmd_raw(&["CONFIG", "SET", "proc-title-template", "{invalid-var}"])),
+            "-ERR CONFIG SET failed (possibly related to argument 'proc-title-template') - template format is invalid or contains unknown variables\r\n"
+        );
+    };
+    let bind = ["--bind".to_string(), "127.0.0.1".to_string()];
+    check(common::server::cinnabar(&bind));
+    if let Some(redis) = common::server::oracle(&bind) {
+        check(redis);
+    }
+}

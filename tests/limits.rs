@@ -100,7 +100,11 @@ fn socket_inodes(pid: u32) -> std::collections::HashSet<String> {
     fds.filter_map(|fd| {
         let link = std::fs::read_link(fd.ok()?.path()).ok()?;
         let link = link.to_str()?;
-        Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        Some(
+            link.strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .to_string(),
+        )
     })
     .collect()
 }

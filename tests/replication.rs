@@ -1265,7 +1265,10 @@ fn shutdown_waits_then_aborts_then_catches_up(
     writer.send(&["SET", "held", "1"]);
     writer.set_timeout(Duration::from_millis(300));
     assert!(writer.read_raw().is_err(), "a write waits for the shutdown");
-    assert_eq!(m.cmd_raw(&["SHUTDOWN", "ABORT", "NOW"]), b"-ERR syntax error\r\n");
+    assert_eq!(
+        m.cmd_raw(&["SHUTDOWN", "ABORT", "NOW"]),
+        b"-ERR syntax error\r\n"
+    );
     assert_eq!(m.cmd_raw(&["SHUTDOWN", "ABORT"]), b"+OK\r\n");
     for c in &mut callers {
         assert_eq!(
@@ -1363,7 +1366,8 @@ fn replication_buffer_is_shared_and_shrinks() {
         let mut m = master.client();
         wait_until("two replicas online", || {
             m.info_field("replication", "connected_slaves") == "2"
-                && m.info_field("replication", "slave1").contains("state=online")
+                && m.info_field("replication", "slave1")
+                    .contains("state=online")
         });
         wait_in_sync(&master, &running);
         wait_in_sync(&master, &stopped);
@@ -1395,4 +1399,39 @@ fn replication_buffer_is_shared_and_shrinks() {
     };
     check(&|a| Some(cinnabar(a)));
     check(&oracle);
+}
+
+/// A transaction queued before the replica lost its master: with replica-serve-stale-data
+/// no, EXEC checks the queued commands (GET, PING may not serve stale data; INFO may) and
+/// refuses with EXECABORT ... MASTERDOWN, as Redis checks the queued commands' flags at EXEC.
+#[test]
+fn exec_on_a_stale_replica_checks_the_queued_commands() {
+    let replies = |server: Server| {
+        let (mut c, mut admin) = (server.client(), server.client());
+        let mut got = Vec::new();
+        c.ok("CONFIG SET replica-serve-stale-data no");
+        c.ok("SET xx 1");
+        for queued in ["GET xx", "PING", "INFO server"] {
+            c.ok("MULTI");
+            got.push(c.ok(queued));
+            admin.ok("REPLICAOF 127.0.0.1 1");
+            let exec = c.cmd_raw(&["EXEC"]);
+            // INFO's text differs between servers; only its kind of reply is compared.
+            got.push(if exec.starts_with(b"*1\r\n$") {
+                b"*1 bulk".to_vec()
+            } else {
+                exec
+            });
+            admin.ok("REPLICAOF NO ONE");
+        }
+        got
+    };
+    let ours = replies(cinnabar(&[]));
+    assert_eq!(
+        String::from_utf8_lossy(&ours[1]),
+        "-EXECABORT Transaction discarded because of: MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    if let Some(redis) = oracle(&[]) {
+        assert_eq!(ours, replies(redis));
+    }
 }

@@ -182,11 +182,10 @@ fn set_generic(
     if let Some(at) = when {
         ctx.ex.dbs[db].set_expire(key, at);
         ctx.notify(notify::GENERIC, "expire", key);
-        // Replayed later, a relative TTL would mean another moment.
-        if flags & setf::PXAT == 0 {
-            let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
-            ctx.propagate_as(&[b"SET", key, val, b"PXAT", &at]);
-        }
+        // Replayed later, a relative TTL would mean another moment; Redis rewrites a PXAT
+        // given as such too (its replicas and AOF always read `SET key value PXAT ms`).
+        let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
+        ctx.propagate_as(&[b"SET", key, val, b"PXAT", &at]);
     } else if flags & setf::GET != 0 {
         // The replicas and the AOF need the write, not the old value.
         let argv: Vec<&[u8]> = ctx

@@ -374,9 +374,32 @@ impl Executor {
         ex
     }
 
+    /// The process title from proc-title-template (Redis's redisSetProcTitle).
+    fn show_proc_title(&self) {
+        if !self.cfg.get_bool("set-proc-title") {
+            return;
+        }
+        let s = &self.settings;
+        let title = crate::proctitle::exec_name();
+        let vars = crate::proctitle::Vars {
+            title: &title,
+            bind: s.bind.first().map(String::as_str),
+            port: s.port,
+            tls_port: s.tls_port,
+            unixsocket: s.unixsocket.as_deref().unwrap_or(""),
+            config_file: self.cfg.file.as_deref().and_then(|p| p.to_str()),
+            cluster: self.cfg.get_bool("cluster-enabled"),
+        };
+        let template = self.cfg.get_str("proc-title-template");
+        if let Some(t) = crate::proctitle::expand(template, &vars) {
+            crate::proctitle::set(&t);
+        }
+    }
+
     /// Re-derives the typed settings after a CONFIG SET.
     pub fn apply_config(&mut self) {
         self.settings = self.cfg.settings();
+        self.show_proc_title();
         self.hz = self.settings.hz;
         self.watchdog.beat(self.cfg.get_int("watchdog-period"));
         self.acl.pubsub_all = self.settings.acl_pubsub_all;
@@ -692,6 +715,7 @@ impl Executor {
                     let flags = self.command_flags(cmd, argv);
                     if let Some(m) = client.multi.as_mut() {
                         m.flags |= flags;
+                        m.missing_flags |= !flags;
                         m.queued
                             .push((cmd, argv.iter().map(|a| a.to_vec()).collect()));
                     }
@@ -933,7 +957,10 @@ impl Executor {
             }
         }
         if let Some(link) = &self.repl.master {
-            let stale = flags & flag::STALE != 0;
+            let stale = match &client.multi {
+                Some(m) if meta.name == "exec" => m.missing_flags & flag::STALE == 0,
+                _ => flags & flag::STALE != 0,
+            };
             if link.state != crate::repl::LinkState::Connected
                 && !self.settings.replica_serve_stale_data
                 && !stale
@@ -1369,6 +1396,15 @@ impl Executor {
     /// Short expiry cycle before sleeping when the slow cycle left work (ACTIVE_EXPIRE_CYCLE_FAST).
     pub fn before_sleep(&mut self) {
         self.broadcast_tracking();
+        // While a fork child shares our pages, tables avoid resizing (Redis's
+        // updateDictResizePolicy).
+        use crate::keyspace::rehash::{set_resize_policy, ResizePolicy};
+        let child = self.persist.child.is_some() || self.aof.child.is_some();
+        set_resize_policy(if child {
+            ResizePolicy::Avoid
+        } else {
+            ResizePolicy::Enable
+        });
         let now_ms = self.clock.now_ms();
         self.check_pause(now_ms);
         if self.next_block_deadline().is_some_and(|d| d <= now_ms) {

@@ -16,6 +16,9 @@ pub struct MultiState {
     pub queued: Vec<(&'static Command, Vec<Vec<u8>>)>,
     /// The union of the queued commands' flags (`Executor::command_flags`): what EXEC may do.
     pub flags: u64,
+    /// The union of the flags the queued commands lack (Redis's cmd_inv_flags): EXEC may
+    /// run on a stale replica only if every queued command may.
+    pub missing_flags: u64,
 }
 
 /// A key a client watches, and whether it had already expired (unreaped) at WATCH time.

@@ -257,10 +257,7 @@ impl Executor {
     /// Clients blocked in SHUTDOWN learn that it failed (Redis's
     /// replyToClientsBlockedOnShutdown).
     fn answer_shutdown_waiters(&mut self) {
-        self.fail_waiters(
-            BlockKind::Shutdown,
-            crate::resp::errors::SHUTDOWN_FAILED,
-        );
+        self.fail_waiters(BlockKind::Shutdown, crate::resp::errors::SHUTDOWN_FAILED);
     }
 }
 

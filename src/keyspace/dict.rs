@@ -67,6 +67,10 @@ impl<K: DictKey, V> Bucket for Chain<K, V> {
         self.is_none()
     }
 
+    fn entries(&self) -> usize {
+        std::iter::successors(self.as_deref(), |n| n.next.as_deref()).count()
+    }
+
     fn move_into(mut self, to: &mut [Self]) -> usize {
         let mask = to.len() - 1;
         let mut moved = 0;
@@ -105,6 +109,11 @@ impl<K: DictKey, V> Dict<K, V> {
     }
 
     #[inline]
+    /// DEBUG HTSTATS's text for this table.
+    pub fn stats(&self, out: &mut String) {
+        self.tables.stats(out);
+    }
+
     pub fn len(&self) -> usize {
         self.tables.len()
     }

@@ -15,9 +15,43 @@ const MIN_FILL_PERCENT: usize = 10;
 /// Empty buckets a rehash step may visit per bucket it moves (Redis uses 10).
 const EMPTY_VISITS: usize = 10;
 
+/// Whether tables may resize (Redis's dict_can_resize). While a fork child shares the
+/// parent's pages, a resize would copy every page it touches, so tables resize only when
+/// out of proportion by `FORCE_RESIZE_RATIO`; the child itself never resizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ResizePolicy {
+    Enable = 0,
+    Avoid = 1,
+    Forbid = 2,
+}
+
+static RESIZE_POLICY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Tables this many times too small (or too big) resize even while a child runs (Redis's
+/// dict_force_resize_ratio).
+const FORCE_RESIZE_RATIO: usize = 5;
+
+pub fn set_resize_policy(policy: ResizePolicy) {
+    RESIZE_POLICY.store(policy as u8, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn resize_policy() -> ResizePolicy {
+    match RESIZE_POLICY.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => ResizePolicy::Enable,
+        1 => ResizePolicy::Avoid,
+        _ => ResizePolicy::Forbid,
+    }
+}
+
+/// Longest chain the statistics count separately (Redis's DICT_STATS_VECTLEN).
+const STATS_VECTLEN: usize = 50;
+
 /// One bucket: the entries whose hash masks to its position.
 pub trait Bucket: Default {
     fn is_vacant(&self) -> bool;
+    /// Entries in the bucket (its chain's length).
+    fn entries(&self) -> usize;
     /// Moves every entry of this bucket (just taken out of the old table) into `to`, a
     /// power-of-two bucket array, by hash; returns how many entries moved.
     fn move_into(self, to: &mut [Self]) -> usize;
@@ -131,6 +165,13 @@ impl<B: Bucket> Tables<B> {
         let Some(mut idx) = self.rehash_idx else {
             return false;
         };
+        let (s0, s1) = (self.ht[0].size(), self.ht[1].size());
+        let out_of_proportion = s1.max(s0) / s1.min(s0).max(1) >= FORCE_RESIZE_RATIO;
+        match resize_policy() {
+            ResizePolicy::Enable => {}
+            ResizePolicy::Avoid if out_of_proportion => {}
+            _ => return true,
+        }
         let mut empty_visits = n * EMPTY_VISITS;
         let mut n = n;
         while n > 0 && self.ht[0].used != 0 {
@@ -196,11 +237,14 @@ impl<B: Bucket> Tables<B> {
     /// Grows a full table before an insert; returns the table the new entry goes to.
     pub fn prepare_insert(&mut self) -> &mut Buckets<B> {
         if !self.is_rehashing() {
-            let size = self.ht[0].size();
+            let (size, used) = (self.ht[0].size(), self.ht[0].used);
+            let policy = resize_policy();
             if size == 0 {
                 self.resize_to(INITIAL_SIZE);
-            } else if self.ht[0].used >= size {
-                self.resize_to(self.ht[0].used + 1);
+            } else if (policy == ResizePolicy::Enable && used >= size)
+                || (policy != ResizePolicy::Forbid && used / size > FORCE_RESIZE_RATIO)
+            {
+                self.resize_to(used + 1);
             }
         }
         let t = usize::from(self.is_rehashing());
@@ -210,7 +254,7 @@ impl<B: Bucket> Tables<B> {
     /// Shrinks a sparse table (Redis's htNeedsResize + dictResize). Returns true if started.
     pub fn shrink_if_needed(&mut self) -> bool {
         let size = self.ht[0].size();
-        if self.is_rehashing() || size <= INITIAL_SIZE {
+        if self.is_rehashing() || size <= INITIAL_SIZE || resize_policy() != ResizePolicy::Enable {
             return false;
         }
         if self.len() * 100 / size < MIN_FILL_PERCENT {
@@ -218,6 +262,51 @@ impl<B: Bucket> Tables<B> {
             return true;
         }
         false
+    }
+
+    /// DEBUG HTSTATS's text for these tables (Redis's dictGetStats): per table its size,
+    /// entries and chain lengths; the rehashing target too while a rehash runs.
+    pub fn stats(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        for (i, t) in self.live().iter().enumerate() {
+            let name = if i == 0 {
+                "main hash table"
+            } else {
+                "rehashing target"
+            };
+            let _ = writeln!(out, "Hash table {i} stats ({name}):");
+            if t.used == 0 {
+                out.push_str("No stats available for empty dictionaries\n");
+                continue;
+            }
+            let mut lengths = [0usize; STATS_VECTLEN];
+            let (mut slots, mut max_chain, mut total_chain) = (0usize, 0usize, 0usize);
+            for b in &t.slots {
+                let n = b.entries();
+                lengths[n.min(STATS_VECTLEN - 1)] += 1;
+                if n > 0 {
+                    slots += 1;
+                    max_chain = max_chain.max(n);
+                    total_chain += n;
+                }
+            }
+            let _ = write!(
+                out,
+                " table size: {}\n number of elements: {}\n different slots: {slots}\n \
+                 max chain length: {max_chain}\n avg chain length (counted): {:.2}\n \
+                 avg chain length (computed): {:.2}\n Chain length distribution:\n",
+                t.size(),
+                t.used,
+                total_chain as f32 / slots as f32,
+                t.used as f32 / slots as f32,
+            );
+            for (len, &count) in lengths[..STATS_VECTLEN - 1].iter().enumerate() {
+                if count > 0 {
+                    let share = count as f32 / t.size() as f32 * 100.0;
+                    let _ = writeln!(out, "   {len}: {count} ({share:.2}%)");
+                }
+            }
+        }
     }
 
     /// Drops both tables, bucket by bucket through `drop_bucket` (chains that would drop

@@ -25,6 +25,18 @@ pub enum Value {
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
 
 impl Value {
+    /// DEBUG HTSTATS-KEY: the statistics of the hash table holding this value, if one does.
+    pub fn hash_table_stats(&self) -> Option<String> {
+        let mut out = String::new();
+        let held = match self {
+            Value::Set(s) => s.hash_table_stats(&mut out),
+            Value::Hash(h) => h.hash_table_stats(&mut out),
+            Value::ZSet(z) => z.hash_table_stats(&mut out),
+            _ => false,
+        };
+        held.then_some(out)
+    }
+
     /// How much work freeing this value takes (Redis's lazyfreeGetFreeEffort): allocations
     /// to release for the structures made of many, 1 for packed forms and strings.
     pub fn free_effort(&self) -> usize {

@@ -1126,33 +1126,6 @@ unsafe fn serve_while_busy(server: *mut (), ex: &mut Executor) {
     unsafe { (*(server as *mut Server)).serve_busy(ex) }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn protected_mode_admits_local_peers_or_a_password() {
-        let mut default = crate::acl::User::new_default();
-        let refuses =
-            |d: &crate::acl::User, on, unix, peer| super::protected_mode_refuses(on, d, unix, peer);
-        assert!(refuses(&default, true, false, "10.1.2.3:5000"));
-        assert!(refuses(&default, true, false, "2001:db8::1:5000"));
-        assert!(!refuses(&default, true, false, "127.0.0.1:5000"));
-        assert!(!refuses(&default, true, true, "/tmp/redis.sock:0"));
-        assert!(!refuses(&default, false, false, "10.1.2.3:5000"));
-        default.apply(b">secret", false).unwrap();
-        assert!(!refuses(&default, true, false, "10.1.2.3:5000"));
-    }
-
-    #[test]
-    fn loopback_detection() {
-        assert!(super::is_loopback("127.0.0.1:5000"));
-        assert!(super::is_loopback("127.8.9.10:1"));
-        assert!(super::is_loopback("::1:6379"));
-        assert!(super::is_loopback("::ffff:127.0.0.1:80"));
-        assert!(!super::is_loopback("10.0.0.1:5000"));
-        assert!(!super::is_loopback("fe80::1:5000"));
-    }
-}
-
 /// Writes a replica's pending stream from the shared replication buffer, a block at a time,
 /// until the socket is full or the replica has everything. Returns the bytes written.
 fn write_stream(conn: &mut Conn, ex: &mut Executor, slot: usize) -> u64 {
@@ -1179,4 +1152,31 @@ fn write_stream(conn: &mut Conn, ex: &mut Executor, slot: usize) -> u64 {
         }
     }
     written
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn protected_mode_admits_local_peers_or_a_password() {
+        let mut default = crate::acl::User::new_default();
+        let refuses =
+            |d: &crate::acl::User, on, unix, peer| super::protected_mode_refuses(on, d, unix, peer);
+        assert!(refuses(&default, true, false, "10.1.2.3:5000"));
+        assert!(refuses(&default, true, false, "2001:db8::1:5000"));
+        assert!(!refuses(&default, true, false, "127.0.0.1:5000"));
+        assert!(!refuses(&default, true, true, "/tmp/redis.sock:0"));
+        assert!(!refuses(&default, false, false, "10.1.2.3:5000"));
+        default.apply(b">secret", false).unwrap();
+        assert!(!refuses(&default, true, false, "10.1.2.3:5000"));
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(super::is_loopback("127.0.0.1:5000"));
+        assert!(super::is_loopback("127.8.9.10:1"));
+        assert!(super::is_loopback("::1:6379"));
+        assert!(super::is_loopback("::ffff:127.0.0.1:80"));
+        assert!(!super::is_loopback("10.0.0.1:5000"));
+        assert!(!super::is_loopback("fe80::1:5000"));
+    }
 }

@@ -614,6 +614,9 @@ pub fn fork_child(
                 }
             }
             drop(read_end);
+            crate::keyspace::rehash::set_resize_policy(
+                crate::keyspace::rehash::ResizePolicy::Forbid,
+            );
             let ok = body(ex);
             let cow = private_dirty_bytes();
             if cow > 0 {

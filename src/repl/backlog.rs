@@ -199,7 +199,11 @@ mod tests {
         assert_eq!(b.histlen(), MIN_BLOCK + 8);
         assert_eq!(b.first_offset(), MIN_BLOCK as u64 + 1);
         b.trim(None);
-        assert_eq!(b.histlen(), MIN_BLOCK + 8, "one more would leave too little");
+        assert_eq!(
+            b.histlen(),
+            MIN_BLOCK + 8,
+            "one more would leave too little"
+        );
         assert!(b.covers(b.first_offset()) && !b.covers(b.first_offset() - 1));
         assert_eq!(b.since(b.first_offset()).len(), b.histlen());
     }

@@ -350,8 +350,7 @@ pub fn trim_backlog(ex: &mut Executor) {
 /// The stream bytes the replica in `slot` may write next: a part of one block of the shared
 /// buffer (empty when it has everything or is not online yet).
 pub fn stream_chunk(repl: &Repl, slot: usize) -> &[u8] {
-    let (Some(r), Some(b)) = (repl.replicas.iter().find(|r| r.slot == slot), &repl.backlog)
-    else {
+    let (Some(r), Some(b)) = (repl.replicas.iter().find(|r| r.slot == slot), &repl.backlog) else {
         return &[];
     };
     match r.stream_pos {
@@ -362,7 +361,11 @@ pub fn stream_chunk(repl: &Repl, slot: usize) -> &[u8] {
 
 /// `n` stream bytes reached the replica's socket: it moves on, and blocks nobody needs go.
 pub fn stream_sent(ex: &mut Executor, slot: usize, n: usize) {
-    if let Some(pos) = ex.repl.replica_mut(slot).and_then(|r| r.stream_pos.as_mut()) {
+    if let Some(pos) = ex
+        .repl
+        .replica_mut(slot)
+        .and_then(|r| r.stream_pos.as_mut())
+    {
         *pos += n as u64;
     }
     ex.stats.total_net_repl_output_bytes += n as u64;

@@ -57,6 +57,11 @@ pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
 pub const OUT_OF_RANGE: &str = "ERR index out of range";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
+/// DEBUG HTSTATS with a db number outside `databases`.
+pub const OUT_OF_RANGE_DATABASE: &str = "ERR Out of range database";
+/// DEBUG HTSTATS-KEY on a value kept in a packed form.
+pub const NOT_A_HASH_TABLE: &str =
+    "ERR The value stored at the specified key is not represented using an hash table";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";

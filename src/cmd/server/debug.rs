@@ -22,6 +22,10 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "ERROR <string>",
                 "    Return a Redis protocol error with <string> as message. Useful for clients",
                 "    unit tests to simulate Redis errors.",
+                "HTSTATS <dbid>",
+                "    Return hash table statistics of the specified Redis database.",
+                "HTSTATS-KEY <key>",
+                "    Like HTSTATS but for the hash table stored at <key>'s value.",
                 "LISTPACK <key>",
                 "    Show low level info about the listpack encoding of <key>.",
                 "QUICKLIST-PACKED-THRESHOLD <size>",
@@ -193,6 +197,28 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
     // Accepted for client test suites: there are no Redis listpacks to dump to the log.
     if eq(sub, "LISTPACK") && args.remaining() == 1 {
         ctx.out().ok();
+        return Ok(());
+    }
+    if eq(sub, "HTSTATS") && args.remaining() == 1 {
+        let db = int(args.bytes()?)?;
+        let db = usize::try_from(db)
+            .ok()
+            .filter(|&d| d < ctx.ex.dbs.len())
+            .ok_or(err::OUT_OF_RANGE_DATABASE)?;
+        let mut text = String::from("[Dictionary HT]\n");
+        ctx.ex.dbs[db].keys.stats(&mut text);
+        text.push_str("[Expires HT]\n");
+        ctx.ex.dbs[db].volatile.stats(&mut text);
+        ctx.out().verbatim(b"txt", text.as_bytes());
+        return Ok(());
+    }
+    if eq(sub, "HTSTATS-KEY") && args.remaining() == 1 {
+        let key = args.bytes()?;
+        let Some(e) = ctx.ex.dbs[ctx.client.db].peek(key) else {
+            return Err(err::NO_SUCH_KEY.into());
+        };
+        let text = e.value.hash_table_stats().ok_or(err::NOT_A_HASH_TABLE)?;
+        ctx.out().verbatim(b"txt", text.as_bytes());
         return Ok(());
     }
     if eq(sub, "OBJECT") && args.remaining() == 1 {

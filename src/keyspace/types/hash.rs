@@ -54,6 +54,17 @@ pub enum LoadError {
 }
 
 impl Hash {
+    /// DEBUG HTSTATS-KEY: the field table's statistics (hashtable encoding only).
+    pub fn hash_table_stats(&self, out: &mut String) -> bool {
+        match self {
+            Hash::Table(t) => {
+                t.stats(out);
+                true
+            }
+            Hash::Packed(_) => false,
+        }
+    }
+
     /// An empty hash in the compact encoding (Redis's createHashObject).
     pub fn new() -> Self {
         Self::default()

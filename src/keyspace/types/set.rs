@@ -113,6 +113,24 @@ impl Default for Set {
 }
 
 impl Set {
+    /// DEBUG HTSTATS-KEY: the table's statistics (hashtable encoding only). A small set of
+    /// strings is packed here but a table in Redis (both report `hashtable`): it shows the
+    /// size Redis's table would have, without chain statistics.
+    pub fn hash_table_stats(&self, out: &mut String) -> bool {
+        match self {
+            Set::Table(t) => t.stats(out),
+            Set::Packed(p) => {
+                let n = p.len();
+                out.push_str(&format!(
+                    "Hash table 0 stats (main hash table):\n table size: {}\n number of elements: {n}\n",
+                    n.max(crate::keyspace::rehash::INITIAL_SIZE).next_power_of_two()
+                ));
+            }
+            Set::Ints(_) => return false,
+        }
+        true
+    }
+
     /// An empty intset: where Redis starts every set built by a command (createIntsetObject).
     pub const fn new_ints() -> Self {
         Set::Ints(IntSet::new())

@@ -276,6 +276,10 @@ impl Bucket for Chain {
         self.0.is_null()
     }
 
+    fn entries(&self) -> usize {
+        self.nodes().count()
+    }
+
     fn move_into(self, to: &mut [Self]) -> usize {
         let mask = to.len() - 1;
         let mut moved = 0;
@@ -492,6 +496,11 @@ impl SkipList {
     }
 
     #[inline]
+    /// DEBUG HTSTATS-KEY's text for the member index.
+    pub fn index_stats(&self, out: &mut String) {
+        self.index.tables.stats(out);
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

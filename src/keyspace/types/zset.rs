@@ -178,6 +178,17 @@ pub enum Pos<'a> {
 }
 
 impl ZSet {
+    /// DEBUG HTSTATS-KEY: the member index's statistics (skiplist encoding only).
+    pub fn hash_table_stats(&self, out: &mut String) -> bool {
+        match &self.repr {
+            Repr::Skip(s) => {
+                s.index_stats(out);
+                true
+            }
+            Repr::Packed(_) => false,
+        }
+    }
+
     pub fn new_packed() -> Self {
         ZSet {
             repr: Repr::Packed(Packed::new()),

@@ -18,6 +18,16 @@ impl Bucket for Blob {
         self.is_empty()
     }
 
+    fn entries(&self) -> usize {
+        let buf = self.as_slice();
+        let (mut n, mut at) = (0, 0);
+        while at < buf.len() {
+            at = entry_at(buf, at).2;
+            n += 1;
+        }
+        n
+    }
+
     fn move_into(self, to: &mut [Self]) -> usize {
         let mask = to.len() - 1;
         let buf = self.as_slice();
@@ -93,6 +103,11 @@ impl FieldTable {
     }
 
     #[inline]
+    /// DEBUG HTSTATS-KEY's text for this table.
+    pub fn stats(&self, out: &mut String) {
+        self.tables.stats(out);
+    }
+
     pub fn len(&self) -> usize {
         self.tables.len()
     }
