@@ -1233,6 +1233,7 @@ impl Executor {
                 lru_clock(now_ms)
             };
         }
+        e.value.rehash_step();
         let p: *mut Entry = e;
         self.stats.keyspace_hits += 1;
         // SAFETY: `p` points into `self.dbs`; only `self.stats` (a different field) was touched

@@ -25,6 +25,26 @@ pub enum Value {
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
 
 impl Value {
+    /// One step of a pending rehash of the table holding this value, as every lookup in a
+    /// Redis dict does: reads too move a resize along (SRANDMEMBER on a set that stopped
+    /// growing would otherwise leave it half rehashed).
+    pub fn rehash_step(&mut self) {
+        match self {
+            Value::Set(s) => {
+                if let crate::keyspace::types::set::Set::Table(t) = &mut **s {
+                    t.rehash(1);
+                }
+            }
+            Value::Hash(h) => {
+                if let crate::keyspace::types::hash::Hash::Table(t) = &mut **h {
+                    t.rehash(1);
+                }
+            }
+            Value::ZSet(z) => z.rehash_step(),
+            _ => {}
+        }
+    }
+
     /// DEBUG HTSTATS-KEY: the statistics of the hash table holding this value, if one does.
     pub fn hash_table_stats(&self) -> Option<String> {
         let mut out = String::new();

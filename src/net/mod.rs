@@ -763,7 +763,13 @@ impl Server {
         }
         client.compact_output();
         let close = conn.dead || (done && client.has(cf::CLOSE_AFTER_REPLY));
-        ex.stats.total_net_output_bytes += written;
+        // What a replica is sent counts as replication output, snapshot included (Redis's
+        // stat_net_repl_output_bytes), never as client output.
+        if replica {
+            ex.stats.total_net_repl_output_bytes += written;
+        } else {
+            ex.stats.total_net_output_bytes += written;
+        }
         if close {
             ex.close_client_asap(slot);
         }

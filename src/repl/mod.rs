@@ -368,7 +368,6 @@ pub fn stream_sent(ex: &mut Executor, slot: usize, n: usize) {
     {
         *pos += n as u64;
     }
-    ex.stats.total_net_repl_output_bytes += n as u64;
     trim_backlog(ex);
 }
 
@@ -748,7 +747,6 @@ pub fn pump(ex: &mut Executor) -> bool {
                 if let Some(c) = ex.client_mut(slot) {
                     c.out.raw(&chunk);
                 }
-                ex.stats.total_net_repl_output_bytes += chunk.len() as u64;
                 ex.pending_write.push(slot);
                 if done {
                     put_online(ex, slot);
@@ -801,7 +799,6 @@ pub fn pump_pipe(ex: &mut Executor, drain: bool) {
             if let Some(c) = ex.client_mut(slot) {
                 c.out.raw(&chunk);
             }
-            ex.stats.total_net_repl_output_bytes += chunk.len() as u64;
             ex.pending_write.push(slot);
         }
         if eof {

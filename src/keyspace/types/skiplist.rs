@@ -496,6 +496,11 @@ impl SkipList {
     }
 
     #[inline]
+    /// One step of a pending member-index rehash.
+    pub fn rehash_step(&mut self) {
+        self.index.tables.rehash_step();
+    }
+
     /// DEBUG HTSTATS-KEY's text for the member index.
     pub fn index_stats(&self, out: &mut String) {
         self.index.tables.stats(out);

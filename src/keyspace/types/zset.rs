@@ -178,6 +178,13 @@ pub enum Pos<'a> {
 }
 
 impl ZSet {
+    /// One step of a pending rehash of the member index.
+    pub fn rehash_step(&mut self) {
+        if let Repr::Skip(s) = &mut self.repr {
+            s.rehash_step();
+        }
+    }
+
     /// DEBUG HTSTATS-KEY: the member index's statistics (skiplist encoding only).
     pub fn hash_table_stats(&self, out: &mut String) -> bool {
         match &self.repr {
