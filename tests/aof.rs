@@ -199,6 +199,17 @@ fn timestamp_annotations() {
         .filter(|l| l.starts_with(b"#TS:"))
         .count();
     assert_eq!(marks, 2, "{}", String::from_utf8_lossy(&text));
+    // A base written as commands starts with its moment too (the suite's "Generate timestamp
+    // annotations in AOF").
+    run(&mut c, "CONFIG SET aof-use-rdb-preamble no");
+    run(&mut c, "BGREWRITEAOF");
+    wait_rewrite(&mut c);
+    let base = std::fs::read(server.dir.join("appendonlydir/appendonly.aof.2.base.aof")).unwrap();
+    assert!(
+        base.starts_with(b"#TS:"),
+        "{}",
+        String::from_utf8_lossy(&base)
+    );
     let dir = server.kill_keep_dir();
     let again = cinnabar_in(dir.clone(), &[]);
     assert_eq!(again.client().cmd(&["DBSIZE"]).as_int(), Some(2));
@@ -262,7 +273,12 @@ fn exchange(
 }
 
 fn redis_in(dir: PathBuf) -> Option<Server> {
-    let args = aof_args(&[]);
+    redis_in_with(dir, &[])
+}
+
+/// redis-server with the AOF on and `extra` arguments, working in `dir`.
+fn redis_in_with(dir: PathBuf, extra: &[&str]) -> Option<Server> {
+    let args = aof_args(extra);
     let probe = oracle(&[])?;
     drop(probe);
     in_dir(dir, |a| {
@@ -771,4 +787,75 @@ fn limited_trim_replays_exactly() {
     run(&mut c, "CONFIG SET stream-node-max-entries 1");
     run(&mut c, "DEBUG LOADAOF");
     assert_eq!(c.cmd_raw(&["XLEN", "s"]), b":71\r\n");
+}
+
+/// Inside EXEC, BGREWRITEAOF and CONFIG SET appendonly yes only schedule the rewrite, which
+/// starts after the transaction (Redis's in_exec); both servers answer the same and fork.
+#[test]
+fn rewrites_asked_for_inside_a_transaction_start_after_it() {
+    let check = |server: Server| {
+        let mut c = server.client();
+        let forks =
+            |c: &mut Client| -> u64 { c.info_field("stats", "total_forks").parse().unwrap() };
+        let mut replies = Vec::new();
+        for step in ["BGREWRITEAOF", "CONFIG SET appendonly yes"] {
+            if step.starts_with("CONFIG") {
+                c.ok("CONFIG SET appendonly no");
+            }
+            let before = forks(&mut c);
+            c.ok("MULTI");
+            c.ok("SET foo bar");
+            c.ok(step);
+            replies.push(c.cmd_raw(&["EXEC"]));
+            common::server::wait_until("the rewrite's fork", 10, || forks(&mut c) > before);
+            wait_rewrite(&mut c);
+        }
+        replies
+    };
+    let dir = common::server::fresh_dir();
+    let ours = check(cinnabar_in(dir, &[]));
+    assert_eq!(
+        String::from_utf8_lossy(&ours[0]),
+        "*2\r\n+OK\r\n+Background append only file rewriting scheduled\r\n"
+    );
+    if let Some(redis) = redis_in(common::server::fresh_dir()) {
+        assert_eq!(ours, check(redis));
+    }
+}
+
+/// DEBUG LOADAOF on a read-only replica replays the AOF as written: its writes (FUNCTION
+/// LOAD, DELETE, FLUSH) are obeyed, not refused with READONLY, on both servers.
+#[test]
+fn a_read_only_replica_replays_its_aof_as_written() {
+    let check = |server: Server| {
+        let mut c = server.client();
+        wait_rewrite(&mut c);
+        let load =
+            "#!lua name=test\nredis.register_function('test', function() return 'hello' end)";
+        let mut lists = Vec::new();
+        for change in ["LOAD", "DELETE", "RELOAD-AND-FLUSH"] {
+            match change {
+                "LOAD" => assert_eq!(c.cmd_raw(&["FUNCTION", "LOAD", load]), b"$4\r\ntest\r\n"),
+                "DELETE" => {
+                    c.ok("FUNCTION DELETE test");
+                }
+                _ => {
+                    c.cmd_raw(&["FUNCTION", "LOAD", load]);
+                    c.ok("FUNCTION FLUSH");
+                }
+            }
+            c.ok("CONFIG SET slave-read-only yes");
+            c.ok("SLAVEOF 127.0.0.1 0");
+            c.ok("DEBUG LOADAOF");
+            c.ok("SLAVEOF NO ONE");
+            lists.push(c.cmd_raw(&["FUNCTION", "LIST"]));
+        }
+        assert!(lists[0].starts_with(b"*1\r\n"), "{:?}", lists[0]);
+        lists
+    };
+    let debug = ["--enable-debug-command", "yes"];
+    let ours = check(cinnabar_in(common::server::fresh_dir(), &debug));
+    if let Some(redis) = redis_in_with(common::server::fresh_dir(), &debug) {
+        assert_eq!(ours, check(redis));
+    }
 }

@@ -47,6 +47,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     ctx.client.flags &= !cf::MULTI;
     let MultiState { queued, .. } = *state;
     ctx.out().array(queued.len());
+    ctx.ex.in_exec = true;
     for (cmd, argv) in queued {
         let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
         // Permissions are checked again: the user's rules may have changed since queueing.
@@ -63,6 +64,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
         // Blocking commands inside a transaction behave as their non-blocking forms.
         ctx.ex.call_queued(ctx.client, cmd, &argv);
     }
+    ctx.ex.in_exec = false;
     ctx.ex.discard_transaction(ctx.client);
     Ok(())
 }

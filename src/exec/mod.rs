@@ -180,6 +180,9 @@ pub struct Executor {
     pub shutdown_wait: Option<shutdown::ShutdownWait>,
     /// Shutdown prepared: the loop flushes and exits.
     pub exiting: bool,
+    /// EXEC is running its queued commands (Redis's server.in_exec): background work they
+    /// ask for (BGREWRITEAOF, turning the AOF on) is scheduled for after the transaction.
+    pub in_exec: bool,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire_enabled: bool,
     /// DEBUG PAUSE-CRON: the periodic tasks are stopped (tests use it to hold a state).
@@ -326,6 +329,7 @@ impl Executor {
             shutdown_asap: None,
             shutdown_wait: None,
             exiting: false,
+            in_exec: false,
             active_expire_enabled: true,
             reply_buffer_peak_reset_ms: REPLY_BUFFER_PEAK_RESET_MS,
             reply_buffer_resizing: true,
@@ -907,8 +911,9 @@ impl Executor {
         } else {
             crate::acl::log::Context::Toplevel
         };
-        // Our master's commands are obeyed as they come (Redis's mustObeyClient).
-        let from_master = client.has(cf::MASTER);
+        // Our master's commands, and the AOF's being loaded, are obeyed as they come (Redis's
+        // mustObeyClient).
+        let from_master = client.has(cf::MASTER) || client.has(cf::OBEY);
         if !from_master {
             if let Err(d) = self.acl_check(client, client.user, cmd, argv, context, now_ms) {
                 return Err(Self::noperm(cmd, d));

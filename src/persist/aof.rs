@@ -765,6 +765,12 @@ fn write_base(ex: &Executor, path: &Path, rdb: bool) -> std::io::Result<()> {
         super::write_rdb_with(ex, w, true)?
     } else {
         let mut w = w;
+        // A base of commands starts with its moment (Redis writes the annotation before an
+        // RDB preamble too, where its own loader then misses the preamble: not there).
+        if ex.settings.aof_timestamp_enabled {
+            use std::io::Write as _;
+            write!(w, "#TS:{}\r\n", ex.clock.now_ms() / 1000)?;
+        }
         super::rewrite::write_commands(ex, &mut w)?;
         w
     };
@@ -966,7 +972,18 @@ pub fn apply_config(ex: &mut Executor) -> Result<(), String> {
             ex.aof.state = State::WaitRewrite;
             if ex.persist.child.is_some() {
                 ex.aof.rewrite_scheduled = true;
+                tracing::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
                 return Ok(());
+            }
+            if ex.in_exec {
+                ex.aof.rewrite_scheduled = true;
+                tracing::warn!("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+                return Ok(());
+            }
+            // A rewrite already running writes no base for the new AOF: it starts over.
+            if ex.aof.child.is_some() {
+                tracing::warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
+                kill_child(ex);
             }
             if let Err(e) = rewrite_start(ex) {
                 ex.aof.state = State::Off;

@@ -217,7 +217,7 @@ pub fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
     if ctx.ex.aof.child.is_some() {
         return Err(err::AOF_REWRITE_IN_PROGRESS.into());
     }
-    if ctx.ex.persist.child.is_some() || ctx.client.has(crate::exec::client::flags::MULTI) {
+    if ctx.ex.persist.child.is_some() || ctx.ex.in_exec {
         ctx.ex.aof.rewrite_scheduled = true;
         ctx.out()
             .simple(b"Background append only file rewriting scheduled");
