@@ -536,6 +536,7 @@ fn propagation_matches_redis() {
         "SET b 3 EXAT 99999999999",
         "SET b 4 PXAT 99999999999000 NX",
         "SET b2 4 pxat 99999999999000",
+        "PUBLISH channel only-for-replicas",
         "SET b2 5 PXAT 99999999999000 GET",
         "SET b 5 KEEPTTL",
         "SETEX c 100 v",

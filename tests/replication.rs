@@ -1435,3 +1435,46 @@ fn exec_on_a_stale_replica_checks_the_queued_commands() {
         assert_eq!(ours, replies(redis));
     }
 }
+
+/// PUBLISH reaches replicas (not the AOF), so a replica's subscribers hear what is published
+/// on the master, alone or inside a transaction, as with Redis (master and replica of the
+/// same kind, both kinds).
+#[test]
+fn replicas_deliver_what_the_master_publishes() {
+    let check = |master: Server| {
+        let replica = start_replica_like(&master);
+        wait_in_sync(&master, &replica);
+        let mut sub = replica.client();
+        assert!(sub.ok("SUBSCRIBE news").starts_with(b"*3\r\n"));
+        let mut m = master.client();
+        m.ok("PUBLISH news alone");
+        m.ok("MULTI");
+        m.ok("SET k v");
+        m.ok("PUBLISH news in-a-transaction");
+        m.ok("EXEC");
+        let mut heard = Vec::new();
+        for _ in 0..2 {
+            heard.push(sub.read_raw().expect("a message"));
+        }
+        heard
+    };
+    let ours = check(cinnabar(&master_args(true)));
+    assert_eq!(
+        ours[0],
+        b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nalone\r\n"
+    );
+    if let Some(redis) = oracle(&master_args(true)) {
+        assert_eq!(ours, check(redis));
+    }
+}
+
+/// A replica of the same server kind as `master` (the binary it runs).
+fn start_replica_like(master: &Server) -> Server {
+    let redis = std::fs::read_link(format!("/proc/{}/exe", master.child.id()))
+        .is_ok_and(|p| p.to_string_lossy().contains("redis"));
+    if redis {
+        oracle(&replica_of(master)).expect("redis replica")
+    } else {
+        cinnabar(&replica_of(master))
+    }
+}

@@ -162,6 +162,10 @@ fn publish_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let n = ctx
         .ex
         .publish(kind, channel, message, Some(&mut *ctx.client));
+    // Replicas publish it to their own subscribers; the AOF has no use for it (Redis's
+    // forceCommandPropagation(PROPAGATE_REPL)).
+    ctx.ex.prop.forced = true;
+    ctx.ex.prop.replicas_only = true;
     ctx.out().int(n as i64);
     Ok(())
 }

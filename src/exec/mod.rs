@@ -263,7 +263,7 @@ pub struct Executor {
 
 /// State saved when a command starts, for propagating it when it ends.
 pub(super) struct PropagationMark {
-    saved: (bool, bool, bool),
+    saved: propagate::Saved,
     dirty: u64,
     emitted: u64,
 }

@@ -73,6 +73,9 @@ impl Sink {
     }
 }
 
+/// A caller's per-command propagation state, kept across a nested call.
+pub type Saved = (bool, bool, bool, bool);
+
 #[derive(Default)]
 pub struct Propagation {
     /// Ops of the running execution unit.
@@ -89,6 +92,12 @@ pub struct Propagation {
     pub prevented: bool,
     /// The running command propagates even if the change counter says it changed nothing.
     pub forced: bool,
+    /// The running command goes to replicas only, not the AOF (Redis's PROPAGATE_REPL:
+    /// PUBLISH, so that replicas' subscribers get the messages).
+    pub replicas_only: bool,
+    /// Byte ranges of `pending` that only replicas get, and the ops the AOF gets.
+    replicas_only_ranges: Vec<(usize, usize)>,
+    aof_ops: u32,
     /// The append-only file's stream.
     pub aof: Sink,
     /// The replication stream (on while this server is a master with a backlog).
@@ -113,6 +122,7 @@ impl Propagation {
 
     /// Adds an op to the running unit.
     pub fn also<'a>(&mut self, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+        self.aof_ops += 1;
         self.select_for_pending(db);
         encode_command(&mut self.pending, args);
     }
@@ -150,12 +160,18 @@ impl Propagation {
     }
 
     /// State of the command about to run; returns what the caller's was (nested calls).
-    pub fn enter(&mut self) -> (bool, bool, bool) {
+    pub fn enter(&mut self) -> Saved {
         self.depth += 1;
-        let saved = (self.rewritten, self.prevented, self.forced);
+        let saved = (
+            self.rewritten,
+            self.prevented,
+            self.forced,
+            self.replicas_only,
+        );
         self.rewritten = false;
         self.prevented = false;
         self.forced = false;
+        self.replicas_only = false;
         saved
     }
 
@@ -163,20 +179,31 @@ impl Propagation {
     /// restores the caller's state; at the top level the unit is emitted.
     pub fn leave<'a>(
         &mut self,
-        saved: (bool, bool, bool),
+        saved: Saved,
         db: usize,
         changed: bool,
         argv: impl ExactSizeIterator<Item = &'a [u8]>,
     ) {
         if (changed || self.forced) && !self.prevented {
+            let start = self.pending.len();
             self.select_for_pending(db);
             if self.rewritten {
                 self.pending.extend_from_slice(&self.rewrite);
             } else {
                 encode_command(&mut self.pending, argv);
             }
+            if self.replicas_only {
+                self.replicas_only_ranges.push((start, self.pending.len()));
+            } else {
+                self.aof_ops += 1;
+            }
         }
-        (self.rewritten, self.prevented, self.forced) = saved;
+        (
+            self.rewritten,
+            self.prevented,
+            self.forced,
+            self.replicas_only,
+        ) = saved;
         self.depth -= 1;
         if self.depth == 0 {
             self.end_unit();
@@ -190,16 +217,36 @@ impl Propagation {
         let wrap = self.pending_ops > 1;
         let (first_db, last_db) = (self.pending_first_db, self.pending_last_db);
         let pending = std::mem::take(&mut self.pending);
-        for sink in self.sinks() {
+        let ranges = std::mem::take(&mut self.replicas_only_ranges);
+        let aof_ops = std::mem::replace(&mut self.aof_ops, 0);
+        for (sink, is_aof) in [(&mut self.aof, true), (&mut self.repl, false)] {
+            if !sink.on || (is_aof && aof_ops == 0) {
+                continue;
+            }
             sink.select(first_db);
             if wrap {
                 sink.push(MULTI);
             }
-            sink.push(&pending);
+            if is_aof && !ranges.is_empty() {
+                let mut at = 0;
+                for &(start, end) in &ranges {
+                    sink.push(&pending[at..start]);
+                    at = end;
+                }
+                sink.push(&pending[at..]);
+            } else {
+                sink.push(&pending);
+            }
             if wrap {
                 sink.push(EXEC);
             }
-            sink.stream_db = Some(last_db);
+            // A skipped op may have carried the SELECT the rest relied on: the next op
+            // selects its db again.
+            sink.stream_db = if is_aof && !ranges.is_empty() {
+                None
+            } else {
+                Some(last_db)
+            };
         }
         self.pending = pending;
         self.pending.clear();
@@ -235,6 +282,41 @@ mod tests {
             .map(str::as_bytes)
             .collect::<Vec<_>>()
             .into_iter()
+    }
+
+    #[test]
+    fn replica_only_ops_skip_the_aof() {
+        let mut p = Propagation::default();
+        p.aof.on = true;
+        p.repl.on = true;
+        // Alone: the AOF gets nothing at all.
+        let s = p.enter();
+        p.forced = true;
+        p.replicas_only = true;
+        p.leave(s, 0, false, args("publish c m"));
+        assert!(p.aof.buf.is_empty());
+        assert_eq!(parse(&p.repl.buf), ["SELECT 0", "publish c m"]);
+        // In a transaction with a write: both wrap it, only replicas get the message.
+        p.repl.buf.clear();
+        let outer = p.enter();
+        let s = p.enter();
+        p.leave(s, 0, true, args("set a 1"));
+        let s = p.enter();
+        p.forced = true;
+        p.replicas_only = true;
+        p.leave(s, 1, false, args("publish c m"));
+        p.prevented = true;
+        p.leave(outer, 1, true, args("exec"));
+        assert_eq!(parse(&p.aof.buf), ["SELECT 0", "MULTI", "set a 1", "EXEC"]);
+        assert_eq!(
+            parse(&p.repl.buf),
+            ["MULTI", "set a 1", "SELECT 1", "publish c m", "EXEC"]
+        );
+        // The AOF never got SELECT 1: a write in db 1 selects it there.
+        p.aof.buf.clear();
+        let s = p.enter();
+        p.leave(s, 1, true, args("set b 1"));
+        assert_eq!(parse(&p.aof.buf), ["SELECT 1", "set b 1"]);
     }
 
     #[test]
