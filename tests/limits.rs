@@ -113,13 +113,14 @@ fn socket_inodes(pid: u32) -> std::collections::HashSet<String> {
 /// `peer` to server port `port`, in seconds (None: no keepalive), from /proc/net/tcp (timer
 /// kind 2 is keepalive; the remaining time is in USER_HZ ticks). Only sockets the server
 /// process holds count: the 10,000-client test beside this one opens connections whose
-/// ephemeral ports may repeat `port` and `peer` in the other direction.
+/// ephemeral ports may repeat `port` and `peer` in the other direction. One entry per socket
+/// inode: /proc/net/tcp read while that test churns connections can list a socket twice.
 fn server_side_keepalive(server: &Server, peer: u16) -> Vec<Option<f64>> {
     let port = server.port;
     let ours = socket_inodes(server.child.id());
     let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
     let port_of = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
-    table
+    let by_inode: std::collections::BTreeMap<&str, Option<f64>> = table
         .lines()
         .skip(1)
         .filter_map(|line| {
@@ -128,10 +129,13 @@ fn server_side_keepalive(server: &Server, peer: u16) -> Vec<Option<f64>> {
             let held = ours.contains(f[9]);
             (local == port && remote == peer && f[3] == "01" && held).then(|| {
                 let (kind, when) = f[5].split_once(':')?;
-                (kind == "02").then(|| u64::from_str_radix(when, 16).unwrap() as f64 / 100.0)
-            })
+                let timer =
+                    (kind == "02").then(|| u64::from_str_radix(when, 16).unwrap() as f64 / 100.0);
+                Some((f[9], timer))
+            })?
         })
-        .collect()
+        .collect();
+    by_inode.into_values().collect()
 }
 
 fn keepalive_of_new_connection(server: &Server) -> Option<f64> {
