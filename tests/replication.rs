@@ -1478,3 +1478,40 @@ fn start_replica_like(master: &Server) -> Server {
         cinnabar(&replica_of(master))
     }
 }
+
+/// On a stale replica (link down, replica-serve-stale-data no) a function declared
+/// allow-stale may run, but only stale-safe commands inside it (GET is refused, INFO is
+/// not); one without the flag gets MASTERDOWN. Byte for byte as Redis.
+#[test]
+fn allow_stale_functions_run_only_stale_safe_commands() {
+    let replies = |server: Server| {
+        let mut c = server.client();
+        let lib = "#!lua name=test\n\
+            redis.register_function{function_name='f1', callback=function() return 'hello' end, flags={'no-writes'}}\n\
+            redis.register_function{function_name='f2', callback=function() return 'hello' end, flags={'allow-stale', 'no-writes'}}\n\
+            redis.register_function{function_name='f3', callback=function() return redis.call('get', 'x') end, flags={'allow-stale', 'no-writes'}}\n\
+            redis.register_function{function_name='f4', callback=function() return redis.call('ping') end, flags={'allow-stale', 'no-writes'}}";
+        assert_eq!(c.cmd_raw(&["FUNCTION", "LOAD", lib]), b"$4\r\ntest\r\n");
+        c.ok("CONFIG SET replica-serve-stale-data no");
+        c.ok("REPLICAOF 127.0.0.1 1");
+        let got: Vec<Vec<u8>> = ["f1", "f2", "f3", "f4"]
+            .iter()
+            .map(|f| c.cmd_raw(&["FCALL", f, "0"]))
+            .collect();
+        c.ok("REPLICAOF NO ONE");
+        got
+    };
+    let ours = replies(cinnabar(&[]));
+    assert!(
+        String::from_utf8_lossy(&ours[2])
+            .starts_with("-ERR Can not execute the command on a stale replica"),
+        "{:?}",
+        String::from_utf8_lossy(&ours[2])
+    );
+    if let Some(redis) = oracle(&[]) {
+        let theirs = replies(redis);
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+        }
+    }
+}

@@ -875,6 +875,15 @@ impl Executor {
         flags
     }
 
+    /// A replica whose link to its master is down with replica-serve-stale-data no: only
+    /// commands flagged `stale` run.
+    pub fn serves_no_stale_data(&self) -> bool {
+        self.repl.master.as_ref().is_some_and(|link| {
+            link.state != crate::repl::LinkState::Connected
+                && !self.settings.replica_serve_stale_data
+        })
+    }
+
     /// Checks run after lookup and before the handler, in Redis's order.
     fn check_allowed(
         &mut self,
@@ -961,17 +970,12 @@ impl Executor {
                 return Err(err::pubsub_context(meta.name));
             }
         }
-        if let Some(link) = &self.repl.master {
-            let stale = match &client.multi {
-                Some(m) if meta.name == "exec" => m.missing_flags & flag::STALE == 0,
-                _ => flags & flag::STALE != 0,
-            };
-            if link.state != crate::repl::LinkState::Connected
-                && !self.settings.replica_serve_stale_data
-                && !stale
-            {
-                return Err(err::MASTERDOWN.into());
-            }
+        let stale_ok = match &client.multi {
+            Some(m) if meta.name == "exec" => m.missing_flags & flag::STALE == 0,
+            _ => flags & flag::STALE != 0,
+        };
+        if !stale_ok && self.serves_no_stale_data() {
+            return Err(err::MASTERDOWN.into());
         }
         // The load itself (an AOF's commands) is obeyed; only other clients wait. An async
         // load serves the old dataset: only what would disturb the load waits.

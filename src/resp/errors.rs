@@ -713,6 +713,7 @@ pub const LUA_WRONG_ARITY: &str = "ERR Wrong number of args calling Redis comman
 pub const LUA_NOT_ALLOWED: &str = "ERR This Redis command is not allowed from script";
 pub const LUA_WRITE_IN_READONLY: &str =
     "ERR Write commands are not allowed from read-only scripts.";
+pub const LUA_STALE_REPLICA: &str = "ERR Can not execute the command on a stale replica";
 pub const LUA_ARGS_OR_TYPE: &str = "wrong number or type of arguments";
 pub const LUA_WRONG_ARGS: &str = "wrong number of arguments";
 pub const LUA_LOG_ARGS: &str = "redis.log() requires two arguments or more.";

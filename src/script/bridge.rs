@@ -386,6 +386,11 @@ fn check_call(
             return refuse(e);
         }
     }
+    // A stale replica (link down, replica-serve-stale-data no) runs only stale-safe commands,
+    // even from a script allowed to start there (Redis's scriptVerifyAllowStale).
+    if !cmd.meta.has(flag::STALE) && ex.serves_no_stale_data() {
+        return refuse(err::LUA_STALE_REPLICA.into());
+    }
     // Over maxmemory when the script started: it may not grow memory, unless it already
     // wrote or declared allow-oom (Redis's scriptVerifyOOM).
     if cmd.meta.has(flag::DENYOOM)
