@@ -1515,3 +1515,37 @@ fn allow_stale_functions_run_only_stale_safe_commands() {
         }
     }
 }
+
+/// `redis-cli --functions-rdb` gets a snapshot of the function libraries only (REPLCONF
+/// rdb-filter-only functions): loaded into a fresh server it holds the library and no key.
+/// The same from redis-server.
+#[test]
+fn redis_cli_functions_rdb_holds_only_functions() {
+    let check = |server: Server| {
+        let mut c = server.client();
+        c.ok("SET k1 v1");
+        c.ok("SET k2 v2");
+        let lib = "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)";
+        assert_eq!(c.cmd_raw(&["FUNCTION", "LOAD", lib]), b"$4\r\nlib1\r\n");
+        let file = common::server::fresh_dir().join("functions.rdb");
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &server.port.to_string(), "--functions-rdb"])
+            .arg(&file)
+            .output()
+            .expect("redis-cli");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Transfer finished with success")
+                || String::from_utf8_lossy(&out.stdout).contains("Transfer finished with success"),
+            "{out:?}"
+        );
+        let loaded = common::server::with_dump(&file, |a| Some(cinnabar(a))).expect("loads");
+        let mut l = loaded.client();
+        assert_eq!(l.cmd_raw(&["DBSIZE"]), b":0\r\n");
+        assert_eq!(l.cmd_raw(&["FCALL", "func1", "0"]), b":123\r\n");
+    };
+    let no_delay = args(&["--repl-diskless-sync-delay", "0"]);
+    check(cinnabar(&no_delay));
+    if let Some(redis) = oracle(&no_delay) {
+        check(redis);
+    }
+}

@@ -269,7 +269,24 @@ fn sync_request(ctx: &mut Ctx, psync: Option<(&[u8], i64)>) -> CmdResult {
 
 /// The snapshot as one bulk, then the connection closes (`redis-cli --rdb`).
 fn rdb_only(ctx: &mut Ctx) -> CmdResult {
-    let rdb = crate::persist::write_rdb(ctx.ex, Vec::new()).map_err(|e| {
+    // REPLCONF rdb-filter-only (`redis-cli --functions-rdb`): only those parts.
+    let rdb = match ctx.client.replconf().rdb_filter {
+        Some(filter) => {
+            use crate::persist::sync::{save_info, SyncInfo};
+            let info = SyncInfo {
+                filter: Some(filter),
+                ..save_info(ctx.ex).unwrap_or(SyncInfo {
+                    replid: ctx.ex.repl.replid.clone(),
+                    offset: ctx.ex.repl.offset,
+                    stream_db: 0,
+                    filter: None,
+                })
+            };
+            crate::persist::write_rdb_full(ctx.ex, Vec::new(), false, Some(&info))
+        }
+        None => crate::persist::write_rdb(ctx.ex, Vec::new()),
+    }
+    .map_err(|e| {
         tracing::warn!("SYNC: {e}");
         CmdError::from("ERR")
     })?;
