@@ -164,8 +164,9 @@ impl Backlog {
         }
     }
 
-    /// The bytes from `offset` (covered) to the end, copied (tests and debugging).
-    pub fn since(&self, mut offset: u64) -> Vec<u8> {
+    /// The bytes from `offset` (covered) to the end, copied.
+    #[cfg(test)]
+    fn since(&self, mut offset: u64) -> Vec<u8> {
         let mut out = Vec::new();
         loop {
             let chunk = self.chunk_at(offset);

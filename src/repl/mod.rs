@@ -225,6 +225,10 @@ impl Repl {
         self.master.is_some()
     }
 
+    pub fn replica(&self, slot: usize) -> Option<&Replica> {
+        self.replicas.iter().find(|r| r.slot == slot)
+    }
+
     pub fn replica_mut(&mut self, slot: usize) -> Option<&mut Replica> {
         self.replicas.iter_mut().find(|r| r.slot == slot)
     }
@@ -350,7 +354,7 @@ pub fn trim_backlog(ex: &mut Executor) {
 /// The stream bytes the replica in `slot` may write next: a part of one block of the shared
 /// buffer (empty when it has everything or is not online yet).
 pub fn stream_chunk(repl: &Repl, slot: usize) -> &[u8] {
-    let (Some(r), Some(b)) = (repl.replicas.iter().find(|r| r.slot == slot), &repl.backlog) else {
+    let (Some(r), Some(b)) = (repl.replica(slot), &repl.backlog) else {
         return &[];
     };
     match r.stream_pos {
@@ -374,11 +378,7 @@ pub fn stream_sent(ex: &mut Executor, slot: usize, n: usize) {
 /// The shared buffer memory the replica in `slot` keeps alive (its output buffer, for
 /// CLIENT LIST and client-output-buffer-limit).
 pub fn replica_buffer_usage(repl: &Repl, slot: usize) -> usize {
-    let pos = repl
-        .replicas
-        .iter()
-        .find(|r| r.slot == slot)
-        .and_then(|r| r.stream_pos);
+    let pos = repl.replica(slot).and_then(|r| r.stream_pos);
     match (pos, &repl.backlog) {
         (Some(pos), Some(b)) => b.held_from(pos),
         _ => 0,
