@@ -3,6 +3,7 @@
 pub mod acl;
 pub mod alloc;
 pub mod clock;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod exec;

@@ -103,17 +103,38 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if ex.cfg.get_bool("cluster-enabled") {
+        let base = ex.tcp_port;
+        if ex.cfg.get_int("cluster-port") == 0 && base > 55535 {
+            tracing::warn!("Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less.");
+            std::process::exit(1);
+        }
+        if let Err(e) = cinnabar::cluster::glue::init(&mut ex) {
+            tracing::warn!("{e}");
+            std::process::exit(1);
+        }
+        if let Err(e) = server.bind_cluster_bus(&mut ex) {
+            let port = cinnabar::cluster::glue::bus_listen_port(&ex);
+            tracing::warn!("Failed listening on port {port} (cluster), aborting. ({e})");
+            std::process::exit(1);
+        }
+    }
+    let mode = if ex.cluster.is_some() {
+        "cluster"
+    } else {
+        "standalone"
+    };
     // Redis's redisAsciiArt: a banner (ours, not Redis's art) when always-show-logo is set or
     // a terminal shows the output; its "PID: n" line is what tools watching the log wait for.
     // SAFETY: isatty only inspects descriptor 1.
     let on_terminal = unsafe { libc::isatty(1) } == 1 && settings.logfile.is_empty();
     if settings.always_show_logo || on_terminal {
         tracing::info!("cinnabar {CINNABAR_VERSION} (Redis {REDIS_VERSION} compatible) 64 bit");
-        tracing::info!("Running in standalone mode");
+        tracing::info!("Running in {mode} mode");
         tracing::info!("Port: {}", ex.tcp_port);
         tracing::info!("PID: {}", std::process::id());
     } else {
-        tracing::info!("Running mode=standalone, port={}.", ex.tcp_port);
+        tracing::info!("Running mode={mode}, port={}.", ex.tcp_port);
     }
     tracing::warn!("Server initialized");
     ex.stats.startup_memory = cinnabar::alloc::used_memory() as u64;
@@ -125,6 +146,10 @@ fn main() {
             tracing::warn!("{e}");
             std::process::exit(1);
         }
+    }
+    if let Err(e) = cinnabar::cluster::glue::verify_data(&mut ex) {
+        tracing::warn!("{e}");
+        std::process::exit(1);
     }
     cinnabar::repl::start(&mut ex);
     tracing::info!("Ready to accept connections tcp");

@@ -1,5 +1,5 @@
 //! The invariants of ARCHITECTURE.md that a compiler cannot see, checked on the source: the
-//! sans-I/O modules (`cmd/`, `keyspace/`, `resp/`, `exec/`, `repl/`) use no files, sockets or process
+//! sans-I/O modules (`cmd/`, `keyspace/`, `resp/`, `exec/`, `repl/`, `cluster/`) use no files, sockets or process
 //! exits; `keyspace/`, `resp/` and `cmd/` read no clock (time is passed in); client-visible
 //! error texts are written only in `resp/errors.rs`.
 
@@ -57,7 +57,7 @@ const CLOCK: &[&str] = &["Instant::now", "SystemTime"];
 
 #[test]
 fn sans_io_modules_touch_no_files_sockets_or_exit() {
-    for module in ["cmd", "keyspace", "resp", "exec", "repl"] {
+    for module in ["cmd", "keyspace", "resp", "exec", "repl", "cluster"] {
         let v = violations(module, IO);
         assert!(v.is_empty(), "I/O in src/{module}:\n{}", v.join("\n"));
     }
@@ -65,7 +65,7 @@ fn sans_io_modules_touch_no_files_sockets_or_exit() {
 
 #[test]
 fn data_and_command_modules_read_no_clock() {
-    for module in ["cmd", "keyspace", "resp"] {
+    for module in ["cmd", "keyspace", "resp", "cluster"] {
         let v = violations(module, CLOCK);
         assert!(
             v.is_empty(),
@@ -98,13 +98,18 @@ const ERROR_TEXTS: &[&str] = &[
     "\"UNKILLABLE",
     "\"NOGROUP",
     "b\"NOGROUP",
+    "\"MOVED",
+    "\"ASK ",
+    "\"CROSSSLOT",
+    "\"CLUSTERDOWN",
+    "\"TRYAGAIN",
 ];
 
 #[test]
 fn error_texts_live_in_resp_errors() {
     let mut found = Vec::new();
     for module in [
-        "cmd", "exec", "keyspace", "net", "persist", "repl", "script", "util",
+        "cmd", "exec", "keyspace", "net", "persist", "repl", "script", "util", "cluster",
     ] {
         found.extend(violations(module, ERROR_TEXTS));
     }

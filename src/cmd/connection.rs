@@ -67,6 +67,9 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
 
 pub fn select(ctx: &mut Ctx) -> CmdResult {
     let idx = int(ctx.argv[1]).map_err(|_| CmdError::from(err::NOT_INTEGER))?;
+    if ctx.ex.cluster.is_some() && idx != 0 {
+        return Err(err::SELECT_IN_CLUSTER.into());
+    }
     if idx < 0 || idx as usize >= ctx.ex.dbs.len() {
         return Err(err::DB_INDEX.into());
     }

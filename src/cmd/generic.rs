@@ -290,6 +290,9 @@ fn parse_db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, CmdError> {
 }
 
 pub fn move_(ctx: &mut Ctx) -> CmdResult {
+    if ctx.ex.cluster.is_some() {
+        return Err(err::MOVE_IN_CLUSTER.into());
+    }
     let key = ctx.argv[1];
     let src = ctx.client.db;
     let dst = parse_db_index(ctx, ctx.argv[2])?;
@@ -335,6 +338,9 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         } else {
             return Err(err::SYNTAX.into());
         }
+    }
+    if ctx.ex.cluster.is_some() && (src_db != 0 || dst_db != 0) {
+        return Err(err::COPY_DB_IN_CLUSTER.into());
     }
     if src_db == dst_db && src == dst {
         return Err(err::SAME_OBJECT.into());

@@ -22,10 +22,22 @@ pub fn has_keys(meta: &CommandMeta) -> bool {
 
 /// Keys from the specs, or None if a spec does not fit argv (an invalid or incomplete spec).
 pub fn keys_from_specs(meta: &CommandMeta, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
+    specs_positions(meta, argv, false)
+}
+
+/// Keys and the channels that specs name (sharded pub/sub), for cluster slot routing.
+pub fn keys_from_specs_including_channels(
+    meta: &CommandMeta,
+    argv: &[&[u8]],
+) -> Option<Vec<KeyRef>> {
+    specs_positions(meta, argv, true)
+}
+
+fn specs_positions(meta: &CommandMeta, argv: &[&[u8]], not_keys: bool) -> Option<Vec<KeyRef>> {
     let argc = argv.len() as i64;
     let mut out = Vec::new();
     for spec in meta.key_specs {
-        if spec.flags & key_flag::NOT_KEY != 0 {
+        if spec.flags & key_flag::NOT_KEY != 0 && !not_keys {
             continue;
         }
         let mut first: i64 = match spec.begin_search {

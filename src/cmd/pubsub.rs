@@ -133,6 +133,28 @@ impl Executor {
     }
 }
 
+/// Unsubscribes every client from a channel, telling each (Redis's
+/// pubsubUnsubscribeShardChannels, when the slot of a shard channel moves away).
+pub fn unsubscribe_everyone(ex: &mut Executor, kind: Kind, channel: &[u8]) {
+    let subs: Vec<usize> = ex.pubsub.subscribers(kind, channel).to_vec();
+    for slot in subs {
+        ex.pubsub.unsubscribe(kind, channel, slot);
+        let Some(client) = ex.clients.get_mut(slot).and_then(|c| c.as_deref_mut()) else {
+            continue;
+        };
+        set_of(client, kind).remove(channel);
+        update_flag(client);
+        let count = count_for(client, kind);
+        confirm(
+            &mut client.out,
+            UNSUBSCRIBE_REPLY[idx(kind)],
+            Some(channel),
+            count,
+        );
+        ex.pending_write.push(slot);
+    }
+}
+
 pub fn subscribe(ctx: &mut Ctx) -> CmdResult {
     subscribe_generic(ctx, Kind::Channel)
 }
@@ -162,10 +184,15 @@ fn publish_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let n = ctx
         .ex
         .publish(kind, channel, message, Some(&mut *ctx.client));
-    // Replicas publish it to their own subscribers; the AOF has no use for it (Redis's
-    // forceCommandPropagation(PROPAGATE_REPL)).
-    ctx.ex.prop.forced = true;
-    ctx.ex.prop.replicas_only = true;
+    if let Some(c) = ctx.ex.cluster.as_mut() {
+        // The bus carries it: to every node, or to the other nodes of our shard.
+        c.propagate_publish(channel, message, kind == Kind::Shard);
+    } else {
+        // Replicas publish it to their own subscribers; the AOF has no use for it (Redis's
+        // forceCommandPropagation(PROPAGATE_REPL)).
+        ctx.ex.prop.forced = true;
+        ctx.ex.prop.replicas_only = true;
+    }
     ctx.out().int(n as i64);
     Ok(())
 }

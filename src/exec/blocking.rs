@@ -454,6 +454,44 @@ impl Executor {
         }
     }
 
+    /// Clients waiting for keys, with the first key and whether their command writes (for
+    /// cluster redirections after a slot moved).
+    pub fn blocked_on_keys(&self) -> Vec<(usize, Vec<u8>, bool)> {
+        self.clients
+            .iter()
+            .flatten()
+            .filter_map(|c| {
+                let b = c.blocked.as_ref()?;
+                if !matches!(
+                    b.kind,
+                    BlockKind::List | BlockKind::ZSet | BlockKind::Stream
+                ) {
+                    return None;
+                }
+                let key = b.keys.first()?.clone();
+                let writes = b.cmd.meta.has(crate::cmd::meta::flag::WRITE);
+                Some((c.slot, key, writes))
+            })
+            .collect()
+    }
+
+    /// Ends a client's wait with an error reply (a cluster redirection).
+    pub fn unblock_with_error(&mut self, slot: usize, text: &[u8]) {
+        let Some(mut client) = self.clients.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        if client.blocked.is_none() {
+            self.clients[slot] = Some(client);
+            return;
+        }
+        client.out.error(text);
+        self.stats
+            .count_error(crate::resp::errors::error_code(text));
+        self.unpark(&mut client);
+        self.clients[slot] = Some(client);
+        self.resume(slot);
+    }
+
     /// CLIENT UNBLOCK: ends a client's wait with a timeout reply or an error.
     pub fn unblock_client(&mut self, id: u64, with_error: bool) -> bool {
         let Some(slot) = self

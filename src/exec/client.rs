@@ -50,6 +50,10 @@ pub mod flags {
     pub const REPLICA: u32 = 1 << 22;
     /// The link to this server's master: its commands are applied, replies are not sent.
     pub const MASTER: u32 = 1 << 23;
+    /// READONLY: a cluster replica serves this client's reads of its master's slots.
+    pub const READONLY: u32 = 1 << 24;
+    /// ASKING: the next command may address a slot this node is importing.
+    pub const ASKING: u32 = 1 << 25;
 }
 
 /// A client's pub/sub subscriptions.

@@ -259,6 +259,8 @@ pub struct Executor {
     pub running_master: bool,
     /// When the replication cron last ran.
     pub repl_cron_ms: i64,
+    /// Cluster mode (cluster-enabled): the node table, slots and the bus state.
+    pub cluster: Option<Box<crate::cluster::Cluster>>,
 }
 
 /// State saved when a command starts, for propagating it when it ends.
@@ -311,6 +313,7 @@ impl Executor {
             link_to_close: Vec::new(),
             running_master: false,
             repl_cron_ms: 0,
+            cluster: None,
             cfg,
             settings,
             table,
@@ -742,6 +745,10 @@ impl Executor {
         if !keeps_caching && client.multi.is_none() {
             client.flags &= !cf::TRACKING_CACHING;
         }
+        // ASKING holds for one command (or the transaction it precedes).
+        if client.multi.is_none() && client.last_cmd != "asking" {
+            client.flags &= !cf::ASKING;
+        }
         client.commands_processed += 1;
         self.check_output_limits(client, now_ms);
         true
@@ -926,6 +933,10 @@ impl Executor {
         if !from_master {
             if let Err(d) = self.acl_check(client, client.user, cmd, argv, context, now_ms) {
                 return Err(Self::noperm(cmd, d));
+            }
+            // The node that serves the keys' slot runs the command (Redis's getNodeByQuery).
+            if self.cluster.is_some() {
+                crate::cluster::glue::route(self, client, cmd, argv)?;
             }
         }
         // Over maxmemory with nothing left to evict: commands that may grow memory are refused
@@ -1370,6 +1381,7 @@ impl Executor {
         self.clients_cron(now_ms);
         crate::persist::cron(self);
         self.shutdown_cron(now_ms);
+        crate::cluster::glue::cron(self);
         // Redis's replicationCron runs once a second.
         if now_ms - self.repl_cron_ms >= 1000 {
             self.repl_cron_ms = now_ms;
@@ -1406,6 +1418,7 @@ impl Executor {
     /// Short expiry cycle before sleeping when the slow cycle left work (ACTIVE_EXPIRE_CYCLE_FAST).
     pub fn before_sleep(&mut self) {
         self.broadcast_tracking();
+        crate::cluster::glue::before_sleep(self);
         // While a fork child shares our pages, tables avoid resizing (Redis's
         // updateDictResizePolicy).
         use crate::keyspace::rehash::{set_resize_policy, ResizePolicy};

@@ -56,7 +56,9 @@ impl Executor {
     /// A FAILOVER or a shutdown waiting for replicas holds writes (Redis's
     /// PAUSE_DURING_FAILOVER and PAUSE_DURING_SHUTDOWN) until it ends.
     fn holds_writes(&self) -> bool {
-        self.repl.failover.is_some() || self.shutdown_holds_writes()
+        self.repl.failover.is_some()
+            || self.shutdown_holds_writes()
+            || self.cluster.as_ref().is_some_and(|c| c.mf_slave.is_some())
     }
 
     /// Should this command wait for the pause to end?

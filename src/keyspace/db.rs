@@ -52,6 +52,38 @@ pub struct Db {
     pub track_created: bool,
     /// Keys created since the executor last drained this list.
     pub created: Vec<CompactBytes>,
+    /// Cluster mode: the keys of each hash slot, so a slot's keys are counted, listed and
+    /// moved in time proportional to the slot, not the keyspace (Redis's slots_to_keys).
+    pub slots: Option<Box<SlotIndex>>,
+}
+
+/// Keys by hash slot.
+pub struct SlotIndex {
+    keys: Vec<Dict<CompactBytes, ()>>,
+}
+
+impl SlotIndex {
+    fn new() -> SlotIndex {
+        SlotIndex {
+            keys: (0..crate::cluster::slot::SLOTS)
+                .map(|_| Dict::new())
+                .collect(),
+        }
+    }
+
+    fn add(&mut self, key: &[u8]) {
+        let slot = crate::cluster::slot::key_hash_slot(key) as usize;
+        self.keys[slot].insert(CompactBytes::new(key), ());
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        let slot = crate::cluster::slot::key_hash_slot(key) as usize;
+        self.keys[slot].remove(key);
+    }
+
+    fn clear(&mut self) {
+        self.keys.iter_mut().for_each(Dict::clear);
+    }
 }
 
 impl Default for Db {
@@ -69,7 +101,34 @@ impl Db {
             expire_cursor: 0,
             track_created: false,
             created: Vec::new(),
+            slots: None,
         }
+    }
+
+    /// Keeps keys by hash slot from now on (cluster mode).
+    pub fn index_slots(&mut self) {
+        let mut index = SlotIndex::new();
+        for (k, _) in self.keys.iter() {
+            index.add(k.as_slice());
+        }
+        self.slots = Some(Box::new(index));
+    }
+
+    /// Keys in a hash slot (0 without the slot index).
+    pub fn keys_in_slot(&self, slot: usize) -> usize {
+        self.slots.as_ref().map_or(0, |s| s.keys[slot].len())
+    }
+
+    /// Up to `count` keys of a slot.
+    pub fn slot_keys(&self, slot: usize, count: usize) -> Vec<CompactBytes> {
+        let Some(s) = &self.slots else {
+            return Vec::new();
+        };
+        s.keys[slot]
+            .iter()
+            .take(count)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     #[inline]
@@ -110,8 +169,13 @@ impl Db {
             },
         );
         entry.value = value;
-        if inserted && self.track_created {
-            self.created.push(CompactBytes::new(key));
+        if inserted {
+            if self.track_created {
+                self.created.push(CompactBytes::new(key));
+            }
+            if let Some(s) = &mut self.slots {
+                s.add(key);
+            }
         }
         if !inserted {
             entry.lru = lru;
@@ -126,6 +190,9 @@ impl Db {
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at_ms: i64, lru: u32) {
         if self.track_created {
             self.created.push(CompactBytes::new(key));
+        }
+        if let Some(s) = &mut self.slots {
+            s.add(key);
         }
         self.keys.insert(
             CompactBytes::new(key),
@@ -150,6 +217,9 @@ impl Db {
         if self.track_created {
             self.created.push(key.clone());
         }
+        if let Some(s) = &mut self.slots {
+            s.add(key.as_slice());
+        }
         self.keys.insert(key, entry);
     }
 
@@ -159,6 +229,9 @@ impl Db {
         if e.has_expire() {
             self.volatile.remove(key);
         }
+        if let Some(s) = &mut self.slots {
+            s.remove(key);
+        }
         Some(e)
     }
 
@@ -167,6 +240,9 @@ impl Db {
         let (k, e) = self.keys.remove(key)?;
         if e.has_expire() {
             self.volatile.remove(key);
+        }
+        if let Some(s) = &mut self.slots {
+            s.remove(key);
         }
         Some((k, e))
     }
@@ -205,6 +281,9 @@ impl Db {
         self.avg_ttl_ms = 0;
         self.expire_cursor = 0;
         self.created.clear();
+        if let Some(s) = &mut self.slots {
+            s.clear();
+        }
         n
     }
 

@@ -4,6 +4,7 @@
 //!
 //! The only module that does socket I/O.
 
+pub mod cluster_bus;
 pub mod conn;
 pub mod master_link;
 pub mod migrate;
@@ -76,6 +77,8 @@ pub struct Server {
     turn_readable: Vec<usize>,
     /// A full sync's snapshot is being sent to replicas.
     transfer_active: bool,
+    /// Cluster mode: the bus listener and node connections.
+    bus: cluster_bus::Bus,
 }
 
 impl Server {
@@ -160,6 +163,7 @@ impl Server {
             busy_deferred: Vec::new(),
             turn_readable: Vec::new(),
             transfer_active: false,
+            bus: cluster_bus::Bus::default(),
         })
     }
 
@@ -214,6 +218,7 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     SIGNAL_TOKEN => self.on_signal(ex),
+                    Token(t) if Self::is_bus_token(t) => self.on_bus_event(ex, event),
                     Token(t) if t >= LISTENER_BASE => self.accept(ex, t - LISTENER_BASE),
                     Token(slot) if self.is_link(slot) => self.on_link_event(ex, slot),
                     Token(slot) => {
@@ -254,6 +259,7 @@ impl Server {
             }
             self.master_link_turn(ex);
             ex.before_sleep();
+            self.cluster_bus_turn(ex);
             // Clients whose wait ended may have pipelined commands waiting in their buffers.
             loop {
                 let resumed = ex.take_resumed();
@@ -329,6 +335,7 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     SIGNAL_TOKEN => self.on_signal(ex),
+                    Token(t) if Self::is_bus_token(t) => self.on_bus_event(ex, event),
                     Token(t) if t >= LISTENER_BASE => self.accept(ex, t - LISTENER_BASE),
                     Token(slot) if Some(slot) == caller || self.is_replication_input(ex, slot) => {
                         self.busy_deferred.push(slot)
@@ -387,7 +394,7 @@ impl Server {
         self.turn_readable.extend(events.iter().filter_map(|e| {
             let Token(slot) = e.token();
             let readable = e.is_readable() || e.is_read_closed() || e.is_error();
-            (slot < LISTENER_BASE && readable).then_some(slot)
+            (slot < cluster_bus::BUS_BASE && readable).then_some(slot)
         }));
     }
 

@@ -3,6 +3,7 @@
 pub mod aof;
 pub mod compact;
 pub mod loading;
+pub mod nodes_conf;
 pub mod rdb;
 pub mod rewrite;
 pub mod sync;

@@ -89,6 +89,42 @@ pub const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enabl
      option is set to \"local\", you can run it from a local connection, otherwise you need to \
      set this option in the configuration file, and then restart the server.";
 pub const CLUSTER_DISABLED: &str = "ERR This instance has cluster support disabled";
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+pub const TRYAGAIN: &str = "TRYAGAIN Multiple keys request during rehashing of slot";
+pub const CLUSTERDOWN: &str = "CLUSTERDOWN The cluster is down";
+pub const CLUSTERDOWN_READ_ONLY: &str =
+    "CLUSTERDOWN The cluster is down and only accepts read commands";
+pub const CLUSTERDOWN_UNBOUND: &str = "CLUSTERDOWN Hash slot not served";
+pub const CLUSTER_INVALID_SLOT: &str = "ERR Invalid or out of range slot";
+pub const CLUSTER_BAD_SLOT: &str = "ERR Invalid slot";
+pub const CLUSTER_BAD_SLOT_OR_COUNT: &str = "ERR Invalid slot or number of keys";
+pub const CLUSTER_FLUSHSLOTS_NOT_EMPTY: &str =
+    "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.";
+pub const CLUSTER_SETSLOT_REPLICA: &str = "ERR Please use SETSLOT only with masters.";
+pub const CLUSTER_TARGET_NOT_MASTER: &str = "ERR Target node is not a master";
+pub const CLUSTER_SETSLOT_INVALID: &str =
+    "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP";
+pub const CLUSTER_FORGET_MYSELF: &str = "ERR I tried hard but I can't forget myself...";
+pub const CLUSTER_FORGET_MASTER: &str = "ERR Can't forget my master!";
+pub const CLUSTER_REPLICATE_MYSELF: &str = "ERR Can't replicate myself";
+pub const CLUSTER_REPLICATE_REPLICA: &str = "ERR I can only replicate a master, not a replica.";
+pub const CLUSTER_REPLICATE_NOT_EMPTY: &str =
+    "ERR To set a master the node must be empty and without assigned slots.";
+pub const CLUSTER_NOT_A_MASTER: &str = "ERR The specified node is not a master";
+pub const CLUSTER_FAILOVER_ON_MASTER: &str = "ERR You should send CLUSTER FAILOVER to a replica";
+pub const CLUSTER_FAILOVER_NO_MASTER: &str = "ERR I'm a replica but my master is unknown to me";
+pub const CLUSTER_FAILOVER_MASTER_DOWN: &str =
+    "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE";
+pub const CLUSTER_EPOCH_KNOWS_OTHERS: &str =
+    "ERR The user can assign a config epoch only when the node does not know any other node.";
+pub const CLUSTER_EPOCH_NONZERO: &str = "ERR Node config epoch is already non-zero";
+pub const CLUSTER_RESET_WITH_KEYS: &str =
+    "ERR CLUSTER RESET can't be called with master nodes containing keys";
+pub const SELECT_IN_CLUSTER: &str = "ERR SELECT is not allowed in cluster mode";
+pub const MOVE_IN_CLUSTER: &str = "ERR MOVE is not allowed in cluster mode";
+pub const SWAPDB_IN_CLUSTER: &str = "ERR SWAPDB is not allowed in cluster mode";
+pub const COPY_DB_IN_CLUSTER: &str =
+    "ERR Copying to another database is not allowed in cluster mode";
 pub const MODULE_LOAD_FAILED: &str =
     "ERR Error loading the extension. Please check the server logs.";
 pub const MODULE_UNLOAD_NO_SUCH: &str = "ERR Error unloading module: no such module with that name";
@@ -890,6 +926,73 @@ pub fn noperm_in_exec(d: crate::acl::check::Denied) -> CmdError {
 /// An ACL file that did not load (the text lists every problem).
 pub fn acl_load_failed(errors: &str) -> CmdError {
     detailed("ERR ", errors.as_bytes(), "")
+}
+
+/// -MOVED / -ASK: the slot and the node that serves it.
+pub fn cluster_redirect(ask: bool, slot: usize, endpoint: &str, port: u16) -> CmdError {
+    let kind = if ask { "ASK" } else { "MOVED" };
+    format!("{kind} {slot} {endpoint}:{port}").into()
+}
+
+/// CLUSTER SETSLOT/SLOTS errors naming a slot or a node.
+pub fn cluster_slot_busy(slot: usize) -> CmdError {
+    format!("ERR Slot {slot} is already busy").into()
+}
+pub fn cluster_slot_unassigned(slot: usize) -> CmdError {
+    format!("ERR Slot {slot} is already unassigned").into()
+}
+pub fn cluster_slot_repeated(slot: usize) -> CmdError {
+    format!("ERR Slot {slot} specified multiple times").into()
+}
+pub fn cluster_slot_range_reversed(start: usize, end: usize) -> CmdError {
+    format!("ERR start slot number {start} is greater than end slot number {end}").into()
+}
+pub fn cluster_not_owner(slot: usize) -> CmdError {
+    format!("ERR I'm not the owner of hash slot {slot}").into()
+}
+pub fn cluster_already_owner(slot: usize) -> CmdError {
+    format!("ERR I'm already the owner of hash slot {slot}").into()
+}
+pub fn cluster_dont_know_node(name: &[u8]) -> CmdError {
+    format!(
+        "ERR I don't know about node {}",
+        String::from_utf8_lossy(name)
+    )
+    .into()
+}
+pub fn cluster_unknown_node(name: &[u8]) -> CmdError {
+    format!("ERR Unknown node {}", String::from_utf8_lossy(name)).into()
+}
+pub fn cluster_slot_has_keys(slot: usize) -> CmdError {
+    format!("ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot.").into()
+}
+pub fn cluster_bad_base_port(port: &[u8]) -> CmdError {
+    format!(
+        "ERR Invalid TCP base port specified: {}",
+        String::from_utf8_lossy(port)
+    )
+    .into()
+}
+pub fn cluster_bad_bus_port(port: &[u8]) -> CmdError {
+    format!(
+        "ERR Invalid TCP bus port specified: {}",
+        String::from_utf8_lossy(port)
+    )
+    .into()
+}
+pub fn cluster_bad_address(ip: &[u8], port: &[u8]) -> CmdError {
+    format!(
+        "ERR Invalid node address specified: {}:{}",
+        String::from_utf8_lossy(ip),
+        String::from_utf8_lossy(port)
+    )
+    .into()
+}
+pub fn cluster_bad_epoch(epoch: i64) -> CmdError {
+    format!("ERR Invalid config epoch specified: {epoch}").into()
+}
+pub fn cluster_saveconfig_failed(why: &str) -> CmdError {
+    format!("ERR error saving the cluster node config: {why}").into()
 }
 
 #[cfg(test)]

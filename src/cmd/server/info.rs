@@ -112,11 +112,12 @@ pub fn render(
         let max_out = clients().map(|c| c.pending_output()).max().unwrap_or(0);
         let _ = write!(
             s,
-            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+            "connected_clients:{}\r\ncluster_connections:{}\r\nmaxclients:{}\r\n\
              client_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\n\
              blocked_clients:{blocked}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
             // Replicas are not counted (Redis's listLength(clients) - listLength(slaves)).
             ex.client_count.saturating_sub(ex.repl.replicas.len()),
+            crate::cluster::glue::connections(ex),
             ex.settings.maxclients,
             ex.tracking.clients,
         );
@@ -389,7 +390,8 @@ pub fn render(
     }
     if has("cluster") {
         section(&mut s, "Cluster");
-        s.push_str("cluster_enabled:0\r\n");
+        let enabled = ex.cluster.is_some() as u8;
+        let _ = write!(s, "cluster_enabled:{enabled}\r\n");
     }
     if has("keyspace") {
         section(&mut s, "Keyspace");

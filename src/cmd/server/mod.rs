@@ -55,7 +55,7 @@ fn flush_mode(ctx: &Ctx) -> Result<bool, CmdError> {
 
 /// Empties a database, its tables freed in the background when `lazy`. Returns the number
 /// of keys it held.
-fn empty_db(ex: &mut crate::exec::Executor, db: usize, lazy: bool) -> usize {
+pub fn empty_db(ex: &mut crate::exec::Executor, db: usize, lazy: bool) -> usize {
     if lazy {
         let old = ex.dbs[db].take_contents();
         let n = old.0.len();
@@ -109,6 +109,9 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
+    if ctx.ex.cluster.is_some() {
+        return Err(err::SWAPDB_IN_CLUSTER.into());
+    }
     let a = int(ctx.argv[1]).map_err(|_| CmdError::from(err::INVALID_FIRST_DB_INDEX))?;
     let b = int(ctx.argv[2]).map_err(|_| CmdError::from(err::INVALID_SECOND_DB_INDEX))?;
     let n = ctx.ex.dbs.len() as i64;
