@@ -338,25 +338,26 @@ pub fn on_bus_input(ex: &mut Executor, link: LinkId, data: &[u8]) -> bool {
 }
 
 /// Where the cluster routes a command (Redis's getNodeByQuery and clusterRedirectClient):
-/// Ok to serve it here, or the redirection or refusal to reply with.
+/// Ok with the keys' slot (None without keys) to serve it here, or the redirection or
+/// refusal to reply with.
 pub fn route(
     ex: &Executor,
     client: &Client,
     cmd: &Command,
     argv: &[&[u8]],
-) -> Result<(), CmdError> {
+) -> Result<Option<usize>, CmdError> {
     let Some(c) = ex.cluster.as_ref() else {
-        return Ok(());
+        return Ok(None);
     };
     let meta = cmd.meta;
     let is_exec = meta.name == "exec";
     if !meta.has(flag::MOVABLE_KEYS) && meta.key_specs.is_empty() && !is_exec {
-        return Ok(());
+        return Ok(None);
     }
     let mut commands: Vec<(&Command, Vec<&[u8]>)> = Vec::new();
     if is_exec {
         let Some(m) = &client.multi else {
-            return Ok(());
+            return Ok(None);
         };
         for (qc, qargv) in &m.queued {
             commands.push((qc, qargv.iter().map(Vec::as_slice).collect()));
@@ -405,7 +406,7 @@ pub fn route(
             }
         }
     }
-    let Some(n) = owner else { return Ok(()) };
+    let Some(n) = owner else { return Ok(None) };
     if !c.state_ok {
         if pubsubshard {
             if !ex.cfg.get_bool("cluster-allow-pubsubshard-when-down") {
@@ -418,7 +419,7 @@ pub fn route(
         }
     }
     if (migrating || importing) && meta.name == "migrate" {
-        return Ok(());
+        return Ok(Some(slot));
     }
     if migrating && missing > 0 {
         let to = c.migrating[slot].expect("migrating slot has a target");
@@ -428,7 +429,7 @@ pub fn route(
         if multiple && missing > 0 {
             return Err(err::TRYAGAIN.into());
         }
-        return Ok(());
+        return Ok(Some(slot));
     }
     let writes = if is_exec {
         client
@@ -443,12 +444,12 @@ pub fn route(
         && c.me().is_replica()
         && c.me().master == Some(n)
     {
-        return Ok(());
+        return Ok(Some(slot));
     }
     if n != c.myself {
         return Err(redirect(ex, c, false, slot, n));
     }
-    Ok(())
+    Ok(Some(slot))
 }
 
 /// The keys (and shard channels) a command addresses, for routing: key specs including

@@ -125,10 +125,16 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
             let payload = crate::persist::dump_payload(&e.value, compress);
             num.clear();
             push_i64(&mut num, ttl);
-            if opts.replace {
-                push_command(&mut request, &[b"RESTORE", k, &num, &payload, b"REPLACE"]);
+            // A cluster target may be importing the slot: RESTORE-ASKING is served there.
+            let restore: &[u8] = if ctx.ex.cluster.is_some() {
+                b"RESTORE-ASKING"
             } else {
-                push_command(&mut request, &[b"RESTORE", k, &num, &payload]);
+                b"RESTORE"
+            };
+            if opts.replace {
+                push_command(&mut request, &[restore, k, &num, &payload, b"REPLACE"]);
+            } else {
+                push_command(&mut request, &[restore, k, &num, &payload]);
             }
             sent.push(k);
         }

@@ -31,8 +31,11 @@ fn run_spec<'a>(
     ro: bool,
     flags: u32,
     (name, is_function): (&'a [u8], bool),
-    now_ms: i64,
+    (now_ms, cluster): (i64, bool),
 ) -> Result<RunSpec<'a>, CmdError> {
+    if cluster && flags & sflags::EVAL_COMPAT == 0 && flags & sflags::NO_CLUSTER != 0 {
+        return Err(err::SCRIPT_NO_CLUSTER.into());
+    }
     if ro && flags & sflags::EVAL_COMPAT == 0 && flags & sflags::NO_WRITES == 0 {
         return Err(err::SCRIPT_WRITE_FLAG_RO.into());
     }
@@ -42,6 +45,7 @@ fn run_spec<'a>(
         args,
         readonly: ro || flags & sflags::NO_WRITES != 0,
         allow_oom: flags & (sflags::ALLOW_OOM | sflags::NO_WRITES) != 0,
+        allow_cross_slot: flags & (sflags::EVAL_COMPAT | sflags::ALLOW_CROSS_SLOT) != 0,
         is_function,
         name,
         now_ms,
@@ -111,7 +115,14 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
             engine.load_script(argv[1])?.to_vec()
         };
         let flags = engine.script_flags(&sha).unwrap_or(sflags::EVAL_COMPAT);
-        let spec = run_spec(argv, keys_args, ro, flags, (&sha, false), ctx.now_ms)?;
+        let spec = run_spec(
+            argv,
+            keys_args,
+            ro,
+            flags,
+            (&sha, false),
+            (ctx.now_ms, ctx.ex.cluster.is_some()),
+        )?;
         engine.run_script(ctx.ex, ctx.client, &sha, &spec)
     })
 }
@@ -251,7 +262,14 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
     };
     let numkeys = args::int(argv[2]).map_err(|_| CmdError::from(err::FUNCTION_BAD_NUMKEYS))?;
     let keys_args = keys_and_args(argv, numkeys)?;
-    let spec = run_spec(argv, keys_args, ro, flags, (&name, true), ctx.now_ms)?;
+    let spec = run_spec(
+        argv,
+        keys_args,
+        ro,
+        flags,
+        (&name, true),
+        (ctx.now_ms, ctx.ex.cluster.is_some()),
+    )?;
     // The engine leaves its place while it runs; the libraries stay visible (FUNCTION STATS).
     let mut engine = functions(ctx)
         .engine

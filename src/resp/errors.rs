@@ -750,6 +750,17 @@ pub const LUA_NOT_ALLOWED: &str = "ERR This Redis command is not allowed from sc
 pub const LUA_WRITE_IN_READONLY: &str =
     "ERR Write commands are not allowed from read-only scripts.";
 pub const LUA_STALE_REPLICA: &str = "ERR Can not execute the command on a stale replica";
+pub const SCRIPT_NO_CLUSTER: &str = "ERR Can not run script on cluster, 'no-cluster' flag is set.";
+pub const SCRIPT_NON_LOCAL_KEY: &str =
+    "ERR Script attempted to access a non local key in a cluster node";
+pub const SCRIPT_CROSS_SLOT: &str =
+    "ERR Script attempted to access keys that do not hash to the same slot";
+pub const SCRIPT_CLUSTER_DOWN: &str =
+    "ERR Script attempted to execute a command while the cluster is down";
+pub const SCRIPT_CLUSTER_DOWN_RO: &str =
+    "ERR Script attempted to execute a write command while the cluster is down and readonly";
+pub const DEBUG_CLUSTER_ONLY: &str =
+    "ERR Debug option only available for cluster mode enabled setup!";
 pub const LUA_ARGS_OR_TYPE: &str = "wrong number or type of arguments";
 pub const LUA_WRONG_ARGS: &str = "wrong number of arguments";
 pub const LUA_LOG_ARGS: &str = "redis.log() requires two arguments or more.";
@@ -926,6 +937,10 @@ pub fn noperm_in_exec(d: crate::acl::check::Denied) -> CmdError {
 /// An ACL file that did not load (the text lists every problem).
 pub fn acl_load_failed(errors: &str) -> CmdError {
     detailed("ERR ", errors.as_bytes(), "")
+}
+
+pub fn unknown_direction(dir: &[u8]) -> CmdError {
+    format!("ERR Unknown direction {}", String::from_utf8_lossy(dir)).into()
 }
 
 /// -MOVED / -ASK: the slot and the node that serves it.

@@ -47,6 +47,10 @@ pub struct Bridge {
     argv_scratch: Vec<&'static [u8]>,
     pub readonly: bool,
     pub allow_oom: bool,
+    /// Cluster mode: the script may touch keys of several slots (no shebang, or declared).
+    pub allow_cross_slot: bool,
+    /// Cluster mode: the slot of the keys the script declared or first touched.
+    pub cluster_slot: Cell<Option<usize>>,
     /// A write command ran: SCRIPT KILL can no longer stop the script.
     pub wrote: bool,
     pub start: Instant,
@@ -96,6 +100,8 @@ impl Bridge {
             argv_scratch: Vec::new(),
             readonly: false,
             allow_oom: false,
+            allow_cross_slot: true,
+            cluster_slot: Cell::new(None),
             wrote: false,
             start: Instant::now(),
             now_ms: 0,
@@ -400,6 +406,28 @@ fn check_call(
         && ex.settings.maxmemory > 0
     {
         return refuse(err::OOM.into());
+    }
+    // In a cluster the keys must be served here, and in one slot unless the script said
+    // otherwise (Redis's scriptVerifyClusterState).
+    if ex.cluster.is_some() && !caller.has(crate::exec::client::flags::MASTER | crate::exec::client::flags::OBEY) {
+        let slot = crate::cluster::glue::route(ex, caller, cmd, argv).map_err(|e| {
+            let text = e.text();
+            let mapped = if text == err::CLUSTERDOWN_READ_ONLY.as_bytes() {
+                err::SCRIPT_CLUSTER_DOWN_RO
+            } else if text == err::CLUSTERDOWN.as_bytes() {
+                err::SCRIPT_CLUSTER_DOWN
+            } else {
+                err::SCRIPT_NON_LOCAL_KEY
+            };
+            (Some(cmd), CmdError::from(mapped))
+        })?;
+        if let (Some(slot), false) = (slot, b.allow_cross_slot) {
+            match b.cluster_slot.get() {
+                None => b.cluster_slot.set(Some(slot)),
+                Some(first) if first != slot => return refuse(err::SCRIPT_CROSS_SLOT.into()),
+                _ => {}
+            }
+        }
     }
     Ok(cmd)
 }

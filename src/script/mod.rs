@@ -83,6 +83,8 @@ pub struct RunSpec<'a> {
     /// The script declared allow-oom (or no-writes): its writes are not refused over
     /// maxmemory.
     pub allow_oom: bool,
+    /// Cluster mode: keys of several slots may be touched (no shebang, or declared).
+    pub allow_cross_slot: bool,
     pub is_function: bool,
     pub name: &'a [u8],
     pub now_ms: i64,
@@ -460,6 +462,13 @@ impl Engine {
         b.fake.flags = (caller.flags & client_flags::NO_TOUCH) | client_flags::SCRIPT;
         b.readonly = spec.readonly;
         b.allow_oom = spec.allow_oom;
+        b.allow_cross_slot = spec.allow_cross_slot;
+        b.cluster_slot.set(
+            spec.keys
+                .first()
+                .filter(|_| ex.cluster.is_some())
+                .map(|k| crate::cluster::slot::key_hash_slot(k) as usize),
+        );
         b.wrote = false;
         b.start = Instant::now();
         b.now_ms = spec.now_ms;

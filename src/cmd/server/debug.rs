@@ -212,6 +212,28 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.out().verbatim(b"txt", text.as_bytes());
         return Ok(());
     }
+    if eq(sub, "CLUSTERLINK") && args.remaining() == 3 && eq(ctx.argv[2], "KILL") {
+        let (dir, name) = (ctx.argv[3], ctx.argv[4]);
+        let Some(c) = ctx.ex.cluster.as_mut() else {
+            return Err(err::DEBUG_CLUSTER_ONLY.into());
+        };
+        let n = c.lookup(name).ok_or_else(|| err::cluster_unknown_node(name))?;
+        let (to, from) = (c.node(n).link, c.node(n).inbound_link);
+        let links = if eq(dir, "from") {
+            vec![from]
+        } else if eq(dir, "to") {
+            vec![to]
+        } else if eq(dir, "all") {
+            vec![to, from]
+        } else {
+            return Err(err::unknown_direction(dir));
+        };
+        for l in links.into_iter().flatten() {
+            c.free_link(l);
+        }
+        ctx.out().ok();
+        return Ok(());
+    }
     if eq(sub, "HTSTATS-KEY") && args.remaining() == 1 {
         let key = args.bytes()?;
         let Some(e) = ctx.ex.dbs[ctx.client.db].peek(key) else {

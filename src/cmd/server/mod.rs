@@ -294,6 +294,8 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
+    // MIGRATE's RESTORE in a cluster: RESTORE that an importing slot accepts (flag ASKING).
+    (&m::RESTORE_ASKING, crate::cmd::generic::restore),
     (&m::ACL_SETUSER, acl::acl_setuser),
     (&m::ACL_DELUSER, acl::acl_deluser),
     (&m::ACL_GETUSER, acl::acl_getuser),
