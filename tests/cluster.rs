@@ -43,8 +43,8 @@ fn redis_cli(args: &[String]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{program}: {e}"));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "redis-cli {args:?} failed:\n{text}");
     text
 }
@@ -145,7 +145,10 @@ impl ClusterClient {
                 None => return reply,
             }
         }
-        panic!("too many redirections for {:?}", String::from_utf8_lossy(argv[0]));
+        panic!(
+            "too many redirections for {:?}",
+            String::from_utf8_lossy(argv[0])
+        );
     }
 }
 
@@ -223,8 +226,17 @@ fn cluster_commands_answer_as_redis() {
         vec!["CLUSTER", "FLUSHSLOTS"],
         vec!["CLUSTER", "RESET"],
         vec!["EVAL", script_shebang, "0"],
-        vec!["EVAL", "redis.call('set','foo','bar') return redis.call('set','bar','foo')", "0"],
-        vec!["EVAL", "#!lua\nreturn redis.call('set','foo','bar')", "1", "bar"],
+        vec![
+            "EVAL",
+            "redis.call('set','foo','bar') return redis.call('set','bar','foo')",
+            "0",
+        ],
+        vec![
+            "EVAL",
+            "#!lua\nreturn redis.call('set','foo','bar')",
+            "1",
+            "bar",
+        ],
         vec!["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"],
         vec!["CLUSTER", "DELSLOTS", "12182"],
         vec!["GET", "foo"],
@@ -242,7 +254,9 @@ fn cluster_commands_answer_as_redis() {
         for argv in &before_slots {
             out.push((argv.join(" "), norm(c.cmd_raw(argv))));
         }
-        wait_until("cluster_state:ok", 10, || info_field(c, "cluster_state") == "ok");
+        wait_until("cluster_state:ok", 10, || {
+            info_field(c, "cluster_state") == "ok"
+        });
         for argv in &after_ok {
             out.push((argv.join(" "), norm(c.cmd_raw(argv))));
         }
@@ -274,7 +288,10 @@ fn redis_cli_builds_a_cluster_that_survives_a_master_kill() {
         .find(|&i| !is_master(nodes[i].as_ref().unwrap()))
         .expect("a replica");
     let master = master_index(&nodes, nodes[replica].as_ref().unwrap());
-    wait_synced(nodes[master].as_ref().unwrap(), nodes[replica].as_ref().unwrap());
+    wait_synced(
+        nodes[master].as_ref().unwrap(),
+        nodes[replica].as_ref().unwrap(),
+    );
     drop(nodes[master].take());
     let started = Instant::now();
     let promoted = nodes[replica].as_ref().unwrap();
@@ -314,10 +331,8 @@ fn mixed_cluster_with_redis_server_fails_over_both_ways() {
         let k = format!("mixed:{i}");
         assert_eq!(cc.cmd(&[b"SET", k.as_bytes(), b"v"]), b"+OK\r\n");
     }
-    let mut nodes: Vec<Option<Server>> = vec![r1, r2, r3, c1, c2, c3]
-        .into_iter()
-        .map(Some)
-        .collect();
+    let mut nodes: Vec<Option<Server>> =
+        vec![r1, r2, r3, c1, c2, c3].into_iter().map(Some).collect();
     // A redis master whose replica is a cinnabar node dies.
     let cin = nodes[3].as_ref().unwrap();
     let master = master_index(&nodes, cin);
@@ -325,7 +340,11 @@ fn mixed_cluster_with_redis_server_fails_over_both_ways() {
     wait_synced(nodes[master].as_ref().unwrap(), cin);
     drop(nodes[master].take());
     let cin = nodes[3].as_ref().unwrap();
-    wait_until("the cinnabar replica is promoted by redis masters", 20, || is_master(cin));
+    wait_until(
+        "the cinnabar replica is promoted by redis masters",
+        20,
+        || is_master(cin),
+    );
     for n in nodes.iter().flatten() {
         wait_for_ok(n);
     }
@@ -341,7 +360,9 @@ fn mixed_cluster_with_redis_server_fails_over_both_ways() {
         my_id(cin),
     ]);
     wait_until("the redis replica is attached", 20, || {
-        r4.client().cmd_raw(&["ROLE"]).starts_with(b"*5\r\n$5\r\nslave")
+        r4.client()
+            .cmd_raw(&["ROLE"])
+            .starts_with(b"*5\r\n$5\r\nslave")
     });
     wait_synced(cin, &r4);
     drop(nodes[3].take());
@@ -368,13 +389,15 @@ fn my_id(n: &Server) -> String {
 }
 
 fn is_master(n: &Server) -> bool {
-    n.client().cmd_raw(&["ROLE"]).starts_with(b"*3\r\n$6\r\nmaster")
+    n.client()
+        .cmd_raw(&["ROLE"])
+        .starts_with(b"*3\r\n$6\r\nmaster")
 }
 
 /// The index of `replica`'s master among `nodes`.
 fn master_index(nodes: &[Option<Server>], replica: &Server) -> usize {
-    let text = String::from_utf8_lossy(&replica.client().cmd_raw(&["CLUSTER", "NODES"]))
-        .into_owned();
+    let text =
+        String::from_utf8_lossy(&replica.client().cmd_raw(&["CLUSTER", "NODES"])).into_owned();
     let master_id = text
         .lines()
         .find(|l| l.contains("myself"))
@@ -454,8 +477,8 @@ fn reshard_under_load_loses_no_keys() {
         })
         .sum();
     assert_eq!(total as u64, written, "no key duplicated or lost");
-    let counts = String::from_utf8_lossy(&nodes[1].client().cmd_raw(&["CLUSTER", "INFO"]))
-        .into_owned();
+    let counts =
+        String::from_utf8_lossy(&nodes[1].client().cmd_raw(&["CLUSTER", "INFO"])).into_owned();
     assert!(counts.contains("cluster_state:ok"));
 }
 
@@ -486,7 +509,10 @@ fn redis_cli_adds_and_removes_nodes() {
         info_field(&mut c, "cluster_known_nodes") == "5"
     });
     wait_until("the replica is attached", 20, || {
-        replica.client().cmd_raw(&["ROLE"]).starts_with(b"*5\r\n$5\r\nslave")
+        replica
+            .client()
+            .cmd_raw(&["ROLE"])
+            .starts_with(b"*5\r\n$5\r\nslave")
     });
     check(&nodes[2]);
     let extra_id = my_id(&extra);
@@ -498,8 +524,7 @@ fn redis_cli_adds_and_removes_nodes() {
     ]);
     wait_until("the node is forgotten", 20, || {
         nodes.iter().all(|n| {
-            !String::from_utf8_lossy(&n.client().cmd_raw(&["CLUSTER", "NODES"]))
-                .contains(&extra_id)
+            !String::from_utf8_lossy(&n.client().cmd_raw(&["CLUSTER", "NODES"])).contains(&extra_id)
         })
     });
     check(&nodes[0]);
@@ -534,29 +559,127 @@ fn pubsub_crosses_the_cluster_bus() {
     let mut channel = String::new();
     for i in 0.. {
         channel = format!("ch{i}");
-        let slot = String::from_utf8_lossy(&nodes[0].client().cmd_raw(&["CLUSTER", "KEYSLOT", &channel]))
-            .trim_start_matches(':')
-            .trim()
-            .parse::<u16>()
-            .unwrap();
+        let slot =
+            String::from_utf8_lossy(&nodes[0].client().cmd_raw(&["CLUSTER", "KEYSLOT", &channel]))
+                .trim_start_matches(':')
+                .trim()
+                .parse::<u16>()
+                .unwrap();
         if slot < 5000 {
             break;
         }
     }
     ssub.cmd_raw(&["READONLY"]);
     let reply = ssub.cmd_raw(&["SSUBSCRIBE", &channel]);
-    assert!(reply.starts_with(b"*3\r\n$10\r\nssubscribe"), "{}", String::from_utf8_lossy(&reply));
+    assert!(
+        reply.starts_with(b"*3\r\n$10\r\nssubscribe"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
     std::thread::sleep(Duration::from_millis(200));
     nodes[0].client().cmd_raw(&["PUBLISH", "news", "hello"]);
     assert_eq!(
         sub.read_raw().unwrap(),
         b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
     );
-    nodes[0].client().cmd_raw(&["SPUBLISH", &channel, "shard-hello"]);
+    nodes[0]
+        .client()
+        .cmd_raw(&["SPUBLISH", &channel, "shard-hello"]);
     let msg = ssub.read_raw().unwrap();
     assert!(
         String::from_utf8_lossy(&msg).contains("shard-hello"),
         "{}",
         String::from_utf8_lossy(&msg)
     );
+}
+
+/// A replica that never synced is not elected (it has no data to serve); its master comes
+/// back from its nodes.conf and AOF and keeps its slots. Once the replica has synced, a
+/// killed master is replaced, and on restart it rejoins as the replica of its successor.
+/// No key is lost either time.
+#[test]
+fn a_killed_master_restarts_from_nodes_conf_without_losing_keys() {
+    let args = {
+        let mut a = cluster_args();
+        a.extend(["--appendonly".to_string(), "yes".to_string()]);
+        a
+    };
+    let first = common::server::in_dir(common::server::fresh_dir(), |d| {
+        common::server::cinnabar_at(free_port(), &[d, &args].concat())
+    })
+    .expect("node with an AOF");
+    let port = first.port;
+    let mut nodes: Vec<Option<Server>> = (0..2).map(|_| Some(cinnabar_node())).collect();
+    create(
+        &[
+            &first,
+            nodes[0].as_ref().unwrap(),
+            nodes[1].as_ref().unwrap(),
+        ],
+        0,
+    );
+    let replica = cinnabar(
+        &[
+            cluster_args(),
+            vec!["--repl-diskless-sync-delay".into(), "3".into()],
+        ]
+        .concat(),
+    );
+    redis_cli(&[
+        "--cluster".into(),
+        "add-node".into(),
+        addr(&replica),
+        addr(&first),
+        "--cluster-slave".into(),
+        "--cluster-master-id".into(),
+        my_id(&first),
+    ]);
+    let mut cc = ClusterClient::new(nodes[1].as_ref().unwrap().port);
+    for i in 0..100 {
+        let k = format!("r:{i}");
+        assert_eq!(cc.cmd(&[b"SET", k.as_bytes(), k.as_bytes()]), b"+OK\r\n");
+    }
+    assert!(first.client().cmd_raw(&["DBSIZE"]) != b":0\r\n");
+    let dir = first.kill_keep_dir();
+    // The replica has nothing yet: it must not take over.
+    std::thread::sleep(Duration::from_millis(NODE_TIMEOUT_MS * 6));
+    assert!(!is_master(&replica), "a replica without data was elected");
+    let first = common::server::in_dir(dir, |d| {
+        common::server::cinnabar_at(port, &[d, &args].concat())
+    })
+    .expect("restart");
+    wait_for_ok(&first);
+    assert!(is_master(&first));
+    wait_synced(&first, &replica);
+    let mut cc = ClusterClient::new(nodes[1].as_ref().unwrap().port);
+    for i in 0..100 {
+        let k = format!("r:{i}");
+        assert_eq!(cc.cmd(&[b"GET", k.as_bytes()]), bulk(&k), "{k}");
+    }
+    // Synced: now the replica takes over, and the old master comes back as its replica.
+    let dir = first.kill_keep_dir();
+    wait_until("the synced replica is promoted", 20, || is_master(&replica));
+    let first = common::server::in_dir(dir, |d| {
+        common::server::cinnabar_at(port, &[d, &args].concat())
+    })
+    .expect("restart");
+    wait_until("the old master follows its successor", 20, || {
+        first
+            .client()
+            .cmd_raw(&["ROLE"])
+            .starts_with(b"*5\r\n$5\r\nslave")
+    });
+    wait_synced(&replica, &first);
+    nodes.push(Some(first));
+    nodes.push(Some(replica));
+    let alive: Vec<&Server> = nodes.iter().flatten().collect();
+    for n in &alive {
+        wait_for_ok(n);
+    }
+    check(alive[0]);
+    let mut cc = ClusterClient::new(alive[0].port);
+    for i in 0..100 {
+        let k = format!("r:{i}");
+        assert_eq!(cc.cmd(&[b"GET", k.as_bytes()]), bulk(&k), "{k}");
+    }
 }

@@ -88,7 +88,9 @@ fn master_data_age_ms(ex: &Executor, now: i64) -> i64 {
         Some(m) if m.state == crate::repl::LinkState::Connected => {
             (now - m.last_io_ms) / 1000 * 1000
         }
-        Some(m) => now - m.down_since_ms.unwrap_or(ex.start_unix_ms),
+        // Never synced: as old as the epoch (Redis's repl_down_since of 0), so a replica
+        // without data is never elected.
+        Some(m) => now - m.down_since_ms.unwrap_or(0),
         None => 0,
     }
 }

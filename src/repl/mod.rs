@@ -1156,6 +1156,9 @@ pub fn role(ex: &Executor, out: &mut crate::resp::reply::ReplyBuf) {
 pub fn set_master(ex: &mut Executor, host: String, port: u16) {
     let was_master = ex.repl.master.is_none();
     drop_master_link(ex);
+    // Leaving a master we were connected to starts the time without one (Redis's
+    // repl_down_since), which a cluster replica's election eligibility reads.
+    let down_since_ms = ex.repl.master.as_ref().and_then(|m| m.down_since_ms);
     if was_master {
         // Our own history is what we can continue from with the new master.
         feed(ex);
@@ -1175,7 +1178,7 @@ pub fn set_master(ex: &mut Executor, host: String, port: u16) {
         state: LinkState::Connect,
         slot: None,
         last_io_ms: now_ms,
-        down_since_ms: None,
+        down_since_ms,
         retry_at_ms: 0,
         read_offset: 0,
         sync_total: None,

@@ -409,7 +409,9 @@ fn check_call(
     }
     // In a cluster the keys must be served here, and in one slot unless the script said
     // otherwise (Redis's scriptVerifyClusterState).
-    if ex.cluster.is_some() && !caller.has(crate::exec::client::flags::MASTER | crate::exec::client::flags::OBEY) {
+    if ex.cluster.is_some()
+        && !caller.has(crate::exec::client::flags::MASTER | crate::exec::client::flags::OBEY)
+    {
         let slot = crate::cluster::glue::route(ex, caller, cmd, argv).map_err(|e| {
             let text = e.text();
             let mapped = if text == err::CLUSTERDOWN_READ_ONLY.as_bytes() {

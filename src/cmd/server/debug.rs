@@ -217,7 +217,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         let Some(c) = ctx.ex.cluster.as_mut() else {
             return Err(err::DEBUG_CLUSTER_ONLY.into());
         };
-        let n = c.lookup(name).ok_or_else(|| err::cluster_unknown_node(name))?;
+        let n = c
+            .lookup(name)
+            .ok_or_else(|| err::cluster_unknown_node(name))?;
         let (to, from) = (c.node(n).link, c.node(n).inbound_link);
         let links = if eq(dir, "from") {
             vec![from]
