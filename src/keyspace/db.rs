@@ -368,3 +368,47 @@ impl Db {
         (sampled, n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::slot::key_hash_slot;
+
+    #[test]
+    fn slot_index_follows_the_keys() {
+        let mut db = Db::new();
+        db.insert(b"before", Value::Int(1), NO_EXPIRE, 0);
+        db.index_slots();
+        let s = |k: &[u8]| key_hash_slot(k) as usize;
+        assert_eq!(db.keys_in_slot(s(b"before")), 1);
+        db.set(b"{t}a", Value::Int(1), false, 0);
+        db.set(b"{t}a", Value::Int(2), false, 0);
+        db.insert(b"{t}b", Value::Int(1), 5, 0);
+        db.insert_entry(
+            CompactBytes::new(b"{t}c"),
+            Entry {
+                value: Value::Int(3),
+                expire_at_ms: NO_EXPIRE,
+                lru: 0,
+            },
+        );
+        assert_eq!(db.keys_in_slot(s(b"t")), 3);
+        let mut keys: Vec<Vec<u8>> = db
+            .slot_keys(s(b"t"), 10)
+            .into_iter()
+            .map(|k| k.as_slice().to_vec())
+            .collect();
+        keys.sort();
+        assert_eq!(keys, [b"{t}a".to_vec(), b"{t}b".to_vec(), b"{t}c".to_vec()]);
+        assert_eq!(db.slot_keys(s(b"t"), 2).len(), 2);
+        db.remove(b"{t}a");
+        db.take(b"{t}b");
+        let mut expired = Vec::new();
+        db.set_expire(b"{t}c", 1);
+        db.expire_sample(10, 20, &mut expired);
+        assert_eq!(db.keys_in_slot(s(b"t")), 0);
+        assert_eq!(db.keys_in_slot(s(b"before")), 1);
+        db.clear();
+        assert_eq!(db.keys_in_slot(s(b"before")), 0);
+    }
+}
