@@ -701,7 +701,7 @@ pub static DEFS: &[Def] = &[
         Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
         "ip",
         0,
-        S,
+        A,
     ),
     // Slow log, latency.
     d(
@@ -793,7 +793,7 @@ pub static DEFS: &[Def] = &[
         A,
     ),
     d("tls-replication", Kind::Bool, "no", 0, A),
-    d("tls-cluster", Kind::Bool, "no", 0, S),
+    d("tls-cluster", Kind::Bool, "no", 0, A),
     d("tls-protocols", Kind::Str, "", 0, A),
     d("tls-ciphers", Kind::Str, "", 0, A),
     d("tls-ciphersuites", Kind::Str, "", 0, A),

@@ -74,7 +74,13 @@ fn with_executor<R>(f: impl FnOnce(&mut Executor) -> R) -> R {
                 rebind: no_rebind,
                 configure_tls: no_tls,
             });
-            ex.add_client(0, "127.0.0.1:1".into(), "127.0.0.1:6379".into(), -1, false);
+            ex.add_client(
+                0,
+                "127.0.0.1:1".into(),
+                "127.0.0.1:6379".into(),
+                -1,
+                crate::exec::client::Transport::Tcp,
+            );
             ex
         });
         f(ex)
@@ -107,7 +113,13 @@ fn reset(ex: &mut Executor) {
     let pubsub_all = ex.acl.pubsub_all;
     ex.acl = crate::acl::Acl::new();
     ex.acl.pubsub_all = pubsub_all;
-    ex.add_client(0, "127.0.0.1:1".into(), "127.0.0.1:6379".into(), -1, false);
+    ex.add_client(
+        0,
+        "127.0.0.1:1".into(),
+        "127.0.0.1:6379".into(),
+        -1,
+        crate::exec::client::Transport::Tcp,
+    );
     run(ex, &[b"FLUSHALL", b"SYNC"]);
     // Recreating the Lua interpreters costs more than most inputs: now and then is enough to
     // keep the script cache bounded.

@@ -683,3 +683,175 @@ fn a_killed_master_restarts_from_nodes_conf_without_losing_keys() {
         assert_eq!(cc.cmd(&[b"GET", k.as_bytes()]), bulk(&k), "{k}");
     }
 }
+
+/// A `tls-cluster` node: its bus, MIGRATE and replication speak TLS; clients reach it on
+/// `tls_port` (TLS) or its port (plain).
+struct TlsNode {
+    server: Server,
+    tls_port: u16,
+}
+
+fn tls_node(certs: &std::path::Path, redis: bool) -> Option<TlsNode> {
+    let tls_port = free_port();
+    let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
+    let mut args = cluster_args();
+    args.extend([
+        "--tls-port".to_string(),
+        tls_port.to_string(),
+        "--tls-cluster".into(),
+        "yes".into(),
+        "--tls-replication".into(),
+        "yes".into(),
+        "--tls-cert-file".into(),
+        p("server.crt"),
+        "--tls-key-file".into(),
+        p("server.key"),
+        "--tls-ca-cert-file".into(),
+        p("ca.crt"),
+    ]);
+    let server = if redis {
+        oracle(&args)?
+    } else {
+        cinnabar(&args)
+    };
+    Some(TlsNode { server, tls_port })
+}
+
+/// redis-cli over TLS with the test certificates.
+fn tls_cli(certs: &std::path::Path, args: &[String]) -> String {
+    let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
+    let mut all = vec![
+        "--tls".to_string(),
+        "--cert".into(),
+        p("client.crt"),
+        "--key".into(),
+        p("client.key"),
+        "--cacert".into(),
+        p("ca.crt"),
+    ];
+    all.extend_from_slice(args);
+    redis_cli(&all)
+}
+
+fn tls_addr(n: &TlsNode) -> String {
+    format!("127.0.0.1:{}", n.tls_port)
+}
+
+/// tls-cluster with cinnabar and redis-server nodes: redis-cli builds it over TLS; slots
+/// move both ways between them (MIGRATE over TLS); plaintext clients are redirected to
+/// plaintext ports, TLS clients see TLS ports; a redis master dies and its cinnabar replica,
+/// fed over TLS, takes over with every key.
+#[test]
+fn tls_cluster_mixes_with_redis_server() {
+    let certs = common::certs::make_certs();
+    let Some(r1) = tls_node(&certs, true) else {
+        return;
+    };
+    let c1 = tls_node(&certs, false).unwrap();
+    let c2 = tls_node(&certs, false).unwrap();
+    let c3 = tls_node(&certs, false).unwrap();
+    let mut args: Vec<String> = vec!["--cluster-yes".into(), "--cluster".into(), "create".into()];
+    args.extend([&c1, &c2, &r1].iter().map(|n| tls_addr(n)));
+    let out = tls_cli(&certs, &args);
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    tls_cli(
+        &certs,
+        &[
+            "--cluster".into(),
+            "add-node".into(),
+            tls_addr(&c3),
+            tls_addr(&c1),
+            "--cluster-slave".into(),
+            "--cluster-master-id".into(),
+            my_id(&r1.server),
+        ],
+    );
+    for n in [&c1, &c2, &c3, &r1] {
+        wait_for_ok(&n.server);
+    }
+    // Plaintext clients follow plaintext ports.
+    let plain: Vec<u16> = [&c1, &c2, &r1].iter().map(|n| n.server.port).collect();
+    let mut cc = ClusterClient::new(c1.server.port);
+    for i in 0..300 {
+        let k = format!("tls:{i}");
+        assert_eq!(cc.cmd(&[b"SET", k.as_bytes(), k.as_bytes()]), b"+OK\r\n");
+    }
+    assert!(cc.redirects > 0);
+    let moved = (0..300)
+        .map(|i| c1.server.client().cmd_raw(&["GET", &format!("tls:{i}")]))
+        .find(|r| r.starts_with(b"-MOVED"))
+        .expect("a key of another shard");
+    let port: u16 = String::from_utf8_lossy(&moved)
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(plain.contains(&port), "MOVED to a plaintext port: {port}");
+    let nodes = tls_cli(
+        &certs,
+        &[
+            "-p".into(),
+            c1.tls_port.to_string(),
+            "CLUSTER".into(),
+            "NODES".into(),
+        ],
+    );
+    assert!(nodes.contains(&format!(":{}@", r1.tls_port)), "{nodes}");
+    // Slots move cinnabar -> redis and redis -> cinnabar, once every node agrees.
+    let agreed = || {
+        let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
+        Command::new("redis-cli")
+            .args([
+                "--tls",
+                "--cert",
+                &p("client.crt"),
+                "--key",
+                &p("client.key"),
+            ])
+            .args([
+                "--cacert",
+                &p("ca.crt"),
+                "--cluster",
+                "check",
+                &tls_addr(&c2),
+            ])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("[OK] All nodes agree"))
+    };
+    for (from, to) in [(&c1, &r1), (&r1, &c2)] {
+        wait_until("every node agrees on the slots", 20, agreed);
+        let out = tls_cli(
+            &certs,
+            &[
+                "--cluster".into(),
+                "reshard".into(),
+                tls_addr(from),
+                "--cluster-from".into(),
+                my_id(&from.server),
+                "--cluster-to".into(),
+                my_id(&to.server),
+                "--cluster-slots".into(),
+                "1000".into(),
+                "--cluster-yes".into(),
+            ],
+        );
+        assert!(!out.contains("[ERR]"), "{out}");
+    }
+    wait_until("every node agrees on the slots", 20, agreed);
+    // The redis master dies; its cinnabar replica takes over.
+    wait_synced(&r1.server, &c3.server);
+    drop(r1);
+    wait_until("the cinnabar replica is promoted", 20, || {
+        is_master(&c3.server)
+    });
+    for n in [&c1, &c2, &c3] {
+        wait_for_ok(&n.server);
+    }
+    let mut cc = ClusterClient::new(c2.server.port);
+    for i in 0..300 {
+        let k = format!("tls:{i}");
+        assert_eq!(cc.cmd(&[b"GET", k.as_bytes()]), bulk(&k), "{k}");
+    }
+}

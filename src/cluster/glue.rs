@@ -227,6 +227,9 @@ pub fn init(ex: &mut Executor) -> Result<(), String> {
 /// After the dataset is loaded: reconcile slots with the keys we hold. Err if a database
 /// other than 0 has keys.
 pub fn verify_data(ex: &mut Executor) -> Result<(), String> {
+    if ex.cluster.is_none() {
+        return Ok(());
+    }
     if ex.dbs.iter().skip(1).any(|d| !d.is_empty()) {
         return Err(
             "You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting.".into(),
@@ -425,7 +428,7 @@ pub fn route(
     }
     if migrating && missing > 0 {
         let to = c.migrating[slot].expect("migrating slot has a target");
-        return Err(redirect(ex, c, true, slot, to));
+        return Err(redirect(ex, client, c, true, slot, to));
     }
     if importing && (client.has(cf::ASKING) || meta.has(flag::ASKING)) {
         if multiple && missing > 0 {
@@ -449,7 +452,7 @@ pub fn route(
         return Ok(Some(slot));
     }
     if n != c.myself {
-        return Err(redirect(ex, c, false, slot, n));
+        return Err(redirect(ex, client, c, false, slot, n));
     }
     Ok(Some(slot))
 }
@@ -473,11 +476,24 @@ fn routing_keys<'a>(cmd: &Command, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
         .collect()
 }
 
+/// Whether replies to `client` name plaintext ports: it came in without TLS to a node
+/// whose bus, and so whose announced ports, are TLS.
+pub fn use_pport(ex: &Executor, client: &Client) -> bool {
+    ex.cfg.get_bool("tls-cluster") && !client.has(cf::TLS)
+}
+
 /// -MOVED (or -ASK) with the node's preferred endpoint.
-fn redirect(ex: &Executor, c: &Cluster, ask: bool, slot: usize, to: NodeId) -> CmdError {
+fn redirect(
+    ex: &Executor,
+    client: &Client,
+    c: &Cluster,
+    ask: bool,
+    slot: usize,
+    to: NodeId,
+) -> CmdError {
     let n = c.node(to);
     let endpoint = preferred_endpoint(ex, &n.ip, &n.hostname);
-    err::cluster_redirect(ask, slot, endpoint, n.port)
+    err::cluster_redirect(ask, slot, endpoint, n.client_port(use_pport(ex, client)))
 }
 
 /// cluster-preferred-endpoint-type: ip, hostname ("?" if none) or unknown-endpoint ("").
@@ -502,9 +518,10 @@ fn redirect_blocked_clients(ex: &mut Executor) {
     let blocked = ex.blocked_on_keys();
     let mut redirects: Vec<(usize, CmdError)> = Vec::new();
     for (client_slot, key, writes) in blocked {
-        let readonly = ex
-            .client(client_slot)
-            .is_some_and(|cl| cl.has(cf::READONLY));
+        let Some(client) = ex.client(client_slot) else {
+            continue;
+        };
+        let readonly = client.has(cf::READONLY);
         if !c.state_ok {
             redirects.push((client_slot, err::CLUSTERDOWN.into()));
             continue;
@@ -517,7 +534,7 @@ fn redirect_blocked_clients(ex: &mut Executor) {
         if node != Some(c.myself) && c.importing[slot].is_none() {
             let e = match node {
                 None => err::CLUSTERDOWN_UNBOUND.into(),
-                Some(n) => redirect(ex, c, false, slot, n),
+                Some(n) => redirect(ex, client, c, false, slot, n),
             };
             redirects.push((client_slot, e));
         }

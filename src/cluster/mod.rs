@@ -167,6 +167,15 @@ impl Node {
     pub fn has_slot(&self, slot: usize) -> bool {
         bit(&self.slots[..], slot)
     }
+    /// The port a client should use: the plaintext one (`pport`) when `use_pport` and the
+    /// node announced one (Redis's `use_pport && node->pport ? node->pport : node->port`).
+    pub fn client_port(&self, use_pport: bool) -> u16 {
+        if use_pport && self.pport != 0 {
+            self.pport
+        } else {
+            self.port
+        }
+    }
     pub fn name_str(&self) -> &str {
         std::str::from_utf8(&self.name).unwrap_or("")
     }
@@ -2274,16 +2283,17 @@ impl Cluster {
 
     // ---------------------------------------------------------------- descriptions
 
-    /// One CLUSTER NODES line (without the newline).
-    pub fn node_description(&self, id: NodeId, env_offsets: bool) -> String {
-        let _ = env_offsets;
+    /// One CLUSTER NODES line (without the newline); `use_pport` names plaintext ports
+    /// (a plaintext client of a `tls-cluster` node).
+    pub fn node_description(&self, id: NodeId, use_pport: bool) -> String {
         let n = self.node(id);
+        let port = n.client_port(use_pport);
         let mut s = String::with_capacity(128);
         s.push_str(n.name_str());
         if n.hostname.is_empty() {
-            s.push_str(&format!(" {}:{}@{} ", n.ip, n.port, n.cport));
+            s.push_str(&format!(" {}:{}@{} ", n.ip, port, n.cport));
         } else {
-            s.push_str(&format!(" {}:{}@{},{} ", n.ip, n.port, n.cport, n.hostname));
+            s.push_str(&format!(" {}:{}@{},{} ", n.ip, port, n.cport, n.hostname));
         }
         s.push_str(&flags_repr(n.flags));
         s.push(' ');
@@ -2349,13 +2359,13 @@ impl Cluster {
 
     /// CLUSTER NODES (and nodes.conf without the vars line), skipping nodes with any of
     /// `filter`'s flags.
-    pub fn nodes_description(&self, filter: u16) -> String {
+    pub fn nodes_description(&self, filter: u16, use_pport: bool) -> String {
         let mut s = String::new();
         for id in self.node_ids() {
             if self.node(id).is(filter) {
                 continue;
             }
-            s.push_str(&self.node_description(id, false));
+            s.push_str(&self.node_description(id, use_pport));
             s.push('\n');
         }
         s
@@ -2363,7 +2373,7 @@ impl Cluster {
 
     /// nodes.conf: the nodes (not those in handshake) and the epochs.
     pub fn config_text(&self) -> String {
-        let mut s = self.nodes_description(nf::HANDSHAKE);
+        let mut s = self.nodes_description(nf::HANDSHAKE, false);
         s.push_str(&format!(
             "vars currentEpoch {} lastVoteEpoch {}\n",
             self.current_epoch, self.last_vote_epoch

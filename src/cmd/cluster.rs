@@ -147,7 +147,8 @@ fn meet(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn nodes(ctx: &mut Ctx) -> CmdResult {
-    let text = cluster(ctx)?.nodes_description(0);
+    let use_pport = glue::use_pport(ctx.ex, ctx.client);
+    let text = cluster(ctx)?.nodes_description(0, use_pport);
     ctx.out().verbatim(b"txt", text.as_bytes());
     Ok(())
 }
@@ -163,7 +164,8 @@ fn slots_node(ctx: &mut Ctx, id: NodeId) {
     let c = ctx.ex.cluster.as_deref().expect("cluster mode");
     let n = c.node(id);
     let endpoint_type = ctx.ex.cfg.get_enum("cluster-preferred-endpoint-type");
-    let (ip, host, port, name) = (n.ip.clone(), n.hostname.clone(), n.port, n.name);
+    let port = n.client_port(glue::use_pport(ctx.ex, ctx.client));
+    let (ip, host, name) = (n.ip.clone(), n.hostname.clone(), n.name);
     let endpoint = preferred_endpoint(ctx.ex, &ip, &host).to_string();
     let out = &mut ctx.client.out;
     out.array(4);
@@ -596,6 +598,7 @@ fn replicate(ctx: &mut Ctx) -> CmdResult {
 fn replicas(ctx: &mut Ctx) -> CmdResult {
     enabled(ctx)?;
     let n = node_arg(ctx)?;
+    let use_pport = glue::use_pport(ctx.ex, ctx.client);
     let c = ctx.ex.cluster.as_deref().expect("cluster mode");
     if c.node(n).is_replica() {
         return Err(err::CLUSTER_NOT_A_MASTER.into());
@@ -604,7 +607,7 @@ fn replicas(ctx: &mut Ctx) -> CmdResult {
         .node(n)
         .replicas
         .iter()
-        .map(|&r| c.node_description(r, false))
+        .map(|&r| c.node_description(r, use_pport))
         .collect();
     let out = ctx.out();
     out.array(lines.len());

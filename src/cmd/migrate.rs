@@ -85,10 +85,18 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
     }
     let (host, port) = (argv[1], argv[2]);
     let compress = ctx.ex.cfg.get_bool("rdbcompression");
+    // A cluster's MIGRATE speaks TLS when its bus does (Redis's migrateGetSocket).
+    let tls = ctx.ex.cfg.get_bool("tls-cluster");
     let mut may_retry = true;
     loop {
         let now_ms = ctx.now_ms;
-        let link = match ctx.ex.migrate_links.get(host, port, timeout, now_ms) {
+        let link = match ctx.ex.migrate_links.get(
+            host,
+            port,
+            timeout,
+            now_ms,
+            tls.then_some(&ctx.ex.settings.tls),
+        ) {
             Ok(l) => l,
             Err(ConnectError::Timeout) => return Err(err::MIGRATE_CONNECT.into()),
             Err(ConnectError::Failed) => return Err(err::MIGRATE_WRITE.into()),
@@ -138,7 +146,13 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
             }
             sent.push(k);
         }
-        let link = match ctx.ex.migrate_links.get(host, port, timeout, now_ms) {
+        let link = match ctx.ex.migrate_links.get(
+            host,
+            port,
+            timeout,
+            now_ms,
+            tls.then_some(&ctx.ex.settings.tls),
+        ) {
             Ok(l) => l,
             Err(_) => return Err(err::MIGRATE_WRITE.into()),
         };
@@ -210,7 +224,13 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
             ctx.ex.migrate_links.close(host, port);
         }
         if let Some(e) = first_error {
-            if let Ok(l) = ctx.ex.migrate_links.get(host, port, timeout, now_ms) {
+            if let Ok(l) = ctx.ex.migrate_links.get(
+                host,
+                port,
+                timeout,
+                now_ms,
+                tls.then_some(&ctx.ex.settings.tls),
+            ) {
                 l.last_dbid = -1;
             }
             return Err(err::migrate_target_error(&e[1..]));
@@ -222,7 +242,13 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
                 err::MIGRATE_READ.into()
             });
         }
-        if let Ok(l) = ctx.ex.migrate_links.get(host, port, timeout, now_ms) {
+        if let Ok(l) = ctx.ex.migrate_links.get(
+            host,
+            port,
+            timeout,
+            now_ms,
+            tls.then_some(&ctx.ex.settings.tls),
+        ) {
             l.last_dbid = dbid;
         }
         ctx.out().ok();

@@ -54,6 +54,16 @@ pub mod flags {
     pub const READONLY: u32 = 1 << 24;
     /// ASKING: the next command may address a slot this node is importing.
     pub const ASKING: u32 = 1 << 25;
+    /// Connected over TLS (cluster replies then name TLS ports).
+    pub const TLS: u32 = 1 << 26;
+}
+
+/// How a connection reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Unix,
+    Tls,
 }
 
 /// A client's pub/sub subscriptions.

@@ -441,7 +441,7 @@ impl Executor {
         addr: String,
         laddr: String,
         fd: i32,
-        unix: bool,
+        transport: client::Transport,
     ) -> u64 {
         let id = self.next_client_id;
         self.next_client_id += 1;
@@ -451,8 +451,10 @@ impl Executor {
         c.laddr = laddr;
         c.fd = fd;
         c.authenticated = self.acl.default_authenticated();
-        if unix {
-            c.flags |= cf::UNIX_SOCKET;
+        match transport {
+            client::Transport::Tcp => {}
+            client::Transport::Unix => c.flags |= cf::UNIX_SOCKET,
+            client::Transport::Tls => c.flags |= cf::TLS,
         }
         if self.clients.len() <= slot {
             self.clients.resize_with(slot + 1, || None);

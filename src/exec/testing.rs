@@ -6,7 +6,13 @@ use crate::config::Config;
 /// An executor with one connected client in slot 0.
 pub fn executor() -> Executor {
     let mut ex = Executor::new(Config::new());
-    ex.add_client(0, "127.0.0.1:1".into(), "127.0.0.1:6379".into(), -1, false);
+    ex.add_client(
+        0,
+        "127.0.0.1:1".into(),
+        "127.0.0.1:6379".into(),
+        -1,
+        crate::exec::client::Transport::Tcp,
+    );
     ex
 }
 

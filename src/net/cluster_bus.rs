@@ -3,12 +3,15 @@
 //! state machine decides everything else.
 
 use std::collections::HashMap;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
+use super::conn::Stream;
+use super::tls::TlsStream;
 use super::Server;
 use crate::cluster::{glue, LinkId};
 use crate::exec::Executor;
@@ -19,7 +22,8 @@ pub(super) const BUS_BASE: usize = usize::MAX / 2;
 pub(super) const BUS_LISTENER_BASE: usize = super::LISTENER_BASE + 32;
 
 pub(super) struct BusConn {
-    stream: TcpStream,
+    /// Plain TCP, or TLS with `tls-cluster yes`.
+    stream: Stream,
     link: LinkId,
     connecting: bool,
 }
@@ -30,6 +34,8 @@ pub(super) struct Bus {
     conns: Vec<Option<BusConn>>,
     free: Vec<usize>,
     by_link: HashMap<LinkId, usize>,
+    /// `tls-cluster yes`: both ends of every link speak TLS.
+    tls: Option<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>)>,
 }
 
 fn ip_of(a: io::Result<SocketAddr>) -> String {
@@ -39,6 +45,13 @@ fn ip_of(a: io::Result<SocketAddr>) -> String {
 impl Server {
     /// Listens on the bus port (cluster mode); the caller exits on failure, as Redis does.
     pub fn bind_cluster_bus(&mut self, ex: &mut Executor) -> io::Result<()> {
+        if ex.cfg.get_bool("tls-cluster") {
+            let tls = &ex.settings.tls;
+            let invalid = |e: String| io::Error::new(ErrorKind::InvalidData, e);
+            let server = super::tls::server_config(tls).map_err(invalid)?;
+            let client = super::tls::client_config(tls).map_err(invalid)?;
+            self.bus.tls = Some((server, client));
+        }
         let port = glue::bus_listen_port(ex);
         let s = &ex.settings;
         let listeners = super::bind_tcp_listeners(port, &s.bind, s.tcp_backlog)?;
@@ -74,18 +87,19 @@ impl Server {
             if !event.is_writable() && !event.is_error() && !event.is_write_closed() {
                 return;
             }
-            match conn.stream.take_error() {
+            let Some(tcp) = conn.stream.tcp() else { return };
+            match tcp.take_error() {
                 Ok(None) => {}
                 Ok(Some(e)) | Err(e) => return self.bus_connect_failed(ex, idx, &e.to_string()),
             }
-            match conn.stream.peer_addr() {
+            match tcp.peer_addr() {
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::NotConnected => return,
                 Err(e) => return self.bus_connect_failed(ex, idx, &e.to_string()),
             }
             conn.connecting = false;
-            let _ = super::tcp_options(&conn.stream, 0);
-            let local = ip_of(conn.stream.local_addr());
+            let _ = super::tcp_options(tcp, 0);
+            let local = ip_of(tcp.local_addr());
             glue::with(ex, |c, env| c.link_connected(link, local, env));
         }
         if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -103,7 +117,7 @@ impl Server {
             let Some(l) = self.bus.listeners.get(idx) else {
                 return;
             };
-            let (stream, addr) = match l.accept() {
+            let (tcp, addr) = match l.accept() {
                 Ok(a) => a,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -112,13 +126,23 @@ impl Server {
                     return;
                 }
             };
-            let _ = super::tcp_options(&stream, 0);
+            let _ = super::tcp_options(&tcp, 0);
             tracing::debug!(
                 "Accepting cluster node connection from {}",
                 super::fmt_addr(&addr)
             );
             let now = ex.clock.now_ms();
-            let local = ip_of(stream.local_addr());
+            let local = ip_of(tcp.local_addr());
+            let stream = match &self.bus.tls {
+                None => Stream::Tcp(tcp),
+                Some((server, _)) => match TlsStream::new(tcp, server.clone()) {
+                    Ok(t) => Stream::Tls(Box::new(t)),
+                    Err(e) => {
+                        tracing::debug!("Error accepting cluster node (TLS): {e}");
+                        continue;
+                    }
+                },
+            };
             let Some(link) = ex
                 .cluster
                 .as_mut()
@@ -137,18 +161,13 @@ impl Server {
     }
 
     /// Registers a bus socket with the poller and keeps it under its link.
-    fn bus_insert(
-        &mut self,
-        mut stream: TcpStream,
-        link: LinkId,
-        connecting: bool,
-    ) -> io::Result<()> {
+    fn bus_insert(&mut self, mut stream: Stream, link: LinkId, connecting: bool) -> io::Result<()> {
         let idx = self.bus.free.pop().unwrap_or_else(|| {
             self.bus.conns.push(None);
             self.bus.conns.len() - 1
         });
         if let Err(e) = self.poll.registry().register(
-            &mut stream,
+            stream.source(),
             Token(BUS_BASE + idx),
             Interest::READABLE | Interest::WRITABLE,
         ) {
@@ -177,7 +196,7 @@ impl Server {
 
     fn bus_drop(&mut self, idx: usize) -> Option<BusConn> {
         let mut conn = self.bus.conns.get_mut(idx).and_then(Option::take)?;
-        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let _ = self.poll.registry().deregister(conn.stream.source());
         self.bus.by_link.remove(&conn.link);
         self.bus.free.push(idx);
         Some(conn)
@@ -201,7 +220,13 @@ impl Server {
                         return;
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // A TLS handshake may have records to answer with.
+                    if conn.stream.has_pending_output() && conn.stream.flush_pending().is_err() {
+                        return self.bus_link_gone(ex, idx);
+                    }
+                    return;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::debug!("I/O error reading from node link: {e}");
@@ -230,6 +255,10 @@ impl Server {
                 continue;
             };
             if conn.connecting {
+                continue;
+            }
+            if conn.stream.flush_pending().is_err() {
+                broken.push(idx);
                 continue;
             }
             let Some(l) = c.links.get_mut(&link) else {
@@ -282,9 +311,16 @@ impl Server {
             let addr = ip
                 .parse::<std::net::IpAddr>()
                 .map(|a| SocketAddr::new(a, port));
+            let tls = self.bus.tls.as_ref().map(|(_, client)| client.clone());
             let result = addr
                 .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))
-                .and_then(TcpStream::connect);
+                .and_then(TcpStream::connect)
+                .and_then(|tcp| match tls {
+                    None => Ok(Stream::Tcp(tcp)),
+                    Some(client) => {
+                        TlsStream::client(tcp, client, &ip).map(|t| Stream::Tls(Box::new(t)))
+                    }
+                });
             match result {
                 Ok(stream) => match self.bus_insert(stream, link, true) {
                     Ok(()) => {}

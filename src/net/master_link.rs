@@ -458,7 +458,7 @@ impl Server {
         conn.watching_writes = false;
         // Anything of the handshake not yet written (the last ACK) goes first.
         let pending_out = link.map(|l| l.out).unwrap_or_default();
-        ex.add_client(slot, addr, laddr, fd, false);
+        ex.add_client(slot, addr, laddr, fd, crate::exec::client::Transport::Tcp);
         if let Some(c) = ex.client_mut(slot) {
             use crate::exec::client::flags as cf;
             c.flags |= cf::MASTER | cf::OBEY;

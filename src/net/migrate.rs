@@ -1,12 +1,17 @@
 //! MIGRATE's links to target servers: blocking sockets with a timeout, as Redis's
 //! migrateCommand uses them (the whole server waits for the transfer, by design), cached for
 //! ten seconds per host:port so a resharding tool's stream of MIGRATEs reuses one
-//! connection and skips SELECT when the database did not change.
+//! connection and skips SELECT when the database did not change. With `tls-cluster yes`
+//! the links speak TLS, as Redis's do.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
+
+use rustls::{ClientConnection, StreamOwned};
+
+use super::tls::TlsSettings;
 
 /// Links kept (Redis's MIGRATE_SOCKET_CACHE_ITEMS) and how long an idle one lives.
 const MAX_LINKS: usize = 64;
@@ -14,8 +19,47 @@ const LINK_TTL_MS: i64 = 10_000;
 /// Replies longer than this are cut (Redis reads them into 1 KiB buffers).
 const MAX_LINE: usize = 1024;
 
+/// A link's socket: plain, or TLS over it (the handshake runs on the first write).
+enum LinkStream {
+    Tcp(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl LinkStream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            LinkStream::Tcp(s) => s,
+            LinkStream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for LinkStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            LinkStream::Tcp(s) => s.read(buf),
+            LinkStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for LinkStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            LinkStream::Tcp(s) => s.write(buf),
+            LinkStream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            LinkStream::Tcp(s) => s.flush(),
+            LinkStream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 pub struct MigrateLink {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<LinkStream>,
     /// The database SELECTed on the target, -1 when unknown.
     pub last_dbid: i64,
     last_use_ms: i64,
@@ -43,13 +87,14 @@ fn link_name(host: &[u8], port: &[u8]) -> Vec<u8> {
 }
 
 impl MigrateLinks {
-    /// The cached link to host:port, or a new one.
+    /// The cached link to host:port, or a new one (over TLS when `tls` is given).
     pub fn get(
         &mut self,
         host: &[u8],
         port: &[u8],
         timeout: Duration,
         now_ms: i64,
+        tls: Option<&TlsSettings>,
     ) -> Result<&mut MigrateLink, ConnectError> {
         let name = link_name(host, port);
         if !self.links.contains_key(&name) {
@@ -59,8 +104,24 @@ impl MigrateLinks {
                     self.links.remove(&k);
                 }
             }
-            let stream = connect(host, port, timeout)?;
-            let _ = stream.set_nodelay(true);
+            let tcp = connect(host, port, timeout)?;
+            let _ = tcp.set_nodelay(true);
+            let stream = match tls {
+                None => LinkStream::Tcp(tcp),
+                Some(settings) => {
+                    let config = super::tls::client_config(settings).map_err(|e| {
+                        tracing::warn!("MIGRATE over TLS: {e}");
+                        ConnectError::Failed
+                    })?;
+                    let name = String::from_utf8_lossy(host).into_owned();
+                    let server_name = rustls::pki_types::ServerName::try_from(name)
+                        .or_else(|_| rustls::pki_types::ServerName::try_from("localhost"))
+                        .map_err(|_| ConnectError::Failed)?;
+                    let conn = ClientConnection::new(config, server_name)
+                        .map_err(|_| ConnectError::Failed)?;
+                    LinkStream::Tls(Box::new(StreamOwned::new(conn, tcp)))
+                }
+            };
             self.links.insert(
                 name.clone(),
                 MigrateLink {
@@ -125,16 +186,20 @@ impl MigrateLink {
     /// Writes all of `buf` within `timeout` per write.
     pub fn send(&mut self, buf: &[u8], timeout: Duration) -> io::Result<()> {
         let s = self.reader.get_mut();
-        s.set_write_timeout(Some(timeout))?;
+        s.tcp().set_write_timeout(Some(timeout))?;
+        s.tcp().set_read_timeout(Some(timeout))?;
         for chunk in buf.chunks(64 * 1024) {
             s.write_all(chunk)?;
         }
-        Ok(())
+        s.flush()
     }
 
     /// One reply line without its CRLF ("+OK", "-ERR ...").
     pub fn read_line(&mut self, timeout: Duration) -> io::Result<Vec<u8>> {
-        self.reader.get_ref().set_read_timeout(Some(timeout))?;
+        self.reader
+            .get_ref()
+            .tcp()
+            .set_read_timeout(Some(timeout))?;
         let mut line = Vec::new();
         let n = (&mut self.reader)
             .take(MAX_LINE as u64)

@@ -505,10 +505,17 @@ impl Server {
                 ex.stats.rejected_connections += 1;
                 continue;
             }
-            let fd = match &stream {
-                Stream::Tcp(s) => tcp_options(s, ex.settings.tcp_keepalive_secs),
-                Stream::Tls(s) => tcp_options(&s.tcp, ex.settings.tcp_keepalive_secs),
-                Stream::Unix(s) => s.as_raw_fd(),
+            use crate::exec::client::Transport;
+            let (fd, transport) = match &stream {
+                Stream::Tcp(s) => (
+                    tcp_options(s, ex.settings.tcp_keepalive_secs),
+                    Transport::Tcp,
+                ),
+                Stream::Tls(s) => (
+                    tcp_options(&s.tcp, ex.settings.tcp_keepalive_secs),
+                    Transport::Tls,
+                ),
+                Stream::Unix(s) => (s.as_raw_fd(), Transport::Unix),
             };
             let slot = self.free_slots.pop().unwrap_or_else(|| {
                 self.conns.push(None);
@@ -524,7 +531,7 @@ impl Server {
                 continue;
             }
             self.conns[slot] = Some(Box::new(Conn::new(stream)));
-            ex.add_client(slot, addr, laddr, fd, unix);
+            ex.add_client(slot, addr, laddr, fd, transport);
         }
     }
 
