@@ -388,6 +388,14 @@ fn my_id(n: &Server) -> String {
         .to_string()
 }
 
+fn shard_id(n: &Server) -> String {
+    let reply = n.client().cmd_raw(&["CLUSTER", "MYSHARDID"]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let id = text.lines().nth(1).unwrap_or_default().to_string();
+    assert_eq!(id.len(), 40, "{text}");
+    id
+}
+
 fn is_master(n: &Server) -> bool {
     n.client()
         .cmd_raw(&["ROLE"])
@@ -552,6 +560,14 @@ fn pubsub_crosses_the_cluster_bus() {
         my_id(&nodes[0]),
     ]);
     wait_for_ok(&nodes[3]);
+    // SPUBLISH reaches the replicas its master knows of.
+    let (master_id, replica_id) = (my_id(&nodes[0]), my_id(&nodes[3]));
+    wait_until("the master knows its replica", 20, || {
+        let reply = nodes[0]
+            .client()
+            .cmd_raw(&["CLUSTER", "REPLICAS", &master_id]);
+        String::from_utf8_lossy(&reply).contains(&replica_id)
+    });
     let mut sub = nodes[2].client();
     sub.cmd_raw(&["SUBSCRIBE", "news"]);
     let mut ssub = nodes[3].client();
@@ -634,6 +650,12 @@ fn a_killed_master_restarts_from_nodes_conf_without_losing_keys() {
         "--cluster-master-id".into(),
         my_id(&first),
     ]);
+    // The shard id (7.2): the replica joins its master's; each master has its own.
+    let shard = shard_id(&first);
+    wait_until("the replica takes its master's shard id", 10, || {
+        shard_id(&replica) == shard
+    });
+    assert!(nodes.iter().flatten().all(|n| shard_id(n) != shard));
     let mut cc = ClusterClient::new(nodes[1].as_ref().unwrap().port);
     for i in 0..100 {
         let k = format!("r:{i}");
@@ -650,6 +672,7 @@ fn a_killed_master_restarts_from_nodes_conf_without_losing_keys() {
     .expect("restart");
     wait_for_ok(&first);
     assert!(is_master(&first));
+    assert_eq!(shard_id(&first), shard, "nodes.conf keeps the shard id");
     wait_synced(&first, &replica);
     let mut cc = ClusterClient::new(nodes[1].as_ref().unwrap().port);
     for i in 0..100 {
@@ -670,6 +693,8 @@ fn a_killed_master_restarts_from_nodes_conf_without_losing_keys() {
             .starts_with(b"*5\r\n$5\r\nslave")
     });
     wait_synced(&replica, &first);
+    assert_eq!(shard_id(&replica), shard, "a failover keeps the shard");
+    assert_eq!(shard_id(&first), shard);
     nodes.push(Some(first));
     nodes.push(Some(replica));
     let alive: Vec<&Server> = nodes.iter().flatten().collect();

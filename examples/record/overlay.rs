@@ -111,6 +111,14 @@ pub fn apply(cmds: &mut Vec<CmdM>) {
     client.subs.push(no_touch);
     client.subs.sort_by(|a, b| a.name.cmp(&b.name));
 
+    // 7.2: CLUSTER MYSHARDID, shaped as CLUSTER MYID.
+    let mut myshardid = find(cmds, "cluster|myid").clone();
+    myshardid.name = "cluster|myshardid".into();
+    myshardid.since = "7.2.0".into();
+    myshardid.tips = strings(&["nondeterministic_output"]);
+    let cluster = find(cmds, "cluster");
+    cluster.subs.push(myshardid);
+
     // 7.2: WAITAOF numlocal numreplicas timeout.
     let mut waitaof = find(cmds, "wait").clone();
     waitaof.name = "waitaof".into();

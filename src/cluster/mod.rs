@@ -114,6 +114,13 @@ pub struct Node {
     pub inbound_link: Option<LinkId>,
     /// Masters that reported this node failing, and when.
     pub fail_reports: Vec<(NodeId, i64)>,
+    /// The shard (a master and its replicas) it belongs to (Redis 7.2; random until the
+    /// node or its master tells).
+    pub shard_id: Name,
+    /// Whether it speaks Redis 7.2's ping extensions (forgotten nodes, shard id): None until
+    /// it sent a PING/PONG/MEET. Redis 7.0 logs a warning for each extension it does not
+    /// know, so those nodes are not sent them.
+    pub speaks_v72_exts: Option<bool>,
 }
 
 impl Node {
@@ -143,6 +150,8 @@ impl Node {
             link: None,
             inbound_link: None,
             fail_reports: Vec::new(),
+            shard_id: random_name(),
+            speaks_v72_exts: None,
         }
     }
 
@@ -207,6 +216,8 @@ pub struct Link {
     pub local_ip: String,
     /// Where an outbound link connects.
     pub target: Option<(String, u16)>,
+    /// Whether the peer's last PING/PONG/MEET carried Redis 7.2's shard id extension.
+    pub peer_v72_exts: Option<bool>,
 }
 
 /// Settings the cluster reads (refreshed from the config before use).
@@ -295,6 +306,16 @@ pub fn valid_name(name: &[u8]) -> bool {
         && name
             .iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// Who a node description is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodesView {
+    /// CLUSTER NODES/REPLICAS: `use_pport` names plaintext ports (a plaintext client of a
+    /// `tls-cluster` node).
+    Client { use_pport: bool },
+    /// nodes.conf: Redis 7.2's format, with the auxiliary fields (shard-id).
+    ConfigFile,
 }
 
 pub fn random_name() -> Name {
@@ -764,6 +785,19 @@ impl Cluster {
         self.todo |= todo::SAVE_CONFIG | todo::UPDATE_STATE;
     }
 
+    /// Puts `id` in shard `shard`; a replica of `id` (us) follows (Redis 7.2's
+    /// updateShardId).
+    fn update_shard_id(&mut self, id: NodeId, shard: Name) {
+        if self.node(id).shard_id != shard {
+            self.node_mut(id).shard_id = shard;
+            self.todo |= todo::SAVE_CONFIG;
+        }
+        if id != self.myself && self.me().master == Some(id) && self.me().shard_id != shard {
+            self.me_mut().shard_id = shard;
+            self.todo |= todo::SAVE_CONFIG | todo::FSYNC_CONFIG;
+        }
+    }
+
     /// Makes this node a replica of `master` (Redis's clusterSetMaster).
     pub fn set_master(&mut self, master: NodeId) {
         let me = self.myself;
@@ -777,6 +811,8 @@ impl Cluster {
         }
         self.me_mut().master = Some(master);
         self.add_replica(master, me);
+        let shard = self.node(master).shard_id;
+        self.update_shard_id(me, shard);
         let (ip, port) = (self.node(master).ip.clone(), self.node(master).port);
         self.effects.push(Effect::SetMaster(ip, port));
         self.reset_manual_failover();
@@ -823,6 +859,7 @@ impl Cluster {
         self.links.insert(
             id,
             Link {
+                peer_v72_exts: None,
                 node: None,
                 inbound: true,
                 ctime: now,
@@ -845,6 +882,7 @@ impl Cluster {
         self.links.insert(
             id,
             Link {
+                peer_v72_exts: None,
                 node: Some(node),
                 inbound: false,
                 ctime: now,
@@ -994,7 +1032,7 @@ impl Cluster {
         let Some(l) = self.links.get(&link) else {
             return;
         };
-        let (inbound, target) = (l.inbound, l.node);
+        let (inbound, target, peer_v72) = (l.inbound, l.node, l.peer_v72_exts);
         let total = self.node_count();
         let mut fresh = total.saturating_sub(2);
         let wanted = (total / 10).max(3).min(fresh);
@@ -1038,12 +1076,28 @@ impl Cluster {
         }
         let hostname = (!self.cfg.announce_hostname.is_empty())
             .then(|| self.cfg.announce_hostname.as_bytes().to_vec());
+        // Redis 7.2's extensions go to nodes that speak them, and to nodes not heard yet.
+        let v72 = peer_v72
+            .or_else(|| target.and_then(|n| self.node(n).speaks_v72_exts))
+            .unwrap_or(true);
+        let (forgotten, shard_id) = if v72 {
+            let forgotten = self
+                .blacklist
+                .iter()
+                .filter(|&(_, &expire)| expire >= env.unix_secs)
+                .map(|(name, &expire)| (*name, (expire - env.unix_secs) as u64))
+                .collect();
+            (forgotten, Some(self.me().shard_id))
+        } else {
+            (Vec::new(), None)
+        };
         let bytes = wire::encode(
             hdr,
             &Body::Ping {
                 gossip,
                 hostname,
-                forgotten: Vec::new(),
+                forgotten,
+                shard_id,
             },
         );
         self.send(link, &bytes);
@@ -1513,6 +1567,11 @@ impl Cluster {
             }
         }
         let is_ping = matches!(t, ty::PING | ty::PONG | ty::MEET);
+        if let Body::Ping { shard_id, .. } = &body {
+            if let Some(l) = self.links.get_mut(&link) {
+                l.peer_v72_exts = Some(shard_id.is_some());
+            }
+        }
         if t == ty::PING || t == ty::MEET {
             // Our own address, as the peer reached us (unless announced).
             if (t == ty::MEET || self.me().ip.is_empty()) && self.cfg.announce_ip.is_none() {
@@ -1690,6 +1749,7 @@ impl Cluster {
                     gossip,
                     hostname,
                     forgotten,
+                    shard_id,
                 },
             ) = (sender, &body)
             {
@@ -1711,6 +1771,14 @@ impl Cluster {
                         .map(|h| String::from_utf8_lossy(h).into_owned())
                         .unwrap_or_default();
                     self.node_mut(s).hostname = host;
+                    // Without the extension (Redis 7.0), a node is in its master's shard.
+                    self.node_mut(s).speaks_v72_exts = Some(shard_id.is_some());
+                    let shard = match (shard_id, self.node(s).master) {
+                        (Some(id), _) => *id,
+                        (None, Some(m)) if self.node(s).is_replica() => self.node(m).shard_id,
+                        (None, _) => self.node(s).shard_id,
+                    };
+                    self.update_shard_id(s, shard);
                 }
             }
             return self.links.contains_key(&link);
@@ -2283,18 +2351,26 @@ impl Cluster {
 
     // ---------------------------------------------------------------- descriptions
 
-    /// One CLUSTER NODES line (without the newline); `use_pport` names plaintext ports
-    /// (a plaintext client of a `tls-cluster` node).
-    pub fn node_description(&self, id: NodeId, use_pport: bool) -> String {
+    /// One CLUSTER NODES line (without the newline), or one line of nodes.conf.
+    pub fn node_description(&self, id: NodeId, view: NodesView) -> String {
         let n = self.node(id);
-        let port = n.client_port(use_pport);
+        let port = n.client_port(view == NodesView::Client { use_pport: true });
         let mut s = String::with_capacity(128);
         s.push_str(n.name_str());
-        if n.hostname.is_empty() {
-            s.push_str(&format!(" {}:{}@{} ", n.ip, port, n.cport));
-        } else {
-            s.push_str(&format!(" {}:{}@{},{} ", n.ip, port, n.cport, n.hostname));
+        s.push_str(&format!(" {}:{}@{}", n.ip, port, n.cport));
+        if !n.hostname.is_empty() {
+            s.push(',');
+            s.push_str(&n.hostname);
         }
+        if view == NodesView::ConfigFile {
+            // Redis 7.2's auxiliary fields, kept out of CLUSTER NODES as there.
+            if n.hostname.is_empty() {
+                s.push(',');
+            }
+            s.push_str(",shard-id=");
+            s.push_str(std::str::from_utf8(&n.shard_id).unwrap_or_default());
+        }
+        s.push(' ');
         s.push_str(&flags_repr(n.flags));
         s.push(' ');
         match n.master {
@@ -2359,21 +2435,29 @@ impl Cluster {
 
     /// CLUSTER NODES (and nodes.conf without the vars line), skipping nodes with any of
     /// `filter`'s flags.
-    pub fn nodes_description(&self, filter: u16, use_pport: bool) -> String {
+    pub fn nodes_description(&self, filter: u16, view: NodesView) -> String {
         let mut s = String::new();
         for id in self.node_ids() {
             if self.node(id).is(filter) {
                 continue;
             }
-            s.push_str(&self.node_description(id, use_pport));
+            s.push_str(&self.node_description(id, view));
             s.push('\n');
         }
         s
     }
 
+    /// Memory the bus links hold (INFO's mem_cluster_links): each link and its buffers.
+    pub fn links_memory(&self) -> usize {
+        self.links
+            .values()
+            .map(|l| std::mem::size_of::<Link>() + l.out.capacity() + l.rcv.capacity())
+            .sum()
+    }
+
     /// nodes.conf: the nodes (not those in handshake) and the epochs.
     pub fn config_text(&self) -> String {
-        let mut s = self.nodes_description(nf::HANDSHAKE, false);
+        let mut s = self.nodes_description(nf::HANDSHAKE, NodesView::ConfigFile);
         s.push_str(&format!(
             "vars currentEpoch {} lastVoteEpoch {}\n",
             self.current_epoch, self.last_vote_epoch
@@ -2482,15 +2566,28 @@ impl Cluster {
             }
             let name: Name = argv[0][..].try_into().map_err(|_| fmterr())?;
             let id = self.node_by_name_or_new(name, now);
-            let mut addr = arg(1);
-            let hostname = match addr.find(',') {
-                Some(p) => {
-                    let h = addr[p + 1..].to_string();
-                    addr.truncate(p);
-                    h
+            // ip:port@cport[,hostname][,key=value...] (the auxiliary fields are 7.2's).
+            let field = arg(1);
+            let mut parts = field.split(',');
+            let addr = parts.next().unwrap_or_default().to_string();
+            let mut hostname = String::new();
+            let mut shard_id = None;
+            for (i, part) in parts.enumerate() {
+                match part.split_once('=') {
+                    None if i == 0 => hostname = part.to_string(),
+                    None => return Err(fmterr()),
+                    Some(("shard-id", v)) => {
+                        let v: Name = v.as_bytes().try_into().map_err(|_| fmterr())?;
+                        shard_id = Some(v);
+                    }
+                    // nodename, tcp-port, tls-port: what 7.2 also records; ours come from
+                    // the config.
+                    Some(_) => {}
                 }
-                None => String::new(),
-            };
+            }
+            if let Some(shard) = shard_id {
+                self.node_mut(id).shard_id = shard;
+            }
             let colon = addr.rfind(':').ok_or_else(fmterr)?;
             let (ip, ports) = (addr[..colon].to_string(), &addr[colon + 1..]);
             let (port, cport) = match ports.split_once('@') {

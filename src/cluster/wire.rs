@@ -103,11 +103,13 @@ pub struct Gossip {
 }
 
 pub enum Body {
-    /// PING, PONG, MEET: gossip entries, and the hostname extension if sent.
+    /// PING, PONG, MEET: gossip entries and the extensions: the hostname (Redis 7.0), and
+    /// forgotten nodes with their TTLs and the sender's shard id (7.2).
     Ping {
         gossip: Vec<Gossip>,
         hostname: Option<Vec<u8>>,
         forgotten: Vec<(Name, u64)>,
+        shard_id: Option<Name>,
     },
     Fail {
         about: Name,
@@ -245,6 +247,7 @@ pub fn decode(b: &[u8]) -> Result<Message, Invalid> {
                 .collect();
             let mut hostname = None;
             let mut forgotten = Vec::new();
+            let mut shard_id = None;
             if mflags[0] & mflag::EXT_DATA != 0 {
                 for _ in 0..extensions {
                     if expected + 8 > total {
@@ -263,6 +266,7 @@ pub fn decode(b: &[u8]) -> Result<Message, Invalid> {
                         ext::FORGOTTEN_NODE if data.len() >= NAME_LEN + 8 => {
                             forgotten.push((name_at(data, 0), be64(data, NAME_LEN)))
                         }
+                        ext::SHARDID if data.len() >= NAME_LEN => shard_id = Some(name_at(data, 0)),
                         _ => {}
                     }
                     expected += len;
@@ -272,6 +276,7 @@ pub fn decode(b: &[u8]) -> Result<Message, Invalid> {
                 gossip,
                 hostname,
                 forgotten,
+                shard_id,
             };
         }
         ty::FAIL => {
@@ -399,6 +404,7 @@ pub fn encode(mut h: Header, body: &Body) -> Vec<u8> {
             gossip,
             hostname,
             forgotten,
+            shard_id,
         } => {
             h.count = gossip.len() as u16;
             out.resize(HEADER_LEN + GOSSIP_LEN * gossip.len(), 0);
@@ -431,6 +437,9 @@ pub fn encode(mut h: Header, body: &Body) -> Vec<u8> {
                 data[..NAME_LEN].copy_from_slice(name);
                 data[NAME_LEN..].copy_from_slice(&ttl.to_be_bytes());
                 push_ext(&mut out, ext::FORGOTTEN_NODE, &data, false);
+            }
+            if let Some(id) = shard_id {
+                push_ext(&mut out, ext::SHARDID, id, false);
             }
             h.extensions = extensions;
             if extensions > 0 {
@@ -503,23 +512,31 @@ mod tests {
             &Body::Ping {
                 gossip: vec![g],
                 hostname: Some(b"host-1".to_vec()),
-                forgotten: vec![],
+                forgotten: vec![([b'f'; 40], 55)],
+                shard_id: Some([b's'; 40]),
             },
         );
-        assert_eq!(bytes.len(), HEADER_LEN + GOSSIP_LEN + 16);
+        // Extensions: hostname 8 + 8, forgotten node 8 + 48, shard id 8 + 40.
+        assert_eq!(bytes.len(), HEADER_LEN + GOSSIP_LEN + 16 + 56 + 48);
         assert_eq!(frame_len(&bytes[..8]), Some(bytes.len()));
         let m = decode(&bytes).unwrap();
         assert_eq!(m.hdr.count, 1);
         assert_eq!(m.hdr.offset, 1234);
         assert_eq!(m.hdr.myip, b"127.0.0.1");
+        assert_eq!(m.hdr.extensions, 3);
         let Body::Ping {
-            gossip, hostname, ..
+            gossip,
+            hostname,
+            forgotten,
+            shard_id,
         } = m.body
         else {
             panic!("not a ping")
         };
         assert_eq!(gossip[0].port, 7001);
         assert_eq!(hostname.as_deref(), Some(&b"host-1"[..]));
+        assert_eq!(forgotten, vec![([b'f'; 40], 55)]);
+        assert_eq!(shard_id, Some([b's'; 40]));
     }
 
     #[test]

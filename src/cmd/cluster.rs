@@ -3,7 +3,7 @@
 
 use crate::cluster::glue::{self, preferred_endpoint};
 use crate::cluster::slot::{key_hash_slot, SLOTS};
-use crate::cluster::{nf, todo, Cluster, NodeId};
+use crate::cluster::{nf, todo, Cluster, NodeId, NodesView};
 use crate::cmd::args::{eq, int};
 use crate::cmd::meta_gen as m;
 use crate::cmd::table::Handler;
@@ -96,6 +96,8 @@ fn help(ctx: &mut Ctx) -> CmdResult {
             "    Connect nodes into a working cluster.",
             "MYID",
             "    Return the node id.",
+            "MYSHARDID",
+            "    Return the node's shard id.",
             "NODES",
             "    Return cluster configuration seen by node. Output format:",
             "    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
@@ -148,8 +150,15 @@ fn meet(ctx: &mut Ctx) -> CmdResult {
 
 fn nodes(ctx: &mut Ctx) -> CmdResult {
     let use_pport = glue::use_pport(ctx.ex, ctx.client);
-    let text = cluster(ctx)?.nodes_description(0, use_pport);
+    let text = cluster(ctx)?.nodes_description(0, NodesView::Client { use_pport });
     ctx.out().verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+/// CLUSTER MYSHARDID (7.2): the shard id, shared by a master and its replicas.
+fn myshardid(ctx: &mut Ctx) -> CmdResult {
+    let id = cluster(ctx)?.me().shard_id;
+    ctx.out().bulk(&id);
     Ok(())
 }
 
@@ -607,7 +616,7 @@ fn replicas(ctx: &mut Ctx) -> CmdResult {
         .node(n)
         .replicas
         .iter()
-        .map(|&r| c.node_description(r, use_pport))
+        .map(|&r| c.node_description(r, NodesView::Client { use_pport }))
         .collect();
     let out = ctx.out();
     out.array(lines.len());
@@ -769,6 +778,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::CLUSTER_LINKS, links),
     (&m::CLUSTER_MEET, meet),
     (&m::CLUSTER_MYID, myid),
+    (&m::CLUSTER_MYSHARDID, myshardid),
     (&m::CLUSTER_NODES, nodes),
     (&m::CLUSTER_REPLICAS, replicas),
     (&m::CLUSTER_REPLICATE, replicate),

@@ -150,6 +150,7 @@ pub fn render(
             let vm = f.engine.as_deref().map_or(0, |e| e.memory() as u64);
             (f.libraries.len(), f.function_count(), vm)
         });
+        let cluster_links = ex.cluster.as_ref().map_or(0, |c| c.links_memory());
         let mem_clients: u64 = clients()
             .map(|c| (c.out.buf.capacity() + c.qbuf_len + c.qbuf_free) as u64)
             .sum();
@@ -171,7 +172,7 @@ pub fn render(
              rss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\n\
              mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:{}\r\n\
              mem_total_replication_buffers:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{mem_clients}\r\n\
-             mem_cluster_links:0\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:{allocator}\r\nactive_defrag_running:0\r\n\
+             mem_cluster_links:{cluster_links}\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:{allocator}\r\nactive_defrag_running:0\r\n\
              lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
             human(used),
             human(rss),
