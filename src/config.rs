@@ -75,6 +75,8 @@ pub enum Kind {
     /// A set of flags from the list (shutdown-on-sigint).
     Flags(&'static [&'static str]),
     Str,
+    /// A hostname to announce (cluster-announce-hostname): checked as Redis checks it.
+    Hostname,
     Save,
     ObufLimit,
     Bind,
@@ -690,7 +692,7 @@ pub static DEFS: &[Def] = &[
         A,
     ),
     d("cluster-link-sendbuf-limit", Kind::UMemory, "0", 0, A),
-    d("cluster-announce-hostname", Kind::Str, "", 0, A),
+    d("cluster-announce-hostname", Kind::Hostname, "", 0, A),
     d("cluster-announce-human-nodename", Kind::Str, "", 0, S),
     d("cluster-announce-ip", Kind::Str, "", 0, A),
     d("cluster-announce-port", PORT, "0", 0, A),
@@ -1355,6 +1357,21 @@ fn parse_value(def: &Def, args: &[Vec<u8>]) -> Result<Setting, ConfigError> {
             Ok(Setting::Flags(flags))
         }
         Kind::Str => Ok(Setting::Str(one()?.to_vec())),
+        Kind::Hostname => {
+            let host = one()?;
+            if host.len() >= 256 {
+                return Err(err("Hostnames must be less than 256 characters"));
+            }
+            if !host
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+            {
+                return Err(err(
+                    "Hostnames may only contain alphanumeric characters, hyphens or dots",
+                ));
+            }
+            Ok(Setting::Str(host.to_vec()))
+        }
         Kind::Dir => Ok(Setting::Str(one()?.to_vec())),
         Kind::Save => parse_save(args),
         Kind::ObufLimit => parse_obuf(args, None),

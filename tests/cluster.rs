@@ -718,22 +718,12 @@ struct TlsNode {
 
 fn tls_node(certs: &std::path::Path, redis: bool) -> Option<TlsNode> {
     let tls_port = free_port();
-    let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
     let mut args = cluster_args();
-    args.extend([
-        "--tls-port".to_string(),
-        tls_port.to_string(),
-        "--tls-cluster".into(),
-        "yes".into(),
-        "--tls-replication".into(),
-        "yes".into(),
-        "--tls-cert-file".into(),
-        p("server.crt"),
-        "--tls-key-file".into(),
-        p("server.key"),
-        "--tls-ca-cert-file".into(),
-        p("ca.crt"),
-    ]);
+    args.extend(common::certs::tls_args(
+        certs,
+        tls_port,
+        &["--tls-cluster", "yes", "--tls-replication", "yes"],
+    ));
     let server = if redis {
         oracle(&args)?
     } else {

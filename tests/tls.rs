@@ -11,24 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::certs::make_certs;
+use common::certs::{make_certs, tls_args};
 use common::server::{cinnabar, free_port, oracle, Server};
-
-fn tls_args(certs: &Path, tls_port: u16, extra: &[&str]) -> Vec<String> {
-    let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
-    let mut a = vec![
-        "--tls-port".to_string(),
-        tls_port.to_string(),
-        "--tls-cert-file".into(),
-        p("server.crt"),
-        "--tls-key-file".into(),
-        p("server.key"),
-        "--tls-ca-cert-file".into(),
-        p("ca.crt"),
-    ];
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
-}
 
 /// redis-cli over TLS; returns (success, stdout + stderr).
 fn cli(certs: &Path, port: u16, client_cert: bool, args: &[&str]) -> (bool, String) {

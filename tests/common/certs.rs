@@ -107,3 +107,20 @@ pub fn make_certs() -> PathBuf {
     );
     dir
 }
+
+/// Server arguments: TLS on `tls_port` with the certificates in `certs`, then `extra`.
+pub fn tls_args(certs: &Path, tls_port: u16, extra: &[&str]) -> Vec<String> {
+    let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
+    let mut a = vec![
+        "--tls-port".to_string(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        p("server.crt"),
+        "--tls-key-file".into(),
+        p("server.key"),
+        "--tls-ca-cert-file".into(),
+        p("ca.crt"),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
