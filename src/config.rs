@@ -1025,7 +1025,7 @@ impl Config {
     /// Sets a directive from its arguments, applying Redis's side rules (hz clamping).
     pub fn set(&mut self, idx: usize, args: &[Vec<u8>]) -> Result<(), ConfigError> {
         let def = &DEFS[idx];
-        let mut v = parse_value(def, args)?;
+        let mut v = self.parse_for(idx, args)?;
         if def.name == "proc-title-template" {
             if let Setting::Str(t) = &v {
                 if !crate::proctitle::valid_template(t) {
@@ -1042,6 +1042,15 @@ impl Config {
         }
         self.values[idx] = v;
         Ok(())
+    }
+
+    /// Parses a new value for directive `idx`. client-output-buffer-limit merges into the
+    /// current limits: the classes a line does not name keep theirs, as in Redis.
+    fn parse_for(&self, idx: usize, args: &[Vec<u8>]) -> Result<Setting, ConfigError> {
+        match (&self.values[idx], DEFS[idx].kind) {
+            (Setting::Obuf(current), Kind::ObufLimit) => parse_obuf(args, Some(*current)),
+            _ => parse_value(&DEFS[idx], args),
+        }
     }
 
     /// CONFIG GET's rendering of a value. `dir` reports the working directory, as Redis does.
@@ -1086,7 +1095,7 @@ impl Config {
                 } else {
                     argv[1..].to_vec()
                 };
-                let mut v = parse_value(def, &args).map_err(|e| fail(&e.0))?;
+                let mut v = self.parse_for(idx, &args).map_err(|e| fail(&e.0))?;
                 if def.name == "hz" {
                     if let Setting::Int(hz) = &mut v {
                         *hz = (*hz).clamp(limits::HZ_MIN, limits::HZ_MAX);

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::client::Client;
-use common::server::{cinnabar, Server};
+use common::server::{cinnabar, oracle, wait_until, Server};
 
 fn raw(server: &Server) -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
@@ -423,5 +423,81 @@ fn random_replies_are_capped() {
         let total = send_and_read_all(&server, req.as_bytes()).len();
         assert!(total < 8 << 20, "{cmd}: {total} bytes before the close");
         assert_eq!(c.cmd(&["PING"]).as_bytes(), Some(&b"PONG"[..]), "{cmd}");
+    }
+}
+
+fn connected_clients(c: &mut Client) -> String {
+    let info = c.cmd(&["INFO", "clients"]);
+    String::from_utf8_lossy(info.as_bytes().unwrap())
+        .lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A close that arrives in the same read as a request (half a command, a whole one, or a
+/// reset) frees the connection, and a half-closed client still gets its reply before the
+/// close, on both servers. Before, such connections stayed counted until maxclients filled.
+#[test]
+fn a_close_arriving_with_the_request_frees_the_connection() {
+    let servers = [Some(cinnabar(&[])), oracle(&[])];
+    for server in servers.iter().flatten() {
+        let mut observer = server.client();
+        wait_until("only the observer is connected", 10, || {
+            connected_clients(&mut observer) == "1"
+        });
+        let used_memory =
+            |c: &mut Client| -> i64 { c.info_field("memory", "used_memory").parse().unwrap() };
+        let before = used_memory(&mut observer);
+        for i in 0..1500 {
+            let mut s = raw(server);
+            match i % 3 {
+                // Half a command, then FIN.
+                0 => s.write_all(b"*2\r\n$3\r\nGET").unwrap(),
+                // A whole command and FIN.
+                1 => s.write_all(b"PING\r\n").unwrap(),
+                // A reply left unread makes the close a reset.
+                _ => {
+                    s.write_all(b"PING\r\n*2\r\n$3\r\nGET").unwrap();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        wait_until("every closed connection is freed", 20, || {
+            connected_clients(&mut observer) == "1"
+        });
+        let after = used_memory(&mut observer);
+        assert!(
+            after - before < 512 * 1024,
+            "used_memory {before} -> {after} after the connections closed"
+        );
+        let mut s = raw(server);
+        s.write_all(b"PING\r\n").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).expect("the reply, then the close");
+        assert_eq!(out, b"+PONG\r\n");
+    }
+}
+
+/// client-output-buffer-limit at startup for one class keeps the others' defaults.
+#[test]
+fn startup_output_buffer_limit_keeps_other_classes() {
+    let args = [
+        "--client-output-buffer-limit".to_string(),
+        "normal 32mb 16mb 10".into(),
+    ];
+    let ours = cinnabar(&args)
+        .client()
+        .cmd_raw(&["CONFIG", "GET", "client-output-buffer-limit"]);
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        "*2\r\n$26\r\nclient-output-buffer-limit\r\n$82\r\nnormal 33554432 16777216 10 slave 268435456 67108864 60 pubsub 33554432 8388608 60\r\n"
+    );
+    if let Some(redis) = oracle(&args) {
+        let theirs = redis
+            .client()
+            .cmd_raw(&["CONFIG", "GET", "client-output-buffer-limit"]);
+        assert_eq!(ours, theirs);
     }
 }

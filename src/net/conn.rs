@@ -120,6 +120,11 @@ pub struct Conn {
     pub read_pending: bool,
     /// Peer closed or a fatal error.
     pub dead: bool,
+    /// An event reported the peer's close: read until the end of stream is seen.
+    pub peer_closed: bool,
+    /// The end of stream was read: nothing more to read, the connection closes once its
+    /// replies are out.
+    pub eof: bool,
     /// A connection to our master still in its handshake.
     pub link: Option<Box<super::master_link::LinkIo>>,
     /// Became a replica's connection and got its socket options (repl-disable-tcp-nodelay).
@@ -140,6 +145,8 @@ impl Conn {
             queued_flush: false,
             read_pending: false,
             dead: false,
+            peer_closed: false,
+            eof: false,
             link: None,
             replica_tuned: false,
         }

@@ -257,6 +257,7 @@ impl Server {
                     Token(slot) if self.is_link(slot) => self.on_link_event(ex, slot),
                     Token(slot) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.note_peer_closed(slot, event);
                             self.on_readable(ex, slot);
                         }
                         if event.is_writable() {
@@ -376,6 +377,7 @@ impl Server {
                     }
                     Token(slot) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.note_peer_closed(slot, event);
                             self.on_readable(ex, slot);
                         }
                         if event.is_writable() {
@@ -544,6 +546,17 @@ impl Server {
         }
     }
 
+    /// The peer closed its side (FIN, RST or an error came with this event): the next reads
+    /// go on until they see it, even after a short read, or the close would go unnoticed
+    /// (edge-triggered readiness does not fire again).
+    fn note_peer_closed(&mut self, slot: usize, event: &mio::event::Event) {
+        if event.is_read_closed() || event.is_error() {
+            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                c.peer_closed = true;
+            }
+        }
+    }
+
     /// Reads what the socket has (within a fairness budget) and runs the complete commands.
     fn on_readable(&mut self, ex: &mut Executor, slot: usize) {
         if self.is_link(slot) {
@@ -554,7 +567,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
                 return;
             };
-            if conn.dead || conn.read_pending {
+            if conn.dead || conn.read_pending || conn.eof {
                 return;
             }
             let want = conn
@@ -563,6 +576,16 @@ impl Server {
                 .unwrap_or(0);
             let before_spare = conn.spare().max(limits::IOBUF_LEN.max(want));
             match conn.read_some(want) {
+                Ok(0) if !from_master => {
+                    // End of stream: replies already due still go out, then the connection
+                    // closes (Redis frees the client on its next read, after writing).
+                    conn.eof = true;
+                    if let Some(c) = ex.client_mut(slot) {
+                        c.flags |= cf::CLOSE_AFTER_REPLY;
+                    }
+                    self.queue_flush(slot);
+                    return;
+                }
                 Ok(0) => {
                     conn.dead = true;
                     ex.close_client_asap(slot);
@@ -590,7 +613,7 @@ impl Server {
                         ex.close_client_asap(slot);
                         return;
                     }
-                    let drains = conn.stream.short_read_drains();
+                    let drains = conn.stream.short_read_drains() && !conn.peer_closed;
                     if conn.stream.has_pending_output() {
                         // The TLS handshake (or an alert) has records to send.
                         self.queue_flush(slot);
@@ -810,7 +833,9 @@ impl Server {
             }
         }
         client.compact_output();
-        let close = conn.dead || (done && client.has(cf::CLOSE_AFTER_REPLY));
+        // After the end of stream, one write of what is due, then close (as Redis: a peer
+        // that stopped sending does not hold a connection open by not reading).
+        let close = conn.dead || conn.eof || (done && client.has(cf::CLOSE_AFTER_REPLY));
         // What a replica is sent counts as replication output, snapshot included (Redis's
         // stat_net_repl_output_bytes), never as client output.
         if replica {
