@@ -167,7 +167,7 @@ pub static DEFS: &[Def] = &[
     // Redis 7.0 binds every interface when started without a config file; cinnabar keeps to
     // loopback unless told otherwise (the default of the redis.conf Redis ships).
     d("bind", Kind::Bind, "* -::*", MULTI_ARG, A),
-    d("bind-source-addr", Kind::Str, "", 0, S),
+    d("bind-source-addr", Kind::Str, "", 0, A),
     d("port", PORT, "6379", 0, A),
     d("tcp-backlog", NONNEG_I32, "511", IMMUTABLE, A),
     d("unixsocket", Kind::Str, "", IMMUTABLE, A),
@@ -275,7 +275,7 @@ pub static DEFS: &[Def] = &[
         IMMUTABLE,
         S,
     ),
-    d("crash-log-enabled", Kind::Bool, "yes", 0, S),
+    d("crash-log-enabled", Kind::Bool, "yes", 0, A),
     d("crash-memcheck-enabled", Kind::Bool, "yes", 0, S),
     d(
         "databases",
@@ -331,14 +331,14 @@ pub static DEFS: &[Def] = &[
         Kind::Enum(&["no", "yes", "relative", "absolute"]),
         "no",
         0,
-        S,
+        A,
     ),
     d(
         "oom-score-adj-values",
         Kind::OomValues,
         "0 200 800",
         MULTI_ARG,
-        S,
+        A,
     ),
     d(
         "shutdown-on-sigint",
@@ -1405,7 +1405,9 @@ fn parse_value(def: &Def, args: &[Vec<u8>]) -> Result<Setting, ConfigError> {
             for (i, a) in args.iter().enumerate() {
                 v[i] = parse_i64(a)
                     .filter(|x| (-2000..=2000).contains(x))
-                    .ok_or_else(|| err("Invalid oom-score-adj-values"))?;
+                    .ok_or_else(|| {
+                        err("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")
+                    })?;
             }
             Ok(Setting::Oom(v))
         }

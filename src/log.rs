@@ -91,45 +91,125 @@ fn level(name: &str) -> tracing::level_filters::LevelFilter {
 /// logfile is opened).
 static LOG_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
 
-/// Logs from inside a signal handler, where neither locks nor allocation may be used
-/// (Redis's serverLogFromHandler): `pid:signal-handler (unix seconds) message`.
-pub fn from_signal_handler(msg: &str) {
-    let mut line = [0u8; 256];
-    let mut len = 0;
-    let mut push = |bytes: &[u8]| {
-        let n = bytes.len().min(line.len() - len);
-        line[len..len + n].copy_from_slice(&bytes[..n]);
-        len += n;
-    };
-    let mut digits = [0u8; 20];
-    let mut number = |mut v: u64, push: &mut dyn FnMut(&[u8])| {
+/// A log line built without allocation, for signal handlers (a stack buffer, cut at 512
+/// bytes), written with one write(2) on the log's descriptor.
+pub struct RawLine {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl RawLine {
+    fn new() -> RawLine {
+        RawLine {
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+
+    /// Redis's line prefix: `pid:M 23 Nov 2026 15:30:00.123 # `.
+    pub fn log_prefix(level: u8) -> RawLine {
+        let mut line = RawLine::new();
+        // SAFETY: getpid and clock_gettime are async-signal-safe.
+        let (pid, ts) = unsafe {
+            let mut ts: libc::timespec = std::mem::zeroed();
+            libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts);
+            (libc::getpid(), ts)
+        };
+        line.number(pid as i64);
+        line.push(b":M ");
+        let secs: i64 = ts.tv_sec;
+        let (y, m, d) = civil(secs.div_euclid(86400));
+        let t = secs.rem_euclid(86400);
+        line.padded(d as i64, 2);
+        line.push(b" ");
+        line.push(MONTHS[(m - 1) as usize].as_bytes());
+        line.push(b" ");
+        line.number(y);
+        line.push(b" ");
+        line.padded(t / 3600, 2);
+        line.push(b":");
+        line.padded(t / 60 % 60, 2);
+        line.push(b":");
+        line.padded(t % 60, 2);
+        line.push(b".");
+        let nanos: i64 = ts.tv_nsec;
+        line.padded(nanos / 1_000_000, 3);
+        line.push(&[b' ', level, b' ']);
+        line
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    pub fn number(&mut self, v: i64) {
+        if v < 0 {
+            self.push(b"-");
+        }
+        self.padded(v.unsigned_abs() as i64, 1);
+    }
+
+    /// `v` in decimal, zero-padded to `width` digits.
+    fn padded(&mut self, v: i64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut v = v.unsigned_abs();
         let mut i = digits.len();
-        loop {
+        while v > 0 || digits.len() - i < width {
             i -= 1;
             digits[i] = b'0' + (v % 10) as u8;
             v /= 10;
+        }
+        self.push(&digits[i..]);
+    }
+
+    pub fn hex(&mut self, mut v: u64) {
+        let mut digits = [b'0'; 16];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(v & 15) as usize];
+            v >>= 4;
             if v == 0 {
                 break;
             }
         }
-        push(&digits[i..]);
-    };
+        self.push(&digits[i..]);
+    }
+
+    /// Adds the newline and writes the line.
+    pub fn end(mut self) {
+        self.push(b"\n");
+        write_raw(&self.buf[..self.len]);
+    }
+}
+
+/// The log's descriptor (stdout until a logfile is opened).
+pub fn raw_fd() -> i32 {
+    LOG_FD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Writes bytes as they are to the log, from anywhere (a signal handler included).
+pub fn write_raw(bytes: &[u8]) {
+    // SAFETY: write(2) on our own log descriptor from a caller's buffer.
+    unsafe {
+        libc::write(raw_fd(), bytes.as_ptr().cast(), bytes.len());
+    }
+}
+
+/// Logs from inside a signal handler, where neither locks nor allocation may be used
+/// (Redis's serverLogFromHandler): `pid:signal-handler (unix seconds) message`.
+pub fn from_signal_handler(msg: &str) {
+    let mut line = RawLine::new();
     // SAFETY: getpid and time are async-signal-safe.
     let (pid, now) = unsafe { (libc::getpid(), libc::time(std::ptr::null_mut())) };
-    number(pid as u64, &mut push);
-    push(b":signal-handler (");
-    number(now as u64, &mut push);
-    push(b") ");
-    push(msg.as_bytes());
-    push(b"\n");
-    // SAFETY: write(2) on our own log descriptor with a stack buffer.
-    unsafe {
-        libc::write(
-            LOG_FD.load(std::sync::atomic::Ordering::Relaxed),
-            line.as_ptr().cast(),
-            len,
-        );
-    }
+    line.number(pid as i64);
+    line.push(b":signal-handler (");
+    line.number(now);
+    line.push(b") ");
+    line.push(msg.as_bytes());
+    line.end();
 }
 
 /// Installs the global logger. An empty `logfile` logs to stdout.
@@ -164,6 +244,24 @@ pub fn early(msg: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn raw_lines_format_without_allocating() {
+        let mut line = super::RawLine::new();
+        line.number(-12);
+        line.push(b" ");
+        line.hex(255);
+        line.push(b" ");
+        line.padded(7, 3);
+        assert_eq!(&line.buf[..line.len], b"-12 ff 007");
+        let prefix = super::RawLine::log_prefix(b'#');
+        let text = String::from_utf8_lossy(&prefix.buf[..prefix.len]).into_owned();
+        assert!(
+            text.starts_with(&format!("{}:M ", std::process::id())),
+            "{text}"
+        );
+        assert!(text.ends_with(" # ") && text.len() > 30, "{text}");
+    }
+
     #[test]
     fn timestamps() {
         assert_eq!(super::timestamp(0), "01 Jan 1970 00:00:00.000");

@@ -79,6 +79,8 @@ fn main() {
         }
     }
     let mut ex = Executor::new(cfg);
+    cinnabar::crash::init_for_server(ex.cfg.get_bool("crash-log-enabled"));
+    ex.apply_oom_score();
     let aclfile = ex.settings.aclfile.clone();
     if let Err(lines) =
         cinnabar::acl::file::load_at_startup(&mut ex.acl, &ex.cfg.users, aclfile.as_deref())

@@ -450,3 +450,124 @@ fn process_title_follows_the_template() {
         check(redis);
     }
 }
+
+/// Crash reports (crash-log-enabled): the signal, who sent it and a stack trace reach the
+/// log before the process ends by that signal; DEBUG PANIC adds Redis's Guru Meditation.
+/// With crash-log-enabled no, the process just ends by the signal.
+#[test]
+fn crashes_are_reported_in_the_log() {
+    use std::os::unix::process::ExitStatusExt;
+    let cases: [(&str, &str, i32, &[&str]); 4] = [
+        (
+            "yes",
+            "DEBUG SEGFAULT",
+            libc::SIGSEGV,
+            &["crashed by signal: 11", "Accessing address:", "STACK TRACE"],
+        ),
+        (
+            "yes",
+            "DEBUG PANIC",
+            libc::SIGABRT,
+            &[
+                "Guru Meditation: DEBUG PANIC called at Unix time",
+                "STACK TRACE",
+            ],
+        ),
+        (
+            "yes",
+            "kill",
+            libc::SIGABRT,
+            &["crashed by signal: 6", "Killed by PID:", "STACK TRACE"],
+        ),
+        ("no", "DEBUG SEGFAULT", libc::SIGSEGV, &[]),
+    ];
+    for (enabled, how, signal, expected) in cases {
+        let dir = common::server::fresh_dir();
+        let log = dir.join("server.log");
+        let port = free_port();
+        let mut child = Proc(
+            Command::new(bin())
+                .args(["--port", &port.to_string(), "--save", "", "--dir"])
+                .arg(&dir)
+                .args(["--logfile", "server.log", "--enable-debug-command", "yes"])
+                .args(["--crash-log-enabled", enabled])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut c = wait_ready(port);
+        if how == "kill" {
+            // SAFETY: signals our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGABRT) };
+        } else {
+            c.send(&how.split(' ').collect::<Vec<_>>());
+        }
+        let status = wait_exit(&mut child);
+        assert_eq!(status.signal(), Some(signal), "{how}: {status:?}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        for e in expected {
+            assert!(text.contains(e), "{how}: no {e:?} in:\n{text}");
+        }
+        if expected.is_empty() {
+            assert!(!text.contains("STACK TRACE"), "{text}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn oom_score_adj(pid: u32) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// oom-score-adj: the score follows the role (master, replica, background child), relative
+/// to the starting score or absolute, and turning it off restores the starting score; bad
+/// values get Redis's error.
+#[test]
+fn oom_score_adj_follows_the_role() {
+    let server = common::server::cinnabar(&[]);
+    let pid = server.child.id();
+    let mut c = server.client();
+    let base = oom_score_adj(pid);
+    let set_values = c.cmd_raw(&["CONFIG", "SET", "oom-score-adj-values", "10 20 30"]);
+    assert_eq!(set_values, b"+OK\r\n");
+    assert_eq!(oom_score_adj(pid), base, "off: untouched");
+    c.ok("CONFIG SET oom-score-adj yes");
+    assert_eq!(oom_score_adj(pid), base + 10);
+    c.ok("REPLICAOF 127.0.0.1 1");
+    assert_eq!(oom_score_adj(pid), base + 20);
+    c.ok("REPLICAOF NO ONE");
+    assert_eq!(oom_score_adj(pid), base + 10);
+    // A background save's child takes the third value.
+    c.ok("SET k v");
+    c.ok("CONFIG SET rdb-key-save-delay 1000000");
+    c.ok("BGSAVE");
+    let children = format!("/proc/{pid}/task/{pid}/children");
+    let mut child_score = None;
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(child) = text.split_whitespace().next() {
+            let score = oom_score_adj(child.parse().unwrap());
+            if score == base + 30 {
+                child_score = Some(score);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(child_score, Some(base + 30));
+    c.ok("CONFIG SET rdb-key-save-delay 0");
+    c.ok("CONFIG SET oom-score-adj absolute");
+    assert_eq!(oom_score_adj(pid), 10);
+    c.ok("CONFIG SET oom-score-adj no");
+    assert_eq!(oom_score_adj(pid), base, "restored");
+    let e = c.cmd_raw(&["CONFIG", "SET", "oom-score-adj-values", "-2001 -2001 -2001"]);
+    assert_eq!(
+        String::from_utf8_lossy(&e),
+        "-ERR CONFIG SET failed (possibly related to argument 'oom-score-adj-values') - Invalid oom-score-adj-values, elements must be between -2000 and 2000.\r\n"
+    );
+}

@@ -1554,3 +1554,17 @@ fn redis_cli_functions_rdb_holds_only_functions() {
         check(redis);
     }
 }
+
+/// bind-source-addr: the replica connects to its master from that address, as the master's
+/// INFO shows.
+#[test]
+fn replica_connects_from_bind_source_addr() {
+    let master = cinnabar(&master_args(true));
+    let replica = cinnabar(&[]);
+    let mut r = replica.client();
+    r.ok("CONFIG SET bind-source-addr 127.0.0.2");
+    r.ok(&format!("REPLICAOF 127.0.0.1 {}", master.port));
+    wait_in_sync(&master, &replica);
+    let slave0 = master.client().info_field("replication", "slave0");
+    assert!(slave0.starts_with("ip=127.0.0.2,"), "{slave0}");
+}

@@ -403,12 +403,28 @@ impl Executor {
         }
     }
 
+    /// Which oom-score-adj-values entry applies to this process now.
+    pub fn oom_class(&self) -> crate::oom::Class {
+        if self.repl.is_replica() {
+            crate::oom::Class::Replica
+        } else {
+            crate::oom::Class::Master
+        }
+    }
+
+    /// Sets the OOM score for our role (at startup and when the role changes); a refusal is
+    /// logged and the server goes on, as Redis.
+    pub fn apply_oom_score(&self) {
+        let _ = crate::oom::apply(&self.cfg, self.oom_class());
+    }
+
     /// Re-derives the typed settings after a CONFIG SET.
     pub fn apply_config(&mut self) {
         self.settings = self.cfg.settings();
         self.show_proc_title();
         self.hz = self.settings.hz;
         self.watchdog.beat(self.cfg.get_int("watchdog-period"));
+        crate::crash::set_enabled(self.cfg.get_bool("crash-log-enabled"));
         self.acl.pubsub_all = self.settings.acl_pubsub_all;
         let f = self.settings.notify_flags;
         let track = f & config::notify::NEW != 0

@@ -7,7 +7,7 @@ use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Interest, Token};
 
 use super::conn::Stream;
@@ -314,7 +314,7 @@ impl Server {
             let tls = self.bus.tls.as_ref().map(|(_, client)| client.clone());
             let result = addr
                 .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))
-                .and_then(TcpStream::connect)
+                .and_then(|a| super::connect_from(a, ex.cfg.get_str("bind-source-addr")))
                 .and_then(|tcp| match tls {
                     None => Ok(Stream::Tcp(tcp)),
                     Some(client) => {

@@ -5,7 +5,6 @@
 use std::io::ErrorKind;
 use std::net::ToSocketAddrs;
 
-use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::conn::{Conn, Stream};
@@ -47,7 +46,8 @@ impl Server {
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next());
-        let stream = match addr.map(TcpStream::connect) {
+        let source = ex.cfg.get_str("bind-source-addr");
+        let stream = match addr.map(|a| super::connect_from(a, source)) {
             Some(Ok(s)) => s,
             Some(Err(e)) => {
                 tracing::warn!("Unable to connect to MASTER: {e}");

@@ -983,6 +983,29 @@ fn tls_for(
     Ok(Some((config, s.tls.clone())))
 }
 
+/// A non-blocking connect to `addr`, from bind-source-addr when it is set (Redis binds its
+/// outgoing replication and cluster-bus sockets to it).
+pub fn connect_from(addr: std::net::SocketAddr, source: &[u8]) -> io::Result<mio::net::TcpStream> {
+    if source.is_empty() {
+        return mio::net::TcpStream::connect(addr);
+    }
+    let source: std::net::IpAddr = std::str::from_utf8(source)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "invalid bind-source-addr"))?;
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    socket.bind(&std::net::SocketAddr::new(source, 0).into())?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(mio::net::TcpStream::from_std(socket.into()))
+}
+
 /// Socket options of an accepted TCP connection; returns its fd.
 fn tcp_options(s: &mio::net::TcpStream, keepalive_secs: u32) -> i32 {
     let _ = s.set_nodelay(true);

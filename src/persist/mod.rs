@@ -329,7 +329,20 @@ fn load_decoded(
                 "Internal error in RDB reading offset {}, function at rdb.c:0 -> {}. Failure loading rdb format",
                 e.offset, e.msg
             ),
-            (None, _) => format!("Short read or corrupt RDB file '{name}': {e}. Refusing to start."),
+            // A file (Redis's rdbReportError): the reason, then the server stops.
+            (None, short_read) => {
+                let reason = if short_read {
+                    tracing::warn!("Short read or OOM loading DB. Unrecoverable error, aborting now.");
+                    "Unexpected EOF reading RDB file"
+                } else {
+                    e.msg.as_str()
+                };
+                tracing::warn!(
+                    "Internal error in RDB reading offset {}, function at rdb.c:0 -> {reason} ({name})",
+                    e.offset
+                );
+                "Terminating server after rdb file reading failure.".to_string()
+            }
         });
     }
     match trailer {
@@ -615,6 +628,7 @@ pub fn fork_child(
                 }
             }
             drop(read_end);
+            let _ = crate::oom::apply(&ex.cfg, crate::oom::Class::BackgroundChild);
             crate::keyspace::rehash::set_resize_policy(
                 crate::keyspace::rehash::ResizePolicy::Forbid,
             );

@@ -1274,9 +1274,10 @@ impl<'a> Decoder<'a> {
             let expected = u64::from_le_bytes(self.take(8)?.try_into().expect("8"));
             if expected != 0 && actual != expected {
                 self.pos -= 8;
-                return self.fail(format!(
-                    "Wrong RDB checksum expected: {expected:016x} got: {actual:016x}"
-                ));
+                tracing::warn!(
+                    "Wrong RDB checksum expected: ({expected:x}) got: ({actual:x}). Aborting now."
+                );
+                return self.fail("RDB CRC error");
             }
         }
         Ok(())
@@ -1810,7 +1811,7 @@ mod tests {
         bad[in_a_value + 32] ^= 0x20;
         let (r, _, _) = decode(&bad, 4096);
         let e = r.map(|_| ()).unwrap_err();
-        assert!(e.msg.contains("Wrong RDB checksum"), "{e}");
+        assert_eq!(e.msg, "RDB CRC error", "{e}");
         // A stream cut short is truncated, not loaded.
         let (r, _, _) = decode(&bytes[..bytes.len() / 2], 4096);
         assert!(r.unwrap_err().msg.contains("truncated"));

@@ -1187,6 +1187,7 @@ pub fn set_master(ex: &mut Executor, host: String, port: u16) {
         last_ack_ms: 0,
         pending_applied: Vec::new(),
     });
+    ex.apply_oom_score();
 }
 
 /// `replicaof` follows the runtime master, as Redis's does: CONFIG GET shows it and CONFIG
@@ -1210,6 +1211,7 @@ pub fn unset_master(ex: &mut Executor) {
     ex.repl.writable_expires.clear();
     drop_master_link(ex);
     ex.repl.master = None;
+    ex.apply_oom_score();
     record_master_in_config(ex, None);
     ex.repl.cached_master = None;
     ex.repl.shift_replid();

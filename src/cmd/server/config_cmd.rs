@@ -136,6 +136,24 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             return Err(set_failed(name.as_bytes(), why));
         }
     }
+    // The OOM score is set before anything is committed: a kernel refusal rolls back.
+    let oom_changed = changes
+        .iter()
+        .find(|(idx, _)| DEFS[*idx].name.starts_with("oom-score-adj"));
+    if let Some((idx, _)) = oom_changed {
+        let class = ctx.ex.oom_class();
+        if crate::oom::apply(&staged, class).is_err() {
+            let _ = crate::oom::apply(&ctx.ex.cfg, class);
+            restore_dir(dir_was.as_deref(), &changes);
+            let name = DEFS[*idx].name;
+            let why = if name == "oom-score-adj" {
+                "Failed to set current oom_score_adj. Check server logs."
+            } else {
+                "Failed to apply oom-score-adj-values configuration"
+            };
+            return Err(set_failed(name.as_bytes(), why));
+        }
+    }
     for (idx, _) in &changes {
         if DEFS[*idx].effect == config::Effect::Stored {
             tracing::warn!("CONFIG SET {}: accepted and reported by CONFIG GET, but cinnabar does not act on it yet", DEFS[*idx].name);

@@ -12,6 +12,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out(),
             "DEBUG",
             &[
+                "ASSERT",
+                "    Crash by assertion failed.",
                 "CHANGE-REPL-ID",
                 "    Change the replication IDs of the instance.",
                 "    Dangerous: should be used only for testing the replication subsystem.",
@@ -38,6 +40,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    it is used instead of the 'key' prefix. These are not propagated to",
                 "    replicas. Cluster slots are not respected so keys not belonging to the",
                 "    current node can be created in cluster mode.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "RELOAD [option ...]",
@@ -45,6 +49,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    * MERGE: Merge the content of the RDB with the current dataset.",
                 "    * NOFLUSH: Don't flush the dataset before loading the RDB.",
                 "    * NOSAVE: Don't save the RDB to disk before reloading.",
+                "PANIC",
+                "    Crash the server simulating a panic.",
                 "PAUSE-CRON <0|1>",
                 "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
@@ -57,6 +63,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    In case RESET is provided the peak reset time will be restored to the default value",
                 "REPLYBUFFER RESIZING <0|1>",
                 "    Enable or disable the replybuffer resize cron job",
+                "SEGFAULT",
+                "    Crash the server with sigsegv.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -71,6 +79,22 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ],
         );
         return Ok(());
+    }
+    if eq(sub, "LOG") && args.remaining() == 1 {
+        tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(ctx.argv[2]));
+        ctx.out().ok();
+        return Ok(());
+    }
+    // Crashes on demand: the crash report, then the process ends (Redis's wording).
+    if eq(sub, "SEGFAULT") && args.remaining() == 0 {
+        crate::crash::segfault();
+    }
+    if eq(sub, "PANIC") && args.remaining() == 0 {
+        let now = ctx.now_ms / 1000;
+        crate::crash::software_failure(false, &format!("DEBUG PANIC called at Unix time {now}"));
+    }
+    if eq(sub, "ASSERT") && args.remaining() == 0 {
+        crate::crash::software_failure(true, "debug: '1 == 2' is not true");
     }
     if eq(sub, "SLEEP") && args.remaining() == 1 {
         // Redis reads the delay with strtod and no validation: junk means 0.
