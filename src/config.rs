@@ -939,6 +939,8 @@ pub struct Config {
     pub users: Vec<Vec<Vec<u8>>>,
     /// Directives that were set from the config file or command line, for the log.
     pub touched: HashSet<usize>,
+    /// A `save` line was read: the next ones add save points instead of replacing.
+    save_loaded: bool,
 }
 
 impl Default for Config {
@@ -977,6 +979,7 @@ impl Config {
             renames: Vec::new(),
             users: Vec::new(),
             touched: HashSet::new(),
+            save_loaded: false,
         };
         let dir = std::env::current_dir()
             .map(|p| p.display().to_string())
@@ -1100,6 +1103,17 @@ impl Config {
                     if let Setting::Int(hz) = &mut v {
                         *hz = (*hz).clamp(limits::HZ_MIN, limits::HZ_MAX);
                     }
+                }
+                // While reading config, the first `save` replaces the default points and the
+                // next ones add to them; `save ""` empties them (Redis's setConfigSaveOption).
+                if let (Setting::Save(points), Setting::Save(current)) = (&mut v, &self.values[idx])
+                {
+                    if self.save_loaded && !points.is_empty() {
+                        let mut all = current.clone();
+                        all.append(points);
+                        *points = all;
+                    }
+                    self.save_loaded = true;
                 }
                 if def.name == "dir" {
                     if let Setting::Str(p) = &v {
@@ -1385,8 +1399,12 @@ fn parse_value(def: &Def, args: &[Vec<u8>]) -> Result<Setting, ConfigError> {
         Kind::Save => parse_save(args),
         Kind::ObufLimit => parse_obuf(args, None),
         Kind::Bind => {
-            if args.is_empty() || args.len() > 16 {
+            // `bind ""` (no address): no TCP listener, as Redis allows.
+            if args.len() > 16 {
                 return Err(err("Too many bind addresses specified."));
+            }
+            if args.len() == 1 && args[0].is_empty() {
+                return Ok(Setting::List(Vec::new()));
             }
             Ok(Setting::List(
                 args.iter()
@@ -1864,10 +1882,14 @@ pub fn change_dir(path: &[u8]) -> Result<(), ConfigError> {
 /// later ones dropped), values that differ from the default and are not in the file are
 /// appended, and everything else (comments, unknown lines) is preserved.
 /// `user_lines` replace the file's `user` directives (none when users live in an aclfile).
+/// CONFIG REWRITE: the file's own lines keep their place with current values, and the
+/// directives that differ from their defaults (all of them with `force_all`, DEBUG
+/// CONFIG-REWRITE-FORCE-ALL) are appended.
 pub fn rewrite_file(
     cfg: &Config,
     path: &std::path::Path,
     user_lines: &[String],
+    force_all: bool,
 ) -> std::io::Result<()> {
     let old = std::fs::read_to_string(path).unwrap_or_default();
     let mut lines: Vec<String> = Vec::new();
@@ -1908,7 +1930,7 @@ pub fn rewrite_file(
         if written.contains(&idx) || def.flags & HIDDEN != 0 || matches!(def.kind, Kind::Dir) {
             continue;
         }
-        if cfg.values[idx] == defaults.values[idx] {
+        if cfg.values[idx] == defaults.values[idx] && !force_all {
             continue;
         }
         if !appended {
@@ -1959,12 +1981,15 @@ fn directive_lines(cfg: &Config, idx: usize) -> Vec<String> {
                 )
             })
             .collect(),
+        Setting::List(l) if l.is_empty() => vec![format!("{} \"\"", def.name)],
         Setting::List(_) | Setting::Oom(_) | Setting::Percentiles(_) | Setting::Flags(_) => {
             vec![format!("{} {}", def.name, String::from_utf8_lossy(&value))]
         }
         Setting::ReplicaOf(None) => vec![],
         // Strings are quoted (as Redis's sdscatrepr does); numbers and words are not.
         Setting::Str(_) => vec![format!("{} {}", def.name, quote(&value))],
+        // An empty value (notify-keyspace-events "") must still read back as one argument.
+        _ if value.is_empty() => vec![format!("{} \"\"", def.name)],
         _ => vec![format!("{} {}", def.name, String::from_utf8_lossy(&value))],
     }
 }
@@ -2039,6 +2064,23 @@ mod tests {
             .load_str("save 900 1 300 10\nlist-max-ziplist-entries 512", None)
             .is_ok());
         assert_eq!(c.settings().save_points, vec![(900, 1), (300, 10)]);
+    }
+
+    /// The first `save` line replaces the defaults, the next ones add; `save ""` empties.
+    #[test]
+    fn save_lines_accumulate_while_reading() {
+        let points = |text: &str| {
+            let mut c = Config::new();
+            c.load_str(text, None).unwrap();
+            c.settings().save_points
+        };
+        assert_eq!(points("hz 10"), vec![(3600, 1), (300, 100), (60, 10000)]);
+        assert_eq!(
+            points("save 900 1\nsave 100 100"),
+            vec![(900, 1), (100, 100)]
+        );
+        assert_eq!(points("save 900 1\nsave \"\""), vec![]);
+        assert_eq!(points("save \"\"\nsave 100 100"), vec![(100, 100)]);
     }
 
     #[test]

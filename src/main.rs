@@ -91,6 +91,10 @@ fn main() {
         std::process::exit(1);
     }
     let mut server = match cinnabar::net::Server::bind(&mut ex) {
+        Ok(s) if !s.listening() => {
+            tracing::warn!("Configured to not listen anywhere, exiting.");
+            std::process::exit(1);
+        }
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData && settings.tls_port != 0 => {
             tracing::warn!("{e}");

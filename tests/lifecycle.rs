@@ -571,3 +571,83 @@ fn oom_score_adj_follows_the_role() {
         "-ERR CONFIG SET failed (possibly related to argument 'oom-score-adj-values') - Invalid oom-score-adj-values, elements must be between -2000 and 2000.\r\n"
     );
 }
+
+/// DEBUG CONFIG-REWRITE-FORCE-ALL writes every directive, defaults included; the server
+/// starts again from that file with every value as it was.
+#[test]
+fn config_rewrite_force_all_round_trips() {
+    let dir = temp_dir("force-all");
+    let conf = dir.join("redis.conf");
+    std::fs::write(&conf, "hz 15\n").unwrap();
+    let extra = ["--enable-debug-command".to_string(), "yes".into()];
+    let server = common::server::cinnabar_with_config(&conf, &extra).expect("start");
+    let mut c = server.client();
+    let before = c.cmd_raw(&["CONFIG", "GET", "*"]);
+    c.ok("DEBUG CONFIG-REWRITE-FORCE-ALL");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.lines().count() > 150, "{text}");
+    assert!(text.contains("\nmaxmemory-policy noeviction\n"), "{text}");
+    drop(c);
+    let port = server.port;
+    drop(server);
+    let again = common::server::cinnabar_with_config(&conf, &[]).expect("restart");
+    let mut c = again.client();
+    let after = c.cmd_raw(&["CONFIG", "GET", "*"]);
+    let pairs = |raw: &[u8]| -> std::collections::BTreeMap<String, String> {
+        let text = String::from_utf8_lossy(raw).into_owned();
+        let items: Vec<&str> = text
+            .split("\r\n")
+            .filter(|l| !l.starts_with(['*', '$']))
+            .collect();
+        items
+            .chunks(2)
+            .filter(|kv| kv.len() == 2)
+            .map(|kv| (kv[0].to_string(), kv[1].to_string()))
+            .collect()
+    };
+    let (before, after) = (pairs(&before), pairs(&after));
+    for (k, v) in &before {
+        // The restart runs on its own port and directory.
+        if ["port", "dir", "pidfile"].contains(&k.as_str()) {
+            continue;
+        }
+        assert_eq!(after.get(k), Some(v), "{k} (port {port})");
+    }
+}
+
+/// RESTORE of payloads with a valid checksum and a corrupt compact encoding (from Redis's
+/// corrupt-dump tests): refused with Redis's error, and the log names the failed integrity
+/// check (at verbose, as Redis logs it).
+#[test]
+fn corrupt_restore_payloads_are_refused_and_logged() {
+    let payloads: [&[u8]; 2] = [
+        // A hash ziplist with an invalid entry length.
+        b"\x0D\x1B\x1B\x00\x00\x00\x16\x00\x00\x00\x04\x00\x00\x02\x61\x00\x04\x02\x62\x00\x04\x14\x63\x00\x04\x02\x64\x00\xFF\x09\x00\xD9\x10\x54\x92\x15\xF5\x5F\x52",
+        // A hash ziplist with a duplicate field.
+        b"\x0D\x1B\x1B\x00\x00\x00\x16\x00\x00\x00\x04\x00\x00\x02\x61\x00\x04\x02\x62\x00\x04\x02\x61\x00\x04\x02\x64\x00\xFF\x09\x00\xA1\x98\x36\x78\xCC\x8E\x93\x2E",
+    ];
+    let dir = common::server::fresh_dir();
+    let log = dir.join("server.log");
+    let logfile = log.to_string_lossy().into_owned();
+    let server = common::server::in_dir(dir, |a| {
+        let mut all = a.to_vec();
+        all.extend(["--logfile", &logfile, "--loglevel", "verbose"].map(String::from));
+        Some(common::server::cinnabar(&all))
+    })
+    .expect("server");
+    let redis = common::server::oracle(&[]);
+    for p in payloads {
+        let argv: [&[u8]; 4] = [b"RESTORE", b"key", b"0", p];
+        let ours = server.client().cmd_raw(&argv);
+        assert_eq!(ours, b"-ERR Bad data format\r\n");
+        if let Some(r) = &redis {
+            assert_eq!(r.client().cmd_raw(&argv), ours);
+        }
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.matches("Hash ziplist integrity check failed.").count(),
+        2,
+        "{text}"
+    );
+}

@@ -720,7 +720,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     if ttl < 0 {
         return Err(err::RESTORE_BAD_TTL.into());
     }
-    let body = crate::persist::open_payload(ctx.argv[3])
+    let body = crate::persist::open_payload(ctx.argv[3], !ctx.ex.skip_checksum_validation)
         .ok_or_else(|| CmdError::from(err::DUMP_PAYLOAD))?;
     let value = {
         let mut dec = crate::persist::decoder(body, &ctx.ex.settings);
@@ -730,7 +730,15 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
             .map_err(|_| CmdError::from(err::BAD_DATA_FORMAT))?;
         match dec.value(t) {
             Ok(Some(v)) => v,
-            _ => return Err(err::BAD_DATA_FORMAT.into()),
+            Ok(None) => return Err(err::BAD_DATA_FORMAT.into()),
+            Err(e) => {
+                // Redis's rdbReportError in a RESTORE: logged at verbose, the load refused.
+                tracing::debug!(
+                    "Internal error in RDB reading offset 0, function at rdb.c:0 -> {}",
+                    e.msg
+                );
+                return Err(err::BAD_DATA_FORMAT.into());
+            }
         }
     };
     let expire_at = match ttl {

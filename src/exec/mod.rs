@@ -187,6 +187,9 @@ pub struct Executor {
     pub active_expire_enabled: bool,
     /// DEBUG PAUSE-CRON: the periodic tasks are stopped (tests use it to hold a state).
     pub cron_paused: bool,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE payloads and RDB files load without
+    /// their checksums checked.
+    pub skip_checksum_validation: bool,
     /// DEBUG REPLYBUFFER: how often reply-buffer peaks restart (ms, -1 never), and whether
     /// the cron resizes reply buffers at all.
     pub reply_buffer_peak_reset_ms: i64,
@@ -337,6 +340,7 @@ impl Executor {
             reply_buffer_peak_reset_ms: REPLY_BUFFER_PEAK_RESET_MS,
             reply_buffer_resizing: true,
             cron_paused: false,
+            skip_checksum_validation: false,
             expire_backlog: false,
             rng_state: rand::random::<u64>() | 1,
             tcp_port: 0,

@@ -111,6 +111,11 @@ impl SpinStats {
 }
 
 impl Server {
+    /// Whether any listener (TCP, TLS or the unix socket) is open.
+    pub fn listening(&self) -> bool {
+        !self.listeners.is_empty()
+    }
+
     /// Binds the configured addresses and installs the signal handlers.
     pub fn bind(ex: &mut Executor) -> io::Result<Server> {
         let poll = Poll::new()?;
@@ -860,12 +865,22 @@ impl Server {
         }
     }
 
-    /// Replaces the TCP listeners (the unix socket stays).
+    /// Replaces the TCP listeners (the unix socket stays). The old ones close first, as in
+    /// Redis's changeListener: `*` on a port cannot be bound beside our own 127.0.0.1 on it.
+    /// If the new ones fail, the old addresses are bound again.
     fn rebind(&mut self, ex: &mut Executor, port: u16, bind: &[String]) -> io::Result<()> {
-        let fresh = bind_tcp_listeners(port, bind, ex.settings.tcp_backlog)?;
-        self.replace_listeners(fresh.into_iter().map(Listener::Tcp).collect(), |l| {
-            matches!(l, Listener::Tcp(_))
-        })?;
+        let is_tcp = |l: &Listener| matches!(l, Listener::Tcp(_));
+        self.replace_listeners(Vec::new(), is_tcp)?;
+        let backlog = ex.settings.tcp_backlog;
+        let fresh = match bind_tcp_listeners(port, bind, backlog) {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                let old = bind_tcp_listeners(ex.settings.port, &ex.settings.bind, backlog)?;
+                self.replace_listeners(old.into_iter().map(Listener::Tcp).collect(), is_tcp)?;
+                return Err(e);
+            }
+        };
+        self.replace_listeners(fresh.into_iter().map(Listener::Tcp).collect(), is_tcp)?;
         ex.tcp_port = match self.listeners.first() {
             Some(Listener::Tcp(l)) => l.local_addr()?.port(),
             _ => port,
@@ -994,9 +1009,9 @@ pub fn connect_from(addr: std::net::SocketAddr, source: &[u8]) -> io::Result<mio
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "invalid bind-source-addr"))?;
     use socket2::{Domain, Protocol, Socket, Type};
+    // socket2 creates it close-on-exec.
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
-    socket.set_cloexec(true)?;
     socket.bind(&std::net::SocketAddr::new(source, 0).into())?;
     match socket.connect(&addr.into()) {
         Ok(()) => {}

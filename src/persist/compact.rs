@@ -20,19 +20,33 @@ pub fn listpack(lp: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         .collect())
 }
 
-/// Elements of a ziplist (Redis 2.6–6.2 small lists, hashes, sorted sets).
+/// Elements of a ziplist (Redis 2.6–6.2 small lists, hashes, sorted sets), checked as
+/// Redis's ziplistValidateIntegrity checks it: the total and tail offsets, the count, and
+/// each entry's record of the previous entry's length.
 pub fn ziplist(zl: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let err = || bad("ziplist");
     if zl.len() < 11 || u32::from_le_bytes([zl[0], zl[1], zl[2], zl[3]]) as usize != zl.len() {
         return Err(err());
     }
+    let tail = u32::from_le_bytes([zl[4], zl[5], zl[6], zl[7]]) as usize;
+    let count = u16::from_le_bytes([zl[8], zl[9]]);
     let take = |p: usize, n: usize| zl.get(p..p + n).ok_or_else(err);
     let mut out = Vec::new();
     let mut p = 10;
+    let (mut prev_start, mut prev_len) = (10, 0usize);
     loop {
         let first = *zl.get(p).ok_or_else(err)?;
         if first == 0xFF {
             break;
+        }
+        let start = p;
+        let prevlen = if first < 254 {
+            usize::from(first)
+        } else {
+            u32::from_le_bytes(arr(take(p + 1, 4)?)) as usize
+        };
+        if prevlen != prev_len {
+            return Err(err());
         }
         p += if first < 254 { 1 } else { 5 };
         let b = *zl.get(p).ok_or_else(err)?;
@@ -68,6 +82,11 @@ pub fn ziplist(zl: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         };
         out.push(entry);
         p += size;
+        (prev_start, prev_len) = (start, p - start);
+    }
+    let counted = out.len() >= usize::from(u16::MAX) || usize::from(count) == out.len();
+    if p != zl.len() - 1 || tail != prev_start || !(count == u16::MAX || counted) {
+        return Err(err());
     }
     Ok(out)
 }
@@ -138,6 +157,10 @@ pub fn zipmap(zm: &[u8]) -> Result<Vec<Pair>, String> {
         p += vlen + free;
         out.push((key, value));
     }
+    // Redis's zipmapValidateIntegrity: at least one record, the end marker last.
+    if out.is_empty() || p != zm.len() - 1 {
+        return Err(err());
+    }
     Ok(out)
 }
 
@@ -149,11 +172,13 @@ mod tests {
     fn sample_ziplist() -> Vec<u8> {
         let mut body: Vec<u8> = Vec::new();
         let mut prev = 0usize;
+        let mut last_start = 0usize;
         let mut push = |body: &mut Vec<u8>, enc: &[u8]| {
             let start = body.len();
             body.push(prev as u8);
             body.extend_from_slice(enc);
             prev = body.len() - start;
+            last_start = start;
         };
         push(&mut body, &[0x01, b'a']);
         push(&mut body, &[0xF2]); // immediate 1
@@ -165,7 +190,7 @@ mod tests {
         push(&mut body, &[0x05, b'h', b'e', b'l', b'l', b'o']);
         let mut zl = Vec::new();
         zl.extend_from_slice(&((body.len() + 11) as u32).to_le_bytes());
-        zl.extend_from_slice(&[0, 0, 0, 0]);
+        zl.extend_from_slice(&((10 + last_start) as u32).to_le_bytes());
         zl.extend_from_slice(&8u16.to_le_bytes());
         zl.extend_from_slice(&body);
         zl.push(0xFF);
@@ -189,6 +214,13 @@ mod tests {
         let mut truncated = sample_ziplist();
         truncated.truncate(truncated.len() - 3);
         assert!(ziplist(&truncated).is_err());
+        // A wrong tail offset, count, or previous-entry length is refused (Redis's
+        // ziplistValidateIntegrity).
+        for (at, delta) in [(4, 1u8), (8, 1), (13, 1)] {
+            let mut zl = sample_ziplist();
+            zl[at] = zl[at].wrapping_add(delta);
+            assert!(ziplist(&zl).is_err(), "byte {at}");
+        }
     }
 
     #[test]

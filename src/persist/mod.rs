@@ -181,7 +181,12 @@ pub fn load_rdb_file_into(ex: &mut Executor, mode: LoadMode) -> Result<Option<us
     };
     load_rdb_bytes_into(ex, &bytes, &path.display().to_string(), mode)?;
     let (loaded, expired) = (ex.persist.loaded_keys, ex.persist.loaded_expired);
-    tracing::info!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+    match ex.persist.loaded_empty_skipped {
+        0 => tracing::info!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."),
+        empty => tracing::info!(
+            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: {empty}."
+        ),
+    }
     Ok(Some(loaded))
 }
 
@@ -198,6 +203,7 @@ fn load_rdb_bytes_into(
     mode: LoadMode,
 ) -> Result<usize, String> {
     let mut dec = decoder(bytes, &ex.settings);
+    dec.verify_checksum = !ex.skip_checksum_validation;
     load_decoded(ex, &mut dec, bytes.len() as u64, name, mode, None)?;
     Ok(dec.pos)
 }
@@ -341,6 +347,9 @@ fn load_decoded(
                     "Internal error in RDB reading offset {}, function at rdb.c:0 -> {reason} ({name})",
                     e.offset
                 );
+                // Redis then runs redis-check-rdb over the file, which reports it again.
+                tracing::warn!("--- RDB ERROR DETECTED ---");
+                tracing::warn!("[offset {}] {reason}", e.offset);
                 "Terminating server after rdb file reading failure.".to_string()
             }
         });
@@ -391,6 +400,7 @@ fn load_decoded(
     let replaced = std::mem::replace(&mut ex.dbs, dbs);
     ex.persist.loaded_keys = loaded;
     ex.persist.loaded_expired = expired;
+    ex.persist.loaded_empty_skipped = dec.empty_keys_skipped;
     ex.persist.loaded_repl = repl_id
         .zip(repl_offset)
         .map(|(id, offset)| (id, offset, repl_stream_db.unwrap_or(0)));
@@ -440,12 +450,12 @@ pub fn seal_payload(mut body: Vec<u8>) -> Vec<u8> {
 
 /// The body of a DUMP payload of a version we read, with a matching CRC-64 (Redis's
 /// verifyDumpPayload).
-pub fn open_payload(payload: &[u8]) -> Option<&[u8]> {
+pub fn open_payload(payload: &[u8], verify_checksum: bool) -> Option<&[u8]> {
     let body_len = payload.len().checked_sub(10)?;
     let version = u16::from_le_bytes([payload[body_len], payload[body_len + 1]]);
     let crc = u64::from_le_bytes(payload[body_len + 2..].try_into().ok()?);
-    (version <= rdb::RDB_VERSION_MAX && rdb::CRC64.checksum(&payload[..body_len + 2]) == crc)
-        .then(|| &payload[..body_len])
+    let crc_ok = !verify_checksum || rdb::CRC64.checksum(&payload[..body_len + 2]) == crc;
+    (version <= rdb::RDB_VERSION_MAX && crc_ok).then(|| &payload[..body_len])
 }
 
 /// A file written in one go that is synced every 4 MiB (rdb-save-incremental-fsync,
@@ -506,6 +516,8 @@ pub struct PersistState {
     pub latest_fork_usec: u64,
     pub loaded_keys: usize,
     pub loaded_expired: usize,
+    /// Empty collections the last load skipped.
+    pub loaded_empty_skipped: usize,
     /// The replication history (`repl-id`, `repl-offset`) of the last RDB loaded.
     pub loaded_repl: Option<(String, u64, usize)>,
     /// The read end of a diskless sync's pipe, and its transfer's EOF mark.
@@ -534,6 +546,7 @@ impl Default for PersistState {
             latest_fork_usec: 0,
             loaded_keys: 0,
             loaded_expired: 0,
+            loaded_empty_skipped: 0,
             loaded_repl: None,
             sync_pipe: None,
             sync_mark: [b'0'; 40],

@@ -215,6 +215,12 @@ pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
+    rewrite(ctx, false)
+}
+
+/// CONFIG REWRITE, or with `force_all` DEBUG CONFIG-REWRITE-FORCE-ALL (every directive
+/// written, defaults included).
+pub fn rewrite(ctx: &mut Ctx, force_all: bool) -> CmdResult {
     let Some(path) = ctx.ex.cfg.file.clone() else {
         return Err(err::NO_CONFIG_FILE.into());
     };
@@ -228,7 +234,7 @@ pub fn config_rewrite(ctx: &mut Ctx) -> CmdResult {
             .map(|u| String::from_utf8_lossy(&crate::acl::describe::user_line(u)).into_owned())
             .collect()
     };
-    match config::rewrite_file(&ctx.ex.cfg, &path, &user_lines) {
+    match config::rewrite_file(&ctx.ex.cfg, &path, &user_lines, force_all) {
         Ok(()) => {
             tracing::info!("CONFIG REWRITE executed with success.");
             ctx.out().ok();

@@ -17,6 +17,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "CHANGE-REPL-ID",
                 "    Change the replication IDs of the instance.",
                 "    Dangerous: should be used only for testing the replication subsystem.",
+                "CONFIG-REWRITE-FORCE-ALL",
+                "    Like CONFIG REWRITE but writes all configuration options, including",
+                "    keywords not listed in original configuration file or default values.",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
@@ -69,6 +72,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
                 "    default.",
+                "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+                "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
                 "SET-DISABLE-DENY-SCRIPTS <0|1>",
                 "    For testing only: disable the deny-scripts flag (commands marked noscript",
                 "    run from scripts).",
@@ -78,6 +83,14 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    Run a fuzz tester against the stringmatchlen() function.",
             ],
         );
+        return Ok(());
+    }
+    if eq(sub, "CONFIG-REWRITE-FORCE-ALL") && args.remaining() == 0 {
+        return super::config_cmd::rewrite(ctx, true);
+    }
+    if eq(sub, "SET-SKIP-CHECKSUM-VALIDATION") && args.remaining() == 1 {
+        ctx.ex.skip_checksum_validation = int(ctx.argv[2])? != 0;
+        ctx.out().ok();
         return Ok(());
     }
     if eq(sub, "LOG") && args.remaining() == 1 {
