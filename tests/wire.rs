@@ -501,3 +501,38 @@ fn startup_output_buffer_limit_keeps_other_classes() {
         assert_eq!(ours, theirs);
     }
 }
+
+/// A bulk length is a claim, not an allocation: ten connections that promise 512 MB and send
+/// three bytes leave the address space (not only the resident set) within a few MB, and
+/// another client is answered at once.
+#[test]
+fn bulk_length_claims_do_not_allocate() {
+    let server = cinnabar(&[]);
+    let vm = |field: &str| -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .expect("field")
+    };
+    let (size_before, rss_before) = (vm("VmSize:"), vm("VmRSS:"));
+    let mut claims: Vec<TcpStream> = (0..10).map(|_| raw(&server)).collect();
+    for s in &mut claims {
+        s.write_all(b"*1\r\n$536870000\r\nabc").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    assert_eq!(server.client().cmd_raw(&["PING"]), b"+PONG\r\n");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let (size_after, rss_after) = (vm("VmSize:"), vm("VmRSS:"));
+    assert!(
+        size_after.saturating_sub(size_before) < 64 * 1024,
+        "VmSize {size_before} -> {size_after} kB"
+    );
+    assert!(
+        rss_after.saturating_sub(rss_before) < 16 * 1024,
+        "VmRSS {rss_before} -> {rss_after} kB"
+    );
+}

@@ -150,6 +150,9 @@ impl Fsyncer {
 #[derive(Default)]
 pub struct Aof {
     pub state: State,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds to wait before each write of the buffer (tests
+    /// use it to widen the window between the write and the replies).
+    pub flush_sleep_us: u64,
     /// The BGREWRITEAOF child.
     pub child: Option<RdbChild>,
     /// Incremental file opened when the running rewrite forked: it and later ones stay.
@@ -623,6 +626,9 @@ pub fn flush(ex: &mut Executor) {
         // No file (off, or waiting for the rewrite that opens one): nothing to keep.
         ex.prop.aof.buf.clear();
         return;
+    }
+    if ex.aof.flush_sleep_us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(ex.aof.flush_sleep_us));
     }
     if ex.settings.aof_timestamp_enabled {
         // aof-timestamp-enabled: a `#TS:<unix seconds>` line whenever the second changed.

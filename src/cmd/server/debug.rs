@@ -14,6 +14,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             &[
                 "ASSERT",
                 "    Crash by assertion failed.",
+                "AOF-FLUSH-SLEEP <microsec>",
+                "    Server will sleep before flushing the AOF, this is used for testing.",
                 "CHANGE-REPL-ID",
                 "    Change the replication IDs of the instance.",
                 "    Dangerous: should be used only for testing the replication subsystem.",
@@ -90,6 +92,11 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
     }
     if eq(sub, "SET-SKIP-CHECKSUM-VALIDATION") && args.remaining() == 1 {
         ctx.ex.skip_checksum_validation = int(ctx.argv[2])? != 0;
+        ctx.out().ok();
+        return Ok(());
+    }
+    if eq(sub, "AOF-FLUSH-SLEEP") && args.remaining() == 1 {
+        ctx.ex.aof.flush_sleep_us = int(ctx.argv[2])?.max(0) as u64;
         ctx.out().ok();
         return Ok(());
     }
