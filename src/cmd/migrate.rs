@@ -60,6 +60,19 @@ fn parse_options<'a>(argv: &'a [&'a [u8]]) -> Result<Options<'a>, CmdError> {
     Ok(o)
 }
 
+/// The cached link to the target, over TLS when the cluster bus speaks it.
+fn target_link<'a>(
+    ex: &'a mut crate::exec::Executor,
+    host: &[u8],
+    port: &[u8],
+    timeout: Duration,
+    now_ms: i64,
+    tls: bool,
+) -> Result<&'a mut crate::net::migrate::MigrateLink, ConnectError> {
+    ex.migrate_links
+        .get(host, port, timeout, now_ms, tls.then_some(&ex.settings.tls))
+}
+
 /// Appends one command in RESP to `out`.
 fn push_command(out: &mut Vec<u8>, args: &[&[u8]]) {
     crate::exec::propagate::encode_command(out, args.iter().copied());
@@ -90,13 +103,7 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
     let mut may_retry = true;
     loop {
         let now_ms = ctx.now_ms;
-        let link = match ctx.ex.migrate_links.get(
-            host,
-            port,
-            timeout,
-            now_ms,
-            tls.then_some(&ctx.ex.settings.tls),
-        ) {
+        let link = match target_link(ctx.ex, host, port, timeout, now_ms, tls) {
             Ok(l) => l,
             Err(ConnectError::Timeout) => return Err(err::MIGRATE_CONNECT.into()),
             Err(ConnectError::Failed) => return Err(err::MIGRATE_WRITE.into()),
@@ -146,13 +153,7 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
             }
             sent.push(k);
         }
-        let link = match ctx.ex.migrate_links.get(
-            host,
-            port,
-            timeout,
-            now_ms,
-            tls.then_some(&ctx.ex.settings.tls),
-        ) {
+        let link = match target_link(ctx.ex, host, port, timeout, now_ms, tls) {
             Ok(l) => l,
             Err(_) => return Err(err::MIGRATE_WRITE.into()),
         };
@@ -224,13 +225,7 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
             ctx.ex.migrate_links.close(host, port);
         }
         if let Some(e) = first_error {
-            if let Ok(l) = ctx.ex.migrate_links.get(
-                host,
-                port,
-                timeout,
-                now_ms,
-                tls.then_some(&ctx.ex.settings.tls),
-            ) {
+            if let Ok(l) = target_link(ctx.ex, host, port, timeout, now_ms, tls) {
                 l.last_dbid = -1;
             }
             return Err(err::migrate_target_error(&e[1..]));
@@ -242,13 +237,7 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
                 err::MIGRATE_READ.into()
             });
         }
-        if let Ok(l) = ctx.ex.migrate_links.get(
-            host,
-            port,
-            timeout,
-            now_ms,
-            tls.then_some(&ctx.ex.settings.tls),
-        ) {
+        if let Ok(l) = target_link(ctx.ex, host, port, timeout, now_ms, tls) {
             l.last_dbid = dbid;
         }
         ctx.out().ok();
