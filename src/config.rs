@@ -1867,11 +1867,6 @@ impl Config {
     }
 }
 
-/// CONFIG SET's client-output-buffer-limit merges into the current limits.
-pub fn parse_obuf_over(args: &[Vec<u8>], base: [ObufLimit; 3]) -> Result<Setting, ConfigError> {
-    parse_obuf(args, Some(base))
-}
-
 /// The working directory changes (`dir`), for CONFIG SET and config loading alike.
 pub fn change_dir(path: &[u8]) -> Result<(), ConfigError> {
     let path = String::from_utf8_lossy(path).to_string();

@@ -75,9 +75,6 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             vec![value.to_vec()]
         };
         let result = match (def.kind, &staged.values[*idx]) {
-            (Kind::ObufLimit, Setting::Obuf(base)) => {
-                config::parse_obuf_over(&argv, *base).map(|v| staged.values[*idx] = v)
-            }
             (Kind::Save, _) if argv.is_empty() => {
                 staged.values[*idx] = Setting::Save(Vec::new());
                 Ok(())
