@@ -41,18 +41,24 @@ pub fn set_enabled(on: bool) {
         unsafe { libc::backtrace(frames.as_mut_ptr(), frames.len() as libc::c_int) };
     }
     for sig in SIGNALS {
-        // SAFETY: a zeroed sigaction is valid; the handler has the SA_SIGINFO signature.
-        unsafe {
-            let mut act: libc::sigaction = std::mem::zeroed();
-            libc::sigemptyset(&mut act.sa_mask);
-            if on {
-                act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_RESETHAND;
-                act.sa_sigaction = on_crash_signal as *const () as usize;
-            } else {
-                act.sa_sigaction = libc::SIG_DFL;
-            }
-            libc::sigaction(sig, &act, std::ptr::null_mut());
+        set_action(sig, on);
+    }
+}
+
+/// Installs our crash handler for `sig`, or its default action.
+fn set_action(sig: libc::c_int, ours: bool) {
+    // SAFETY: a zeroed sigaction is valid; the handler has the SA_SIGINFO signature;
+    // sigaction is async-signal-safe (this also runs in the handler, before dying).
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        libc::sigemptyset(&mut act.sa_mask);
+        if ours {
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_RESETHAND;
+            act.sa_sigaction = on_crash_signal as *const () as usize;
+        } else {
+            act.sa_sigaction = libc::SIG_DFL;
         }
+        libc::sigaction(sig, &act, std::ptr::null_mut());
     }
 }
 
@@ -136,12 +142,9 @@ fn stack_trace_and_die(sig: libc::c_int) -> ! {
 
 /// Ends the process with `sig`'s default action (a core dump for these signals).
 fn die(sig: libc::c_int) -> ! {
-    // SAFETY: restoring the default action and raising the signal are async-signal-safe.
+    set_action(sig, false);
+    // SAFETY: unblocking and raising the signal are async-signal-safe.
     unsafe {
-        let mut act: libc::sigaction = std::mem::zeroed();
-        libc::sigemptyset(&mut act.sa_mask);
-        act.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(sig, &act, std::ptr::null_mut());
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, sig);
