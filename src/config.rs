@@ -243,9 +243,9 @@ pub static DEFS: &[Def] = &[
         Kind::Int { min: 1, max: 128 },
         "1",
         IMMUTABLE,
-        S,
+        A,
     ),
-    d("io-threads-do-reads", Kind::Bool, "no", IMMUTABLE, S),
+    d("io-threads-do-reads", Kind::Bool, "no", IMMUTABLE, A),
     // General.
     d("daemonize", Kind::Bool, "no", IMMUTABLE, A),
     d(

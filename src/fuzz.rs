@@ -37,6 +37,7 @@ const DISABLED: &[&str] = &[
 
 thread_local! {
     static EXECUTOR: RefCell<Option<Executor>> = const { RefCell::new(None) };
+    static HARNESS: RefCell<Option<crate::net::harness::Harness>> = const { RefCell::new(None) };
     static RESETS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
@@ -165,6 +166,50 @@ pub fn resp_request(data: &[u8]) {
     }
 }
 
+/// The whole request path of one connection: bytes in (the first byte picks how they are
+/// split into writes), replies out, then the client's close. The replies must be well-formed
+/// RESP and the closed connection must be freed.
+pub fn request_path(data: &[u8]) {
+    let Some((&split, data)) = data.split_first() else {
+        return;
+    };
+    with_executor(|ex| {
+        HARNESS.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            // Slot 0 is the in-process client that `reset` uses.
+            let h = slot.get_or_insert_with(|| {
+                crate::net::harness::Harness::new(ex, 1).expect("a socket pair")
+            });
+            h.connect(ex).expect("a socket pair");
+            let mut replies = Vec::new();
+            // Write sizes from 1 byte to whole input, so frames split at every boundary.
+            let step = match split % 4 {
+                0 => data.len().max(1),
+                1 => 1,
+                2 => 7,
+                _ => 1 + usize::from(split >> 2),
+            };
+            for chunk in data.chunks(step) {
+                h.send(ex, chunk, &mut replies);
+                ex.unpause_clients();
+            }
+            // A connection the server dropped (an output limit) may end inside a reply.
+            let dropped = !h.connected();
+            h.close(ex);
+            assert!(h.freed(), "a closed connection stays held");
+            let mut rest = &replies[..];
+            while !rest.is_empty() {
+                match crate::resp::frame::decode(rest) {
+                    Ok(Some((_, n))) => rest = &rest[n..],
+                    Ok(None) if dropped => break,
+                    other => panic!("malformed reply stream at {rest:?}: {other:?}"),
+                }
+            }
+        });
+        reset(ex);
+    })
+}
+
 /// Commands: one per line, arguments split as redis-cli splits them.
 pub fn commands(data: &[u8]) {
     with_executor(|ex| {
@@ -234,6 +279,7 @@ pub type Target = fn(&[u8]);
 /// Every target by name (for the fuzz binaries and the corpus replay).
 pub const TARGETS: &[(&str, Target)] = &[
     ("resp_request", resp_request),
+    ("request_path", request_path),
     ("commands", commands),
     ("lua_script", lua_script),
     ("rdb_file", rdb_file),

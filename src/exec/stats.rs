@@ -72,6 +72,14 @@ pub struct Stats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub total_net_input_bytes: u64,
+    /// Reads from and writes to client sockets (Redis's stat_total_reads/writes_processed),
+    /// and the clients served through io-threads batches.
+    pub total_reads_processed: u64,
+    pub total_writes_processed: u64,
+    pub io_threaded_reads_processed: u64,
+    pub io_threaded_writes_processed: u64,
+    /// The last turn with output due used the io-threads (INFO io_threads_active).
+    pub io_threads_active: bool,
     pub total_net_output_bytes: u64,
     /// Replication stream and snapshots received from our master / sent to replicas.
     pub total_net_repl_input_bytes: u64,

@@ -6,6 +6,8 @@
 
 pub mod cluster_bus;
 pub mod conn;
+pub mod harness;
+pub mod io_threads;
 pub mod master_link;
 pub mod migrate;
 pub mod tls;
@@ -81,6 +83,15 @@ pub struct Server {
     bus: cluster_bus::Bus,
     /// Whether spinning before a sleep has been finding events.
     spin: SpinStats,
+    /// io-threads: helpers for the socket reads and writes of busy turns.
+    io: io_threads::IoThreads,
+    /// io-threads-do-reads: reads go to the helpers too (while they are in use).
+    threaded_reads: bool,
+    /// This turn's readable clients set aside for a threaded read.
+    read_batch: Vec<usize>,
+    /// Scratch for a threaded batch: its jobs, and each one's slot and free room before it.
+    jobs: Vec<io_threads::Job>,
+    job_slots: Vec<(usize, usize)>,
 }
 
 /// How often the spin before a sleep found an event, over a decaying window.
@@ -178,9 +189,22 @@ impl Server {
         }
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, signal_tx)?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx2)?;
-        let mut signal_rx = mio::net::UnixStream::from_std(signal_rx);
+        let signal_rx = mio::net::UnixStream::from_std(signal_rx);
+        Server::assemble(ex, poll, listeners, tls, signal_rx, signals)
+    }
+
+    /// The loop's state around its listeners and signal pipe.
+    fn assemble(
+        ex: &Executor,
+        poll: Poll,
+        listeners: Vec<Listener>,
+        tls: Option<(Arc<rustls::ServerConfig>, tls::TlsSettings)>,
+        mut signal_rx: mio::net::UnixStream,
+        signals: Arc<[std::sync::atomic::AtomicUsize; 2]>,
+    ) -> io::Result<Server> {
         poll.registry()
             .register(&mut signal_rx, SIGNAL_TOKEN, Interest::READABLE)?;
+        let s = &ex.settings;
         Ok(Server {
             poll,
             listeners,
@@ -199,6 +223,11 @@ impl Server {
             transfer_active: false,
             bus: cluster_bus::Bus::default(),
             spin: SpinStats::default(),
+            io: io_threads::IoThreads::start(ex.cfg.get_int("io-threads") as usize)?,
+            threaded_reads: ex.cfg.get_bool("io-threads-do-reads"),
+            read_batch: Vec::new(),
+            jobs: Vec::new(),
+            job_slots: Vec::new(),
         })
     }
 
@@ -263,7 +292,11 @@ impl Server {
                     Token(slot) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.note_peer_closed(slot, event);
-                            self.on_readable(ex, slot);
+                            if self.threaded_reads && self.io.active && self.reads_alone(ex, slot) {
+                                self.read_batch.push(slot);
+                            } else {
+                                self.on_readable(ex, slot);
+                            }
                         }
                         if event.is_writable() {
                             if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
@@ -276,20 +309,8 @@ impl Server {
                     }
                 }
             }
-            // Readiness of a client whose script was busy when it came: read and write now.
-            for slot in std::mem::take(&mut self.busy_deferred) {
-                if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
-                    c.write_blocked = false;
-                    self.read_again.push(slot);
-                    self.queue_flush(slot);
-                }
-            }
-            for slot in std::mem::take(&mut self.read_again) {
-                if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
-                    c.read_pending = false;
-                }
-                self.on_readable(ex, slot);
-            }
+            self.read_batch_threaded(ex);
+            self.read_deferred(ex);
             if Instant::now() >= next_cron {
                 ex.cron();
                 if !ex.cron_paused {
@@ -297,36 +318,60 @@ impl Server {
                 }
                 next_cron = Instant::now() + ex.cron_interval();
             }
-            self.master_link_turn(ex);
-            ex.before_sleep();
-            self.cluster_bus_turn(ex);
-            // Clients whose wait ended may have pipelined commands waiting in their buffers.
-            loop {
-                let resumed = ex.take_resumed();
-                if resumed.is_empty() {
-                    break;
-                }
-                for slot in resumed {
-                    self.process_input(ex, slot);
-                }
-            }
-            // Writes reach the AOF (and the disk, with appendfsync always) before any reply.
-            crate::persist::aof::flush(ex);
-            ex.serve_aof_waiters();
-            // Snapshot bytes for replicas in a full sync; while one runs, poll again soon (the
-            // diskless pipe is not registered with the poller).
-            self.transfer_active = crate::repl::pump(ex);
-            // Clients killed this turn are gone before anyone reads a reply that says so: a
-            // replica killed inside a transaction sees its link drop before the caller can
-            // ask it about its link (Redis's CLIENT KILL frees other clients at once).
-            self.close_pending(ex);
-            self.flush_all(ex);
-            self.close_pending(ex);
+            self.end_turn(ex);
             if ex.exiting {
                 self.finish(ex);
                 return Ok(());
             }
         }
+    }
+
+    /// Reads put off from earlier in the turn or from earlier turns: clients whose script was
+    /// busy when their readiness came, and those stopped by the fairness budget.
+    fn read_deferred(&mut self, ex: &mut Executor) {
+        for slot in std::mem::take(&mut self.busy_deferred) {
+            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                c.write_blocked = false;
+                self.read_again.push(slot);
+                self.queue_flush(slot);
+            }
+        }
+        for slot in std::mem::take(&mut self.read_again) {
+            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                c.read_pending = false;
+            }
+            self.on_readable(ex, slot);
+        }
+    }
+
+    /// The end of a loop turn, after its reads: links, the executor's before-sleep work,
+    /// resumed clients, the AOF, replication transfers, closes and the replies.
+    fn end_turn(&mut self, ex: &mut Executor) {
+        self.master_link_turn(ex);
+        ex.before_sleep();
+        self.cluster_bus_turn(ex);
+        // Clients whose wait ended may have pipelined commands waiting in their buffers.
+        loop {
+            let resumed = ex.take_resumed();
+            if resumed.is_empty() {
+                break;
+            }
+            for slot in resumed {
+                self.process_input(ex, slot);
+            }
+        }
+        // Writes reach the AOF (and the disk, with appendfsync always) before any reply.
+        crate::persist::aof::flush(ex);
+        ex.serve_aof_waiters();
+        // Snapshot bytes for replicas in a full sync; while one runs, poll again soon (the
+        // diskless pipe is not registered with the poller).
+        self.transfer_active = crate::repl::pump(ex);
+        // Clients killed this turn are gone before anyone reads a reply that says so: a
+        // replica killed inside a transaction sees its link drop before the caller can
+        // ask it about its link (Redis's CLIENT KILL frees other clients at once).
+        self.close_pending(ex);
+        self.flush_all(ex);
+        self.close_pending(ex);
     }
 
     /// Gives the executor its way back into this loop (busy scripts, loads). Called again by
@@ -524,22 +569,37 @@ impl Server {
                 ),
                 Stream::Unix(s) => (s.as_raw_fd(), Transport::Unix),
             };
-            let slot = self.free_slots.pop().unwrap_or_else(|| {
-                self.conns.push(None);
-                self.conns.len() - 1
-            });
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(stream.source(), Token(slot), Interest::READABLE)
-            {
+            if let Err(e) = self.add_conn(ex, stream, addr, laddr, fd, transport) {
                 tracing::warn!("Registering client: {e}");
-                self.free_slots.push(slot);
-                continue;
             }
-            self.conns[slot] = Some(Box::new(Conn::new(stream)));
-            ex.add_client(slot, addr, laddr, fd, transport);
         }
+    }
+
+    /// Registers an accepted connection and its client; returns its slot.
+    fn add_conn(
+        &mut self,
+        ex: &mut Executor,
+        mut stream: Stream,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        transport: crate::exec::client::Transport,
+    ) -> io::Result<usize> {
+        let slot = self.free_slots.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(stream.source(), Token(slot), Interest::READABLE)
+        {
+            self.free_slots.push(slot);
+            return Err(e);
+        }
+        self.conns[slot] = Some(Box::new(Conn::new(stream)));
+        ex.add_client(slot, addr, laddr, fd, transport);
+        Ok(slot)
     }
 
     fn queue_flush(&mut self, slot: usize) {
@@ -564,6 +624,63 @@ impl Server {
 
     /// Reads what the socket has (within a fairness budget) and runs the complete commands.
     fn on_readable(&mut self, ex: &mut Executor, slot: usize) {
+        self.read_and_process(ex, slot, None);
+    }
+
+    /// A plain client connection whose reads may go to an io-thread (not a replication
+    /// link or our master's stream, whose reads feed replication state; not TLS, whose
+    /// session state stays on this thread).
+    fn reads_alone(&self, ex: &Executor, slot: usize) -> bool {
+        let Some(conn) = self.conns.get(slot).and_then(Option::as_ref) else {
+            return false;
+        };
+        !self.is_link(slot)
+            && conn.stream.short_read_drains()
+            && !(conn.dead || conn.read_pending || conn.eof)
+            && ex
+                .client(slot)
+                .is_some_and(|c| !c.has(cf::MASTER | cf::REPLICA))
+    }
+
+    /// The read of each client set aside this turn, done by the io-threads at once; then
+    /// each client's commands run here, in the order the events came.
+    fn read_batch_threaded(&mut self, ex: &mut Executor) {
+        if self.read_batch.is_empty() {
+            return;
+        }
+        self.jobs.clear();
+        self.job_slots.clear();
+        for &slot in &self.read_batch {
+            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            let (want, before_spare) = read_sizes(conn);
+            self.jobs.push(io_threads::Job::read(conn, want));
+            self.job_slots.push((slot, before_spare));
+        }
+        self.read_batch.clear();
+        // SAFETY: each job holds a distinct live connection (the batch came from one turn's
+        // events, one per slot), and nothing here touches them until `run` returns.
+        unsafe { self.io.run(&mut self.jobs) };
+        ex.stats.io_threaded_reads_processed += self.jobs.len() as u64;
+        let mut jobs = std::mem::take(&mut self.jobs);
+        let job_slots = std::mem::take(&mut self.job_slots);
+        for (job, &(slot, before_spare)) in jobs.drain(..).zip(&job_slots) {
+            if let io_threads::Job::Read { result, .. } = job {
+                self.read_and_process(ex, slot, Some((result, before_spare)));
+            }
+        }
+        self.jobs = jobs;
+        self.job_slots = job_slots;
+    }
+
+    /// `on_readable`, where `done` is the outcome of a first read an io-thread made.
+    fn read_and_process(
+        &mut self,
+        ex: &mut Executor,
+        slot: usize,
+        mut done: Option<(io::Result<usize>, usize)>,
+    ) {
         if self.is_link(slot) {
             return self.on_link_event(ex, slot);
         }
@@ -572,15 +689,18 @@ impl Server {
             let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
                 return;
             };
-            if conn.dead || conn.read_pending || conn.eof {
-                return;
-            }
-            let want = conn
-                .parser
-                .pending_bulk_bytes(conn.qend - conn.qpos)
-                .unwrap_or(0);
-            let before_spare = conn.spare().max(limits::IOBUF_LEN.max(want));
-            match conn.read_some(want) {
+            let (result, before_spare) = match done.take() {
+                Some(done) => done,
+                None => {
+                    if conn.dead || conn.read_pending || conn.eof {
+                        return;
+                    }
+                    let (want, before_spare) = read_sizes(conn);
+                    (conn.read_some(want), before_spare)
+                }
+            };
+            ex.stats.total_reads_processed += 1;
+            match result {
                 Ok(0) if !from_master => {
                     // End of stream: replies already due still go out, then the connection
                     // closes (Redis frees the client on its next read, after writing).
@@ -760,20 +880,91 @@ impl Server {
         }
     }
 
-    /// Writes queued output for every client that has some.
+    /// Writes queued output for every client that has some; in a busy turn the io-threads
+    /// write plain clients' replies in parallel.
     fn flush_all(&mut self, ex: &mut Executor) {
         for slot in std::mem::take(&mut ex.pending_write) {
             self.queue_flush(slot);
         }
         let list = std::mem::take(&mut self.flush_list);
-        for &slot in &list {
-            self.flush(ex, slot);
+        // A turn with nothing to write leaves the threads as they were, as in Redis (INFO
+        // then still shows the last busy turn's state).
+        let threaded = !list.is_empty() && self.io.worth_it(list.len());
+        if !list.is_empty() {
+            ex.stats.io_threads_active = threaded;
+        }
+        if threaded {
+            self.flush_threaded(ex, &list);
+        } else {
+            for &slot in &list {
+                self.flush(ex, slot);
+            }
         }
         self.flush_list = list;
         self.flush_list.clear();
     }
 
+    /// The io-threads write every plain client's reply at once (not a replica's, whose
+    /// stream follows from the replication buffer, nor TLS); then each is finished here.
+    fn flush_threaded(&mut self, ex: &mut Executor, list: &[usize]) {
+        self.jobs.clear();
+        self.job_slots.clear();
+        for &slot in list {
+            let (Some(conn), Some(client)) = (
+                self.conns.get_mut(slot).and_then(Option::as_mut),
+                ex.client(slot),
+            ) else {
+                continue;
+            };
+            let plain = conn.stream.short_read_drains() && !conn.stream.has_pending_output();
+            if plain
+                && !conn.dead
+                && !client.has(cf::CLOSE_ASAP | cf::REPLICA)
+                && client.out_sent < client.out.buf.len()
+            {
+                self.jobs.push(io_threads::Job::write(
+                    conn,
+                    &client.out.buf[client.out_sent..],
+                ));
+                self.job_slots.push((slot, 0));
+            }
+        }
+        // SAFETY: each job holds a distinct live connection (flush_list holds a slot once)
+        // and its client's pending output, which nothing touches until `run` returns.
+        unsafe { self.io.run(&mut self.jobs) };
+        ex.stats.io_threaded_writes_processed += self.jobs.len() as u64;
+        let mut jobs = std::mem::take(&mut self.jobs);
+        let job_slots = std::mem::take(&mut self.job_slots);
+        let mut threaded = job_slots.iter().map(|&(slot, _)| slot).peekable();
+        let mut outcomes = jobs.drain(..).map(|job| match job {
+            io_threads::Job::Write { outcome, .. } => outcome,
+            io_threads::Job::Read { .. } => unreachable!("a write batch"),
+        });
+        for &slot in list {
+            if threaded.peek() == Some(&slot) {
+                threaded.next();
+                self.flush_with(ex, slot, outcomes.next());
+            } else {
+                self.flush(ex, slot);
+            }
+        }
+        drop(outcomes);
+        self.jobs = jobs;
+        self.job_slots = job_slots;
+    }
+
     fn flush(&mut self, ex: &mut Executor, slot: usize) {
+        self.flush_with(ex, slot, None);
+    }
+
+    /// Writes a client's pending output (unless an io-thread already did: `by_thread`),
+    /// then its replica stream and TLS records, and settles the connection's state.
+    fn flush_with(
+        &mut self,
+        ex: &mut Executor,
+        slot: usize,
+        by_thread: Option<io_threads::WriteOutcome>,
+    ) {
         let registry = self.poll.registry();
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
@@ -785,24 +976,18 @@ impl Server {
         if conn.dead || client.has(cf::CLOSE_ASAP) {
             return;
         }
-        let mut written = 0u64;
-        while client.out_sent < client.out.buf.len() {
-            match conn.write(&client.out.buf[client.out_sent..]) {
-                Ok(n) => {
-                    client.out_sent += n;
-                    written += n as u64;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    conn.write_blocked = true;
-                    break;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    conn.dead = true;
-                    break;
-                }
+        let outcome = match by_thread {
+            Some(outcome) => outcome,
+            None if client.out_sent < client.out.buf.len() => {
+                io_threads::write_all(conn, &client.out.buf[client.out_sent..])
             }
-        }
+            None => io_threads::WriteOutcome::default(),
+        };
+        let wrote = by_thread.is_some() || client.out_sent < client.out.buf.len();
+        client.out_sent += outcome.written;
+        conn.write_blocked |= outcome.blocked;
+        conn.dead |= outcome.failed;
+        let mut written = outcome.written as u64;
         let replica = client.has(cf::REPLICA);
         let out_done = client.out_sent == client.out.buf.len();
         // A replica's stream follows its own replies, from the shared replication buffer.
@@ -848,6 +1033,7 @@ impl Server {
         } else {
             ex.stats.total_net_output_bytes += written;
         }
+        ex.stats.total_writes_processed += u64::from(wrote);
         if close {
             ex.close_client_asap(slot);
         }
@@ -948,6 +1134,16 @@ impl Server {
 
 /// The TCP listeners for `port` on every `bind` address (none for port 0). An address with a
 /// leading `-` is optional: failing to bind it is not an error.
+/// The size hint for a client's next read (a pending big bulk) and the room it reads into:
+/// a read that fills the room may have left data in the socket.
+fn read_sizes(conn: &Conn) -> (usize, usize) {
+    let want = conn
+        .parser
+        .pending_bulk_bytes(conn.qend - conn.qpos)
+        .unwrap_or(0);
+    (want, conn.spare().max(limits::IOBUF_LEN.max(want)))
+}
+
 fn bind_tcp_listeners(port: u16, bind: &[String], backlog: i32) -> io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     if port == 0 {

@@ -88,7 +88,7 @@ pub fn render(
              atomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\n\
              run_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\n\
              uptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\n\
-             config_file:{}\r\nio_threads_active:0\r\n",
+             config_file:{}\r\nio_threads_active:{}\r\n",
             std::process::id(),
             ex.run_id,
             ex.tcp_port,
@@ -99,6 +99,7 @@ pub fn render(
             lru_clock(now_ms),
             ex.executable,
             ex.config_file,
+            u8::from(ex.stats.io_threads_active),
         );
         if let Some(ms) = ex.shutdown_in_ms(now_ms) {
             let _ = write!(s, "shutdown_in_milliseconds:{ms}\r\n");
@@ -276,8 +277,8 @@ pub fn render(
              active_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\n\
              current_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\n\
              tracking_total_prefixes:{}\r\nunexpected_error_replies:{}\r\ntotal_error_replies:{}\r\n\
-             dump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\n\
-             io_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n\
+             dump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\n\
+             io_threaded_reads_processed:{}\r\nio_threaded_writes_processed:{}\r\n\
              reply_buffer_shrinks:{}\r\nreply_buffer_expands:{}\r\n\
              client_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\
              acl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\n\
@@ -314,6 +315,10 @@ pub fn render(
             ex.tracking.total_prefixes(),
             st.unexpected_error_replies,
             st.total_error_replies,
+            st.total_reads_processed,
+            st.total_writes_processed,
+            st.io_threaded_reads_processed,
+            st.io_threaded_writes_processed,
             st.reply_buffer_shrinks,
             st.reply_buffer_expands,
             st.client_query_buffer_limit_disconnections,
