@@ -1,5 +1,6 @@
-//! `io-threads`: helper threads that do the socket reads and writes of a busy turn while the
-//! loop thread alone parses and runs commands, in arrival order, as Redis 6+ does.
+//! `io-threads`: helper threads that do the socket reads (parsing the first command read)
+//! and writes of a busy turn while the loop thread alone runs commands, in arrival order, as
+//! Redis 6+ does.
 //!
 //! A turn hands each helper a batch of jobs (one connection each, round-robin, the loop
 //! thread keeping the first share), runs its own share, then waits for every helper to
@@ -15,16 +16,19 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle, Thread};
 
 use super::conn::Conn;
+use crate::resp::parse::ParseLimits;
 
 /// How long an idle helper polls for its next batch before parking (in spin iterations).
 const SPIN_BEFORE_PARK: u32 = 20_000;
 
 /// One connection's share of a turn.
 pub enum Job {
-    /// One read into the query buffer (`want`: a pending big bulk's size hint).
+    /// One read into the query buffer (`want`: a pending big bulk's size hint), then the
+    /// parse of the first command in it (the loop thread finds it parsed).
     Read {
         conn: *mut Conn,
         want: usize,
+        limits: ParseLimits,
         result: io::Result<usize>,
     },
     /// Write `buf[..len]` until it is out, the socket would block, or it fails.
@@ -49,10 +53,11 @@ pub struct WriteOutcome {
 unsafe impl Send for Job {}
 
 impl Job {
-    pub fn read(conn: &mut Conn, want: usize) -> Job {
+    pub fn read(conn: &mut Conn, want: usize, limits: ParseLimits) -> Job {
         Job::Read {
             conn,
             want,
+            limits,
             result: Ok(0),
         }
     }
@@ -70,7 +75,12 @@ impl Job {
     /// The job's connection and buffer are live and used by no other thread meanwhile.
     unsafe fn run(&mut self) {
         match self {
-            Job::Read { conn, want, result } => {
+            Job::Read {
+                conn,
+                want,
+                limits,
+                result,
+            } => {
                 // SAFETY: per the contract.
                 let conn = unsafe { &mut **conn };
                 *result = loop {
@@ -79,6 +89,14 @@ impl Job {
                         other => break other,
                     }
                 };
+                // Parsing again after a complete command returns it at once. A protocol
+                // error is left for the loop thread to find (and report) from the start.
+                if matches!(result, Ok(n) if *n > 0) {
+                    let input = &conn.qbuf[conn.qpos..conn.qend];
+                    if conn.parser.parse(input, *limits).is_err() {
+                        conn.parser.reset();
+                    }
+                }
             }
             Job::Write {
                 conn,
@@ -299,7 +317,14 @@ mod tests {
                 .expect("write");
         }
         for _round in 0..50 {
-            let mut jobs: Vec<Job> = conns.iter_mut().map(|(c, _)| Job::read(c, 0)).collect();
+            let limits = ParseLimits {
+                max_bulk_len: 1 << 20,
+                auth_required: false,
+            };
+            let mut jobs: Vec<Job> = conns
+                .iter_mut()
+                .map(|(c, _)| Job::read(c, 0, limits))
+                .collect();
             // SAFETY: every connection is live and in exactly one job.
             unsafe { threads.run(&mut jobs) };
             assert_eq!(jobs.len(), 10);

@@ -654,8 +654,15 @@ impl Server {
             let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
                 continue;
             };
+            let Some(client) = ex.client(slot) else {
+                continue;
+            };
+            let limits = ParseLimits {
+                max_bulk_len: ex.settings.proto_max_bulk_len,
+                auth_required: !client.authenticated,
+            };
             let (want, before_spare) = read_sizes(conn);
-            self.jobs.push(io_threads::Job::read(conn, want));
+            self.jobs.push(io_threads::Job::read(conn, want, limits));
             self.job_slots.push((slot, before_spare));
         }
         self.read_batch.clear();
