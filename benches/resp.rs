@@ -60,6 +60,17 @@ fn bench(c: &mut Criterion) {
             out.buf.len()
         })
     });
+    g.bench_function("encode LRANGE_600's reply (600 3-byte bulks)", |b| {
+        let mut out = ReplyBuf::new();
+        b.iter(|| {
+            out.buf.clear();
+            out.array(600);
+            for _ in 0..600 {
+                out.bulk(std::hint::black_box(b"xxx"));
+            }
+            out.buf.len()
+        })
+    });
     let inline = b"SET key:000000000001 xxx\r\n".repeat(1000);
     g.bench_function("parse 1000 inline SETs", |b| {
         b.iter(|| parse_all(std::hint::black_box(&inline)))

@@ -132,7 +132,17 @@ impl ReplyBuf {
 
     #[inline]
     pub fn bulk(&mut self, data: &[u8]) {
-        self.header(b'$', data.len() as u64);
+        let len = data.len();
+        if len < 10 {
+            // Most elements of big replies are short: the whole frame in one reservation,
+            // without formatting the length.
+            self.buf.reserve(len + 6);
+            self.buf
+                .extend_from_slice(&[b'$', b'0' + len as u8, b'\r', b'\n']);
+        } else {
+            self.header(b'$', len as u64);
+            self.buf.reserve(len + 2);
+        }
         self.buf.extend_from_slice(data);
         self.buf.extend_from_slice(b"\r\n");
     }
