@@ -824,6 +824,7 @@ impl Server {
             match conn.parser.parse(input, limits) {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Command { consumed }) => {
+                    prefetch_pipelined(ex, slot, &input[consumed..]);
                     let executed = conn.parser.with_argv(input, scratch, |argv| {
                         argv.is_empty() || ex.execute(slot, argv)
                     });
@@ -1141,6 +1142,24 @@ impl Server {
 
 /// The TCP listeners for `port` on every `bind` address (none for port 0). An address with a
 /// leading `-` is optional: failing to bind it is not an error.
+/// While a pipeline runs, the keys of the next two commands are prefetched: the next one's
+/// first chain node (its bucket was hinted a command ago), the one after's bucket. Keyspace
+/// lookups are cache misses once the data outgrows the cache; this overlaps them with the
+/// commands before. A hint only: nothing is read that a command would not read anyway.
+#[inline]
+fn prefetch_pipelined(ex: &Executor, slot: usize, after: &[u8]) {
+    let Some((next, len)) = crate::resp::parse::peek_key(after) else {
+        return;
+    };
+    let Some(db) = ex.client(slot).and_then(|c| ex.dbs.get(c.db)) else {
+        return;
+    };
+    db.keys.prefetch(next, true);
+    if let Some((then, _)) = crate::resp::parse::peek_key(&after[len..]) {
+        db.keys.prefetch(then, false);
+    }
+}
+
 /// The size hint for a client's next read (a pending big bulk) and the room it reads into:
 /// a read that fills the room may have left data in the socket.
 fn read_sizes(conn: &Conn) -> (usize, usize) {

@@ -104,6 +104,44 @@ pub struct RequestParser {
     inline_args: Vec<Vec<u8>>,
 }
 
+/// The first key-position argument (the second) of the multibulk command at the start of
+/// `buf`, and the command's length, when the whole command is there. A cheap look ahead for
+/// prefetching: no state, no limits, None for anything unusual (the parser decides for real).
+pub fn peek_key(buf: &[u8]) -> Option<(&[u8], usize)> {
+    fn line(buf: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
+        if *buf.get(at)? != kind {
+            return None;
+        }
+        let mut n = 0usize;
+        let mut i = at + 1;
+        loop {
+            match *buf.get(i)? {
+                d @ b'0'..=b'9' if i - at <= 10 => n = n * 10 + usize::from(d - b'0'),
+                b'\r' if i > at + 1 => return Some((n, i + 2)),
+                _ => return None,
+            }
+            i += 1;
+        }
+    }
+    let (count, mut at) = line(buf, 0, b'*')?;
+    if !(2..=1024).contains(&count) {
+        return None;
+    }
+    let mut key = None;
+    for arg in 0..count {
+        let (len, start) = line(buf, at, b'$')?;
+        let end = start.checked_add(len)?;
+        if end + 2 > buf.len() {
+            return None;
+        }
+        if arg == 1 {
+            key = Some(&buf[start..end]);
+        }
+        at = end + 2;
+    }
+    Some((key?, at))
+}
+
 impl Default for RequestParser {
     fn default() -> Self {
         Self::new()
@@ -332,6 +370,31 @@ fn find_byte_c(buf: &[u8], needle: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peek_key_finds_the_second_argument_of_whole_commands_only() {
+        let get = b"*2\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n";
+        assert_eq!(peek_key(get), Some((&b"key:1"[..], get.len())));
+        let mut two = get.to_vec();
+        two.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+        assert_eq!(peek_key(&two), Some((&b"key:1"[..], get.len())));
+        assert_eq!(
+            peek_key(&two[get.len()..]),
+            Some((&b"k"[..], two.len() - get.len()))
+        );
+        for cut in 0..get.len() {
+            assert_eq!(peek_key(&get[..cut]), None, "cut at {cut}");
+        }
+        for odd in [
+            &b"*1\r\n$4\r\nPING\r\n"[..],
+            b"GET k\r\n",
+            b"*2\r\n$-1\r\n$1\r\nk\r\n",
+            b"*2\r\n$99999999999999999999\r\n",
+            b"*2\r\n$\r\n",
+        ] {
+            assert_eq!(peek_key(odd), None);
+        }
+    }
     use proptest::prelude::*;
 
     const LIMITS: ParseLimits = ParseLimits {
