@@ -512,9 +512,13 @@ fn redis_cli_adds_and_removes_nodes() {
         addr(&nodes[0]),
         "--cluster-slave".into(),
     ]);
-    let mut c = nodes[1].client();
-    wait_until("five known nodes", 20, || {
-        info_field(&mut c, "cluster_known_nodes") == "5"
+    // del-node sends CLUSTER FORGET to every node, which fails on one that has not heard of
+    // the node yet: wait until the gossip reached them all.
+    wait_until("every node knows five", 20, || {
+        nodes
+            .iter()
+            .chain([&extra, &replica])
+            .all(|n| info_field(&mut n.client(), "cluster_known_nodes") == "5")
     });
     wait_until("the replica is attached", 20, || {
         replica
