@@ -302,8 +302,13 @@ fn we_load_the_aof_directory_of_redis() {
 
 /// Starts cinnabar on `dir` expecting it to refuse; returns its log.
 fn refused(dir: &Path, extra: &[&str]) -> String {
+    refused_by(env!("CARGO_BIN_EXE_cinnabar"), dir, extra)
+}
+
+/// Starts `program` (cinnabar or redis-server) on `dir` expecting it to refuse.
+fn refused_by(program: &str, dir: &Path, extra: &[&str]) -> String {
     let log = dir.join("log.txt");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_cinnabar"))
+    let status = std::process::Command::new(program)
         .args([
             "--port",
             &common::server::free_port().to_string(),
@@ -858,5 +863,99 @@ fn a_read_only_replica_replays_its_aof_as_written() {
     let ours = check(cinnabar_in(common::server::fresh_dir(), &debug));
     if let Some(redis) = redis_in_with(common::server::fresh_dir(), &debug) {
         assert_eq!(ours, check(redis));
+    }
+}
+
+/// Manifests Redis refuses, each with its report: the same lines from both servers (the
+/// manifest cases of Redis's integration/aof-multi-part).
+#[test]
+fn broken_manifests_are_refused_with_redis_report() {
+    let long_line = "file appendonly.aof.1.base.aof seq 1 type b ".repeat(30) + "\n";
+    let cases: Vec<(&str, String, &[&str])> = vec![
+        (
+            "a named file missing",
+            "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.2.incr.aof seq 2 type i\n".into(),
+            &["appendonly.aof.1.base.aof", "appendonly.aof.2.incr.aof"],
+        ),
+        (
+            "a blank line",
+            "file appendonly.aof.1.incr.aof seq 1 type i\n\nfile appendonly.aof.3.incr.aof seq 3 type i\n".into(),
+            &["appendonly.aof.1.incr.aof", "appendonly.aof.3.incr.aof"],
+        ),
+        (
+            "a key misspelt",
+            "filx appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n".into(),
+            &["appendonly.aof.1.base.aof", "appendonly.aof.1.incr.aof"],
+        ),
+        (
+            "a key missing",
+            "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof type i\n".into(),
+            &["appendonly.aof.1.base.aof", "appendonly.aof.1.incr.aof"],
+        ),
+        (
+            "a line over 1024 bytes",
+            long_line + "file appendonly.aof.1.incr.aof seq 1 type i\n",
+            &["appendonly.aof.1.base.aof", "appendonly.aof.1.incr.aof"],
+        ),
+        (
+            "an odd word",
+            "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i newkey\n".into(),
+            &["appendonly.aof.1.base.aof", "appendonly.aof.1.incr.aof"],
+        ),
+        (
+            "no newline at the end",
+            "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i".into(),
+            &["appendonly.aof.1.base.aof", "appendonly.aof.1.incr.aof"],
+        ),
+        (
+            "sequence going down",
+            "file appendonly.aof.2.incr.aof seq 2 type i\nfile appendonly.aof.1.incr.aof seq 1 type i\n".into(),
+            &["appendonly.aof.1.incr.aof", "appendonly.aof.2.incr.aof"],
+        ),
+    ];
+    let report = |log: &str| -> Vec<String> {
+        log.lines()
+            .map(|l| match l.find(" # ").or_else(|| l.find(" * ")) {
+                Some(i) if l[..i].contains(':') => l[i + 3..].to_string(),
+                _ => l.to_string(),
+            })
+            .filter(|l| {
+                [
+                    "FATAL AOF MANIFEST",
+                    "Reading the manifest",
+                    ">>> ",
+                    "Invalid AOF manifest",
+                    "too long line",
+                    "Unable to obtain",
+                    "non-monotonic",
+                ]
+                .iter()
+                .any(|m| l.contains(m))
+            })
+            .collect()
+    };
+    let redis = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    let have_redis = oracle(&[]).is_some();
+    for (what, manifest, files) in &cases {
+        let mut reports = Vec::new();
+        for program in [env!("CARGO_BIN_EXE_cinnabar"), redis.as_str()] {
+            if program == redis && !have_redis {
+                continue;
+            }
+            let dir = fresh_dir();
+            let d = dir.join("appendonlydir");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("appendonly.aof.manifest"), manifest).unwrap();
+            for f in *files {
+                std::fs::write(d.join(f), TWO_SETS).unwrap();
+            }
+            let r = report(&refused_by(program, &dir, &[]));
+            assert!(!r.is_empty(), "{what}: {program} gave no report");
+            reports.push(r);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        if let [ours, theirs] = &reports[..] {
+            assert_eq!(ours, theirs, "{what}");
+        }
     }
 }

@@ -42,42 +42,64 @@ struct Manifest {
 }
 
 impl Manifest {
+    /// Redis's aofLoadManifestFromFile: lines of `key value` pairs (file, seq, type; other
+    /// keys are skipped for forward compatibility), `#` comments, at most 1024 bytes a line.
+    /// The error names the line, as Redis's FATAL AOF MANIFEST FILE ERROR report does.
     fn parse(text: &[u8]) -> Result<Manifest, String> {
+        const MAX_LINE: usize = 1024;
         let mut m = Manifest::default();
-        for line in text.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() || line[0] == b'#' {
+        let mut rest = text;
+        let mut linenum = 0;
+        while !rest.is_empty() {
+            // fgets with a 1024-byte buffer: a line is what fits, up to its newline.
+            let take = rest.len().min(MAX_LINE);
+            let (raw, newline) = match memchr::memchr(b'\n', &rest[..take]) {
+                Some(nl) => (&rest[..nl + 1], true),
+                None => (&rest[..take], false),
+            };
+            rest = &rest[raw.len()..];
+            linenum += 1;
+            if raw.first() == Some(&b'#') {
                 continue;
             }
-            let words = crate::util::splitargs::split_args(line)
-                .ok_or_else(|| "Invalid AOF manifest file format".to_string())?;
-            if words.len() % 2 != 0 || words.len() < 6 {
-                return Err("Invalid AOF manifest file format".into());
+            let line = trim(raw);
+            let fail = |err: &str| manifest_error(Some((linenum, line)), err);
+            if !newline {
+                // Found before the line is kept, so the report does not show it.
+                let err = "The AOF manifest file contains too long line";
+                return Err(manifest_error(None, err));
             }
-            let (mut name, mut seq, mut kind) = (None, None, None);
+            if line.is_empty() {
+                return Err(fail("Invalid AOF manifest file format"));
+            }
+            let words = match crate::util::splitargs::split_args(line) {
+                Some(w) if w.len() >= 6 && w.len() % 2 == 0 => w,
+                _ => return Err(fail("Invalid AOF manifest file format")),
+            };
+            let (mut name, mut seq, mut kind) = (None, 0u64, None);
             for kv in words.chunks(2) {
-                match kv[0].as_slice() {
-                    b"file" => name = Some(String::from_utf8_lossy(&kv[1]).into_owned()),
-                    b"seq" => {
-                        seq = std::str::from_utf8(&kv[1])
-                            .ok()
-                            .and_then(|s| s.parse().ok())
+                let key = kv[0].as_slice();
+                if key.eq_ignore_ascii_case(b"file") {
+                    let file = String::from_utf8_lossy(&kv[1]).into_owned();
+                    if file.contains('/') {
+                        return Err(fail("File can't be a path, just a filename"));
                     }
-                    b"type" => kind = kv[1].first().copied(),
-                    _ => {}
+                    name = Some(file);
+                } else if key.eq_ignore_ascii_case(b"seq") {
+                    // atoll: leading digits, 0 when there are none (and 0 is refused below).
+                    seq = crate::util::num::atoll_prefix(&kv[1]).max(0) as u64;
+                } else if key.eq_ignore_ascii_case(b"type") {
+                    kind = kv[1].first().copied();
                 }
             }
-            let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
-                return Err("Invalid AOF manifest file format".into());
+            let (Some(name), true, Some(kind)) = (name, seq != 0, kind) else {
+                return Err(fail("Invalid AOF manifest file format"));
             };
-            if name.contains('/') {
-                return Err("File can't be a path, just a filename".into());
-            }
             let part = Part { name, seq };
             match kind {
                 b'b' => {
                     if m.base.is_some() {
-                        return Err("Found duplicate base file information".into());
+                        return Err(fail("Found duplicate base file information"));
                     }
                     m.base_seq = seq;
                     let rdb = part.name.ends_with(".rdb");
@@ -86,16 +108,16 @@ impl Manifest {
                 b'h' => m.history.push(part),
                 b'i' => {
                     if seq <= m.incr_seq {
-                        return Err("Found a non-monotonic sequence number".into());
+                        return Err(fail("Found a non-monotonic sequence number"));
                     }
                     m.incr_seq = seq;
                     m.incrs.push(part);
                 }
-                _ => return Err("Unknown AOF file type".into()),
+                _ => return Err(fail("Unknown AOF file type")),
             }
         }
-        if m.base.is_none() && m.incrs.is_empty() {
-            return Err("Found an empty AOF manifest".into());
+        if linenum == 0 {
+            return Err(manifest_error(None, "Found an empty AOF manifest"));
         }
         Ok(m)
     }
@@ -118,6 +140,30 @@ impl Manifest {
         }
         out
     }
+}
+
+/// A manifest line without its surrounding blanks (sdstrim with " \t\r\n").
+fn trim(line: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |e| e + 1);
+    &line[start..end]
+}
+
+/// Redis's report of a manifest it cannot use (the server then exits).
+fn manifest_error(at: Option<(usize, &[u8])>, err: &str) -> String {
+    let mut out = String::from("\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
+    if let Some((linenum, line)) = at {
+        out.push_str(&format!(
+            "Reading the manifest file, at line {linenum}\n>>> '{}'\n",
+            String::from_utf8_lossy(line)
+        ));
+    }
+    out.push_str(err);
+    out
 }
 
 /// Syncs the AOF off the executor thread for `appendfsync everysec` (Redis's bio fsync job).
@@ -248,8 +294,7 @@ pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
     let name = file_name(ex);
     let mpath = manifest_path(ex);
     let mut manifest = match std::fs::read(&mpath) {
-        Ok(text) => Manifest::parse(&text)
-            .map_err(|e| format!("Failed to load the AOF manifest {}: {e}", mpath.display()))?,
+        Ok(text) => Manifest::parse(&text)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
         Err(e) => {
             return Err(format!(
@@ -310,21 +355,32 @@ pub fn reload(ex: &mut Executor) -> Result<(), String> {
 fn load_parts(ex: &mut Executor, manifest: &Manifest) -> Result<(), String> {
     let dir = dir(ex);
     let start = std::time::Instant::now();
-    let mut parts: Vec<PathBuf> = Vec::new();
+    let mut parts: Vec<(PathBuf, &str)> = Vec::new();
     if let Some((b, _)) = &manifest.base {
-        parts.push(dir.join(&b.name));
+        parts.push((dir.join(&b.name), "base"));
     }
-    parts.extend(manifest.incrs.iter().map(|p| dir.join(&p.name)));
+    parts.extend(manifest.incrs.iter().map(|p| (dir.join(&p.name), "incr")));
     let total = parts.len();
-    let sizes: Vec<u64> = parts
-        .iter()
-        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-        .collect();
+    // Every file the manifest names must be there before anything loads (Redis sizes them
+    // all first, for the loading progress, and a missing one is fatal).
+    let mut sizes = Vec::with_capacity(total);
+    for (path, _) in &parts {
+        match std::fs::metadata(path) {
+            Ok(m) => sizes.push(m.len()),
+            Err(e) => {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                return Err(format!(
+                    "Unable to obtain the AOF file {name} length. stat: {}",
+                    crate::util::strerror(&e)
+                ));
+            }
+        }
+    }
     let started = super::loading::start(ex, sizes.iter().sum());
     let mut loaded_any = false;
-    for (i, path) in parts.iter().enumerate() {
+    for (i, (path, kind)) in parts.iter().enumerate() {
         let last = i + 1 == total;
-        match load_file(ex, path, last) {
+        match load_file(ex, path, kind, last) {
             Ok(loaded) => loaded_any |= loaded,
             Err(e) => {
                 super::loading::stop(ex, started);
@@ -343,8 +399,10 @@ fn load_parts(ex: &mut Executor, manifest: &Manifest) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads one file of the AOF; false if it does not exist or is empty.
-fn load_file(ex: &mut Executor, path: &Path, last: bool) -> Result<bool, String> {
+/// Loads one file of the AOF (`kind`: base or incr; only the `last` may be cut short);
+/// false if it does not exist or is empty.
+fn load_file(ex: &mut Executor, path: &Path, kind: &str, last: bool) -> Result<bool, String> {
+    let started = std::time::Instant::now();
     let shown = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -386,8 +444,8 @@ fn load_file(ex: &mut Executor, path: &Path, last: bool) -> Result<bool, String>
         ex.aof.loaded_truncated = true;
     }
     tracing::info!(
-        "DB loaded from {} file {shown}",
-        if last { "incr" } else { "base" }
+        "DB loaded from {kind} file {shown}: {:.3} seconds",
+        started.elapsed().as_secs_f64()
     );
     Ok(true)
 }
@@ -579,6 +637,8 @@ fn open_at_start(ex: &mut Executor) -> Result<(), String> {
         m.incrs.push(Part { name, seq });
         m.incr_seq = seq;
         changed = true;
+    } else if let Some(last) = m.incrs.last() {
+        tracing::info!("Opening AOF incr file {} on server start", last.name);
     }
     if changed {
         persist_manifest(ex, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;

@@ -385,3 +385,50 @@ mod tests {
         }
     }
 }
+
+/// C's atoll: leading blanks, an optional sign, then the leading digits; 0 when there are
+/// none. Out of range saturates, as strtoll does.
+pub fn atoll_prefix(s: &[u8]) -> i64 {
+    let s = &s[s.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut v: i64 = 0;
+    for &d in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        let d = i64::from(d - b'0');
+        v = match v.checked_mul(10).and_then(|v| {
+            if neg {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        }) {
+            Some(v) => v,
+            None => return if neg { i64::MIN } else { i64::MAX },
+        };
+    }
+    v
+}
+
+#[cfg(test)]
+mod atoll_tests {
+    use super::atoll_prefix;
+
+    #[test]
+    fn atoll_takes_leading_digits_like_c() {
+        for (s, v) in [
+            (&b"12"[..], 12),
+            (b" 7x", 7),
+            (b"-3", -3),
+            (b"+4", 4),
+            (b"x1", 0),
+            (b"", 0),
+            (b"99999999999999999999", i64::MAX),
+            (b"-99999999999999999999", i64::MIN),
+        ] {
+            assert_eq!(atoll_prefix(s), v, "{}", String::from_utf8_lossy(s));
+        }
+    }
+}
