@@ -959,3 +959,37 @@ fn broken_manifests_are_refused_with_redis_report() {
         }
     }
 }
+
+/// An upgrade from a single-file AOF that stopped after writing the manifest but before
+/// moving the file is finished at the next start, as Redis does.
+#[test]
+fn an_interrupted_upgrade_is_finished() {
+    type Start = fn(PathBuf) -> Option<Server>;
+    let starts: [(&str, Start); 2] = [
+        ("cinnabar", |d| Some(cinnabar_in(d, &[]))),
+        ("redis", redis_in),
+    ];
+    for (who, start) in starts {
+        let dir = fresh_dir();
+        std::fs::write(dir.join("appendonly.aof"), TWO_SETS).unwrap();
+        let d = dir.join("appendonlydir");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("appendonly.aof.manifest"),
+            "file appendonly.aof seq 1 type b\n",
+        )
+        .unwrap();
+        let Some(server) = start(dir.clone()) else {
+            continue;
+        };
+        let mut c = server.client();
+        assert_eq!(c.cmd_raw(&["GET", "b"]), b"$1\r\n2\r\n", "{who}");
+        assert!(!dir.join("appendonly.aof").exists(), "{who}");
+        assert!(d.join("appendonly.aof").exists(), "{who}");
+        assert_eq!(
+            std::fs::read_to_string(d.join("appendonly.aof.manifest")).unwrap(),
+            "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+            "{who}"
+        );
+    }
+}

@@ -303,12 +303,16 @@ pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
             ))
         }
     };
-    // An old single-file AOF beside the data: it becomes the base of the new layout.
-    if manifest.base.is_none() && manifest.incrs.is_empty() && Path::new(&name).is_file() {
+    // An old single-file AOF beside the data becomes the base of the new layout: when there
+    // is no manifest yet, or when an upgrade stopped after writing the manifest but before
+    // moving the file (Redis's loadAppendOnlyFiles and aofUpgradePrepare).
+    let interrupted_upgrade = manifest.incrs.is_empty()
+        && manifest.base.as_ref().is_some_and(|(b, _)| b.name == name)
+        && !dir.join(&name).exists();
+    let no_manifest = manifest.base.is_none() && manifest.incrs.is_empty();
+    if (no_manifest || interrupted_upgrade) && Path::new(&name).is_file() {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("Can't create the AOF directory: {e}"))?;
-        std::fs::rename(&name, dir.join(&name))
-            .map_err(|e| format!("Error moving the old AOF into the AOF directory: {e}"))?;
         manifest.base = Some((
             Part {
                 name: name.clone(),
@@ -317,10 +321,19 @@ pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
             false,
         ));
         manifest.base_seq = 1;
+        // The manifest first, then the move: a crash in between leaves the layout the
+        // interrupted-upgrade case above picks up again.
         persist_manifest(ex, &manifest)
             .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+        std::fs::rename(&name, dir.join(&name)).map_err(|e| {
+            format!(
+                "Error trying to rename the existing AOF to the AOF directory {}: {}",
+                dir.display(),
+                crate::util::strerror(&e)
+            )
+        })?;
         tracing::info!(
-            "Successfully migrated an old-style AOF into the AOF directory {}",
+            "Successfully migrated an old-style AOF file ({name}) into the AOF directory ({}).",
             dir.display()
         );
     }
