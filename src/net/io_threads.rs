@@ -153,8 +153,8 @@ struct Helper {
 /// The helper threads (io-threads minus one: the loop thread is the first I/O thread).
 pub struct IoThreads {
     helpers: Vec<Helper>,
-    /// The loop thread's own share of a batch.
-    own: Vec<Job>,
+    /// A batch dealt out: one share per thread, the loop thread's first (kept for reuse).
+    shares: Vec<Vec<Job>>,
     /// Threads were used in the last turn that had output due (INFO io_threads_active).
     pub active: bool,
 }
@@ -179,9 +179,10 @@ impl IoThreads {
                 handle: Some(handle),
             });
         }
+        let shares = (0..=helpers.len()).map(|_| Vec::new()).collect();
         Ok(IoThreads {
             helpers,
-            own: Vec::new(),
+            shares,
             active: false,
         })
     }
@@ -206,13 +207,12 @@ impl IoThreads {
     pub unsafe fn run(&mut self, jobs: &mut Vec<Job>) {
         let n = self.count();
         let total = jobs.len();
-        // Deal the jobs round-robin: job i goes to thread i % n (0 is this thread).
-        let mut dealt: Vec<Vec<Job>> = (0..n).map(|_| Vec::new()).collect();
-        dealt[0] = std::mem::take(&mut self.own);
+        // Deal the jobs round-robin: job i goes to thread i % n (share 0 is this thread's).
         for (i, job) in jobs.drain(..).enumerate() {
-            dealt[i % n].push(job);
+            self.shares[i % n].push(job);
         }
-        for (helper, share) in self.helpers.iter().zip(dealt.iter_mut().skip(1)) {
+        let (own, theirs) = self.shares.split_at_mut(1);
+        for (helper, share) in self.helpers.iter().zip(theirs.iter_mut()) {
             if share.is_empty() {
                 continue;
             }
@@ -221,13 +221,12 @@ impl IoThreads {
             helper.mailbox.pending.store(true, Ordering::Release);
             helper.thread.unpark();
         }
-        self.own = std::mem::take(&mut dealt[0]);
-        for job in &mut self.own {
+        for job in &mut own[0] {
             // SAFETY: per the contract.
             unsafe { job.run() };
         }
         let mut spins = 0u32;
-        for helper in &self.helpers {
+        for (helper, share) in self.helpers.iter().zip(theirs.iter_mut()) {
             while helper.mailbox.pending.load(Ordering::Acquire) {
                 spins += 1;
                 if spins < SPIN_BEFORE_PARK {
@@ -236,17 +235,16 @@ impl IoThreads {
                     thread::yield_now();
                 }
             }
+            // SAFETY: the helper cleared `pending`: its jobs are ours again (or it got none,
+            // and two empty vectors trade places).
+            unsafe { std::ptr::swap(helper.mailbox.jobs.get(), share) };
         }
-        // Gather the results back in the original order.
-        for (i, share) in dealt.iter_mut().enumerate().skip(1) {
-            // SAFETY: every helper cleared `pending`: their jobs are ours again.
-            unsafe { std::ptr::swap(self.helpers[i - 1].mailbox.jobs.get(), share) };
+        // Gather the results back in the original order; the shares keep their capacity.
+        for share in &mut self.shares {
+            share.reverse();
         }
-        dealt[0] = std::mem::take(&mut self.own);
-        let mut cursors: Vec<std::vec::Drain<'_, Job>> =
-            dealt.iter_mut().map(|v| v.drain(..)).collect();
         for i in 0..total {
-            if let Some(job) = cursors[i % n].next() {
+            if let Some(job) = self.shares[i % n].pop() {
                 jobs.push(job);
             }
         }

@@ -89,9 +89,10 @@ pub struct Server {
     threaded_reads: bool,
     /// This turn's readable clients set aside for a threaded read.
     read_batch: Vec<usize>,
-    /// Scratch for a threaded batch: its jobs, and each one's slot and free room before it.
+    /// Scratch for a threaded batch: its jobs, and each one's slot, free room before the
+    /// read and client id.
     jobs: Vec<io_threads::Job>,
-    job_slots: Vec<(usize, usize)>,
+    job_slots: Vec<(usize, usize, u64)>,
 }
 
 /// How often the spin before a sleep found an event, over a decaying window.
@@ -662,8 +663,9 @@ impl Server {
                 auth_required: !client.authenticated,
             };
             let (want, before_spare) = read_sizes(conn);
+            let id = client.id;
             self.jobs.push(io_threads::Job::read(conn, want, limits));
-            self.job_slots.push((slot, before_spare));
+            self.job_slots.push((slot, before_spare, id));
         }
         self.read_batch.clear();
         // SAFETY: each job holds a distinct live connection (the batch came from one turn's
@@ -672,8 +674,11 @@ impl Server {
         ex.stats.io_threaded_reads_processed += self.jobs.len() as u64;
         let mut jobs = std::mem::take(&mut self.jobs);
         let job_slots = std::mem::take(&mut self.job_slots);
-        for (job, &(slot, before_spare)) in jobs.drain(..).zip(&job_slots) {
-            if let io_threads::Job::Read { result, .. } = job {
+        for (job, &(slot, before_spare, id)) in jobs.drain(..).zip(&job_slots) {
+            // A busy script met earlier in the batch lets the loop serve others meanwhile,
+            // and a slot closed then may hold a new connection by now.
+            let same = ex.client(slot).is_some_and(|c| c.id == id);
+            if let (io_threads::Job::Read { result, .. }, true) = (job, same) {
                 self.read_and_process(ex, slot, Some((result, before_spare)));
             }
         }
@@ -934,7 +939,7 @@ impl Server {
                     conn,
                     &client.out.buf[client.out_sent..],
                 ));
-                self.job_slots.push((slot, 0));
+                self.job_slots.push((slot, 0, client.id));
             }
         }
         // SAFETY: each job holds a distinct live connection (flush_list holds a slot once)
@@ -943,7 +948,7 @@ impl Server {
         ex.stats.io_threaded_writes_processed += self.jobs.len() as u64;
         let mut jobs = std::mem::take(&mut self.jobs);
         let job_slots = std::mem::take(&mut self.job_slots);
-        let mut threaded = job_slots.iter().map(|&(slot, _)| slot).peekable();
+        let mut threaded = job_slots.iter().map(|&(slot, _, _)| slot).peekable();
         let mut outcomes = jobs.drain(..).map(|job| match job {
             io_threads::Job::Write { outcome, .. } => outcome,
             io_threads::Job::Read { .. } => unreachable!("a write batch"),
