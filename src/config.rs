@@ -372,6 +372,8 @@ pub static DEFS: &[Def] = &[
     d("dir", Kind::Dir, "", PROTECTED | DENY_LOADING, A),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", 0, A),
     d("rdb-key-save-delay", I32, "0", HIDDEN, A),
+    // cinnabar's own: background snapshots by fork (as Redis) or live, without fork.
+    d("snapshot-mode", Kind::Enum(&["fork", "live"]), "fork", 0, A),
     d("key-load-delay", I32, "0", HIDDEN, A),
     d(
         "loading-process-events-interval-bytes",

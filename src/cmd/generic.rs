@@ -129,7 +129,7 @@ pub fn keys(ctx: &mut Ctx) -> CmdResult {
     let out = &mut ctx.client.out;
     let d = out.deferred_array();
     let mut n = 0;
-    for (k, e) in db.keys.iter() {
+    for (k, e) in db.keys().iter() {
         if (all || glob_match(pattern, k, false)) && !e.is_expired(now) {
             out.bulk(k);
             n += 1;
@@ -223,7 +223,7 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
     let db = ctx.client.db;
     let mut keys: Vec<CompactBytes> = Vec::new();
     let mut max_iterations = opts.count * 10;
-    let dict = &ctx.ex.dbs[db].keys;
+    let dict = ctx.ex.dbs[db].keys();
     loop {
         cursor = dict.scan(cursor, |k, _| keys.push(k.clone()));
         max_iterations = max_iterations.saturating_sub(1);
@@ -264,7 +264,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     for _ in 0..100 {
         let ex = &mut *ctx.ex;
         let mut rng = crate::util::rng::splitmix(ex.random_u64());
-        let Some((k, e)) = ex.dbs[db].keys.random(&mut rng) else {
+        let Some((k, e)) = ex.dbs[db].keys().random(&mut rng) else {
             ctx.out().null();
             return Ok(());
         };
@@ -350,11 +350,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.out().int(0);
         return Ok(());
     };
-    let copied = Entry {
-        value: e.value.clone(),
-        expire_at_ms: e.expire_at_ms,
-        lru: e.lru,
-    };
+    let (value, expire_at_ms) = (e.value.clone(), e.expire_at_ms);
     if ctx.ex.lookup_write(dst_db, dst, now).is_some() {
         if !replace {
             ctx.out().int(0);
@@ -363,7 +359,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.ex.dbs[dst_db].remove(dst);
     }
     let lru = ctx.ex.new_lru(now);
-    let copied = Entry { lru, ..copied };
+    let copied = Entry::new(value, expire_at_ms, lru);
     ctx.ex.dbs[dst_db].insert_entry(CompactBytes::new(dst), copied);
     ctx.ex.signal_ready(dst_db, dst);
     ctx.ex.dirty += 1;

@@ -215,7 +215,7 @@ impl Executor {
                 let mut rng = crate::util::rng::splitmix(self.random_u64());
                 let d = &self.dbs[db];
                 let key = if all {
-                    d.keys.random(&mut rng).map(|(k, _)| k.clone())
+                    d.keys().random(&mut rng).map(|(k, _)| k.clone())
                 } else {
                     d.volatile.random(&mut rng).map(|(k, _)| k.clone())
                 };
@@ -245,7 +245,7 @@ impl Executor {
             while let Some(c) = self.eviction.pool.pop() {
                 let d = &self.dbs[c.db];
                 let present = if policy.all_keys() {
-                    d.keys.get(c.key.as_slice()).is_some()
+                    d.keys().get(c.key.as_slice()).is_some()
                 } else {
                     d.volatile.get(c.key.as_slice()).is_some()
                 };
@@ -290,10 +290,10 @@ impl Executor {
             }
         };
         if policy.all_keys() {
-            d.keys.sample(samples, &mut rng, |k, e| consider(k, e));
+            d.keys().sample(samples, &mut rng, |k, e| consider(k, e));
         } else {
             d.volatile.sample(samples, &mut rng, |k, _| {
-                if let Some(e) = d.keys.get(k.as_slice()) {
+                if let Some(e) = d.keys().get(k.as_slice()) {
                     consider(k, e);
                 }
             });

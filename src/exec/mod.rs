@@ -1291,7 +1291,7 @@ impl Executor {
     /// The lookup under both: an expired key reads as missing, and is deleted unless this is
     /// a replica reading (its master deletes it; a write on a writable replica may).
     fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64, write: bool) -> Option<&mut Entry> {
-        let p: *mut Entry = self.dbs[db].keys.get_mut(key)?;
+        let p: *mut Entry = self.dbs[db].peek_mut(key)?;
         // SAFETY: `p` was just taken from the dict and nothing has touched the dict since.
         if !self.loading && unsafe { (*p).is_expired(now_ms) } {
             // A replica leaves expiry to its master: the master's own commands still see the
@@ -1444,7 +1444,10 @@ impl Executor {
         // While a fork child shares our pages, tables avoid resizing (Redis's
         // updateDictResizePolicy).
         use crate::keyspace::rehash::{set_resize_policy, ResizePolicy};
-        let child = self.persist.child.is_some() || self.aof.child.is_some();
+        let child = [self.persist.child.as_ref(), self.aof.child.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|c| c.live_snapshot().is_none());
         set_resize_policy(if child {
             ResizePolicy::Avoid
         } else {
@@ -1467,6 +1470,7 @@ impl Executor {
         if std::mem::take(&mut self.repl.ack_requested) {
             crate::repl::request_acks(self);
         }
+        crate::persist::live::step(self);
         crate::repl::feed(self);
         self.serve_repl_waiters();
         crate::repl::update_failover(self);

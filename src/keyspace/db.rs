@@ -25,9 +25,23 @@ pub struct Entry {
     pub expire_at_ms: i64,
     /// LRU clock of the last access, or LFU (16-bit minutes << 8 | 8-bit counter).
     pub lru: u32,
+    /// The live snapshot that saved (or must not save) this entry: one whose epoch differs
+    /// saves it before it first changes (see `SnapshotView`). In the padding after `lru`.
+    snapshot_epoch: u32,
 }
 
+const _: () = assert!(std::mem::size_of::<Entry>() == 40);
+
 impl Entry {
+    pub fn new(value: Value, expire_at_ms: i64, lru: u32) -> Entry {
+        Entry {
+            value,
+            expire_at_ms,
+            lru,
+            snapshot_epoch: 0,
+        }
+    }
+
     #[inline]
     pub fn has_expire(&self) -> bool {
         self.expire_at_ms != NO_EXPIRE
@@ -40,8 +54,62 @@ impl Entry {
     }
 }
 
+/// Saves entries for a live snapshot (`persist::live`): each as it was when the snapshot
+/// began, into bytes the snapshot collects.
+pub trait SnapshotSaver: Send {
+    fn save(&mut self, key: &[u8], entry: &Entry);
+    /// What was saved so far and not yet taken.
+    fn output(&mut self) -> &mut Vec<u8>;
+}
+
+/// A point-in-time view of a `Db` being saved while it changes (a snapshot without fork).
+/// Invariant: an entry that existed when the snapshot began and has not been saved yet
+/// (its epoch differs) is unchanged since; every `Db` method that changes, replaces or
+/// removes an entry first saves it (`before_change`), and entries added meanwhile carry the
+/// epoch, so they are never saved. `keys` is private so no other path can change one.
+pub struct SnapshotView {
+    pub epoch: u32,
+    /// The db number this data is saved under (SWAPDB moves views with their dbs).
+    pub origin: usize,
+    /// Where the snapshot's own walk over the keys resumes (a SCAN cursor).
+    pub cursor: u64,
+    /// The walk is over: every entry is saved.
+    pub walked: bool,
+    pub saver: Box<dyn SnapshotSaver>,
+}
+
+impl SnapshotView {
+    pub fn new(epoch: u32, origin: usize, saver: Box<dyn SnapshotSaver>) -> SnapshotView {
+        SnapshotView {
+            epoch,
+            origin,
+            cursor: 0,
+            walked: false,
+            saver,
+        }
+    }
+
+    #[inline]
+    fn before_change(&mut self, key: &[u8], e: &mut Entry) {
+        if e.snapshot_epoch != self.epoch {
+            self.saver.save(key, e);
+            e.snapshot_epoch = self.epoch;
+        }
+    }
+
+    /// An entry removed before it was saved is saved now.
+    #[inline]
+    fn before_drop(&mut self, key: &[u8], e: &Entry) {
+        if e.snapshot_epoch != self.epoch {
+            self.saver.save(key, e);
+        }
+    }
+}
+
 pub struct Db {
-    pub keys: Dict<CompactBytes, Entry>,
+    keys: Dict<CompactBytes, Entry>,
+    /// A live snapshot in progress over this db.
+    snapshot: Option<SnapshotView>,
     /// Keys with a TTL, sampled by the active expiry cycle.
     pub volatile: Dict<CompactBytes, ()>,
     /// Running estimate of the average TTL, for INFO keyspace.
@@ -96,6 +164,7 @@ impl Db {
     pub fn new() -> Self {
         Db {
             keys: Dict::new(),
+            snapshot: None,
             volatile: Dict::new(),
             avg_ttl_ms: 0,
             expire_cursor: 0,
@@ -145,16 +214,26 @@ impl Db {
         self.volatile.len()
     }
 
+    /// The keys, read-only: every change goes through the methods below (see SnapshotView).
+    #[inline]
+    pub fn keys(&self) -> &Dict<CompactBytes, Entry> {
+        &self.keys
+    }
+
     /// The entry, ignoring expiry.
     #[inline]
     pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
         self.keys.get(key)
     }
 
-    /// The entry, ignoring expiry.
+    /// The entry, ignoring expiry, to change: a live snapshot saves it first.
     #[inline]
     pub fn peek_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.keys.get_mut(key)
+        let e = self.keys.get_mut(key)?;
+        if let Some(view) = &mut self.snapshot {
+            view.before_change(key, e);
+        }
+        Some(e)
     }
 
     /// Adds or overwrites a key. Without `keep_ttl` an overwritten key loses its TTL (SET).
@@ -162,12 +241,15 @@ impl Db {
         let (entry, inserted) = self.keys.entry(
             key,
             || CompactBytes::new(key),
-            || Entry {
-                value: Value::Int(0),
-                expire_at_ms: NO_EXPIRE,
-                lru,
-            },
+            || Entry::new(Value::Int(0), NO_EXPIRE, lru),
         );
+        if let Some(view) = &mut self.snapshot {
+            if inserted {
+                entry.snapshot_epoch = view.epoch;
+            } else {
+                view.before_change(key, entry);
+            }
+        }
         entry.value = value;
         if inserted {
             if self.track_created {
@@ -194,21 +276,24 @@ impl Db {
         if let Some(s) = &mut self.slots {
             s.add(key);
         }
-        self.keys.insert(
-            CompactBytes::new(key),
-            Entry {
-                value,
-                expire_at_ms,
-                lru,
-            },
-        );
+        let mut entry = Entry::new(value, expire_at_ms, lru);
+        if let Some(view) = &self.snapshot {
+            entry.snapshot_epoch = view.epoch;
+        }
+        self.keys.insert(CompactBytes::new(key), entry);
         if expire_at_ms != NO_EXPIRE {
             self.volatile.insert(CompactBytes::new(key), ());
         }
     }
 
     /// Inserts an owned key and entry (RENAME, MOVE, COPY, loading).
-    pub fn insert_entry(&mut self, key: CompactBytes, entry: Entry) {
+    pub fn insert_entry(&mut self, key: CompactBytes, mut entry: Entry) {
+        if let Some(view) = &mut self.snapshot {
+            if let Some(old) = self.keys.get_mut(key.as_slice()) {
+                view.before_change(key.as_slice(), old);
+            }
+            entry.snapshot_epoch = view.epoch;
+        }
         if entry.has_expire() {
             self.volatile.insert(key.clone(), ());
         } else {
@@ -226,6 +311,9 @@ impl Db {
     /// Removes a key; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let (_, e) = self.keys.remove(key)?;
+        if let Some(view) = &mut self.snapshot {
+            view.before_drop(key, &e);
+        }
         if e.has_expire() {
             self.volatile.remove(key);
         }
@@ -238,6 +326,9 @@ impl Db {
     /// Removes a key, returning the owned key too.
     pub fn take(&mut self, key: &[u8]) -> Option<(CompactBytes, Entry)> {
         let (k, e) = self.keys.remove(key)?;
+        if let Some(view) = &mut self.snapshot {
+            view.before_drop(key, &e);
+        }
         if e.has_expire() {
             self.volatile.remove(key);
         }
@@ -249,7 +340,7 @@ impl Db {
 
     /// Sets a TTL on an existing key. Returns false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
-        let Some(e) = self.keys.get_mut(key) else {
+        let Some(e) = self.peek_mut(key) else {
             return false;
         };
         let had = e.has_expire();
@@ -262,7 +353,7 @@ impl Db {
 
     /// Removes a TTL. Returns true if there was one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        let Some(e) = self.keys.get_mut(key) else {
+        let Some(e) = self.peek_mut(key) else {
             return false;
         };
         if !e.has_expire() {
@@ -275,6 +366,7 @@ impl Db {
 
     /// Removes everything; returns how many keys there were.
     pub fn clear(&mut self) -> usize {
+        self.save_all_pending();
         let n = self.keys.len();
         self.keys.clear();
         self.volatile.clear();
@@ -289,10 +381,57 @@ impl Db {
 
     /// Takes the keys out, leaving the database empty, for freeing elsewhere (FLUSHDB ASYNC).
     pub fn take_contents(&mut self) -> (Dict<CompactBytes, Entry>, Dict<CompactBytes, ()>) {
+        self.save_all_pending();
         let keys = std::mem::take(&mut self.keys);
         let volatile = std::mem::take(&mut self.volatile);
         self.clear();
         (keys, volatile)
+    }
+
+    // ---- live snapshots ----
+
+    /// Starts a live snapshot over this db.
+    pub fn begin_snapshot(&mut self, view: SnapshotView) {
+        self.snapshot = Some(view);
+    }
+
+    /// Ends it, returning what it saved and was not yet taken.
+    pub fn end_snapshot(&mut self) -> Option<SnapshotView> {
+        self.snapshot.take()
+    }
+
+    pub fn snapshot(&mut self) -> Option<&mut SnapshotView> {
+        self.snapshot.as_mut()
+    }
+
+    /// One step of the snapshot's own walk: saves the unsaved entries of the next
+    /// bucket(s); returns how many it saved. The walk marks itself over at its end.
+    pub fn snapshot_walk(&mut self) -> usize {
+        let Some(view) = &mut self.snapshot else {
+            return 0;
+        };
+        if view.walked {
+            return 0;
+        }
+        let mut saved = 0;
+        let epoch = view.epoch;
+        let saver = &mut view.saver;
+        view.cursor = self.keys.scan_mut(view.cursor, |k, e| {
+            if e.snapshot_epoch != epoch {
+                saver.save(k, e);
+                e.snapshot_epoch = epoch;
+                saved += 1;
+            }
+        });
+        view.walked = view.cursor == 0;
+        saved
+    }
+
+    /// Saves every entry the snapshot has not saved yet (before the db is emptied).
+    fn save_all_pending(&mut self) {
+        if let Some(view) = &mut self.snapshot {
+            self.keys.for_each_mut(|k, e| view.before_change(k, e));
+        }
     }
 
     /// Swaps the contents of two databases (SWAPDB).
@@ -386,11 +525,7 @@ mod tests {
         db.insert(b"{t}b", Value::Int(1), 5, 0);
         db.insert_entry(
             CompactBytes::new(b"{t}c"),
-            Entry {
-                value: Value::Int(3),
-                expire_at_ms: NO_EXPIRE,
-                lru: 0,
-            },
+            Entry::new(Value::Int(3), NO_EXPIRE, 0),
         );
         assert_eq!(db.keys_in_slot(s(b"t")), 3);
         let mut keys: Vec<Vec<u8>> = db
@@ -410,5 +545,76 @@ mod tests {
         assert_eq!(db.keys_in_slot(s(b"before")), 1);
         db.clear();
         assert_eq!(db.keys_in_slot(s(b"before")), 0);
+    }
+
+    type Saved = std::sync::Arc<std::sync::Mutex<Vec<(Vec<u8>, i64)>>>;
+
+    /// Records what a snapshot saved: key → value (integers stand for values here).
+    struct Recorder(Saved, Vec<u8>);
+
+    impl SnapshotSaver for Recorder {
+        fn save(&mut self, key: &[u8], e: &Entry) {
+            let Value::Int(v) = e.value else {
+                panic!("not an int")
+            };
+            self.0.lock().unwrap().push((key.to_vec(), v));
+        }
+        fn output(&mut self) -> &mut Vec<u8> {
+            &mut self.1
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever commands do while a snapshot walks, it saves every key that existed when
+        /// it began exactly once, with the value it had then, and nothing else.
+        #[test]
+        fn a_live_snapshot_saves_the_moment_it_began(
+            initial in 0usize..300,
+            ops in proptest::collection::vec((0u8..8, 0usize..400, 0i64..1000), 0..600),
+        ) {
+            let mut db = Db::new();
+            let mut expected = std::collections::BTreeMap::new();
+            for i in 0..initial {
+                let k = format!("k{i}").into_bytes();
+                db.insert(&k, Value::Int(i as i64), NO_EXPIRE, 0);
+                expected.insert(k, i as i64);
+            }
+            let saved = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            db.begin_snapshot(SnapshotView::new(7, 0, Box::new(Recorder(saved.clone(), Vec::new()))));
+            let mut other = Db::new();
+            for (op, n, v) in ops {
+                let k = format!("k{n}").into_bytes();
+                match op {
+                    0 => db.set(&k, Value::Int(v), false, 0),
+                    1 => { db.remove(&k); }
+                    2 => { db.set_expire(&k, v); }
+                    3 => { db.persist(&k); }
+                    4 => if let Some(e) = db.peek_mut(&k) { e.value = Value::Int(v) },
+                    5 => if let Some((key, e)) = db.take(&k) {
+                        // RENAME: the entry comes back under another name.
+                        db.insert_entry(CompactBytes::new(&format!("r{v}").into_bytes()), e);
+                        let _ = key;
+                    },
+                    6 => if db.peek(&k).is_none() {
+                        db.insert(&k, Value::Int(v), NO_EXPIRE, 0);
+                    },
+                    _ => { db.snapshot_walk(); }
+                }
+                if n % 97 == 0 {
+                    // SWAPDB and back: the view travels with its db.
+                    db.swap(&mut other);
+                    other.swap(&mut db);
+                }
+            }
+            while db.snapshot().is_some_and(|v| !v.walked) {
+                db.snapshot_walk();
+            }
+            db.end_snapshot();
+            let mut got = std::collections::BTreeMap::new();
+            for (k, v) in saved.lock().unwrap().drain(..) {
+                proptest::prop_assert!(got.insert(k, v).is_none(), "a key saved twice");
+            }
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 }

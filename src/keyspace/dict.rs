@@ -337,6 +337,17 @@ impl<K: DictKey, V> Dict<K, V> {
         })
     }
 
+    /// `scan` with the values given mutably.
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&K, &mut V)) -> u64 {
+        self.tables.scan_mut(cursor, |b| {
+            let mut cur = b.as_deref_mut();
+            while let Some(n) = cur {
+                f(&n.key, &mut n.value);
+                cur = n.next.as_deref_mut();
+            }
+        })
+    }
+
     /// A random entry, or None if empty, fairly chosen (see `fair`).
     pub fn random(&self, rng: &mut impl FnMut() -> u64) -> Option<(&K, &V)> {
         let (b, i) = self.tables.random(rng, |b| chain(b).count())?;

@@ -92,6 +92,36 @@ impl<B: Bucket> Buckets<B> {
     }
 }
 
+/// One step of Redis's reverse-binary SCAN cursor over tables with the given masks (the
+/// smaller table's, and the larger's while rehashing): calls `visit(in_larger, bucket)` for
+/// each bucket to visit and returns the next cursor (0 at the end).
+fn scan_step(
+    masks: Option<(usize, Option<usize>)>,
+    cursor: u64,
+    mut visit: impl FnMut(bool, usize),
+) -> u64 {
+    let Some((m0, larger)) = masks else {
+        return 0;
+    };
+    let mut v = cursor as usize;
+    visit(false, v & m0);
+    match larger {
+        None => {
+            v |= !m0;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        }
+        Some(m1) => loop {
+            visit(true, v & m1);
+            v |= !m1;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+            if v & (m0 ^ m1) == 0 {
+                break;
+            }
+        },
+    }
+    v as u64
+}
+
 /// The two tables of an incrementally rehashed hash table.
 pub struct Tables<B> {
     pub ht: [Buckets<B>; 2],
@@ -324,35 +354,44 @@ impl<B: Bucket> Tables<B> {
     /// One SCAN step from `cursor`: calls `f` on the visited bucket(s) and returns the next
     /// cursor, 0 when the scan is complete (Redis's dictScan).
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&B)) -> u64 {
-        if self.is_empty() {
-            return 0;
-        }
-        let mut v = cursor as usize;
+        let (small, large) = self.scan_order();
+        scan_step(self.scan_masks(), cursor, |second, i| {
+            f(&self.ht[if second { large } else { small }].slots[i])
+        })
+    }
+
+    /// `scan` with each visited bucket given mutably (a live snapshot's walk marks the
+    /// entries it saves).
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&mut B)) -> u64 {
+        let (small, large) = self.scan_order();
+        let masks = self.scan_masks();
+        let ht = &mut self.ht;
+        scan_step(masks, cursor, |second, i| {
+            f(&mut ht[if second { large } else { small }].slots[i])
+        })
+    }
+
+    /// The smaller table's index, then the larger's (the same while not rehashing).
+    fn scan_order(&self) -> (usize, usize) {
         if !self.is_rehashing() {
-            let t = &self.ht[0];
-            let m0 = t.mask();
-            f(&t.slots[v & m0]);
-            v |= !m0;
-            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+            (0, 0)
+        } else if self.ht[0].size() <= self.ht[1].size() {
+            (0, 1)
         } else {
-            let (small, large) = if self.ht[0].size() <= self.ht[1].size() {
-                (&self.ht[0], &self.ht[1])
-            } else {
-                (&self.ht[1], &self.ht[0])
-            };
-            let m0 = small.mask();
-            let m1 = large.mask();
-            f(&small.slots[v & m0]);
-            loop {
-                f(&large.slots[v & m1]);
-                v |= !m1;
-                v = v.reverse_bits().wrapping_add(1).reverse_bits();
-                if v & (m0 ^ m1) == 0 {
-                    break;
-                }
-            }
+            (1, 0)
         }
-        v as u64
+    }
+
+    /// The masks `scan_step` walks: None when empty; the larger table's too while rehashing.
+    fn scan_masks(&self) -> Option<(usize, Option<usize>)> {
+        if self.is_empty() {
+            return None;
+        }
+        let (small, large) = self.scan_order();
+        Some((
+            self.ht[small].mask(),
+            (small != large).then(|| self.ht[large].mask()),
+        ))
     }
 
     /// A fairly chosen entry: the bucket holding it and its index there, given each

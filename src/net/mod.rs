@@ -248,6 +248,10 @@ impl Server {
             if self.transfer_active {
                 timeout = timeout.min(Duration::from_millis(1));
             }
+            // A live snapshot walks a slice per turn: the loop does not sleep meanwhile.
+            if let Some(wait) = crate::persist::live::next_turn(ex) {
+                timeout = timeout.min(wait);
+            }
             // Wake up for the next blocked-client deadline or the end of a pause.
             if let Some(at_ms) = ex.next_wakeup_ms() {
                 let wait_ms = (at_ms - ex.clock.now_ms()).max(0) as u64;
@@ -1159,9 +1163,9 @@ fn prefetch_pipelined(ex: &Executor, slot: usize, after: &[u8]) {
     let Some(db) = ex.client(slot).and_then(|c| ex.dbs.get(c.db)) else {
         return;
     };
-    db.keys.prefetch(next, true);
+    db.keys().prefetch(next, true);
     if let Some((then, _)) = crate::resp::parse::peek_key(&after[len..]) {
-        db.keys.prefetch(then, false);
+        db.keys().prefetch(then, false);
     }
 }
 

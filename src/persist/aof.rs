@@ -873,6 +873,26 @@ pub fn rewrite_start(ex: &mut Executor) -> Result<(), String> {
         open_incr_for_rewrite(ex, &dir, seq)?;
     }
     let rdb = ex.settings.aof_use_rdb_preamble;
+    if super::live::enabled(ex) {
+        use super::live::{LiveSnapshot, Plan, Target};
+        let plan = if rdb {
+            let repl = super::sync::save_info(ex);
+            Plan::rdb(ex, true, repl.as_ref())
+        } else {
+            Plan::commands(ex)
+        };
+        let target = Target::File {
+            tmp: dir.join(format!("temp-rewriteaof-bg-{}.aof", super::live::own_pid())),
+            rename_to: None,
+            incremental_fsync: ex.cfg.get_bool("aof-rewrite-incremental-fsync"),
+        };
+        let snapshot = LiveSnapshot::start(ex, plan, target)
+            .map_err(|e| format!("Can't rewrite append only file in background: {e}"))?;
+        tracing::info!("Background append only file rewriting started (live, without fork)");
+        ex.aof.child = Some(super::RdbChild::live(ex, super::ChildKind::Save, snapshot));
+        ex.aof.rewrite_scheduled = false;
+        return Ok(());
+    }
     let tmp = dir.clone();
     let child = super::fork_child(ex, "AOF rewrite", move |ex| {
         let path = tmp.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
@@ -1034,8 +1054,8 @@ fn install_rewrite(ex: &mut Executor, tmp: &Path) -> Result<(), String> {
 
 /// Stops a running rewrite (turning the AOF off, shutdown).
 pub fn kill_child(ex: &mut Executor) {
-    if let Some(child) = ex.aof.child.take() {
-        child.kill();
+    if let Some(mut child) = ex.aof.child.take() {
+        child.kill(&mut ex.dbs);
         let _ = std::fs::remove_file(dir(ex).join(format!("temp-rewriteaof-bg-{}.aof", child.pid)));
         tracing::info!("Killing running AOF rewrite child: {}", child.pid);
     }

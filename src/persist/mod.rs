@@ -2,6 +2,7 @@
 
 pub mod aof;
 pub mod compact;
+pub mod live;
 pub mod loading;
 pub mod nodes_conf;
 pub mod rdb;
@@ -89,49 +90,108 @@ pub fn write_rdb_full<W: Write>(
     aof_base: bool,
     repl: Option<&sync::SyncInfo>,
 ) -> std::io::Result<W> {
-    let now = ex.clock.now_ms();
-    let lfu = ex.lfu_mode();
-    let lru_policy = ex.settings.maxmemory_policy.ends_with("lru");
-    let decay = ex.settings.lfu_decay_time;
+    let p = SaveParams::new(ex, aof_base, repl);
     let key_delay = ex.cfg.get_int("rdb-key-save-delay");
-    let mut aux: Vec<(&str, Vec<u8>)> = vec![
-        ("redis-ver", REDIS_VERSION.as_bytes().to_vec()),
-        ("redis-bits", b"64".to_vec()),
-        ("ctime", (now / 1000).to_string().into_bytes()),
-        (
-            "used-mem",
-            crate::alloc::used_memory().to_string().into_bytes(),
-        ),
-    ];
-    if let Some(r) = repl {
-        aux.push(("repl-stream-db", r.stream_db.to_string().into_bytes()));
-        aux.push(("repl-id", r.replid.as_bytes().to_vec()));
-        aux.push(("repl-offset", r.offset.to_string().into_bytes()));
-    }
-    aux.push(("aof-base", if aof_base { b"1" } else { b"0" }.to_vec()));
-    let compress = ex.cfg.get_bool("rdbcompression");
-    let checksum = ex.cfg.get_bool("rdbchecksum");
-    let filter = repl.and_then(|r| r.filter);
-    let functions: Vec<&[u8]> = ex
-        .functions
-        .as_deref()
-        .filter(|_| filter.is_none_or(|f| f.functions))
-        .map(|f| f.libraries.values().map(|l| l.code.as_slice()).collect())
-        .unwrap_or_default();
     // A filtered snapshot (REPLCONF rdb-filter-only) holds no keys.
-    let dbs: &[crate::keyspace::db::Db] = if filter.is_some() { &[] } else { &ex.dbs };
-    rdb::write_dataset(out, dbs, &aux, &functions, compress, checksum, |e| {
-        if key_delay != 0 {
-            loading::debug_delay(key_delay);
+    let dbs: &[crate::keyspace::db::Db] = if p.keyless { &[] } else { &ex.dbs };
+    let meta = p.meta;
+    rdb::write_dataset(
+        out,
+        dbs,
+        &p.aux,
+        &p.functions,
+        p.compress,
+        p.checksum,
+        |e| {
+            if key_delay != 0 {
+                loading::debug_delay(key_delay);
+            }
+            meta.of(e)
+        },
+    )
+}
+
+/// What an RDB written now holds besides its keys, and how it writes them.
+pub struct SaveParams<'a> {
+    pub aux: Vec<(&'static str, Vec<u8>)>,
+    /// The function libraries' code.
+    pub functions: Vec<&'a [u8]>,
+    pub compress: bool,
+    pub checksum: bool,
+    /// No keys at all (REPLCONF rdb-filter-only).
+    pub keyless: bool,
+    pub meta: SaveMeta,
+}
+
+impl<'a> SaveParams<'a> {
+    pub fn new(ex: &'a Executor, aof_base: bool, repl: Option<&sync::SyncInfo>) -> Self {
+        let now = ex.clock.now_ms();
+        let mut aux: Vec<(&str, Vec<u8>)> = vec![
+            ("redis-ver", REDIS_VERSION.as_bytes().to_vec()),
+            ("redis-bits", b"64".to_vec()),
+            ("ctime", (now / 1000).to_string().into_bytes()),
+            (
+                "used-mem",
+                crate::alloc::used_memory().to_string().into_bytes(),
+            ),
+        ];
+        if let Some(r) = repl {
+            aux.push(("repl-stream-db", r.stream_db.to_string().into_bytes()));
+            aux.push(("repl-id", r.replid.as_bytes().to_vec()));
+            aux.push(("repl-offset", r.offset.to_string().into_bytes()));
         }
-        if lfu {
-            (None, Some(lfu_decayed(e.lru, now, decay) as u8))
-        } else if lru_policy {
-            (Some(idle_secs(e.lru, now)), None)
+        aux.push(("aof-base", if aof_base { b"1" } else { b"0" }.to_vec()));
+        let filter = repl.and_then(|r| r.filter);
+        let functions: Vec<&[u8]> = ex
+            .functions
+            .as_deref()
+            .filter(|_| filter.is_none_or(|f| f.functions))
+            .map(|f| f.libraries.values().map(|l| l.code.as_slice()).collect())
+            .unwrap_or_default();
+        SaveParams {
+            aux,
+            functions,
+            compress: ex.cfg.get_bool("rdbcompression"),
+            checksum: ex.cfg.get_bool("rdbchecksum"),
+            keyless: filter.is_some(),
+            meta: SaveMeta::new(ex),
+        }
+    }
+}
+
+/// How a key's access time is saved: the LRU idle seconds or the LFU counter, as of the
+/// moment the snapshot began.
+#[derive(Clone, Copy)]
+pub struct SaveMeta {
+    now_ms: i64,
+    lfu: bool,
+    lru: bool,
+    decay: i64,
+}
+
+impl SaveMeta {
+    pub fn new(ex: &Executor) -> SaveMeta {
+        SaveMeta {
+            now_ms: ex.clock.now_ms(),
+            lfu: ex.lfu_mode(),
+            lru: ex.settings.maxmemory_policy.ends_with("lru"),
+            decay: ex.settings.lfu_decay_time,
+        }
+    }
+
+    /// (idle seconds, LFU counter) to store for `e`.
+    pub fn of(&self, e: &crate::keyspace::db::Entry) -> (Option<u64>, Option<u8>) {
+        if self.lfu {
+            (
+                None,
+                Some(lfu_decayed(e.lru, self.now_ms, self.decay) as u8),
+            )
+        } else if self.lru {
+            (Some(idle_secs(e.lru, self.now_ms)), None)
         } else {
             (None, None)
         }
-    })
+    }
 }
 
 /// Loads dbfilename at startup if it exists. Refuses (Err) a corrupt or unsupported file:
@@ -564,8 +624,15 @@ pub struct RdbChild {
     pub dirty_at_start: u64,
     /// What the child makes.
     pub kind: ChildKind,
-    /// The child reports its copy-on-write bytes here before exiting.
-    report: File,
+    worker: Worker,
+}
+
+/// Who makes the snapshot.
+enum Worker {
+    /// A forked child, which reports its copy-on-write bytes here before exiting.
+    Forked { report: File },
+    /// This process (`snapshot-mode live`).
+    Live(Box<live::LiveSnapshot>),
 }
 
 /// What a snapshot child is for.
@@ -589,6 +656,26 @@ pub fn bgsave(ex: &mut Executor) -> Result<(), String> {
         return Err(crate::resp::errors::BGSAVE_IN_PROGRESS.into());
     }
     ex.persist.last_bgsave_try_ms = ex.clock.now_ms();
+    if live::enabled(ex) {
+        let repl = sync::save_info(ex);
+        let plan = live::Plan::rdb(ex, false, repl.as_ref());
+        let target = live::Target::File {
+            tmp: PathBuf::from(format!("temp-{}.rdb", live::own_pid())),
+            rename_to: Some(rdb_path(ex)),
+            incremental_fsync: ex.cfg.get_bool("rdb-save-incremental-fsync"),
+        };
+        return match live::LiveSnapshot::start(ex, plan, target) {
+            Ok(snapshot) => {
+                tracing::info!("Background saving started (live, without fork)");
+                ex.persist.child = Some(RdbChild::live(ex, ChildKind::Save, snapshot));
+                Ok(())
+            }
+            Err(e) => {
+                ex.persist.last_bgsave_ok = false;
+                Err(format!("Can't save in background: {e}"))
+            }
+        };
+    }
     match fork_child(ex, "RDB", |ex| {
         write_snapshot(ex)
             .map_err(|e| tracing::warn!("{e}"))
@@ -666,15 +753,44 @@ pub fn fork_child(
                 started,
                 dirty_at_start: ex.dirty,
                 kind: ChildKind::Save,
-                report: read_end,
+                worker: Worker::Forked { report: read_end },
             })
         }
     }
 }
 
 impl RdbChild {
+    /// A live snapshot in the place of a child (`snapshot-mode live`): the pid is ours.
+    pub fn live(ex: &Executor, kind: ChildKind, snapshot: live::LiveSnapshot) -> RdbChild {
+        RdbChild {
+            pid: live::own_pid(),
+            started: std::time::Instant::now(),
+            dirty_at_start: ex.dirty,
+            kind,
+            worker: Worker::Live(Box::new(snapshot)),
+        }
+    }
+
+    pub fn live_snapshot(&self) -> Option<&live::LiveSnapshot> {
+        match &self.worker {
+            Worker::Live(l) => Some(l),
+            Worker::Forked { .. } => None,
+        }
+    }
+
+    pub fn live_mut(&mut self) -> Option<&mut live::LiveSnapshot> {
+        match &mut self.worker {
+            Worker::Live(l) => Some(l),
+            Worker::Forked { .. } => None,
+        }
+    }
+
     /// Reaps the child if it ended: Some((succeeded, copy-on-write bytes)).
     pub fn try_reap(&mut self) -> Option<(bool, Option<u64>)> {
+        let report = match &mut self.worker {
+            Worker::Live(l) => return l.try_finish().map(|ok| (ok, None)),
+            Worker::Forked { report } => report,
+        };
         let mut status = 0;
         // SAFETY: waits without blocking for our own child.
         let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
@@ -683,14 +799,19 @@ impl RdbChild {
         }
         let ok = r == self.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
         let mut cow = [0u8; 8];
-        let cow = std::io::Read::read_exact(&mut self.report, &mut cow)
+        let cow = std::io::Read::read_exact(report, &mut cow)
             .is_ok()
             .then(|| u64::from_le_bytes(cow));
         Some((ok, cow))
     }
 
-    /// Stops the child and waits for it.
-    pub fn kill(&self) {
+    /// Stops the child and waits for it (a live snapshot's pipe writer ends once the pipe's
+    /// reader is closed).
+    pub fn kill(&mut self, dbs: &mut [crate::keyspace::db::Db]) {
+        if let Worker::Live(l) = &mut self.worker {
+            l.abort(dbs, self.kind != ChildKind::SyncSocket);
+            return;
+        }
         // SAFETY: signals and reaps our own child.
         unsafe {
             libc::kill(self.pid, libc::SIGUSR1);
@@ -780,8 +901,8 @@ pub fn cron(ex: &mut Executor) {
 
 /// Stops a running BGSAVE child (SHUTDOWN, FLUSHALL) and removes its temp file.
 pub fn kill_child(ex: &mut Executor) {
-    if let Some(child) = ex.persist.child.take() {
-        child.kill();
+    if let Some(mut child) = ex.persist.child.take() {
+        child.kill(&mut ex.dbs);
         let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
         tracing::info!("Killing RDB child process {}", child.pid);
         // Replicas waiting for its snapshot will not get it (and never a truncated one).

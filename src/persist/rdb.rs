@@ -142,7 +142,9 @@ pub static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS
 /// Writes RDB bytes while keeping the running checksum.
 pub struct Encoder<W: Write> {
     out: W,
-    digest: crc::Digest<'static, u64, Table<16>>,
+    /// The running checksum; None where the bytes are checksummed elsewhere (a live
+    /// snapshot's writer thread sums the whole stream).
+    digest: Option<crc::Digest<'static, u64, Table<16>>>,
     pub compress: bool,
     pub written: u64,
     /// Reused output of LZF compression.
@@ -153,15 +155,30 @@ impl<W: Write> Encoder<W> {
     pub fn new(out: W, compress: bool) -> Self {
         Encoder {
             out,
-            digest: CRC64.digest(),
+            digest: Some(CRC64.digest()),
             compress,
             written: 0,
             lzf_buf: Vec::new(),
         }
     }
 
+    /// An encoder that keeps no checksum.
+    pub fn unsummed(out: W, compress: bool) -> Self {
+        Encoder {
+            digest: None,
+            ..Encoder::new(out, compress)
+        }
+    }
+
+    /// The output written so far.
+    pub fn out_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     pub fn raw(&mut self, b: &[u8]) -> io::Result<()> {
-        self.digest.update(b);
+        if let Some(d) = &mut self.digest {
+            d.update(b);
+        }
         self.written += b.len() as u64;
         self.out.write_all(b)
     }
@@ -377,7 +394,7 @@ impl<W: Write> Encoder<W> {
     pub fn finish(mut self, checksum: bool) -> io::Result<W> {
         self.byte(opcode::EOF)?;
         let crc = if checksum {
-            self.digest.clone().finalize()
+            self.digest.clone().map_or(0, |d| d.finalize())
         } else {
             0
         };
@@ -398,30 +415,46 @@ pub fn write_dataset<W: Write>(
     meta: impl Fn(&Entry) -> (Option<u64>, Option<u8>),
 ) -> io::Result<W> {
     let mut enc = Encoder::new(out, compress);
-    enc.raw(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
-    for (k, v) in aux {
-        enc.aux(k, v)?;
-    }
-    // Function libraries come before the data, as Redis writes them (their code only).
-    for code in functions {
-        enc.byte(opcode::FUNCTION2)?;
-        enc.string(code)?;
-    }
+    enc.header(aux, functions)?;
     for (i, db) in dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
         }
-        enc.byte(opcode::SELECTDB)?;
-        enc.len(i as u64)?;
-        enc.byte(opcode::RESIZEDB)?;
-        enc.len(db.len() as u64)?;
-        enc.len(db.expires_count() as u64)?;
-        for (k, e) in db.keys.iter() {
+        enc.select_db(i, Some((db.len(), db.expires_count())))?;
+        for (k, e) in db.keys().iter() {
             let (idle, freq) = meta(e);
             enc.entry(k, e, idle, freq)?;
         }
     }
     enc.finish(checksum)
+}
+
+impl<W: Write> Encoder<W> {
+    /// The magic and version, aux fields and function libraries: what comes before the data.
+    pub fn header(&mut self, aux: &[(&str, Vec<u8>)], functions: &[&[u8]]) -> io::Result<()> {
+        self.raw(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
+        for (k, v) in aux {
+            self.aux(k, v)?;
+        }
+        // Function libraries come before the data, as Redis writes them (their code only).
+        for code in functions {
+            self.byte(opcode::FUNCTION2)?;
+            self.string(code)?;
+        }
+        Ok(())
+    }
+
+    /// Switches to db `i`, with its size hint (keys, keys with a TTL) when given.
+    pub fn select_db(&mut self, i: usize, sizes: Option<(usize, usize)>) -> io::Result<()> {
+        self.byte(opcode::SELECTDB)?;
+        self.len(i as u64)?;
+        if let Some((keys, expires)) = sizes {
+            self.byte(opcode::RESIZEDB)?;
+            self.len(keys as u64)?;
+            self.len(expires as u64)?;
+        }
+        Ok(())
+    }
 }
 
 /// A decoding failure with the byte offset where it was found.

@@ -41,57 +41,79 @@ fn batched<W: Write>(
 
 pub fn write_commands<W: Write>(ex: &Executor, w: &mut W) -> io::Result<()> {
     let mut buf = Vec::new();
+    write_functions(ex, w)?;
+    for (i, db) in ex.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        select(w, &mut buf, i)?;
+        for (k, e) in db.keys().iter() {
+            write_key(w, &mut buf, k, e)?;
+        }
+    }
+    Ok(())
+}
+
+/// The function libraries, which come before the data.
+pub fn write_functions<W: Write>(ex: &Executor, w: &mut W) -> io::Result<()> {
+    let mut buf = Vec::new();
     if let Some(f) = ex.functions.as_deref() {
         for lib in f.libraries.values() {
             emit(w, &mut buf, &[b"FUNCTION", b"LOAD", &lib.code])?;
         }
     }
-    for (i, db) in ex.dbs.iter().enumerate() {
-        if db.is_empty() {
-            continue;
+    Ok(())
+}
+
+/// Switches to db `i`.
+pub fn select<W: Write>(w: &mut W, buf: &mut Vec<u8>, i: usize) -> io::Result<()> {
+    emit(w, buf, &[b"SELECT", &num(i)])
+}
+
+/// One key as the commands that make it, and its TTL.
+pub fn write_key<W: Write>(
+    w: &mut W,
+    buf: &mut Vec<u8>,
+    key: &[u8],
+    e: &crate::keyspace::db::Entry,
+) -> io::Result<()> {
+    match &e.value {
+        Value::Str(s) => emit(w, buf, &[b"SET", key, s])?,
+        Value::Int(n) => emit(w, buf, &[b"SET", key, &num(*n)])?,
+        Value::List(l) => {
+            let mut items = Vec::with_capacity(l.len());
+            l.scan(true, |v| {
+                items.push(v.to_vec());
+                std::ops::ControlFlow::Continue(())
+            });
+            batched(w, buf, &[b"RPUSH", key], &items, 1)?;
         }
-        emit(w, &mut buf, &[b"SELECT", &num(i)])?;
-        for (k, e) in db.keys.iter() {
-            let key: &[u8] = k;
-            match &e.value {
-                Value::Str(s) => emit(w, &mut buf, &[b"SET", key, s])?,
-                Value::Int(n) => emit(w, &mut buf, &[b"SET", key, &num(*n)])?,
-                Value::List(l) => {
-                    let mut items = Vec::with_capacity(l.len());
-                    l.scan(true, |v| {
-                        items.push(v.to_vec());
-                        std::ops::ControlFlow::Continue(())
-                    });
-                    batched(w, &mut buf, &[b"RPUSH", key], &items, 1)?;
-                }
-                Value::Set(s) => {
-                    let items: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
-                    batched(w, &mut buf, &[b"SADD", key], &items, 1)?;
-                }
-                Value::Hash(h) => {
-                    let mut items = Vec::with_capacity(h.len() * 2);
-                    for (f, v) in h.iter() {
-                        items.push(f.to_vec());
-                        items.push(v.to_vec());
-                    }
-                    batched(w, &mut buf, &[b"HMSET", key], &items, 2)?;
-                }
-                Value::ZSet(z) => {
-                    let mut items = Vec::with_capacity(z.len() * 2);
-                    for (m, score) in z.walk(z.first(), false) {
-                        let mut s = Vec::new();
-                        crate::util::num::push_g17(&mut s, score);
-                        items.push(s);
-                        items.push(m.to_vec());
-                    }
-                    batched(w, &mut buf, &[b"ZADD", key], &items, 2)?;
-                }
-                Value::Stream(s) => stream(w, &mut buf, key, s)?,
-            }
-            if e.expire_at_ms != NO_EXPIRE {
-                emit(w, &mut buf, &[b"PEXPIREAT", key, &num(e.expire_at_ms)])?;
-            }
+        Value::Set(s) => {
+            let items: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
+            batched(w, buf, &[b"SADD", key], &items, 1)?;
         }
+        Value::Hash(h) => {
+            let mut items = Vec::with_capacity(h.len() * 2);
+            for (f, v) in h.iter() {
+                items.push(f.to_vec());
+                items.push(v.to_vec());
+            }
+            batched(w, buf, &[b"HMSET", key], &items, 2)?;
+        }
+        Value::ZSet(z) => {
+            let mut items = Vec::with_capacity(z.len() * 2);
+            for (m, score) in z.walk(z.first(), false) {
+                let mut s = Vec::new();
+                crate::util::num::push_g17(&mut s, score);
+                items.push(s);
+                items.push(m.to_vec());
+            }
+            batched(w, buf, &[b"ZADD", key], &items, 2)?;
+        }
+        Value::Stream(s) => stream(w, buf, key, s)?,
+    }
+    if e.expire_at_ms != NO_EXPIRE {
+        emit(w, buf, &[b"PEXPIREAT", key, &num(e.expire_at_ms)])?;
     }
     Ok(())
 }

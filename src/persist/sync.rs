@@ -60,6 +60,9 @@ pub struct SyncPipe {
 /// Forks the child of a full sync: the dump file (disk), or the RDB into a pipe the loop
 /// reads (diskless).
 pub fn start(ex: &mut Executor, diskless: bool, info: SyncInfo) -> Result<(), String> {
+    if super::live::enabled(ex) {
+        return start_live(ex, diskless, info);
+    }
     if !diskless {
         let child = fork_child(ex, "RDB", |ex| {
             write_snapshot_with(ex, Some(&info))
@@ -97,12 +100,7 @@ pub fn start(ex: &mut Executor, diskless: bool, info: SyncInfo) -> Result<(), St
     });
     drop(write_end);
     let child = child?;
-    // SAFETY: sets O_NONBLOCK on our own descriptor.
-    unsafe {
-        let fd = read_end.as_raw_fd();
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-    }
+    set_nonblocking(&read_end);
     tracing::info!("Background RDB transfer started by pid {}", child.pid);
     ex.persist.sync_pipe = Some(SyncPipe {
         file: read_end,
@@ -114,6 +112,49 @@ pub fn start(ex: &mut Executor, diskless: bool, info: SyncInfo) -> Result<(), St
         ..child
     });
     Ok(())
+}
+
+/// `start` without fork (`snapshot-mode live`): this process writes the snapshot.
+fn start_live(ex: &mut Executor, diskless: bool, info: SyncInfo) -> Result<(), String> {
+    use super::live::{LiveSnapshot, Plan, Target};
+    let plan = Plan::rdb(ex, false, Some(&info));
+    if !diskless {
+        let target = Target::File {
+            tmp: PathBuf::from(format!("temp-{}.rdb", super::live::own_pid())),
+            rename_to: Some(rdb_path(ex)),
+            incremental_fsync: ex.cfg.get_bool("rdb-save-incremental-fsync"),
+        };
+        let snapshot = LiveSnapshot::start(ex, plan, target)?;
+        tracing::info!("Background RDB transfer started (live, without fork)");
+        ex.persist.child = Some(super::RdbChild::live(ex, ChildKind::SyncDisk, snapshot));
+        return Ok(());
+    }
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just created and are owned here.
+    let (read_end, write_end) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    set_nonblocking(&read_end);
+    let snapshot = LiveSnapshot::start(ex, plan, Target::Pipe(write_end))?;
+    tracing::info!("Background RDB transfer started (live, without fork)");
+    ex.persist.sync_pipe = Some(SyncPipe {
+        file: read_end,
+        ended: false,
+    });
+    ex.persist.sync_mark = new_mark();
+    ex.persist.child = Some(super::RdbChild::live(ex, ChildKind::SyncSocket, snapshot));
+    Ok(())
+}
+
+fn set_nonblocking(f: &File) {
+    // SAFETY: sets O_NONBLOCK on our own descriptor.
+    unsafe {
+        let fd = f.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
 }
 
 fn new_mark() -> [u8; 40] {
@@ -171,13 +212,13 @@ pub fn close_pipe(ex: &mut Executor) {
 /// Nobody reads the diskless snapshot any more: the child is stopped.
 pub fn abandon_pipe(ex: &mut Executor) {
     if ex.persist.sync_pipe.take().is_some() {
-        if let Some(child) = ex
+        if let Some(mut child) = ex
             .persist
             .child
             .take_if(|c| c.kind == ChildKind::SyncSocket)
         {
             tracing::warn!("Diskless rdb transfer, last replica dropped, killing fork child.");
-            child.kill();
+            child.kill(&mut ex.dbs);
         }
     }
 }

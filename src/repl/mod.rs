@@ -1387,7 +1387,7 @@ pub fn expire_writable_keys(ex: &mut Executor, now_ms: i64) {
 pub fn use_diskless_load(ex: &Executor) -> bool {
     match ex.cfg.get_enum("repl-diskless-load") {
         "swapdb" => true,
-        "on-empty-db" => ex.dbs.iter().all(|db| db.keys.is_empty()),
+        "on-empty-db" => ex.dbs.iter().all(|db| db.is_empty()),
         _ => false,
     }
 }

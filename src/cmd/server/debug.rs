@@ -250,7 +250,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             .filter(|&d| d < ctx.ex.dbs.len())
             .ok_or(err::OUT_OF_RANGE_DATABASE)?;
         let mut text = String::from("[Dictionary HT]\n");
-        ctx.ex.dbs[db].keys.stats(&mut text);
+        ctx.ex.dbs[db].keys().stats(&mut text);
         text.push_str("[Expires HT]\n");
         ctx.ex.dbs[db].volatile.stats(&mut text);
         ctx.out().verbatim(b"txt", text.as_bytes());

@@ -49,7 +49,7 @@ impl Overview {
             .map(|(i, d)| {
                 (
                     i,
-                    d.keys.overhead_bytes() as u64,
+                    d.keys().overhead_bytes() as u64,
                     d.volatile.overhead_bytes() as u64,
                 )
             })
