@@ -70,29 +70,138 @@ fn varint_len(n: usize) -> usize {
     }
 }
 
-/// Bytes an element of `n` bytes takes in a node.
+/// Redis's size for an element of `n` bytes in a listpack, roughly: what node limits count,
+/// so nodes split where Redis's do whatever the prefix coding saves.
 #[inline]
-pub fn entry_size(n: usize) -> usize {
+pub fn logical_size(n: usize) -> usize {
     n + 2 * varint_len(n)
 }
 
-/// Writes one entry into `dst`, which is exactly `entry_size(data.len())` long.
+/// Elements sharing fewer bytes than this with their node's base are stored whole (the
+/// prefix length costs two bytes).
+const MIN_SHARED: usize = 4;
+/// Longest base a node keeps.
+const BASE_MAX: usize = 64;
+
+/// Bytes of `v` shared with `base`, if worth coding.
 #[inline]
-fn write_entry(dst: &mut [u8], data: &[u8]) {
-    let n = data.len();
-    let h = varint_len(n);
-    let last = dst.len() - 1;
-    let mut v = n;
+fn shared_prefix(base: &[u8], v: &[u8]) -> usize {
+    if base.len() < MIN_SHARED || v.len() < MIN_SHARED || base[..MIN_SHARED] != v[..MIN_SHARED] {
+        return 0;
+    }
+    let n = base.iter().zip(v).take_while(|(a, b)| a == b).count();
+    n
+}
+
+/// The header of an entry with `p` shared bytes and a suffix of `s`: the suffix length and
+/// whether a prefix length follows.
+#[inline]
+fn tag(p: usize, s: usize) -> usize {
+    s << 1 | usize::from(p > 0)
+}
+
+/// Bytes an entry takes: `p` bytes shared with the node's base, then a suffix of `s`.
+#[inline]
+fn entry_size(p: usize, s: usize) -> usize {
+    let prefix = if p > 0 { 2 * varint_len(p) } else { 0 };
+    s + 2 * varint_len(tag(p, s)) + prefix
+}
+
+/// Writes `v` at `at`, forwards; returns the bytes written.
+#[inline]
+fn put_fwd(dst: &mut [u8], at: usize, mut v: usize) -> usize {
+    let h = varint_len(v);
     for i in 0..h {
         let mut b = (v & 0x7f) as u8;
         v >>= 7;
         if i + 1 < h {
             b |= 0x80;
         }
-        dst[i] = b;
-        dst[last - i] = b;
+        dst[at + i] = b;
     }
-    dst[h..h + n].copy_from_slice(data);
+    h
+}
+
+/// Writes `v` so that it ends at `end` and reads backwards; returns the bytes written.
+#[inline]
+fn put_back(dst: &mut [u8], end: usize, mut v: usize) -> usize {
+    let h = varint_len(v);
+    for i in 0..h {
+        let mut b = (v & 0x7f) as u8;
+        v >>= 7;
+        if i + 1 < h {
+            b |= 0x80;
+        }
+        dst[end - 1 - i] = b;
+    }
+    h
+}
+
+/// Writes one entry (`p` bytes shared with the base, then `suffix`) into `dst`, which is
+/// exactly `entry_size(p, suffix.len())` long: `varint(tag) [varint(p)] suffix
+/// [reversed varint(p)] reversed varint(tag)`, readable from either end.
+#[inline]
+fn write_entry(dst: &mut [u8], p: usize, suffix: &[u8]) {
+    let t = tag(p, suffix.len());
+    let mut at = put_fwd(dst, 0, t);
+    let mut end = dst.len() - put_back(dst, dst.len(), t);
+    if p > 0 {
+        at += put_fwd(dst, at, p);
+        end -= put_back(dst, end, p);
+    }
+    dst[at..end].copy_from_slice(suffix);
+}
+
+/// The entry for `v` in a node with `base`: (shared bytes, entry size).
+#[inline]
+fn coded(base: &[u8], v: &[u8]) -> (usize, usize) {
+    let p = shared_prefix(base, v);
+    (p, entry_size(p, v.len() - p))
+}
+
+/// The entry for `v` relative to `base`, as bytes.
+fn encode(base: &[u8], v: &[u8]) -> Vec<u8> {
+    let (p, sz) = coded(base, v);
+    let mut e = vec![0u8; sz];
+    write_entry(&mut e, p, &v[p..]);
+    e
+}
+
+/// A decoded entry: `p` bytes of the node's base, then the suffix at `raw[ds..ds + s]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ent {
+    p: usize,
+    ds: usize,
+    s: usize,
+}
+
+impl Ent {
+    /// The element's length.
+    #[inline]
+    fn len(&self) -> usize {
+        self.p + self.s
+    }
+
+    /// The element's bytes: borrowed when it has no prefix, else assembled in `scratch`.
+    #[inline]
+    fn bytes<'a>(&self, base: &'a [u8], raw: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        let suffix = &raw[self.ds..self.ds + self.s];
+        if self.p == 0 {
+            return suffix;
+        }
+        scratch.clear();
+        scratch.extend_from_slice(&base[..self.p]);
+        scratch.extend_from_slice(suffix);
+        scratch
+    }
+
+    /// Whether the element equals `v`, without assembling it.
+    #[inline]
+    fn equals(&self, base: &[u8], raw: &[u8], v: &[u8]) -> bool {
+        v.len() == self.len()
+            && v[..self.p] == base[..self.p]
+            && v[self.p..] == raw[self.ds..self.ds + self.s]
+    }
 }
 
 /// The length header at `pos`: (element length, header size).
@@ -133,19 +242,43 @@ fn read_back(buf: &[u8], end: usize) -> (usize, usize) {
     }
 }
 
-/// The entry starting at `off` in packed `raw`: (data start, data length, next entry offset).
+/// The entry starting at `off` in packed `raw`, and the next entry's offset.
 #[inline]
-fn entry_at(raw: &[u8], off: usize) -> (usize, usize, usize) {
-    let (n, h) = read_fwd(raw, off);
-    (off + h, n, off + h + n + h)
+fn entry_at(raw: &[u8], off: usize) -> (Ent, usize) {
+    let (t, h) = read_fwd(raw, off);
+    let (s, mut pos) = (t >> 1, off + h);
+    let (mut p, mut ph) = (0, 0);
+    if t & 1 != 0 {
+        (p, ph) = read_fwd(raw, pos);
+        pos += ph;
+    }
+    (Ent { p, ds: pos, s }, pos + s + ph + h)
 }
 
-/// The entry ending at `end` in packed `raw`: (data start, data length, entry start).
+/// The entry ending at `end` in packed `raw`, and its start.
 #[inline]
-fn entry_before(raw: &[u8], end: usize) -> (usize, usize, usize) {
-    let (n, h) = read_back(raw, end);
-    let start = end - h - n - h;
-    (start + h, n, start)
+fn entry_before(raw: &[u8], end: usize) -> (Ent, usize) {
+    let (t, h) = read_back(raw, end);
+    let (s, mut pos) = (t >> 1, end - h);
+    let (mut p, mut ph) = (0, 0);
+    if t & 1 != 0 {
+        (p, ph) = read_back(raw, pos);
+        pos -= ph;
+    }
+    let ds = pos - s;
+    (Ent { p, ds, s }, ds - ph - h)
+}
+
+/// The logical size (see `logical_size`) of the packed entries `raw`.
+fn logical_of(raw: &[u8]) -> usize {
+    let mut off = 0;
+    let mut total = 0;
+    while off < raw.len() {
+        let (e, next) = entry_at(raw, off);
+        total += logical_size(e.len());
+        off = next;
+    }
+    total
 }
 
 /// Offset of entry `k` of `count` entries in packed `raw`, walking from the nearer end.
@@ -153,13 +286,13 @@ fn nth_offset(raw: &[u8], count: usize, k: usize) -> usize {
     if k <= count / 2 {
         let mut off = 0;
         for _ in 0..k {
-            off = entry_at(raw, off).2;
+            off = entry_at(raw, off).1;
         }
         off
     } else {
         let mut end = raw.len();
         for _ in 0..count - k {
-            end = entry_before(raw, end).2;
+            end = entry_before(raw, end).1;
         }
         end
     }
@@ -184,6 +317,10 @@ struct Node {
     end: usize,
     count: u32,
     state: State,
+    /// The bytes entries share a prefix with: the node's first element, when it got it.
+    base: Box<[u8]>,
+    /// The entries' `logical_size`s: what node limits count.
+    logical: usize,
 }
 
 impl Node {
@@ -194,6 +331,8 @@ impl Node {
             end: 0,
             count: 0,
             state: State::Raw,
+            base: Box::new([]),
+            logical: 0,
         }
     }
 
@@ -206,7 +345,7 @@ impl Node {
     #[inline]
     /// A node holding one large element alone (see PACKED_THRESHOLD).
     fn is_plain(&self) -> bool {
-        self.count == 1 && is_large(self.raw_len())
+        self.count == 1 && is_large(self.logical)
     }
 
     fn is_compressed(&self) -> bool {
@@ -307,21 +446,32 @@ impl Node {
         }
     }
 
+    /// A new node's first element becomes its base.
+    fn adopt_base(&mut self, v: &[u8]) {
+        if self.count == 0 {
+            self.base = v[..v.len().min(BASE_MAX)].into();
+        }
+    }
+
     fn push_back(&mut self, v: &[u8], limit: usize) {
-        let sz = entry_size(v.len());
+        self.adopt_base(v);
+        let (p, sz) = coded(&self.base, v);
         self.reserve(0, sz, limit);
-        write_entry(&mut self.buf[self.end..self.end + sz], v);
+        write_entry(&mut self.buf[self.end..self.end + sz], p, &v[p..]);
         self.end += sz;
         self.count += 1;
+        self.logical += logical_size(v.len());
         self.state = State::Raw;
     }
 
     fn push_front(&mut self, v: &[u8], limit: usize) {
-        let sz = entry_size(v.len());
+        self.adopt_base(v);
+        let (p, sz) = coded(&self.base, v);
         self.reserve(sz, 0, limit);
-        write_entry(&mut self.buf[self.start - sz..self.start], v);
+        write_entry(&mut self.buf[self.start - sz..self.start], p, &v[p..]);
         self.start -= sz;
         self.count += 1;
+        self.logical += logical_size(v.len());
         self.state = State::Raw;
     }
 
@@ -347,15 +497,18 @@ impl Node {
         self.state = State::Raw;
     }
 
-    /// A raw node holding `data` (packed entries) with `count` entries.
-    fn from_packed(data: Vec<u8>, count: u32) -> Node {
+    /// A raw node holding `data` (packed entries, coded against `base`) with `count`
+    /// entries.
+    fn from_packed(data: Vec<u8>, count: u32, base: Box<[u8]>) -> Node {
         let end = data.len();
         Node {
+            logical: logical_of(&data),
             buf: data.into_boxed_slice(),
             start: 0,
             end,
             count,
             state: State::Raw,
+            base,
         }
     }
 }
@@ -412,7 +565,10 @@ impl QuickList {
 
     /// Bytes of packed entries (before compression) plus node overhead, roughly.
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.iter().map(|n| n.buf.len()).sum::<usize>()
+        self.nodes
+            .iter()
+            .map(|n| n.buf.len() + n.base.len())
+            .sum::<usize>()
             + self.nodes.capacity() * std::mem::size_of::<Node>()
     }
 
@@ -434,7 +590,7 @@ impl QuickList {
         if is_large(extra) || n.is_plain() {
             return false;
         }
-        if n.raw_len() + extra > self.limit_bytes() {
+        if n.logical + extra > self.limit_bytes() {
             return false;
         }
         self.fill < 0 || n.count + add <= self.fill as u32
@@ -499,7 +655,7 @@ impl QuickList {
     }
 
     pub fn push_back(&mut self, v: &[u8]) {
-        let sz = entry_size(v.len());
+        let sz = logical_size(v.len());
         let limit = self.limit_bytes();
         let room = match self.nodes.back() {
             Some(n) => !n.is_compressed() && self.allows(n, sz, 1),
@@ -518,7 +674,7 @@ impl QuickList {
     }
 
     pub fn push_front(&mut self, v: &[u8]) {
-        let sz = entry_size(v.len());
+        let sz = logical_size(v.len());
         let limit = self.limit_bytes();
         let room = match self.nodes.front() {
             Some(n) => !n.is_compressed() && self.allows(n, sz, 1),
@@ -544,19 +700,20 @@ impl QuickList {
             self.nodes.back_mut()?
         };
         node.touch();
-        let r = if head {
-            let raw = &node.buf[node.start..node.end];
-            let (ds, n, next) = entry_at(raw, 0);
-            let r = f(&raw[ds..ds + n]);
+        let mut scratch = Vec::new();
+        let raw = &node.buf[node.start..node.end];
+        let (e, r) = if head {
+            let (e, next) = entry_at(raw, 0);
+            let r = f(e.bytes(&node.base, raw, &mut scratch));
             node.start += next;
-            r
+            (e, r)
         } else {
-            let raw = &node.buf[node.start..node.end];
-            let (ds, n, st) = entry_before(raw, raw.len());
-            let r = f(&raw[ds..ds + n]);
+            let (e, st) = entry_before(raw, raw.len());
+            let r = f(e.bytes(&node.base, raw, &mut scratch));
             node.end = node.start + st;
-            r
+            (e, r)
         };
+        node.logical -= logical_size(e.len());
         node.count -= 1;
         self.len -= 1;
         if node.count == 0 {
@@ -613,8 +770,8 @@ impl QuickList {
         let node = &self.nodes[ni];
         let raw = node.raw();
         let off = nth_offset(&raw, node.count as usize, k);
-        let (ds, n, _) = entry_at(&raw, off);
-        Some(f(&raw[ds..ds + n]))
+        let (e, _) = entry_at(&raw, off);
+        Some(f(e.bytes(&node.base, &raw, &mut Vec::new())))
     }
 
     pub fn get(&self, index: usize) -> Option<Vec<u8>> {
@@ -629,6 +786,7 @@ impl QuickList {
             return;
         }
         let mut left = count.min(self.len - start);
+        let mut scratch = Vec::new();
         if !reverse {
             let (mut ni, k) = self.locate(start);
             let mut first = Some(k);
@@ -640,8 +798,8 @@ impl QuickList {
                     None => 0,
                 };
                 while left > 0 && off < raw.len() {
-                    let (ds, n, next) = entry_at(&raw, off);
-                    f(&raw[ds..ds + n]);
+                    let (e, next) = entry_at(&raw, off);
+                    f(e.bytes(&node.base, &raw, &mut scratch));
                     off = next;
                     left -= 1;
                 }
@@ -655,12 +813,12 @@ impl QuickList {
                 let node = &self.nodes[ni];
                 let raw = node.raw();
                 let mut end = match first.take() {
-                    Some(k) => entry_at(&raw, nth_offset(&raw, node.count as usize, k)).2,
+                    Some(k) => entry_at(&raw, nth_offset(&raw, node.count as usize, k)).1,
                     None => raw.len(),
                 };
                 while left > 0 && end > 0 {
-                    let (ds, n, st) = entry_before(&raw, end);
-                    f(&raw[ds..ds + n]);
+                    let (e, st) = entry_before(&raw, end);
+                    f(e.bytes(&node.base, &raw, &mut scratch));
                     end = st;
                     left -= 1;
                 }
@@ -675,14 +833,15 @@ impl QuickList {
     /// Visits every element from the head (or from the tail) until `f` breaks.
     pub fn scan(&self, from_head: bool, mut f: impl FnMut(&[u8]) -> ControlFlow<()>) {
         let n = self.nodes.len();
+        let mut scratch = Vec::new();
         for i in 0..n {
             let node = &self.nodes[if from_head { i } else { n - 1 - i }];
             let raw = node.raw();
             if from_head {
                 let mut off = 0;
                 while off < raw.len() {
-                    let (ds, len, next) = entry_at(&raw, off);
-                    if f(&raw[ds..ds + len]).is_break() {
+                    let (e, next) = entry_at(&raw, off);
+                    if f(e.bytes(&node.base, &raw, &mut scratch)).is_break() {
                         return;
                     }
                     off = next;
@@ -690,8 +849,8 @@ impl QuickList {
             } else {
                 let mut end = raw.len();
                 while end > 0 {
-                    let (ds, len, st) = entry_before(&raw, end);
-                    if f(&raw[ds..ds + len]).is_break() {
+                    let (e, st) = entry_before(&raw, end);
+                    if f(e.bytes(&node.base, &raw, &mut scratch)).is_break() {
                         return;
                     }
                     end = st;
@@ -719,11 +878,11 @@ impl QuickList {
         node.touch();
         let raw = node.data();
         let off = nth_offset(raw, node.count as usize, k);
-        let next = entry_at(raw, off).2;
-        let mut e = vec![0u8; entry_size(v.len())];
-        write_entry(&mut e, v);
+        let (old, next) = entry_at(raw, off);
+        let e = encode(&node.base, v);
+        node.logical = node.logical - logical_size(old.len()) + logical_size(v.len());
         node.splice(off, next, &e);
-        if node.count > 1 && node.raw_len() > self.limit_bytes() {
+        if node.count > 1 && node.logical > self.limit_bytes() {
             // Too big for the node now: give the element a node of its own.
             self.split(ni, k + 1);
             self.split(ni, k);
@@ -743,9 +902,10 @@ impl QuickList {
         node.touch();
         let raw = node.data();
         let off = nth_offset(raw, count, k);
-        let tail = Node::from_packed(raw[off..].to_vec(), (count - k) as u32);
+        let tail = Node::from_packed(raw[off..].to_vec(), (count - k) as u32, node.base.clone());
         node.end = node.start + off;
         node.count = k as u32;
+        node.logical -= tail.logical;
         node.shrink();
         self.nodes.insert(ni + 1, tail);
     }
@@ -756,7 +916,7 @@ impl QuickList {
         if x.is_plain() || y.is_plain() {
             return false;
         }
-        let bytes = x.raw_len() + y.raw_len();
+        let bytes = x.logical + y.logical;
         let count = x.count + y.count;
         bytes <= self.limit_bytes() && (self.fill < 0 || count <= self.fill.max(1) as u32)
     }
@@ -764,14 +924,30 @@ impl QuickList {
     /// Merges node `i + 1` into node `i`.
     fn merge_next(&mut self, i: usize) {
         let next = self.nodes.remove(i + 1).expect("next node");
-        let raw = next.raw();
         let limit = self.limit_bytes();
         let node = &mut self.nodes[i];
+        let raw = next.raw();
+        // The entries move as they are when both nodes share a base, else are coded again.
+        let recoded;
+        let raw: &[u8] = if next.base == node.base {
+            &raw
+        } else {
+            let mut out = Vec::with_capacity(raw.len());
+            let (mut off, mut scratch) = (0, Vec::new());
+            while off < raw.len() {
+                let (e, nx) = entry_at(&raw, off);
+                out.extend_from_slice(&encode(&node.base, e.bytes(&next.base, &raw, &mut scratch)));
+                off = nx;
+            }
+            recoded = out;
+            &recoded
+        };
         node.touch();
         node.reserve(0, raw.len(), limit);
-        node.buf[node.end..node.end + raw.len()].copy_from_slice(&raw);
+        node.buf[node.end..node.end + raw.len()].copy_from_slice(raw);
         node.end += raw.len();
         node.count += next.count;
+        node.logical += next.logical;
     }
 
     /// Merges node `i` with its neighbours where they fit together.
@@ -794,17 +970,17 @@ impl QuickList {
         if index >= self.len {
             return self.push_back(v);
         }
-        let sz = entry_size(v.len());
+        let sz = logical_size(v.len());
         let limit = self.limit_bytes();
         let (ni, k) = self.locate(index);
         if self.allows(&self.nodes[ni], sz, 1) {
             let node = &mut self.nodes[ni];
             node.touch();
             let off = nth_offset(node.data(), node.count as usize, k);
-            let mut e = vec![0u8; sz];
-            write_entry(&mut e, v);
+            let e = encode(&node.base, v);
             node.splice(off, off, &e);
             node.count += 1;
+            node.logical += sz;
         } else if k == 0 && ni > 0 && self.allows(&self.nodes[ni - 1], sz, 1) {
             let prev = &mut self.nodes[ni - 1];
             prev.touch();
@@ -844,12 +1020,17 @@ impl QuickList {
                 let raw = node.data();
                 let from = nth_offset(raw, count, k);
                 let mut to = from;
+                let mut logical = 0;
                 for _ in 0..take {
-                    to = entry_at(raw, to).2;
+                    let (e, next) = entry_at(raw, to);
+                    logical += logical_size(e.len());
+                    to = next;
                 }
+                let at_end = to == raw.len();
+                node.logical -= logical;
                 if from == 0 {
                     node.start += to;
-                } else if to == raw.len() {
+                } else if at_end {
                     node.end = node.start + from;
                 } else {
                     node.splice(from, to, &[]);
@@ -887,8 +1068,8 @@ impl QuickList {
             let mut hits: Vec<(usize, usize)> = Vec::new();
             let mut off = 0;
             while off < raw.len() {
-                let (ds, len, next) = entry_at(&raw, off);
-                if &raw[ds..ds + len] == v {
+                let (e, next) = entry_at(&raw, off);
+                if e.equals(&node.base, &raw, v) {
                     hits.push((off, next));
                 }
                 off = next;
@@ -914,7 +1095,8 @@ impl QuickList {
             drop(raw);
             let node = &mut self.nodes[ni];
             let count = node.count - hits.len() as u32;
-            *node = Node::from_packed(out, count);
+            let base = std::mem::take(&mut node.base);
+            *node = Node::from_packed(out, count, base);
             removed += hits.len();
             emptied |= count == 0;
             touched.push(ni);
@@ -930,8 +1112,8 @@ impl QuickList {
             // Pull fragments together where neighbours now fit in one node.
             let mut i = 0;
             while i + 1 < self.nodes.len() {
-                let small = self.nodes[i].raw_len() < self.limit_bytes() / 2
-                    || self.nodes[i + 1].raw_len() < self.limit_bytes() / 2;
+                let small = self.nodes[i].logical < self.limit_bytes() / 2
+                    || self.nodes[i + 1].logical < self.limit_bytes() / 2;
                 if small && self.can_merge(i, i + 1) {
                     self.merge_next(i);
                 } else {
@@ -958,17 +1140,19 @@ impl QuickList {
             let mut off = 0;
             let mut c = 0;
             while off < raw.len() {
-                let (ds, len, next) = entry_at(&raw, off);
+                let (e, next) = entry_at(&raw, off);
                 assert!(next <= raw.len(), "entry overruns node {i}");
-                let (ds2, len2, st) = entry_before(&raw, next);
-                assert_eq!((ds2, len2, st), (ds, len, off), "trailer of node {i}");
+                assert_eq!(entry_before(&raw, next), (e, off), "trailer of node {i}");
+                assert!(e.p <= node.base.len(), "prefix of node {i} beyond its base");
+                assert!(e.p == 0 || e.p >= MIN_SHARED, "short prefix in node {i}");
                 off = next;
                 c += 1;
             }
             assert_eq!(c, node.count as usize, "count of node {i}");
+            assert_eq!(node.logical, logical_of(&raw), "logical size of node {i}");
             if node.count > 1 {
                 assert!(
-                    node.raw_len() <= self.limit_bytes(),
+                    node.logical <= self.limit_bytes(),
                     "node {i} over the byte limit"
                 );
                 if self.fill >= 0 {
@@ -1009,16 +1193,26 @@ mod tests {
     fn entry_encoding_roundtrip() {
         for n in [0usize, 1, 127, 128, 300, 16383, 16384, 70000, 3_000_000] {
             let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
-            let mut buf = vec![0u8; entry_size(n)];
-            write_entry(&mut buf, &data);
-            let (ds, len, next) = entry_at(&buf, 0);
-            assert_eq!((len, next), (n, buf.len()));
-            assert_eq!(&buf[ds..ds + len], &data[..]);
-            let (ds2, len2, st) = entry_before(&buf, buf.len());
-            assert_eq!((ds2, len2, st), (ds, n, 0));
+            for p in [0, 4, 63, 200] {
+                if p > n {
+                    continue;
+                }
+                let mut base = data[..p].to_vec();
+                base.extend_from_slice(b"!");
+                let buf = encode(&base, &data);
+                let (e, next) = entry_at(&buf, 0);
+                assert_eq!((e.len(), next), (n, buf.len()));
+                assert_eq!(e.bytes(&base, &buf, &mut Vec::new()), &data[..]);
+                assert!(e.equals(&base, &buf, &data));
+                assert_eq!(entry_before(&buf, buf.len()), (e, 0));
+            }
         }
-        assert_eq!(entry_size(3), 5);
-        assert_eq!(entry_size(200), 204);
+        // Whole elements cost what they did before prefix coding; shared prefixes save.
+        assert_eq!(encode(b"", b"abc").len(), 5);
+        assert_eq!(encode(b"", &[b'x'; 200]).len(), 204);
+        assert_eq!(encode(b"element:123000", b"element:123456").len(), 7);
+        assert_eq!(encode(b"element:123000", b"elem").len(), 4);
+        assert_eq!(encode(b"elx", b"elxyz").len(), 7);
     }
 
     #[test]
@@ -1084,6 +1278,10 @@ mod tests {
     fn value() -> impl Strategy<Value = Vec<u8>> {
         prop_oneof![
             6 => prop::sample::select(vec![b"a".to_vec(), b"b".to_vec(), b"".to_vec(), b"12".to_vec()]),
+            4 => (0..3usize, 0..2000u32).prop_map(|(k, i)| {
+                let prefix = ["element:", "element:1", "job:queue:"][k];
+                format!("{prefix}{i}").into_bytes()
+            }),
             2 => prop::collection::vec(any::<u8>(), 0..40),
             1 => prop::collection::vec(Just(b'z'), 100..300),
             1 => prop::collection::vec(Just(b'q'), 5000..9000),
