@@ -651,7 +651,7 @@ pub static DEFS: &[Def] = &[
     d("aof-use-rdb-preamble", Kind::Bool, "yes", 0, A),
     d("aof-timestamp-enabled", Kind::Bool, "no", 0, A),
     d("aof-rewrite-incremental-fsync", Kind::Bool, "yes", 0, A),
-    d("aof-disable-auto-gc", Kind::Bool, "no", HIDDEN, S),
+    d("aof-disable-auto-gc", Kind::Bool, "no", HIDDEN, A),
     // Scripting.
     da(
         "busy-reply-threshold",

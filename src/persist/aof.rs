@@ -125,9 +125,19 @@ impl Manifest {
     fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut line = |p: &Part, kind: char| {
-            out.extend_from_slice(
-                format!("file {} seq {} type {kind}\n", p.name, p.seq).as_bytes(),
-            );
+            out.extend_from_slice(b"file ");
+            // Redis quotes a name that needs it (sdsneedsrepr), as its loader splits lines
+            // like arguments.
+            let name = p.name.as_bytes();
+            if name
+                .iter()
+                .any(|&c| matches!(c, b'\\' | b'"') || !c.is_ascii_graphic())
+            {
+                crate::util::splitargs::repr(name, &mut out);
+            } else {
+                out.extend_from_slice(name);
+            }
+            out.extend_from_slice(format!(" seq {} type {kind}\n", p.seq).as_bytes());
         };
         if let Some((b, _)) = &self.base {
             line(b, 'b');
@@ -201,8 +211,10 @@ pub struct Aof {
     pub flush_sleep_us: u64,
     /// The BGREWRITEAOF child.
     pub child: Option<RdbChild>,
-    /// Incremental file opened when the running rewrite forked: it and later ones stay.
-    fork_incr_seq: u64,
+    /// Automatic rewrites wait until this unix second after repeated failures, and the wait
+    /// doubles each time (Redis's aofRewriteLimited).
+    limit_until: i64,
+    limit_delay_minutes: i64,
     pub rewrite_scheduled: bool,
     manifest: Manifest,
     file: Option<File>,
@@ -292,17 +304,7 @@ fn measure(ex: &mut Executor, dir: &Path, m: &Manifest) {
 pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
     let dir = dir(ex);
     let name = file_name(ex);
-    let mpath = manifest_path(ex);
-    let mut manifest = match std::fs::read(&mpath) {
-        Ok(text) => Manifest::parse(&text)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
-        Err(e) => {
-            return Err(format!(
-                "Fatal error: can't open the AOF manifest {}: {e}",
-                mpath.display()
-            ))
-        }
-    };
+    let mut manifest = read_manifest(ex)?;
     // An old single-file AOF beside the data becomes the base of the new layout: when there
     // is no manifest yet, or when an upgrade stopped after writing the manifest but before
     // moving the file (Redis's loadAppendOnlyFiles and aofUpgradePrepare).
@@ -342,6 +344,19 @@ pub fn load_at_start(ex: &mut Executor) -> Result<(), String> {
     open_at_start(ex)
 }
 
+/// The manifest in the AOF directory; an empty one when there is none.
+fn read_manifest(ex: &Executor) -> Result<Manifest, String> {
+    let mpath = manifest_path(ex);
+    match std::fs::read(&mpath) {
+        Ok(text) => Manifest::parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+        Err(e) => Err(format!(
+            "Fatal error: can't open the AOF manifest {}: {e}",
+            mpath.display()
+        )),
+    }
+}
+
 /// DEBUG LOADAOF: `reload`, and on failure the process exits, as Redis's does: the dataset
 /// is gone and the files cannot rebuild it.
 pub fn reload_or_exit(ex: &mut Executor) {
@@ -360,6 +375,10 @@ pub fn reload(ex: &mut Executor) -> Result<(), String> {
         *db = crate::keyspace::db::Db::new();
     }
     ex.functions = None;
+    // The manifest as the disk has it (Redis's aofLoadManifestFromDisk): its sequence
+    // numbers are where the next files continue.
+    ex.aof.manifest = read_manifest(ex)?;
+    delete_history(ex);
     let manifest = ex.aof.manifest.clone();
     load_parts(ex, &manifest)
 }
@@ -865,12 +884,18 @@ pub fn rewrite_start(ex: &mut Executor) -> Result<(), String> {
         return Err("child process active".into());
     }
     let dir = dir(ex);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("Can't create the AOF directory: {e}"))?;
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        ex.aof.last_rewrite_failed = true;
+        return Err(format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            crate::util::strerror(&e)
+        ));
+    }
     flush(ex);
-    let seq = ex.aof.manifest.incr_seq + 1;
-    ex.aof.fork_incr_seq = seq;
-    if ex.aof.state != State::Off {
-        open_incr_for_rewrite(ex, &dir, seq)?;
+    if let Err(e) = open_new_incr(ex, &dir) {
+        ex.aof.last_rewrite_failed = true;
+        return Err(e);
     }
     let rdb = ex.settings.aof_use_rdb_preamble;
     if super::live::enabled(ex) {
@@ -914,30 +939,103 @@ pub fn rewrite_start(ex: &mut Executor) -> Result<(), String> {
     Ok(())
 }
 
-/// The incr file writes go to from the fork on: in the manifest at once when the AOF is on
-/// (it is part of the AOF from now on), only after the rewrite when turning the AOF on.
-fn open_incr_for_rewrite(ex: &mut Executor, dir: &Path, seq: u64) -> Result<(), String> {
-    let name = incr_name(ex, seq);
+/// The file writes go to from the rewrite's start on (Redis's openNewIncrAofForAppend): with
+/// the AOF on, the next incr file, in the manifest at once; while the AOF waits for its first
+/// rewrite, a temp incr file the rewrite renames into the manifest when it succeeds; with
+/// the AOF off, none.
+fn open_new_incr(ex: &mut Executor, dir: &Path) -> Result<(), String> {
+    let (name, manifest) = match ex.aof.state {
+        State::Off => return Ok(()),
+        State::WaitRewrite => (temp_incr_name(ex), None),
+        State::On => {
+            let mut m = ex.aof.manifest.clone();
+            m.incr_seq += 1;
+            let name = incr_name(ex, m.incr_seq);
+            m.incrs.push(Part {
+                name: name.clone(),
+                seq: m.incr_seq,
+            });
+            (name, Some(m))
+        }
+    };
     let file = OpenOptions::new()
+        .write(true)
         .create(true)
-        .append(true)
+        .truncate(true)
         .open(dir.join(&name))
-        .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
-    let mut m = ex.aof.manifest.clone();
-    m.incr_seq = seq;
-    if ex.aof.state == State::On {
-        m.incrs.push(Part { name, seq });
-        persist_manifest(ex, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "Can't open the append-only file {name}: {}",
+                crate::util::strerror(&e)
+            )
+        })?;
+    if let Some(m) = &manifest {
+        persist_manifest(ex, m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
     }
+    tracing::info!("Creating AOF incr file {name} on background rewrite");
     if let Some(old) = ex.aof.file.take() {
         let _ = old.sync_data();
     }
-    ex.aof.manifest = m;
+    if let Some(m) = manifest {
+        ex.aof.manifest = m;
+    }
     ex.aof.file = Some(file);
     ex.aof.unsynced = false;
     ex.prop.aof.on = true;
     ex.prop.aof.restart_stream();
     Ok(())
+}
+
+/// The temp incr file of a first rewrite (Redis's getTempIncrAofName).
+fn temp_incr_name(ex: &Executor) -> String {
+    format!("temp-{}.incr", file_name(ex))
+}
+
+/// Deletes the history files unless aof-disable-auto-gc (Redis's aofDelHistoryFiles).
+fn delete_history(ex: &mut Executor) {
+    if ex.cfg.get_bool("aof-disable-auto-gc") || ex.aof.manifest.history.is_empty() {
+        return;
+    }
+    let dir = dir(ex);
+    for h in std::mem::take(&mut ex.aof.manifest.history) {
+        tracing::info!("Removing the history file {} in the background", h.name);
+        let _ = std::fs::remove_file(dir.join(&h.name));
+    }
+    if let Err(e) = persist_manifest(ex, &ex.aof.manifest) {
+        tracing::warn!("Can't persist the AOF manifest: {e}");
+    }
+}
+
+/// After repeated failures automatic rewrites wait 1, 2, 4 ... up to 60 minutes (Redis's
+/// aofRewriteLimited); true while they must wait.
+fn rewrite_limited(ex: &mut Executor) -> bool {
+    const THRESHOLD: u64 = 3;
+    const MAX_MINUTES: i64 = 60;
+    let now = ex.clock.now_ms() / 1000;
+    let aof = &mut ex.aof;
+    if aof.consecutive_failures < THRESHOLD {
+        aof.limit_delay_minutes = 0;
+        aof.limit_until = 0;
+        return false;
+    }
+    if aof.limit_until != 0 {
+        if now < aof.limit_until {
+            return true;
+        }
+        aof.limit_until = 0;
+        return false;
+    }
+    aof.limit_delay_minutes = if aof.limit_delay_minutes == 0 {
+        1
+    } else {
+        (aof.limit_delay_minutes * 2).min(MAX_MINUTES)
+    };
+    aof.limit_until = now + aof.limit_delay_minutes * 60;
+    tracing::warn!(
+        "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+        aof.limit_delay_minutes
+    );
+    true
 }
 
 /// Reaps a finished rewrite child and installs its base (Redis's backgroundRewriteDoneHandler);
@@ -952,11 +1050,13 @@ pub fn cron(ex: &mut Executor) {
             ex.aof.last_cow_bytes = cow;
         }
         ex.aof.last_rewrite_secs = Some(child.started.elapsed().as_secs() as i64);
-        let tmp = dir(ex).join(format!("temp-rewriteaof-bg-{}.aof", child.pid));
+        let tmp_name = format!("temp-rewriteaof-bg-{}.aof", child.pid);
+        let tmp = dir(ex).join(&tmp_name);
         let done = if ok {
-            install_rewrite(ex, &tmp)
+            tracing::info!("Background AOF rewrite terminated with success");
+            install_rewrite(ex, &tmp, &tmp_name)
         } else {
-            Err("child failed".into())
+            Err("Background AOF rewrite terminated with error".into())
         };
         match done {
             Ok(()) => {
@@ -964,16 +1064,24 @@ pub fn cron(ex: &mut Executor) {
                 ex.aof.consecutive_failures = 0;
                 ex.aof.last_rewrite_failed = false;
                 tracing::info!("Background AOF rewrite finished successfully");
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                ex.aof.consecutive_failures += 1;
-                ex.aof.last_rewrite_failed = true;
-                tracing::warn!("Background AOF rewrite failed: {e}");
                 if ex.aof.state == State::WaitRewrite {
-                    ex.aof.rewrite_scheduled = true;
+                    ex.aof.state = State::On;
                 }
             }
+            Err(e) => {
+                ex.aof.consecutive_failures += 1;
+                ex.aof.last_rewrite_failed = true;
+                tracing::warn!("{e}");
+            }
+        }
+        let _ = std::fs::remove_file(&tmp);
+        // A first rewrite that failed starts over, with a new temp incr file.
+        if ex.aof.state == State::WaitRewrite {
+            ex.prop.aof.buf.clear();
+            let name = temp_incr_name(ex);
+            tracing::info!("Removing the temp incr aof file {name} in the background");
+            let _ = std::fs::remove_file(dir(ex).join(&name));
+            ex.aof.rewrite_scheduled = true;
         }
         return;
     }
@@ -993,7 +1101,7 @@ pub fn cron(ex: &mut Executor) {
     {
         let base = ex.aof.base_size.max(1);
         let growth = (ex.aof.current_size.saturating_sub(base) * 100 / base) as i64;
-        if growth >= pct {
+        if growth >= pct && !rewrite_limited(ex) {
             tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
             if let Err(e) = rewrite_start(ex) {
                 tracing::warn!("{e}");
@@ -1002,53 +1110,70 @@ pub fn cron(ex: &mut Executor) {
     }
 }
 
-fn install_rewrite(ex: &mut Executor, tmp: &Path) -> Result<(), String> {
+/// Makes the rewrite's output the new base (Redis's backgroundRewriteDoneHandler): the old
+/// base and the incr files written before the rewrite began become history, and a first
+/// rewrite's temp incr file becomes the next incr file.
+fn install_rewrite(ex: &mut Executor, tmp: &Path, tmp_name: &str) -> Result<(), String> {
     let dir = dir(ex);
     let rdb = ex.settings.aof_use_rdb_preamble;
     let mut m = ex.aof.manifest.clone();
-    let seq = m.base_seq + 1;
-    let name = base_name(ex, seq, rdb);
-    std::fs::rename(tmp, dir.join(&name))
-        .map_err(|e| format!("can't rename the temp base: {e}"))?;
-    // Everything before the incr file opened at fork time is history now.
-    let fork_seq = ex.aof.fork_incr_seq;
-    if let Some((old, _)) = m.base.take() {
-        m.history.push(old);
-    }
-    let (older, newer): (Vec<Part>, Vec<Part>) = m.incrs.drain(..).partition(|p| p.seq < fork_seq);
-    m.history.extend(older);
-    m.incrs = newer;
-    if ex.aof.state != State::Off && !m.incrs.iter().any(|p| p.seq == fork_seq) {
-        // Turning the AOF on: the incr file opened at fork time joins now.
-        m.incrs.insert(
-            0,
-            Part {
-                name: incr_name(ex, fork_seq),
-                seq: fork_seq,
-            },
-        );
-    }
+    let old_base = m.base.take().map(|(b, _)| b);
+    m.base_seq += 1;
+    let name = base_name(ex, m.base_seq, rdb);
+    std::fs::rename(tmp, dir.join(&name)).map_err(|e| {
+        format!(
+            "Error trying to rename the temporary AOF base file {tmp_name} into {name}: {}",
+            crate::util::strerror(&e)
+        )
+    })?;
+    tracing::info!("Successfully renamed the temporary AOF base file {tmp_name} into {name}");
     m.base = Some((
         Part {
             name: name.clone(),
-            seq,
+            seq: m.base_seq,
         },
         rdb,
     ));
-    m.base_seq = seq;
-    let history = std::mem::take(&mut m.history);
-    persist_manifest(ex, &m).map_err(|e| format!("can't persist the AOF manifest: {e}"))?;
-    for h in history {
-        let _ = std::fs::remove_file(dir.join(&h.name));
+    let mut new_incr = None;
+    if ex.aof.state == State::WaitRewrite {
+        let temp = temp_incr_name(ex);
+        m.incr_seq += 1;
+        let incr = incr_name(ex, m.incr_seq);
+        if let Err(e) = std::fs::rename(dir.join(&temp), dir.join(&incr)) {
+            let _ = std::fs::remove_file(dir.join(&name));
+            return Err(format!(
+                "Error trying to rename the temporary AOF incr file {temp} into {incr}: {}",
+                crate::util::strerror(&e)
+            ));
+        }
+        tracing::info!("Successfully renamed the temporary AOF incr file {temp} into {incr}");
+        m.incrs.push(Part {
+            name: incr.clone(),
+            seq: m.incr_seq,
+        });
+        new_incr = Some(incr);
+    }
+    // Every incr file but the one being written (none while the AOF is off) is history now,
+    // listed newest base first as Redis lists it.
+    let keep = usize::from(ex.aof.file.is_some()).min(m.incrs.len());
+    let rewritten: Vec<Part> = m.incrs.drain(..m.incrs.len() - keep).collect();
+    let mut history = rewritten;
+    history.extend(old_base);
+    history.append(&mut m.history);
+    m.history = history;
+    if let Err(e) = persist_manifest(ex, &m) {
+        let _ = std::fs::remove_file(dir.join(&name));
+        if let Some(incr) = new_incr {
+            let _ = std::fs::remove_file(dir.join(incr));
+        }
+        return Err(format!("Can't persist the AOF manifest: {e}"));
     }
     sync_dir(&dir);
-    tracing::info!("Successfully renamed the temporary AOF base file into {name}");
-    measure(ex, &dir, &m);
-    ex.aof.manifest = m;
-    if ex.aof.state == State::WaitRewrite {
-        ex.aof.state = State::On;
-        tracing::info!("Background AOF rewrite terminated with success");
+    if ex.aof.file.is_some() {
+        measure(ex, &dir, &m);
     }
+    ex.aof.manifest = m;
+    delete_history(ex);
     Ok(())
 }
 
@@ -1066,6 +1191,8 @@ pub fn apply_config(ex: &mut Executor) -> Result<(), String> {
     if !ex.aof.started {
         return Ok(());
     }
+    // aof-disable-auto-gc turned off: the history kept meanwhile goes now.
+    delete_history(ex);
     match (ex.settings.appendonly, ex.aof.state) {
         (true, State::Off) => {
             ex.aof.state = State::WaitRewrite;
