@@ -208,3 +208,55 @@ fn tables_do_not_resize_while_a_child_runs() {
         check(redis);
     }
 }
+
+/// INFO persistence during a BGSAVE: the child reports the keys it saved and its
+/// copy-on-write about once a second (current_save_keys_*, current_fork_perc,
+/// current_cow_*), and the fields go back to zero when it ends. Checked on redis-server too.
+fn child_progress_is_reported(server: &Server) {
+    let mut c = server.client();
+    let mut batch = Vec::new();
+    for i in 0..3000 {
+        batch.extend_from_slice(format!("SET key:{i} {}\r\n", "v".repeat(500)).as_bytes());
+    }
+    c.send_raw(&batch).unwrap();
+    for _ in 0..3000 {
+        c.read();
+    }
+    c.ok("CONFIG SET rdb-key-save-delay 1000");
+    assert_eq!(c.cmd_raw(&["BGSAVE"]), b"+Background saving started\r\n");
+    assert_eq!(info_field(&mut c, "current_save_keys_total"), "3000");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let processed: u64 = info_field(&mut c, "current_save_keys_processed")
+            .parse()
+            .unwrap();
+        let perc: f64 = info_field(&mut c, "current_fork_perc").parse().unwrap();
+        if processed > 0 {
+            assert!(
+                processed <= 3000 && perc > 0.0 && perc <= 100.0,
+                "{processed} {perc}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress reported");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    c.ok("CONFIG SET rdb-key-save-delay 0");
+    wait_bgsave(&mut c);
+    for field in [
+        "current_save_keys_processed",
+        "current_save_keys_total",
+        "current_cow_size",
+    ] {
+        assert_eq!(info_field(&mut c, field), "0", "{field}");
+    }
+    assert_eq!(info_field(&mut c, "current_fork_perc"), "0.00");
+}
+
+#[test]
+fn bgsave_child_reports_its_progress() {
+    child_progress_is_reported(&cinnabar(&[]));
+    if let Some(theirs) = oracle(&[]) {
+        child_progress_is_reported(&theirs);
+    }
+}

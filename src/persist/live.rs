@@ -453,6 +453,8 @@ fn running(ex: &mut Executor) -> Option<(&mut LiveSnapshot, &mut Vec<Db>)> {
 pub fn step(ex: &mut Executor) {
     if let Some((live, dbs)) = running(ex) {
         live.step(dbs);
+        let saved = live.keys_saved;
+        ex.persist.progress.keys_processed = saved;
     }
 }
 

@@ -95,6 +95,7 @@ pub fn write_rdb_full<W: Write>(
     // A filtered snapshot (REPLCONF rdb-filter-only) holds no keys.
     let dbs: &[crate::keyspace::db::Db] = if p.keyless { &[] } else { &ex.dbs };
     let meta = p.meta;
+    let saved = std::cell::Cell::new(0u64);
     rdb::write_dataset(
         out,
         dbs,
@@ -106,6 +107,8 @@ pub fn write_rdb_full<W: Write>(
             if key_delay != 0 {
                 loading::debug_delay(key_delay);
             }
+            saved.set(saved.get() + 1);
+            report_progress(saved.get());
             meta.of(e)
         },
     )
@@ -564,6 +567,8 @@ pub fn sync_file(f: &mut File) -> std::io::Result<()> {
 /// State of background saving (Redis's rdb_child_pid and the INFO persistence counters).
 pub struct PersistState {
     pub child: Option<RdbChild>,
+    /// What the running child last reported (INFO's current_cow_* and current_save_keys_*).
+    pub progress: ChildProgress,
     /// BGSAVE SCHEDULE asked while a child ran: start one when it ends.
     pub scheduled: bool,
     pub last_bgsave_ok: bool,
@@ -596,6 +601,7 @@ impl Default for PersistState {
     fn default() -> Self {
         PersistState {
             child: None,
+            progress: ChildProgress::default(),
             scheduled: false,
             last_bgsave_ok: true,
             last_bgsave_secs: -1,
@@ -617,6 +623,73 @@ impl Default for PersistState {
     }
 }
 
+/// A running snapshot's progress, as its child reports it (Redis's stat_current_cow_* and
+/// stat_current_save_keys_*); reset when a child starts and when it ends.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct ChildProgress {
+    pub cow_peak: u64,
+    pub cow: u64,
+    /// When the copy-on-write size was measured.
+    pub cow_at: Option<std::time::Instant>,
+    pub keys_processed: u64,
+    pub keys_total: u64,
+}
+
+impl ChildProgress {
+    /// INFO's current_fork_perc.
+    pub fn percent(&self) -> f64 {
+        if self.keys_total == 0 {
+            0.0
+        } else {
+            self.keys_processed as f64 / self.keys_total as f64 * 100.0
+        }
+    }
+}
+
+/// One report through the child's info pipe: kind (PROGRESS or DONE), keys saved so far,
+/// copy-on-write bytes.
+const REPORT_BYTES: usize = 17;
+const REPORT_PROGRESS: u8 = 0;
+const REPORT_DONE: u8 = 1;
+
+/// The write end of the info pipe, in a forked child (-1 elsewhere).
+static CHILD_INFO_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+fn send_report(kind: u8, keys: u64, cow: u64) {
+    let fd = CHILD_INFO_FD.load(std::sync::atomic::Ordering::Relaxed);
+    if fd < 0 {
+        return;
+    }
+    let mut rec = [0u8; REPORT_BYTES];
+    rec[0] = kind;
+    rec[1..9].copy_from_slice(&keys.to_le_bytes());
+    rec[9..17].copy_from_slice(&cow.to_le_bytes());
+    // SAFETY: writes our own buffer to the pipe descriptor this child owns.
+    let n = unsafe { libc::write(fd, rec.as_ptr().cast(), REPORT_BYTES) };
+    if n != REPORT_BYTES as isize {
+        // The parent is gone (Redis's child exits when it cannot report either).
+        tracing::warn!("Child failed reporting info to parent, exiting.");
+        // SAFETY: ends the child at once.
+        unsafe { libc::_exit(1) }
+    }
+}
+
+/// Called by a snapshot as it saves keys: in a forked child, about once a second, reports
+/// the keys saved so far and the copy-on-write bytes (Redis's sendChildInfo every 1024 keys).
+pub fn report_progress(keys: u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_MS: AtomicU64 = AtomicU64::new(0);
+    if keys % 1024 != 0 || CHILD_INFO_FD.load(Ordering::Relaxed) < 0 {
+        return;
+    }
+    let now = (crate::clock::unix_us() / 1000) as u64;
+    if now.saturating_sub(LAST_MS.load(Ordering::Relaxed)) < 1000 {
+        return;
+    }
+    LAST_MS.store(now, Ordering::Relaxed);
+    send_report(REPORT_PROGRESS, keys, private_dirty_bytes());
+}
+
 /// A forked child writing a snapshot.
 pub struct RdbChild {
     pub pid: libc::pid_t,
@@ -629,8 +702,9 @@ pub struct RdbChild {
 
 /// Who makes the snapshot.
 enum Worker {
-    /// A forked child, which reports its copy-on-write bytes here before exiting.
-    Forked { report: File },
+    /// A forked child, which reports its progress here, and its copy-on-write bytes before
+    /// exiting; `pending` holds a report read in part.
+    Forked { report: File, pending: Vec<u8> },
     /// This process (`snapshot-mode live`).
     Live(Box<live::LiveSnapshot>),
 }
@@ -728,6 +802,10 @@ pub fn fork_child(
                 }
             }
             drop(read_end);
+            {
+                use std::os::fd::AsRawFd;
+                CHILD_INFO_FD.store(write_end.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
+            }
             let _ = crate::oom::apply(&ex.cfg, crate::oom::Class::BackgroundChild);
             crate::keyspace::rehash::set_resize_policy(
                 crate::keyspace::rehash::ResizePolicy::Forbid,
@@ -737,13 +815,24 @@ pub fn fork_child(
             if cow > 0 {
                 tracing::info!("Fork CoW for {what}: current {} MB", cow / (1024 * 1024));
             }
-            let mut w = write_end;
-            let _ = w.write_all(&cow.to_le_bytes());
+            send_report(REPORT_DONE, 0, cow);
+            drop(write_end);
             // SAFETY: ends the child at once, without running the parent's destructors.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) }
         }
         pid => {
             drop(write_end);
+            // SAFETY: sets O_NONBLOCK on our own descriptor: reports are read as they come.
+            unsafe {
+                use std::os::fd::AsRawFd;
+                let fd = read_end.as_raw_fd();
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+            ex.persist.progress = ChildProgress {
+                keys_total: ex.dbs.iter().map(|d| d.len() as u64).sum(),
+                ..ChildProgress::default()
+            };
             ex.persist.latest_fork_usec = started.elapsed().as_micros() as u64;
             let now = ex.clock.now_ms();
             ex.latency_sample("fork", ex.persist.latest_fork_usec / 1000, now);
@@ -753,7 +842,10 @@ pub fn fork_child(
                 started,
                 dirty_at_start: ex.dirty,
                 kind: ChildKind::Save,
-                worker: Worker::Forked { report: read_end },
+                worker: Worker::Forked {
+                    report: read_end,
+                    pending: Vec::new(),
+                },
             })
         }
     }
@@ -761,7 +853,11 @@ pub fn fork_child(
 
 impl RdbChild {
     /// A live snapshot in the place of a child (`snapshot-mode live`): the pid is ours.
-    pub fn live(ex: &Executor, kind: ChildKind, snapshot: live::LiveSnapshot) -> RdbChild {
+    pub fn live(ex: &mut Executor, kind: ChildKind, snapshot: live::LiveSnapshot) -> RdbChild {
+        ex.persist.progress = ChildProgress {
+            keys_total: ex.dbs.iter().map(|d| d.len() as u64).sum(),
+            ..ChildProgress::default()
+        };
         RdbChild {
             pid: live::own_pid(),
             started: std::time::Instant::now(),
@@ -785,12 +881,42 @@ impl RdbChild {
         }
     }
 
+    /// Reads the reports the child sent so far into `progress`; the copy-on-write bytes of
+    /// its final report, once it came.
+    pub fn read_reports(&mut self, progress: &mut ChildProgress) -> Option<u64> {
+        let Worker::Forked { report, pending } = &mut self.worker else {
+            return None;
+        };
+        let mut done = None;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(report, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            pending.extend_from_slice(&buf[..n]);
+        }
+        let whole = pending.len() / REPORT_BYTES * REPORT_BYTES;
+        for rec in pending[..whole].chunks(REPORT_BYTES) {
+            let keys = u64::from_le_bytes(rec[1..9].try_into().expect("8 bytes"));
+            let cow = u64::from_le_bytes(rec[9..17].try_into().expect("8 bytes"));
+            if rec[0] == REPORT_DONE {
+                done = Some(cow);
+                continue;
+            }
+            progress.keys_processed = keys;
+            progress.cow = cow;
+            progress.cow_peak = progress.cow_peak.max(cow);
+            progress.cow_at = Some(std::time::Instant::now());
+        }
+        pending.drain(..whole);
+        done
+    }
+
     /// Reaps the child if it ended: Some((succeeded, copy-on-write bytes)).
     pub fn try_reap(&mut self) -> Option<(bool, Option<u64>)> {
-        let report = match &mut self.worker {
-            Worker::Live(l) => return l.try_finish().map(|ok| (ok, None)),
-            Worker::Forked { report } => report,
-        };
+        if let Worker::Live(l) = &mut self.worker {
+            return l.try_finish().map(|ok| (ok, None));
+        }
         let mut status = 0;
         // SAFETY: waits without blocking for our own child.
         let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
@@ -798,10 +924,7 @@ impl RdbChild {
             return None;
         }
         let ok = r == self.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-        let mut cow = [0u8; 8];
-        let cow = std::io::Read::read_exact(report, &mut cow)
-            .is_ok()
-            .then(|| u64::from_le_bytes(cow));
+        let cow = self.read_reports(&mut ChildProgress::default());
         Some((ok, cow))
     }
 
@@ -868,9 +991,20 @@ pub fn reap_child(ex: &mut Executor) {
 /// Reaps a finished BGSAVE child and starts due saves: a scheduled BGSAVE, or a
 /// `save <seconds> <changes>` point.
 pub fn cron(ex: &mut Executor) {
+    for child in [ex.persist.child.as_mut(), ex.aof.child.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        child.read_reports(&mut ex.persist.progress);
+    }
     aof::cron(ex);
     if ex.persist.child.is_some() {
         reap_child(ex);
+    }
+    if ex.persist.child.is_none() && ex.aof.child.is_none() {
+        ex.persist.progress = ChildProgress::default();
+    }
+    if ex.persist.child.is_some() {
         return;
     }
     if ex.aof.child.is_some() {

@@ -42,6 +42,7 @@ fn batched<W: Write>(
 pub fn write_commands<W: Write>(ex: &Executor, w: &mut W) -> io::Result<()> {
     let mut buf = Vec::new();
     write_functions(ex, w)?;
+    let mut saved = 0u64;
     for (i, db) in ex.dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
@@ -49,6 +50,8 @@ pub fn write_commands<W: Write>(ex: &Executor, w: &mut W) -> io::Result<()> {
         select(w, &mut buf, i)?;
         for (k, e) in db.keys().iter() {
             write_key(w, &mut buf, k, e)?;
+            saved += 1;
+            super::report_progress(saved);
         }
     }
     Ok(())

@@ -197,9 +197,9 @@ pub fn render(
         section(&mut s, "Persistence");
         let _ = write!(
             s,
-            "loading:{}\r\nasync_loading:{}\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
-             current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n\
-             current_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
+            "loading:{}\r\nasync_loading:{}\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\n\
+             current_cow_size_age:{}\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\n\
+             current_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
              rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\n\
              rdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\n\
              rdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\n\
@@ -209,6 +209,12 @@ pub fn render(
              module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
             u8::from(ex.persist.loading.is_some() && !ex.persist.async_loading),
             u8::from(ex.persist.async_loading),
+            ex.persist.progress.cow_peak,
+            ex.persist.progress.cow,
+            ex.persist.progress.cow_at.map_or(0, |t| t.elapsed().as_secs()),
+            ex.persist.progress.percent(),
+            ex.persist.progress.keys_processed,
+            ex.persist.progress.keys_total,
             ex.dirty,
             u8::from(ex.persist.child.is_some()),
             ex.lastsave_unix,
