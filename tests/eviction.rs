@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::client::Client;
-use common::server::cinnabar;
+use common::server::{cinnabar, oracle, Server};
 
 fn used_memory(c: &mut Client) -> u64 {
     c.info_field("memory", "used_memory").parse().unwrap()
@@ -209,5 +209,67 @@ fn no_evictions_while_clients_are_paused() {
     check(cinnabar(&[]));
     if let Some(redis) = common::server::oracle(&[]) {
         check(redis);
+    }
+}
+
+/// CONFIG SET maxmemory inside a transaction that already wrote evicts nothing until the
+/// transaction ends (its writes are propagated together), then evicts; as redis-server.
+fn eviction_waits_for_the_transaction(server: &Server) -> Vec<Vec<u8>> {
+    let mut c = server.client();
+    let mut seen = vec![c.cmd_raw(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"])];
+    for line in [
+        "MULTI",
+        "INCR x",
+        "CONFIG SET maxmemory 1",
+        "INCR x",
+        "EXEC",
+    ] {
+        seen.push(c.cmd_raw(&line.split(' ').collect::<Vec<_>>()));
+    }
+    common::server::wait_until("the eviction", 10, || {
+        c.cmd(&["DBSIZE"]).as_int() == Some(0)
+    });
+    seen.push(c.cmd_raw(&["CONFIG", "SET", "maxmemory", "0"]));
+    seen
+}
+
+#[test]
+fn no_eviction_inside_a_transaction_that_wrote() {
+    let ours = eviction_waits_for_the_transaction(&cinnabar(&[]));
+    assert!(String::from_utf8_lossy(&ours[5]).contains(":2\r\n"));
+    if let Some(theirs) = oracle(&[]) {
+        assert_eq!(ours, eviction_waits_for_the_transaction(&theirs));
+    }
+}
+
+/// A keyspace table that would grow past maxmemory does not (while it is not overfull): at
+/// 4,096 keys, the next insert would double the table, and with maxmemory 10 KB above the
+/// usage that would force evictions; no key is evicted, as in redis-server.
+fn growth_stays_under_maxmemory(server: &Server) -> i64 {
+    let mut c = server.client();
+    // Per-command latency histograms are allocated on first use: not in the measured window.
+    c.ok("CONFIG SET latency-tracking no");
+    c.ok("CONFIG SET maxmemory-policy allkeys-random");
+    let mut batch = Vec::new();
+    for i in 0..4096 {
+        batch.extend_from_slice(format!("SET key:{i} 1\r\n").as_bytes());
+    }
+    c.send_raw(&batch).unwrap();
+    for _ in 0..4096 {
+        c.read();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let limit = used_memory(&mut c) + 10 * 1024;
+    c.ok(&format!("CONFIG SET maxmemory {limit}"));
+    c.ok("SET k1 v1");
+    c.ok("SET k2 v2");
+    c.cmd(&["DBSIZE"]).as_int().unwrap()
+}
+
+#[test]
+fn keyspace_tables_do_not_grow_past_maxmemory() {
+    assert_eq!(growth_stays_under_maxmemory(&cinnabar(&[])), 4098);
+    if let Some(theirs) = oracle(&[]) {
+        assert_eq!(growth_stays_under_maxmemory(&theirs), 4098);
     }
 }

@@ -48,6 +48,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     let MultiState { queued, .. } = *state;
     ctx.out().array(queued.len());
     ctx.ex.in_exec = true;
+    ctx.ex.exec_dirty_start = ctx.ex.dirty;
     for (cmd, argv) in queued {
         let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
         // Permissions are checked again: the user's rules may have changed since queueing.

@@ -82,21 +82,37 @@ impl Executor {
     /// waiting to be written and the replicas' share of the replication buffer (Redis's
     /// freeMemoryGetNotCountedMemory).
     pub fn memory_for_eviction(&self) -> usize {
-        let not_counted =
-            self.prop.aof.buf.len() + crate::repl::buffer_memory(self).not_counted as usize;
-        crate::alloc::used_memory().saturating_sub(not_counted)
+        crate::alloc::used_memory().saturating_sub(self.memory_not_counted())
+    }
+
+    /// What maxmemory does not count: replica output and the AOF buffer (Redis's
+    /// freeMemoryGetNotCountedMemory).
+    fn memory_not_counted(&self) -> usize {
+        self.prop.aof.buf.len() + crate::repl::buffer_memory(self).not_counted as usize
     }
 
     /// Redis's performEvictions: false when memory is over maxmemory and nothing more can be
     /// evicted (EVICT_FAIL), so commands that may grow memory are refused.
     pub fn perform_evictions(&mut self) -> bool {
         let max = self.settings.maxmemory as usize;
+        let not_counted = if max == 0 {
+            0
+        } else {
+            self.memory_not_counted()
+        };
+        crate::keyspace::rehash::set_memory_limit(max, not_counted);
         if max == 0 || self.loading || self.ignores_maxmemory() {
             return true;
         }
         // A paused dataset stays still: no evictions either (Redis's
         // isSafeToPerformEvictions), as if under maxmemory.
         if self.is_paused(self.clock.now_ms()) {
+            return true;
+        }
+        // Nor in the middle of an execution unit that already wrote (CONFIG SET maxmemory
+        // inside MULTI): its writes are propagated together at its end, and an eviction's DEL
+        // would come before them (Redis checks its pending also_propagate ops).
+        if self.prop.has_pending() || (self.in_exec && self.dirty > self.exec_dirty_start) {
             return true;
         }
         let used = self.memory_for_eviction();
@@ -125,9 +141,7 @@ impl Executor {
                 // Nothing left to evict.
                 return self.memory_for_eviction() <= max;
             };
-            let before = crate::alloc::used_memory();
-            self.evict(db, &key);
-            freed += before.saturating_sub(crate::alloc::used_memory());
+            freed += self.evict(db, &key);
             evicted += 1;
             if evicted % 16 == 0 && limit.is_some_and(|l| start.elapsed() > l) {
                 // The rest goes on between loop turns (Redis's evictionTimeProc).
@@ -197,12 +211,19 @@ impl Executor {
 
     /// Deletes an evicted key with Redis's side effects: stats, event, invalidation, and a
     /// DEL (UNLINK with lazyfree-lazy-eviction) for the AOF.
-    fn evict(&mut self, db: usize, key: &[u8]) {
-        self.dbs[db].remove(key);
+    /// Returns the bytes the deletion itself freed: what the side effects then take (the
+    /// invalidation messages to tracking clients, the DEL for the AOF) does not count, or
+    /// evicting keys tracked by many clients would feed itself until the dataset is gone
+    /// (Redis measures the same way).
+    fn evict(&mut self, db: usize, key: &[u8]) -> usize {
+        let before = crate::alloc::used_memory();
+        drop(self.dbs[db].remove(key));
+        let freed = before.saturating_sub(crate::alloc::used_memory());
         self.stats.evicted_keys += 1;
         self.signal_modified_by_server(db, key);
         self.notify(crate::config::notify::EVICTED, "evicted", key, db);
         self.propagate_deletion(db, key, self.settings.lazyfree_lazy_eviction);
+        freed
     }
 
     /// The next key to evict under `policy`, None when there is none.

@@ -183,6 +183,8 @@ pub struct Executor {
     /// EXEC is running its queued commands (Redis's server.in_exec): background work they
     /// ask for (BGREWRITEAOF, turning the AOF on) is scheduled for after the transaction.
     pub in_exec: bool,
+    /// The change counter when the running EXEC began.
+    pub exec_dirty_start: u64,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire_enabled: bool,
     /// DEBUG PAUSE-CRON: the periodic tasks are stopped (tests use it to hold a state).
@@ -336,6 +338,7 @@ impl Executor {
             shutdown_wait: None,
             exiting: false,
             in_exec: false,
+            exec_dirty_start: 0,
             active_expire_enabled: true,
             reply_buffer_peak_reset_ms: REPLY_BUFFER_PEAK_RESET_MS,
             reply_buffer_resizing: true,

@@ -105,6 +105,12 @@ pub struct Propagation {
 }
 
 impl Propagation {
+    /// The running execution unit has ops waiting to be propagated.
+    #[inline]
+    pub fn has_pending(&self) -> bool {
+        self.pending_ops != 0
+    }
+
     /// Someone consumes the stream: commands must say what they did.
     #[inline]
     pub fn enabled(&self) -> bool {

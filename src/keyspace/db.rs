@@ -162,10 +162,14 @@ impl Default for Db {
 
 impl Db {
     pub fn new() -> Self {
+        let mut keys = Dict::new();
+        keys.guard_growth();
+        let mut volatile = Dict::new();
+        volatile.guard_growth();
         Db {
-            keys: Dict::new(),
+            keys,
             snapshot: None,
-            volatile: Dict::new(),
+            volatile,
             avg_ttl_ms: 0,
             expire_cursor: 0,
             track_created: false,

@@ -337,6 +337,12 @@ impl<K: DictKey, V> Dict<K, V> {
         })
     }
 
+    /// Makes this a keyspace table: it does not grow while the new buckets would take memory
+    /// past maxmemory (Redis's dictExpandAllowed for the db and expires dicts).
+    pub fn guard_growth(&mut self) {
+        self.tables.guard_growth();
+    }
+
     /// `scan` with the values given mutably.
     pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&K, &mut V)) -> u64 {
         self.tables.scan_mut(cursor, |b| {

@@ -44,6 +44,34 @@ fn resize_policy() -> ResizePolicy {
     }
 }
 
+/// maxmemory (0: none) and the memory it does not count (replica and AOF buffers), for
+/// keyspace tables deciding whether to grow (see `Tables::guard_growth`).
+static MAXMEMORY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static NOT_COUNTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Tables fuller than this grow whatever memory says (Redis's HASHTABLE_MAX_LOAD_FACTOR).
+const MAX_LOAD_FACTOR: f64 = 1.618;
+
+/// The executor's maxmemory and not-counted memory, as of its last eviction check.
+pub fn set_memory_limit(maxmemory: usize, not_counted: usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    MAXMEMORY.store(maxmemory, Relaxed);
+    NOT_COUNTED.store(not_counted, Relaxed);
+}
+
+/// Whether a guarded table may allocate `more` bytes of buckets at this load (Redis's
+/// dictExpandAllowed: not if that would take memory past maxmemory, unless the table is
+/// overfull).
+fn expand_allowed(more: usize, load: f64) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    let max = MAXMEMORY.load(Relaxed);
+    if max == 0 || load > MAX_LOAD_FACTOR {
+        return true;
+    }
+    let used = crate::alloc::used_memory();
+    used + more <= max || used.saturating_sub(NOT_COUNTED.load(Relaxed)) + more <= max
+}
+
 /// Longest chain the statistics count separately (Redis's DICT_STATS_VECTLEN).
 const STATS_VECTLEN: usize = 50;
 
@@ -127,6 +155,8 @@ pub struct Tables<B> {
     pub ht: [Buckets<B>; 2],
     /// Next bucket of ht[0] to move, while rehashing.
     rehash_idx: Option<usize>,
+    /// A keyspace table: it does not grow past maxmemory (see `expand_allowed`).
+    guarded: bool,
 }
 
 impl<B: Bucket> Default for Tables<B> {
@@ -140,6 +170,7 @@ impl<B: Bucket> Tables<B> {
         Tables {
             ht: [Buckets::EMPTY, Buckets::EMPTY],
             rehash_idx: None,
+            guarded: false,
         }
     }
 
@@ -264,6 +295,11 @@ impl<B: Bucket> Tables<B> {
         self.rehash_idx = Some(0);
     }
 
+    /// Makes this a keyspace table, which does not grow past maxmemory.
+    pub fn guard_growth(&mut self) {
+        self.guarded = true;
+    }
+
     /// Grows a full table before an insert; returns the table the new entry goes to.
     pub fn prepare_insert(&mut self) -> &mut Buckets<B> {
         if !self.is_rehashing() {
@@ -271,8 +307,13 @@ impl<B: Bucket> Tables<B> {
             let policy = resize_policy();
             if size == 0 {
                 self.resize_to(INITIAL_SIZE);
-            } else if (policy == ResizePolicy::Enable && used >= size)
-                || (policy != ResizePolicy::Forbid && used / size > FORCE_RESIZE_RATIO)
+            } else if ((policy == ResizePolicy::Enable && used >= size)
+                || (policy != ResizePolicy::Forbid && used / size > FORCE_RESIZE_RATIO))
+                && (!self.guarded
+                    || expand_allowed(
+                        (used + 1).next_power_of_two() * std::mem::size_of::<B>(),
+                        used as f64 / size as f64,
+                    ))
             {
                 self.resize_to(used + 1);
             }
