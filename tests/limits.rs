@@ -168,3 +168,58 @@ fn tcp_keepalive_probes_idle_connections_as_configured() {
         check(&redis);
     }
 }
+
+/// A subscriber that stops reading is dropped once its output stays over the pubsub soft
+/// limit for the limit's seconds, even when nothing more is published (Redis checks every
+/// client's limits from its cron). Returns whether it was gone in time.
+fn soft_limit_without_traffic(server: &Server) -> bool {
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd_raw(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 0 100000 1"
+        ]),
+        b"+OK\r\n"
+    );
+    let mut sub = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    sub.write_all(b"CLIENT SETNAME slow\r\nSUBSCRIBE foo\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut buf = [0u8; 256];
+    let _ = sub.read(&mut buf);
+    let payload = "x".repeat(1000);
+    let omem = |c: &mut common::client::Client| -> Option<u64> {
+        let list = String::from_utf8_lossy(&c.cmd_raw(&["CLIENT", "LIST"])).into_owned();
+        let line = list.lines().find(|l| l.contains("name=slow"))?.to_string();
+        let field = line.split(' ').find(|f| f.starts_with("omem="))?;
+        field[5..].parse().ok()
+    };
+    // Publish until the subscriber's output is over the soft limit, then stop.
+    while omem(&mut c).is_some_and(|m| m <= 100_000) {
+        c.cmd(&["PUBLISH", "foo", &payload]);
+    }
+    let stopped = std::time::Instant::now();
+    while stopped.elapsed() < Duration::from_millis(3500) {
+        if omem(&mut c).is_none() {
+            return stopped.elapsed() >= Duration::from_millis(500);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn pubsub_soft_output_limit_holds_without_traffic() {
+    assert!(
+        soft_limit_without_traffic(&cinnabar(&[])),
+        "cinnabar kept the client"
+    );
+    if let Some(theirs) = oracle(&[]) {
+        assert!(
+            soft_limit_without_traffic(&theirs),
+            "redis-server kept the client"
+        );
+    }
+}

@@ -1526,6 +1526,18 @@ impl Executor {
                 }
             }
         }
+        // A soft output limit runs out with no new output too (Redis's clientsCron checks
+        // every client's limits).
+        let over_soft: Vec<usize> = self
+            .clients
+            .iter()
+            .flatten()
+            .filter(|c| c.obuf_soft_since_ms.is_some())
+            .map(|c| c.slot)
+            .collect();
+        for slot in over_soft {
+            self.enforce_output_limit(slot, now_ms);
+        }
         let timeout = self.settings.timeout_secs;
         if timeout == 0 {
             return;
