@@ -223,3 +223,87 @@ fn pubsub_soft_output_limit_holds_without_traffic() {
         );
     }
 }
+
+/// CLIENT LIST fields of a client named `name`.
+fn client_fields(
+    c: &mut common::client::Client,
+    name: &str,
+    fields: &[&str],
+) -> Option<Vec<String>> {
+    let list = String::from_utf8_lossy(&c.cmd_raw(&["CLIENT", "LIST"])).into_owned();
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!("name={name} ")))?
+        .to_string();
+    Some(
+        fields
+            .iter()
+            .map(|f| {
+                line.split(' ')
+                    .find(|kv| kv.starts_with(&format!("{f}=")))
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect(),
+    )
+}
+
+/// What a client's memory is made of, as CLIENT LIST shows it and maxmemory-clients counts
+/// it: a big argument half received counts from its first byte (qbuf), the arguments of a
+/// finished command are gone (argv-mem 0), and a transaction's queued commands count
+/// (multi-mem), so a client queueing more than maxmemory-clients is evicted.
+fn client_memory_parts(server: &Server) -> (Vec<String>, bool, bool) {
+    let mut c = server.client();
+    let mut big = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    big.write_all(b"CLIENT SETNAME big\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let _ = big.read(&mut buf);
+    let n = 200_000;
+    let mut partial = format!("*1\r\n${n}\r\n").into_bytes();
+    partial.extend(std::iter::repeat_n(b'v', n));
+    big.write_all(&partial).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let fields = client_fields(&mut c, "big", &["qbuf", "argv-mem", "multi"]).unwrap();
+    // maxmemory-clients 2 MB: two queued 400 KB commands fit, five do not.
+    assert_eq!(
+        c.cmd_raw(&["CONFIG", "SET", "maxmemory-clients", "2000000"]),
+        b"+OK\r\n"
+    );
+    let mut tx = server.client();
+    tx.ok("CLIENT SETNAME tx");
+    tx.ok("MULTI");
+    let value = "v".repeat(400_000);
+    for _ in 0..2 {
+        tx.cmd(&["SET", "k", &value]);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let fits = client_fields(&mut c, "tx", &["multi"]).is_some();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .write_all(b"CLIENT SETNAME tx2\r\nMULTI\r\n")
+        .unwrap();
+    for _ in 0..5 {
+        let cmd = format!(
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{value}\r\n",
+            value.len()
+        );
+        if stream.write_all(cmd.as_bytes()).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let evicted = client_fields(&mut c, "tx2", &["multi"]).is_none();
+    (fields, fits, evicted)
+}
+
+#[test]
+fn client_memory_counts_what_redis_counts() {
+    let ours = client_memory_parts(&cinnabar(&[]));
+    assert_eq!(ours.0, ["qbuf=200000", "argv-mem=0", "multi=-1"]);
+    assert!(ours.1, "two queued commands fit");
+    assert!(ours.2, "five queued commands evict the client");
+    if let Some(theirs) = oracle(&[]) {
+        assert_eq!(ours, client_memory_parts(&theirs));
+    }
+}

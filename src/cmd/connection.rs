@@ -496,7 +496,7 @@ pub fn client_info_line(c: &Client, user: &[u8], now_ms: i64, out: &mut String) 
         c.qbuf_len,
         c.qbuf_free,
         c.argv_mem,
-        c.multi.as_ref().map_or(0, |m| m.queued.iter().map(|(_, a)| a.iter().map(Vec::len).sum::<usize>()).sum::<usize>()),
+        c.multi_memory(),
         c.rbuf_size,
         c.rbuf_peak,
         pending,

@@ -261,7 +261,40 @@ impl Client {
             + self.qbuf_free
             + self.out.buf.capacity()
             + self.argv_mem
+            + self.multi_memory()
+            + self.subscription_memory()
             + std::mem::size_of::<Client>()
+    }
+
+    /// CLIENT LIST multi-mem: the queued commands' arguments and slots, and the watched keys
+    /// (Redis's multiStateMemOverhead).
+    pub fn multi_memory(&self) -> usize {
+        let queued = self.multi.as_ref().map_or(0, |m| {
+            m.queued_bytes + m.queued.capacity() * std::mem::size_of::<(usize, Vec<Vec<u8>>)>()
+        });
+        queued
+            + self
+                .watched
+                .iter()
+                .map(|w| w.key.len() + std::mem::size_of::<super::multi::Watched>())
+                .sum::<usize>()
+    }
+
+    /// The channels, patterns and tracking prefixes this client holds (Redis counts their
+    /// table entries in a client's memory).
+    fn subscription_memory(&self) -> usize {
+        let entry = std::mem::size_of::<Vec<u8>>() + std::mem::size_of::<usize>();
+        let names = |set: &std::collections::HashSet<Vec<u8>>| {
+            set.iter().map(|n| n.len() + entry).sum::<usize>()
+        };
+        names(&self.subs.channels)
+            + names(&self.subs.patterns)
+            + names(&self.subs.shard)
+            + self
+                .tracking_prefixes
+                .iter()
+                .map(|p| p.len() + entry)
+                .sum::<usize>()
     }
 
     pub fn pending_output(&self) -> usize {

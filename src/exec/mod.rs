@@ -707,6 +707,21 @@ impl Executor {
         client.last_interaction_ms = now_ms;
         client.argv_len = argv.len();
         client.argv_mem = argv.iter().map(|a| a.len()).sum();
+        let done = self.process_inner(client, argv, start, now_ms);
+        // The arguments are gone once the command ran (Redis's freeClientArgv).
+        if done {
+            client.argv_mem = 0;
+        }
+        done
+    }
+
+    fn process_inner(
+        &mut self,
+        client: &mut Client,
+        argv: &[&[u8]],
+        start: Instant,
+        now_ms: i64,
+    ) -> bool {
         if argv.is_empty() {
             return true;
         }
@@ -748,6 +763,7 @@ impl Executor {
                     if let Some(m) = client.multi.as_mut() {
                         m.flags |= flags;
                         m.missing_flags |= !flags;
+                        m.queued_bytes += argv.iter().map(|a| a.len()).sum::<usize>();
                         m.queued
                             .push((cmd, argv.iter().map(|a| a.to_vec()).collect()));
                     }

@@ -14,6 +14,9 @@ use crate::cmd::table::Command;
 #[derive(Default)]
 pub struct MultiState {
     pub queued: Vec<(&'static Command, Vec<Vec<u8>>)>,
+    /// Bytes of the queued arguments (CLIENT LIST multi-mem, part of what
+    /// maxmemory-clients counts).
+    pub queued_bytes: usize,
     /// The union of the queued commands' flags (`Executor::command_flags`): what EXEC may do.
     pub flags: u64,
     /// The union of the flags the queued commands lack (Redis's cmd_inv_flags): EXEC may

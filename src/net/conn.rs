@@ -159,8 +159,8 @@ impl Conn {
     }
 
     /// Drops consumed bytes so the next command starts at offset 0. The buffer keeps its size
-    /// (a client that sent a big argument is likely to send another); the cron gives the
-    /// space back (`resize`).
+    /// (a client that sent a big argument is likely to send another, as Redis assumes too);
+    /// the cron gives the space back (`resize`).
     pub fn compact(&mut self) {
         if self.qpos == 0 {
             return;
@@ -190,7 +190,9 @@ impl Conn {
             }
             if self.spare() < target {
                 let need = self.qend + target;
-                let new_cap = if need < 1 << 20 {
+                // A big argument gets exactly its room (Redis's sdsMakeRoomForNonGreedy), so
+                // the buffer does not hold up to twice what the client sends.
+                let new_cap = if need < 1 << 20 && want <= crate::config::limits::IOBUF_LEN {
                     need.next_power_of_two()
                 } else {
                     need
@@ -233,8 +235,14 @@ impl Conn {
 
     /// (bytes held, free bytes) as CLIENT LIST shows them: held counts the commands of the
     /// batch being executed, as Redis's query buffer still holds them.
+    /// CLIENT LIST's qbuf and qbuf-free: the bytes not yet consumed (from a big argument's
+    /// first byte while one is being received), and the room after them.
     pub fn qbuf_usage(&self) -> (usize, usize) {
-        (self.qend, self.qbuf.capacity() - self.qend)
+        let start = self.qpos + self.parser.big_bulk_start().unwrap_or(0);
+        (
+            self.qend.saturating_sub(start),
+            self.qbuf.capacity() - self.qend,
+        )
     }
 
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {

@@ -262,6 +262,13 @@ impl RequestParser {
 
     /// Bytes still needed to finish the bulk being read, if known; lets the reader size its
     /// buffer for a large argument in one go (Redis's PROTO_MBULK_BIG_ARG path).
+    /// Where a big argument being received starts in the input (Redis trims what precedes
+    /// an argument of PROTO_MBULK_BIG_ARG bytes or more, so CLIENT LIST's qbuf counts only it).
+    pub fn big_bulk_start(&self) -> Option<usize> {
+        const BIG_ARG: i64 = 32 * 1024;
+        (self.kind == Kind::Multibulk && self.bulk_len >= BIG_ARG).then_some(self.pos)
+    }
+
     pub fn pending_bulk_bytes(&self, buffered: usize) -> Option<usize> {
         if self.kind == Kind::Multibulk && self.bulk_len >= 0 {
             Some((self.pos + self.bulk_len as usize + 2).saturating_sub(buffered))
