@@ -235,38 +235,36 @@ fn aof_rewrite(preamble: &str) {
     let dir = server.kill_keep_dir();
     let copy = common::server::fresh_dir();
     copy_dir(&dir.join("appendonlydir"), &copy.join("appendonlydir"));
-    let restarted = in_dir(dir, |a| {
-        let mut a = a.to_vec();
-        a.extend(args(&[
-            "--appendonly",
-            "yes",
-            "--enable-debug-command",
-            "yes",
-        ]));
-        Some(cinnabar(&a))
-    })
-    .unwrap();
+    let restarted = with_aof(dir, |a| Some(cinnabar(a))).unwrap();
     assert_same(
         &state(&mut restarted.client()),
         &end,
         "cinnabar after a restart",
     );
-    if let Some(theirs) = in_dir(copy, |a| {
-        let mut a = a.to_vec();
-        a.extend(args(&[
-            "--appendonly",
-            "yes",
-            "--enable-debug-command",
-            "yes",
-        ]));
-        oracle(&a)
-    }) {
+    if let Some(theirs) = with_aof(copy, oracle) {
         assert_same(
             &state(&mut theirs.client()),
             &end,
             "redis-server on our AOF",
         );
     }
+}
+
+/// A server started by `start` in `dir` with the AOF on.
+fn with_aof(
+    dir: std::path::PathBuf,
+    start: impl Fn(&[String]) -> Option<Server>,
+) -> Option<Server> {
+    in_dir(dir, |a| {
+        let mut a = a.to_vec();
+        a.extend(args(&[
+            "--appendonly",
+            "yes",
+            "--enable-debug-command",
+            "yes",
+        ]));
+        start(&a)
+    })
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

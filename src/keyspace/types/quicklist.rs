@@ -107,9 +107,10 @@ fn entry_size(p: usize, s: usize) -> usize {
     s + 2 * varint_len(tag(p, s)) + prefix
 }
 
-/// Writes `v` at `at`, forwards; returns the bytes written.
+/// Calls `put(i, byte)` for each byte of `v` as a varint (7 bits a byte, low first, high
+/// bit set on all but the last); returns the byte count.
 #[inline]
-fn put_fwd(dst: &mut [u8], at: usize, mut v: usize) -> usize {
+fn varint_bytes(mut v: usize, mut put: impl FnMut(usize, u8)) -> usize {
     let h = varint_len(v);
     for i in 0..h {
         let mut b = (v & 0x7f) as u8;
@@ -117,24 +118,21 @@ fn put_fwd(dst: &mut [u8], at: usize, mut v: usize) -> usize {
         if i + 1 < h {
             b |= 0x80;
         }
-        dst[at + i] = b;
+        put(i, b);
     }
     h
 }
 
+/// Writes `v` at `at`, forwards; returns the bytes written.
+#[inline]
+fn put_fwd(dst: &mut [u8], at: usize, v: usize) -> usize {
+    varint_bytes(v, |i, b| dst[at + i] = b)
+}
+
 /// Writes `v` so that it ends at `end` and reads backwards; returns the bytes written.
 #[inline]
-fn put_back(dst: &mut [u8], end: usize, mut v: usize) -> usize {
-    let h = varint_len(v);
-    for i in 0..h {
-        let mut b = (v & 0x7f) as u8;
-        v >>= 7;
-        if i + 1 < h {
-            b |= 0x80;
-        }
-        dst[end - 1 - i] = b;
-    }
-    h
+fn put_back(dst: &mut [u8], end: usize, v: usize) -> usize {
+    varint_bytes(v, |i, b| dst[end - 1 - i] = b)
 }
 
 /// Writes one entry (`p` bytes shared with the base, then `suffix`) into `dst`, which is
