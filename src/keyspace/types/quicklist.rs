@@ -1,9 +1,13 @@
 //! `QuickList`: a list of byte strings kept in packed chunks ("nodes"), after Redis's
 //! quicklist of listpacks.
 //!
-//! Each node is one heap buffer holding its entries back to back as
-//! `varint(len) bytes reversed-varint(len)`: two bytes of overhead for an element shorter than
-//! 128 bytes, readable from either end. The data sits in the middle of its buffer with free
+//! Each node is one heap buffer holding its entries back to back, readable from either end:
+//! `varint(tag) [varint(p)] suffix [reversed varint(p)] reversed varint(tag)`. An element
+//! that shares `p` >= 4 leading bytes with the node's base (its first element, kept aside)
+//! stores only `p` and the rest; others store themselves whole, with two bytes of overhead
+//! below 64 bytes. Lists of similar elements (queue items, IDs, log lines) take a fraction of
+//! Redis's listpack bytes, while node limits count listpack sizes, so nodes split where
+//! Redis's do. The data sits in the middle of its buffer with free
 //! room at the edge that grows, so pushing or popping at either end of the list is amortized
 //! O(1) without moving the other entries. Nodes are bounded like Redis's
 //! `list-max-listpack-size` (negative: 4/8/16/32/64 KiB per node; positive: entries per node,
