@@ -266,35 +266,23 @@ impl Client {
             + std::mem::size_of::<Client>()
     }
 
-    /// CLIENT LIST multi-mem: the queued commands' arguments and slots, and the watched keys
-    /// (Redis's multiStateMemOverhead).
+    /// CLIENT LIST multi-mem: the queued commands' arguments and slots, and the watched keys'
+    /// entries (Redis's multiStateMemOverhead, which does not count the names either).
     pub fn multi_memory(&self) -> usize {
         let queued = self.multi.as_ref().map_or(0, |m| {
             m.queued_bytes + m.queued.capacity() * std::mem::size_of::<(usize, Vec<Vec<u8>>)>()
         });
-        queued
-            + self
-                .watched
-                .iter()
-                .map(|w| w.key.len() + std::mem::size_of::<super::multi::Watched>())
-                .sum::<usize>()
+        queued + self.watched.len() * std::mem::size_of::<super::multi::Watched>()
     }
 
-    /// The channels, patterns and tracking prefixes this client holds (Redis counts their
-    /// table entries in a client's memory).
+    /// The table entries of this client's channels, patterns and tracking prefixes (Redis
+    /// counts their entries, not the names, which are shared): O(1), as it is summed for
+    /// every client at each maxmemory-clients check.
     fn subscription_memory(&self) -> usize {
         let entry = std::mem::size_of::<Vec<u8>>() + std::mem::size_of::<usize>();
-        let names = |set: &std::collections::HashSet<Vec<u8>>| {
-            set.iter().map(|n| n.len() + entry).sum::<usize>()
-        };
-        names(&self.subs.channels)
-            + names(&self.subs.patterns)
-            + names(&self.subs.shard)
-            + self
-                .tracking_prefixes
-                .iter()
-                .map(|p| p.len() + entry)
-                .sum::<usize>()
+        let sets = [&self.subs.channels, &self.subs.patterns, &self.subs.shard];
+        sets.iter().map(|s| s.capacity() * entry).sum::<usize>()
+            + self.tracking_prefixes.capacity() * entry
     }
 
     pub fn pending_output(&self) -> usize {
