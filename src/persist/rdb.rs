@@ -622,6 +622,10 @@ impl<'a> Decoder<'a> {
             };
             let at = self.pos;
             let data = self.string()?;
+            // A node of no bytes holds nothing Redis could load (its loader refuses it).
+            if data.is_empty() {
+                return Err(DecodeError::at(at, "Quicklist node of no bytes".into()));
+            }
             let decoded = match (t, container) {
                 (_, QUICKLIST_PLAIN) => Ok(vec![data]),
                 (rtype::LIST_QUICKLIST_2, QUICKLIST_PACKED) => compact::listpack(&data)
@@ -947,6 +951,9 @@ impl<'a> Decoder<'a> {
                 if t == rtype::STREAM_LISTPACKS_3 {
                     self.ms_time()?;
                 }
+                if g.consumers.contains_key(&cname) {
+                    return self.fail("Duplicate stream consumer detected.");
+                }
                 let mut c = Consumer {
                     seen_time,
                     ..Default::default()
@@ -958,9 +965,18 @@ impl<'a> Decoder<'a> {
                         Some(nack) => nack.consumer = cname.clone(),
                         None => return self.fail("Consumer PEL entry missing from the group PEL"),
                     }
-                    c.pel.insert(id);
+                    if !c.pel.insert(id) {
+                        return self.fail(
+                            "Duplicated consumer PEL entry  loading a stream consumer group",
+                        );
+                    }
                 }
                 g.consumers.insert(cname, c);
+            }
+            // Every pending entry must have got a consumer (Redis checks this when it
+            // validates deeply, which cinnabar always does).
+            if g.pel.values().any(|n| n.consumer.is_empty()) {
+                return self.fail("Stream CG PEL entry without consumer");
             }
             s.groups.insert(name, g);
         }
