@@ -820,8 +820,8 @@ impl Stream {
         let els = listpack::decode(lp)?;
         let mut it = els.iter();
         let mut next_int = || it.next().and_then(|e| e.int()).ok_or_else(bad);
-        let _count = next_int()?;
-        let _deleted = next_int()?;
+        let count = next_int()?;
+        let deleted = next_int()?;
         let nf = usize::try_from(next_int()?).map_err(|_| bad())?;
         let mut pos = 3;
         let fields: Vec<Vec<u8>> = els
@@ -850,12 +850,14 @@ impl Stream {
             prev = Some(id);
             pos += 3;
             let mut pairs: Vec<Vec<u8>> = Vec::new();
-            if flags & FLAG_SAMEFIELDS != 0 {
+            // lp-count: the entry's elements before it (Redis's streamAppendItem).
+            let elements = if flags & FLAG_SAMEFIELDS != 0 {
                 for f in &fields {
                     pairs.push(f.clone());
                     pairs.push(els.get(pos).ok_or_else(bad)?.bytes());
                     pos += 1;
                 }
+                fields.len() + 3
             } else {
                 let n = usize::try_from(int_at(pos)?).map_err(|_| bad())?;
                 pos += 1;
@@ -863,8 +865,12 @@ impl Stream {
                     pairs.push(els.get(pos).ok_or_else(bad)?.bytes());
                     pos += 1;
                 }
+                2 * n + 4
+            };
+            if usize::try_from(int_at(pos)?).ok() != Some(elements) {
+                return Err(bad());
             }
-            pos += 1; // lp-count
+            pos += 1;
             let refs: Vec<&[u8]> = pairs.iter().map(|p| p.as_slice()).collect();
             node.append(master, id, &refs);
             if flags & FLAG_DELETED != 0 {
@@ -872,7 +878,10 @@ impl Stream {
                 node.mark_deleted(&h);
             }
         }
-        if pos != els.len() || node.live + node.deleted == 0 {
+        // The master entry's counts must add up to the entries there are (Redis's deep
+        // listpack validation walks exactly that many).
+        let entries = i64::from(node.live) + i64::from(node.deleted);
+        if pos != els.len() || entries == 0 || count.checked_add(deleted) != Some(entries) {
             return Err(bad());
         }
         node.buf.shrink_to_fit();
