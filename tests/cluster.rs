@@ -513,12 +513,17 @@ fn redis_cli_adds_and_removes_nodes() {
         "--cluster-slave".into(),
     ]);
     // del-node sends CLUSTER FORGET to every node, which fails on one that has not heard of
-    // the node yet: wait until the gossip reached them all.
+    // the node yet: wait until the gossip reached them all, by its real ID (a node still in
+    // handshake is counted in cluster_known_nodes under a random name).
+    let extra_id = my_id(&extra);
     wait_until("every node knows five", 20, || {
-        nodes
-            .iter()
-            .chain([&extra, &replica])
-            .all(|n| info_field(&mut n.client(), "cluster_known_nodes") == "5")
+        nodes.iter().chain([&extra, &replica]).all(|n| {
+            let text =
+                String::from_utf8_lossy(&n.client().cmd_raw(&["CLUSTER", "NODES"])).into_owned();
+            info_field(&mut n.client(), "cluster_known_nodes") == "5"
+                && text.contains(&extra_id)
+                && !text.contains("handshake")
+        })
     });
     wait_until("the replica is attached", 20, || {
         replica
@@ -527,7 +532,6 @@ fn redis_cli_adds_and_removes_nodes() {
             .starts_with(b"*5\r\n$5\r\nslave")
     });
     check(&nodes[2]);
-    let extra_id = my_id(&extra);
     redis_cli(&[
         "--cluster".into(),
         "del-node".into(),
