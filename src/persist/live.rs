@@ -483,7 +483,7 @@ pub fn enabled(ex: &Executor) -> bool {
     ex.cfg.get_enum("snapshot-mode") == "live"
 }
 
-/// The path of a temp file named for this process.
+/// This process's pid: a live snapshot stands in for a child, and its temp files carry this pid.
 pub fn own_pid() -> libc::pid_t {
     std::process::id() as libc::pid_t
 }
