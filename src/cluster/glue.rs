@@ -404,7 +404,7 @@ pub fn route(
             if (migrating || importing) && !pubsubshard {
                 let alive = ex.dbs[0]
                     .peek(key)
-                    .is_some_and(|e| !e.is_expired(now) || ex.repl.is_replica());
+                    .is_some_and(|_| !ex.dbs[0].is_expired(key, now) || ex.repl.is_replica());
                 if !alive {
                     missing += 1;
                 }

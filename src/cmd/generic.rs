@@ -7,7 +7,7 @@ use crate::cmd::table::Handler;
 use crate::config::notify;
 use crate::exec::{idle_secs, lfu_decayed, Ctx};
 use crate::keyspace::bytes::CompactBytes;
-use crate::keyspace::db::{Entry, NO_EXPIRE};
+use crate::keyspace::db::{past, Entry, NO_EXPIRE};
 use crate::keyspace::value::Value;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::util::glob::glob_match;
@@ -97,8 +97,8 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         }
         ctx.ex.dbs[db].remove(dst);
     }
-    let (_, entry) = ctx.ex.dbs[db].take(src).expect("checked above");
-    ctx.ex.dbs[db].insert_entry(CompactBytes::new(dst), entry);
+    let (_, entry, expire_at_ms) = ctx.ex.dbs[db].take(src).expect("checked above");
+    ctx.ex.dbs[db].insert_entry(CompactBytes::new(dst), entry, expire_at_ms);
     ctx.ex.signal_ready(db, dst);
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(db, src);
@@ -130,7 +130,7 @@ pub fn keys(ctx: &mut Ctx) -> CmdResult {
     let d = out.deferred_array();
     let mut n = 0;
     for (k, e) in db.keys().iter() {
-        if (all || glob_match(pattern, k, false)) && !e.is_expired(now) {
+        if (all || glob_match(pattern, k, false)) && !past(db.entry_expire_at(k, e), now) {
             out.bulk(k);
             n += 1;
         }
@@ -268,7 +268,7 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
             ctx.out().null();
             return Ok(());
         };
-        if e.is_expired(now) {
+        if past(ex.dbs[db].entry_expire_at(k, e), now) {
             let k = k.clone();
             ex.delete_expired(db, &k);
             continue;
@@ -305,8 +305,8 @@ pub fn move_(ctx: &mut Ctx) -> CmdResult {
         ctx.out().int(0);
         return Ok(());
     }
-    let (k, e) = ctx.ex.dbs[src].take(key).expect("checked above");
-    ctx.ex.dbs[dst].insert_entry(k, e);
+    let (k, e, expire_at_ms) = ctx.ex.dbs[src].take(key).expect("checked above");
+    ctx.ex.dbs[dst].insert_entry(k, e, expire_at_ms);
     ctx.ex.signal_ready(dst, key);
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(src, key);
@@ -350,7 +350,8 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.out().int(0);
         return Ok(());
     };
-    let (value, expire_at_ms) = (e.value.clone(), e.expire_at_ms);
+    let value = e.value.clone();
+    let expire_at_ms = ctx.ex.dbs[src_db].expire_at(src);
     if ctx.ex.lookup_write(dst_db, dst, now).is_some() {
         if !replace {
             ctx.out().int(0);
@@ -359,8 +360,8 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         ctx.ex.dbs[dst_db].remove(dst);
     }
     let lru = ctx.ex.new_lru(now);
-    let copied = Entry::new(value, expire_at_ms, lru);
-    ctx.ex.dbs[dst_db].insert_entry(CompactBytes::new(dst), copied);
+    let copied = Entry::new(value, lru);
+    ctx.ex.dbs[dst_db].insert_entry(CompactBytes::new(dst), copied, expire_at_ms);
     ctx.ex.signal_ready(dst_db, dst);
     ctx.ex.dirty += 1;
     ctx.ex.signal_modified(dst_db, dst);
@@ -430,7 +431,7 @@ pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
 pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
     let lfu = ctx.ex.lfu_mode();
     let now = ctx.now_ms;
-    let Some(lru) = object_entry(ctx).map(|e| e.lru) else {
+    let Some(lru) = object_entry(ctx).map(|e| e.lru()) else {
         ctx.out().null();
         return Ok(());
     };
@@ -445,7 +446,7 @@ pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
     let lfu = ctx.ex.lfu_mode();
     let now = ctx.now_ms;
     let decay = ctx.ex.settings.lfu_decay_time;
-    let Some(lru) = object_entry(ctx).map(|e| e.lru) else {
+    let Some(lru) = object_entry(ctx).map(|e| e.lru()) else {
         ctx.out().null();
         return Ok(());
     };
@@ -527,11 +528,11 @@ fn expire_generic(ctx: &mut Ctx, base_ms: i64, seconds: bool) -> CmdResult {
         .ok_or_else(|| err::invalid_expire(name))?;
     let db = ctx.client.db;
     let now = ctx.now_ms;
-    let Some(e) = ctx.ex.lookup_write(db, key, now) else {
+    if ctx.ex.lookup_write(db, key, now).is_none() {
         ctx.out().int(0);
         return Ok(());
-    };
-    let current = e.expire_at_ms;
+    }
+    let current = ctx.ex.dbs[db].expire_at(key);
     let refuse = (flags.nx && current != NO_EXPIRE)
         || (flags.xx && current == NO_EXPIRE)
         || (flags.gt && (current == NO_EXPIRE || when <= current))
@@ -582,10 +583,11 @@ pub fn pexpireat(ctx: &mut Ctx) -> CmdResult {
 fn ttl_generic(ctx: &mut Ctx, f: impl Fn(i64, i64) -> i64) -> CmdResult {
     let key = ctx.argv[1];
     let now = ctx.now_ms;
-    let v = match ctx.ex.lookup_read(ctx.client.db, key, now, false) {
+    let db = ctx.client.db;
+    let v = match ctx.ex.lookup_read(db, key, now, false) {
         None => -2,
         Some(e) if !e.has_expire() => -1,
-        Some(e) => f(e.expire_at_ms, now),
+        Some(_) => f(ctx.ex.dbs[db].expire_at(key), now),
     };
     ctx.out().int(v);
     Ok(())

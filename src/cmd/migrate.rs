@@ -128,10 +128,11 @@ pub fn migrate(ctx: &mut Ctx) -> CmdResult {
             let Some(e) = ctx.ex.dbs[db].peek(k) else {
                 continue;
             };
-            let ttl = if e.expire_at_ms == NO_EXPIRE {
+            let expire_at_ms = ctx.ex.dbs[db].entry_expire_at(k, e);
+            let ttl = if expire_at_ms == NO_EXPIRE {
                 0
             } else {
-                let left = e.expire_at_ms - now_ms;
+                let left = expire_at_ms - now_ms;
                 if left < 0 {
                     continue;
                 }

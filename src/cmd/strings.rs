@@ -573,7 +573,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     match ctx.ex.dbs[db].peek_mut(key) {
         Some(e) => {
             e.value = value;
-            e.lru = lru;
+            e.set_lru(lru);
         }
         None => ctx.ex.dbs[db].insert(key, value, NO_EXPIRE, lru),
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{idle_secs, lfu_decayed, Executor};
 use crate::keyspace::bytes::CompactBytes;
+use crate::keyspace::db::NO_EXPIRE;
 
 /// Redis's EVPOOL_SIZE.
 const POOL_SIZE: usize = 16;
@@ -238,7 +239,7 @@ impl Executor {
                 let key = if all {
                     d.keys().random(&mut rng).map(|(k, _)| k.clone())
                 } else {
-                    d.volatile.random(&mut rng).map(|(k, _)| k.clone())
+                    d.volatile().random(&mut rng).map(|(k, _)| k.clone())
                 };
                 if let Some(k) = key {
                     return Some((db, k));
@@ -268,7 +269,7 @@ impl Executor {
                 let present = if policy.all_keys() {
                     d.keys().get(c.key.as_slice()).is_some()
                 } else {
-                    d.volatile.get(c.key.as_slice()).is_some()
+                    d.volatile().get(c.key.as_slice()).is_some()
                 };
                 if present {
                     return Some((c.db, c.key));
@@ -285,37 +286,40 @@ impl Executor {
         let mut rng = crate::util::rng::splitmix(self.random_u64());
         let d = &self.dbs[db];
         let pool = &mut self.eviction.pool;
-        let mut consider = |key: &CompactBytes, entry: &crate::keyspace::db::Entry| {
-            let score = match policy {
-                Policy::Lru { .. } => idle_secs(entry.lru, now),
-                Policy::Lfu { .. } => 255 - u64::from(lfu_decayed(entry.lru, now, decay)),
-                _ => u64::MAX - entry.expire_at_ms as u64,
-            };
-            if pool
-                .iter()
-                .any(|c| c.db == db && c.key.as_slice() == key.as_slice())
-            {
-                return;
-            }
-            // A full pool keeps the 16 best: one worse than all of them is not taken.
-            let at = pool.partition_point(|c| c.score < score);
-            let key = key.clone();
-            if pool.len() == POOL_SIZE {
-                if at == 0 {
+        // `expire_at_ms` matters only to volatile-ttl, which samples keys with a TTL.
+        let mut consider =
+            |key: &CompactBytes, entry: &crate::keyspace::db::Entry, expire_at_ms: i64| {
+                let score = match policy {
+                    Policy::Lru { .. } => idle_secs(entry.lru(), now),
+                    Policy::Lfu { .. } => 255 - u64::from(lfu_decayed(entry.lru(), now, decay)),
+                    _ => u64::MAX - expire_at_ms as u64,
+                };
+                if pool
+                    .iter()
+                    .any(|c| c.db == db && c.key.as_slice() == key.as_slice())
+                {
                     return;
                 }
-                pool.remove(0);
-                pool.insert(at - 1, Candidate { score, db, key });
-            } else {
-                pool.insert(at, Candidate { score, db, key });
-            }
-        };
+                // A full pool keeps the 16 best: one worse than all of them is not taken.
+                let at = pool.partition_point(|c| c.score < score);
+                let key = key.clone();
+                if pool.len() == POOL_SIZE {
+                    if at == 0 {
+                        return;
+                    }
+                    pool.remove(0);
+                    pool.insert(at - 1, Candidate { score, db, key });
+                } else {
+                    pool.insert(at, Candidate { score, db, key });
+                }
+            };
         if policy.all_keys() {
-            d.keys().sample(samples, &mut rng, |k, e| consider(k, e));
+            d.keys()
+                .sample(samples, &mut rng, |k, e| consider(k, e, NO_EXPIRE));
         } else {
-            d.volatile.sample(samples, &mut rng, |k, _| {
+            d.volatile().sample(samples, &mut rng, |k, &at| {
                 if let Some(e) = d.keys().get(k.as_slice()) {
-                    consider(k, e);
+                    consider(k, e, at);
                 }
             });
         }

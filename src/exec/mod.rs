@@ -29,7 +29,7 @@ use crate::cmd::meta::{flag, CommandMeta};
 use crate::cmd::table::{self, Command, CommandTable};
 use crate::config::{self, limits, Config, Settings};
 use crate::keyspace::bytes::CompactBytes;
-use crate::keyspace::db::{Db, Entry, LRU_CLOCK_MAX};
+use crate::keyspace::db::{past, Db, Entry, LRU_CLOCK_MAX};
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::resp::reply::ReplyBuf;
 
@@ -1288,11 +1288,11 @@ impl Executor {
             return None;
         };
         if touch {
-            e.lru = if lfu {
-                lfu_touch(e.lru, now_ms, log_factor, decay, rnd)
+            e.set_lru(if lfu {
+                lfu_touch(e.lru(), now_ms, log_factor, decay, rnd)
             } else {
                 lru_clock(now_ms)
-            };
+            });
         }
         e.value.rehash_step();
         let p: *mut Entry = e;
@@ -1312,7 +1312,10 @@ impl Executor {
     fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64, write: bool) -> Option<&mut Entry> {
         let p: *mut Entry = self.dbs[db].peek_mut(key)?;
         // SAFETY: `p` was just taken from the dict and nothing has touched the dict since.
-        if !self.loading && unsafe { (*p).is_expired(now_ms) } {
+        if !self.loading
+            && unsafe { (*p).has_expire() }
+            && past(self.dbs[db].expire_at(key), now_ms)
+        {
             // A replica leaves expiry to its master: the master's own commands still see the
             // key, anyone else sees it gone (Redis 7.0's expireIfNeeded on a replica).
             if self.running_master {
@@ -1336,7 +1339,10 @@ impl Executor {
     /// Deletes `key` if its TTL passed; returns true if it did.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
         match self.dbs[db].peek(key) {
-            Some(e) if e.is_expired(now_ms) && !self.loading && !self.running_master => {}
+            Some(_)
+                if self.dbs[db].is_expired(key, now_ms)
+                    && !self.loading
+                    && !self.running_master => {}
             _ => return false,
         }
         if !self.is_paused(now_ms) && !self.repl.is_replica() {

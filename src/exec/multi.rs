@@ -112,7 +112,7 @@ impl Executor {
         if client.watched.iter().any(|w| w.db == db && w.key == key) {
             return;
         }
-        let expired_at_watch = self.dbs[db].peek(key).is_some_and(|e| e.is_expired(now_ms));
+        let expired_at_watch = self.dbs[db].is_expired(key, now_ms);
         client.watched.push(Watched {
             db,
             key: key.to_vec(),
@@ -177,8 +177,8 @@ impl Executor {
             .filter_map(|(_, k)| {
                 let existed = self.dbs[db].peek(k).is_some();
                 let replacement = other
-                    .and_then(|o| self.dbs[o].peek(k))
-                    .map(|e| e.is_expired(now_ms));
+                    .filter(|&o| self.dbs[o].peek(k).is_some())
+                    .map(|o| self.dbs[o].is_expired(k, now_ms));
                 (existed || replacement.is_some()).then(|| {
                     let touch = Touch::Emptied {
                         existed,
@@ -195,12 +195,10 @@ impl Executor {
 
     /// Redis's isWatchedKeyExpired: a watched key that was live at WATCH time has expired.
     pub fn watched_key_expired(&self, client: &Client, now_ms: i64) -> bool {
-        client.watched.iter().any(|w| {
-            !w.expired_at_watch
-                && self.dbs[w.db]
-                    .peek(&w.key)
-                    .is_some_and(|e| e.is_expired(now_ms))
-        })
+        client
+            .watched
+            .iter()
+            .any(|w| !w.expired_at_watch && self.dbs[w.db].is_expired(&w.key, now_ms))
     }
 
     /// Ends a transaction without running it.

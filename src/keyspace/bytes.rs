@@ -1,9 +1,10 @@
-//! `CompactBytes`: a 24-byte owned byte string that keeps up to 23 bytes inline.
+//! `CompactBytes`: a 16-byte owned byte string that keeps up to 15 bytes inline.
 //!
-//! Keys and string values are mostly short ("user:1000", "key:000000012345"), so storing them
-//! inside the dict node instead of in a separate allocation saves an allocation and ~32 bytes
-//! per key. The last byte is a tag with spare values, so `Option<CompactBytes>` and enums that
-//! hold one (like `Value`) stay 24 bytes.
+//! Keys and string values are mostly short ("user:1000", "key:12345", integers), so storing
+//! them inside the dict node instead of in a separate allocation saves an allocation per key.
+//! 16 bytes rather than 24: a keyspace node (key, value, LRU, snapshot epoch, next pointer)
+//! is then 48 bytes, one 48-byte jemalloc class instead of 64 or 80. The last byte is a tag with
+//! spare values, so `Option<CompactBytes>` and enums that hold one (like `Value`) stay 16 bytes.
 //!
 //! A "mutated" bit records that the string was modified in place (APPEND, SETRANGE, SETBIT):
 //! Redis then reports the `raw` encoding, and we switch to a greedy capacity (power of two up to
@@ -17,22 +18,20 @@ use std::hash::{Hash, Hasher};
 use std::ptr;
 
 /// Longest string stored inline.
-pub const INLINE_MAX: usize = 23;
-const MUTATED_BASE: u8 = 24;
-const HEAP: u8 = 48;
-const HEAP_MUTATED: u8 = 49;
+pub const INLINE_MAX: usize = 15;
+const MUTATED_BASE: u8 = 16;
+const HEAP: u8 = 32;
+const HEAP_MUTATED: u8 = 33;
 
-/// The tag byte. Values 0..=23 are inline lengths, 24..=47 inline lengths of mutated strings,
-/// 48/49 heap storage; 50..=255 are free for enclosing enums' discriminants.
+/// The tag byte. Values 0..=15 are inline lengths, 16..=31 inline lengths of mutated strings,
+/// 32/33 heap storage; 34..=255 are free for enclosing enums' discriminants.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 #[rustfmt::skip]
 #[allow(dead_code)]
 enum Tag {
-    I0, I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13, I14, I15, I16, I17, I18, I19,
-    I20, I21, I22, I23,
-    M0, M1, M2, M3, M4, M5, M6, M7, M8, M9, M10, M11, M12, M13, M14, M15, M16, M17, M18, M19,
-    M20, M21, M22, M23,
+    I0, I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13, I14, I15,
+    M0, M1, M2, M3, M4, M5, M6, M7, M8, M9, M10, M11, M12, M13, M14, M15,
     Heap, HeapMutated,
 }
 
@@ -40,20 +39,18 @@ impl Tag {
     #[inline]
     fn from_u8(v: u8) -> Tag {
         assert!(v <= HEAP_MUTATED, "tag out of range");
-        // SAFETY: Tag is repr(u8) with contiguous discriminants 0..=49, checked above.
+        // SAFETY: Tag is repr(u8) with contiguous discriminants 0..=HEAP_MUTATED, checked above.
         unsafe { std::mem::transmute::<u8, Tag>(v) }
     }
 }
 
-/// Layout: bytes 0..23 hold inline data (the first 8 overlay `ptr`), or `ptr` + `heap_len`.
+/// Layout: bytes 0..15 hold inline data (the first 8 overlay `ptr`), or `ptr` + `heap_len`.
 #[repr(C)]
 pub struct CompactBytes {
     /// Heap pointer, or the first 8 inline bytes as an address without provenance.
     ptr: *mut u8,
-    /// Inline bytes 8..16, or the heap length (little-endian u64).
-    mid: [u8; 8],
-    /// Inline bytes 16..23.
-    tail: [u8; 7],
+    /// Inline bytes 8..15, or the heap length (little-endian, 56 bits).
+    mid: [u8; 7],
     tag: Tag,
 }
 
@@ -62,8 +59,8 @@ unsafe impl Send for CompactBytes {}
 // SAFETY: shared access only reads.
 unsafe impl Sync for CompactBytes {}
 
-const _: () = assert!(std::mem::size_of::<CompactBytes>() == 24);
-const _: () = assert!(std::mem::size_of::<Option<CompactBytes>>() == 24);
+const _: () = assert!(std::mem::size_of::<CompactBytes>() == 16);
+const _: () = assert!(std::mem::size_of::<Option<CompactBytes>>() == 16);
 const _: () = assert!(
     cfg!(target_endian = "little"),
     "inline layout assumes little-endian"
@@ -84,8 +81,7 @@ impl CompactBytes {
     pub const fn empty() -> Self {
         CompactBytes {
             ptr: ptr::null_mut(),
-            mid: [0; 8],
-            tail: [0; 7],
+            mid: [0; 7],
             tag: Tag::I0,
         }
     }
@@ -110,7 +106,7 @@ impl CompactBytes {
         let p = Box::into_raw(boxed) as *mut u8;
         let mut s = Self::empty();
         s.ptr = p;
-        s.mid = (len as u64).to_le_bytes();
+        s.set_heap_len(len);
         s.tag = Tag::Heap;
         s
     }
@@ -126,7 +122,7 @@ impl CompactBytes {
         unsafe { ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
         let mut s = Self::empty();
         s.ptr = p;
-        s.mid = (data.len() as u64).to_le_bytes();
+        s.set_heap_len(data.len());
         s.tag = if mutated { Tag::HeapMutated } else { Tag::Heap };
         s
     }
@@ -143,7 +139,14 @@ impl CompactBytes {
 
     #[inline]
     fn heap_len(&self) -> usize {
-        u64::from_le_bytes(self.mid) as usize
+        let mut l = [0u8; 8];
+        l[..7].copy_from_slice(&self.mid);
+        u64::from_le_bytes(l) as usize
+    }
+
+    #[inline]
+    fn set_heap_len(&mut self, len: usize) {
+        self.mid.copy_from_slice(&(len as u64).to_le_bytes()[..7]);
     }
 
     /// Capacity of the heap buffer (valid only when `is_heap`).
@@ -156,7 +159,7 @@ impl CompactBytes {
         }
     }
 
-    /// Writes `data` inline (len <= 23), dropping nothing: callers free any heap buffer first.
+    /// Writes `data` inline (len <= INLINE_MAX), dropping nothing: callers free any heap buffer first.
     fn write_inline(&mut self, data: &[u8], mutated: bool) {
         debug_assert!(data.len() <= INLINE_MAX);
         let mut bytes = [0u8; INLINE_MAX];
@@ -164,8 +167,7 @@ impl CompactBytes {
         let mut first = [0u8; 8];
         first.copy_from_slice(&bytes[..8]);
         self.ptr = ptr::without_provenance_mut(usize::from_le_bytes(first));
-        self.mid.copy_from_slice(&bytes[8..16]);
-        self.tail.copy_from_slice(&bytes[16..23]);
+        self.mid.copy_from_slice(&bytes[8..15]);
         let base = if mutated { MUTATED_BASE } else { 0 };
         self.tag = Tag::from_u8(base + data.len() as u8);
     }
@@ -200,8 +202,8 @@ impl CompactBytes {
             // SAFETY: heap mode: `ptr` points to `heap_len` initialised bytes we own.
             unsafe { std::slice::from_raw_parts(self.ptr, self.heap_len()) }
         } else {
-            // SAFETY: repr(C) puts ptr, mid, tail at offsets 0, 8, 16: 23 contiguous bytes,
-            // all initialised; we read `len() <= 23` of them as plain bytes.
+            // SAFETY: repr(C) puts ptr and mid at offsets 0 and 8: 15 contiguous bytes,
+            // all initialised; we read `len() <= 15` of them as plain bytes.
             unsafe { std::slice::from_raw_parts(self as *const Self as *const u8, self.len()) }
         }
     }
@@ -214,7 +216,7 @@ impl CompactBytes {
             unsafe { std::slice::from_raw_parts_mut(self.ptr, len) }
         } else {
             // SAFETY: as in `as_slice`; writing bytes into the inline area keeps every field
-            // valid (the tag byte at offset 23 is outside the slice).
+            // valid (the tag byte at offset 15 is outside the slice).
             unsafe { std::slice::from_raw_parts_mut(self as *mut Self as *mut u8, len) }
         }
     }
@@ -259,7 +261,7 @@ impl CompactBytes {
                 unsafe { ptr::copy_nonoverlapping(self.as_slice().as_ptr(), p, old_len) };
                 *self = Self::empty();
                 self.ptr = p;
-                self.mid = (new_len as u64).to_le_bytes();
+                self.set_heap_len(new_len);
                 self.tag = Tag::HeapMutated;
             }
             return;
@@ -273,7 +275,7 @@ impl CompactBytes {
             // SAFETY: the buffer has `new_cap >= new_len` bytes.
             unsafe { ptr::write_bytes(self.ptr.add(old_len), 0, new_len - old_len) };
         }
-        self.mid = (new_len as u64).to_le_bytes();
+        self.set_heap_len(new_len);
     }
 
     /// Appends bytes (APPEND); the string becomes mutated.
@@ -335,7 +337,6 @@ impl Clone for CompactBytes {
             CompactBytes {
                 ptr: self.ptr,
                 mid: self.mid,
-                tail: self.tail,
                 tag: self.tag,
             }
         };
@@ -416,7 +417,7 @@ mod tests {
 
     #[test]
     fn inline_and_heap() {
-        for n in [0, 1, 15, 23, 24, 100] {
+        for n in [0, 1, 15, 16, 23, 24, 100] {
             let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
             let s = CompactBytes::new(&data);
             assert_eq!(s.as_slice(), &data[..]);

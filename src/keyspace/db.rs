@@ -1,4 +1,8 @@
-//! `Db`: one logical database: keys → entries, plus the set of keys that carry a TTL.
+//! `Db`: one logical database: keys → entries, plus the keys that carry a TTL and their TTLs.
+//!
+//! A key's node holds its name, value, LRU/LFU data and a flag saying it has a TTL (48 bytes,
+//! one jemalloc class); the TTL itself lives in `volatile`, as Redis keeps it in its `expires`
+//! dict, so keys without one (most) do not pay 8 bytes for it.
 //!
 //! Data only: no RESP, no sockets, no clock reads. Callers pass the time in and perform the
 //! side effects of expiry (stats, notifications, propagation) in the executor.
@@ -21,43 +25,66 @@ pub const ENTRY_BYTES: usize = std::mem::size_of::<crate::keyspace::bytes::Compa
 
 pub struct Entry {
     pub value: Value,
-    /// Absolute unix time in ms, or NO_EXPIRE.
-    pub expire_at_ms: i64,
-    /// LRU clock of the last access, or LFU (16-bit minutes << 8 | 8-bit counter).
-    pub lru: u32,
+    /// Low 24 bits: the LRU clock of the last access, or LFU (16-bit minutes << 8 | 8-bit
+    /// counter). Bit 31: the key has a TTL, kept in `Db::volatile`.
+    meta: u32,
     /// The live snapshot that saved (or must not save) this entry: one whose epoch differs
-    /// saves it before it first changes (see `SnapshotView`). In the padding after `lru`.
+    /// saves it before it first changes (see `SnapshotView`).
     snapshot_epoch: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Entry>() == 40);
+const _: () = assert!(std::mem::size_of::<Entry>() == 24);
+
+const LRU_BITS: u32 = LRU_CLOCK_MAX;
+const HAS_EXPIRE: u32 = 1 << 31;
 
 impl Entry {
-    pub fn new(value: Value, expire_at_ms: i64, lru: u32) -> Entry {
+    pub fn new(value: Value, lru: u32) -> Entry {
         Entry {
             value,
-            expire_at_ms,
-            lru,
+            meta: lru & LRU_BITS,
             snapshot_epoch: 0,
         }
     }
 
+    /// LRU clock or LFU data (24 bits).
     #[inline]
-    pub fn has_expire(&self) -> bool {
-        self.expire_at_ms != NO_EXPIRE
+    pub fn lru(&self) -> u32 {
+        self.meta & LRU_BITS
     }
 
-    /// Redis's keyIsExpired: strictly past the deadline.
     #[inline]
-    pub fn is_expired(&self, now_ms: i64) -> bool {
-        self.expire_at_ms != NO_EXPIRE && now_ms > self.expire_at_ms
+    pub fn set_lru(&mut self, lru: u32) {
+        self.meta = (self.meta & !LRU_BITS) | (lru & LRU_BITS);
     }
+
+    /// True if the key has a TTL (its time is `Db::expire_at`).
+    #[inline]
+    pub fn has_expire(&self) -> bool {
+        self.meta & HAS_EXPIRE != 0
+    }
+
+    #[inline]
+    fn set_has_expire(&mut self, on: bool) {
+        if on {
+            self.meta |= HAS_EXPIRE;
+        } else {
+            self.meta &= !HAS_EXPIRE;
+        }
+    }
+}
+
+/// Redis's keyIsExpired: strictly past the deadline (`NO_EXPIRE` never is).
+#[inline]
+pub fn past(expire_at_ms: i64, now_ms: i64) -> bool {
+    expire_at_ms != NO_EXPIRE && now_ms > expire_at_ms
 }
 
 /// Saves entries for a live snapshot (`persist::live`): each as it was when the snapshot
 /// began, into bytes the snapshot collects.
 pub trait SnapshotSaver: Send {
-    fn save(&mut self, key: &[u8], entry: &Entry);
+    /// Saves one key with its TTL (`NO_EXPIRE` for none).
+    fn save(&mut self, key: &[u8], entry: &Entry, expire_at_ms: i64);
     /// What was saved so far and not yet taken.
     fn output(&mut self) -> &mut Vec<u8>;
 }
@@ -90,19 +117,32 @@ impl SnapshotView {
     }
 
     #[inline]
-    fn before_change(&mut self, key: &[u8], e: &mut Entry) {
+    fn before_change(&mut self, key: &[u8], e: &mut Entry, volatile: &Volatile) {
         if e.snapshot_epoch != self.epoch {
-            self.saver.save(key, e);
+            self.saver.save(key, e, ttl_of(volatile, key, e));
             e.snapshot_epoch = self.epoch;
         }
     }
 
-    /// An entry removed before it was saved is saved now.
+    /// An entry removed before it was saved is saved now, with its TTL.
     #[inline]
-    fn before_drop(&mut self, key: &[u8], e: &Entry) {
+    fn before_drop(&mut self, key: &[u8], e: &Entry, expire_at_ms: i64) {
         if e.snapshot_epoch != self.epoch {
-            self.saver.save(key, e);
+            self.saver.save(key, e, expire_at_ms);
         }
+    }
+}
+
+/// Keys with a TTL → their absolute unix time in ms.
+pub type Volatile = Dict<CompactBytes, i64>;
+
+/// The TTL of an entry of `volatile`'s db.
+#[inline]
+fn ttl_of(volatile: &Volatile, key: &[u8], e: &Entry) -> i64 {
+    if e.has_expire() {
+        volatile.get(key).copied().unwrap_or(NO_EXPIRE)
+    } else {
+        NO_EXPIRE
     }
 }
 
@@ -110,8 +150,9 @@ pub struct Db {
     keys: Dict<CompactBytes, Entry>,
     /// A live snapshot in progress over this db.
     snapshot: Option<SnapshotView>,
-    /// Keys with a TTL, sampled by the active expiry cycle.
-    pub volatile: Dict<CompactBytes, ()>,
+    /// Keys with a TTL and their TTLs, sampled by the active expiry cycle. Changed only by
+    /// the methods below, which keep each entry's `has_expire` flag in step.
+    volatile: Volatile,
     /// Running estimate of the average TTL, for INFO keyspace.
     pub avg_ttl_ms: i64,
     /// Where the active expiry cycle resumes scanning `volatile`.
@@ -218,6 +259,32 @@ impl Db {
         self.volatile.len()
     }
 
+    /// The keys with a TTL and their TTLs, read-only.
+    #[inline]
+    pub fn volatile(&self) -> &Volatile {
+        &self.volatile
+    }
+
+    /// A key's TTL (absolute ms), or `NO_EXPIRE`: for a key without one, or a missing key.
+    #[inline]
+    pub fn expire_at(&self, key: &[u8]) -> i64 {
+        self.volatile.get(key).copied().unwrap_or(NO_EXPIRE)
+    }
+
+    /// The TTL of `e`, the entry of `key` in this db: no lookup for a key without one.
+    #[inline]
+    pub fn entry_expire_at(&self, key: &[u8], e: &Entry) -> i64 {
+        ttl_of(&self.volatile, key, e)
+    }
+
+    /// True if the key exists and its TTL has passed (expiry ignored otherwise).
+    #[inline]
+    pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
+        self.keys
+            .get(key)
+            .is_some_and(|e| e.has_expire() && past(self.expire_at(key), now_ms))
+    }
+
     /// The keys, read-only: every change goes through the methods below (see SnapshotView).
     #[inline]
     pub fn keys(&self) -> &Dict<CompactBytes, Entry> {
@@ -235,7 +302,7 @@ impl Db {
     pub fn peek_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let e = self.keys.get_mut(key)?;
         if let Some(view) = &mut self.snapshot {
-            view.before_change(key, e);
+            view.before_change(key, e, &self.volatile);
         }
         Some(e)
     }
@@ -245,13 +312,13 @@ impl Db {
         let (entry, inserted) = self.keys.entry(
             key,
             || CompactBytes::new(key),
-            || Entry::new(Value::Int(0), NO_EXPIRE, lru),
+            || Entry::new(Value::Int(0), lru),
         );
         if let Some(view) = &mut self.snapshot {
             if inserted {
                 entry.snapshot_epoch = view.epoch;
             } else {
-                view.before_change(key, entry);
+                view.before_change(key, entry, &self.volatile);
             }
         }
         entry.value = value;
@@ -264,9 +331,9 @@ impl Db {
             }
         }
         if !inserted {
-            entry.lru = lru;
+            entry.set_lru(lru);
             if !keep_ttl && entry.has_expire() {
-                entry.expire_at_ms = NO_EXPIRE;
+                entry.set_has_expire(false);
                 self.volatile.remove(key);
             }
         }
@@ -280,26 +347,28 @@ impl Db {
         if let Some(s) = &mut self.slots {
             s.add(key);
         }
-        let mut entry = Entry::new(value, expire_at_ms, lru);
+        let mut entry = Entry::new(value, lru);
         if let Some(view) = &self.snapshot {
             entry.snapshot_epoch = view.epoch;
         }
-        self.keys.insert(CompactBytes::new(key), entry);
         if expire_at_ms != NO_EXPIRE {
-            self.volatile.insert(CompactBytes::new(key), ());
+            entry.set_has_expire(true);
+            self.volatile.insert(CompactBytes::new(key), expire_at_ms);
         }
+        self.keys.insert(CompactBytes::new(key), entry);
     }
 
-    /// Inserts an owned key and entry (RENAME, MOVE, COPY, loading).
-    pub fn insert_entry(&mut self, key: CompactBytes, mut entry: Entry) {
+    /// Inserts an owned key and entry with its TTL (RENAME, MOVE, COPY, loading).
+    pub fn insert_entry(&mut self, key: CompactBytes, mut entry: Entry, expire_at_ms: i64) {
         if let Some(view) = &mut self.snapshot {
             if let Some(old) = self.keys.get_mut(key.as_slice()) {
-                view.before_change(key.as_slice(), old);
+                view.before_change(key.as_slice(), old, &self.volatile);
             }
             entry.snapshot_epoch = view.epoch;
         }
-        if entry.has_expire() {
-            self.volatile.insert(key.clone(), ());
+        entry.set_has_expire(expire_at_ms != NO_EXPIRE);
+        if expire_at_ms != NO_EXPIRE {
+            self.volatile.insert(key.clone(), expire_at_ms);
         } else {
             self.volatile.remove(key.as_slice());
         }
@@ -314,32 +383,24 @@ impl Db {
 
     /// Removes a key; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let (_, e) = self.keys.remove(key)?;
-        if let Some(view) = &mut self.snapshot {
-            view.before_drop(key, &e);
-        }
-        if e.has_expire() {
-            self.volatile.remove(key);
-        }
-        if let Some(s) = &mut self.slots {
-            s.remove(key);
-        }
-        Some(e)
+        self.take(key).map(|(_, e, _)| e)
     }
 
-    /// Removes a key, returning the owned key too.
-    pub fn take(&mut self, key: &[u8]) -> Option<(CompactBytes, Entry)> {
+    /// Removes a key, returning the owned key, the entry and its TTL.
+    pub fn take(&mut self, key: &[u8]) -> Option<(CompactBytes, Entry, i64)> {
         let (k, e) = self.keys.remove(key)?;
+        let expire_at_ms = if e.has_expire() {
+            self.volatile.remove(key).map_or(NO_EXPIRE, |(_, at)| at)
+        } else {
+            NO_EXPIRE
+        };
         if let Some(view) = &mut self.snapshot {
-            view.before_drop(key, &e);
-        }
-        if e.has_expire() {
-            self.volatile.remove(key);
+            view.before_drop(key, &e, expire_at_ms);
         }
         if let Some(s) = &mut self.slots {
             s.remove(key);
         }
-        Some((k, e))
+        Some((k, e, expire_at_ms))
     }
 
     /// Sets a TTL on an existing key. Returns false if the key does not exist.
@@ -347,10 +408,13 @@ impl Db {
         let Some(e) = self.peek_mut(key) else {
             return false;
         };
-        let had = e.has_expire();
-        e.expire_at_ms = at_ms;
-        if !had {
-            self.volatile.insert(CompactBytes::new(key), ());
+        if e.has_expire() {
+            if let Some(at) = self.volatile.get_mut(key) {
+                *at = at_ms;
+            }
+        } else {
+            e.set_has_expire(true);
+            self.volatile.insert(CompactBytes::new(key), at_ms);
         }
         true
     }
@@ -363,7 +427,7 @@ impl Db {
         if !e.has_expire() {
             return false;
         }
-        e.expire_at_ms = NO_EXPIRE;
+        e.set_has_expire(false);
         self.volatile.remove(key);
         true
     }
@@ -384,7 +448,7 @@ impl Db {
     }
 
     /// Takes the keys out, leaving the database empty, for freeing elsewhere (FLUSHDB ASYNC).
-    pub fn take_contents(&mut self) -> (Dict<CompactBytes, Entry>, Dict<CompactBytes, ()>) {
+    pub fn take_contents(&mut self) -> (Dict<CompactBytes, Entry>, Volatile) {
         self.save_all_pending();
         let keys = std::mem::take(&mut self.keys);
         let volatile = std::mem::take(&mut self.volatile);
@@ -420,9 +484,10 @@ impl Db {
         let mut saved = 0;
         let epoch = view.epoch;
         let saver = &mut view.saver;
+        let volatile = &self.volatile;
         view.cursor = self.keys.scan_mut(view.cursor, |k, e| {
             if e.snapshot_epoch != epoch {
-                saver.save(k, e);
+                saver.save(k, e, ttl_of(volatile, k, e));
                 e.snapshot_epoch = epoch;
                 saved += 1;
             }
@@ -434,7 +499,9 @@ impl Db {
     /// Saves every entry the snapshot has not saved yet (before the db is emptied).
     fn save_all_pending(&mut self) {
         if let Some(view) = &mut self.snapshot {
-            self.keys.for_each_mut(|k, e| view.before_change(k, e));
+            let volatile = &self.volatile;
+            self.keys
+                .for_each_mut(|k, e| view.before_change(k, e, volatile));
         }
     }
 
@@ -476,17 +543,14 @@ impl Db {
         let mut ttl_samples: i64 = 0;
         let mut buckets_left = sample * 20;
         let mut cursor = self.expire_cursor;
-        let keys = &self.keys;
         while sampled < sample && buckets_left > 0 {
-            cursor = self.volatile.scan(cursor, |k, _| {
+            cursor = self.volatile.scan(cursor, |k, &at| {
                 sampled += 1;
-                if let Some(e) = keys.get(k.as_slice()) {
-                    if e.is_expired(now_ms) {
-                        candidates.push(k.clone());
-                    } else if e.has_expire() {
-                        ttl_sum += e.expire_at_ms - now_ms;
-                        ttl_samples += 1;
-                    }
+                if past(at, now_ms) {
+                    candidates.push(k.clone());
+                } else {
+                    ttl_sum += at - now_ms;
+                    ttl_samples += 1;
                 }
             });
             buckets_left -= 1;
@@ -529,7 +593,8 @@ mod tests {
         db.insert(b"{t}b", Value::Int(1), 5, 0);
         db.insert_entry(
             CompactBytes::new(b"{t}c"),
-            Entry::new(Value::Int(3), NO_EXPIRE, 0),
+            Entry::new(Value::Int(3), 0),
+            NO_EXPIRE,
         );
         assert_eq!(db.keys_in_slot(s(b"t")), 3);
         let mut keys: Vec<Vec<u8>> = db
@@ -557,7 +622,7 @@ mod tests {
     struct Recorder(Saved, Vec<u8>);
 
     impl SnapshotSaver for Recorder {
-        fn save(&mut self, key: &[u8], e: &Entry) {
+        fn save(&mut self, key: &[u8], e: &Entry, _expire_at_ms: i64) {
             let Value::Int(v) = e.value else {
                 panic!("not an int")
             };
@@ -594,10 +659,9 @@ mod tests {
                     2 => { db.set_expire(&k, v); }
                     3 => { db.persist(&k); }
                     4 => if let Some(e) = db.peek_mut(&k) { e.value = Value::Int(v) },
-                    5 => if let Some((key, e)) = db.take(&k) {
+                    5 => if let Some((_, e, at)) = db.take(&k) {
                         // RENAME: the entry comes back under another name.
-                        db.insert_entry(CompactBytes::new(&format!("r{v}").into_bytes()), e);
-                        let _ = key;
+                        db.insert_entry(CompactBytes::new(&format!("r{v}").into_bytes()), e, at);
                     },
                     6 => if db.peek(&k).is_none() {
                         db.insert(&k, Value::Int(v), NO_EXPIRE, 0);

@@ -6,7 +6,7 @@
 
 use sha1::{Digest as _, Sha1};
 
-use super::db::{Db, Entry, NO_EXPIRE};
+use super::db::{Db, Entry};
 use super::types::set::Member;
 use super::value::Value;
 use crate::util::num::{push_g17, push_i64};
@@ -107,7 +107,7 @@ pub fn value_digest(entry: &Entry, digest: &mut Digest) {
             );
         }
     }
-    if entry.expire_at_ms != NO_EXPIRE {
+    if entry.has_expire() {
         xor(digest, b"!!expire!!");
     }
 }

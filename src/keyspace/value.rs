@@ -22,7 +22,7 @@ pub enum Value {
     Stream(Box<Stream>),
 }
 
-const _: () = assert!(std::mem::size_of::<Value>() == 24);
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
 impl Value {
     /// One step of a pending rehash of the table holding this value, as every lookup in a

@@ -140,14 +140,16 @@ struct DbSaver {
 }
 
 impl SnapshotSaver for DbSaver {
-    fn save(&mut self, key: &[u8], e: &Entry) {
+    fn save(&mut self, key: &[u8], e: &Entry, expire_at_ms: i64) {
         // Writes into a Vec cannot fail.
         let _ = match self.format {
             Format::Rdb { .. } => {
                 let (idle, freq) = self.meta.of(e);
-                self.enc.entry(key, e, idle, freq)
+                self.enc.entry(key, e, expire_at_ms, idle, freq)
             }
-            Format::Commands => rewrite::write_key(self.enc.out_mut(), &mut self.scratch, key, e),
+            Format::Commands => {
+                rewrite::write_key(self.enc.out_mut(), &mut self.scratch, key, e, expire_at_ms)
+            }
         };
     }
 

@@ -187,10 +187,10 @@ impl SaveMeta {
         if self.lfu {
             (
                 None,
-                Some(lfu_decayed(e.lru, self.now_ms, self.decay) as u8),
+                Some(lfu_decayed(e.lru(), self.now_ms, self.decay) as u8),
             )
         } else if self.lru {
-            (Some(idle_secs(e.lru, self.now_ms)), None)
+            (Some(idle_secs(e.lru(), self.now_ms)), None)
         } else {
             (None, None)
         }

@@ -267,12 +267,13 @@ impl<W: Write> Encoder<W> {
         &mut self,
         key: &[u8],
         e: &Entry,
+        expire_at_ms: i64,
         lru_idle_secs: Option<u64>,
         lfu_freq: Option<u8>,
     ) -> io::Result<()> {
-        if e.expire_at_ms != NO_EXPIRE {
+        if expire_at_ms != NO_EXPIRE {
             self.byte(opcode::EXPIRETIME_MS)?;
-            self.raw(&e.expire_at_ms.to_le_bytes())?;
+            self.raw(&expire_at_ms.to_le_bytes())?;
         }
         if let Some(idle) = lru_idle_secs {
             self.byte(opcode::IDLE)?;
@@ -423,7 +424,7 @@ pub fn write_dataset<W: Write>(
         enc.select_db(i, Some((db.len(), db.expires_count())))?;
         for (k, e) in db.keys().iter() {
             let (idle, freq) = meta(e);
-            enc.entry(k, e, idle, freq)?;
+            enc.entry(k, e, db.entry_expire_at(k, e), idle, freq)?;
         }
     }
     enc.finish(checksum)

@@ -49,7 +49,7 @@ pub fn write_commands<W: Write>(ex: &Executor, w: &mut W) -> io::Result<()> {
         }
         select(w, &mut buf, i)?;
         for (k, e) in db.keys().iter() {
-            write_key(w, &mut buf, k, e)?;
+            write_key(w, &mut buf, k, e, db.entry_expire_at(k, e))?;
             saved += 1;
             super::report_progress(saved);
         }
@@ -79,6 +79,7 @@ pub fn write_key<W: Write>(
     buf: &mut Vec<u8>,
     key: &[u8],
     e: &crate::keyspace::db::Entry,
+    expire_at_ms: i64,
 ) -> io::Result<()> {
     match &e.value {
         Value::Str(s) => emit(w, buf, &[b"SET", key, s])?,
@@ -115,8 +116,8 @@ pub fn write_key<W: Write>(
         }
         Value::Stream(s) => stream(w, buf, key, s)?,
     }
-    if e.expire_at_ms != NO_EXPIRE {
-        emit(w, buf, &[b"PEXPIREAT", key, &num(e.expire_at_ms)])?;
+    if expire_at_ms != NO_EXPIRE {
+        emit(w, buf, &[b"PEXPIREAT", key, &num(expire_at_ms)])?;
     }
     Ok(())
 }

@@ -1370,7 +1370,7 @@ pub fn expire_writable_keys(ex: &mut Executor, now_ms: i64) {
         let ndbs = ex.dbs.len().min(64);
         for db in (0..ndbs).filter(|d| dbs & (1 << d) != 0) {
             match ex.dbs[db].peek(&key) {
-                Some(e) if e.is_expired(now_ms) => ex.delete_expired(db, &key),
+                Some(_) if ex.dbs[db].is_expired(&key, now_ms) => ex.delete_expired(db, &key),
                 Some(e) if e.has_expire() => left |= 1 << db,
                 _ => {}
             }

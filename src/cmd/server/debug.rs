@@ -158,9 +158,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         out.array(keys.len());
         for key in keys {
             let mut d = [0u8; 20];
-            let live = ctx.ex.dbs[db].peek(key).filter(|e| {
-                e.expire_at_ms == crate::keyspace::db::NO_EXPIRE || e.expire_at_ms > now
-            });
+            let live = ctx.ex.dbs[db]
+                .peek(key)
+                .filter(|_| !ctx.ex.dbs[db].is_expired(key, now));
             if let Some(e) = live {
                 crate::keyspace::digest::value_digest(e, &mut d);
             }
@@ -252,7 +252,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         let mut text = String::from("[Dictionary HT]\n");
         ctx.ex.dbs[db].keys().stats(&mut text);
         text.push_str("[Expires HT]\n");
-        ctx.ex.dbs[db].volatile.stats(&mut text);
+        ctx.ex.dbs[db].volatile().stats(&mut text);
         ctx.out().verbatim(b"txt", text.as_bytes());
         return Ok(());
     }
@@ -296,12 +296,12 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         let Some(e) = ctx.ex.dbs[ctx.client.db].peek(key) else {
             return Err(err::NO_SUCH_KEY.into());
         };
-        let idle = crate::exec::idle_secs(e.lru, now);
+        let idle = crate::exec::idle_secs(e.lru(), now);
         let line = format!(
             "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{idle}",
             e.value.encoding_name(),
             e.value.str_len().unwrap_or(0),
-            e.lru
+            e.lru()
         );
         ctx.out().simple(line.as_bytes());
         return Ok(());

@@ -50,7 +50,7 @@ impl Overview {
                 (
                     i,
                     d.keys().overhead_bytes() as u64,
-                    d.volatile.overhead_bytes() as u64,
+                    d.volatile().overhead_bytes() as u64,
                 )
             })
             .collect();
