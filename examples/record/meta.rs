@@ -239,7 +239,12 @@ pub fn generate(root: &Path) {
         apply_docs(cmd, docs[&cmd.name]);
     }
     crate::overlay::apply(&mut cmds);
+    // Redis lists subcommands in its hash order, which changes with every start: sorted, the
+    // generated file changes only when the facts do.
     cmds.sort_by(|a, b| a.name.cmp(&b.name));
+    for c in &mut cmds {
+        c.subs.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     let summaries = load_summaries(&root.join("src/cmd/summaries.txt"));
     let code = emit(&cmds, &summaries, &version);
     std::fs::write(root.join("src/cmd/meta_gen.rs"), code).unwrap();

@@ -1,7 +1,7 @@
 //! What the 7.0.15 oracle cannot tell us: commands and options Redis 7.2 added (which cinnabar
 //! supports on top), and flags Redis keeps hidden from COMMAND. Each entry cites the 7.2 docs.
 
-use crate::meta::{ArgM, CmdM};
+use crate::meta::{ArgM, CmdM, KeySpecM};
 
 fn arg(name: &str, kind: &str, token: &str, since: &str, flags: &[&str]) -> ArgM {
     ArgM {
@@ -132,4 +132,163 @@ pub fn apply(cmds: &mut Vec<CmdM>) {
         arg("timeout", "integer", "", "", &[]),
     ];
     cmds.push(waitaof);
+
+    newer_lineages(cmds);
+}
+
+/// A key argument bound to key spec 0.
+fn key_arg(name: &str) -> ArgM {
+    ArgM {
+        name: name.into(),
+        kind: "key".into(),
+        key_spec_index: 0,
+        ..Default::default()
+    }
+}
+
+/// A one-of group of arguments.
+fn one_of(name: &str, optional: bool, args: Vec<ArgM>) -> ArgM {
+    ArgM {
+        name: name.into(),
+        kind: "oneof".into(),
+        key_spec_index: -1,
+        flags: if optional {
+            strings(&["optional"])
+        } else {
+            Vec::new()
+        },
+        args,
+        ..Default::default()
+    }
+}
+
+/// A new command shaped as `template` (flags, ACL categories, key specs), renamed.
+fn like(cmds: &mut [CmdM], template: &str, name: &str, arity: i64, since: &str) -> CmdM {
+    let mut c = find(cmds, template).clone();
+    c.name = name.into();
+    c.arity = arity;
+    c.since = since.into();
+    c.history.clear();
+    c.doc_flags.clear();
+    c.deprecated_since.clear();
+    c.replaced_by.clear();
+    c
+}
+
+/// What Redis 7.4-8.x and Valkey 8-9 added that cinnabar serves, as their command JSON files
+/// (redis/src/commands/*.json, valkey/src/commands/*.json) describe it.
+fn newer_lineages(cmds: &mut Vec<CmdM>) {
+    // Redis 8.4 (IFEQ also Valkey 8.1): SET's compare-and-set conditions.
+    let set = find(cmds, "set");
+    let condition = set
+        .args
+        .iter_mut()
+        .find(|a| a.name == "condition")
+        .expect("set condition");
+    condition.args.extend([
+        arg("ifeq-value", "string", "IFEQ", "8.4.0", &[]),
+        arg("ifne-value", "string", "IFNE", "8.4.0", &[]),
+        arg("ifdeq-digest", "string", "IFDEQ", "8.4.0", &[]),
+        arg("ifdne-digest", "string", "IFDNE", "8.4.0", &[]),
+    ]);
+    set.history.push((
+        "8.4.0".into(),
+        "Added 'IFEQ', 'IFNE', 'IFDEQ', 'IFDNE' options.".into(),
+    ));
+
+    // Redis 8.2: BITOP DIFF, DIFF1, ANDOR, ONE; its operation becomes a one-of of tokens.
+    let bitop = find(cmds, "bitop");
+    let operation = bitop
+        .args
+        .iter_mut()
+        .find(|a| a.name == "operation")
+        .expect("bitop operation");
+    operation.kind = "oneof".into();
+    operation.args = ["and", "or", "xor", "not", "diff", "diff1", "andor", "one"]
+        .iter()
+        .map(|op| arg(op, "pure-token", &op.to_ascii_uppercase(), "", &[]))
+        .collect();
+    bitop.history.push((
+        "8.2.0".into(),
+        "Added the DIFF, DIFF1, ANDOR and ONE operations.".into(),
+    ));
+
+    // Redis 8.4: DELEX key [IFEQ v | IFNE v | IFDEQ d | IFDNE d].
+    let mut delex = like(cmds, "getdel", "delex", -2, "8.4.0");
+    delex.key_specs[0].flags = strings(&["RW", "delete"]);
+    delex.complexity =
+        "O(1) for IFEQ/IFNE, O(N) for IFDEQ/IFDNE where N is the length of the string value."
+            .into();
+    delex.args = vec![
+        key_arg("key"),
+        one_of(
+            "condition",
+            true,
+            vec![
+                arg("ifeq-value", "string", "IFEQ", "", &[]),
+                arg("ifne-value", "string", "IFNE", "", &[]),
+                arg("ifdeq-digest", "string", "IFDEQ", "", &[]),
+                arg("ifdne-digest", "string", "IFDNE", "", &[]),
+            ],
+        ),
+    ];
+    cmds.push(delex);
+
+    // Redis 8.4: DIGEST key.
+    let mut digest = like(cmds, "strlen", "digest", 2, "8.4.0");
+    digest.complexity = "O(N) where N is the length of the string value.".into();
+    digest.args = vec![key_arg("key")];
+    cmds.push(digest);
+
+    // Valkey 9.0: DELIFEQ key value.
+    let mut delifeq = like(cmds, "getdel", "delifeq", 3, "9.0.0");
+    delifeq.key_specs[0].flags = strings(&["RW", "delete"]);
+    delifeq.complexity = "O(1)".into();
+    delifeq.args = vec![key_arg("key"), arg("value", "string", "", "", &[])];
+    cmds.push(delifeq);
+
+    // Redis 8.4 (Valkey 9.1): MSETEX numkeys key value [key value ...] [NX | XX] [expiry].
+    let mut msetex = like(cmds, "msetnx", "msetex", -4, "8.4.0");
+    msetex.complexity = "O(N) where N is the number of keys to set.".into();
+    msetex.flags.push("movablekeys".into());
+    msetex.first = 0;
+    msetex.last = 0;
+    msetex.step = 0;
+    msetex.key_specs = vec![KeySpecM {
+        notes: String::new(),
+        flags: strings(&["OW", "update"]),
+        begin: ("index".into(), 1, String::new()),
+        find: ("keynum".into(), 0, 1, 2),
+    }];
+    msetex.args = vec![
+        arg("numkeys", "integer", "", "", &[]),
+        ArgM {
+            name: "data".into(),
+            kind: "block".into(),
+            key_spec_index: -1,
+            flags: strings(&["multiple"]),
+            args: vec![key_arg("key"), arg("value", "string", "", "", &[])],
+            ..Default::default()
+        },
+        one_of(
+            "condition",
+            true,
+            vec![
+                arg("nx", "pure-token", "NX", "", &[]),
+                arg("xx", "pure-token", "XX", "", &[]),
+            ],
+        ),
+        one_of(
+            "expiration",
+            true,
+            vec![
+                arg("seconds", "integer", "EX", "", &[]),
+                arg("milliseconds", "integer", "PX", "", &[]),
+                arg("unix-time-seconds", "unix-time", "EXAT", "", &[]),
+                arg("unix-time-milliseconds", "unix-time", "PXAT", "", &[]),
+                arg("keepttl", "pure-token", "KEEPTTL", "", &[]),
+            ],
+        ),
+    ];
+    cmds.push(msetex);
 }

@@ -512,6 +512,21 @@ enum BitOp {
     Or,
     Xor,
     Not,
+    /// Redis 8.2: X ∧ ¬(Y1 ∨ Y2 ∨ ...).
+    Diff,
+    /// Redis 8.2: ¬X ∧ (Y1 ∨ Y2 ∨ ...).
+    Diff1,
+    /// Redis 8.2: X ∧ (Y1 ∨ Y2 ∨ ...).
+    AndOr,
+    /// Redis 8.2: the bits set in exactly one source.
+    One,
+}
+
+impl BitOp {
+    /// The operations of a first source X against the union of the others.
+    fn against_the_rest(self) -> bool {
+        matches!(self, BitOp::Diff | BitOp::Diff1 | BitOp::AndOr)
+    }
 }
 
 /// Combines the sources byte by byte; shorter sources count as zero-padded. The result is as
@@ -522,6 +537,9 @@ fn bitop_apply(op: BitOp, srcs: &[&[u8]]) -> Vec<u8> {
     let Some((first, rest)) = srcs.split_first() else {
         return res;
     };
+    if op.against_the_rest() || op == BitOp::One {
+        return combine_by_count(op, srcs, maxlen);
+    }
     res[..first.len()].copy_from_slice(first);
     for s in rest {
         match op {
@@ -531,13 +549,38 @@ fn bitop_apply(op: BitOp, srcs: &[&[u8]]) -> Vec<u8> {
             }
             BitOp::Or => res.iter_mut().zip(s.iter()).for_each(|(r, b)| *r |= b),
             BitOp::Xor => res.iter_mut().zip(s.iter()).for_each(|(r, b)| *r ^= b),
-            BitOp::Not => {}
+            _ => {}
         }
     }
     if op == BitOp::Not {
         res.iter_mut().for_each(|r| *r = !*r);
     }
     res
+}
+
+/// DIFF, DIFF1, ANDOR (X against the union of the rest) and ONE (set in exactly one source).
+fn combine_by_count(op: BitOp, srcs: &[&[u8]], maxlen: usize) -> Vec<u8> {
+    let byte = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
+    (0..maxlen)
+        .map(|i| {
+            if op == BitOp::One {
+                let (mut once, mut more) = (0u8, 0u8);
+                for s in srcs {
+                    let b = byte(s, i);
+                    more |= once & b;
+                    once |= b;
+                }
+                return once & !more;
+            }
+            let x = byte(srcs[0], i);
+            let ys = srcs[1..].iter().fold(0u8, |acc, s| acc | byte(s, i));
+            match op {
+                BitOp::Diff => x & !ys,
+                BitOp::Diff1 => !x & ys,
+                _ => x & ys,
+            }
+        })
+        .collect()
 }
 
 pub fn bitop(ctx: &mut Ctx) -> CmdResult {
@@ -547,10 +590,17 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
         a if eq(a, "OR") => BitOp::Or,
         a if eq(a, "XOR") => BitOp::Xor,
         a if eq(a, "NOT") => BitOp::Not,
+        a if eq(a, "DIFF") => BitOp::Diff,
+        a if eq(a, "DIFF1") => BitOp::Diff1,
+        a if eq(a, "ANDOR") => BitOp::AndOr,
+        a if eq(a, "ONE") => BitOp::One,
         _ => return Err(err::SYNTAX.into()),
     };
     if op == BitOp::Not && argv.len() != 4 {
         return Err(err::BITOP_NOT_SINGLE.into());
+    }
+    if op.against_the_rest() && argv.len() < 5 {
+        return Err(err::bitop_two_sources(argv[1]));
     }
     let (dest, keys) = (argv[2], &argv[3..]);
     // Look every source up first (expiry, stats, type check), then borrow them all at once.

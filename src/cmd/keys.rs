@@ -96,7 +96,13 @@ fn specs_positions(meta: &CommandMeta, argv: &[&[u8]], not_keys: bool) -> Option
                 }
                 let numkeys = parse_i64(argv[(first + keynumidx) as usize]).filter(|n| *n >= 0)?;
                 first += i64::from(firstkey);
-                (first + numkeys - 1, i64::from(keystep))
+                // The last key is `keystep` apart from the one before it (MSETEX's pairs; Redis
+                // fixed the same in redis/redis#14659).
+                let step = i64::from(keystep).max(1);
+                (
+                    first.saturating_add((numkeys - 1).saturating_mul(step)),
+                    step,
+                )
             }
             FindKeys::Unknown => return None,
         };

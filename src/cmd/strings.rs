@@ -1,4 +1,9 @@
-//! The "string" group: GET, SET and friends, counters, ranges and LCS.
+//! The "string" group: GET, SET and friends, counters, ranges and LCS; `cas`: compare-and-set
+//! and compare-and-delete (DELEX, DIGEST, DELIFEQ).
+
+mod cas;
+
+use cas::Condition;
 
 use crate::cmd::args::{eq, int};
 use crate::cmd::meta_gen as m;
@@ -68,25 +73,45 @@ mod setf {
     pub const ANY_EXPIRE: u32 = EX | PX | EXAT | PXAT;
 }
 
-/// Redis's parseExtendedStringArgumentsOrReply for SET (`is_set`) and GETEX.
+/// What SET, GETEX and MSETEX options say.
+struct StringOptions<'a> {
+    flags: u32,
+    /// The EX/PX/EXAT/PXAT argument.
+    expire: Option<&'a [u8]>,
+    /// SET's IFEQ/IFNE/IFDEQ/IFDNE (exclusive with NX and XX).
+    condition: Option<Condition<'a>>,
+}
+
+/// Which command's options `parse_string_options` reads.
+#[derive(Clone, Copy, PartialEq)]
+enum OptionsOf {
+    Set,
+    GetEx,
+    MSetEx,
+}
+
+/// Redis's parseExtendedStringArgumentsOrReply for SET, GETEX and MSETEX.
 fn parse_string_options<'a>(
     argv: &'a [&'a [u8]],
     start: usize,
-    is_set: bool,
-) -> Result<(u32, Option<&'a [u8]>), CmdError> {
+    of: OptionsOf,
+) -> Result<StringOptions<'a>, CmdError> {
     use setf::*;
     let mut flags = 0u32;
     let mut expire = None;
+    let mut condition = None;
+    let is_set = of != OptionsOf::GetEx;
     let mut j = start;
     while j < argv.len() {
         let opt = argv[j];
         let next = argv.get(j + 1).copied();
         let no = |f: u32| flags & f == 0;
-        if eq(opt, "NX") && no(XX) && is_set {
+        let no_condition = condition.is_none();
+        if eq(opt, "NX") && no(XX) && no_condition && is_set {
             flags |= NX;
-        } else if eq(opt, "XX") && no(NX) && is_set {
+        } else if eq(opt, "XX") && no(NX) && no_condition && is_set {
             flags |= XX;
-        } else if eq(opt, "GET") && is_set {
+        } else if eq(opt, "GET") && of == OptionsOf::Set {
             flags |= GET;
         } else if eq(opt, "KEEPTTL") && no(PERSIST) && no(ANY_EXPIRE) && is_set {
             flags |= KEEPTTL;
@@ -108,12 +133,25 @@ fn parse_string_options<'a>(
             flags |= PXAT;
             expire = next;
             j += 1;
+        } else if let (OptionsOf::Set, Some(arg), true, true) =
+            (of, next, no(NX | XX), no_condition)
+        {
+            // Anything else is a syntax error, as is a second condition.
+            let Some(c) = Condition::parse(opt, arg)? else {
+                return Err(err::SYNTAX.into());
+            };
+            condition = Some(c);
+            j += 1;
         } else {
             return Err(err::SYNTAX.into());
         }
         j += 1;
     }
-    Ok((flags, expire))
+    Ok(StringOptions {
+        flags,
+        expire,
+        condition,
+    })
 }
 
 /// Redis's getExpireMillisecondsOrReply: absolute ms from an EX/PX/EXAT/PXAT argument.
@@ -154,6 +192,7 @@ fn set_generic(
     key: &[u8],
     val: &[u8],
     expire: Option<&[u8]>,
+    condition: Option<Condition>,
     replies: SetReplies,
 ) -> CmdResult {
     let when = match expire {
@@ -165,8 +204,14 @@ fn set_generic(
     }
     let db = ctx.client.db;
     let now = ctx.now_ms;
-    let found = ctx.ex.lookup_write(db, key, now).is_some();
-    if (flags & setf::NX != 0 && found) || (flags & setf::XX != 0 && !found) {
+    let current = ctx.ex.lookup_write(db, key, now);
+    let found = current.is_some();
+    // A condition on a key of another type is WRONGTYPE (GET said so already).
+    let holds = match condition {
+        None => true,
+        Some(c) => c.holds_for(current.map(|e| &e.value))?,
+    };
+    if (flags & setf::NX != 0 && found) || (flags & setf::XX != 0 && !found) || !holds {
         if flags & setf::GET == 0 {
             match replies {
                 SetReplies::Default => ctx.out().null(),
@@ -207,13 +252,14 @@ fn set_generic(
 }
 
 pub fn set(ctx: &mut Ctx) -> CmdResult {
-    let (flags, expire) = parse_string_options(ctx.argv, 3, true)?;
+    let o = parse_string_options(ctx.argv, 3, OptionsOf::Set)?;
     set_generic(
         ctx,
-        flags,
+        o.flags,
         ctx.argv[1],
         ctx.argv[2],
-        expire,
+        o.expire,
+        o.condition,
         SetReplies::Default,
     )
 }
@@ -224,6 +270,7 @@ pub fn setnx(ctx: &mut Ctx) -> CmdResult {
         setf::NX,
         ctx.argv[1],
         ctx.argv[2],
+        None,
         None,
         SetReplies::Integer,
     )
@@ -236,6 +283,7 @@ pub fn setex(ctx: &mut Ctx) -> CmdResult {
         ctx.argv[1],
         ctx.argv[3],
         Some(ctx.argv[2]),
+        None,
         SetReplies::Default,
     )
 }
@@ -247,13 +295,14 @@ pub fn psetex(ctx: &mut Ctx) -> CmdResult {
         ctx.argv[1],
         ctx.argv[3],
         Some(ctx.argv[2]),
+        None,
         SetReplies::Default,
     )
 }
 
 pub fn getex(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
-    let (flags, expire) = parse_string_options(ctx.argv, 2, false)?;
+    let StringOptions { flags, expire, .. } = parse_string_options(ctx.argv, 2, OptionsOf::GetEx)?;
     let Some(e) = read_string(ctx.ex, ctx.client, key, ctx.now_ms)? else {
         ctx.out().null();
         return Ok(());
@@ -367,6 +416,60 @@ pub fn mset(ctx: &mut Ctx) -> CmdResult {
 
 pub fn msetnx(ctx: &mut Ctx) -> CmdResult {
     mset_generic(ctx, true)
+}
+
+/// MSETEX numkeys key value [key value ...] [NX | XX] [EX | PX | EXAT | PXAT t | KEEPTTL]
+/// (Redis 8.4): MSET with one expiration for every key, all or none (:1 / :0).
+pub fn msetex(ctx: &mut Ctx) -> CmdResult {
+    let n = int(ctx.argv[1])
+        .ok()
+        .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
+        .ok_or(err::MSETEX_NUMKEYS)? as usize;
+    let end = 2 + 2 * n;
+    if end > ctx.argv.len() {
+        return Err(err::MSETEX_PAIRS.into());
+    }
+    let o = parse_string_options(ctx.argv, end, OptionsOf::MSetEx)?;
+    let when = match o.expire {
+        Some(e) => Some(expire_ms(ctx, e, o.flags)?),
+        None => None,
+    };
+    let pairs = &ctx.argv[2..end];
+    let (db, now) = (ctx.client.db, ctx.now_ms);
+    let (nx, xx) = (o.flags & setf::NX != 0, o.flags & setf::XX != 0);
+    if nx || xx {
+        let mut exist = pairs
+            .chunks(2)
+            .map(|kv| ctx.ex.lookup_write(db, kv[0], now).is_some());
+        let refused = if nx {
+            exist.any(|e| e)
+        } else {
+            !exist.all(|e| e)
+        };
+        if refused {
+            ctx.out().int(0);
+            return Ok(());
+        }
+    }
+    let lru = ctx.new_lru();
+    let keep_ttl = o.flags & setf::KEEPTTL != 0 || when.is_some();
+    for kv in pairs.chunks(2) {
+        ctx.ex.dbs[db].set(kv[0], Value::string(kv[1]), keep_ttl, lru);
+        ctx.modified(kv[0], notify::STRING, "set");
+        if let Some(at) = when {
+            ctx.ex.dbs[db].set_expire(kv[0], at);
+            ctx.notify(notify::GENERIC, "expire", kv[0]);
+        }
+    }
+    if let Some(at) = when {
+        // As SET: replayed later, a relative TTL would mean another moment.
+        let at = itoa::Buffer::new().format(at).as_bytes().to_vec();
+        let mut argv: Vec<&[u8]> = ctx.argv[..end].to_vec();
+        argv.extend_from_slice(&[b"PXAT", &at]);
+        ctx.propagate_as(&argv);
+    }
+    ctx.out().int(1);
+    Ok(())
 }
 
 /// Redis's checkStringLength: refuse results longer than proto-max-bulk-len.
@@ -727,6 +830,10 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::MGET, mget),
     (&m::MSET, mset),
     (&m::MSETNX, msetnx),
+    (&m::MSETEX, msetex),
+    (&m::DELEX, cas::delex),
+    (&m::DELIFEQ, cas::delifeq),
+    (&m::DIGEST, cas::digest_cmd),
     (&m::APPEND, append),
     (&m::STRLEN, strlen),
     (&m::GETRANGE, getrange),

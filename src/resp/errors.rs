@@ -50,6 +50,12 @@ pub type CmdResult = Result<(), CmdError>;
 
 pub const SYNTAX: &str = "ERR syntax error";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+/// IFDEQ/IFDNE with a digest that is not 16 hex digits (Redis 8.4).
+pub const DIGEST_LENGTH: &str = "ERR must be exactly 16 hexadecimal characters";
+/// MSETEX's numkeys is not a positive integer (Redis 8.4).
+pub const MSETEX_NUMKEYS: &str = "ERR invalid numkeys value";
+/// MSETEX's numkeys asks for more pairs than were given (Redis 8.4).
+pub const MSETEX_PAIRS: &str = "ERR wrong number of key-value pairs";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
@@ -579,6 +585,14 @@ pub fn exec_abort_because(e: &CmdError) -> CmdError {
 }
 
 /// "ERR wrong number of arguments for 'get' command" (subcommands as 'config|get').
+/// BITOP DIFF/DIFF1/ANDOR with one source key (Redis 8.2).
+pub fn bitop_two_sources(op: &[u8]) -> CmdError {
+    CmdError::owned(format!(
+        "ERR BITOP {} must be called with at least two source keys.",
+        String::from_utf8_lossy(op).to_ascii_uppercase()
+    ))
+}
+
 pub fn wrong_arity(fullname: &str) -> CmdError {
     CmdError::owned(format!(
         "ERR wrong number of arguments for '{fullname}' command"
