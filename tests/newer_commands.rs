@@ -278,6 +278,64 @@ fn bitop_diff_diff1_andor_one() {
 }
 
 #[test]
+fn hgetdel_returns_and_removes_fields() {
+    let server = cinnabar(&["--appendonly".into(), "yes".into()]);
+    let c = &mut server.client();
+    assert_eq!(r(c, "HGETDEL missing FIELDS 2 a b"), "*2\r\n$-1\r\n$-1\r\n");
+    c.ok("HSET h a 1 b 2 c 3");
+    assert_eq!(
+        r(c, "HGETDEL h FIELDS 3 a x a"),
+        "*3\r\n$1\r\n1\r\n$-1\r\n$-1\r\n"
+    );
+    assert_eq!(r(c, "HLEN h"), ":2\r\n");
+    assert_eq!(
+        r(c, "HGETDEL h FIELDS 2 b c"),
+        "*2\r\n$1\r\n2\r\n$1\r\n3\r\n"
+    );
+    assert_eq!(r(c, "EXISTS h"), ":0\r\n");
+    c.ok("SET s v");
+    // The type is checked before the arguments.
+    assert_eq!(r(c, "HGETDEL s NOFIELDS 1 a"), WRONGTYPE);
+    c.ok("HSET h a 1");
+    for (bad, want) in [
+        (
+            "HGETDEL h FIELD 1 a",
+            "Mandatory argument FIELDS is missing or not at the right position",
+        ),
+        (
+            "HGETDEL h FIELDS 0 a",
+            "Number of fields must be a positive integer",
+        ),
+        (
+            "HGETDEL h FIELDS x a",
+            "Number of fields must be a positive integer",
+        ),
+        (
+            "HGETDEL h FIELDS 2 a",
+            "The `numfields` parameter must match the number of arguments",
+        ),
+        (
+            "HGETDEL h FIELDS 1 a b",
+            "The `numfields` parameter must match the number of arguments",
+        ),
+    ] {
+        assert_eq!(r(c, bad), format!("-ERR {want}\r\n"), "{bad}");
+    }
+    assert_eq!(
+        r(c, "HGETDEL h"),
+        "-ERR wrong number of arguments for 'hgetdel' command\r\n"
+    );
+    // Replicas and the AOF get the deletion as HDEL.
+    let aof = std::fs::read(server.dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    let aof = String::from_utf8_lossy(&aof);
+    assert!(
+        aof.contains("$4\r\nHDEL\r\n$1\r\nh\r\n$1\r\na\r\n$1\r\nx\r\n$1\r\na\r\n"),
+        "{aof}"
+    );
+    assert!(!aof.contains("HGETDEL"), "{aof}");
+}
+
+#[test]
 fn new_commands_are_documented() {
     let server = cinnabar(&[]);
     let c = &mut server.client();
@@ -286,6 +344,7 @@ fn new_commands_are_documented() {
         ("digest", "8.4.0"),
         ("msetex", "8.4.0"),
         ("delifeq", "9.0.0"),
+        ("hgetdel", "8.0.0"),
     ] {
         let docs = r(c, &format!("COMMAND DOCS {cmd}"));
         assert!(

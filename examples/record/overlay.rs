@@ -213,6 +213,26 @@ fn newer_lineages(cmds: &mut Vec<CmdM>) {
         "Added the DIFF, DIFF1, ANDOR and ONE operations.".into(),
     ));
 
+    // Redis 8.0: HGETDEL key FIELDS numfields field [field ...].
+    let mut hgetdel = like(cmds, "hdel", "hgetdel", -5, "8.0.0");
+    hgetdel.key_specs[0].flags = strings(&["RW", "access", "delete"]);
+    hgetdel.complexity = "O(N) where N is the number of specified fields".into();
+    hgetdel.args = vec![
+        key_arg("key"),
+        ArgM {
+            name: "fields".into(),
+            kind: "block".into(),
+            key_spec_index: -1,
+            token: "FIELDS".into(),
+            args: vec![
+                arg("numfields", "integer", "", "", &[]),
+                arg("field", "string", "", "", &["multiple"]),
+            ],
+            ..Default::default()
+        },
+    ];
+    cmds.push(hgetdel);
+
     // Redis 8.4: DELEX key [IFEQ v | IFNE v | IFDEQ d | IFDNE d].
     let mut delex = like(cmds, "getdel", "delex", -2, "8.4.0");
     delex.key_specs[0].flags = strings(&["RW", "delete"]);

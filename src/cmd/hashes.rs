@@ -181,6 +181,75 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// The fields of a `FIELDS numfields field ...` block starting at `at` (Redis 7.4+'s hash
+/// field commands): the block must end the command and its count must match.
+fn fields_block<'a>(argv: &'a [&'a [u8]], at: usize) -> Result<&'a [&'a [u8]], CmdError> {
+    if !argv.get(at).is_some_and(|a| eq(a, "FIELDS")) {
+        return Err(err::FIELDS_MISSING.into());
+    }
+    let n = argv
+        .get(at + 1)
+        .and_then(|a| parse_i64(a))
+        .filter(|n| *n >= 1)
+        .ok_or(err::NUMFIELDS_POSITIVE)?;
+    let fields = &argv[at + 2..];
+    if usize::try_from(n).ok() != Some(fields.len()) {
+        return Err(err::NUMFIELDS_MISMATCH.into());
+    }
+    Ok(fields)
+}
+
+/// HGETDEL key FIELDS numfields field [field ...] (Redis 8.0): each field's value (nil when
+/// absent), and the fields that were there are deleted; the key goes with its last field.
+pub fn hgetdel(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.argv[1];
+    let (db, now) = (ctx.client.db, ctx.now_ms);
+    // The type is checked before the arguments, as Redis looks the key up first.
+    if let Some(e) = ctx.ex.lookup_write(db, key, now) {
+        if !matches!(e.value, Value::Hash(_)) {
+            return Err(err::WRONGTYPE.into());
+        }
+    }
+    let fields = fields_block(ctx.argv, 2)?;
+    let (values, emptied) = write_hash(ctx, key, false, |h| {
+        let values: Vec<Option<Vec<u8>>> = fields
+            .iter()
+            .map(|f| {
+                let v = h.get(f).map(<[u8]>::to_vec);
+                if v.is_some() {
+                    h.remove(f);
+                }
+                v
+            })
+            .collect();
+        Ok((values, h.is_empty()))
+    })?
+    .unwrap_or_else(|| (vec![None; fields.len()], false));
+    let deleted = values.iter().filter(|v| v.is_some()).count() as u64;
+    let out = &mut ctx.client.out;
+    out.array(values.len());
+    for v in &values {
+        match v {
+            Some(v) => out.bulk(v),
+            None => out.null(),
+        }
+    }
+    if deleted > 0 {
+        if emptied {
+            ctx.db().remove(key);
+        }
+        ctx.modified(key, notify::HASH, "hdel");
+        ctx.ex.dirty += deleted - 1;
+        if emptied {
+            ctx.ex.notify(notify::GENERIC, "del", key, db);
+        }
+        let mut hdel: Vec<&[u8]> = vec![b"HDEL", key];
+        hdel.extend_from_slice(fields);
+        ctx.propagate_as(&hdel);
+    }
+    Ok(())
+}
+
 pub fn hlen(ctx: &mut Ctx) -> CmdResult {
     let n = read_hash(ctx.ex, ctx.client, ctx.argv[1], ctx.now_ms)?.map_or(0, Hash::len);
     ctx.out().int(n as i64);
@@ -506,6 +575,7 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::HGET, hget),
     (&m::HMGET, hmget),
     (&m::HDEL, hdel),
+    (&m::HGETDEL, hgetdel),
     (&m::HLEN, hlen),
     (&m::HSTRLEN, hstrlen),
     (&m::HEXISTS, hexists),

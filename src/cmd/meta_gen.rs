@@ -4097,6 +4097,36 @@ pub static HGETALL: CommandMeta = CommandMeta {
     ],
 };
 
+pub static HGETDEL: CommandMeta = CommandMeta {
+    name: "hgetdel",
+    arity: -5,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4044,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x92, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the values of hash fields and then removes those fields",
+    since: "8.0.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
 pub static HINCRBY: CommandMeta = CommandMeta {
     name: "hincrby",
     arity: 4,
@@ -10246,6 +10276,7 @@ pub static ALL: &[&CommandMeta] = &[
     &HEXISTS,
     &HGET,
     &HGETALL,
+    &HGETDEL,
     &HINCRBY,
     &HINCRBYFLOAT,
     &HKEYS,

@@ -50,6 +50,14 @@ pub type CmdResult = Result<(), CmdError>;
 
 pub const SYNTAX: &str = "ERR syntax error";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+/// Hash field commands without their FIELDS block where it belongs (Redis 7.4+).
+pub const FIELDS_MISSING: &str =
+    "ERR Mandatory argument FIELDS is missing or not at the right position";
+/// A FIELDS block whose count is not a positive integer (Redis 7.4+).
+pub const NUMFIELDS_POSITIVE: &str = "ERR Number of fields must be a positive integer";
+/// A FIELDS block whose count differs from the fields given (Redis 7.4+).
+pub const NUMFIELDS_MISMATCH: &str =
+    "ERR The `numfields` parameter must match the number of arguments";
 /// IFDEQ/IFDNE with a digest that is not 16 hex digits (Redis 8.4).
 pub const DIGEST_LENGTH: &str = "ERR must be exactly 16 hexadecimal characters";
 /// MSETEX's numkeys is not a positive integer (Redis 8.4).
