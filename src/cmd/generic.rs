@@ -718,11 +718,13 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     if ttl < 0 {
         return Err(err::RESTORE_BAD_TTL.into());
     }
-    let body = crate::persist::open_payload(ctx.argv[3], !ctx.ex.skip_checksum_validation)
-        .ok_or_else(|| CmdError::from(err::DUMP_PAYLOAD))?;
+    let (body, lineage) =
+        crate::persist::open_payload(ctx.argv[3], !ctx.ex.skip_checksum_validation)
+            .ok_or_else(|| CmdError::from(err::DUMP_PAYLOAD))?;
     let value = {
         let mut dec = crate::persist::decoder(body, &ctx.ex.settings);
         dec.now_ms = now;
+        dec.lineage = lineage;
         let t = dec
             .value_type()
             .map_err(|_| CmdError::from(err::BAD_DATA_FORMAT))?;

@@ -511,14 +511,15 @@ pub fn seal_payload(mut body: Vec<u8>) -> Vec<u8> {
     body
 }
 
-/// The body of a DUMP payload of a version we read, with a matching CRC-64 (Redis's
-/// verifyDumpPayload).
-pub fn open_payload(payload: &[u8], verify_checksum: bool) -> Option<&[u8]> {
+/// The body of a DUMP payload of a version we read (Redis's up to 8.x, Valkey 9's), with a
+/// matching CRC-64 (Redis's verifyDumpPayload), and who wrote it.
+pub fn open_payload(payload: &[u8], verify_checksum: bool) -> Option<(&[u8], rdb::Lineage)> {
     let body_len = payload.len().checked_sub(10)?;
     let version = u16::from_le_bytes([payload[body_len], payload[body_len + 1]]);
     let crc = u64::from_le_bytes(payload[body_len + 2..].try_into().ok()?);
     let crc_ok = !verify_checksum || rdb::CRC64.checksum(&payload[..body_len + 2]) == crc;
-    (version <= rdb::RDB_VERSION_MAX && crc_ok).then(|| &payload[..body_len])
+    let lineage = rdb::Lineage::of_version(version)?;
+    crc_ok.then(|| (&payload[..body_len], lineage))
 }
 
 /// A file written in one go that is synced every 4 MiB (rdb-save-incremental-fsync,

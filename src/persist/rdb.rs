@@ -19,10 +19,37 @@ use super::compact;
 pub const RDB_VERSION: u16 = 10;
 /// Oldest version we read.
 pub const RDB_VERSION_MIN: u16 = 1;
-/// Newest version we read (Redis 7.4 writes 12).
-pub const RDB_VERSION_MAX: u16 = 12;
+/// Newest version we read with Redis's `REDIS` magic (Redis 7.4 writes 12; 8.x files of a
+/// later version load when they hold only types we know, else the unknown type is refused
+/// with its offset).
+pub const RDB_VERSION_MAX: u16 = 15;
+/// Valkey 9's versions, written after a `VALKEY` magic (Valkey keeps 12-79 for Redis's).
+pub const VALKEY_VERSIONS: std::ops::RangeInclusive<u16> = 80..=81;
+
+/// Which server line wrote a file or payload: type 22 means a different thing in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lineage {
+    #[default]
+    Redis,
+    Valkey,
+}
+
+impl Lineage {
+    /// The lineage of an RDB or DUMP payload version, None for one we do not read.
+    pub fn of_version(version: u16) -> Option<Lineage> {
+        if (RDB_VERSION_MIN..=RDB_VERSION_MAX).contains(&version) {
+            Some(Lineage::Redis)
+        } else if VALKEY_VERSIONS.contains(&version) {
+            Some(Lineage::Valkey)
+        } else {
+            None
+        }
+    }
+}
 
 pub mod opcode {
+    /// Redis 7.4+ in cluster mode: a slot's id and key counts before its keys (a hint).
+    pub const SLOT_INFO: u8 = 244;
     pub const FUNCTION2: u8 = 245;
     pub const FUNCTION: u8 = 246;
     pub const MODULE_AUX: u8 = 247;
@@ -68,6 +95,9 @@ pub mod rtype {
     pub const HASH_LISTPACK_EX_PRE_GA: u8 = 23;
     pub const HASH_METADATA: u8 = 24;
     pub const HASH_LISTPACK_EX: u8 = 25;
+    /// Valkey 9's hash with field TTLs (RDB_TYPE_HASH_2, the same number as Redis 7.4's
+    /// HASH_METADATA_PRE_GA): count, then field, value, TTL (ms, -1 for none) for each.
+    pub const VALKEY_HASH_2: u8 = 22;
 }
 
 /// Quicklist node containers (RDB_TYPE_LIST_QUICKLIST_2).
@@ -540,6 +570,8 @@ pub struct Decoder<'a> {
     pub fields_expired: usize,
     /// Empty collections skipped (Redis logs the first ten by name, then the count).
     pub empty_keys_skipped: usize,
+    /// Who wrote the input (from its magic, or a DUMP payload's version).
+    pub lineage: Lineage,
 }
 
 /// A loaded key.
@@ -576,6 +608,7 @@ impl<'a> Decoder<'a> {
             fields_expired: 0,
             empty_keys_skipped: 0,
             functions: Vec::new(),
+            lineage: Lineage::Redis,
         }
     }
 
@@ -1086,6 +1119,23 @@ impl<'a> Decoder<'a> {
         self.build_hash(start, pairs, false)
     }
 
+    /// Valkey 9's hash with field TTLs: count, then field, value and a TTL in ms (-1: none).
+    fn valkey_hash_with_ttls(&mut self) -> Result<Option<Value>, DecodeError> {
+        let start = self.pos;
+        let n = self.length()?;
+        self.check_hash_count(n, 10)?;
+        let mut pairs = Vec::with_capacity(n.min(1 << 16) as usize);
+        for _ in 0..n {
+            let f = self.string()?;
+            let v = self.string()?;
+            let ttl = i64::from_le_bytes(self.take(8)?.try_into().expect("8"));
+            if self.keep_field(if ttl < 0 { 0 } else { ttl as u64 }) {
+                pairs.push((f, v));
+            }
+        }
+        self.build_hash(start, pairs, false)
+    }
+
     /// Redis 7.4's listpack hash with field TTLs: [min expire,] a listpack of field, value,
     /// TTL (0: none) triples.
     fn hash_listpack_with_ttls(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
@@ -1245,8 +1295,17 @@ impl<'a> Decoder<'a> {
             rtype::STREAM_LISTPACKS | rtype::STREAM_LISTPACKS_2 | rtype::STREAM_LISTPACKS_3 => {
                 Some(Value::Stream(Box::new(self.stream(t)?)))
             }
-            rtype::HASH_METADATA_PRE_GA | rtype::HASH_METADATA => self.hash_with_ttls(t)?,
-            rtype::HASH_LISTPACK_EX_PRE_GA | rtype::HASH_LISTPACK_EX => {
+            rtype::VALKEY_HASH_2 if self.lineage == Lineage::Valkey => {
+                self.valkey_hash_with_ttls()?
+            }
+            rtype::HASH_METADATA_PRE_GA | rtype::HASH_METADATA
+                if self.lineage == Lineage::Redis =>
+            {
+                self.hash_with_ttls(t)?
+            }
+            rtype::HASH_LISTPACK_EX_PRE_GA | rtype::HASH_LISTPACK_EX
+                if self.lineage == Lineage::Redis =>
+            {
                 self.hash_listpack_with_ttls(t)?
             }
             other => {
@@ -1263,18 +1322,24 @@ impl<'a> Decoder<'a> {
         mut on_key: impl FnMut(LoadedKey) -> Result<(), String>,
     ) -> Result<(), DecodeError> {
         let magic = self.take(9)?;
-        if &magic[..5] != b"REDIS" {
+        // "REDIS0011" or Valkey 9's "VALKEY080".
+        let (lineage, digits) = if magic.starts_with(b"REDIS") {
+            (Lineage::Redis, &magic[5..])
+        } else if magic.starts_with(b"VALKEY") {
+            (Lineage::Valkey, &magic[6..])
+        } else {
             self.pos = 0;
             return self.fail("Wrong signature trying to load DB from file");
-        }
-        let version: u16 = std::str::from_utf8(&magic[5..])
+        };
+        let version: u16 = std::str::from_utf8(digits)
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        if !(RDB_VERSION_MIN..=RDB_VERSION_MAX).contains(&version) {
-            self.pos = 5;
+        if Lineage::of_version(version) != Some(lineage) {
+            self.pos = 9 - digits.len();
             return self.fail(format!("Can't handle RDB format version {version}"));
         }
+        self.lineage = lineage;
         let mut db = 0usize;
         let mut expire = NO_EXPIRE;
         let mut idle = None;
@@ -1284,6 +1349,12 @@ impl<'a> Decoder<'a> {
             match t {
                 opcode::EOF => break,
                 opcode::SELECTDB => db = self.length()? as usize,
+                opcode::SLOT_INFO => {
+                    // Slot id, keys and keys with a TTL: only a sizing hint.
+                    for _ in 0..3 {
+                        self.length()?;
+                    }
+                }
                 opcode::RESIZEDB => {
                     self.length()?;
                     self.length()?;

@@ -219,7 +219,7 @@ pub fn parse_metadata(code: &[u8]) -> Result<(Vec<u8>, usize), CmdError> {
 /// Checks a DUMP payload's version and CRC and returns the library codes in it.
 fn parse_dump(payload: &[u8]) -> Result<Vec<Vec<u8>>, CmdError> {
     let bad = || CmdError::from(err::DUMP_PAYLOAD);
-    let body = open_payload(payload, true).ok_or_else(bad)?;
+    let (body, _) = open_payload(payload, true).ok_or_else(bad)?;
     let mut dec = Decoder::new(body);
     let mut codes = Vec::new();
     while dec.pos < body.len() {
