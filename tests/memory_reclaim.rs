@@ -175,3 +175,48 @@ fn big_string_values_are_trimmed_to_their_length() {
     };
     assert!((33_000..42_000).contains(&usage), "{usage}");
 }
+
+/// DEBUG MALLCTL / MALLCTL-STR read and write jemalloc's settings as Redis's do, errors
+/// included; `activedefrag yes` is refused as by a Redis whose jemalloc cannot defragment
+/// (Debian's, the oracle's), since cinnabar does not defragment either.
+#[test]
+fn mallctl_and_activedefrag_as_redis_with_a_stock_jemalloc() {
+    let debug: Vec<String> = ["--enable-debug-command", "yes"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let Some(redis) = common::server::oracle(&debug) else {
+        return;
+    };
+    let ours = common::server::cinnabar(&debug);
+    let (rc, oc) = (&mut redis.client(), &mut ours.client());
+    if !String::from_utf8_lossy(&oc.cmd_raw(&["INFO", "memory"])).contains("jemalloc") {
+        // Built without libjemalloc-dev: DEBUG MALLCTL does not exist, as in Redis on libc.
+        return;
+    }
+    for line in [
+        "DEBUG MALLCTL arenas.page",
+        "DEBUG MALLCTL nosuch.setting",
+        "DEBUG MALLCTL arenas.page 5",
+        "DEBUG MALLCTL opt.narenas",
+        "DEBUG MALLCTL arenas.page x",
+        "DEBUG MALLCTL-STR nosuch",
+        "DEBUG MALLCTL-STR thread.tcache.flush VOID",
+        "DEBUG MALLCTL",
+        "CONFIG SET activedefrag yes",
+        "CONFIG GET activedefrag",
+        "CONFIG SET activedefrag no",
+    ] {
+        let argv: Vec<&str> = line.split(' ').collect();
+        assert_eq!(
+            String::from_utf8_lossy(&oc.cmd_raw(&argv)),
+            String::from_utf8_lossy(&rc.cmd_raw(&argv)),
+            "{line}"
+        );
+    }
+    let version = oc.cmd_raw(&["DEBUG", "MALLCTL-STR", "version"]);
+    assert!(
+        String::from_utf8_lossy(&version).contains("\r\n5."),
+        "{version:?}"
+    );
+}

@@ -4,6 +4,10 @@
 //!   cargo run --example record -- transcripts [FILE..]  # re-record tests/transcripts/*.txt
 //!
 //! REDIS_SERVER names the binary (default `redis-server` on PATH, 7.0.15 from Debian).
+//!
+//! A command Redis 7.0 lacks gets its metadata from `overlay.rs`. The recorder links the
+//! library, so bind the new handler in its family's HANDLERS only after `meta` has written
+//! the metadata it names.
 
 #[path = "../../tests/common/client.rs"]
 mod client;

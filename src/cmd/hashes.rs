@@ -150,6 +150,23 @@ pub fn hmget(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// After `deleted` fields of `key` went (HDEL, HGETDEL): the key goes with its last field,
+/// then the events, the dirty count and the watchers, as Redis's hdelCommand.
+fn fields_deleted(ctx: &mut Ctx, key: &[u8], deleted: u64, emptied: bool) {
+    if deleted == 0 {
+        return;
+    }
+    if emptied {
+        ctx.db().remove(key);
+    }
+    ctx.modified(key, notify::HASH, "hdel");
+    ctx.ex.dirty += deleted - 1;
+    if emptied {
+        let db = ctx.client.db;
+        ctx.ex.notify(notify::GENERIC, "del", key, db);
+    }
+}
+
 pub fn hdel(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let fields = &ctx.argv[2..];
@@ -166,17 +183,7 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
         Ok((n, false))
     })?
     .unwrap_or((0, false));
-    if deleted > 0 {
-        if emptied {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, notify::HASH, "hdel");
-        ctx.ex.dirty += deleted - 1;
-        if emptied {
-            let db = ctx.client.db;
-            ctx.ex.notify(notify::GENERIC, "del", key, db);
-        }
-    }
+    fields_deleted(ctx, key, deleted, emptied);
     ctx.out().int(deleted as i64);
     Ok(())
 }
@@ -234,15 +241,8 @@ pub fn hgetdel(ctx: &mut Ctx) -> CmdResult {
             None => out.null(),
         }
     }
+    fields_deleted(ctx, key, deleted, emptied);
     if deleted > 0 {
-        if emptied {
-            ctx.db().remove(key);
-        }
-        ctx.modified(key, notify::HASH, "hdel");
-        ctx.ex.dirty += deleted - 1;
-        if emptied {
-            ctx.ex.notify(notify::GENERIC, "del", key, db);
-        }
         let mut hdel: Vec<&[u8]> = vec![b"HDEL", key];
         hdel.extend_from_slice(fields);
         ctx.propagate_as(&hdel);

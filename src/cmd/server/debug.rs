@@ -49,6 +49,10 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    Write <message> to the server log.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
+                "MALLCTL <key> [<val>]",
+                "    Get or set a malloc tuning integer.",
+                "MALLCTL-STR <key> [<val>]",
+                "    Get or set a malloc tuning string.",
                 "RELOAD [option ...]",
                 "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
                 "    * MERGE: Merge the content of the RDB with the current dataset.",
@@ -86,6 +90,26 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ],
         );
         return Ok(());
+    }
+    if (eq(sub, "MALLCTL") || eq(sub, "MALLCTL-STR")) && (1..=2).contains(&args.remaining()) {
+        let name = String::from_utf8_lossy(ctx.argv[2]).into_owned();
+        let new = ctx.argv.get(3).copied();
+        if eq(sub, "MALLCTL") {
+            let new = new.map(int).transpose()?;
+            if let Some(r) = crate::alloc::mallctl_int(&name, new) {
+                match r.map_err(|e| err::CmdError::owned(format!("ERR {e}")))? {
+                    Some(v) => ctx.out().int(v),
+                    None => ctx.out().ok(),
+                }
+                return Ok(());
+            }
+        } else if let Some(r) = crate::alloc::mallctl_str(&name, new) {
+            match r.map_err(|e| err::CmdError::owned(format!("ERR {e}")))? {
+                Some(v) => ctx.out().bulk(v.as_bytes()),
+                None => ctx.out().ok(),
+            }
+            return Ok(());
+        }
     }
     if eq(sub, "CONFIG-REWRITE-FORCE-ALL") && args.remaining() == 0 {
         return super::config_cmd::rewrite(ctx, true);

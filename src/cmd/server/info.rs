@@ -152,6 +152,11 @@ pub fn render(
             (f.libraries.len(), f.function_count(), vm)
         });
         let cluster_links = ex.cluster.as_ref().map_or(0, |c| c.links_memory());
+        // jemalloc's own view where it is linked (Redis's allocator_* fields); else the
+        // counted bytes and the RSS stand in.
+        let (allocated, active, resident) =
+            crate::alloc::allocator_info().unwrap_or((used, rss, rss));
+        let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
         let mem_clients: u64 = clients()
             .map(|c| (c.out.buf.capacity() + c.qbuf_len + c.qbuf_free) as u64)
             .sum();
@@ -161,16 +166,16 @@ pub fn render(
              used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
              used_memory_peak_perc:{peak_perc:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\n\
              used_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{dataset_perc:.2}%\r\n\
-             allocator_allocated:{used}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\n\
+             allocator_allocated:{allocated}\r\nallocator_active:{active}\r\nallocator_resident:{resident}\r\n\
              total_system_memory:{total}\r\ntotal_system_memory_human:{}\r\n\
              used_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_lua_human:{}\r\n\
              used_memory_scripts_eval:{scripts_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\nnumber_of_functions:{funcs}\r\n\
              number_of_libraries:{libs}\r\nused_memory_vm_functions:{vm_functions}\r\nused_memory_vm_total:{}\r\n\
              used_memory_vm_total_human:{}\r\nused_memory_functions:0\r\nused_memory_scripts:{scripts_bytes}\r\n\
              used_memory_scripts_human:{}\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
-             maxmemory_policy:{}\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\n\
-             allocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\n\
-             rss_overhead_bytes:0\r\nmem_fragmentation_ratio:{frag:.2}\r\n\
+             maxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\n\
+             allocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\n\
+             rss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\n\
              mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:{}\r\n\
              mem_total_replication_buffers:{}\r\nmem_clients_slaves:{}\r\nmem_clients_normal:{mem_clients}\r\n\
              mem_cluster_links:{cluster_links}\r\nmem_aof_buffer:{aof_buffer}\r\nmem_allocator:{allocator}\r\nactive_defrag_running:0\r\n\
@@ -185,6 +190,12 @@ pub fn render(
             human(scripts_bytes),
             human(maxmemory),
             ex.settings.maxmemory_policy,
+            ratio(active, allocated),
+            active as i64 - allocated as i64,
+            ratio(resident, active),
+            resident as i64 - active as i64,
+            ratio(rss, resident),
+            rss as i64 - resident as i64,
             rss as i64 - used as i64,
             repl_buffers.backlog,
             repl_buffers.total,
