@@ -593,6 +593,11 @@ pub fn exec_abort_because(e: &CmdError) -> CmdError {
 }
 
 /// "ERR wrong number of arguments for 'get' command" (subcommands as 'config|get').
+/// DEBUG MALLCTL's failure: the allocator's errno in strerror's words.
+pub fn allocator_control(reason: String) -> CmdError {
+    CmdError::owned(format!("ERR {reason}"))
+}
+
 /// BITOP DIFF/DIFF1/ANDOR with one source key (Redis 8.2).
 pub fn bitop_two_sources(op: &[u8]) -> CmdError {
     CmdError::owned(format!(

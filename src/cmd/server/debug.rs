@@ -97,14 +97,14 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         if eq(sub, "MALLCTL") {
             let new = new.map(int).transpose()?;
             if let Some(r) = crate::alloc::mallctl_int(&name, new) {
-                match r.map_err(|e| err::CmdError::owned(format!("ERR {e}")))? {
+                match r.map_err(err::allocator_control)? {
                     Some(v) => ctx.out().int(v),
                     None => ctx.out().ok(),
                 }
                 return Ok(());
             }
         } else if let Some(r) = crate::alloc::mallctl_str(&name, new) {
-            match r.map_err(|e| err::CmdError::owned(format!("ERR {e}")))? {
+            match r.map_err(err::allocator_control)? {
                 Some(v) => ctx.out().bulk(v.as_bytes()),
                 None => ctx.out().ok(),
             }
