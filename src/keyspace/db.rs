@@ -674,6 +674,12 @@ mod tests {
                     other.swap(&mut db);
                 }
             }
+            // Every key's has-TTL bit matches the TTL table, whatever ran.
+            let flagged = db.keys().iter().filter(|(_, e)| e.has_expire()).count();
+            proptest::prop_assert_eq!(flagged, db.volatile().len());
+            for (k, e) in db.keys().iter() {
+                proptest::prop_assert_eq!(e.has_expire(), db.volatile().contains_key(k));
+            }
             while db.snapshot().is_some_and(|v| !v.walked) {
                 db.snapshot_walk();
             }
