@@ -862,6 +862,11 @@ pub mod notify {
     pub const LOADED: u32 = 1 << 12; // module only
     pub const MODULE: u32 = 1 << 13; // d
     pub const NEW: u32 = 1 << 14; // n
+    /// Redis 8.2: a key's value was replaced whole (SET, MSET, RENAME, COPY/RESTORE REPLACE,
+    /// BITOP, the STORE commands). Not in 'A', as 'n' is not.
+    pub const OVERWRITTEN: u32 = 1 << 15; // o
+    /// Redis 8.2: such a replacement changed the key's type.
+    pub const TYPE_CHANGED: u32 = 1 << 16; // c
     pub const ALL: u32 =
         GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
@@ -885,6 +890,8 @@ pub mod notify {
                 b'm' => KEY_MISS,
                 b'd' => MODULE,
                 b'n' => NEW,
+                b'o' => OVERWRITTEN,
+                b'c' => TYPE_CHANGED,
                 _ => return None,
             };
         }
@@ -919,6 +926,10 @@ pub mod notify {
             (KEYEVENT, 'E'),
             (KEY_MISS, 'm'),
             (NEW, 'n'),
+            // Outside 'A' like 'n' (Redis 8.2 prints them only without 'A', so "AKEoc" would
+            // read back as "AKE"; here it reads back as given).
+            (OVERWRITTEN, 'o'),
+            (TYPE_CHANGED, 'c'),
         ] {
             if flags & bit != 0 {
                 s.push(c);

@@ -335,6 +335,63 @@ fn hgetdel_returns_and_removes_fields() {
     assert!(!aof.contains("HGETDEL"), "{aof}");
 }
 
+/// Redis 8.2's `overwritten` and `type_changed` events ('o' and 'c', outside 'A'): before the
+/// command's own event for SET and the STORE commands, after rename_to for RENAME.
+#[test]
+fn overwritten_and_type_changed_events() {
+    let server = cinnabar(&["--notify-keyspace-events".into(), "KE$oc".into()]);
+    let c = &mut server.client();
+    assert_eq!(
+        r(c, "CONFIG GET notify-keyspace-events"),
+        "*2\r\n$22\r\nnotify-keyspace-events\r\n$5\r\n$KEoc\r\n"
+    );
+    let sub = &mut server.client();
+    sub.cmd(&["PSUBSCRIBE", "__keyspace@0__:*"]);
+    c.ok("RPUSH l a");
+    c.ok("SET l x");
+    c.ok("SET l y");
+    c.ok("SET fresh v");
+    c.ok("RENAME fresh l");
+    c.ok("SADD s1 m");
+    c.ok("SUNIONSTORE l s1");
+    c.ok("SET end v");
+    let got: Vec<String> = (0..10)
+        .map(|_| {
+            let items = sub.read().items().expect("pmessage").to_vec();
+            let key = String::from_utf8_lossy(items[2].as_bytes().unwrap()).into_owned();
+            let event = String::from_utf8_lossy(items[3].as_bytes().unwrap()).into_owned();
+            format!("{}:{event}", key.trim_start_matches("__keyspace@0__:"))
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "l:overwritten",
+            "l:type_changed",
+            "l:set",
+            "l:overwritten",
+            "l:set",
+            "fresh:set",
+            // RENAME over a string: same type ('g' events are off here).
+            "l:overwritten",
+            // SUNIONSTORE over a string ('s' events are off).
+            "l:overwritten",
+            "l:type_changed",
+            "end:set",
+        ]
+    );
+    // 'A' does not include them, as it does not include 'n'.
+    c.ok("CONFIG SET notify-keyspace-events KEA");
+    let sub2 = &mut server.client();
+    sub2.cmd(&["PSUBSCRIBE", "__keyspace@0__:k"]);
+    c.ok("SET k 1");
+    c.ok("SET k 2");
+    for _ in 0..2 {
+        let items = sub2.read().items().expect("pmessage").to_vec();
+        assert_eq!(items[3].as_bytes(), Some(&b"set"[..]));
+    }
+}
+
 #[test]
 fn new_commands_are_documented() {
     let server = cinnabar(&[]);

@@ -624,7 +624,8 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
         s.mark_mutated();
         ctx.write(dest);
         let lru = ctx.new_lru();
-        ctx.db().set(dest, Value::Str(s), false, lru);
+        let was = ctx.db().set(dest, Value::Str(s), false, lru);
+        ctx.overwritten(dest, was);
         ctx.modified(dest, notify::STRING, "set");
     } else if ctx.db().remove(dest).is_some() {
         ctx.modified(dest, notify::GENERIC, "del");

@@ -90,13 +90,16 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         }
         return Ok(());
     }
-    if ctx.ex.lookup_write(db, dst, now).is_some() {
-        if nx {
-            ctx.out().int(0);
-            return Ok(());
-        }
-        ctx.ex.dbs[db].remove(dst);
+    let dst_exists = ctx.ex.lookup_write(db, dst, now).is_some();
+    if dst_exists && nx {
+        ctx.out().int(0);
+        return Ok(());
     }
+    let was = if dst_exists {
+        ctx.ex.dbs[db].remove(dst).map(|e| e.value.type_name())
+    } else {
+        None
+    };
     let (_, entry, expire_at_ms) = ctx.ex.dbs[db].take(src).expect("checked above");
     ctx.ex.dbs[db].insert_entry(CompactBytes::new(dst), entry, expire_at_ms);
     ctx.ex.signal_ready(db, dst);
@@ -105,6 +108,7 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     ctx.ex.signal_modified(db, dst);
     ctx.notify(notify::GENERIC, "rename_from", src);
     ctx.notify(notify::GENERIC, "rename_to", dst);
+    ctx.overwritten(dst, was);
     if nx {
         ctx.out().int(1);
     } else {
@@ -352,12 +356,13 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     };
     let value = e.value.clone();
     let expire_at_ms = ctx.ex.dbs[src_db].expire_at(src);
+    let mut was = None;
     if ctx.ex.lookup_write(dst_db, dst, now).is_some() {
         if !replace {
             ctx.out().int(0);
             return Ok(());
         }
-        ctx.ex.dbs[dst_db].remove(dst);
+        was = ctx.ex.dbs[dst_db].remove(dst).map(|e| e.value.type_name());
     }
     let lru = ctx.ex.new_lru(now);
     let copied = Entry::new(value, lru);
@@ -372,6 +377,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
         dst_db,
         Some(&mut *ctx.client),
     );
+    ctx.overwritten_in(dst_db, dst, was);
     ctx.out().int(1);
     Ok(())
 }
@@ -746,9 +752,11 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
         t if absttl => t,
         t => now.saturating_add(t),
     };
-    if exists {
-        ctx.ex.dbs[db].remove(key);
-    }
+    let was = if exists {
+        ctx.ex.dbs[db].remove(key).map(|e| e.value.type_name())
+    } else {
+        None
+    };
     // Already expired (an ABSTTL in the past): nothing is stored, an old key is deleted.
     if expire_at != NO_EXPIRE && expire_at <= now && !ctx.ex.loading {
         if exists {
@@ -775,6 +783,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
     ctx.ex.dbs[db].insert(key, value, expire_at, lru);
     ctx.ex.signal_ready(db, key);
     ctx.modified(key, notify::GENERIC, "restore");
+    ctx.overwritten(key, was);
     ctx.out().ok();
     Ok(())
 }

@@ -532,7 +532,8 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &'static str, del
         let now = ctx.now_ms;
         ctx.ex.lookup_write(db, dst, now);
         let lru = ctx.new_lru();
-        ctx.ex.dbs[db].set(dst, Value::Set(Box::new(result)), false, lru);
+        let was = ctx.ex.dbs[db].set(dst, Value::Set(Box::new(result)), false, lru);
+        ctx.overwritten(dst, was);
         ctx.ex.announce_new_keys(db, Some(&mut *ctx.client));
         ctx.out().int(n as i64);
         ctx.modified(dst, notify::SET, event);

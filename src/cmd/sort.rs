@@ -304,7 +304,8 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
                     list.push_back(r.as_deref().unwrap_or(b""));
                 }
                 let lru = ctx.new_lru();
-                ctx.ex.dbs[db].set(dst, Value::List(Box::new(list)), false, lru);
+                let was = ctx.ex.dbs[db].set(dst, Value::List(Box::new(list)), false, lru);
+                ctx.overwritten(dst, was);
                 ctx.ex.signal_ready(db, dst);
                 ctx.notify(notify::LIST, "sortstore", dst);
                 ctx.ex.signal_modified(db, dst);

@@ -222,7 +222,8 @@ fn set_generic(
     }
     let lru = ctx.new_lru();
     let keep_ttl = flags & setf::KEEPTTL != 0;
-    ctx.ex.dbs[db].set(key, Value::string(val), keep_ttl, lru);
+    let was = ctx.ex.dbs[db].set(key, Value::string(val), keep_ttl, lru);
+    ctx.overwritten(key, was);
     ctx.modified(key, notify::STRING, "set");
     if let Some(at) = when {
         ctx.ex.dbs[db].set_expire(key, at);
@@ -356,7 +357,8 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     let (key, val) = (ctx.argv[1], ctx.argv[2]);
     get_generic(ctx, key)?;
     let lru = ctx.new_lru();
-    ctx.db().set(key, Value::string(val), false, lru);
+    let was = ctx.db().set(key, Value::string(val), false, lru);
+    ctx.overwritten(key, was);
     ctx.modified(key, notify::STRING, "set");
     // Propagated as the SET it amounts to (Redis 7 does the same).
     ctx.propagate_as(&[b"SET", key, val]);
@@ -399,7 +401,8 @@ fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     }
     let lru = ctx.new_lru();
     for kv in args.chunks(2) {
-        ctx.ex.dbs[db].set(kv[0], Value::string(kv[1]), false, lru);
+        let was = ctx.ex.dbs[db].set(kv[0], Value::string(kv[1]), false, lru);
+        ctx.overwritten(kv[0], was);
         ctx.modified(kv[0], notify::STRING, "set");
     }
     if nx {
@@ -454,7 +457,8 @@ pub fn msetex(ctx: &mut Ctx) -> CmdResult {
     let lru = ctx.new_lru();
     let keep_ttl = o.flags & setf::KEEPTTL != 0 || when.is_some();
     for kv in pairs.chunks(2) {
-        ctx.ex.dbs[db].set(kv[0], Value::string(kv[1]), keep_ttl, lru);
+        let was = ctx.ex.dbs[db].set(kv[0], Value::string(kv[1]), keep_ttl, lru);
+        ctx.overwritten(kv[0], was);
         ctx.modified(kv[0], notify::STRING, "set");
         if let Some(at) = when {
             ctx.ex.dbs[db].set_expire(kv[0], at);

@@ -84,7 +84,8 @@ pub(crate) fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &'static s
     let db = ctx.client.db;
     let lru = ctx.new_lru();
     let n = z.len();
-    ctx.ex.dbs[db].set(dst, Value::ZSet(Box::new(z)), false, lru);
+    let was = ctx.ex.dbs[db].set(dst, Value::ZSet(Box::new(z)), false, lru);
+    ctx.overwritten(dst, was);
     ctx.ex.signal_ready(db, dst);
     ctx.out().int(n as i64);
     ctx.modified(dst, notify::ZSET, event);

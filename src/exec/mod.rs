@@ -120,6 +120,26 @@ impl<'a> Ctx<'a> {
         self.notify(class, event, key);
     }
 
+    /// Redis 8.2's events for a key whose value was replaced whole: "overwritten", and
+    /// "type_changed" when the type `was` differs from the one it has now. None: it was added.
+    pub fn overwritten(&mut self, key: &[u8], was: Option<&'static str>) {
+        self.overwritten_in(self.client.db, key, was);
+    }
+
+    /// `overwritten` for a key of db `db` (COPY ... DB).
+    pub fn overwritten_in(&mut self, db: usize, key: &[u8], was: Option<&'static str>) {
+        let Some(was) = was else {
+            return;
+        };
+        self.ex
+            .notify(config::notify::OVERWRITTEN, "overwritten", key, db);
+        let now = self.ex.dbs[db].peek(key).map(|e| e.value.type_name());
+        if now.is_some_and(|t| t != was) {
+            self.ex
+                .notify(config::notify::TYPE_CHANGED, "type_changed", key, db);
+        }
+    }
+
     /// The command is to be propagated (to the AOF) as `args` instead of its argv (Redis's
     /// rewriteClientCommandVector): relative TTLs become absolute, random choices explicit.
     pub fn propagate_as(&mut self, args: &[&[u8]]) {

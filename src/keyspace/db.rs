@@ -308,7 +308,15 @@ impl Db {
     }
 
     /// Adds or overwrites a key. Without `keep_ttl` an overwritten key loses its TTL (SET).
-    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) {
+    /// Returns the type the key had if it was overwritten (Redis 8.2's overwritten and
+    /// type_changed events), None if it was added.
+    pub fn set(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        keep_ttl: bool,
+        lru: u32,
+    ) -> Option<&'static str> {
         let (entry, inserted) = self.keys.entry(
             key,
             || CompactBytes::new(key),
@@ -321,6 +329,7 @@ impl Db {
                 view.before_change(key, entry, &self.volatile);
             }
         }
+        let old_type = (!inserted).then(|| entry.value.type_name());
         entry.value = value;
         if inserted {
             if self.track_created {
@@ -337,6 +346,7 @@ impl Db {
                 self.volatile.remove(key);
             }
         }
+        old_type
     }
 
     /// Inserts a key that is known to be absent, with an optional TTL.
