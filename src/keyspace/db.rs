@@ -664,7 +664,7 @@ mod tests {
             for (op, n, v) in ops {
                 let k = format!("k{n}").into_bytes();
                 match op {
-                    0 => db.set(&k, Value::Int(v), false, 0),
+                    0 => { db.set(&k, Value::Int(v), false, 0); }
                     1 => { db.remove(&k); }
                     2 => { db.set_expire(&k, v); }
                     3 => { db.persist(&k); }
