@@ -128,15 +128,21 @@ impl<'a> Ctx<'a> {
 
     /// `overwritten` for a key of db `db` (COPY ... DB).
     pub fn overwritten_in(&mut self, db: usize, key: &[u8], was: Option<&'static str>) {
-        let Some(was) = was else {
+        use config::notify::{OVERWRITTEN, TYPE_CHANGED};
+        // Off unless asked for ('o', 'c'): then no second lookup on an overwriting SET.
+        let Some(was) =
+            was.filter(|_| self.ex.settings.notify_flags & (OVERWRITTEN | TYPE_CHANGED) != 0)
+        else {
             return;
         };
+        let client = Some(&mut *self.client);
         self.ex
-            .notify(config::notify::OVERWRITTEN, "overwritten", key, db);
+            .notify_to(OVERWRITTEN, "overwritten", key, db, client);
         let now = self.ex.dbs[db].peek(key).map(|e| e.value.type_name());
         if now.is_some_and(|t| t != was) {
+            let client = Some(&mut *self.client);
             self.ex
-                .notify(config::notify::TYPE_CHANGED, "type_changed", key, db);
+                .notify_to(TYPE_CHANGED, "type_changed", key, db, client);
         }
     }
 
