@@ -12,7 +12,24 @@ use common::server::{cinnabar, oracle};
 const CHANGED_IN_7_2: &[&str] = &["zrank", "zrevrank", "client", "cluster", "waitaof"];
 
 /// Commands Redis 7.0 does not have (Redis 8.x, Valkey 9; `tests/newer_commands.rs`).
-const ADDED_LATER: &[&str] = &["delex", "digest", "delifeq", "msetex", "hgetdel"];
+const ADDED_LATER: &[&str] = &[
+    "delex",
+    "digest",
+    "delifeq",
+    "msetex",
+    "hgetdel",
+    "hexpire",
+    "hpexpire",
+    "hexpireat",
+    "hpexpireat",
+    "httl",
+    "hpttl",
+    "hexpiretime",
+    "hpexpiretime",
+    "hpersist",
+    "hgetex",
+    "hsetex",
+];
 
 /// Commands whose arguments grew after 7.0 (their COMMAND INFO is 7.0's).
 const ARGUMENTS_GREW_LATER: &[&str] = &["set", "bitop"];

@@ -146,6 +146,34 @@ fn key_arg(name: &str) -> ArgM {
     }
 }
 
+/// The `FIELDS numfields field [field ...]` block of Redis 7.4+'s hash field commands
+/// (`field value` pairs for HSETEX).
+fn fields_arg(with_values: bool) -> ArgM {
+    let items = if with_values {
+        ArgM {
+            name: "data".into(),
+            kind: "block".into(),
+            key_spec_index: -1,
+            flags: strings(&["multiple"]),
+            args: vec![
+                arg("field", "string", "", "", &[]),
+                arg("value", "string", "", "", &[]),
+            ],
+            ..Default::default()
+        }
+    } else {
+        arg("field", "string", "", "", &["multiple"])
+    };
+    ArgM {
+        name: "fields".into(),
+        kind: "block".into(),
+        key_spec_index: -1,
+        token: "FIELDS".into(),
+        args: vec![arg("numfields", "integer", "", "", &[]), items],
+        ..Default::default()
+    }
+}
+
 /// A one-of group of arguments.
 fn one_of(name: &str, optional: bool, args: Vec<ArgM>) -> ArgM {
     ArgM {
@@ -217,21 +245,81 @@ fn newer_lineages(cmds: &mut Vec<CmdM>) {
     let mut hgetdel = like(cmds, "hdel", "hgetdel", -5, "8.0.0");
     hgetdel.key_specs[0].flags = strings(&["RW", "access", "delete"]);
     hgetdel.complexity = "O(N) where N is the number of specified fields".into();
-    hgetdel.args = vec![
-        key_arg("key"),
-        ArgM {
-            name: "fields".into(),
-            kind: "block".into(),
-            key_spec_index: -1,
-            token: "FIELDS".into(),
-            args: vec![
-                arg("numfields", "integer", "", "", &[]),
-                arg("field", "string", "", "", &["multiple"]),
-            ],
-            ..Default::default()
-        },
-    ];
+    hgetdel.args = vec![key_arg("key"), fields_arg(false)];
     cmds.push(hgetdel);
+
+    // Redis 7.4: hash field expiration (HEXPIRE ... HPERSIST), Redis 8.0: HGETEX, HSETEX.
+    let expire_units = [
+        ("hexpire", "seconds", "integer"),
+        ("hpexpire", "milliseconds", "integer"),
+        ("hexpireat", "unix-time-seconds", "unix-time"),
+        ("hpexpireat", "unix-time-milliseconds", "unix-time"),
+    ];
+    for (name, time, kind) in expire_units {
+        let mut c = like(cmds, "hset", name, -6, "7.4.0");
+        c.complexity = "O(N) where N is the number of specified fields".into();
+        c.args = vec![
+            key_arg("key"),
+            arg(time, kind, "", "", &[]),
+            one_of(
+                "condition",
+                true,
+                ["nx", "xx", "gt", "lt"]
+                    .iter()
+                    .map(|t| arg(t, "pure-token", &t.to_ascii_uppercase(), "", &[]))
+                    .collect(),
+            ),
+            fields_arg(false),
+        ];
+        cmds.push(c);
+    }
+    for name in ["httl", "hpttl", "hexpiretime", "hpexpiretime"] {
+        let mut c = like(cmds, "hget", name, -5, "7.4.0");
+        c.complexity = "O(N) where N is the number of specified fields".into();
+        c.args = vec![key_arg("key"), fields_arg(false)];
+        cmds.push(c);
+    }
+    let mut hpersist = like(cmds, "hdel", "hpersist", -5, "7.4.0");
+    hpersist.key_specs[0].flags = strings(&["RW", "update"]);
+    hpersist.complexity = "O(N) where N is the number of specified fields".into();
+    hpersist.args = vec![key_arg("key"), fields_arg(false)];
+    cmds.push(hpersist);
+
+    let ttl_options = |extra: ArgM| {
+        let mut v = vec![
+            arg("seconds", "integer", "EX", "", &[]),
+            arg("milliseconds", "integer", "PX", "", &[]),
+            arg("unix-time-seconds", "unix-time", "EXAT", "", &[]),
+            arg("unix-time-milliseconds", "unix-time", "PXAT", "", &[]),
+        ];
+        v.push(extra);
+        one_of("expiration", true, v)
+    };
+    let mut hgetex = like(cmds, "hdel", "hgetex", -5, "8.0.0");
+    hgetex.key_specs[0].flags = strings(&["RW", "access", "update"]);
+    hgetex.complexity = "O(N) where N is the number of specified fields".into();
+    hgetex.args = vec![
+        key_arg("key"),
+        ttl_options(arg("persist", "pure-token", "PERSIST", "", &[])),
+        fields_arg(false),
+    ];
+    cmds.push(hgetex);
+    let mut hsetex = like(cmds, "hset", "hsetex", -6, "8.0.0");
+    hsetex.complexity = "O(N) where N is the number of fields being set.".into();
+    hsetex.args = vec![
+        key_arg("key"),
+        one_of(
+            "condition",
+            true,
+            vec![
+                arg("fnx", "pure-token", "FNX", "", &[]),
+                arg("fxx", "pure-token", "FXX", "", &[]),
+            ],
+        ),
+        ttl_options(arg("keepttl", "pure-token", "KEEPTTL", "", &[])),
+        fields_arg(true),
+    ];
+    cmds.push(hsetex);
 
     // Redis 8.4: DELEX key [IFEQ v | IFNE v | IFDEQ d | IFDNE d].
     let mut delex = like(cmds, "getdel", "delex", -2, "8.4.0");

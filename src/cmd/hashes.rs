@@ -3,6 +3,8 @@
 //! Encodings and conversions live in `keyspace::types::hash`; this module reads the thresholds
 //! from the settings, checks arguments in Redis's order and writes Redis's replies.
 
+mod field_ttl;
+
 use crate::cmd::args::{eq, int};
 use crate::cmd::generic::{parse_cursor, parse_scan_options, reply_scan};
 use crate::cmd::meta_gen as m;
@@ -11,7 +13,7 @@ use crate::cmd::table::Handler;
 use crate::config::notify;
 use crate::exec::{client::flags as cf, Client, Ctx, Executor};
 use crate::keyspace::db::NO_EXPIRE;
-use crate::keyspace::types::hash::{Hash, Limits};
+use crate::keyspace::types::hash::{expired, Hash, Limits};
 use crate::keyspace::value::Value;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::resp::reply::ReplyBuf;
@@ -73,6 +75,166 @@ fn write_hash<R>(
     }
 }
 
+// ---- field TTLs: what a command sees of an expired field ----
+
+/// The time fields are judged expired against: never while loading or for the running
+/// master's own commands (the master sends HDEL when one expires), else the command's time.
+fn field_clock(ctx: &Ctx) -> i64 {
+    if ctx.ex.loading || ctx.ex.running_master {
+        i64::MIN
+    } else {
+        ctx.now_ms
+    }
+}
+
+/// The value of `field` unless it is expired at `clock`.
+#[inline]
+fn live_value<'a>(h: &'a Hash, field: &[u8], clock: i64) -> Option<&'a [u8]> {
+    h.get_with_ttl(field)
+        .filter(|(_, ttl)| !expired(*ttl, clock))
+        .map(|(v, _)| v)
+}
+
+/// What lazy expiry found of the requested fields (Redis's GetFieldRes, summed).
+#[derive(Default, Clone, Copy)]
+struct Lazy {
+    /// Expired fields seen (deleted on a master, hidden on a replica).
+    expired: usize,
+    /// The hash lost its last field to it and the key was deleted.
+    key_deleted: bool,
+}
+
+/// Lazy expiry of `fields` of the hash at `key` (Redis's hashTypeGetValue with
+/// HFE_LAZY_EXPIRE): an expired field is deleted and its HDEL propagated as part of the
+/// command, unless this is a replica or the dataset is paused (then it only reads as
+/// missing). The key goes with its last field when `delete_key`. The caller sends the
+/// events (`lazy_events`), once for the command, as Redis's multi-field commands do.
+fn lazy_expire(ctx: &mut Ctx, key: &[u8], fields: &[&[u8]], delete_key: bool) -> Lazy {
+    let db = ctx.client.db;
+    let clock = field_clock(ctx);
+    let mut out = Lazy::default();
+    let Some(Value::Hash(h)) = ctx.ex.dbs[db].peek(key).map(|e| &e.value) else {
+        return out;
+    };
+    if !h.has_ttls() {
+        return out;
+    }
+    let due: Vec<&[u8]> = fields
+        .iter()
+        .copied()
+        .filter(|f| {
+            h.get_with_ttl(f)
+                .is_some_and(|(_, ttl)| expired(ttl, clock))
+        })
+        .collect();
+    if due.is_empty() {
+        return out;
+    }
+    out.expired = due.len();
+    if ctx.ex.repl.is_replica() || ctx.ex.is_paused(ctx.now_ms) {
+        return out;
+    }
+    let mut deleted: Vec<&[u8]> = Vec::with_capacity(due.len());
+    if let Some(Value::Hash(h)) = ctx.ex.dbs[db].peek_mut(key).map(|e| &mut e.value) {
+        for f in due {
+            if h.remove(f) {
+                deleted.push(f);
+            }
+        }
+    }
+    out.expired = deleted.len();
+    for f in &deleted {
+        ctx.also_propagate(&[b"HDEL", key, f]);
+    }
+    ctx.ex.stats.expired_subkeys += deleted.len() as u64;
+    let emptied = matches!(
+        ctx.ex.dbs[db].peek(key).map(|e| &e.value),
+        Some(Value::Hash(h)) if h.is_empty()
+    );
+    if emptied && delete_key {
+        ctx.ex.dbs[db].remove(key);
+        out.key_deleted = true;
+    } else {
+        ctx.ex.dbs[db].sync_field_ttls(key);
+    }
+    ctx.ex.signal_modified_by_server(db, key);
+    out
+}
+
+/// The events of a lazy expiry: "hexpired", then "del" if the key went.
+fn lazy_events(ctx: &mut Ctx, key: &[u8], lazy: Lazy) {
+    if lazy.expired > 0 && !ctx.ex.repl.is_replica() {
+        ctx.notify(notify::HASH, "hexpired", key);
+        if lazy.key_deleted {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
+    }
+}
+
+/// Lazy expiry of one field, with its events (HGET, HEXISTS, HSTRLEN, HINCRBY, HSETNX).
+fn lazy_expire_one(ctx: &mut Ctx, key: &[u8], field: &[u8]) {
+    let lazy = lazy_expire(ctx, key, &[field], true);
+    lazy_events(ctx, key, lazy);
+}
+
+/// Whether the hash at `key` has any field TTL (so the fast paths can skip lazy expiry).
+fn has_field_ttls(ctx: &Ctx, key: &[u8]) -> bool {
+    matches!(
+        ctx.ex.dbs[ctx.client.db].peek(key).map(|e| &e.value),
+        Some(Value::Hash(h)) if h.has_ttls()
+    )
+}
+
+/// After fields went or lost their TTLs: deletes the key if the hash is empty (with its
+/// "del" event), else refiles it in the field-expiry index.
+fn settle_hash(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let db = ctx.client.db;
+    let emptied = matches!(
+        ctx.ex.dbs[db].peek(key).map(|e| &e.value),
+        Some(Value::Hash(h)) if h.is_empty()
+    );
+    if emptied {
+        ctx.ex.dbs[db].remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
+    } else {
+        ctx.ex.dbs[db].sync_field_ttls(key);
+    }
+    emptied
+}
+
+/// The active expiry of one hash's due fields (Redis's hashTypeActiveExpire): each goes with
+/// its own HDEL, one "hexpired" event for the hash, and the key goes with its last field.
+pub fn expire_due_fields(ex: &mut Executor, db: usize, key: &[u8], now_ms: i64) {
+    /// Fields one visit removes before the hash is refiled (others get their turn).
+    const FIELDS_PER_VISIT: usize = 1000;
+    let mut gone: Vec<Vec<u8>> = Vec::new();
+    let emptied = match ex.dbs[db].peek_mut(key).map(|e| &mut e.value) {
+        Some(Value::Hash(h)) => {
+            h.remove_due(now_ms, FIELDS_PER_VISIT, |f| gone.push(f.to_vec()));
+            h.is_empty()
+        }
+        _ => false,
+    };
+    for f in &gone {
+        if ex.prop.enabled() {
+            ex.prop.now(db, [&b"HDEL"[..], key, f].into_iter());
+        }
+    }
+    ex.stats.expired_subkeys += gone.len() as u64;
+    if !gone.is_empty() {
+        ex.notify(notify::HASH, "hexpired", key, db);
+    }
+    if emptied {
+        ex.dbs[db].remove(key);
+        ex.notify(notify::GENERIC, "del", key, db);
+    } else {
+        ex.dbs[db].sync_field_ttls(key);
+    }
+    if !gone.is_empty() {
+        ex.signal_modified_by_server(db, key);
+    }
+}
+
 fn hset_generic(ctx: &mut Ctx, hmset: bool) -> CmdResult {
     let argv = ctx.argv;
     if argv.len() % 2 == 1 {
@@ -81,14 +243,20 @@ fn hset_generic(ctx: &mut Ctx, hmset: bool) -> CmdResult {
     let key = argv[1];
     let pairs = &argv[2..];
     let lim = limits(ctx.ex);
-    let created = write_hash(ctx, key, true, |h| {
+    let (created, had_ttls) = write_hash(ctx, key, true, |h| {
+        let had_ttls = h.has_ttls();
         h.prepare_write(pairs, lim);
-        Ok(pairs
+        let created = pairs
             .chunks_exact(2)
             .filter(|kv| h.set(kv[0], kv[1], lim))
-            .count())
+            .count();
+        Ok((created, had_ttls))
     })?
-    .unwrap_or(0);
+    .unwrap_or((0, false));
+    if had_ttls {
+        // An overwritten field loses its TTL.
+        ctx.db().sync_field_ttls(key);
+    }
     if hmset {
         ctx.out().ok();
     } else {
@@ -110,8 +278,10 @@ pub fn hmset(ctx: &mut Ctx) -> CmdResult {
 pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     let (key, field, value) = (ctx.argv[1], ctx.argv[2], ctx.argv[3]);
     let lim = limits(ctx.ex);
+    expire_field_for_write(ctx, key, field)?;
+    let clock = field_clock(ctx);
     let set = write_hash(ctx, key, true, |h| {
-        if h.contains(field) {
+        if live_value(h, field, clock).is_some() {
             return Ok(false);
         }
         h.prepare_write(&[field, value], lim);
@@ -128,21 +298,78 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
 
 pub fn hget(ctx: &mut Ctx) -> CmdResult {
     let (key, field) = (ctx.argv[1], ctx.argv[2]);
-    match read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.and_then(|h| h.get(field)) {
+    let clock = field_clock(ctx);
+    let Some(h) = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)? else {
+        ctx.client.out.null();
+        return Ok(());
+    };
+    if h.has_ttls() {
+        lazy_expire_one(ctx, key, field);
+    } else {
+        match h.get(field) {
+            Some(v) => ctx.client.out.bulk(v),
+            None => ctx.client.out.null(),
+        }
+        return Ok(());
+    }
+    match hash_in(ctx.ex, ctx.client.db, key).and_then(|h| live_value(h, field, clock)) {
         Some(v) => ctx.client.out.bulk(v),
         None => ctx.client.out.null(),
     }
     Ok(())
 }
 
+/// The hash at `key` as it is now, without lookup side effects (after a typed lookup).
+fn peek_hash<'a>(ctx: &'a Ctx, key: &[u8]) -> Option<&'a Hash> {
+    hash_in(ctx.ex, ctx.client.db, key)
+}
+
+/// `peek_hash` borrowing only the executor.
+fn hash_in<'a>(ex: &'a Executor, db: usize, key: &[u8]) -> Option<&'a Hash> {
+    match ex.dbs[db].peek(key).map(|e| &e.value) {
+        Some(Value::Hash(h)) => Some(h),
+        _ => None,
+    }
+}
+
+/// HRANDFIELD first deletes every expired field (Redis's hashTypeExpireIfNeeded): returns
+/// true if the key went with them.
+fn expire_all_fields(ctx: &mut Ctx, key: &[u8]) -> bool {
+    let clock = field_clock(ctx);
+    let due: Vec<Vec<u8>> = match peek_hash(ctx, key) {
+        Some(h) if h.has_ttls() => h
+            .iter()
+            .with_ttl()
+            .filter(|(_, _, ttl)| expired(*ttl, clock))
+            .map(|(f, _, _)| f.to_vec())
+            .collect(),
+        _ => return false,
+    };
+    if due.is_empty() {
+        return false;
+    }
+    let due: Vec<&[u8]> = due.iter().map(Vec::as_slice).collect();
+    let lazy = lazy_expire(ctx, key, &due, true);
+    lazy_events(ctx, key, lazy);
+    lazy.key_deleted
+}
+
 pub fn hmget(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let fields = &ctx.argv[2..];
-    let h = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?;
+    let clock = field_clock(ctx);
+    if read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_some_and(Hash::has_ttls) {
+        let lazy = lazy_expire(ctx, key, fields, true);
+        lazy_events(ctx, key, lazy);
+    }
+    let h = match ctx.ex.dbs[ctx.client.db].peek(key).map(|e| &e.value) {
+        Some(Value::Hash(h)) => Some(&**h),
+        _ => None,
+    };
     let out = &mut ctx.client.out;
     out.array(fields.len());
     for f in fields {
-        match h.and_then(|h| h.get(f)) {
+        match h.and_then(|h| live_value(h, f, clock)) {
             Some(v) => out.bulk(v),
             None => out.null(),
         }
@@ -170,20 +397,24 @@ fn fields_deleted(ctx: &mut Ctx, key: &[u8], deleted: u64, emptied: bool) {
 pub fn hdel(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let fields = &ctx.argv[2..];
-    let (deleted, emptied) = write_hash(ctx, key, false, |h| {
+    let (deleted, emptied, had_ttls) = write_hash(ctx, key, false, |h| {
+        let had_ttls = h.has_ttls();
         let mut n = 0u64;
         for f in fields {
             if h.remove(f) {
                 n += 1;
                 if h.is_empty() {
-                    return Ok((n, true));
+                    return Ok((n, true, had_ttls));
                 }
             }
         }
-        Ok((n, false))
+        Ok((n, false, had_ttls))
     })?
-    .unwrap_or((0, false));
+    .unwrap_or((0, false, false));
     fields_deleted(ctx, key, deleted, emptied);
+    if had_ttls && !emptied {
+        ctx.db().sync_field_ttls(key);
+    }
     ctx.out().int(deleted as i64);
     Ok(())
 }
@@ -207,31 +438,33 @@ fn fields_block<'a>(argv: &'a [&'a [u8]], at: usize) -> Result<&'a [&'a [u8]], C
 }
 
 /// HGETDEL key FIELDS numfields field [field ...] (Redis 8.0): each field's value (nil when
-/// absent), and the fields that were there are deleted; the key goes with its last field.
+/// absent or expired), and the fields that were there are deleted; the key goes with its
+/// last field.
 pub fn hgetdel(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
-    let (db, now) = (ctx.client.db, ctx.now_ms);
     // The type is checked before the arguments, as Redis looks the key up first.
-    if let Some(e) = ctx.ex.lookup_write(db, key, now) {
+    if let Some(e) = ctx.write(key) {
         if !matches!(e.value, Value::Hash(_)) {
             return Err(err::WRONGTYPE.into());
         }
     }
     let fields = fields_block(ctx.argv, 2)?;
-    let (values, emptied) = write_hash(ctx, key, false, |h| {
+    let lazy = lazy_expire(ctx, key, fields, false);
+    let clock = field_clock(ctx);
+    let values = write_hash(ctx, key, false, |h| {
         let values: Vec<Option<Vec<u8>>> = fields
             .iter()
             .map(|f| {
-                let v = h.get(f).map(<[u8]>::to_vec);
+                let v = live_value(h, f, clock).map(<[u8]>::to_vec);
                 if v.is_some() {
                     h.remove(f);
                 }
                 v
             })
             .collect();
-        Ok((values, h.is_empty()))
+        Ok(values)
     })?
-    .unwrap_or_else(|| (vec![None; fields.len()], false));
+    .unwrap_or_else(|| vec![None; fields.len()]);
     let deleted = values.iter().filter(|v| v.is_some()).count() as u64;
     let out = &mut ctx.client.out;
     out.array(values.len());
@@ -241,11 +474,20 @@ pub fn hgetdel(ctx: &mut Ctx) -> CmdResult {
             None => out.null(),
         }
     }
-    fields_deleted(ctx, key, deleted, emptied);
-    if deleted > 0 {
-        let mut hdel: Vec<&[u8]> = vec![b"HDEL", key];
-        hdel.extend_from_slice(fields);
-        ctx.propagate_as(&hdel);
+    if lazy.expired > 0 || deleted > 0 {
+        let db = ctx.client.db;
+        ctx.ex.signal_modified(db, key);
+        if lazy.expired > 0 && !ctx.ex.repl.is_replica() {
+            ctx.notify(notify::HASH, "hexpired", key);
+        }
+        if deleted > 0 {
+            ctx.notify(notify::HASH, "hdel", key);
+            ctx.ex.dirty += deleted;
+            let mut hdel: Vec<&[u8]> = vec![b"HDEL", key];
+            hdel.extend_from_slice(fields);
+            ctx.propagate_as(&hdel);
+        }
+        settle_hash(ctx, key);
     }
     Ok(())
 }
@@ -256,18 +498,31 @@ pub fn hlen(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// The live value of `field` after lazy expiry (HSTRLEN, HEXISTS): one lookup when the hash
+/// has no field TTLs.
+fn read_field_lazily<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+    field: &[u8],
+) -> Result<Option<&'a [u8]>, CmdError> {
+    let clock = field_clock(ctx);
+    let has_ttls = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_some_and(Hash::has_ttls);
+    if has_ttls {
+        lazy_expire_one(ctx, key, field);
+    }
+    Ok(peek_hash(ctx, key).and_then(|h| live_value(h, field, clock)))
+}
+
 pub fn hstrlen(ctx: &mut Ctx) -> CmdResult {
     let (key, field) = (ctx.argv[1], ctx.argv[2]);
-    let n = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?
-        .and_then(|h| h.get(field))
-        .map_or(0, <[u8]>::len);
+    let n = read_field_lazily(ctx, key, field)?.map_or(0, <[u8]>::len);
     ctx.out().int(n as i64);
     Ok(())
 }
 
 pub fn hexists(ctx: &mut Ctx) -> CmdResult {
     let (key, field) = (ctx.argv[1], ctx.argv[2]);
-    let found = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_some_and(|h| h.contains(field));
+    let found = read_field_lazily(ctx, key, field)?.is_some();
     ctx.out().int(i64::from(found));
     Ok(())
 }
@@ -281,16 +536,18 @@ enum Parts {
 }
 
 fn getall_generic(ctx: &mut Ctx, parts: Parts) -> CmdResult {
+    let clock = field_clock(ctx);
     let h = read_hash(ctx.ex, ctx.client, ctx.argv[1], ctx.now_ms)?;
     let out = &mut ctx.client.out;
-    let n = h.map_or(0, Hash::len);
+    // Expired fields are skipped, not deleted (Redis's genericHgetallCommand).
+    let n = h.map_or(0, |h| h.len_live(clock));
     if parts == Parts::Both {
         out.map(n);
     } else {
         out.array(n);
     }
     if let Some(h) = h {
-        for (f, v) in h.iter() {
+        for (f, v) in h.iter_live(clock) {
             if parts != Parts::Values {
                 out.bulk(f);
             }
@@ -318,6 +575,7 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let (key, field) = (ctx.argv[1], ctx.argv[2]);
     let incr = int(ctx.argv[3])?;
     let lim = limits(ctx.ex);
+    expire_field_for_write(ctx, key, field)?;
     let value = write_hash(ctx, key, true, |h| {
         let old = match h.get(field) {
             Some(v) => parse_i64(v).ok_or_else(|| CmdError::from(err::HASH_VALUE_NOT_INTEGER))?,
@@ -326,7 +584,7 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
         let new = old
             .checked_add(incr)
             .ok_or_else(|| CmdError::from(err::OVERFLOW))?;
-        h.set(field, itoa::Buffer::new().format(new).as_bytes(), lim);
+        h.set_keep_ttl(field, itoa::Buffer::new().format(new).as_bytes(), lim);
         Ok(new)
     })?
     .unwrap_or(0);
@@ -344,20 +602,44 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
         Ok(_) => {}
     }
     let lim = limits(ctx.ex);
+    expire_field_for_write(ctx, key, field)?;
     let result = write_hash(ctx, key, true, |h| {
+        let ttl = h.get_with_ttl(field).map_or(0, |(_, ttl)| ttl);
         let result = long_double_add(h.get(field), incr).map_err(|e| match e {
             LdAddError::CurrentNotFloat => CmdError::from(err::HASH_VALUE_NOT_FLOAT),
             LdAddError::IncrementNotFloat => CmdError::from(err::NOT_FLOAT),
             LdAddError::NanOrInfinity => CmdError::from(err::NAN_OR_INF),
         })?;
-        h.set(field, &result, lim);
-        Ok(result)
+        h.set_keep_ttl(field, &result, lim);
+        Ok((result, ttl))
     })?
     .unwrap_or_default();
+    let (result, ttl) = result;
     ctx.out().bulk(&result);
     ctx.modified(key, notify::HASH, "hincrbyfloat");
-    ctx.propagate_as(&[b"HSET", key, field, &result]);
+    // The exact result, so float formatting cannot differ downstream; a field with a TTL
+    // keeps it there too (Redis 8's HSETEX KEEPTTL; HSET otherwise, which Redis 7.0 takes).
+    if ttl > 0 {
+        ctx.propagate_as(&[b"HSETEX", key, b"KEEPTTL", b"FIELDS", b"1", field, &result]);
+    } else {
+        ctx.propagate_as(&[b"HSET", key, field, &result]);
+    }
     Ok(())
+}
+
+/// Before HINCRBY/HINCRBYFLOAT/HSETNX change a field: the key's type is checked and an
+/// expired field is deleted (so the command starts it afresh), as Redis's hashTypeGetValue.
+fn expire_field_for_write(ctx: &mut Ctx, key: &[u8], field: &[u8]) -> CmdResult {
+    match ctx.write(key) {
+        Some(e) if !matches!(e.value, Value::Hash(_)) => Err(err::WRONGTYPE.into()),
+        Some(_) => {
+            if has_field_ttls(ctx, key) {
+                lazy_expire_one(ctx, key, field);
+            }
+            Ok(())
+        }
+        None => Ok(()),
+    }
 }
 
 /// A generator seeded from the executor's, so sampling can borrow the hash.
@@ -390,7 +672,11 @@ fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
     let mut rng = sampler(ctx.ex);
     let cap = ReplyCap::new(ctx.ex, ctx.client);
     let key = ctx.argv[1];
-    let Some(h) = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)? else {
+    if read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_none() || expire_all_fields(ctx, key) {
+        ctx.client.out.array(0);
+        return Ok(());
+    }
+    let Some(h) = hash_in(ctx.ex, ctx.client.db, key) else {
         ctx.client.out.array(0);
         return Ok(());
     };
@@ -508,7 +794,12 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         return hrandfield_count(ctx, l, withvalues);
     }
     let mut rng = sampler(ctx.ex);
-    let Some(h) = read_hash(ctx.ex, ctx.client, ctx.argv[1], ctx.now_ms)? else {
+    let key = ctx.argv[1];
+    if read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_none() || expire_all_fields(ctx, key) {
+        ctx.client.out.null();
+        return Ok(());
+    }
+    let Some(h) = hash_in(ctx.ex, ctx.client.db, key) else {
         ctx.client.out.null();
         return Ok(());
     };
@@ -528,14 +819,16 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
 
 pub fn hscan(ctx: &mut Ctx) -> CmdResult {
     let mut cursor = parse_cursor(ctx.argv[2])?;
+    let clock = field_clock(ctx);
     let Some(h) = read_hash(ctx.ex, ctx.client, ctx.argv[1], ctx.now_ms)? else {
         reply_scan(ctx, 0, &[]);
         return Ok(());
     };
     let opts = parse_scan_options(ctx.argv, 3, false)?;
     let mut items: Vec<Vec<u8>> = Vec::new();
-    let mut push = |f: &[u8], v: &[u8]| {
-        if opts.pattern.is_none_or(|p| glob_match(p, f, false)) {
+    // Expired fields are skipped, not deleted (Redis's scanGenericCommand).
+    let mut push = |f: &[u8], v: &[u8], ttl: i64| {
+        if !expired(ttl, clock) && opts.pattern.is_none_or(|p| glob_match(p, f, false)) {
             items.push(f.to_vec());
             items.push(v.to_vec());
         }
@@ -543,8 +836,9 @@ pub fn hscan(ctx: &mut Ctx) -> CmdResult {
     match h {
         // A compact hash is returned whole, whatever the cursor.
         Hash::Packed(p) => {
-            for (f, v) in p.iter() {
-                push(f, v);
+            let mut it = p.iter();
+            while let Some((f, v, ttl)) = it.next_with_ttl() {
+                push(f, v, ttl);
             }
             cursor = 0;
         }
@@ -553,9 +847,9 @@ pub fn hscan(ctx: &mut Ctx) -> CmdResult {
             let mut collected = 0usize;
             let mut max_iterations = opts.count.saturating_mul(10);
             loop {
-                cursor = t.scan(cursor, |f, v| {
+                cursor = t.scan(cursor, |f, v, ttl| {
                     collected += 2;
-                    push(f, v);
+                    push(f, v, ttl);
                 });
                 if cursor == 0 || max_iterations == 0 || collected >= opts.count {
                     break;
@@ -576,6 +870,17 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::HMGET, hmget),
     (&m::HDEL, hdel),
     (&m::HGETDEL, hgetdel),
+    (&m::HEXPIRE, field_ttl::hexpire),
+    (&m::HPEXPIRE, field_ttl::hpexpire),
+    (&m::HEXPIREAT, field_ttl::hexpireat),
+    (&m::HPEXPIREAT, field_ttl::hpexpireat),
+    (&m::HTTL, field_ttl::httl),
+    (&m::HPTTL, field_ttl::hpttl),
+    (&m::HEXPIRETIME, field_ttl::hexpiretime),
+    (&m::HPEXPIRETIME, field_ttl::hpexpiretime),
+    (&m::HPERSIST, field_ttl::hpersist),
+    (&m::HGETEX, field_ttl::hgetex),
+    (&m::HSETEX, field_ttl::hsetex),
     (&m::HLEN, hlen),
     (&m::HSTRLEN, hstrlen),
     (&m::HEXISTS, hexists),

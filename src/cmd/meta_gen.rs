@@ -4044,6 +4044,110 @@ pub static HEXISTS: CommandMeta = CommandMeta {
     ],
 };
 
+pub static HEXPIRE: CommandMeta = CommandMeta {
+    name: "hexpire",
+    arity: -6,
+    flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4044,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets a TTL in seconds on hash fields",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "seconds", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "nx", kind: "pure-token", key_spec_index: -1, token: "NX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "xx", kind: "pure-token", key_spec_index: -1, token: "XX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "gt", kind: "pure-token", key_spec_index: -1, token: "GT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "lt", kind: "pure-token", key_spec_index: -1, token: "LT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static HEXPIREAT: CommandMeta = CommandMeta {
+    name: "hexpireat",
+    arity: -6,
+    flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4044,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets hash fields to expire at a Unix time in seconds",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "unix-time-seconds", kind: "unix-time", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "nx", kind: "pure-token", key_spec_index: -1, token: "NX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "xx", kind: "pure-token", key_spec_index: -1, token: "XX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "gt", kind: "pure-token", key_spec_index: -1, token: "GT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "lt", kind: "pure-token", key_spec_index: -1, token: "LT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static HEXPIRETIME: CommandMeta = CommandMeta {
+    name: "hexpiretime",
+    arity: -5,
+    flags: flag::READONLY | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4042,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x11, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the Unix time in seconds at which hash fields expire",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
 pub static HGET: CommandMeta = CommandMeta {
     name: "hget",
     arity: 3,
@@ -4120,6 +4224,43 @@ pub static HGETDEL: CommandMeta = CommandMeta {
     history: &[],
     args: &[
         Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static HGETEX: CommandMeta = CommandMeta {
+    name: "hgetex",
+    arity: -5,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4044,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x32, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the values of hash fields and optionally sets or removes their TTLs",
+    since: "8.0.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "expiration", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "seconds", kind: "integer", key_spec_index: -1, token: "EX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "milliseconds", kind: "integer", key_spec_index: -1, token: "PX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "unix-time-seconds", kind: "unix-time", key_spec_index: -1, token: "EXAT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "unix-time-milliseconds", kind: "unix-time", key_spec_index: -1, token: "PXAT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "persist", kind: "pure-token", key_spec_index: -1, token: "PERSIST", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
         Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
             Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
             Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
@@ -4292,6 +4433,170 @@ pub static HMSET: CommandMeta = CommandMeta {
     ],
 };
 
+pub static HPERSIST: CommandMeta = CommandMeta {
+    name: "hpersist",
+    arity: -5,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4044,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Removes the TTL of hash fields",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static HPEXPIRE: CommandMeta = CommandMeta {
+    name: "hpexpire",
+    arity: -6,
+    flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4044,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets a TTL in milliseconds on hash fields",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "milliseconds", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "nx", kind: "pure-token", key_spec_index: -1, token: "NX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "xx", kind: "pure-token", key_spec_index: -1, token: "XX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "gt", kind: "pure-token", key_spec_index: -1, token: "GT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "lt", kind: "pure-token", key_spec_index: -1, token: "LT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static HPEXPIREAT: CommandMeta = CommandMeta {
+    name: "hpexpireat",
+    arity: -6,
+    flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4044,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets hash fields to expire at a Unix time in milliseconds",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "unix-time-milliseconds", kind: "unix-time", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "nx", kind: "pure-token", key_spec_index: -1, token: "NX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "xx", kind: "pure-token", key_spec_index: -1, token: "XX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "gt", kind: "pure-token", key_spec_index: -1, token: "GT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "lt", kind: "pure-token", key_spec_index: -1, token: "LT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static HPEXPIRETIME: CommandMeta = CommandMeta {
+    name: "hpexpiretime",
+    arity: -5,
+    flags: flag::READONLY | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4042,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x11, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the Unix time in milliseconds at which hash fields expire",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static HPTTL: CommandMeta = CommandMeta {
+    name: "hpttl",
+    arity: -5,
+    flags: flag::READONLY | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4042,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x11, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the remaining TTL of hash fields in milliseconds",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
 pub static HRANDFIELD: CommandMeta = CommandMeta {
     name: "hrandfield",
     arity: -2,
@@ -4381,6 +4686,50 @@ pub static HSET: CommandMeta = CommandMeta {
     ],
 };
 
+pub static HSETEX: CommandMeta = CommandMeta {
+    name: "hsetex",
+    arity: -6,
+    flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4044,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets hash fields, optionally with a TTL and only if all or none exist",
+    since: "8.0.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of fields being set.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "fnx", kind: "pure-token", key_spec_index: -1, token: "FNX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "fxx", kind: "pure-token", key_spec_index: -1, token: "FXX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "expiration", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "seconds", kind: "integer", key_spec_index: -1, token: "EX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "milliseconds", kind: "integer", key_spec_index: -1, token: "PX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "unix-time-seconds", kind: "unix-time", key_spec_index: -1, token: "EXAT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "unix-time-milliseconds", kind: "unix-time", key_spec_index: -1, token: "PXAT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "keepttl", kind: "pure-token", key_spec_index: -1, token: "KEEPTTL", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "data", kind: "block", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[
+                Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+                Arg { name: "value", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            ] },
+        ] },
+    ],
+};
+
 pub static HSETNX: CommandMeta = CommandMeta {
     name: "hsetnx",
     arity: 4,
@@ -4433,6 +4782,36 @@ pub static HSTRLEN: CommandMeta = CommandMeta {
     args: &[
         Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
         Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static HTTL: CommandMeta = CommandMeta {
+    name: "httl",
+    arity: -5,
+    flags: flag::READONLY | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4042,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x11, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the remaining TTL of hash fields in seconds",
+    since: "7.4.0",
+    group: "hash",
+    complexity: "O(N) where N is the number of specified fields",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "fields", kind: "block", key_spec_index: -1, token: "FIELDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numfields", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "field", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
     ],
 };
 
@@ -10274,20 +10653,31 @@ pub static ALL: &[&CommandMeta] = &[
     &HDEL,
     &HELLO,
     &HEXISTS,
+    &HEXPIRE,
+    &HEXPIREAT,
+    &HEXPIRETIME,
     &HGET,
     &HGETALL,
     &HGETDEL,
+    &HGETEX,
     &HINCRBY,
     &HINCRBYFLOAT,
     &HKEYS,
     &HLEN,
     &HMGET,
     &HMSET,
+    &HPERSIST,
+    &HPEXPIRE,
+    &HPEXPIREAT,
+    &HPEXPIRETIME,
+    &HPTTL,
     &HRANDFIELD,
     &HSCAN,
     &HSET,
+    &HSETEX,
     &HSETNX,
     &HSTRLEN,
+    &HTTL,
     &HVALS,
     &INCR,
     &INCRBY,

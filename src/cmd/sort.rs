@@ -42,7 +42,11 @@ fn lookup_by_pattern(ctx: &mut Ctx, pattern: &[u8], elem: &[u8]) -> Option<Vec<u
     let touch = !ctx.client.has(crate::exec::client::flags::NO_TOUCH);
     let entry = ctx.ex.lookup_read(db, &key, now, touch)?;
     match (field, &entry.value) {
-        (Some(f), Value::Hash(h)) => h.get(f).map(<[u8]>::to_vec),
+        // An expired field reads as missing (it is not deleted here).
+        (Some(f), Value::Hash(h)) => h
+            .get_with_ttl(f)
+            .filter(|(_, ttl)| !crate::keyspace::types::hash::expired(*ttl, now))
+            .map(|(v, _)| v.to_vec()),
         (None, v) => v.str_to_vec(),
         _ => None,
     }

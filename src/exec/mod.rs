@@ -1559,7 +1559,25 @@ impl Executor {
                 }
             }
         }
+        if !backlog {
+            backlog = self.active_expire_fields(now_ms, start, budget);
+        }
         self.expire_backlog = backlog;
+    }
+
+    /// The active expiry of hash fields: hashes whose earliest field TTL passed, earliest
+    /// first, until none is due or `budget` (from `start`) runs out, which it returns (Redis's
+    /// activeExpireCycle calling hashTypeDbActiveExpire).
+    fn active_expire_fields(&mut self, now_ms: i64, start: Instant, budget: Duration) -> bool {
+        for db in 0..self.dbs.len() {
+            while let Some(key) = self.dbs[db].next_field_expiry(now_ms) {
+                crate::cmd::hashes::expire_due_fields(self, db, &key, now_ms);
+                if start.elapsed() >= budget {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Idle timeouts (Redis's clientsCronHandleTimeout).

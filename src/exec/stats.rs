@@ -67,6 +67,8 @@ pub struct Stats {
     pub total_connections_received: u64,
     pub rejected_connections: u64,
     pub expired_keys: u64,
+    /// Hash fields deleted because their TTL passed (Redis 7.4's expired_subkeys).
+    pub expired_subkeys: u64,
     pub evicted_keys: u64,
     pub evicted_clients: u64,
     pub keyspace_hits: u64,

@@ -146,6 +146,54 @@ fn ttl_of(volatile: &Volatile, key: &[u8], e: &Entry) -> i64 {
     }
 }
 
+/// The hashes that have fields with TTLs, each under its earliest field TTL: what the active
+/// expiry visits, earliest first, and INFO's `subexpiry`. `Db` keeps it in step when hashes
+/// come and go whole (insert, overwrite, removal, flush); a command that changes field TTLs
+/// inside a hash calls `Db::sync_field_ttls` after.
+#[derive(Default)]
+struct FieldExpiryIndex {
+    by_key: std::collections::HashMap<CompactBytes, i64, foldhash::fast::RandomState>,
+    by_time: std::collections::BTreeSet<(i64, CompactBytes)>,
+}
+
+impl FieldExpiryIndex {
+    fn set(&mut self, key: &[u8], at: Option<i64>) {
+        match at {
+            Some(at) => {
+                if let Some(old) = self.by_key.get_mut(key) {
+                    if *old == at {
+                        return;
+                    }
+                    self.by_time.remove(&(*old, CompactBytes::new(key)));
+                    *old = at;
+                } else {
+                    self.by_key.insert(CompactBytes::new(key), at);
+                }
+                self.by_time.insert((at, CompactBytes::new(key)));
+            }
+            None => {
+                if let Some(old) = self.by_key.remove(key) {
+                    self.by_time.remove(&(old, CompactBytes::new(key)));
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_key.clear();
+        self.by_time.clear();
+    }
+}
+
+/// The earliest field TTL of a hash value with field TTLs; None for anything else.
+#[inline]
+fn field_ttls_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Hash(h) => h.min_ttl(),
+        _ => None,
+    }
+}
+
 pub struct Db {
     keys: Dict<CompactBytes, Entry>,
     /// A live snapshot in progress over this db.
@@ -153,6 +201,8 @@ pub struct Db {
     /// Keys with a TTL and their TTLs, sampled by the active expiry cycle. Changed only by
     /// the methods below, which keep each entry's `has_expire` flag in step.
     volatile: Volatile,
+    /// Hashes with field TTLs, by their earliest (Redis's db->hexpires).
+    hfe: FieldExpiryIndex,
     /// Running estimate of the average TTL, for INFO keyspace.
     pub avg_ttl_ms: i64,
     /// Where the active expiry cycle resumes scanning `volatile`.
@@ -211,6 +261,7 @@ impl Db {
             keys,
             snapshot: None,
             volatile,
+            hfe: FieldExpiryIndex::default(),
             avg_ttl_ms: 0,
             expire_cursor: 0,
             track_created: false,
@@ -257,6 +308,28 @@ impl Db {
 
     pub fn expires_count(&self) -> usize {
         self.volatile.len()
+    }
+
+    /// How many hashes have fields with TTLs (INFO keyspace's `subexpiry`).
+    pub fn hashes_with_field_ttls(&self) -> usize {
+        self.hfe.by_key.len()
+    }
+
+    /// After a command changed field TTLs inside the hash at `key`: files it under its
+    /// earliest field TTL, or nowhere if it has none left (or is gone, or is no hash).
+    pub fn sync_field_ttls(&mut self, key: &[u8]) {
+        let at = self.keys.get(key).and_then(|e| field_ttls_of(&e.value));
+        self.hfe.set(key, at);
+    }
+
+    /// The hash with the earliest field TTL before `now_ms`, if any (the active expiry's next
+    /// visit; it calls `sync_field_ttls` after).
+    pub fn next_field_expiry(&self, now_ms: i64) -> Option<CompactBytes> {
+        self.hfe
+            .by_time
+            .first()
+            .filter(|(at, _)| *at < now_ms)
+            .map(|(_, k)| k.clone())
     }
 
     /// The keys with a TTL and their TTLs, read-only.
@@ -330,7 +403,12 @@ impl Db {
             }
         }
         let old_type = (!inserted).then(|| entry.value.type_name());
+        let field_ttls = field_ttls_of(&value);
+        let had_field_ttls = !inserted && !self.hfe.by_key.is_empty();
         entry.value = value;
+        if field_ttls.is_some() || had_field_ttls {
+            self.hfe.set(key, field_ttls);
+        }
         if inserted {
             if self.track_created {
                 self.created.push(CompactBytes::new(key));
@@ -356,6 +434,9 @@ impl Db {
         }
         if let Some(s) = &mut self.slots {
             s.add(key);
+        }
+        if let Some(at) = field_ttls_of(&value) {
+            self.hfe.set(key, Some(at));
         }
         let mut entry = Entry::new(value, lru);
         if let Some(view) = &self.snapshot {
@@ -388,6 +469,10 @@ impl Db {
         if let Some(s) = &mut self.slots {
             s.add(key.as_slice());
         }
+        let field_ttls = field_ttls_of(&entry.value);
+        if field_ttls.is_some() || !self.hfe.by_key.is_empty() {
+            self.hfe.set(key.as_slice(), field_ttls);
+        }
         self.keys.insert(key, entry);
     }
 
@@ -409,6 +494,9 @@ impl Db {
         }
         if let Some(s) = &mut self.slots {
             s.remove(key);
+        }
+        if !self.hfe.by_key.is_empty() {
+            self.hfe.set(key, None);
         }
         Some((k, e, expire_at_ms))
     }
@@ -448,6 +536,7 @@ impl Db {
         let n = self.keys.len();
         self.keys.clear();
         self.volatile.clear();
+        self.hfe.clear();
         self.avg_ttl_ms = 0;
         self.expire_cursor = 0;
         self.created.clear();

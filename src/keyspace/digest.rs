@@ -77,10 +77,14 @@ pub fn value_digest(entry: &Entry, digest: &mut Digest) {
             }
         }
         Value::Hash(h) => {
-            for (field, value) in h.iter() {
+            for (field, value, ttl) in h.iter().with_ttl() {
                 let mut ele = [0u8; 20];
                 mix(&mut ele, field);
                 mix(&mut ele, value);
+                // A field TTL is data too (replicas and reloads must agree on it).
+                if ttl > 0 {
+                    mix(&mut ele, itoa::Buffer::new().format(ttl).as_bytes());
+                }
                 xor(digest, &ele);
             }
         }

@@ -67,7 +67,7 @@ impl Plan {
         let p = SaveParams::new(ex, aof_base, repl);
         let mut head = Encoder::unsummed(Vec::new(), false);
         // Writes into a Vec cannot fail.
-        let _ = head.header(&p.aux, &p.functions);
+        let _ = head.header(rdb::version_for(&ex.dbs), &p.aux, &p.functions);
         Plan {
             header: head.into_inner(),
             format: Format::Rdb {

@@ -453,10 +453,9 @@ fn load_decoded(
         }
         ex.functions = (!dec.functions.is_empty()).then_some(functions);
     }
-    if dec.field_ttls_dropped > 0 || dec.fields_expired > 0 {
-        tracing::warn!(
-            "{name}: hash field expiration is not supported: {} fields were loaded without their TTL and {} already expired ones were dropped",
-            dec.field_ttls_dropped,
+    if dec.fields_expired > 0 {
+        tracing::info!(
+            "{name}: {} hash fields whose TTL had passed were not loaded",
             dec.fields_expired
         );
     }
@@ -500,12 +499,17 @@ pub fn dump_payload(value: &Value, compress: bool) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = enc.byte(rdb::rdb_type(value));
     let _ = enc.value(value);
-    seal_payload(enc.into_inner())
+    seal_payload_as(enc.into_inner(), rdb::payload_version(value))
 }
 
 /// Appends a DUMP payload's footer: the RDB version and a CRC-64 of all before it.
-pub fn seal_payload(mut body: Vec<u8>) -> Vec<u8> {
-    body.extend_from_slice(&rdb::RDB_VERSION.to_le_bytes());
+pub fn seal_payload(body: Vec<u8>) -> Vec<u8> {
+    seal_payload_as(body, rdb::RDB_VERSION)
+}
+
+/// `seal_payload` with the version the body needs.
+fn seal_payload_as(mut body: Vec<u8>, version: u16) -> Vec<u8> {
+    body.extend_from_slice(&version.to_le_bytes());
     let crc = rdb::CRC64.checksum(&body);
     body.extend_from_slice(&crc.to_le_bytes());
     body

@@ -125,6 +125,31 @@ const ENC_INT16: u8 = 1;
 const ENC_INT32: u8 = 2;
 const ENC_LZF: u8 = 3;
 
+/// Redis 7.4's version, the first with hash field TTLs (RDB_TYPE_HASH_METADATA).
+pub const RDB_VERSION_FIELD_TTLS: u16 = 12;
+
+/// The version a dataset is written in: 10, which Redis 7.0 and Valkey load, unless a hash
+/// has field TTLs, which need Redis 7.4's 12 (logged, since older servers refuse it).
+pub fn version_for(dbs: &[Db]) -> u16 {
+    let hashes: usize = dbs.iter().map(Db::hashes_with_field_ttls).sum();
+    if hashes == 0 {
+        return RDB_VERSION;
+    }
+    tracing::info!(
+        "Writing RDB version {RDB_VERSION_FIELD_TTLS}: {hashes} hashes have field TTLs (Redis 7.4 and later load it, Redis 7.0 does not)"
+    );
+    RDB_VERSION_FIELD_TTLS
+}
+
+/// The version a DUMP payload of `v` carries: 12 for a hash with field TTLs, else 10.
+pub fn payload_version(v: &Value) -> u16 {
+    if rdb_type(v) == rtype::HASH_METADATA {
+        RDB_VERSION_FIELD_TTLS
+    } else {
+        RDB_VERSION
+    }
+}
+
 /// The RDB type byte a value is saved with (Redis 7.0's plain encodings; streams as 7.0).
 pub fn rdb_type(v: &Value) -> u8 {
     match v {
@@ -132,6 +157,7 @@ pub fn rdb_type(v: &Value) -> u8 {
         Value::Set(s) if s.is_intset() => rtype::SET_INTSET,
         Value::Set(_) => rtype::SET,
         Value::List(_) => rtype::LIST,
+        Value::Hash(h) if h.has_ttls() => rtype::HASH_METADATA,
         Value::Hash(h) if h.is_packed() => rtype::HASH_LISTPACK,
         Value::Hash(_) => rtype::HASH,
         Value::ZSet(z) if z.is_packed() => rtype::ZSET_LISTPACK,
@@ -146,7 +172,7 @@ pub fn rdb_type(v: &Value) -> u8 {
 fn compact_listpack(v: &Value) -> Option<Vec<u8>> {
     let mut lp = crate::keyspace::types::stream::listpack::Writer::new();
     match v {
-        Value::Hash(h) if h.is_packed() => {
+        Value::Hash(h) if h.is_packed() && !h.has_ttls() => {
             for (f, val) in h.iter() {
                 lp.string(f);
                 lp.string(val);
@@ -349,14 +375,28 @@ impl<W: Write> Encoder<W> {
                 });
                 res
             }
-            Value::Hash(h) => {
-                self.len(h.len() as u64)?;
-                for (f, v) in h.iter() {
-                    self.string(f)?;
-                    self.string(v)?;
+            Value::Hash(h) => match h.min_ttl() {
+                // RDB_TYPE_HASH_METADATA (Redis 7.4): the earliest TTL, then each field's TTL
+                // relative to it plus one (0: none) before the field and value.
+                Some(min) => {
+                    self.raw(&(min as u64).to_le_bytes())?;
+                    self.len(h.len() as u64)?;
+                    for (f, v, ttl) in h.iter().with_ttl() {
+                        self.len(if ttl == 0 { 0 } else { (ttl - min + 1) as u64 })?;
+                        self.string(f)?;
+                        self.string(v)?;
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
+                None => {
+                    self.len(h.len() as u64)?;
+                    for (f, v) in h.iter() {
+                        self.string(f)?;
+                        self.string(v)?;
+                    }
+                    Ok(())
+                }
+            },
             Value::ZSet(z) => {
                 self.len(z.len() as u64)?;
                 // Highest first, as Redis saves a skiplist (its loader then inserts at the head).
@@ -446,7 +486,7 @@ pub fn write_dataset<W: Write>(
     meta: impl Fn(&Entry) -> (Option<u64>, Option<u8>),
 ) -> io::Result<W> {
     let mut enc = Encoder::new(out, compress);
-    enc.header(aux, functions)?;
+    enc.header(version_for(dbs), aux, functions)?;
     for (i, db) in dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
@@ -462,8 +502,13 @@ pub fn write_dataset<W: Write>(
 
 impl<W: Write> Encoder<W> {
     /// The magic and version, aux fields and function libraries: what comes before the data.
-    pub fn header(&mut self, aux: &[(&str, Vec<u8>)], functions: &[&[u8]]) -> io::Result<()> {
-        self.raw(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
+    pub fn header(
+        &mut self,
+        version: u16,
+        aux: &[(&str, Vec<u8>)],
+        functions: &[&[u8]],
+    ) -> io::Result<()> {
+        self.raw(format!("REDIS{version:04}").as_bytes())?;
         for (k, v) in aux {
             self.aux(k, v)?;
         }
@@ -564,9 +609,7 @@ pub struct Decoder<'a> {
     pub now_ms: i64,
     /// The trailing CRC64 is checked (off under DEBUG SET-SKIP-CHECKSUM-VALIDATION 1).
     pub verify_checksum: bool,
-    /// Fields of Redis 7.4 hashes loaded without the TTL they had (cinnabar has no
-    /// per-field expiry), and fields dropped because their TTL had passed.
-    pub field_ttls_dropped: usize,
+    /// Hash fields dropped because their TTL had passed (Redis 7.4's loader skips them).
     pub fields_expired: usize,
     /// Empty collections skipped (Redis logs the first ten by name, then the count).
     pub empty_keys_skipped: usize,
@@ -604,7 +647,6 @@ impl<'a> Decoder<'a> {
             zset_limits: Default::default(),
             now_ms: 0,
             verify_checksum: true,
-            field_ttls_dropped: 0,
             fields_expired: 0,
             empty_keys_skipped: 0,
             functions: Vec::new(),
@@ -693,7 +735,10 @@ impl<'a> Decoder<'a> {
         }
         .map_err(|msg| DecodeError::at(at, msg));
         integrity(
-            pairs.and_then(|pairs| self.build_hash(at, pairs, t != rtype::HASH_ZIPMAP)),
+            pairs.and_then(|pairs| {
+                let entries = pairs.into_iter().map(|(f, v)| (f, v, 0)).collect();
+                self.build_hash(at, entries, t != rtype::HASH_ZIPMAP)
+            }),
             what,
         )
     }
@@ -1059,7 +1104,7 @@ impl<'a> Decoder<'a> {
         for _ in 0..n {
             let f = self.string()?;
             let v = self.string()?;
-            pairs.push((f, v));
+            pairs.push((f, v, 0));
         }
         self.build_hash(start, pairs, false)
     }
@@ -1078,17 +1123,22 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    /// Whether a field with this absolute TTL (0: none) is kept; counts what is lost.
+    /// Whether a field with this absolute TTL (0: none) is kept: not if it already passed
+    /// (when `now_ms` is set); counts what is dropped.
     fn keep_field(&mut self, expire_at: u64) -> bool {
-        if expire_at == 0 {
-            return true;
-        }
-        if self.now_ms > 0 && expire_at <= self.now_ms as u64 {
+        if expire_at != 0 && self.now_ms > 0 && expire_at <= self.now_ms as u64 {
             self.fields_expired += 1;
             return false;
         }
-        self.field_ttls_dropped += 1;
         true
+    }
+
+    /// A field TTL as stored (0: none); one past Redis's EB_EXPIRE_TIME_MAX is corrupt.
+    fn field_ttl(&self, at: usize, expire_at: u64) -> Result<i64, DecodeError> {
+        if expire_at >= 1 << 48 {
+            return Err(DecodeError::at(at, "Hash field TTL out of range".into()));
+        }
+        Ok(expire_at as i64)
     }
 
     /// Redis 7.4's hash with field TTLs (RDB_TYPE_HASH_METADATA and its release-candidate
@@ -1104,16 +1154,18 @@ impl<'a> Decoder<'a> {
         self.check_hash_count(n, 3)?;
         let mut pairs = Vec::with_capacity(n.min(1 << 16) as usize);
         for _ in 0..n {
+            let at = self.pos;
             let ttl = self.length()?;
             let expire_at = match (t, ttl) {
                 (_, 0) => 0,
                 (rtype::HASH_METADATA, rel) => rel.wrapping_add(min_expire).wrapping_sub(1),
                 (_, abs) => abs,
             };
+            let ttl = self.field_ttl(at, expire_at)?;
             let f = self.string()?;
             let v = self.string()?;
             if self.keep_field(expire_at) {
-                pairs.push((f, v));
+                pairs.push((f, v, ttl));
             }
         }
         self.build_hash(start, pairs, false)
@@ -1128,9 +1180,12 @@ impl<'a> Decoder<'a> {
         for _ in 0..n {
             let f = self.string()?;
             let v = self.string()?;
+            let at = self.pos;
             let ttl = i64::from_le_bytes(self.take(8)?.try_into().expect("8"));
-            if self.keep_field(if ttl < 0 { 0 } else { ttl as u64 }) {
-                pairs.push((f, v));
+            let expire_at = if ttl < 0 { 0 } else { ttl as u64 };
+            let ttl = self.field_ttl(at, expire_at)?;
+            if self.keep_field(expire_at) {
+                pairs.push((f, v, ttl));
             }
         }
         self.build_hash(start, pairs, false)
@@ -1160,8 +1215,9 @@ impl<'a> Decoder<'a> {
                 msg: "Hash listpack with an invalid field TTL".into(),
                 short_read: false,
             })?;
+            let ttl = self.field_ttl(at, expire_at)?;
             if self.keep_field(expire_at) {
-                pairs.push((f, v));
+                pairs.push((f, v, ttl));
             }
         }
         self.build_hash(at, pairs, true)
@@ -1173,19 +1229,25 @@ impl<'a> Decoder<'a> {
     fn build_hash(
         &self,
         start: usize,
-        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+        entries: Vec<(Vec<u8>, Vec<u8>, i64)>,
         count_only: bool,
     ) -> Result<Option<Value>, DecodeError> {
-        if pairs.is_empty() {
+        if entries.is_empty() {
             return Ok(None);
         }
         let mut limits = self.hash_limits;
         if count_only {
             limits.max_value = usize::MAX;
         }
-        let pairs_ref = pairs.iter().map(|(f, v)| (&f[..], &v[..]));
-        match Hash::from_pairs(pairs.len(), pairs_ref, limits) {
-            Ok(h) => Ok(Some(Value::Hash(Box::new(h)))),
+        let with_ttls = entries.iter().any(|(_, _, ttl)| *ttl > 0);
+        let entries_ref = entries.iter().map(|(f, v, ttl)| (&f[..], &v[..], *ttl));
+        match Hash::from_entries(entries.len(), entries_ref, limits) {
+            Ok(mut h) => {
+                if with_ttls {
+                    h.make_ex();
+                }
+                Ok(Some(Value::Hash(Box::new(h))))
+            }
             Err(hash::LoadError::DuplicateField) => Err(DecodeError {
                 offset: start,
                 msg: "Duplicate hash fields detected".into(),
@@ -1499,7 +1561,7 @@ mod tests {
         let mut dec = Decoder::new(&body);
         dec.now_ms = now;
         assert_eq!(hash_fields(dec.value(rtype::HASH_METADATA).unwrap()), want);
-        assert_eq!((dec.field_ttls_dropped, dec.fields_expired), (1, 1));
+        assert_eq!(dec.fields_expired, 1);
         assert_eq!(dec.pos, body.len());
         // The release candidate's form: absolute TTLs, no minimum.
         let body = encode(

@@ -103,6 +103,11 @@ pub fn write_key<W: Write>(
                 items.push(v.to_vec());
             }
             batched(w, buf, &[b"HMSET", key], &items, 2)?;
+            // Field TTLs after the fields, one HPEXPIREAT each (Redis 7.4's
+            // rewriteHashObject).
+            for (f, _, ttl) in h.iter().with_ttl().filter(|(_, _, ttl)| *ttl > 0) {
+                emit(w, buf, &[b"HPEXPIREAT", key, &num(ttl), b"FIELDS", b"1", f])?;
+            }
         }
         Value::ZSet(z) => {
             let mut items = Vec::with_capacity(z.len() * 2);

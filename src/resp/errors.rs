@@ -58,6 +58,19 @@ pub const NUMFIELDS_POSITIVE: &str = "ERR Number of fields must be a positive in
 /// A FIELDS block whose count differs from the fields given (Redis 7.4+).
 pub const NUMFIELDS_MISMATCH: &str =
     "ERR The `numfields` parameter must match the number of arguments";
+/// HEXPIRE and its family with a FIELDS count below 1 (Redis 7.4).
+pub const NUMFIELDS_ABOVE_ZERO: &str = "ERR Parameter `numFields` should be greater than 0";
+/// HSETEX's FIELDS count not a positive int (Redis 8.0).
+pub const NUMFIELDS_INVALID: &str = "ERR invalid number of fields";
+/// A negative field TTL (Redis 7.4).
+pub const EXPIRE_NEGATIVE: &str = "ERR invalid expire time, must be >= 0";
+/// HSETEX with EX/PX/EXAT/PXAT last, without its time (Redis 8.0).
+pub const EXPIRE_MISSING: &str = "ERR missing expire time";
+/// HSETEX with both FNX and FXX, or one twice (Redis 8.0).
+pub const FNX_FXX: &str = "ERR Only one of FXX or FNX arguments can be specified";
+/// HSETEX with more than one of its TTL options (Redis 8.0).
+pub const ONE_TTL_OPTION: &str =
+    "ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified";
 /// IFDEQ/IFDNE with a digest that is not 16 hex digits (Redis 8.4).
 pub const DIGEST_LENGTH: &str = "ERR must be exactly 16 hexadecimal characters";
 /// MSETEX's numkeys is not a positive integer (Redis 8.4).
@@ -610,6 +623,11 @@ pub fn wrong_arity(fullname: &str) -> CmdError {
     CmdError::owned(format!(
         "ERR wrong number of arguments for '{fullname}' command"
     ))
+}
+
+/// "ERR unknown argument: x" (HSETEX, lowercase and with a colon, unlike FUNCTION LIST's).
+pub fn unknown_hsetex_argument(arg: &[u8]) -> CmdError {
+    detailed("ERR unknown argument: ", arg, "")
 }
 
 /// "ERR invalid expire time in 'set' command"

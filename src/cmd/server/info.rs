@@ -285,7 +285,7 @@ pub fn render(
              instantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\n\
              instantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\n\
              rejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n\
-             expired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
+             expired_keys:{}\r\nexpired_subkeys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n\
              expire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:{}\r\n\
              total_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\n\
              keyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\
@@ -314,6 +314,7 @@ pub fn render(
             ex.repl.stat_sync_partial_ok,
             ex.repl.stat_sync_partial_err,
             st.expired_keys,
+            st.expired_subkeys,
             st.evicted_keys,
             st.evicted_clients,
             (ex.eviction.total_exceeded + current_exceeded).as_millis(),
@@ -424,11 +425,18 @@ pub fn render(
             }
             let _ = write!(
                 s,
-                "db{i}:keys={},expires={},avg_ttl={}\r\n",
+                "db{i}:keys={},expires={},avg_ttl={}",
                 db.len(),
                 db.expires_count(),
                 db.avg_ttl_ms
             );
+            // Redis 7.4 added `subexpiry` (hashes with field TTLs); it shows only where
+            // there are some, so the line stays Redis 7.0's for everyone else.
+            let sub = db.hashes_with_field_ttls();
+            if sub > 0 {
+                let _ = write!(s, ",subexpiry={sub}");
+            }
+            s.push_str("\r\n");
         }
     }
     s

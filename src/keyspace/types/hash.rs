@@ -6,6 +6,11 @@
 //! - an insertion converts after adding when the hash has more than hash-max-listpack-entries
 //!   fields;
 //! - nothing ever converts back, however much the hash shrinks.
+//!
+//! A field may carry a TTL (Redis 7.4's hash field expiration), stored inside its entry in
+//! either form. The type stores, orders and finds TTLs; an expired field stays until
+//! `cmd::hashes` deletes it lazily or the executor's active cycle does (`remove_due`), so
+//! what a command sees of an expired field is decided there, as in Redis.
 
 mod blob;
 mod pairlist;
@@ -83,9 +88,11 @@ impl Hash {
         self.len() == 0
     }
 
-    /// OBJECT ENCODING's answer, as Redis 7.0.15 reports it.
+    /// OBJECT ENCODING's answer, as Redis reports it (listpackex once a field-TTL command has
+    /// touched a small hash: Redis 7.4).
     pub fn encoding_name(&self) -> &'static str {
         match self {
+            Hash::Packed(p) if p.is_ex() => "listpackex",
             Hash::Packed(_) => "listpack",
             Hash::Table(_) => "hashtable",
         }
@@ -103,10 +110,16 @@ impl Hash {
         }
     }
 
+    /// The value of `field`, expired or not (the callers in `cmd::hashes` decide).
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        self.get_with_ttl(field).map(|(v, _)| v)
+    }
+
+    /// The value and TTL (absolute ms, 0: none) of `field`, expired or not.
+    pub fn get_with_ttl(&self, field: &[u8]) -> Option<(&[u8], i64)> {
         match self {
-            Hash::Packed(p) => p.get(field),
-            Hash::Table(t) => t.get(field),
+            Hash::Packed(p) => p.get_with_ttl(field),
+            Hash::Table(t) => t.get_with_ttl(field),
         }
     }
 
@@ -121,8 +134,9 @@ impl Hash {
     pub fn convert(&mut self) {
         if let Hash::Packed(p) = self {
             let mut t = FieldTable::with_capacity(p.len());
-            for (f, v) in p.iter() {
-                t.insert_absent(f, v);
+            let mut it = p.iter();
+            while let Some((f, v, ttl)) = it.next_with_ttl() {
+                t.insert_absent(f, v, ttl);
             }
             *self = Hash::Table(Box::new(t));
         }
@@ -147,27 +161,92 @@ impl Hash {
         }
     }
 
-    /// Redis's hashTypeSet: stores `value` under `field`; returns true if the field is new.
-    /// Converts first if the field or value is too long for the compact form, and afterwards
-    /// if the hash has too many fields for it.
+    /// Redis's hashTypeSet: stores `value` under `field`, which loses any TTL it had (HSET);
+    /// returns true if the field is new. Converts first if the field or value is too long for
+    /// the compact form, and afterwards if the hash has too many fields for it.
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: Limits) -> bool {
+        self.set_with(field, value, lim, false)
+    }
+
+    /// As `set`, but an existing field keeps its TTL (HINCRBY, HSETEX KEEPTTL).
+    pub fn set_keep_ttl(&mut self, field: &[u8], value: &[u8], lim: Limits) -> bool {
+        self.set_with(field, value, lim, true)
+    }
+
+    fn set_with(&mut self, field: &[u8], value: &[u8], lim: Limits, keep_ttl: bool) -> bool {
         if let Hash::Packed(p) = self {
             if field.len() > lim.max_value
                 || value.len() > lim.max_value
-                || p.byte_len() + field.len() + value.len() + 2 * 10 > PACKED_MAX_BYTES
+                || p.byte_len() + field.len() + value.len() + 3 * 10 > PACKED_MAX_BYTES
             {
                 self.convert();
             }
         }
         match self {
             Hash::Packed(p) => {
-                let added = p.set(field, value);
+                let added = p.set(field, value, keep_ttl);
                 if added && p.len() > lim.max_entries {
                     self.convert();
                 }
                 added
             }
-            Hash::Table(t) => t.insert(field, value),
+            Hash::Table(t) => t.insert(field, value, keep_ttl),
+        }
+    }
+
+    /// Marks a small hash listpackex (Redis converts on the first field-TTL command).
+    pub fn make_ex(&mut self) {
+        if let Hash::Packed(p) = self {
+            p.make_ex();
+        }
+    }
+
+    /// Sets (absolute ms) or clears (0) the TTL of an existing field; false if absent.
+    pub fn set_ttl(&mut self, field: &[u8], ttl: i64) -> bool {
+        match self {
+            Hash::Packed(p) => p.set_ttl(field, ttl),
+            Hash::Table(t) => t.set_ttl(field, ttl),
+        }
+    }
+
+    /// The earliest field TTL, if any field has one.
+    pub fn min_ttl(&self) -> Option<i64> {
+        match self {
+            Hash::Packed(p) => p.min_ttl(),
+            Hash::Table(t) => t.min_ttl(),
+        }
+    }
+
+    /// Whether any field has a TTL.
+    pub fn has_ttls(&self) -> bool {
+        match self {
+            Hash::Packed(p) => p.min_ttl().is_some(),
+            Hash::Table(t) => t.has_ttls(),
+        }
+    }
+
+    /// Removes up to `max` fields whose TTL is before `now`, earliest first, handing each to
+    /// `gone` first. Returns how many went.
+    pub fn remove_due(&mut self, now: i64, max: usize, mut gone: impl FnMut(&[u8])) -> usize {
+        match self {
+            Hash::Packed(p) => {
+                let mut n = 0;
+                while n < max {
+                    let Some(f) = p
+                        .iter()
+                        .next_with_ttl()
+                        .filter(|(_, _, ttl)| expired(*ttl, now))
+                        .map(|(f, _, _)| f.to_vec())
+                    else {
+                        break;
+                    };
+                    gone(&f);
+                    p.remove(&f);
+                    n += 1;
+                }
+                n
+            }
+            Hash::Table(t) => t.remove_due(now, max, gone),
         }
     }
 
@@ -185,20 +264,37 @@ impl Hash {
         }
     }
 
-    /// Every pair: insertion order for the compact form, table order otherwise.
+    /// Every pair, expired or not: the order of the compact form, table order otherwise.
     pub fn iter(&self) -> Iter<'_> {
         match self {
             Hash::Packed(p) => Iter::Packed(p.iter()),
-            Hash::Table(t) => Iter::Table(Box::new(t.iter())),
+            Hash::Table(t) => Iter::Table(Box::new(t.iter_with_ttl())),
         }
     }
 
-    /// Builds a hash from RDB pairs the way Redis's loader does: the table encoding from the
-    /// start when there are more than `max_entries` pairs, otherwise compact until a field or
-    /// value is too long (or the packed size limit is reached), then the table.
-    pub fn from_pairs<'a>(
+    /// The pairs not expired at `now`.
+    pub fn iter_live(&self, now: i64) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.iter()
+            .with_ttl()
+            .filter(move |(_, _, ttl)| !expired(*ttl, now))
+            .map(|(f, v, _)| (f, v))
+    }
+
+    /// How many fields are not expired at `now` (HLEN counts them all, as Redis's does).
+    pub fn len_live(&self, now: i64) -> usize {
+        if !self.has_ttls() {
+            return self.len();
+        }
+        self.iter_live(now).count()
+    }
+
+    /// Builds a hash from RDB entries (field, value, TTL or 0) the way Redis's loader does:
+    /// the table encoding from the start when there are more than `max_entries` pairs,
+    /// otherwise compact until a field or value is too long (or the packed size limit is
+    /// reached), then the table. A hash loaded with field TTLs is listpackex when small.
+    pub fn from_entries<'a>(
         count: usize,
-        pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        entries: impl IntoIterator<Item = (&'a [u8], &'a [u8], i64)>,
         lim: Limits,
     ) -> Result<Hash, LoadError> {
         let mut h = if count > lim.max_entries {
@@ -206,7 +302,7 @@ impl Hash {
         } else {
             Hash::new()
         };
-        for (f, v) in pairs {
+        for (f, v, ttl) in entries {
             if let Hash::Packed(p) = &mut h {
                 if f.len() > lim.max_value
                     || v.len() > lim.max_value
@@ -220,16 +316,26 @@ impl Hash {
                     if p.contains(f) {
                         return Err(LoadError::DuplicateField);
                     }
-                    p.push(f, v);
+                    p.push_with_ttl(f, v, ttl);
                 }
                 Hash::Table(t) => {
-                    if !t.insert(f, v) {
+                    if t.contains(f) {
                         return Err(LoadError::DuplicateField);
                     }
+                    t.insert_absent(f, v, ttl);
                 }
             }
         }
         Ok(h)
+    }
+
+    /// `from_entries` for pairs without TTLs.
+    pub fn from_pairs<'a>(
+        count: usize,
+        pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        lim: Limits,
+    ) -> Result<Hash, LoadError> {
+        Self::from_entries(count, pairs.into_iter().map(|(f, v)| (f, v, 0)), lim)
     }
 
     /// Verifies the representation (tests).
@@ -241,10 +347,28 @@ impl Hash {
     }
 }
 
+/// Whether a field with TTL `ttl` (0: none) is expired at `now` (Redis's hfieldIsExpired:
+/// due strictly before now).
+#[inline]
+pub fn expired(ttl: i64, now: i64) -> bool {
+    ttl != 0 && ttl < now
+}
+
 /// Iterator over a hash's pairs.
 pub enum Iter<'a> {
     Packed(pairlist::Iter<'a>),
-    Table(Box<dyn Iterator<Item = (&'a [u8], &'a [u8])> + 'a>),
+    Table(Box<dyn Iterator<Item = (&'a [u8], &'a [u8], i64)> + 'a>),
+}
+
+impl<'a> Iter<'a> {
+    /// The pairs with their TTLs (0: none).
+    pub fn with_ttl(self) -> impl Iterator<Item = (&'a [u8], &'a [u8], i64)> {
+        let mut it = self;
+        std::iter::from_fn(move || match &mut it {
+            Iter::Packed(i) => i.next_with_ttl(),
+            Iter::Table(i) => i.next(),
+        })
+    }
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -254,7 +378,7 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Iter::Packed(i) => i.next(),
-            Iter::Table(i) => i.next(),
+            Iter::Table(i) => i.next().map(|(f, v, _)| (f, v)),
         }
     }
 }
@@ -329,6 +453,53 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    #[test]
+    fn field_ttls_in_both_encodings() {
+        for lim in [
+            LIM,
+            Limits {
+                max_entries: 0,
+                ..LIM
+            },
+        ] {
+            let mut h = Hash::new();
+            for f in ["a", "b", "c", "d"] {
+                h.set(f.as_bytes(), b"v", lim);
+            }
+            h.make_ex();
+            assert!(!h.has_ttls());
+            assert!(h.set_ttl(b"c", 300) && h.set_ttl(b"a", 100) && h.set_ttl(b"d", 300));
+            assert!(!h.set_ttl(b"zz", 5));
+            h.check_invariants();
+            assert_eq!(h.min_ttl(), Some(100));
+            if h.is_packed() {
+                assert_eq!(h.encoding_name(), "listpackex");
+                // Redis's listpackex order: by TTL (a newer one before equals), then the rest.
+                let order: Vec<&[u8]> = h.iter().map(|(f, _)| f).collect();
+                assert_eq!(order, [&b"a"[..], b"d", b"c", b"b"]);
+            }
+            // HSET drops a TTL, the KEEPTTL form keeps it.
+            h.set(b"a", b"w", lim);
+            h.set_keep_ttl(b"c", b"w", lim);
+            assert_eq!(h.get_with_ttl(b"a"), Some((&b"w"[..], 0)));
+            assert_eq!(h.get_with_ttl(b"c"), Some((&b"w"[..], 300)));
+            h.check_invariants();
+            assert_eq!(h.len_live(301), 2);
+            let mut gone = Vec::new();
+            assert_eq!(h.remove_due(301, 10, |f| gone.push(f.to_vec())), 2);
+            gone.sort();
+            assert_eq!(gone, [b"c".to_vec(), b"d".to_vec()]);
+            assert_eq!(h.min_ttl(), None);
+            h.check_invariants();
+            // Conversion and cloning keep TTLs.
+            h.set_ttl(b"b", 50);
+            let mut t = h.clone();
+            t.convert();
+            assert_eq!(t.get_with_ttl(b"b"), Some((&b"v"[..], 50)));
+            t.check_invariants();
+        }
     }
 
     proptest! {

@@ -326,3 +326,120 @@ mod tests {
         }
     }
 }
+
+/// The entry codec both hash encodings share: `varint(field len << 1 | has TTL) field
+/// varint(value len) value [varint(TTL)]`. A field without a TTL costs nothing extra; one with
+/// a TTL (absolute Unix time in ms, always > 0) six bytes or so.
+pub mod entry {
+    use super::{decode_varint, encode_varint, VARINT_MAX};
+
+    /// One decoded entry and where its parts sit.
+    #[derive(Debug, Clone, Copy)]
+    pub struct At<'a> {
+        pub field: &'a [u8],
+        pub value: &'a [u8],
+        /// Absolute expiry in ms, 0 for none.
+        pub ttl: i64,
+        /// Start of the value's length varint.
+        pub value_hdr: usize,
+        pub end: usize,
+    }
+
+    /// Decodes the entry starting at `at`. The buffers decoded here were written by `Header`,
+    /// so they are well formed.
+    #[inline]
+    pub fn at(buf: &[u8], at: usize) -> At<'_> {
+        let (tag, n) = decode_varint(buf, at);
+        let fstart = at + n;
+        let fend = fstart + (tag >> 1);
+        let (vlen, n) = decode_varint(buf, fend);
+        let vstart = fend + n;
+        let vend = vstart + vlen;
+        let (ttl, end) = if tag & 1 == 1 {
+            let (t, n) = decode_varint(buf, vend);
+            (t as i64, vend + n)
+        } else {
+            (0, vend)
+        };
+        At {
+            field: &buf[fstart..fend],
+            value: &buf[vstart..vend],
+            ttl,
+            value_hdr: fend,
+            end,
+        }
+    }
+
+    /// The encoded length fields of one entry, to splice in with its field and value.
+    pub struct Header {
+        field: [u8; VARINT_MAX],
+        field_len: usize,
+        value: [u8; VARINT_MAX],
+        value_len: usize,
+        ttl: [u8; VARINT_MAX],
+        ttl_len: usize,
+    }
+
+    impl Header {
+        /// `ttl` 0: none.
+        #[inline]
+        pub fn new(field_len: usize, value_len: usize, ttl: i64) -> Header {
+            debug_assert!(ttl >= 0);
+            let mut h = Header {
+                field: [0; VARINT_MAX],
+                field_len: 0,
+                value: [0; VARINT_MAX],
+                value_len: 0,
+                ttl: [0; VARINT_MAX],
+                ttl_len: 0,
+            };
+            h.field_len = encode_varint(field_len << 1 | usize::from(ttl > 0), &mut h.field);
+            h.value_len = encode_varint(value_len, &mut h.value);
+            if ttl > 0 {
+                h.ttl_len = encode_varint(ttl as usize, &mut h.ttl);
+            }
+            h
+        }
+
+        /// The whole entry as parts for `Blob::splice`/`append`.
+        #[inline]
+        pub fn parts<'a>(&'a self, field: &'a [u8], value: &'a [u8]) -> [&'a [u8]; 5] {
+            [
+                &self.field[..self.field_len],
+                field,
+                &self.value[..self.value_len],
+                value,
+                &self.ttl[..self.ttl_len],
+            ]
+        }
+
+        /// The entry from its value on (value length, value, TTL), to replace
+        /// `value_hdr..end` of an entry whose field keeps its TTL flag.
+        #[inline]
+        pub fn tail<'a>(&'a self, value: &'a [u8]) -> [&'a [u8]; 3] {
+            [
+                &self.value[..self.value_len],
+                value,
+                &self.ttl[..self.ttl_len],
+            ]
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn round_trip() {
+            for (f, v, ttl) in [
+                (&b""[..], &b""[..], 0i64),
+                (b"field", b"value", 1_780_000_000_000),
+                (&[7u8; 200][..], &[1u8; 70000][..], 0),
+                (b"f", b"", 1),
+            ] {
+                let h = super::Header::new(f.len(), v.len(), ttl);
+                let buf: Vec<u8> = h.parts(f, v).concat();
+                let e = super::at(&buf, 0);
+                assert_eq!((e.field, e.value, e.ttl, e.end), (f, v, ttl, buf.len()));
+            }
+        }
+    }
+}
