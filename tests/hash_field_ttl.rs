@@ -5,22 +5,9 @@
 
 mod common;
 
-use common::client::Client;
+use common::client::{reply_int as n, reply_text as r, Client};
 use common::server::{cinnabar, wait_until, Server};
 use std::time::Duration;
-
-fn r(c: &mut Client, line: &str) -> String {
-    let argv: Vec<&str> = line.split(' ').collect();
-    String::from_utf8_lossy(&c.cmd_raw(&argv)).into_owned()
-}
-
-/// An integer reply.
-fn n(c: &mut Client, line: &str) -> i64 {
-    let reply = r(c, line);
-    reply[1..reply.len() - 2]
-        .parse()
-        .unwrap_or_else(|_| panic!("{line}: {reply}"))
-}
 
 /// An array of integers, as RESP.
 fn ints(v: &[i64]) -> String {

@@ -358,13 +358,14 @@ pub fn hmget(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let fields = &ctx.argv[2..];
     let clock = field_clock(ctx);
-    if read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_some_and(Hash::has_ttls) {
+    let h = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?;
+    // One lookup unless the hash has field TTLs (then expired fields go first).
+    let h = if h.is_some_and(Hash::has_ttls) {
         let lazy = lazy_expire(ctx, key, fields, true);
         lazy_events(ctx, key, lazy);
-    }
-    let h = match ctx.ex.dbs[ctx.client.db].peek(key).map(|e| &e.value) {
-        Some(Value::Hash(h)) => Some(&**h),
-        _ => None,
+        hash_in(ctx.ex, ctx.client.db, key)
+    } else {
+        h
     };
     let out = &mut ctx.client.out;
     out.array(fields.len());

@@ -124,6 +124,20 @@ impl Client {
     }
 }
 
+/// The raw reply to a space-separated command line, as text.
+pub fn reply_text(c: &mut Client, line: &str) -> String {
+    let argv: Vec<&str> = line.split(' ').collect();
+    String::from_utf8_lossy(&c.cmd_raw(&argv)).into_owned()
+}
+
+/// The integer reply to a space-separated command line.
+pub fn reply_int(c: &mut Client, line: &str) -> i64 {
+    let reply = reply_text(c, line);
+    reply[1..reply.len() - 2]
+        .parse()
+        .unwrap_or_else(|_| panic!("{line}: {reply}"))
+}
+
 /// Splits a redis-cli style line into argv.
 pub fn args(line: &str) -> Vec<Vec<u8>> {
     cinnabar::util::splitargs::split_args(line.as_bytes()).expect("quoting")
