@@ -29,6 +29,16 @@ const ADDED_LATER: &[&str] = &[
     "hpersist",
     "hgetex",
     "hsetex",
+    "sexpire",
+    "spexpire",
+    "sexpireat",
+    "spexpireat",
+    "sttl",
+    "spttl",
+    "sexpiretime",
+    "spexpiretime",
+    "spersist",
+    "saddex",
 ];
 
 /// Commands whose arguments grew after 7.0 (their COMMAND INFO is 7.0's).

@@ -5,41 +5,11 @@
 
 mod common;
 
-use common::client::{reply_int as n, reply_text as r, Client};
+use common::client::{
+    int_list, ints, now_ms, reply_int as n, reply_text as r, sorted_bulks, with_ms_masked, Client,
+};
 use common::server::{cinnabar, wait_until, Server};
 use std::time::Duration;
-
-/// An array of integers, as RESP.
-fn ints(v: &[i64]) -> String {
-    let mut s = format!("*{}\r\n", v.len());
-    for i in v {
-        s.push_str(&format!(":{i}\r\n"));
-    }
-    s
-}
-
-/// The integers of an array reply.
-fn int_list(c: &mut Client, line: &str) -> Vec<i64> {
-    r(c, line)
-        .split("\r\n")
-        .filter_map(|l| l.strip_prefix(':'))
-        .map(|v| v.parse().unwrap())
-        .collect()
-}
-
-/// The sorted bulk strings of an array reply.
-fn sorted_bulks(c: &mut Client, line: &str) -> Vec<String> {
-    let reply = r(c, line);
-    let mut lines = reply.split("\r\n");
-    let mut out = Vec::new();
-    while let Some(l) = lines.next() {
-        if l.starts_with('$') && l != "$-1" {
-            out.push(lines.next().unwrap().to_string());
-        }
-    }
-    out.sort();
-    out
-}
 
 /// Every field and value a full HSCAN returns, sorted.
 fn hscan_all(c: &mut Client, key: &str) -> Vec<String> {
@@ -66,13 +36,6 @@ fn server() -> Server {
 
 /// The two encodings a hash can have: listpackex and hashtable.
 const ENCODINGS: [(&str, &str); 2] = [("512", "listpackex"), ("0", "hashtable")];
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 #[test]
 fn hexpire_conditions_and_answers() {
@@ -425,25 +388,6 @@ fn propagated_as_redis_and_reloaded() {
     assert_eq!(r(c, "HPEXPIRETIME h FIELDS 3 f1 f2 f3"), before);
     assert_eq!(r(c, "HPEXPIRETIME x FIELDS 1 f"), x);
     assert_eq!(r(c, "HGET x f"), "$3\r\n2.5\r\n");
-}
-
-/// `text` with every 13-digit number (a time in ms) as `<ms>`.
-fn with_ms_masked(text: &str) -> String {
-    let b = text.as_bytes();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < b.len() {
-        let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        let boundary = i == 0 || !b[i - 1].is_ascii_digit();
-        if digits == 13 && boundary {
-            out.push_str("<ms>");
-            i += 13;
-        } else {
-            out.push(b[i] as char);
-            i += 1;
-        }
-    }
-    out
 }
 
 /// Files and DUMP payloads: version 10 unless a hash has field TTLs, then Redis 7.4's 12 with

@@ -174,6 +174,21 @@ fn fields_arg(with_values: bool) -> ArgM {
     }
 }
 
+/// The `MEMBERS nummembers member [member ...]` block of Redis 8.12's set member commands.
+fn members_arg() -> ArgM {
+    ArgM {
+        name: "members".into(),
+        kind: "block".into(),
+        key_spec_index: -1,
+        token: "MEMBERS".into(),
+        args: vec![
+            arg("nummembers", "integer", "", "", &[]),
+            arg("member", "string", "", "", &["multiple"]),
+        ],
+        ..Default::default()
+    }
+}
+
 /// A one-of group of arguments.
 fn one_of(name: &str, optional: bool, args: Vec<ArgM>) -> ArgM {
     ArgM {
@@ -320,6 +335,60 @@ fn newer_lineages(cmds: &mut Vec<CmdM>) {
         fields_arg(true),
     ];
     cmds.push(hsetex);
+
+    // Redis 8.12: set member expiration (SEXPIRE ... SPERSIST, SADDEX).
+    let expire_units = [
+        ("sexpire", "seconds", "integer"),
+        ("spexpire", "milliseconds", "integer"),
+        ("sexpireat", "unix-time-seconds", "unix-time"),
+        ("spexpireat", "unix-time-milliseconds", "unix-time"),
+    ];
+    for (name, time, kind) in expire_units {
+        let mut c = like(cmds, "srem", name, -6, "8.12.0");
+        c.key_specs[0].flags = strings(&["RW", "update"]);
+        c.complexity = "O(N) where N is the number of specified members".into();
+        c.args = vec![
+            key_arg("key"),
+            arg(time, kind, "", "", &[]),
+            one_of(
+                "condition",
+                true,
+                ["nx", "xx", "gt", "lt"]
+                    .iter()
+                    .map(|t| arg(t, "pure-token", &t.to_ascii_uppercase(), "", &[]))
+                    .collect(),
+            ),
+            members_arg(),
+        ];
+        cmds.push(c);
+    }
+    for name in ["sttl", "spttl", "sexpiretime", "spexpiretime"] {
+        let mut c = like(cmds, "sismember", name, -5, "8.12.0");
+        c.complexity = "O(N) where N is the number of specified members".into();
+        c.args = vec![key_arg("key"), members_arg()];
+        cmds.push(c);
+    }
+    let mut spersist = like(cmds, "srem", "spersist", -5, "8.12.0");
+    spersist.key_specs[0].flags = strings(&["RW", "update"]);
+    spersist.complexity = "O(N) where N is the number of specified members".into();
+    spersist.args = vec![key_arg("key"), members_arg()];
+    cmds.push(spersist);
+    let mut saddex = like(cmds, "sadd", "saddex", -5, "8.12.0");
+    saddex.complexity = "O(N) where N is the number of members being added.".into();
+    saddex.args = vec![
+        key_arg("key"),
+        one_of(
+            "condition",
+            true,
+            vec![
+                arg("mnx", "pure-token", "MNX", "", &[]),
+                arg("mxx", "pure-token", "MXX", "", &[]),
+            ],
+        ),
+        ttl_options(arg("keepttl", "pure-token", "KEEPTTL", "", &[])),
+        members_arg(),
+    ];
+    cmds.push(saddex);
 
     // Redis 8.4: DELEX key [IFEQ v | IFNE v | IFDEQ d | IFDNE d].
     let mut delex = like(cmds, "getdel", "delex", -2, "8.4.0");

@@ -9,6 +9,7 @@ use crate::cmd::args::{eq, int};
 use crate::cmd::generic::{parse_cursor, parse_scan_options, reply_scan};
 use crate::cmd::meta_gen as m;
 use crate::cmd::random_reply::{close_for_output, ReplyCap};
+use crate::cmd::subkey_ttl::subkey_clock;
 use crate::cmd::table::Handler;
 use crate::config::notify;
 use crate::exec::{client::flags as cf, Client, Ctx, Executor};
@@ -77,16 +78,6 @@ fn write_hash<R>(
 
 // ---- field TTLs: what a command sees of an expired field ----
 
-/// The time fields are judged expired against: never while loading or for the running
-/// master's own commands (the master sends HDEL when one expires), else the command's time.
-fn field_clock(ctx: &Ctx) -> i64 {
-    if ctx.ex.loading || ctx.ex.running_master {
-        i64::MIN
-    } else {
-        ctx.now_ms
-    }
-}
-
 /// The value of `field` unless it is expired at `clock`.
 #[inline]
 fn live_value<'a>(h: &'a Hash, field: &[u8], clock: i64) -> Option<&'a [u8]> {
@@ -111,7 +102,7 @@ struct Lazy {
 /// events (`lazy_events`), once for the command, as Redis's multi-field commands do.
 fn lazy_expire(ctx: &mut Ctx, key: &[u8], fields: &[&[u8]], delete_key: bool) -> Lazy {
     let db = ctx.client.db;
-    let clock = field_clock(ctx);
+    let clock = subkey_clock(ctx);
     let mut out = Lazy::default();
     let Some(Value::Hash(h)) = ctx.ex.dbs[db].peek(key).map(|e| &e.value) else {
         return out;
@@ -202,39 +193,6 @@ fn settle_hash(ctx: &mut Ctx, key: &[u8]) -> bool {
     emptied
 }
 
-/// The active expiry of one hash's due fields (Redis's hashTypeActiveExpire): each goes with
-/// its own HDEL, one "hexpired" event for the hash, and the key goes with its last field.
-pub fn expire_due_fields(ex: &mut Executor, db: usize, key: &[u8], now_ms: i64) {
-    /// Fields one visit removes before the hash is refiled (others get their turn).
-    const FIELDS_PER_VISIT: usize = 1000;
-    let mut gone: Vec<Vec<u8>> = Vec::new();
-    let emptied = match ex.dbs[db].peek_mut(key).map(|e| &mut e.value) {
-        Some(Value::Hash(h)) => {
-            h.remove_due(now_ms, FIELDS_PER_VISIT, |f| gone.push(f.to_vec()));
-            h.is_empty()
-        }
-        _ => false,
-    };
-    for f in &gone {
-        if ex.prop.enabled() {
-            ex.prop.now(db, [&b"HDEL"[..], key, f].into_iter());
-        }
-    }
-    ex.stats.expired_subkeys += gone.len() as u64;
-    if !gone.is_empty() {
-        ex.notify(notify::HASH, "hexpired", key, db);
-    }
-    if emptied {
-        ex.dbs[db].remove(key);
-        ex.notify(notify::GENERIC, "del", key, db);
-    } else {
-        ex.dbs[db].sync_field_ttls(key);
-    }
-    if !gone.is_empty() {
-        ex.signal_modified_by_server(db, key);
-    }
-}
-
 fn hset_generic(ctx: &mut Ctx, hmset: bool) -> CmdResult {
     let argv = ctx.argv;
     if argv.len() % 2 == 1 {
@@ -279,7 +237,7 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     let (key, field, value) = (ctx.argv[1], ctx.argv[2], ctx.argv[3]);
     let lim = limits(ctx.ex);
     expire_field_for_write(ctx, key, field)?;
-    let clock = field_clock(ctx);
+    let clock = subkey_clock(ctx);
     let set = write_hash(ctx, key, true, |h| {
         if live_value(h, field, clock).is_some() {
             return Ok(false);
@@ -298,7 +256,7 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
 
 pub fn hget(ctx: &mut Ctx) -> CmdResult {
     let (key, field) = (ctx.argv[1], ctx.argv[2]);
-    let clock = field_clock(ctx);
+    let clock = subkey_clock(ctx);
     let Some(h) = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)? else {
         ctx.client.out.null();
         return Ok(());
@@ -332,32 +290,10 @@ fn hash_in<'a>(ex: &'a Executor, db: usize, key: &[u8]) -> Option<&'a Hash> {
     }
 }
 
-/// HRANDFIELD first deletes every expired field (Redis's hashTypeExpireIfNeeded): returns
-/// true if the key went with them.
-fn expire_all_fields(ctx: &mut Ctx, key: &[u8]) -> bool {
-    let clock = field_clock(ctx);
-    let due: Vec<Vec<u8>> = match peek_hash(ctx, key) {
-        Some(h) if h.has_ttls() => h
-            .iter()
-            .with_ttl()
-            .filter(|(_, _, ttl)| expired(*ttl, clock))
-            .map(|(f, _, _)| f.to_vec())
-            .collect(),
-        _ => return false,
-    };
-    if due.is_empty() {
-        return false;
-    }
-    let due: Vec<&[u8]> = due.iter().map(Vec::as_slice).collect();
-    let lazy = lazy_expire(ctx, key, &due, true);
-    lazy_events(ctx, key, lazy);
-    lazy.key_deleted
-}
-
 pub fn hmget(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let fields = &ctx.argv[2..];
-    let clock = field_clock(ctx);
+    let clock = subkey_clock(ctx);
     let h = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?;
     // One lookup unless the hash has field TTLs (then expired fields go first).
     let h = if h.is_some_and(Hash::has_ttls) {
@@ -451,7 +387,7 @@ pub fn hgetdel(ctx: &mut Ctx) -> CmdResult {
     }
     let fields = fields_block(ctx.argv, 2)?;
     let lazy = lazy_expire(ctx, key, fields, false);
-    let clock = field_clock(ctx);
+    let clock = subkey_clock(ctx);
     let values = write_hash(ctx, key, false, |h| {
         let values: Vec<Option<Vec<u8>>> = fields
             .iter()
@@ -506,7 +442,7 @@ fn read_field_lazily<'a>(
     key: &[u8],
     field: &[u8],
 ) -> Result<Option<&'a [u8]>, CmdError> {
-    let clock = field_clock(ctx);
+    let clock = subkey_clock(ctx);
     let has_ttls = read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_some_and(Hash::has_ttls);
     if has_ttls {
         lazy_expire_one(ctx, key, field);
@@ -537,7 +473,7 @@ enum Parts {
 }
 
 fn getall_generic(ctx: &mut Ctx, parts: Parts) -> CmdResult {
-    let clock = field_clock(ctx);
+    let clock = subkey_clock(ctx);
     let h = read_hash(ctx.ex, ctx.client, ctx.argv[1], ctx.now_ms)?;
     let out = &mut ctx.client.out;
     // Expired fields are skipped, not deleted (Redis's genericHgetallCommand).
@@ -673,7 +609,9 @@ fn hrandfield_count(ctx: &mut Ctx, l: i64, withvalues: bool) -> CmdResult {
     let mut rng = sampler(ctx.ex);
     let cap = ReplyCap::new(ctx.ex, ctx.client);
     let key = ctx.argv[1];
-    if read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_none() || expire_all_fields(ctx, key) {
+    if read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_none()
+        || crate::cmd::subkey_ttl::sweep(ctx, key)
+    {
         ctx.client.out.array(0);
         return Ok(());
     }
@@ -796,7 +734,9 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     }
     let mut rng = sampler(ctx.ex);
     let key = ctx.argv[1];
-    if read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_none() || expire_all_fields(ctx, key) {
+    if read_hash(ctx.ex, ctx.client, key, ctx.now_ms)?.is_none()
+        || crate::cmd::subkey_ttl::sweep(ctx, key)
+    {
         ctx.client.out.null();
         return Ok(());
     }
@@ -820,7 +760,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
 
 pub fn hscan(ctx: &mut Ctx) -> CmdResult {
     let mut cursor = parse_cursor(ctx.argv[2])?;
-    let clock = field_clock(ctx);
+    let clock = subkey_clock(ctx);
     let Some(h) = read_hash(ctx.ex, ctx.client, ctx.argv[1], ctx.now_ms)? else {
         reply_scan(ctx, 0, &[]);
         return Ok(());

@@ -7330,6 +7330,47 @@ pub static SADD: CommandMeta = CommandMeta {
     ],
 };
 
+pub static SADDEX: CommandMeta = CommandMeta {
+    name: "saddex",
+    arity: -5,
+    flags: flag::WRITE | flag::DENYOOM | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400c,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x42, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Adds members to a set, optionally with a TTL and only if all or none exist",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of members being added.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "mnx", kind: "pure-token", key_spec_index: -1, token: "MNX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "mxx", kind: "pure-token", key_spec_index: -1, token: "MXX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "expiration", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "seconds", kind: "integer", key_spec_index: -1, token: "EX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "milliseconds", kind: "integer", key_spec_index: -1, token: "PX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "unix-time-seconds", kind: "unix-time", key_spec_index: -1, token: "EXAT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "unix-time-milliseconds", kind: "unix-time", key_spec_index: -1, token: "PXAT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "keepttl", kind: "pure-token", key_spec_index: -1, token: "KEEPTTL", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
 pub static SAVE: CommandMeta = CommandMeta {
     name: "save",
     arity: 1,
@@ -7806,6 +7847,110 @@ pub static SETRANGE: CommandMeta = CommandMeta {
     ],
 };
 
+pub static SEXPIRE: CommandMeta = CommandMeta {
+    name: "sexpire",
+    arity: -6,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400c,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets a TTL in seconds on set members",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "seconds", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "nx", kind: "pure-token", key_spec_index: -1, token: "NX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "xx", kind: "pure-token", key_spec_index: -1, token: "XX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "gt", kind: "pure-token", key_spec_index: -1, token: "GT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "lt", kind: "pure-token", key_spec_index: -1, token: "LT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static SEXPIREAT: CommandMeta = CommandMeta {
+    name: "sexpireat",
+    arity: -6,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400c,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets set members to expire at a Unix time in seconds",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "unix-time-seconds", kind: "unix-time", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "nx", kind: "pure-token", key_spec_index: -1, token: "NX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "xx", kind: "pure-token", key_spec_index: -1, token: "XX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "gt", kind: "pure-token", key_spec_index: -1, token: "GT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "lt", kind: "pure-token", key_spec_index: -1, token: "LT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static SEXPIRETIME: CommandMeta = CommandMeta {
+    name: "sexpiretime",
+    arity: -5,
+    flags: flag::READONLY | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400a,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x1, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the Unix time in seconds at which set members expire",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
 pub static SHUTDOWN: CommandMeta = CommandMeta {
     name: "shutdown",
     arity: -1,
@@ -8250,6 +8395,140 @@ pub static SORT_RO: CommandMeta = CommandMeta {
     ],
 };
 
+pub static SPERSIST: CommandMeta = CommandMeta {
+    name: "spersist",
+    arity: -5,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400c,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Removes the TTL of set members",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static SPEXPIRE: CommandMeta = CommandMeta {
+    name: "spexpire",
+    arity: -6,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400c,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets a TTL in milliseconds on set members",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "milliseconds", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "nx", kind: "pure-token", key_spec_index: -1, token: "NX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "xx", kind: "pure-token", key_spec_index: -1, token: "XX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "gt", kind: "pure-token", key_spec_index: -1, token: "GT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "lt", kind: "pure-token", key_spec_index: -1, token: "LT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static SPEXPIREAT: CommandMeta = CommandMeta {
+    name: "spexpireat",
+    arity: -6,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400c,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x22, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Sets set members to expire at a Unix time in milliseconds",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "unix-time-milliseconds", kind: "unix-time", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "nx", kind: "pure-token", key_spec_index: -1, token: "NX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "xx", kind: "pure-token", key_spec_index: -1, token: "XX", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "gt", kind: "pure-token", key_spec_index: -1, token: "GT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "lt", kind: "pure-token", key_spec_index: -1, token: "LT", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
+pub static SPEXPIRETIME: CommandMeta = CommandMeta {
+    name: "spexpiretime",
+    arity: -5,
+    flags: flag::READONLY | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400a,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x1, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the Unix time in milliseconds at which set members expire",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
 pub static SPOP: CommandMeta = CommandMeta {
     name: "spop",
     arity: -2,
@@ -8274,6 +8553,36 @@ pub static SPOP: CommandMeta = CommandMeta {
     args: &[
         Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
         Arg { name: "count", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "3.2.0", deprecated_since: "", flags: &["optional"], args: &[] },
+    ],
+};
+
+pub static SPTTL: CommandMeta = CommandMeta {
+    name: "spttl",
+    arity: -5,
+    flags: flag::READONLY | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400a,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x1, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the remaining TTL of set members in milliseconds",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
     ],
 };
 
@@ -8436,6 +8745,36 @@ pub static STRLEN: CommandMeta = CommandMeta {
     history: &[],
     args: &[
         Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+    ],
+};
+
+pub static STTL: CommandMeta = CommandMeta {
+    name: "sttl",
+    arity: -5,
+    flags: flag::READONLY | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x400a,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x1, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Returns the remaining TTL of set members in seconds",
+    since: "8.12.0",
+    group: "set",
+    complexity: "O(N) where N is the number of specified members",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "members", kind: "block", key_spec_index: -1, token: "MEMBERS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "nummembers", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "member", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
     ],
 };
 
@@ -10746,6 +11085,7 @@ pub static ALL: &[&CommandMeta] = &[
     &RPUSH,
     &RPUSHX,
     &SADD,
+    &SADDEX,
     &SAVE,
     &SCAN,
     &SCARD,
@@ -10758,6 +11098,9 @@ pub static ALL: &[&CommandMeta] = &[
     &SETEX,
     &SETNX,
     &SETRANGE,
+    &SEXPIRE,
+    &SEXPIREAT,
+    &SEXPIRETIME,
     &SHUTDOWN,
     &SINTER,
     &SINTERCARD,
@@ -10770,13 +11113,19 @@ pub static ALL: &[&CommandMeta] = &[
     &SMOVE,
     &SORT,
     &SORT_RO,
+    &SPERSIST,
+    &SPEXPIRE,
+    &SPEXPIREAT,
+    &SPEXPIRETIME,
     &SPOP,
+    &SPTTL,
     &SPUBLISH,
     &SRANDMEMBER,
     &SREM,
     &SSCAN,
     &SSUBSCRIBE,
     &STRLEN,
+    &STTL,
     &SUBSCRIBE,
     &SUBSTR,
     &SUNION,

@@ -22,6 +22,7 @@ pub mod sets;
 pub mod sort;
 pub mod streams;
 pub mod strings;
+pub mod subkey_ttl;
 pub mod table;
 pub mod transactions;
 pub mod zsets;

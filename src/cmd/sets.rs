@@ -1,6 +1,11 @@
 //! The "set" group: SADD, SREM, membership and cardinality, random members (SRANDMEMBER,
 //! SPOP), SMOVE, the algebra (SINTER, SUNION, SDIFF with their STORE forms, SINTERCARD) and
-//! SSCAN.
+//! SSCAN; member TTLs (Redis 8.12's SEXPIRE family, SADDEX) in `member_ttl`.
+//!
+//! A member whose TTL passed is gone for every reader: membership tests remove it there and
+//! then on a master (propagating SREM), SPOP and SRANDMEMBER remove all of them first, and
+//! the readers of whole sets skip them. SCARD counts them until they are removed, as HLEN
+//! does for hash fields.
 //!
 //! Results of the algebra are built the way Redis builds them, into a fresh set that starts as
 //! an intset, so the encoding of a stored result and the order of a reply (ascending when the
@@ -9,6 +14,7 @@
 use crate::cmd::args::{eq, int, int_in};
 use crate::cmd::generic::{parse_cursor, parse_scan_options, reply_scan};
 use crate::cmd::meta_gen as m;
+use crate::cmd::subkey_ttl::{subkey_clock, sweep};
 use crate::cmd::table::Handler;
 use crate::config::notify;
 use crate::exec::client::flags as cf;
@@ -20,6 +26,8 @@ use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::resp::reply::ReplyBuf;
 use crate::util::glob::glob_match;
 use crate::util::rng::splitmix;
+
+mod member_ttl;
 
 /// SPOP with a count rebuilds the set from the members it keeps when it would otherwise pop
 /// more than this many times the members left (Redis's SPOP_MOVE_STRATEGY_MUL).
@@ -108,16 +116,74 @@ fn delete_emptied(ctx: &mut Ctx, key: &[u8]) {
     ctx.notify(notify::GENERIC, "del", key);
 }
 
+/// Lazy expiry of `members` of the set at `key` (Redis's setTypeIsMemberLazy, member by
+/// member): an expired member is removed and its SREM propagated as part of the command,
+/// with an "sexpired" event, or "del" when it was the last one (the key then goes too,
+/// unless `keep_key`: SADD is about to refill it). On a replica or while paused it only
+/// reads as missing (`contains_live` with the command's clock).
+fn lazy_expire_members(ctx: &mut Ctx, key: &[u8], members: &[&[u8]], keep_key: bool) {
+    let db = ctx.client.db;
+    let clock = subkey_clock(ctx);
+    let due: Vec<&[u8]> = match peek_set(&ctx.ex.dbs[db], key) {
+        Some(set) if set.has_ttls() => members
+            .iter()
+            .copied()
+            .filter(|m| set.is_expired(m, clock))
+            .collect(),
+        _ => return,
+    };
+    if due.is_empty() || ctx.ex.repl.is_replica() || ctx.ex.is_paused(ctx.now_ms) {
+        return;
+    }
+    let mut key_deleted = false;
+    for m in due {
+        let Some(Entry {
+            value: Value::Set(set),
+            ..
+        }) = ctx.ex.dbs[db].peek_mut(key)
+        else {
+            break;
+        };
+        if !set.remove(m) {
+            // Named twice in the command.
+            continue;
+        }
+        let emptied = set.is_empty();
+        ctx.also_propagate(&[b"SREM", key, m]);
+        ctx.ex.stats.expired_subkeys += 1;
+        if !emptied {
+            ctx.notify(notify::SET, "sexpired", key);
+        } else if !keep_key {
+            ctx.notify(notify::GENERIC, "del", key);
+            ctx.ex.dbs[db].remove(key);
+            key_deleted = true;
+        }
+    }
+    if !key_deleted {
+        ctx.ex.dbs[db].sync_field_ttls(key);
+    }
+    ctx.ex.signal_modified_by_server(db, key);
+}
+
+/// Whether the set at `key` has member TTLs (the common case skips lazy expiry).
+fn has_member_ttls(ctx: &Ctx, key: &[u8]) -> bool {
+    peek_set(&ctx.ex.dbs[ctx.client.db], key).is_some_and(Set::has_ttls)
+}
+
 pub fn sadd(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let members = &ctx.argv[2..];
     let lim = limits(ctx.ex);
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let mut added = 0u64;
+    let add_all = |set: &mut Set| members.iter().map(|m| u64::from(set.insert(m, &lim))).sum();
     match write_set(ctx.ex, db, key, now)? {
-        Some(set) => {
-            for m in members {
-                added += u64::from(set.insert(m, &lim));
+        Some(set) if !set.has_ttls() => added = add_all(set),
+        Some(_) => {
+            // An expired member is removed first and then added anew (without its TTL).
+            lazy_expire_members(ctx, key, members, true);
+            if let Some(set) = write_set(ctx.ex, db, key, now)? {
+                added = add_all(set);
             }
         }
         None => {
@@ -186,8 +252,12 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     if !src_is_set || dst_is_set == Some(false) {
         return Err(err::WRONGTYPE.into());
     }
+    if has_member_ttls(ctx, src) {
+        lazy_expire_members(ctx, src, &[member], false);
+    }
     if src == dst {
-        let found = peek_set(&ctx.ex.dbs[db], src).is_some_and(|s| s.contains(member));
+        let clock = subkey_clock(ctx);
+        let found = peek_set(&ctx.ex.dbs[db], src).is_some_and(|s| s.contains_live(member, clock));
         ctx.out().int(i64::from(found));
         return Ok(());
     }
@@ -222,20 +292,31 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
 }
 
 pub fn sismember(ctx: &mut Ctx) -> CmdResult {
-    let (key, member) = (ctx.argv[1], ctx.argv[2]);
-    let found = read_set(ctx.ex, ctx.client, key, ctx.now_ms)?.is_some_and(|s| s.contains(member));
-    ctx.out().int(i64::from(found));
-    Ok(())
+    smismember_generic(ctx, false)
 }
 
 pub fn smismember(ctx: &mut Ctx) -> CmdResult {
+    smismember_generic(ctx, true)
+}
+
+/// SISMEMBER (one member, an integer) and SMISMEMBER (an array), after lazy expiry.
+fn smismember_generic(ctx: &mut Ctx, array: bool) -> CmdResult {
     let key = ctx.argv[1];
     let members = &ctx.argv[2..];
-    let set = read_set(ctx.ex, ctx.client, key, ctx.now_ms)?;
+    let clock = subkey_clock(ctx);
+    let set: Option<&Set> = match read_set(ctx.ex, ctx.client, key, ctx.now_ms)? {
+        Some(s) if s.has_ttls() => {
+            lazy_expire_members(ctx, key, members, false);
+            peek_set(&ctx.ex.dbs[ctx.client.db], key)
+        }
+        other => other.map(|s| &*s),
+    };
     let out = &mut ctx.client.out;
-    out.array(members.len());
+    if array {
+        out.array(members.len());
+    }
     for m in members {
-        out.int(i64::from(set.as_ref().is_some_and(|s| s.contains(m))));
+        out.int(i64::from(set.is_some_and(|s| s.contains_live(m, clock))));
     }
     Ok(())
 }
@@ -262,7 +343,11 @@ pub fn srandmember(ctx: &mut Ctx) -> CmdResult {
     }
     let key = ctx.argv[1];
     let mut rng = rng(ctx.ex);
-    match read_set(ctx.ex, ctx.client, key, ctx.now_ms)?.and_then(|s| s.random(&mut rng)) {
+    if read_set(ctx.ex, ctx.client, key, ctx.now_ms)?.is_some() {
+        sweep(ctx, key);
+    }
+    let db = ctx.client.db;
+    match peek_set(&ctx.ex.dbs[db], key).and_then(|s| s.random(&mut rng)) {
         Some(m) => reply_member(&mut ctx.client.out, m),
         None => ctx.client.out.null(),
     }
@@ -279,11 +364,13 @@ fn srandmember_count(ctx: &mut Ctx) -> CmdResult {
     let count = l.unsigned_abs() as usize;
     let cap = crate::cmd::random_reply::ReplyCap::new(ctx.ex, ctx.client);
     let mut rng = rng(ctx.ex);
-    let Some(set) = read_set(ctx.ex, ctx.client, key, ctx.now_ms)? else {
+    if read_set(ctx.ex, ctx.client, key, ctx.now_ms)?.is_some() {
+        sweep(ctx, key);
+    }
+    let Some(set) = peek_set(&ctx.ex.dbs[ctx.client.db], key) else {
         ctx.client.out.array(0);
         return Ok(());
     };
-    let set: &Set = set;
     let out = &mut ctx.client.out;
     let size = set.len();
     if count == 0 {
@@ -363,15 +450,19 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let mut rng = rng(ctx.ex);
-    let Some(set) = write_set(ctx.ex, db, key, now)? else {
+    let mut pop = |set: &mut Set| set.pop_random(&mut rng).map(|p| (p, set.is_empty()));
+    let popped = match write_set(ctx.ex, db, key, now)? {
+        Some(set) if !set.has_ttls() => pop(set),
+        Some(_) => {
+            sweep(ctx, key);
+            write_set(ctx.ex, db, key, now)?.and_then(pop)
+        }
+        None => None,
+    };
+    let Some((popped, emptied)) = popped else {
         ctx.out().null();
         return Ok(());
     };
-    let Some(popped) = set.pop_random(&mut rng) else {
-        ctx.out().null();
-        return Ok(());
-    };
-    let emptied = set.is_empty();
     ctx.modified(key, notify::SET, "spop");
     if ctx.propagating() {
         popped.as_member().with_bytes(|m| {
@@ -393,6 +484,9 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let lim = limits(ctx.ex);
     let mut rng = rng(ctx.ex);
+    if write_set(ctx.ex, db, key, now)?.is_some() && count > 0 {
+        sweep(ctx, key);
+    }
     let Some(set) = write_set(ctx.ex, db, key, now)? else {
         ctx.client.out.set(0);
         return Ok(());
@@ -564,6 +658,7 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, what: Inter
     }
     let db = ctx.client.db;
     let lim = limits(ctx.ex);
+    let clock = subkey_clock(ctx);
     let dbref = &ctx.ex.dbs[db];
     let mut sets: Vec<&Set> = keys.iter().filter_map(|k| peek_set(dbref, k)).collect();
     // Smallest first (a stable sort, like glibc's merge-sort qsort).
@@ -577,11 +672,11 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, what: Inter
         .copied()
         .filter(|s| !std::ptr::eq(*s, first))
         .collect();
-    let in_all = |m: Member<'_>| others.iter().all(|s| s.contains_member(m));
+    let in_all = |m: Member<'_>| others.iter().all(|s| s.contains_member_live(m, clock));
     match what {
         Inter::Card(limit) => {
             let mut n = 0u64;
-            for m in first.iter() {
+            for m in first.iter_live(clock) {
                 if in_all(m) {
                     n += 1;
                     if limit != 0 && n >= limit {
@@ -592,7 +687,7 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, what: Inter
             ctx.client.out.int(n as i64);
         }
         Inter::Members => {
-            let found: Vec<Member<'_>> = first.iter().filter(|m| in_all(*m)).collect();
+            let found: Vec<Member<'_>> = first.iter_live(clock).filter(|m| in_all(*m)).collect();
             let out = &mut ctx.client.out;
             out.set(found.len());
             for m in found {
@@ -601,7 +696,7 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, what: Inter
         }
         Inter::Store => {
             let mut result = Set::new_ints();
-            for m in first.iter() {
+            for m in first.iter_live(clock) {
                 if in_all(m) {
                     result.insert_member(m, &lim);
                 }
@@ -625,20 +720,21 @@ fn sunion_diff_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: Se
     lookup_sets(ctx, keys, dst.is_some())?;
     let db = ctx.client.db;
     let lim = limits(ctx.ex);
+    let clock = subkey_clock(ctx);
     let dbref = &ctx.ex.dbs[db];
     let sets: Vec<Option<&Set>> = keys.iter().map(|k| peek_set(dbref, k)).collect();
     let mut result = Set::new_ints();
     match op {
         SetOp::Union => {
             for s in sets.iter().flatten() {
-                for m in s.iter() {
+                for m in s.iter_live(clock) {
                     result.insert_member(m, &lim);
                 }
             }
         }
         SetOp::Diff => {
             if let Some(first) = sets[0] {
-                diff_into(&mut result, first, &sets[1..], &lim);
+                diff_into(&mut result, first, &sets[1..], &lim, clock);
             }
         }
     }
@@ -664,7 +760,7 @@ fn sunion_diff_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: Se
 /// `first` minus every set in `rest` (None = missing key), built into `result` with Redis's
 /// choice of algorithm, which decides the result's encoding: algorithm 1 adds only the
 /// surviving members; algorithm 2 adds all of `first` and then removes.
-fn diff_into(result: &mut Set, first: &Set, rest: &[Option<&Set>], lim: &Limits) {
+fn diff_into(result: &mut Set, first: &Set, rest: &[Option<&Set>], lim: &Limits, clock: i64) {
     let others: Vec<&Set> = rest.iter().flatten().copied().collect();
     if others.iter().any(|s| std::ptr::eq(*s, first)) {
         // A set minus itself.
@@ -677,17 +773,17 @@ fn diff_into(result: &mut Set, first: &Set, rest: &[Option<&Set>], lim: &Limits)
         let mut others = others;
         // Biggest first: a member is likelier to be found early.
         others.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for m in first.iter() {
-            if !others.iter().any(|s| s.contains_member(m)) {
+        for m in first.iter_live(clock) {
+            if !others.iter().any(|s| s.contains_member_live(m, clock)) {
                 result.insert_member(m, lim);
             }
         }
     } else {
-        for m in first.iter() {
+        for m in first.iter_live(clock) {
             result.insert_member(m, lim);
         }
         for s in others {
-            for m in s.iter() {
+            for m in s.iter_live(clock) {
                 m.with_bytes(|b| result.remove(b));
             }
             if result.is_empty() {
@@ -747,6 +843,7 @@ pub fn sdiffstore(ctx: &mut Ctx) -> CmdResult {
 pub fn sscan(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1];
     let mut cursor = parse_cursor(ctx.argv[2])?;
+    let clock = subkey_clock(ctx);
     let Some(set) = read_set(ctx.ex, ctx.client, key, ctx.now_ms)? else {
         reply_scan(ctx, 0, &[]);
         return Ok(());
@@ -754,12 +851,16 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
     let set: &Set = set;
     let opts = parse_scan_options(ctx.argv, 3, false)?;
     let mut items: Vec<Vec<u8>> = Vec::new();
-    if matches!(set, Set::Table(_)) {
+    if set.is_table() {
         // Redis's loop: up to COUNT*10 more buckets while fewer than COUNT members came back.
         let mut max_iterations = opts.count.saturating_mul(10);
         loop {
             cursor = set
-                .table_scan(cursor, |m| items.push(m.to_vec()))
+                .table_scan(cursor, |m| {
+                    if !set.is_expired(m, clock) {
+                        items.push(m.to_vec());
+                    }
+                })
                 .unwrap_or(0);
             if cursor == 0 || max_iterations == 0 {
                 break;
@@ -771,7 +872,7 @@ pub fn sscan(ctx: &mut Ctx) -> CmdResult {
         }
     } else {
         // Compact encodings come back whole, with cursor 0.
-        items.extend(set.iter().map(Member::to_vec));
+        items.extend(set.iter_live(clock).map(Member::to_vec));
         cursor = 0;
     }
     if let Some(p) = opts.pattern {
@@ -799,6 +900,16 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::SDIFF, sdiff),
     (&m::SDIFFSTORE, sdiffstore),
     (&m::SSCAN, sscan),
+    (&m::SEXPIRE, member_ttl::sexpire),
+    (&m::SPEXPIRE, member_ttl::spexpire),
+    (&m::SEXPIREAT, member_ttl::sexpireat),
+    (&m::SPEXPIREAT, member_ttl::spexpireat),
+    (&m::STTL, member_ttl::sttl),
+    (&m::SPTTL, member_ttl::spttl),
+    (&m::SEXPIRETIME, member_ttl::sexpiretime),
+    (&m::SPEXPIRETIME, member_ttl::spexpiretime),
+    (&m::SPERSIST, member_ttl::spersist),
+    (&m::SADDEX, member_ttl::saddex),
 ];
 
 #[cfg(test)]

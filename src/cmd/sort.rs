@@ -159,7 +159,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
     let value = ctx.ex.dbs[db].peek(argv[1]).map(|e| &e.value);
     let len = match value {
         Some(Value::List(l)) => l.len(),
-        Some(Value::Set(s)) => s.len(),
+        Some(Value::Set(s)) => s.len_live(now),
         Some(Value::ZSet(z)) => z.len(),
         _ => 0,
     } as i64;
@@ -196,7 +196,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         // An empty LIMIT range of an unsorted list loads nothing.
         Some(Value::List(_)) if dontsort => {}
         Some(Value::List(l)) => l.for_range(0, len as usize, false, |e| elems.push(e.to_vec())),
-        Some(Value::Set(s)) => elems.extend(s.iter().map(|m| m.to_vec())),
+        Some(Value::Set(s)) => elems.extend(s.iter_live(now).map(|m| m.to_vec())),
         Some(Value::ZSet(z)) if dontsort => {
             let n = if ranged { end - start + 1 } else { len }.max(0) as usize;
             let from = if desc {

@@ -997,17 +997,18 @@ fn aggregate(target: &mut f64, val: f64, how: Aggregate) {
 enum Source<'a> {
     Missing,
     Z(&'a ZSet),
-    S(&'a Set),
+    /// A plain set, read at a clock (members whose TTL passed are not there).
+    S(&'a Set, i64),
 }
 
 /// The members of a plain set input (score 1 each).
-fn set_members(s: &Set) -> Vec<Vec<u8>> {
-    s.iter().map(|m| m.to_vec()).collect()
+fn set_members(s: &Set, clock: i64) -> Vec<Vec<u8>> {
+    s.iter_live(clock).map(|m| m.to_vec()).collect()
 }
 
 /// Whether a plain set input holds `m`.
-fn set_contains(s: &Set, m: &[u8]) -> bool {
-    s.contains(m)
+fn set_contains(s: &Set, m: &[u8], clock: i64) -> bool {
+    s.contains_live(m, clock)
 }
 
 impl Source<'_> {
@@ -1015,7 +1016,7 @@ impl Source<'_> {
         match self {
             Source::Missing => 0,
             Source::Z(z) => z.len(),
-            Source::S(s) => s.len(),
+            Source::S(s, _) => s.len(),
         }
     }
 
@@ -1023,7 +1024,10 @@ impl Source<'_> {
         match self {
             Source::Missing => Vec::new(),
             Source::Z(z) => z.iter().map(|(m, s)| (m.to_vec(), s)).collect(),
-            Source::S(s) => set_members(s).into_iter().map(|m| (m, 1.0)).collect(),
+            Source::S(s, clock) => set_members(s, *clock)
+                .into_iter()
+                .map(|m| (m, 1.0))
+                .collect(),
         }
     }
 
@@ -1031,7 +1035,7 @@ impl Source<'_> {
         match self {
             Source::Missing => None,
             Source::Z(z) => z.score(m),
-            Source::S(s) => set_contains(s, m).then_some(1.0),
+            Source::S(s, clock) => set_contains(s, m, *clock).then_some(1.0),
         }
     }
 }
@@ -1106,6 +1110,7 @@ fn zsetop_generic(
             return Err(err::SYNTAX.into());
         }
     }
+    let clock = crate::cmd::subkey_ttl::subkey_clock(ctx);
     let dbref = &ctx.ex.dbs[db];
     let mut srcs: Vec<(Source<'_>, f64, usize)> = keys
         .iter()
@@ -1114,7 +1119,7 @@ fn zsetop_generic(
         .map(|(i, (k, w))| {
             let s = match dbref.peek(k).map(|e| &e.value) {
                 Some(Value::ZSet(z)) => Source::Z(z),
-                Some(Value::Set(s)) => Source::S(s),
+                Some(Value::Set(s)) => Source::S(s, clock),
                 _ => Source::Missing,
             };
             (s, *w, i)

@@ -1571,7 +1571,7 @@ impl Executor {
     fn active_expire_fields(&mut self, now_ms: i64, start: Instant, budget: Duration) -> bool {
         for db in 0..self.dbs.len() {
             while let Some(key) = self.dbs[db].next_field_expiry(now_ms) {
-                crate::cmd::hashes::expire_due_fields(self, db, &key, now_ms);
+                crate::cmd::subkey_ttl::expire_due(self, db, &key, now_ms);
                 if start.elapsed() >= budget {
                     return true;
                 }

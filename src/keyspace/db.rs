@@ -146,10 +146,11 @@ fn ttl_of(volatile: &Volatile, key: &[u8], e: &Entry) -> i64 {
     }
 }
 
-/// The hashes that have fields with TTLs, each under its earliest field TTL: what the active
-/// expiry visits, earliest first, and INFO's `subexpiry`. `Db` keeps it in step when hashes
-/// come and go whole (insert, overwrite, removal, flush); a command that changes field TTLs
-/// inside a hash calls `Db::sync_field_ttls` after.
+/// The hashes and sets that have fields or members with TTLs, each under its earliest one
+/// (Redis's db->subexpires): what the active expiry visits, earliest first, and INFO's
+/// `subexpiry`. `Db` keeps it in step when values come and go whole (insert, overwrite,
+/// removal, flush); a command that changes TTLs inside a value calls `Db::sync_field_ttls`
+/// after.
 #[derive(Default)]
 struct FieldExpiryIndex {
     by_key: std::collections::HashMap<CompactBytes, i64, foldhash::fast::RandomState>,
@@ -185,11 +186,12 @@ impl FieldExpiryIndex {
     }
 }
 
-/// The earliest field TTL of a hash value with field TTLs; None for anything else.
+/// The earliest field or member TTL of a hash or set that has any; None for anything else.
 #[inline]
 fn field_ttls_of(v: &Value) -> Option<i64> {
     match v {
         Value::Hash(h) => h.min_ttl(),
+        Value::Set(s) => s.min_ttl(),
         _ => None,
     }
 }
@@ -310,9 +312,19 @@ impl Db {
         self.volatile.len()
     }
 
-    /// How many hashes have fields with TTLs (INFO keyspace's `subexpiry`).
-    pub fn hashes_with_field_ttls(&self) -> usize {
+    /// How many hashes and sets have fields or members with TTLs (INFO keyspace's
+    /// `subexpiry`).
+    pub fn keys_with_subkey_ttls(&self) -> usize {
         self.hfe.by_key.len()
+    }
+
+    /// The sets among them (the RDB writer names what needs its newer format).
+    pub fn sets_with_member_ttls(&self) -> usize {
+        self.hfe
+            .by_key
+            .keys()
+            .filter(|k| matches!(self.keys.get(k.as_slice()), Some(e) if matches!(e.value, Value::Set(_))))
+            .count()
     }
 
     /// After a command changed field TTLs inside the hash at `key`: files it under its

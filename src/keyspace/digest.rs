@@ -65,6 +65,13 @@ pub fn value_digest(entry: &Entry, digest: &mut Digest) {
                     }
                 }
             }
+            // Member TTLs are data too: each mixes in with its member.
+            for (m, ttl) in s.ttls() {
+                let mut ele = [0u8; 20];
+                mix(&mut ele, m);
+                mix(&mut ele, itoa::Buffer::new().format(ttl).as_bytes());
+                xor(digest, &ele);
+            }
         }
         Value::ZSet(z) => {
             for (member, score) in z.iter() {

@@ -30,11 +30,7 @@ impl Value {
     /// growing would otherwise leave it half rehashed).
     pub fn rehash_step(&mut self) {
         match self {
-            Value::Set(s) => {
-                if let crate::keyspace::types::set::Set::Table(t) = &mut **s {
-                    t.rehash(1);
-                }
-            }
+            Value::Set(s) => s.rehash_step(),
             Value::Hash(h) => {
                 if let crate::keyspace::types::hash::Hash::Table(t) = &mut **h {
                     t.rehash(1);

@@ -98,6 +98,12 @@ pub mod rtype {
     /// Valkey 9's hash with field TTLs (RDB_TYPE_HASH_2, the same number as Redis 7.4's
     /// HASH_METADATA_PRE_GA): count, then field, value, TTL (ms, -1 for none) for each.
     pub const VALKEY_HASH_2: u8 = 22;
+    /// A set with member TTLs (Redis 8.12's set member expiration). Neither lineage has
+    /// published a file format for it, so this one is cinnabar's own, laid out as
+    /// HASH_METADATA without values: the earliest TTL (8 bytes, ms), the count, then each
+    /// member's TTL relative to it plus one (0: none) before the member. The number is far
+    /// from both lineages' types (up to 25) and below the opcodes (244 and up).
+    pub const SET_MEMBER_TTLS: u8 = 64;
 }
 
 /// Quicklist node containers (RDB_TYPE_LIST_QUICKLIST_2).
@@ -131,19 +137,28 @@ pub const RDB_VERSION_FIELD_TTLS: u16 = 12;
 /// The version a dataset is written in: 10, which Redis 7.0 and Valkey load, unless a hash
 /// has field TTLs, which need Redis 7.4's 12 (logged, since older servers refuse it).
 pub fn version_for(dbs: &[Db]) -> u16 {
-    let hashes: usize = dbs.iter().map(Db::hashes_with_field_ttls).sum();
-    if hashes == 0 {
+    let keys: usize = dbs.iter().map(Db::keys_with_subkey_ttls).sum();
+    if keys == 0 {
         return RDB_VERSION;
     }
-    tracing::info!(
-        "Writing RDB version {RDB_VERSION_FIELD_TTLS}: {hashes} hashes have field TTLs (Redis 7.4 and later load it, Redis 7.0 does not)"
-    );
+    let sets: usize = dbs.iter().map(Db::sets_with_member_ttls).sum();
+    let hashes = keys - sets;
+    if sets == 0 {
+        tracing::info!(
+            "Writing RDB version {RDB_VERSION_FIELD_TTLS}: {hashes} hashes have field TTLs (Redis 7.4 and later load it, Redis 7.0 does not)"
+        );
+    } else {
+        tracing::warn!(
+            "Writing RDB version {RDB_VERSION_FIELD_TTLS}: {hashes} hashes have field TTLs and {sets} sets have member TTLs, saved as type {} (cinnabar's own: no other server loads this file)",
+            rtype::SET_MEMBER_TTLS
+        );
+    }
     RDB_VERSION_FIELD_TTLS
 }
 
 /// The version a DUMP payload of `v` carries: 12 for a hash with field TTLs, else 10.
 pub fn payload_version(v: &Value) -> u16 {
-    if rdb_type(v) == rtype::HASH_METADATA {
+    if matches!(rdb_type(v), rtype::HASH_METADATA | rtype::SET_MEMBER_TTLS) {
         RDB_VERSION_FIELD_TTLS
     } else {
         RDB_VERSION
@@ -155,6 +170,7 @@ pub fn rdb_type(v: &Value) -> u8 {
     match v {
         Value::Str(_) | Value::Int(_) => rtype::STRING,
         Value::Set(s) if s.is_intset() => rtype::SET_INTSET,
+        Value::Set(s) if s.has_ttls() => rtype::SET_MEMBER_TTLS,
         Value::Set(_) => rtype::SET,
         Value::List(_) => rtype::LIST,
         Value::Hash(h) if h.has_ttls() => rtype::HASH_METADATA,
@@ -353,6 +369,19 @@ impl<W: Write> Encoder<W> {
             Value::Str(s) => self.string(s),
             Value::Int(i) => self.int_string(*i),
             Value::Set(set) if set.is_intset() => self.string(&set.intset_bytes()),
+            Value::Set(set) if set.has_ttls() => {
+                let min = set.min_ttl().unwrap_or(0);
+                self.raw(&(min as u64).to_le_bytes())?;
+                self.len(set.len() as u64)?;
+                for m in set.iter() {
+                    m.with_bytes(|b| {
+                        let rel = set.ttl(b).map_or(0, |at| (at - min + 1) as u64);
+                        self.len(rel)?;
+                        self.string(b)
+                    })?;
+                }
+                Ok(())
+            }
             Value::Set(set) => {
                 self.len(set.len() as u64)?;
                 for m in set.iter() {
@@ -1076,6 +1105,44 @@ impl<'a> Decoder<'a> {
         self.build_set(members)
     }
 
+    /// A set with member TTLs (`rtype::SET_MEMBER_TTLS`): the earliest TTL, the count, then
+    /// each member's relative TTL (0: none) and the member. Expired members are dropped.
+    fn set_with_ttls(&mut self) -> Result<Option<Value>, DecodeError> {
+        let min_expire = u64::from_le_bytes(self.take(8)?.try_into().expect("8"));
+        let n = self.length()?;
+        self.check_hash_count(n, 2)?;
+        let mut members = Vec::with_capacity(n.min(1 << 16) as usize);
+        let mut ttls = Vec::new();
+        for _ in 0..n {
+            let at = self.pos;
+            let rel = self.length()?;
+            let expire_at = if rel == 0 {
+                0
+            } else {
+                rel.wrapping_add(min_expire).wrapping_sub(1)
+            };
+            if expire_at >= 1 << 48 {
+                return Err(DecodeError::at(at, "Set member TTL out of range".into()));
+            }
+            let m = self.string()?;
+            if !self.keep_field(expire_at) {
+                continue;
+            }
+            if expire_at != 0 {
+                ttls.push((m.clone(), expire_at as i64));
+            }
+            members.push(m);
+        }
+        let Some(Value::Set(mut set)) = self.build_set(members)? else {
+            return Ok(None);
+        };
+        let lim = self.set_limits;
+        for (m, at) in ttls {
+            set.set_ttl(&m, at, &lim);
+        }
+        Ok(Some(Value::Set(set)))
+    }
+
     /// A set in the encoding Redis gives a loaded set; None when empty.
     fn build_set(&self, members: Vec<Vec<u8>>) -> Result<Option<Value>, DecodeError> {
         if members.is_empty() {
@@ -1353,6 +1420,7 @@ impl<'a> Decoder<'a> {
                 self.compact_list(t)?
             }
             rtype::SET_INTSET | rtype::SET_LISTPACK => self.compact_set(t)?,
+            rtype::SET_MEMBER_TTLS => self.set_with_ttls()?,
             rtype::ZSET_ZIPLIST | rtype::ZSET_LISTPACK => self.compact_zset(t)?,
             rtype::STREAM_LISTPACKS | rtype::STREAM_LISTPACKS_2 | rtype::STREAM_LISTPACKS_3 => {
                 Some(Value::Stream(Box::new(self.stream(t)?)))
@@ -1465,7 +1533,8 @@ impl<'a> Decoder<'a> {
                 | rtype::HASH_METADATA_PRE_GA
                 | rtype::HASH_LISTPACK_EX_PRE_GA
                 | rtype::HASH_METADATA
-                | rtype::HASH_LISTPACK_EX => {
+                | rtype::HASH_LISTPACK_EX
+                | rtype::SET_MEMBER_TTLS => {
                     let key = self.string()?;
                     // None: an empty collection, which Redis skips on load.
                     let value = self.value(t)?;

@@ -95,6 +95,14 @@ pub fn write_key<W: Write>(
         Value::Set(s) => {
             let items: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
             batched(w, buf, &[b"SADD", key], &items, 1)?;
+            // Member TTLs after the members, one SPEXPIREAT each.
+            for (m, ttl) in s.ttls() {
+                emit(
+                    w,
+                    buf,
+                    &[b"SPEXPIREAT", key, &num(ttl), b"MEMBERS", b"1", m],
+                )?;
+            }
         }
         Value::Hash(h) => {
             let mut items = Vec::with_capacity(h.len() * 2);

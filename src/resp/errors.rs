@@ -62,6 +62,25 @@ pub const NUMFIELDS_MISMATCH: &str =
 pub const NUMFIELDS_ABOVE_ZERO: &str = "ERR Parameter `numFields` should be greater than 0";
 /// HSETEX's FIELDS count not a positive int (Redis 8.0).
 pub const NUMFIELDS_INVALID: &str = "ERR invalid number of fields";
+/// The set member TTL commands' MEMBERS block (Redis 8.12): SEXPIRE's family finds it
+/// anywhere after the time, STTL's family and SPERSIST right after the key.
+pub const MEMBERS_TWICE: &str = "ERR MEMBERS keyword specified multiple times";
+pub const MEMBERS_TOO_FEW: &str =
+    "ERR MEMBERS requires at least nummembers and one member argument";
+pub const NUMMEMBERS_ABOVE_ZERO: &str = "ERR Parameter `numMembers` should be greater than 0";
+pub const MEMBERS_MISSING: &str = "ERR missing MEMBERS argument";
+pub const MEMBERS_POSITION: &str =
+    "ERR Mandatory argument MEMBERS is missing or not at the right position";
+pub const NUMMEMBERS_POSITIVE: &str = "ERR Number of members must be a positive integer";
+pub const NUMMEMBERS_MISMATCH: &str =
+    "ERR The `nummembers` parameter must match the number of arguments";
+pub const NUMMEMBERS_INVALID: &str = "ERR invalid number of members";
+/// A MEMBERS count past the arguments given (SEXPIRE, SADDEX).
+pub const WRONG_ARGUMENT_COUNT: &str = "ERR wrong number of arguments";
+/// SEXPIRE with two of NX, XX, GT, LT.
+pub const MULTIPLE_CONDITIONS: &str = "ERR Multiple condition flags specified";
+/// SADDEX with both MNX and MXX, or one twice.
+pub const MNX_MXX: &str = "ERR Only one of MXX or MNX arguments can be specified";
 /// A negative field TTL (Redis 7.4).
 pub const EXPIRE_NEGATIVE: &str = "ERR invalid expire time, must be >= 0";
 /// HSETEX with EX/PX/EXAT/PXAT last, without its time (Redis 8.0).
@@ -605,7 +624,6 @@ pub fn exec_abort_because(e: &CmdError) -> CmdError {
     CmdError::owned(t)
 }
 
-/// "ERR wrong number of arguments for 'get' command" (subcommands as 'config|get').
 /// DEBUG MALLCTL's failure: the allocator's errno in strerror's words.
 pub fn allocator_control(reason: String) -> CmdError {
     CmdError::owned(format!("ERR {reason}"))
@@ -619,14 +637,16 @@ pub fn bitop_two_sources(op: &[u8]) -> CmdError {
     ))
 }
 
+/// "ERR wrong number of arguments for 'get' command" (subcommands as 'config|get').
 pub fn wrong_arity(fullname: &str) -> CmdError {
     CmdError::owned(format!(
         "ERR wrong number of arguments for '{fullname}' command"
     ))
 }
 
-/// "ERR unknown argument: x" (HSETEX, lowercase and with a colon, unlike FUNCTION LIST's).
-pub fn unknown_hsetex_argument(arg: &[u8]) -> CmdError {
+/// "ERR unknown argument: x" (HSETEX, SEXPIRE, SADDEX: lowercase and with a colon, unlike
+/// FUNCTION LIST's).
+pub fn unknown_keyword(arg: &[u8]) -> CmdError {
     detailed("ERR unknown argument: ", arg, "")
 }
 

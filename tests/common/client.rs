@@ -142,3 +142,62 @@ pub fn reply_int(c: &mut Client, line: &str) -> i64 {
 pub fn args(line: &str) -> Vec<Vec<u8>> {
     cinnabar::util::splitargs::split_args(line.as_bytes()).expect("quoting")
 }
+
+/// An array of integers, as RESP.
+pub fn ints(v: &[i64]) -> String {
+    let mut s = format!("*{}\r\n", v.len());
+    for i in v {
+        s.push_str(&format!(":{i}\r\n"));
+    }
+    s
+}
+
+/// The integers of an array reply.
+pub fn int_list(c: &mut Client, line: &str) -> Vec<i64> {
+    reply_text(c, line)
+        .split("\r\n")
+        .filter_map(|l| l.strip_prefix(':'))
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+/// The sorted bulk strings of an array reply.
+pub fn sorted_bulks(c: &mut Client, line: &str) -> Vec<String> {
+    let reply = reply_text(c, line);
+    let mut lines = reply.split("\r\n");
+    let mut out = Vec::new();
+    while let Some(l) = lines.next() {
+        if l.starts_with('$') && l != "$-1" {
+            out.push(lines.next().unwrap().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The wall clock in ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// `text` with every 13-digit number (a time in ms) as `<ms>`.
+pub fn with_ms_masked(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let boundary = i == 0 || !b[i - 1].is_ascii_digit();
+        if digits == 13 && boundary {
+            out.push_str("<ms>");
+            i += 13;
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}

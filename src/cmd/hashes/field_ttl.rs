@@ -4,83 +4,16 @@
 //! PXAT), and a TTL already past deletes the field there and then, propagated as HDEL.
 
 use super::{fields_block, lazy_events, lazy_expire, limits, live_value, settle_hash, write_hash};
-use crate::cmd::args::{eq, int};
+use crate::cmd::args::eq;
+use crate::cmd::subkey_ttl::{
+    already_past, parse_subkey_ttl, reply_ints, Condition, CONDITION_FAILED, DELETED, NO_SUBKEY,
+    NO_TTL, SET,
+};
 use crate::config::notify;
 use crate::exec::Ctx;
 use crate::keyspace::value::Value;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::util::num::parse_i64;
-
-/// Redis's HFE_MAX_ABS_TIME_MSEC (EB_EXPIRE_TIME_MAX >> 2): field TTLs stay below 2^46 ms.
-const MAX_FIELD_TTL_MS: i64 = ((1i64 << 48) - 1) >> 2;
-
-/// Per-field answers of the HEXPIRE family (Redis's SetExRes).
-const NO_FIELD: i64 = -2;
-const CONDITION_FAILED: i64 = 0;
-const SET: i64 = 1;
-const DELETED: i64 = 2;
-/// HTTL/HPERSIST: a field without a TTL.
-const NO_TTL: i64 = -1;
-
-/// Redis's parseExpireTime: `arg` in units of `unit_ms` after `base` (0: an absolute time)
-/// as an absolute time in ms, checked against the field TTL limit.
-fn parse_field_ttl(arg: &[u8], unit_ms: i64, base: i64, cmd: &str) -> Result<i64, CmdError> {
-    let mut val = int(arg)?;
-    if val < 0 {
-        return Err(err::EXPIRE_NEGATIVE.into());
-    }
-    if unit_ms == 1000 {
-        if val > MAX_FIELD_TTL_MS / 1000 {
-            return Err(err::invalid_expire(cmd));
-        }
-        val *= 1000;
-    }
-    if val > MAX_FIELD_TTL_MS - base {
-        return Err(err::invalid_expire(cmd));
-    }
-    Ok(val + base)
-}
-
-/// HEXPIRE's NX | XX | GT | LT.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Condition {
-    Always,
-    Nx,
-    Xx,
-    Gt,
-    Lt,
-}
-
-impl Condition {
-    fn parse(arg: &[u8]) -> Option<Condition> {
-        [
-            ("NX", Condition::Nx),
-            ("XX", Condition::Xx),
-            ("GT", Condition::Gt),
-            ("LT", Condition::Lt),
-        ]
-        .into_iter()
-        .find(|(name, _)| eq(arg, name))
-        .map(|(_, c)| c)
-    }
-
-    /// Whether a field whose TTL is `prev` (0: none, which counts as infinite) may get `at`.
-    fn allows(self, prev: i64, at: i64) -> bool {
-        match self {
-            Condition::Always => true,
-            Condition::Nx => prev == 0,
-            Condition::Xx => prev != 0,
-            Condition::Gt => prev != 0 && at > prev,
-            Condition::Lt => prev == 0 || at < prev,
-        }
-    }
-}
-
-/// A TTL at or before now deletes the field instead, on a master that is not loading
-/// (Redis's checkAlreadyExpired).
-fn already_past(ctx: &Ctx, at: i64) -> bool {
-    at <= ctx.now_ms && !ctx.ex.loading && !ctx.ex.repl.is_replica()
-}
 
 /// The key's type is checked first, as Redis's lookupKeyWrite + checkType.
 fn check_hash_type(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
@@ -94,21 +27,13 @@ fn key_exists(ctx: &Ctx, key: &[u8]) -> bool {
     ctx.ex.dbs[ctx.client.db].peek(key).is_some()
 }
 
-fn reply_ints(ctx: &mut Ctx, codes: &[i64]) {
-    let out = &mut ctx.client.out;
-    out.array(codes.len());
-    for c in codes {
-        out.int(*c);
-    }
-}
-
 /// HEXPIRE, HPEXPIRE, HEXPIREAT, HPEXPIREAT key time [NX | XX | GT | LT] FIELDS n field...
 fn hexpire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
     let argv = ctx.argv;
     let key = argv[1];
     check_hash_type(ctx, key)?;
     let base = if relative { ctx.now_ms } else { 0 };
-    let at = parse_field_ttl(argv[2], unit_ms, base, ctx.cmd.meta.name)?;
+    let at = parse_subkey_ttl(argv[2], unit_ms, base, ctx.cmd.meta.name)?;
     let cond = Condition::parse(argv[3]).unwrap_or(Condition::Always);
     let count_at = if cond == Condition::Always { 4 } else { 5 };
     if !eq(argv[count_at - 1], "FIELDS") {
@@ -122,7 +47,7 @@ fn hexpire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
         return Err(err::NUMFIELDS_MISMATCH.into());
     }
     if !key_exists(ctx, key) {
-        reply_ints(ctx, &vec![NO_FIELD; fields.len()]);
+        reply_ints(ctx, &vec![NO_SUBKEY; fields.len()]);
         return Ok(());
     }
     let past = already_past(ctx, at);
@@ -131,7 +56,7 @@ fn hexpire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
         Ok(fields
             .iter()
             .map(|f| match h.get_with_ttl(f) {
-                None => NO_FIELD,
+                None => NO_SUBKEY,
                 Some((_, prev)) if !cond.allows(prev, at) => CONDITION_FAILED,
                 Some(_) if past => {
                     h.remove(f);
@@ -210,9 +135,9 @@ fn httl_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
     out.array(fields.len());
     for f in fields {
         out.int(match h.and_then(|h| h.get_with_ttl(f)) {
-            None => NO_FIELD,
+            None => NO_SUBKEY,
             Some((_, 0)) => NO_TTL,
-            Some((_, ttl)) if ttl < now => NO_FIELD,
+            Some((_, ttl)) if ttl < now => NO_SUBKEY,
             Some((_, ttl)) if unit_ms == 1000 => (ttl + 999 - base) / 1000,
             Some((_, ttl)) => ttl - base,
         });
@@ -247,9 +172,9 @@ pub fn hpersist(ctx: &mut Ctx) -> CmdResult {
         Ok(fields
             .iter()
             .map(|f| match h.get_with_ttl(f) {
-                None => NO_FIELD,
+                None => NO_SUBKEY,
                 Some((_, 0)) => NO_TTL,
-                Some((_, ttl)) if ttl < now => NO_FIELD,
+                Some((_, ttl)) if ttl < now => NO_SUBKEY,
                 Some(_) => {
                     h.set_ttl(f, 0);
                     SET
@@ -257,7 +182,7 @@ pub fn hpersist(ctx: &mut Ctx) -> CmdResult {
             })
             .collect::<Vec<i64>>())
     })?
-    .unwrap_or_else(|| vec![NO_FIELD; fields.len()]);
+    .unwrap_or_else(|| vec![NO_SUBKEY; fields.len()]);
     reply_ints(ctx, &codes);
     if codes.contains(&SET) {
         ctx.modified(key, notify::HASH, "hpersist");
@@ -301,7 +226,7 @@ pub fn hgetex(ctx: &mut Ctx) -> CmdResult {
     let name = ctx.cmd.meta.name;
     let (option, fields_at) = match ttl_option_kind(argv[2], ctx.now_ms) {
         Some((unit, base, pxat)) => {
-            let at = parse_field_ttl(argv[3], unit, base, name)?;
+            let at = parse_subkey_ttl(argv[3], unit, base, name)?;
             (TtlOption::At { at, pxat }, 4)
         }
         None if eq(argv[2], "PERSIST") => (TtlOption::Persist, 3),
@@ -315,7 +240,7 @@ pub fn hgetex(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let lazy = lazy_expire(ctx, key, fields, false);
-    let clock = super::field_clock(ctx);
+    let clock = crate::cmd::subkey_ttl::subkey_clock(ctx);
     let past = matches!(option, TtlOption::At { at, .. } if already_past(ctx, at));
     let (values, updated, deleted) = write_hash(ctx, key, false, |h| {
         if option != TtlOption::Unchanged {
@@ -450,7 +375,7 @@ fn parse_hsetex(ctx: &Ctx) -> Result<SetexArgs, CmdError> {
                 return Err(err::EXPIRE_MISSING.into());
             }
             i += 1;
-            let at = parse_field_ttl(argv[i], unit, base, ctx.cmd.meta.name)?;
+            let at = parse_subkey_ttl(argv[i], unit, base, ctx.cmd.meta.name)?;
             a.ttl = TtlOption::At { at, pxat };
             a.ttl_at = i;
         } else if eq(arg, "KEEPTTL") {
@@ -465,7 +390,7 @@ fn parse_hsetex(ctx: &Ctx) -> Result<SetexArgs, CmdError> {
             a.fxx = eq(arg, "FXX");
             a.fnx = !a.fxx;
         } else {
-            return Err(err::unknown_hsetex_argument(arg));
+            return Err(err::unknown_keyword(arg));
         }
         i += 1;
     }
@@ -485,7 +410,7 @@ pub fn hsetex(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let pairs = &argv[a.first..];
-    let clock = super::field_clock(ctx);
+    let clock = crate::cmd::subkey_ttl::subkey_clock(ctx);
     let mut lazy = super::Lazy::default();
     let mut met = true;
     if a.fnx || a.fxx {

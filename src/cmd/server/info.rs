@@ -432,7 +432,7 @@ pub fn render(
             );
             // Redis 7.4 added `subexpiry` (hashes with field TTLs); it shows only where
             // there are some, so the line stays Redis 7.0's for everyone else.
-            let sub = db.hashes_with_field_ttls();
+            let sub = db.keys_with_subkey_ttls();
             if sub > 0 {
                 let _ = write!(s, ",subexpiry={sub}");
             }

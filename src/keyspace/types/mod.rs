@@ -3,6 +3,7 @@
 pub mod hash;
 pub mod intset;
 pub mod list;
+pub mod member_ttls;
 pub mod packed_set;
 pub mod quicklist;
 pub mod set;

@@ -8,10 +8,15 @@
 //!   gives its own packed sets;
 //! - `Table`: a `Dict` of members (`hashtable`), with SCAN cursors and incremental rehashing.
 //!
+//! - `Expiring`: a packed set or a table whose members may have TTLs (Redis 8.12's set member
+//!   expiration), reported as `listpackex` while packed; the TTLs live beside the members in
+//!   a `MemberTtls`. A set becomes one with its first member TTL and stays one.
+//!
 //! As in Redis, a set never goes back to `intset` by itself: only commands that build a new
 //! set (the *STORE commands, SPOP's rebuild, loading) choose the encoding afresh.
 
 use super::intset::IntSet;
+use super::member_ttls::MemberTtls;
 use super::packed_set::PackedSet;
 use super::set_key::SetKey;
 use crate::keyspace::bytes::CompactBytes;
@@ -47,6 +52,21 @@ pub enum Set {
     Ints(IntSet),
     Packed(PackedSet),
     Table(Box<Table>),
+    Expiring(Box<Expiring>),
+}
+
+/// A set whose members may have TTLs: the members (`Packed` or `Table`, never another
+/// encoding) and the TTLs of those that have one.
+pub struct Expiring {
+    members: Set,
+    ttls: MemberTtls,
+}
+
+/// Whether a member TTL `at` (absolute ms) has passed at `clock`: the TTL's own millisecond
+/// is still alive, as for keys and hash fields.
+#[inline]
+pub fn ttl_passed(at: i64, clock: i64) -> bool {
+    at < clock
 }
 
 /// A borrowed member: integers of an intset are not stored as text.
@@ -127,8 +147,20 @@ impl Set {
                 ));
             }
             Set::Ints(_) => return false,
+            Set::Expiring(e) => return e.members.hash_table_stats(out),
         }
         true
+    }
+
+    /// One step of a pending rehash of a table.
+    pub fn rehash_step(&mut self) {
+        match self {
+            Set::Table(t) => {
+                t.rehash(1);
+            }
+            Set::Expiring(e) => e.members.rehash_step(),
+            _ => {}
+        }
     }
 
     /// An empty intset: where Redis starts every set built by a command (createIntsetObject).
@@ -166,6 +198,7 @@ impl Set {
             Set::Ints(s) => s.len(),
             Set::Packed(s) => s.len(),
             Set::Table(d) => d.len(),
+            Set::Expiring(e) => e.members.len(),
         }
     }
 
@@ -174,11 +207,24 @@ impl Set {
         self.len() == 0
     }
 
-    /// OBJECT ENCODING's answer, as Redis 7.0.15 reports it.
+    /// OBJECT ENCODING's answer, as Redis 7.0.15 reports it (and Redis 8.12 for a set with
+    /// member TTLs: `listpackex` while small).
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Set::Ints(_) => "intset",
             Set::Packed(_) | Set::Table(_) => "hashtable",
+            Set::Expiring(e) if matches!(e.members, Set::Packed(_)) => "listpackex",
+            Set::Expiring(_) => "hashtable",
+        }
+    }
+
+    /// True when the members are in a hash table (SSCAN then walks it with a cursor).
+    #[inline]
+    pub fn is_table(&self) -> bool {
+        match self {
+            Set::Table(_) => true,
+            Set::Expiring(e) => e.members.is_table(),
+            _ => false,
         }
     }
 
@@ -201,6 +247,7 @@ impl Set {
             Set::Ints(s) => as_int(m).is_some_and(|i| s.contains(i)),
             Set::Packed(s) => s.contains(m),
             Set::Table(d) => d.contains_key(m),
+            Set::Expiring(e) => e.members.contains(m),
         }
     }
 
@@ -278,6 +325,8 @@ impl Set {
                 self.insert(m, lim)
             }
             Set::Table(d) => d.entry(m, || SetKey::new(m), || ()).1,
+            // A member already there keeps its TTL; a new one has none.
+            Set::Expiring(e) => e.members.insert(m, lim),
         }
     }
 
@@ -300,6 +349,13 @@ impl Set {
                     false
                 }
             }
+            Set::Expiring(e) => {
+                let removed = e.members.remove(m);
+                if removed {
+                    e.ttls.remove(m);
+                }
+                removed
+            }
         }
     }
 
@@ -314,6 +370,7 @@ impl Set {
             Set::Ints(s) => Some(Member::Int(s.get((rng() % n as u64) as usize))),
             Set::Packed(p) => p.get((rng() % n as u64) as usize).map(Member::Bytes),
             Set::Table(d) => d.random(rng).map(|(k, _)| Member::Bytes(k.as_slice())),
+            Set::Expiring(e) => e.members.random(rng),
         }
     }
 
@@ -340,6 +397,11 @@ impl Set {
                 d.shrink_if_needed();
                 Some(Owned::Bytes(m))
             }
+            Set::Expiring(e) => {
+                let popped = e.members.pop_random(rng)?;
+                popped.as_member().with_bytes(|b| e.ttls.remove(b));
+                Some(popped)
+            }
         }
     }
 
@@ -350,6 +412,7 @@ impl Set {
             Set::Ints(s) => Iter::Ints(s.iter()),
             Set::Packed(p) => Iter::Packed(p.iter()),
             Set::Table(d) => Iter::Table(d.iter()),
+            Set::Expiring(e) => e.members.iter(),
         }
     }
 
@@ -358,6 +421,7 @@ impl Set {
     pub fn table_scan(&self, cursor: u64, mut f: impl FnMut(&[u8])) -> Option<u64> {
         match self {
             Set::Table(d) => Some(d.scan(cursor, |k, _| f(k.as_slice()))),
+            Set::Expiring(e) => e.members.table_scan(cursor, f),
             _ => None,
         }
     }
@@ -372,6 +436,9 @@ impl Set {
                     + d.overhead_bytes()
                     + d.iter().map(|(k, _)| k.heap_bytes()).sum::<usize>()
             }
+            Set::Expiring(e) => {
+                std::mem::size_of::<Expiring>() + e.members.heap_bytes() + e.ttls.heap_bytes()
+            }
         }
     }
 
@@ -381,7 +448,160 @@ impl Set {
             Set::Ints(s) => s.check_invariants(),
             Set::Packed(p) => p.check_invariants(),
             Set::Table(d) => d.check_invariants(),
+            Set::Expiring(e) => {
+                assert!(matches!(e.members, Set::Packed(_) | Set::Table(_)));
+                e.members.check_invariants();
+                e.ttls.check_invariants();
+                for (m, _) in e.ttls.iter() {
+                    assert!(e.members.contains(m), "a TTL without its member");
+                }
+            }
         }
+    }
+
+    // ---- member TTLs ----
+
+    /// The member's TTL (absolute ms), if it has one (expired or not).
+    #[inline]
+    pub fn ttl(&self, m: &[u8]) -> Option<i64> {
+        match self {
+            Set::Expiring(e) => e.ttls.get(m),
+            _ => None,
+        }
+    }
+
+    /// Whether any member has a TTL.
+    #[inline]
+    pub fn has_ttls(&self) -> bool {
+        matches!(self, Set::Expiring(e) if !e.ttls.is_empty())
+    }
+
+    /// The earliest member TTL.
+    #[inline]
+    pub fn min_ttl(&self) -> Option<i64> {
+        match self {
+            Set::Expiring(e) => e.ttls.min(),
+            _ => None,
+        }
+    }
+
+    /// Whether `m` is a member whose TTL passed at `clock`.
+    #[inline]
+    pub fn is_expired(&self, m: &[u8], clock: i64) -> bool {
+        self.ttl(m).is_some_and(|at| ttl_passed(at, clock))
+    }
+
+    /// Membership, an expired member counting as absent.
+    #[inline]
+    pub fn contains_live(&self, m: &[u8], clock: i64) -> bool {
+        self.contains(m) && !self.is_expired(m, clock)
+    }
+
+    /// `contains_live` for a member taken from another set.
+    #[inline]
+    pub fn contains_member_live(&self, m: Member<'_>, clock: i64) -> bool {
+        if !self.has_ttls() {
+            return self.contains_member(m);
+        }
+        m.with_bytes(|b| self.contains_live(b, clock))
+    }
+
+    /// The members whose TTL has not passed at `clock` (what readers see).
+    pub fn iter_live(&self, clock: i64) -> impl Iterator<Item = Member<'_>> + '_ {
+        let ttls = match self {
+            Set::Expiring(e) if !e.ttls.is_empty() => Some(&e.ttls),
+            _ => None,
+        };
+        self.iter().filter(move |m| {
+            ttls.is_none_or(|t| m.with_bytes(|b| !t.get(b).is_some_and(|at| ttl_passed(at, clock))))
+        })
+    }
+
+    /// How many members are alive at `clock`.
+    pub fn len_live(&self, clock: i64) -> usize {
+        match self {
+            Set::Expiring(e) if !e.ttls.is_empty() => {
+                let dead = e
+                    .ttls
+                    .iter()
+                    .filter(|(_, at)| ttl_passed(*at, clock))
+                    .count();
+                self.len() - dead
+            }
+            _ => self.len(),
+        }
+    }
+
+    /// Gives the member `m` (which must be one) the TTL `at`. The set first becomes an
+    /// `Expiring` one, packed when Redis would make it a `listpackex` (at most
+    /// set-max-listpack-entries members and, for an intset, a value limit of at least 20,
+    /// the longest integer) and a table otherwise.
+    pub fn set_ttl(&mut self, m: &[u8], at: i64, lim: &Limits) {
+        self.make_expiring(lim);
+        if let Set::Expiring(e) = self {
+            debug_assert!(e.members.contains(m));
+            e.ttls.set(m, at);
+        }
+    }
+
+    /// Drops the TTL of `m`; whether it had one.
+    pub fn persist(&mut self, m: &[u8]) -> bool {
+        match self {
+            Set::Expiring(e) => e.ttls.remove(m).is_some(),
+            _ => false,
+        }
+    }
+
+    /// Makes this an `Expiring` set (no-op if it is one).
+    fn make_expiring(&mut self, lim: &Limits) {
+        if matches!(self, Set::Expiring(_)) {
+            return;
+        }
+        if let Set::Ints(ints) = self {
+            let fits = ints.len() <= lim.max_packed_entries && lim.max_packed_value >= 20;
+            let mut buf = itoa::Buffer::new();
+            *self = if fits {
+                let mut p = PackedSet::new();
+                for i in ints.iter() {
+                    p.push_new(buf.format(i).as_bytes());
+                }
+                Set::Packed(p)
+            } else {
+                let mut d = Table::new();
+                for i in ints.iter() {
+                    d.insert(SetKey::new(buf.format(i).as_bytes()), ());
+                }
+                Set::Table(Box::new(d))
+            };
+        }
+        let members = std::mem::take(self);
+        *self = Set::Expiring(Box::new(Expiring {
+            members,
+            ttls: MemberTtls::default(),
+        }));
+    }
+
+    /// Removes up to `limit` members whose TTL is before `now`, earliest first, calling
+    /// `gone` with each (the active expiry and the sweeps before sampling).
+    pub fn remove_due(&mut self, now: i64, limit: usize, mut gone: impl FnMut(&[u8])) -> usize {
+        let Set::Expiring(e) = self else {
+            return 0;
+        };
+        let due = e.ttls.take_due(now, limit);
+        for m in &due {
+            e.members.remove(m.as_slice());
+            gone(m.as_slice());
+        }
+        due.len()
+    }
+
+    /// Every member with a TTL and its TTL, earliest first (persistence).
+    pub fn ttls(&self) -> impl Iterator<Item = (&[u8], i64)> + '_ {
+        let ttls = match self {
+            Set::Expiring(e) => Some(&e.ttls),
+            _ => None,
+        };
+        ttls.into_iter().flat_map(MemberTtls::iter)
     }
 }
 
@@ -397,6 +617,10 @@ impl Clone for Set {
                 }
                 Set::Table(Box::new(t))
             }
+            Set::Expiring(e) => Set::Expiring(Box::new(Expiring {
+                members: e.members.clone(),
+                ttls: e.ttls.clone(),
+            })),
         }
     }
 }
@@ -524,7 +748,7 @@ mod tests {
     proptest! {
         #[test]
         fn model(
-            ops in proptest::collection::vec((0u8..4, member()), 0..300),
+            ops in proptest::collection::vec((0u8..6, member()), 0..300),
             max_intset in 0usize..8,
             packed in 0usize..8,
             value in 0usize..24,
@@ -536,17 +760,44 @@ mod tests {
             let mut intset = true;
             let mut state = 99u64;
             let mut rng = move || { state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); state >> 11 };
+            // Member TTLs: the model's, and a clock that moves on with each TTL given.
+            let mut ttls: std::collections::BTreeMap<Vec<u8>, i64> = Default::default();
+            let mut clock = 0i64;
             for (op, x) in ops {
                 match op {
                     0 | 1 => {
                         prop_assert_eq!(s.insert(&x, &l), m.insert(x.clone()));
                         intset = intset && as_int(&x).is_some() && m.len() <= max_intset;
                     }
-                    2 => prop_assert_eq!(s.remove(&x), m.remove(&x)),
+                    2 => {
+                        prop_assert_eq!(s.remove(&x), m.remove(&x));
+                        ttls.remove(&x);
+                    }
+                    4 if m.contains(&x) => {
+                        clock += 1;
+                        s.set_ttl(&x, clock + (x.len() as i64 % 3), &l);
+                        ttls.insert(x.clone(), clock + (x.len() as i64 % 3));
+                        intset = false;
+                    }
+                    4 => {}
+                    5 => {
+                        let mut gone = Vec::new();
+                        s.remove_due(clock, usize::MAX, |g| gone.push(g.to_vec()));
+                        let due: Vec<Vec<u8>> = ttls.iter().filter(|(_, at)| **at < clock).map(|(k, _)| k.clone()).collect();
+                        gone.sort();
+                        prop_assert_eq!(&gone, &due);
+                        for k in due {
+                            ttls.remove(&k);
+                            m.remove(&k);
+                        }
+                    }
                     _ => {
                         let got = s.pop_random(&mut rng).map(|o| o.as_member().to_vec());
                         match got {
-                            Some(v) => prop_assert!(m.remove(&v)),
+                            Some(v) => {
+                                prop_assert!(m.remove(&v));
+                                ttls.remove(&v);
+                            }
                             None => prop_assert!(m.is_empty()),
                         }
                     }
@@ -555,6 +806,8 @@ mod tests {
                 prop_assert_eq!(s.len(), m.len());
                 prop_assert_eq!(s.is_intset(), intset);
                 prop_assert_eq!(s.contains(&x), m.contains(&x));
+                prop_assert_eq!(s.ttl(&x), ttls.get(&x).copied());
+                prop_assert_eq!(s.min_ttl(), ttls.values().min().copied());
                 if let Set::Packed(p) = &s {
                     prop_assert!(p.len() <= packed && p.max_member_len() <= value);
                 }
