@@ -39,10 +39,12 @@ const ADDED_LATER: &[&str] = &[
     "spexpiretime",
     "spersist",
     "saddex",
+    "xdelex",
+    "xackdel",
 ];
 
 /// Commands whose arguments grew after 7.0 (their COMMAND INFO is 7.0's).
-const ARGUMENTS_GREW_LATER: &[&str] = &["set", "bitop"];
+const ARGUMENTS_GREW_LATER: &[&str] = &["set", "bitop", "xadd", "xtrim", "xreadgroup"];
 
 /// The subcommands Redis 7.0 lists for the 7.2-changed containers (those it has, with the
 /// same metadata; the ones 7.2 added are ours alone).

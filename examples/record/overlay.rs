@@ -390,6 +390,78 @@ fn newer_lineages(cmds: &mut Vec<CmdM>) {
     ];
     cmds.push(saddex);
 
+    // Redis 8.2: KEEPREF | DELREF | ACKED on XADD and XTRIM, and XDELEX, XACKDEL with them.
+    let refs = || {
+        one_of(
+            "condition",
+            true,
+            ["keepref", "delref", "acked"]
+                .iter()
+                .map(|t| arg(t, "pure-token", &t.to_ascii_uppercase(), "", &[]))
+                .collect(),
+        )
+    };
+    let ids_arg = || ArgM {
+        name: "ids".into(),
+        kind: "block".into(),
+        key_spec_index: -1,
+        token: "IDS".into(),
+        args: vec![
+            arg("numids", "integer", "", "", &[]),
+            arg("id", "string", "", "", &["multiple"]),
+        ],
+        ..Default::default()
+    };
+    let history = (
+        "8.2.0".to_string(),
+        "Added the `KEEPREF`, `DELREF` and `ACKED` options.".to_string(),
+    );
+    let xadd = find(cmds, "xadd");
+    let at = xadd
+        .args
+        .iter()
+        .position(|a| a.name == "nomkstream")
+        .expect("nomkstream")
+        + 1;
+    let mut condition = refs();
+    condition.since = "8.2.0".into();
+    xadd.args.insert(at, condition.clone());
+    xadd.history.push(history.clone());
+    let xtrim = find(cmds, "xtrim");
+    xtrim.args.push(condition);
+    xtrim.history.push(history);
+    let mut xdelex = like(cmds, "xdel", "xdelex", -5, "8.2.0");
+    xdelex.complexity =
+        "O(1) for each single item to delete in the stream, regardless of the stream size.".into();
+    xdelex.args = vec![key_arg("key"), refs(), ids_arg()];
+    cmds.push(xdelex);
+    let mut xackdel = like(cmds, "xack", "xackdel", -6, "8.2.0");
+    xackdel.key_specs[0].flags = strings(&["RW", "update", "delete"]);
+    xackdel.complexity = "O(1) for each entry ID processed.".into();
+    xackdel.args = vec![
+        key_arg("key"),
+        arg("group", "string", "", "", &[]),
+        refs(),
+        ids_arg(),
+    ];
+    cmds.push(xackdel);
+
+    // Redis 8.4: XREADGROUP ... CLAIM min-idle-time.
+    let xreadgroup = find(cmds, "xreadgroup");
+    let at = xreadgroup
+        .args
+        .iter()
+        .position(|a| a.token.eq_ignore_ascii_case("BLOCK"))
+        .expect("block")
+        + 1;
+    xreadgroup.args.insert(
+        at,
+        arg("min-idle-time", "integer", "CLAIM", "8.4.0", &["optional"]),
+    );
+    xreadgroup
+        .history
+        .push(("8.4.0".into(), "Added the `CLAIM` option.".into()));
+
     // Redis 8.4: DELEX key [IFEQ v | IFNE v | IFDEQ d | IFDNE d].
     let mut delex = like(cmds, "getdel", "delex", -2, "8.4.0");
     delex.key_specs[0].flags = strings(&["RW", "delete"]);

@@ -9234,6 +9234,42 @@ pub static XACK: CommandMeta = CommandMeta {
     ],
 };
 
+pub static XACKDEL: CommandMeta = CommandMeta {
+    name: "xackdel",
+    arity: -6,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4804,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0xa2, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Acknowledges stream entries in a consumer group and deletes them from the stream",
+    since: "8.2.0",
+    group: "stream",
+    complexity: "O(1) for each entry ID processed.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "group", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "keepref", kind: "pure-token", key_spec_index: -1, token: "KEEPREF", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "delref", kind: "pure-token", key_spec_index: -1, token: "DELREF", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "acked", kind: "pure-token", key_spec_index: -1, token: "ACKED", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "ids", kind: "block", key_spec_index: -1, token: "IDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numids", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
+    ],
+};
+
 pub static XADD: CommandMeta = CommandMeta {
     name: "xadd",
     arity: -5,
@@ -9254,10 +9290,15 @@ pub static XADD: CommandMeta = CommandMeta {
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[("6.2.0", "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` option."), ("7.0.0", "Added support for the `<ms>-*` explicit ID form.")],
+    history: &[("6.2.0", "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` option."), ("7.0.0", "Added support for the `<ms>-*` explicit ID form."), ("8.2.0", "Added the `KEEPREF`, `DELREF` and `ACKED` options.")],
     args: &[
         Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
         Arg { name: "nomkstream", kind: "pure-token", key_spec_index: -1, token: "NOMKSTREAM", summary: "", since: "6.2.0", deprecated_since: "", flags: &["optional"], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "8.2.0", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "keepref", kind: "pure-token", key_spec_index: -1, token: "KEEPREF", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "delref", kind: "pure-token", key_spec_index: -1, token: "DELREF", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "acked", kind: "pure-token", key_spec_index: -1, token: "ACKED", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
         Arg { name: "trim", kind: "block", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
             Arg { name: "strategy", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
                 Arg { name: "maxlen", kind: "pure-token", key_spec_index: -1, token: "MAXLEN", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
@@ -9373,6 +9414,41 @@ pub static XDEL: CommandMeta = CommandMeta {
     args: &[
         Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
         Arg { name: "id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+    ],
+};
+
+pub static XDELEX: CommandMeta = CommandMeta {
+    name: "xdelex",
+    arity: -5,
+    flags: flag::WRITE | flag::FAST,
+    first_key: 1,
+    last_key: 1,
+    key_step: 1,
+    acl: 0x4804,
+    tips: &[],
+    key_specs: &[
+        KeySpec { notes: "", flags: 0x82, begin_search: BeginSearch::Index(1), find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    subcommands: &[],
+    summary: "Deletes stream entries, choosing what happens to the consumer groups' references to them",
+    since: "8.2.0",
+    group: "stream",
+    complexity: "O(1) for each single item to delete in the stream, regardless of the stream size.",
+    doc_flags: &[],
+    deprecated_since: "",
+    replaced_by: "",
+    history: &[],
+    args: &[
+        Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "keepref", kind: "pure-token", key_spec_index: -1, token: "KEEPREF", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "delref", kind: "pure-token", key_spec_index: -1, token: "DELREF", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "acked", kind: "pure-token", key_spec_index: -1, token: "ACKED", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+        ] },
+        Arg { name: "ids", kind: "block", key_spec_index: -1, token: "IDS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
+            Arg { name: "numids", kind: "integer", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "id", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
+        ] },
     ],
 };
 
@@ -9834,7 +9910,7 @@ pub static XREADGROUP: CommandMeta = CommandMeta {
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[],
+    history: &[("8.4.0", "Added the `CLAIM` option.")],
     args: &[
         Arg { name: "group_consumer", kind: "block", key_spec_index: -1, token: "GROUP", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
             Arg { name: "group", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
@@ -9842,6 +9918,7 @@ pub static XREADGROUP: CommandMeta = CommandMeta {
         ] },
         Arg { name: "count", kind: "integer", key_spec_index: -1, token: "COUNT", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
         Arg { name: "milliseconds", kind: "integer", key_spec_index: -1, token: "BLOCK", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
+        Arg { name: "min-idle-time", kind: "integer", key_spec_index: -1, token: "CLAIM", summary: "", since: "8.4.0", deprecated_since: "", flags: &["optional"], args: &[] },
         Arg { name: "noack", kind: "pure-token", key_spec_index: -1, token: "NOACK", summary: "", since: "", deprecated_since: "", flags: &["optional"], args: &[] },
         Arg { name: "streams", kind: "block", key_spec_index: -1, token: "STREAMS", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
             Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &["multiple"], args: &[] },
@@ -9928,7 +10005,7 @@ pub static XTRIM: CommandMeta = CommandMeta {
     doc_flags: &[],
     deprecated_since: "",
     replaced_by: "",
-    history: &[("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option.")],
+    history: &[("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option."), ("8.2.0", "Added the `KEEPREF`, `DELREF` and `ACKED` options.")],
     args: &[
         Arg { name: "key", kind: "key", key_spec_index: 0, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
         Arg { name: "trim", kind: "block", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[
@@ -9942,6 +10019,11 @@ pub static XTRIM: CommandMeta = CommandMeta {
             ] },
             Arg { name: "threshold", kind: "string", key_spec_index: -1, token: "", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
             Arg { name: "count", kind: "integer", key_spec_index: -1, token: "LIMIT", summary: "", since: "6.2.0", deprecated_since: "", flags: &["optional"], args: &[] },
+        ] },
+        Arg { name: "condition", kind: "oneof", key_spec_index: -1, token: "", summary: "", since: "8.2.0", deprecated_since: "", flags: &["optional"], args: &[
+            Arg { name: "keepref", kind: "pure-token", key_spec_index: -1, token: "KEEPREF", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "delref", kind: "pure-token", key_spec_index: -1, token: "DELREF", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
+            Arg { name: "acked", kind: "pure-token", key_spec_index: -1, token: "ACKED", summary: "", since: "", deprecated_since: "", flags: &[], args: &[] },
         ] },
     ],
 };
@@ -11144,10 +11226,12 @@ pub static ALL: &[&CommandMeta] = &[
     &WAITAOF,
     &WATCH,
     &XACK,
+    &XACKDEL,
     &XADD,
     &XAUTOCLAIM,
     &XCLAIM,
     &XDEL,
+    &XDELEX,
     &XGROUP,
     &XINFO,
     &XLEN,

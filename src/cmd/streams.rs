@@ -9,7 +9,7 @@ use crate::exec::blocking::BlockKind;
 use crate::exec::{Client, Ctx, Executor};
 use crate::keyspace::db::NO_EXPIRE;
 use crate::keyspace::types::stream::{
-    Entry, Group, Nack, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
+    Entry, Group, Nack, RefStrategy, Stream, StreamId, Trim, Trimmed, ENTRIES_READ_INVALID,
 };
 use crate::keyspace::value::Value;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
@@ -212,6 +212,20 @@ struct AddTrimArgs {
     idpos: usize,
     /// Index of the `~` of an approximate trim.
     approx_idx: usize,
+    /// KEEPREF | DELREF | ACKED (Redis 8.2), at most once.
+    refs: Option<RefStrategy>,
+}
+
+/// Redis 8.2's KEEPREF | DELREF | ACKED.
+fn ref_strategy(arg: &[u8]) -> Option<RefStrategy> {
+    [
+        ("KEEPREF", RefStrategy::KeepRef),
+        ("DELREF", RefStrategy::DelRef),
+        ("ACKED", RefStrategy::Acked),
+    ]
+    .into_iter()
+    .find(|(name, _)| eq(arg, name))
+    .map(|(_, r)| r)
 }
 
 /// Redis's streamParseAddOrTrimArgsOrReply. `obey`: the command comes from the AOF (later a
@@ -230,6 +244,7 @@ fn parse_add_trim(
         id: None,
         idpos: argv.len(),
         approx_idx: 0,
+        refs: None,
     };
     let mut limit_given = false;
     let mut i = 2;
@@ -283,6 +298,9 @@ fn parse_add_trim(
             i += 1;
         } else if xadd && eq(opt, "nomkstream") {
             a.nomkstream = true;
+        } else if let Some(r) = ref_strategy(opt).filter(|_| a.refs.is_none()) {
+            // A second one is XADD's ID (an invalid one) or XTRIM's syntax error.
+            a.refs = Some(r);
         } else if xadd {
             a.id = Some(parse_id_ext(opt, true, 0, true)?);
             break;
@@ -317,12 +335,20 @@ fn parse_add_trim(
 
 /// An approximate trim propagates as the exact trim it did (Redis's
 /// streamRewriteApproxSpecifier and streamRewriteTrimArgument).
-/// The threshold the trim reached, None when it was exact already.
-fn exact_trim_threshold(a: &AddTrimArgs, s: &Stream) -> Option<Vec<u8>> {
-    a.approx.then(|| match a.trim {
-        Trim::MaxLen(_) => itoa::Buffer::new().format(s.len()).as_bytes().to_vec(),
-        _ => s.edge_id(true).to_bytes(),
-    })
+/// The threshold the trim reached, None when it was exact already. Under DELREF and ACKED a
+/// MINID trim goes up to just past the last entry it removed: ACKED skips entries still
+/// needed and trims past them, which a threshold at the first entry left would not repeat.
+fn exact_trim_threshold(a: &AddTrimArgs, s: &Stream, trimmed: Trimmed) -> Option<Vec<u8>> {
+    a.approx
+        .then(|| match (a.trim, a.refs.unwrap_or_default()) {
+            (Trim::MaxLen(_), _) => itoa::Buffer::new().format(s.len()).as_bytes().to_vec(),
+            (_, RefStrategy::KeepRef) => s.edge_id(true).to_bytes(),
+            _ => trimmed
+                .last
+                .and_then(StreamId::incr)
+                .unwrap_or(StreamId::MIN)
+                .to_bytes(),
+        })
 }
 
 /// Propagates `argv` with its trim made exact (`=` and the reached threshold) and, when
@@ -403,16 +429,16 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
         return Err(err::STREAM_TOO_LARGE.into());
     }
     s.append(id, &argv[field_pos..], max_entries, max_bytes);
-    let trimmed = s.trim(a.trim, a.approx, a.limit);
+    let trimmed = s.trim(a.trim, a.approx, a.limit, a.refs.unwrap_or_default());
     // Replay must add this very ID and trim exactly as much as this run did.
     if propagating {
-        let threshold = exact_trim_threshold(&a, s);
+        let threshold = exact_trim_threshold(&a, s, trimmed);
         let explicit = (!matches!(a.id, Some((_, true)))).then(|| id.to_bytes());
         propagate_exact(ctx, &a, threshold.as_deref(), explicit.as_deref());
     }
     reply_id(&mut ctx.client.out, id);
     ctx.modified(key, notify::STREAM, "xadd");
-    if trimmed > 0 {
+    if trimmed.count > 0 {
         ctx.notify(notify::STREAM, "xtrim", key);
     }
     ctx.ex.signal_ready(db, key);
@@ -434,8 +460,9 @@ pub fn xtrim(ctx: &mut Ctx) -> CmdResult {
         ctx.out().int(0);
         return Ok(());
     };
-    let n = s.trim(a.trim, a.approx, a.limit);
-    let threshold = exact_trim_threshold(&a, s);
+    let trimmed = s.trim(a.trim, a.approx, a.limit, a.refs.unwrap_or_default());
+    let n = trimmed.count;
+    let threshold = exact_trim_threshold(&a, s, trimmed);
     if propagating && threshold.is_some() {
         propagate_exact(ctx, &a, threshold.as_deref(), None);
     }
@@ -455,34 +482,160 @@ pub fn xdel(ctx: &mut Ctx) -> CmdResult {
         ctx.out().int(0);
         return Ok(());
     };
-    let ids = ctx.argv[2..]
-        .iter()
-        .map(|a| parse_strict_id(a, 0))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = parse_ids(&ctx.argv[2..])?;
     let s = write_stream(ctx.ex, db, key, ctx.now_ms)?.expect("stream");
-    let mut deleted = 0i64;
-    let mut first = false;
-    for id in ids {
-        if s.delete(id) {
-            if id == s.first_id {
-                first = true;
-            }
-            if id > s.max_deleted_id {
-                s.max_deleted_id = id;
-            }
-            deleted += 1;
-        }
-    }
+    let deleted = ids.into_iter().filter(|id| s.delete_entry(*id)).count() as u64;
     if deleted > 0 {
-        if s.length == 0 {
-            s.first_id = StreamId::MIN;
-        } else if first {
-            s.first_id = s.edge_id(true);
-        }
         ctx.modified(key, notify::STREAM, "xdel");
-        ctx.ex.dirty += deleted as u64 - 1;
+        ctx.ex.dirty += deleted - 1;
     }
-    ctx.out().int(deleted);
+    ctx.out().int(deleted as i64);
+    Ok(())
+}
+
+/// Entry IDs, all valid or an error before anything changes.
+fn parse_ids(args: &[&[u8]]) -> Result<Vec<StreamId>, CmdError> {
+    args.iter().map(|a| parse_strict_id(a, 0)).collect()
+}
+
+/// Per-ID answers of XDELEX and XACKDEL.
+const NO_ID: i64 = -1;
+const DELETED: i64 = 1;
+const STILL_REFERENCED: i64 = 2;
+
+/// XDELEX's and XACKDEL's options after `start`: at most one of KEEPREF | DELREF | ACKED and
+/// the `IDS numids id...` block, in any order (Redis's streamParseAckDelArgsOrReply). The
+/// IDs themselves are parsed later, only if the key (and group) exist.
+fn parse_ackdel(
+    argv: &[&[u8]],
+    start: usize,
+) -> Result<(RefStrategy, std::ops::Range<usize>), CmdError> {
+    let mut refs = None;
+    let mut ids = None;
+    let mut j = start;
+    while j < argv.len() {
+        if let Some(r) = ref_strategy(argv[j]).filter(|_| refs.is_none()) {
+            refs = Some(r);
+            j += 1;
+        } else if eq(argv[j], "IDS") && j + 1 < argv.len() {
+            let n = parse_i64(argv[j + 1])
+                .filter(|n| *n >= 1)
+                .ok_or(err::NUMIDS_POSITIVE)? as u64;
+            let first = j + 2;
+            if n > (argv.len() - first) as u64 {
+                return Err(err::NUMIDS_MISMATCH.into());
+            }
+            ids = Some(first..first + n as usize);
+            j = first + n as usize;
+        } else {
+            return Err(err::SYNTAX.into());
+        }
+    }
+    let ids = ids.ok_or(err::IDS_REQUIRED)?;
+    Ok((refs.unwrap_or_default(), ids))
+}
+
+fn reply_codes(out: &mut ReplyBuf, codes: &[i64]) {
+    out.array(codes.len());
+    for c in codes {
+        out.int(*c);
+    }
+}
+
+/// XDELEX key [KEEPREF | DELREF | ACKED] IDS numids id... (Redis 8.2): per ID 1 deleted, -1
+/// not there, 2 kept because a group still needs it (ACKED). DELREF also drops the ID from
+/// every group's pending entries, even when the entry is gone.
+pub fn xdelex(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let key = argv[1];
+    let (db, now) = (ctx.client.db, ctx.now_ms);
+    let exists = write_stream(ctx.ex, db, key, now)?.is_some();
+    let (refs, range) = parse_ackdel(argv, 2)?;
+    if !exists {
+        reply_codes(&mut ctx.client.out, &vec![NO_ID; range.len()]);
+        return Ok(());
+    }
+    let ids = parse_ids(&argv[range])?;
+    let s = write_stream(ctx.ex, db, key, now)?.expect("stream");
+    let (mut deleted, mut changed) = (0u64, 0u64);
+    let codes: Vec<i64> = ids
+        .iter()
+        .map(|&id| {
+            let mut dropped = false;
+            match refs {
+                RefStrategy::Acked if s.is_referenced(id) => return STILL_REFERENCED,
+                RefStrategy::DelRef => dropped = s.drop_refs(id),
+                _ => {}
+            }
+            let code = if s.delete_entry(id) {
+                deleted += 1;
+                DELETED
+            } else {
+                NO_ID
+            };
+            // References dropped change the stream too (redis/redis#15569).
+            if dropped || code == DELETED {
+                changed += 1;
+            }
+            code
+        })
+        .collect();
+    reply_codes(&mut ctx.client.out, &codes);
+    if deleted > 0 {
+        ctx.modified(key, notify::STREAM, "xdel");
+        ctx.ex.dirty += changed - 1;
+    } else if changed > 0 {
+        ctx.ex.signal_modified(db, key);
+        ctx.ex.dirty += changed;
+    }
+    Ok(())
+}
+
+/// XACKDEL key group [KEEPREF | DELREF | ACKED] IDS numids id... (Redis 8.2): acknowledges
+/// each ID pending in the group, then deletes the entry unless (ACKED) another group still
+/// needs it: 1 acknowledged and deleted (or already gone), 2 acknowledged and kept, -1 not
+/// pending in the group. A missing key or group answers -1 for each ID.
+pub fn xackdel(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let (key, gname) = (argv[1], argv[2]);
+    let (db, now) = (ctx.client.db, ctx.now_ms);
+    let has_group =
+        read_stream(ctx.ex, ctx.client, key, now)?.map(|s| s.groups.contains_key(gname));
+    let (refs, range) = parse_ackdel(argv, 3)?;
+    if has_group != Some(true) {
+        reply_codes(&mut ctx.client.out, &vec![NO_ID; range.len()]);
+        return Ok(());
+    }
+    let ids = parse_ids(&argv[range])?;
+    let Some(Value::Stream(s)) = ctx.ex.dbs[db].peek_mut(key).map(|e| &mut e.value) else {
+        return Ok(());
+    };
+    let (mut acked, mut deleted) = (0u64, 0u64);
+    let codes: Vec<i64> = ids
+        .iter()
+        .map(|&id| {
+            if !s.groups.get_mut(gname).is_some_and(|g| g.ack(id)) {
+                return NO_ID;
+            }
+            acked += 1;
+            match refs {
+                RefStrategy::Acked if s.is_referenced(id) => return STILL_REFERENCED,
+                RefStrategy::DelRef => {
+                    s.drop_refs(id);
+                }
+                _ => {}
+            }
+            deleted += u64::from(s.delete_entry(id));
+            DELETED
+        })
+        .collect();
+    reply_codes(&mut ctx.client.out, &codes);
+    if deleted > 0 {
+        ctx.modified(key, notify::STREAM, "xdel");
+        ctx.ex.dirty += acked - 1;
+    } else {
+        ctx.ex.dirty += acked;
+    }
     Ok(())
 }
 
@@ -1817,6 +1970,8 @@ pub const HANDLERS: &[(&crate::cmd::meta::CommandMeta, Handler)] = &[
     (&m::XADD, xadd),
     (&m::XTRIM, xtrim),
     (&m::XDEL, xdel),
+    (&m::XDELEX, xdelex),
+    (&m::XACKDEL, xackdel),
     (&m::XLEN, xlen),
     (&m::XRANGE, xrange),
     (&m::XREVRANGE, xrevrange),

@@ -1681,7 +1681,12 @@ mod tests {
         }
         st.delete(StreamId::new(5, 0));
         st.max_deleted_id = StreamId::new(5, 0);
-        st.trim(crate::keyspace::types::stream::Trim::MaxLen(200), false, 0);
+        st.trim(
+            crate::keyspace::types::stream::Trim::MaxLen(200),
+            false,
+            0,
+            Default::default(),
+        );
         let mut g = Group::new(StreamId::new(60, 0), 12);
         g.create_consumer(b"alice", 1_700_000_000_000);
         g.pel.insert(

@@ -721,6 +721,10 @@ pub const STREAM_LIMIT_NO_STRATEGY: &str =
     "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
 pub const STREAM_XTRIM_NO_STRATEGY: &str =
     "ERR syntax error, XTRIM must be called with a trimming strategy";
+/// XDELEX / XACKDEL's IDS block (Redis 8.2).
+pub const NUMIDS_POSITIVE: &str = "ERR Number of IDs must be a positive integer";
+pub const NUMIDS_MISMATCH: &str = "ERR The `numids` parameter must match the number of arguments";
+pub const IDS_REQUIRED: &str = "ERR IDS option is required";
 pub const STREAM_LIMIT_NO_APPROX: &str =
     "ERR syntax error, LIMIT cannot be used without the special ~ option";
 pub const STREAM_ID_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";

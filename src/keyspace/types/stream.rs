@@ -454,6 +454,26 @@ pub enum Trim {
     MinId(StreamId),
 }
 
+/// What a trim removed: how many entries, and the highest ID among them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trimmed {
+    pub count: u64,
+    pub last: Option<StreamId>,
+}
+
+/// What deleting or trimming entries does about the consumer groups' references to them
+/// (Redis 8.2's KEEPREF | DELREF | ACKED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RefStrategy {
+    /// Delete; pending entries that name the entry stay (as before 8.2).
+    #[default]
+    KeepRef,
+    /// Delete, and remove the entry from every group's pending entries.
+    DelRef,
+    /// Delete only an entry no group still needs (`Stream::is_referenced`).
+    Acked,
+}
+
 /// A stream value.
 #[derive(Clone, Debug, Default)]
 pub struct Stream {
@@ -639,12 +659,55 @@ impl Stream {
         true
     }
 
-    /// Redis's streamTrim; returns the number of entries removed.
-    pub fn trim(&mut self, how: Trim, approx: bool, limit: i64) -> u64 {
+    /// Whether some consumer group still needs entry `id` (Redis's streamEntryIsReferenced):
+    /// a group has not been delivered it yet, or it is pending in one. Never without groups.
+    pub fn is_referenced(&self, id: StreamId) -> bool {
+        let min_last = self.groups.values().map(|g| g.last_id).min();
+        match min_last {
+            None => false,
+            Some(last) => last < id || self.groups.values().any(|g| g.pel.contains_key(&id)),
+        }
+    }
+
+    /// Removes `id` from every group's pending entries (and their consumers'); whether it was
+    /// pending anywhere (Redis's streamCleanupEntryCGroupRefs).
+    pub fn drop_refs(&mut self, id: StreamId) -> bool {
+        let mut any = false;
+        for g in self.groups.values_mut() {
+            any |= g.ack(id);
+        }
+        any
+    }
+
+    /// XDEL's deletion of one entry: `max_deleted_id` and `first_id` follow.
+    pub fn delete_entry(&mut self, id: StreamId) -> bool {
+        if !self.delete(id) {
+            return false;
+        }
+        if id > self.max_deleted_id {
+            self.max_deleted_id = id;
+        }
+        if self.length == 0 {
+            self.first_id = StreamId::MIN;
+        } else if id == self.first_id {
+            self.first_id = self.edge_id(true);
+        }
+        true
+    }
+
+    /// Redis's streamTrim; returns the number of entries removed. Under KEEPREF whole nodes
+    /// go at once and `approx` stops at the first node that cannot; under DELREF and ACKED
+    /// every entry is visited (references dropped, or entries still needed skipped), so the
+    /// trim is exact but for `limit`.
+    pub fn trim(&mut self, how: Trim, approx: bool, limit: i64, refs: RefStrategy) -> Trimmed {
         if how == Trim::None {
-            return 0;
+            return Trimmed::default();
+        }
+        if refs != RefStrategy::KeepRef {
+            return self.trim_by_entry(how, limit, refs);
         }
         let mut deleted: u64 = 0;
+        let mut last = None;
         loop {
             if let Trim::MaxLen(max) = how {
                 if self.length <= max {
@@ -664,6 +727,7 @@ impl Stream {
                 Trim::None => false,
             };
             if remove_node {
+                last = Some(node.last);
                 self.nodes.remove(&master);
                 self.length -= entries;
                 deleted += entries;
@@ -686,10 +750,89 @@ impl Stream {
                     node.mark_deleted(&h);
                     self.length -= 1;
                     deleted += 1;
+                    last = Some(h.id);
                 }
             }
             break;
         }
+        self.after_trim(deleted);
+        Trimmed {
+            count: deleted,
+            last,
+        }
+    }
+
+    /// The DELREF / ACKED trim: entry by entry from the head, while the threshold calls for
+    /// trimming; a node that ends up empty goes.
+    fn trim_by_entry(&mut self, how: Trim, limit: i64, refs: RefStrategy) -> Trimmed {
+        let mut deleted: u64 = 0;
+        let mut last = None;
+        let mut from = StreamId::MIN;
+        loop {
+            if let Trim::MaxLen(max) = how {
+                if self.length <= max {
+                    break;
+                }
+            }
+            let Some((&master, node)) = self.nodes.range(from..).next() else {
+                break;
+            };
+            let entries = u64::from(node.live);
+            if limit > 0 && (deleted + entries) as i64 > limit {
+                break;
+            }
+            let whole_node = match how {
+                Trim::MaxLen(max) => self.length - entries >= max,
+                Trim::MinId(min) => node.last < min,
+                Trim::None => false,
+            };
+            for h in node.headers(master) {
+                let stop = match how {
+                    Trim::MaxLen(max) => self.length <= max,
+                    Trim::MinId(min) => h.id >= min,
+                    Trim::None => true,
+                };
+                if stop {
+                    break;
+                }
+                if h.flags & FLAG_DELETED != 0 {
+                    continue;
+                }
+                match refs {
+                    RefStrategy::DelRef => {
+                        self.drop_refs(h.id);
+                    }
+                    RefStrategy::Acked if self.is_referenced(h.id) => continue,
+                    _ => {}
+                }
+                let node = self.nodes.get_mut(&master).expect("node");
+                node.mark_deleted(&h);
+                self.length -= 1;
+                deleted += 1;
+                last = Some(h.id);
+            }
+            let node = &self.nodes[&master];
+            let last = node.last;
+            if node.live == 0 {
+                self.nodes.remove(&master);
+            }
+            if !whole_node {
+                break;
+            }
+            let Some(next) = last.incr() else {
+                break;
+            };
+            from = next;
+        }
+        self.after_trim(deleted);
+        Trimmed {
+            count: deleted,
+            last,
+        }
+    }
+
+    /// After a trim removed `deleted` entries: the first ID follows.
+    fn after_trim(&mut self, deleted: u64) {
         if deleted > 0 {
             self.first_id = if self.length == 0 {
                 StreamId::MIN
@@ -697,7 +840,6 @@ impl Stream {
                 self.edge_id(true)
             };
         }
-        deleted
     }
 
     /// Redis's streamRangeHasTombstones with `end` open.
@@ -979,6 +1121,11 @@ mod tests {
             rng ^= rng << 17;
             rng
         };
+        let strategies = [
+            RefStrategy::KeepRef,
+            RefStrategy::DelRef,
+            RefStrategy::Acked,
+        ];
         for round in 0..20 {
             let mut s = Stream::new();
             let mut model: BTreeMap<StreamId, Vec<Vec<u8>>> = BTreeMap::new();
@@ -1012,20 +1159,25 @@ mod tests {
                         }
                     }
                     8 => {
+                        // Without groups every strategy trims the same, exactly.
                         let max = next() % 40;
-                        s.trim(Trim::MaxLen(max), false, 0);
+                        let refs = strategies[(next() % 3) as usize];
+                        s.trim(Trim::MaxLen(max), false, 0, refs);
                         while model.len() as u64 > max {
                             model.pop_first();
                         }
                     }
                     _ => {
                         let min = StreamId::new(ms.saturating_sub(next() % 20), 0);
-                        s.trim(Trim::MinId(min), next() % 2 == 0, 0);
-                        if s.first_id >= min || s.is_empty() {
-                            // approx trimming may leave some behind; resync the model.
+                        let refs = strategies[(next() % 3) as usize];
+                        s.trim(Trim::MinId(min), next() % 2 == 0, 0, refs);
+                        if refs == RefStrategy::KeepRef {
+                            // An approximate trim may leave some behind; resync the model.
+                            let have: BTreeSet<StreamId> = ids(&s).into_iter().collect();
+                            model.retain(|k, _| have.contains(k));
+                        } else {
+                            model.retain(|k, _| *k >= min);
                         }
-                        let have: BTreeSet<StreamId> = ids(&s).into_iter().collect();
-                        model.retain(|k, _| have.contains(k));
                     }
                 }
                 s.check_invariants();
@@ -1054,5 +1206,59 @@ mod tests {
         assert_eq!(s.rax_nodes(), 2);
         s.append(StreamId::new(1, 2), &[b"a", b"b"], 1, 4096);
         assert_eq!(s.rax_nodes(), 4);
+    }
+
+    /// ACKED skips what a group still needs (not delivered yet, or pending) and trims past
+    /// it; DELREF drops the pending entries of what it trims.
+    #[test]
+    fn trim_strategies_with_groups() {
+        let build = || {
+            let mut s = Stream::new();
+            for ms in 1..=6 {
+                s.append(StreamId::new(ms, 0), &[b"f", b"v"], 2, 4096);
+                s.last_id = StreamId::new(ms, 0);
+            }
+            let mut g = Group::new(StreamId::new(5, 0), 5);
+            g.create_consumer(b"c", 0);
+            for ms in [2, 4] {
+                g.pel.insert(
+                    StreamId::new(ms, 0),
+                    Nack {
+                        delivery_time: 0,
+                        delivery_count: 1,
+                        consumer: b"c".to_vec(),
+                    },
+                );
+                g.assign(StreamId::new(ms, 0), b"c");
+            }
+            s.groups.insert(b"g".to_vec(), g);
+            s
+        };
+        let min = Trim::MinId(StreamId::new(7, 0));
+        let mut s = build();
+        assert!(s.is_referenced(StreamId::new(2, 0)));
+        assert!(s.is_referenced(StreamId::new(6, 0)), "not delivered yet");
+        assert!(!s.is_referenced(StreamId::new(3, 0)));
+        let t = s.trim(min, true, 0, RefStrategy::Acked);
+        assert_eq!(t.count, 3);
+        assert_eq!(t.last, Some(StreamId::new(5, 0)));
+        let left: Vec<u64> = ids(&s).iter().map(|i| i.ms).collect();
+        assert_eq!(left, [2, 4, 6]);
+        s.check_invariants();
+        let mut s = build();
+        assert_eq!(
+            s.trim(Trim::MaxLen(2), false, 0, RefStrategy::DelRef).count,
+            4
+        );
+        assert!(s.groups[&b"g"[..]].pel.is_empty());
+        assert!(s.groups[&b"g"[..]].consumers[&b"c"[..]].pel.is_empty());
+        s.check_invariants();
+        // KEEPREF leaves the pending entries dangling.
+        let mut s = build();
+        assert_eq!(s.trim(min, false, 0, RefStrategy::KeepRef).count, 6);
+        assert_eq!(s.groups[&b"g"[..]].pel.len(), 2);
+        // LIMIT counts whole nodes, as Redis's: the third node would pass 3.
+        let mut s = build();
+        assert_eq!(s.trim(min, true, 3, RefStrategy::Acked).count, 2);
     }
 }
