@@ -241,3 +241,139 @@ fn propagated_and_replayed() {
     assert_eq!(r(c, "XRANGE s - +"), range);
     assert_eq!(r(c, "XPENDING s g"), pending);
 }
+
+/// The entries of an XREADGROUP reply for one stream: (id, idle, delivery count) of each
+/// four-element entry.
+fn claim_entries(c: &mut Client, line: &str) -> Vec<(String, i64, i64)> {
+    let frame = c.cmd(&line.split(' ').collect::<Vec<_>>());
+    let Some(streams) = frame.items() else {
+        return Vec::new();
+    };
+    let stream = streams[0].items().unwrap();
+    stream[1]
+        .items()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let e = e.items().unwrap();
+            assert_eq!(e.len(), 4, "CLAIM replies four-element entries");
+            let id = String::from_utf8(e[0].as_bytes().unwrap().to_vec()).unwrap();
+            (id, e[2].as_int().unwrap(), e[3].as_int().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn xreadgroup_claim() {
+    let s = server();
+    let c = &mut s.client();
+    for (line, want) in [
+        (
+            "XREAD CLAIM 10 STREAMS s 0",
+            "The CLAIM option is only supported by XREADGROUP. You called XREAD instead.",
+        ),
+        (
+            "XREADGROUP GROUP g c CLAIM -1 STREAMS s >",
+            "min-idle-time must be a positive integer",
+        ),
+        (
+            "XREADGROUP GROUP g c CLAIM +10 STREAMS s >",
+            "min-idle-time is not an integer or out of range",
+        ),
+        (
+            "XREADGROUP GROUP g c CLAIM STREAMS s >",
+            "min-idle-time is not an integer or out of range",
+        ),
+    ] {
+        assert_eq!(r(c, line), format!("-ERR {want}\r\n"), "{line}");
+    }
+    for i in 1..=4 {
+        c.ok(&format!("XADD s {i}-0 f v{i}"));
+    }
+    c.ok("XGROUP CREATE s g 0");
+    c.ok("XREADGROUP GROUP g c1 COUNT 1 STREAMS s >");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    c.ok("XREADGROUP GROUP g c1 COUNT 1 STREAMS s >");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    // Nothing idle enough and nothing new: nil.
+    c.ok("XREADGROUP GROUP g c2 COUNT 2 STREAMS s >");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(
+        r(c, "XREADGROUP GROUP g c3 CLAIM 100000 STREAMS s >"),
+        "*-1\r\n"
+    );
+    // Longest idle first, with the count before this delivery; COUNT covers both kinds.
+    let got = claim_entries(c, "XREADGROUP GROUP g c3 CLAIM 20 COUNT 2 STREAMS s >");
+    let ids: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(ids, ["1-0", "2-0"]);
+    assert!(got[0].1 >= 50 && got[1].1 >= 20, "{got:?}");
+    assert_eq!((got[0].2, got[1].2), (1, 1));
+    // XPENDING: c3 owns them now, delivered twice.
+    let pending = r(c, "XPENDING s g - + 10 c3");
+    assert_eq!(pending.matches(":2\r\n").count(), 2, "{pending}");
+    // A deleted entry is skipped; new entries come after the claimed ones, as 0, 0.
+    c.ok("XDEL s 3-0");
+    c.ok("XADD s 5-0 f v5");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let got = claim_entries(c, "XREADGROUP GROUP g c4 CLAIM 0 NOACK STREAMS s >");
+    let ids: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(ids, ["4-0", "1-0", "2-0", "5-0"]);
+    assert_eq!(got[3].1, 0);
+    assert_eq!(got[3].2, 0);
+    // NOACK left the claimed ones pending (and 5-0 not pending).
+    let summary = r(c, "XPENDING s g");
+    assert!(summary.starts_with("*4\r\n:4\r\n"), "{summary}");
+    // With an explicit ID, CLAIM is ignored: the consumer's history (3-0 stayed c2's), in
+    // two-element entries.
+    assert_eq!(
+        r(c, "XREADGROUP GROUP g c4 CLAIM 0 STREAMS s 0"),
+        "*1\r\n*2\r\n$1\r\ns\r\n*3\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$2\r\nv1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nf\r\n$2\r\nv2\r\n*2\r\n$3\r\n4-0\r\n*2\r\n$1\r\nf\r\n$2\r\nv4\r\n"
+    );
+}
+
+/// A blocked XREADGROUP ... CLAIM is served when a pending entry gets idle enough.
+#[test]
+fn xreadgroup_claim_blocks_until_idle() {
+    let s = server();
+    let c = &mut s.client();
+    c.ok("XADD s 1-0 f v");
+    c.ok("XGROUP CREATE s g 0");
+    c.ok("XREADGROUP GROUP g c1 STREAMS s >");
+    let start = std::time::Instant::now();
+    let got = claim_entries(c, "XREADGROUP GROUP g c2 CLAIM 300 BLOCK 5000 STREAMS s >");
+    let waited = start.elapsed().as_millis();
+    assert!((250..3000).contains(&waited), "waited {waited} ms");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "1-0");
+    assert!(got[0].1 >= 300, "{got:?}");
+}
+
+/// Claims propagate as XCLAIMs that carry the new owner and delivery count.
+#[test]
+fn xreadgroup_claim_propagated() {
+    let s = cinnabar(&[
+        "--appendonly".into(),
+        "yes".into(),
+        "--enable-debug-command".into(),
+        "yes".into(),
+    ]);
+    let c = &mut s.client();
+    c.ok("XADD s 1-0 f v");
+    c.ok("XGROUP CREATE s g 0");
+    c.ok("XREADGROUP GROUP g c1 STREAMS s >");
+    c.ok("XREADGROUP GROUP g c2 CLAIM 0 STREAMS s >");
+    let aof = std::fs::read(s.dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    let text = with_ms_masked(&String::from_utf8_lossy(&aof).replace("\r\n", " "));
+    let want = "XCLAIM $1 s $1 g $2 c2 $1 0 $3 1-0 $4 TIME $13 <ms> $10 RETRYCOUNT $1 2 $5 FORCE $6 JUSTID $6 LASTID $3 1-0 ";
+    assert!(text.contains(want), "{text}");
+    let pending = r(c, "XPENDING s g - + 10");
+    c.ok("DEBUG LOADAOF");
+    let after = r(c, "XPENDING s g - + 10");
+    // Owner and delivery count survive the replay (the idle time moves on).
+    assert_eq!(pending.split("\r\n").nth(4), after.split("\r\n").nth(4));
+    assert_eq!(pending.split("\r\n").last(), after.split("\r\n").last());
+    assert!(
+        after.contains("$2\r\nc2\r\n") && after.contains(":2\r\n"),
+        "{after}"
+    );
+}

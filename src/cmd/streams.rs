@@ -166,6 +166,14 @@ fn reply_one_or_null(out: &mut ReplyBuf, s: &Stream, id: StreamId) {
 
 // ---- lookups ----
 
+/// The stream at `key`, without lookup side effects.
+fn peek_stream<'a>(ex: &'a Executor, db: usize, key: &[u8]) -> Option<&'a Stream> {
+    match ex.dbs[db].peek(key).map(|e| &e.value) {
+        Some(Value::Stream(s)) => Some(s),
+        _ => None,
+    }
+}
+
 fn as_stream(v: &mut Value) -> Result<&mut Stream, CmdError> {
     match v {
         Value::Stream(s) => Ok(s),
@@ -756,15 +764,52 @@ fn reply_new_entries(
         return Vec::new();
     };
     // Collect first: the group bookkeeping needs the stream mutably.
-    let mut ids = Vec::new();
     let d = out.deferred_array();
+    let ids = write_entries_after(out, s, start, count, false);
+    out.set_deferred(d, ids.len());
+    deliver(s, &ids, gname, cname, noack, now_ms);
+    ids
+}
+
+/// Writes the entries from `start` (at most `count`, 0 = all) as XREADGROUP replies them,
+/// with CLAIM's idle time and delivery count (0, 0 for a new entry) when `with_meta`.
+fn write_entries_after(
+    out: &mut ReplyBuf,
+    s: &Stream,
+    start: StreamId,
+    count: usize,
+    with_meta: bool,
+) -> Vec<StreamId> {
+    let mut ids = Vec::new();
     s.for_each_in(start, StreamId::MAX, false, |e| {
-        reply_entry(out, &e);
+        if with_meta {
+            reply_entry_with_meta(out, &e, 0, 0);
+        } else {
+            reply_entry(out, &e);
+        }
         ids.push(e.id);
         count == 0 || ids.len() < count
     });
-    out.set_deferred(d, ids.len());
-    for &id in &ids {
+    ids
+}
+
+/// An entry with CLAIM's idle time and delivery count: [id, fields, idle, count].
+fn reply_entry_with_meta(out: &mut ReplyBuf, e: &Entry, idle: i64, delivered: u64) {
+    out.array(4);
+    reply_id(out, e.id);
+    out.array(e.len() * 2);
+    e.for_each(|f, v| {
+        out.bulk(f);
+        out.bulk(v);
+    });
+    out.int(idle);
+    out.int(delivered.min(i64::MAX as u64) as i64);
+}
+
+/// The group bookkeeping of delivering new entries `ids` to `cname`: the group's last ID
+/// and entries-read move on, and (unless NOACK) each becomes pending for the consumer.
+fn deliver(s: &mut Stream, ids: &[StreamId], gname: &[u8], cname: &[u8], noack: bool, now_ms: i64) {
+    for &id in ids {
         let tomb = s.range_has_tombstones(id);
         let est = if s.entries_added > 0 {
             Some(s.estimate_distance(id))
@@ -800,7 +845,82 @@ fn reply_new_entries(
             g.assign(id, cname);
         }
     }
-    ids
+}
+
+/// The group's pending entries idle for at least `min_idle` whose entries are still in the
+/// stream, longest idle first (Redis walks its PEL by delivery time): (id, idle, count).
+fn claimable(s: &Stream, gname: &[u8], min_idle: i64, now_ms: i64) -> Vec<(StreamId, i64, u64)> {
+    let mut due: Vec<(i64, StreamId, u64)> = s.groups[gname]
+        .pel
+        .iter()
+        .filter(|(id, n)| now_ms.saturating_sub(n.delivery_time) >= min_idle && s.contains(**id))
+        .map(|(id, n)| (n.delivery_time, *id, n.delivery_count))
+        .collect();
+    due.sort_unstable();
+    due.into_iter()
+        .map(|(t, id, count)| (id, now_ms.saturating_sub(t), count))
+        .collect()
+}
+
+/// XREADGROUP ... CLAIM on a stream read with ">" (Redis 8.4): first the pending entries idle
+/// for at least `min_idle`, claimed by `cname` (delivery count up, delivery time now), then
+/// new entries, within one COUNT; every entry with its idle time and delivery count (the
+/// count before this delivery; 0, 0 for new ones). NOACK applies to the new entries only.
+/// Returns the IDs delivered.
+#[allow(clippy::too_many_arguments)]
+fn reply_claiming(
+    out: &mut ReplyBuf,
+    s: &mut Stream,
+    gname: &[u8],
+    cname: &[u8],
+    min_idle: i64,
+    count: usize,
+    noack: bool,
+    now_ms: i64,
+) -> Vec<StreamId> {
+    let mut claimed = claimable(s, gname, min_idle, now_ms);
+    if count > 0 {
+        claimed.truncate(count);
+    }
+    let d = out.deferred_array();
+    for &(id, idle, delivered) in &claimed {
+        if let Some(e) = s.get(id) {
+            reply_entry_with_meta(out, &e, idle, delivered);
+        }
+    }
+    let room = if count == 0 { 0 } else { count - claimed.len() };
+    let last = s.groups[gname].last_id;
+    let new = match last.incr() {
+        Some(start) if count == 0 || room > 0 => write_entries_after(out, s, start, room, true),
+        _ => Vec::new(),
+    };
+    out.set_deferred(d, claimed.len() + new.len());
+    let g = s.groups.get_mut(gname).expect("group");
+    for &(id, _, _) in &claimed {
+        if let Some(n) = g.pel.get_mut(&id) {
+            n.delivery_count = n.delivery_count.saturating_add(1);
+            n.delivery_time = now_ms;
+        }
+        g.assign(id, cname);
+    }
+    deliver(s, &new, gname, cname, noack, now_ms);
+    claimed.iter().map(|c| c.0).chain(new).collect()
+}
+
+/// When a blocked XREADGROUP ... CLAIM should look again: when the earliest pending entry
+/// still in the stream gets idle enough (now + `min_idle` with none).
+fn claim_wake_ms(s: Option<&Stream>, gname: &[u8], min_idle: i64, now_ms: i64) -> i64 {
+    let earliest = s
+        .and_then(|s| s.groups.get(gname).map(|g| (s, g)))
+        .and_then(|(s, g)| {
+            g.pel
+                .iter()
+                .filter(|(id, _)| s.contains(**id))
+                .map(|(_, n)| n.delivery_time)
+                .min()
+        })
+        .unwrap_or(now_ms);
+    earliest.saturating_add(min_idle).max(now_ms + 1)
 }
 
 /// XREADGROUP with an explicit ID: the consumer's own pending entries after `after`.
@@ -938,6 +1058,7 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
     let mut streams_arg = 0;
     let mut group: Option<(&[u8], &[u8])> = None;
     let mut noack = false;
+    let mut claim: Option<i64> = None;
     let mut i = 1;
     while i < argv.len() {
         let more = argv.len() - 1 - i;
@@ -975,6 +1096,16 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
                 return Err(err::STREAM_NOACK_XREAD.into());
             }
             noack = true;
+        } else if eq(o, "claim") && more > 0 {
+            if !xreadgroup {
+                return Err(err::STREAM_CLAIM_XREAD.into());
+            }
+            i += 1;
+            let v = parse_i64(argv[i]).ok_or(err::MIN_IDLE_NOT_INTEGER)?;
+            if v < 0 {
+                return Err(err::MIN_IDLE_NEGATIVE.into());
+            }
+            claim = Some(v);
         } else {
             return Err(err::SYNTAX.into());
         }
@@ -1065,7 +1196,9 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
                 }
                 None => {
                     let last = s.groups[g].last_id;
-                    if s.length > 0 && s.last_valid_id() > last {
+                    let has_new = s.length > 0 && s.last_valid_id() > last;
+                    let can_claim = claim.is_some_and(|m| !claimable(s, g, m, now).is_empty());
+                    if has_new || can_claim {
                         after = Some(last);
                     }
                 }
@@ -1105,10 +1238,16 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
                 reply_consumer_history(out, s, g, c, after, count as usize, now),
                 true,
             ),
-            Some((g, c)) => (
-                reply_new_entries(out, s, after, count as usize, Some((g, c)), noack, now),
-                !noack,
-            ),
+            Some((g, c)) => match claim {
+                Some(min_idle) => (
+                    reply_claiming(out, s, g, c, min_idle, count as usize, noack, now),
+                    true,
+                ),
+                None => (
+                    reply_new_entries(out, s, after, count as usize, Some((g, c)), noack, now),
+                    !noack,
+                ),
+            },
             None => (
                 reply_new_entries(out, s, after, count as usize, None, false, now),
                 false,
@@ -1154,6 +1293,18 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
             return Ok(());
         }
         let keys_v: Vec<&[u8]> = keys.to_vec();
+        // CLAIM also wakes when a pending entry gets idle enough.
+        let wake = match (claim, group) {
+            (Some(min_idle), Some((g, _))) => keys
+                .iter()
+                .map(|k| {
+                    let s = peek_stream(ctx.ex, ctx.client.db, k);
+                    claim_wake_ms(s, g, min_idle, now)
+                })
+                .min()
+                .unwrap_or(0),
+            _ => 0,
+        };
         if dollar {
             // Remember what "$" meant now, for when the command runs again.
             let mut new_argv: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
@@ -1166,6 +1317,7 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
         } else {
             ctx.block(BlockKind::Stream, &keys_v, deadline);
         }
+        ctx.wake_at(wake);
         return Ok(());
     }
     ctx.client.out.null_array();

@@ -43,6 +43,9 @@ pub struct Blocked {
     pub keys: Vec<Vec<u8>>,
     /// Absolute unix ms, or 0 to wait forever.
     pub deadline_ms: i64,
+    /// When to run the command again even if no key is signalled (XREADGROUP ... CLAIM: when
+    /// a pending entry gets idle enough); 0 for never.
+    pub wake_ms: i64,
     /// The command to run again when a key is ready (kept resolved: with rename-command the
     /// name in argv is not the command's own name).
     pub cmd: &'static Command,
@@ -57,6 +60,8 @@ pub struct BlockRequest {
     pub deadline_ms: i64,
     /// The command to park instead of the one that ran (XREAD resolves "$").
     pub argv: Option<Vec<Vec<u8>>>,
+    /// See `Blocked::wake_ms`.
+    pub wake_ms: i64,
 }
 
 /// Executor-side bookkeeping for blocked clients.
@@ -69,6 +74,8 @@ pub struct BlockingState {
     ready_set: HashSet<(usize, Vec<u8>)>,
     /// (deadline ms, client id, slot) of waits with a timeout.
     timeouts: BTreeSet<(i64, u64, usize)>,
+    /// (wake ms, client id, slot) of waits to retry at a time (`Blocked::wake_ms`).
+    wakeups: BTreeSet<(i64, u64, usize)>,
     /// Clients that were unblocked and may have pipelined input to process.
     pub resumed: Vec<usize>,
     pub blocked_count: usize,
@@ -83,7 +90,15 @@ impl Ctx<'_> {
             keys: keys.iter().map(|k| k.to_vec()).collect(),
             deadline_ms,
             argv: None,
+            wake_ms: 0,
         });
+    }
+
+    /// Asks the parked command to run again at `wake_ms` even if no key is signalled.
+    pub fn wake_at(&mut self, wake_ms: i64) {
+        if let Some(r) = self.block_request.as_mut() {
+            r.wake_ms = wake_ms;
+        }
     }
 
     /// Like `block`, parking `argv` to run again instead of the current command.
@@ -217,12 +232,18 @@ impl Executor {
                 .timeouts
                 .insert((req.deadline_ms, client.id, client.slot));
         }
+        if req.wake_ms > 0 {
+            self.blocking
+                .wakeups
+                .insert((req.wake_ms, client.id, client.slot));
+        }
         client.flags |= cf::BLOCKED;
         client.blocked = Some(Box::new(Blocked {
             kind: req.kind,
             db,
             keys: req.keys,
             deadline_ms: req.deadline_ms,
+            wake_ms: req.wake_ms,
             cmd,
             argv: req
                 .argv
@@ -250,6 +271,9 @@ impl Executor {
                 .timeouts
                 .remove(&(b.deadline_ms, client.id, client.slot));
         }
+        self.blocking
+            .wakeups
+            .remove(&(b.wake_ms, client.id, client.slot));
         client.flags &= !cf::BLOCKED;
         self.blocking.blocked_count -= 1;
     }
@@ -309,8 +333,17 @@ impl Executor {
             (r, ctx.block_request.take())
         };
         self.propagation_end(prop, client, &argv, false);
-        if request.is_some() {
-            // Nothing to serve after all: keep the place in line.
+        if let Some(req) = request {
+            // Nothing to serve after all: keep the place in line, with the new wake time.
+            let b = client.blocked.as_mut().expect("parked");
+            if b.wake_ms != req.wake_ms {
+                let (id, slot) = (client.id, client.slot);
+                self.blocking.wakeups.remove(&(b.wake_ms, id, slot));
+                b.wake_ms = req.wake_ms;
+                if req.wake_ms > 0 {
+                    self.blocking.wakeups.insert((req.wake_ms, id, slot));
+                }
+            }
             return;
         }
         if let Err(e) = result {
@@ -328,13 +361,45 @@ impl Executor {
         self.blocking.resumed.push(slot);
     }
 
-    /// The earliest wait deadline, if any (the event loop sleeps no longer than this).
+    /// The earliest wait deadline or wake time, if any (the event loop sleeps no longer than
+    /// this).
     pub fn next_block_deadline(&self) -> Option<i64> {
-        self.blocking.timeouts.iter().next().map(|t| t.0)
+        let timeout = self.blocking.timeouts.first().map(|t| t.0);
+        let wakeup = self.blocking.wakeups.first().map(|t| t.0);
+        match (timeout, wakeup) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Replies to waits whose deadline passed (null array, as Redis).
+    /// Runs again the waits whose wake time came (their keys are signalled), then replies
+    /// to waits whose deadline passed (null array, as Redis).
     pub fn expire_blocked(&mut self, now_ms: i64) {
+        let mut woke = false;
+        while let Some(&(wake, id, slot)) = self.blocking.wakeups.first() {
+            if wake > now_ms {
+                break;
+            }
+            self.blocking.wakeups.pop_first();
+            let keys = self
+                .clients
+                .get_mut(slot)
+                .and_then(Option::as_mut)
+                .and_then(|c| {
+                    let b = c.blocked.as_mut().filter(|_| c.id == id)?;
+                    b.wake_ms = 0;
+                    Some((b.db, b.keys.clone()))
+                });
+            if let Some((db, keys)) = keys {
+                for key in keys {
+                    self.signal_ready(db, &key);
+                }
+                woke = true;
+            }
+        }
+        if woke {
+            self.serve_ready_keys();
+        }
         while let Some(&(deadline, _, slot)) = self.blocking.timeouts.iter().next() {
             if deadline > now_ms {
                 break;

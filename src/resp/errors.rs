@@ -725,6 +725,11 @@ pub const STREAM_XTRIM_NO_STRATEGY: &str =
 pub const NUMIDS_POSITIVE: &str = "ERR Number of IDs must be a positive integer";
 pub const NUMIDS_MISMATCH: &str = "ERR The `numids` parameter must match the number of arguments";
 pub const IDS_REQUIRED: &str = "ERR IDS option is required";
+/// XREADGROUP's CLAIM option (Redis 8.4).
+pub const STREAM_CLAIM_XREAD: &str =
+    "ERR The CLAIM option is only supported by XREADGROUP. You called XREAD instead.";
+pub const MIN_IDLE_NOT_INTEGER: &str = "ERR min-idle-time is not an integer or out of range";
+pub const MIN_IDLE_NEGATIVE: &str = "ERR min-idle-time must be a positive integer";
 pub const STREAM_LIMIT_NO_APPROX: &str =
     "ERR syntax error, LIMIT cannot be used without the special ~ option";
 pub const STREAM_ID_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";
