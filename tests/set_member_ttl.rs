@@ -244,6 +244,15 @@ fn lazy_expiry_hides_deletes_and_counts() {
         std::thread::sleep(Duration::from_millis(10));
         assert_eq!(r(c, "SRANDMEMBER s 10"), "*1\r\n$1\r\nc\r\n");
         assert_eq!(n(c, "SCARD s"), 1);
+        // SMOVE to a set holding an expired copy: the member arrives anew, without a TTL.
+        c.ok("SADD dst c");
+        c.ok("SPEXPIRE dst 1 MEMBERS 1 c");
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(n(c, "SMOVE s dst c"), 1);
+        assert_eq!(r(c, "STTL dst MEMBERS 1 c"), ints(&[-1]));
+        assert_eq!(r(c, "STTL s MEMBERS 1 c"), ints(&[-2]));
+        c.ok("SADD s c");
+        c.ok("SEXPIRE s 100 MEMBERS 1 c");
         // SMOVE of an expired member moves nothing.
         c.ok("SPEXPIRE s 1 MEMBERS 1 c");
         std::thread::sleep(Duration::from_millis(10));

@@ -274,6 +274,10 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     if emptied {
         delete_emptied(ctx, src);
     }
+    // An expired copy in the destination goes first: the member arrives anew.
+    if has_member_ttls(ctx, dst) {
+        lazy_expire_members(ctx, dst, &[member], true);
+    }
     let added = match write_set(ctx.ex, db, dst, now)? {
         Some(d) => d.insert(member, &lim),
         None => {
