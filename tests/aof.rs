@@ -138,7 +138,7 @@ fn assert_same(got: &[String], want: &[String]) {
 fn replay_reproduces_the_dataset() {
     let server = cinnabar_in(fresh_dir(), &["--enable-debug-command", "yes"]);
     workload(&server);
-    let before = view(&server);
+    let before = as_replayed(view(&server));
     assert!(before.len() > 30, "{}", before.len());
     // In place, then after a restart.
     assert_eq!(server.client().cmd_raw(&["DEBUG", "LOADAOF"]), b"+OK\r\n");
@@ -146,6 +146,21 @@ fn replay_reproduces_the_dataset() {
     let dir = server.kill_keep_dir();
     let again = cinnabar_in(dir, &[]);
     assert_same(&view(&again), &before);
+}
+
+/// The live view as a replay rebuilds it, Redis's and ours alike: XREADGROUP's entries went
+/// out as XCLAIMs, whose LASTID carries the group's last ID but not its entries read, so
+/// stream group g1 (read only that way) replays with entries-read unknown
+/// (`redis_loads_our_aof_directory` checks that Redis replays our file to the same).
+fn as_replayed(mut view: Vec<String>) -> Vec<String> {
+    let g1 = view
+        .iter_mut()
+        .find(|l| l.contains("$4\r\nname\r\n$2\r\ng1\r\n"))
+        .expect("group g1 in the view");
+    let known = "$12\r\nentries-read\r\n:1\r\n";
+    assert!(g1.contains(known), "{g1}");
+    *g1 = g1.replace(known, "$12\r\nentries-read\r\n$-1\r\n");
+    view
 }
 
 fn manifest(dir: &Path) -> (Option<String>, Vec<String>) {

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::client::Client;
-use common::dataset::{fill, snapshot_all};
+use common::dataset::{as_replicated, fill, snapshot_all};
 use common::server::{cinnabar, oracle, Server};
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -101,8 +101,8 @@ fn assert_same(master: &Server, replica: &Server) {
 }
 
 fn assert_same_data(master: &Server, replica: &Server) {
-    let ours = snapshot_all(&mut master.client());
-    let theirs = snapshot_all(&mut replica.client());
+    let ours = as_replicated(&snapshot_all(&mut master.client()));
+    let theirs = as_replicated(&snapshot_all(&mut replica.client()));
     assert!(
         ours.len() > 15,
         "the dataset is there: {} lines",

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::client::Client;
-use common::dataset::{fill, snapshot_all};
+use common::dataset::{as_replicated, fill, snapshot_all};
 use common::server::{cinnabar, free_port, Server};
 
 struct Sentinel {
@@ -126,7 +126,7 @@ fn sentinel_fails_over_cinnabar_nodes() {
         let r = sc.cmd_raw(&["SENTINEL", "REPLICAS", "mymaster"]);
         r.starts_with(b"*2\r\n")
     });
-    let before = snapshot_all(&mut m);
+    let before = as_replicated(&snapshot_all(&mut m));
     let old_port = master.port;
     let old_dir = master.kill_keep_dir();
     wait_until("the failover", || {
@@ -140,13 +140,20 @@ fn sentinel_fails_over_cinnabar_nodes() {
     };
     let mut p = promoted.client();
     assert_eq!(p.info_field("replication", "role"), "master");
-    assert_eq!(snapshot_all(&mut p), before, "nothing written is lost");
+    assert_eq!(
+        as_replicated(&snapshot_all(&mut p)),
+        before,
+        "nothing written is lost"
+    );
     p.ok("SET after-failover 1");
     // The other replica follows the new master.
     wait_until("the other replica to follow", || {
         field(other, "master_port") == Some(promoted.port.to_string()) && in_sync(promoted, other)
     });
-    assert_eq!(snapshot_all(&mut other.client()), snapshot_all(&mut p));
+    assert_eq!(
+        as_replicated(&snapshot_all(&mut other.client())),
+        as_replicated(&snapshot_all(&mut p))
+    );
     // The old master comes back on its port and is turned into a replica.
     let back = common::server::in_dir(old_dir, |extra| {
         common::server::cinnabar_at(old_port, extra)
@@ -178,7 +185,7 @@ fn sentinel_fails_over_cinnabar_nodes() {
     }
     let now_master = current(&mut sc).expect("a master");
     assert_eq!(
-        snapshot_all(&mut back.client()),
-        snapshot_all(&mut now_master.client())
+        as_replicated(&snapshot_all(&mut back.client())),
+        as_replicated(&snapshot_all(&mut now_master.client()))
     );
 }

@@ -1255,17 +1255,18 @@ fn xread_generic(ctx: &mut Ctx, xreadgroup: bool) -> CmdResult {
         };
         let mut ops = Vec::new();
         if let (Some((g, c)), true) = (group, propagating) {
-            // The consumer exists after replay even if it got nothing to claim.
-            if created.last() == Some(k) {
-                let args: [&[u8]; 5] = [b"XGROUP", b"CREATECONSUMER", k, g, c];
-                ops.push(args.iter().map(|a| a.to_vec()).collect());
-            }
             if claims {
                 claim_commands(&mut ops, k, g, s, &delivered);
             }
-            // Redis 7.0 sends SETID only for NOACK; after XCLAIMs too, the replayed group
-            // keeps its entries-read (which XCLAIM's LASTID does not carry).
-            if !history && !delivered.is_empty() {
+            // XCLAIM creates the consumer on replay; without one, CREATECONSUMER does.
+            if created.last() == Some(k) && ops.is_empty() {
+                let args: [&[u8]; 5] = [b"XGROUP", b"CREATECONSUMER", k, g, c];
+                ops.push(args.iter().map(|a| a.to_vec()).collect());
+            }
+            // The XCLAIMs carry the last ID (LASTID) but not the entries read, which a
+            // replica or a replayed AOF then does not know, as Redis's; under NOACK, SETID
+            // carries both (Redis's streamPropagateGroupID, sent only then).
+            if !history && noack && !delivered.is_empty() {
                 ops.push(group_id_command(k, g, &s.groups[g]));
             }
         }
