@@ -6,7 +6,8 @@
 mod common;
 
 use common::client::{
-    int_list, ints, now_ms, reply_int as n, reply_text as r, sorted_bulks, with_ms_masked, Client,
+    int_list, ints, next_events, now_ms, reply_int as n, reply_text as r, sorted_bulks,
+    with_ms_masked, Client,
 };
 use common::server::{cinnabar, wait_until, Server};
 use std::time::Duration;
@@ -453,17 +454,7 @@ fn keyspace_events() {
     c.ok("HEXPIRE h 100 FIELDS 1 a");
     c.ok("HPERSIST h FIELDS 1 a");
     c.ok("HPEXPIRE h 20 FIELDS 2 a b");
-    sub.set_timeout(Duration::from_secs(5));
-    let mut raw = String::new();
-    while raw.matches("pmessage").count() < 6 {
-        raw.push_str(&String::from_utf8_lossy(&sub.read_raw().unwrap()));
-    }
-    // The event is the last line of each message.
-    let events: Vec<&str> = raw
-        .split("pmessage\r\n")
-        .skip(1)
-        .map(|m| m.split("\r\n").nth(5).unwrap())
-        .collect();
+    let events = next_events(&mut sub, 6);
     assert_eq!(
         events,
         ["hset", "hexpire", "hpersist", "hexpire", "hexpired", "del"]

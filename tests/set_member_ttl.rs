@@ -6,7 +6,8 @@
 mod common;
 
 use common::client::{
-    int_list, ints, now_ms, reply_int as n, reply_text as r, sorted_bulks, with_ms_masked, Client,
+    assert_errors, int_list, ints, next_events, now_ms, reply_int as n, reply_text as r,
+    sorted_bulks, with_ms_masked, Client,
 };
 use common::server::{cinnabar, wait_until, Server};
 use std::time::Duration;
@@ -180,9 +181,7 @@ fn argument_errors_as_redis() {
             "wrong number of arguments for 'sttl' command",
         ),
     ];
-    for (line, want) in cases {
-        assert_eq!(r(c, line), format!("-ERR {want}\r\n"), "{line}");
-    }
+    assert_errors(c, &cases);
     // SADDEX checks its arguments before the key's type.
     c.ok("SET str x");
     assert_eq!(
@@ -457,17 +456,7 @@ fn keyspace_events() {
     c.ok("SEXPIRE s 100 MEMBERS 1 a");
     c.ok("SPERSIST s MEMBERS 1 a");
     c.ok("SADDEX s PX 20 MEMBERS 2 a b");
-    sub.set_timeout(Duration::from_secs(5));
-    let mut raw = String::new();
-    while raw.matches("pmessage").count() < 7 {
-        raw.push_str(&String::from_utf8_lossy(&sub.read_raw().unwrap()));
-    }
-    // The event is the last line of each message.
-    let events: Vec<&str> = raw
-        .split("pmessage\r\n")
-        .skip(1)
-        .map(|m| m.split("\r\n").nth(5).unwrap())
-        .collect();
+    let events = next_events(&mut sub, 7);
     assert_eq!(
         events,
         ["sadd", "sexpire", "spersist", "sadd", "sexpire", "sexpired", "del"]

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::client::{ints, reply_int as n, reply_text as r, with_ms_masked, Client};
+use common::client::{
+    assert_errors, ints, reply_int as n, reply_text as r, with_ms_masked, Client,
+};
 use common::server::{cinnabar, Server};
 
 fn server() -> Server {
@@ -80,9 +82,7 @@ fn xdelex_and_xackdel_argument_errors() {
         ),
         ("XTRIM s MAXLEN 0 ACKED ACKED", "syntax error"),
     ];
-    for (line, want) in cases {
-        assert_eq!(r(c, line), format!("-ERR {want}\r\n"), "{line}");
-    }
+    assert_errors(c, &cases);
     // A missing key (or group) answers -1 for each ID, without reading them.
     assert_eq!(r(c, "XDELEX nokey IDS 2 a b"), ints(&[-1, -1]));
     assert_eq!(r(c, "XACKDEL s nogroup IDS 2 a b"), ints(&[-1, -1]));
@@ -267,7 +267,7 @@ fn claim_entries(c: &mut Client, line: &str) -> Vec<(String, i64, i64)> {
 fn xreadgroup_claim() {
     let s = server();
     let c = &mut s.client();
-    for (line, want) in [
+    let cases = [
         (
             "XREAD CLAIM 10 STREAMS s 0",
             "The CLAIM option is only supported by XREADGROUP. You called XREAD instead.",
@@ -284,9 +284,8 @@ fn xreadgroup_claim() {
             "XREADGROUP GROUP g c CLAIM STREAMS s >",
             "min-idle-time is not an integer or out of range",
         ),
-    ] {
-        assert_eq!(r(c, line), format!("-ERR {want}\r\n"), "{line}");
-    }
+    ];
+    assert_errors(c, &cases);
     for i in 1..=4 {
         c.ok(&format!("XADD s {i}-0 f v{i}"));
     }

@@ -201,3 +201,24 @@ pub fn with_ms_masked(text: &str) -> String {
     }
     out
 }
+
+/// Each `(command line, error text)` answers `-ERR <text>`.
+pub fn assert_errors(c: &mut Client, cases: &[(&str, &str)]) {
+    for (line, want) in cases {
+        assert_eq!(reply_text(c, line), format!("-ERR {want}\r\n"), "{line}");
+    }
+}
+
+/// The names of the next `n` keyspace events a PSUBSCRIBEd client receives.
+pub fn next_events(sub: &mut Client, n: usize) -> Vec<String> {
+    sub.set_timeout(std::time::Duration::from_secs(5));
+    let mut raw = String::new();
+    while raw.matches("pmessage").count() < n {
+        raw.push_str(&String::from_utf8_lossy(&sub.read_raw().unwrap()));
+    }
+    // The event is the last line of each message.
+    raw.split("pmessage\r\n")
+        .skip(1)
+        .map(|m| m.split("\r\n").nth(5).unwrap().to_string())
+        .collect()
+}

@@ -269,8 +269,13 @@ impl Set {
         let n = ints.len();
         let fits = n + adding <= lim.max_packed_entries
             && ints.iter().all(|i| int_len(i) <= lim.max_packed_value);
+        *self = Self::from_ints(ints, fits);
+    }
+
+    /// The members of an intset as text, packed or in a table.
+    fn from_ints(ints: &IntSet, packed: bool) -> Set {
         let mut buf = itoa::Buffer::new();
-        *self = if fits {
+        if packed {
             let mut p = PackedSet::new();
             for i in ints.iter() {
                 p.push_new(buf.format(i).as_bytes());
@@ -282,7 +287,7 @@ impl Set {
                 d.insert(SetKey::new(buf.format(i).as_bytes()), ());
             }
             Set::Table(Box::new(d))
-        };
+        }
     }
 
     /// Moves a packed set into a hash table.
@@ -559,20 +564,7 @@ impl Set {
         }
         if let Set::Ints(ints) = self {
             let fits = ints.len() <= lim.max_packed_entries && lim.max_packed_value >= 20;
-            let mut buf = itoa::Buffer::new();
-            *self = if fits {
-                let mut p = PackedSet::new();
-                for i in ints.iter() {
-                    p.push_new(buf.format(i).as_bytes());
-                }
-                Set::Packed(p)
-            } else {
-                let mut d = Table::new();
-                for i in ints.iter() {
-                    d.insert(SetKey::new(buf.format(i).as_bytes()), ());
-                }
-                Set::Table(Box::new(d))
-            };
+            *self = Self::from_ints(ints, fits);
         }
         let members = std::mem::take(self);
         *self = Set::Expiring(Box::new(Expiring {
