@@ -128,6 +128,11 @@ fn reply_id(out: &mut ReplyBuf, id: StreamId) {
 
 fn reply_entry(out: &mut ReplyBuf, e: &Entry) {
     out.array(2);
+    reply_id_and_fields(out, e);
+}
+
+/// An entry's ID and its fields, the start of each entry's reply.
+fn reply_id_and_fields(out: &mut ReplyBuf, e: &Entry) {
     reply_id(out, e.id);
     out.array(e.len() * 2);
     e.for_each(|f, v| {
@@ -796,12 +801,7 @@ fn write_entries_after(
 /// An entry with CLAIM's idle time and delivery count: [id, fields, idle, count].
 fn reply_entry_with_meta(out: &mut ReplyBuf, e: &Entry, idle: i64, delivered: u64) {
     out.array(4);
-    reply_id(out, e.id);
-    out.array(e.len() * 2);
-    e.for_each(|f, v| {
-        out.bulk(f);
-        out.bulk(v);
-    });
+    reply_id_and_fields(out, e);
     out.int(idle);
     out.int(delivered.min(i64::MAX as u64) as i64);
 }
