@@ -189,6 +189,59 @@ fn members_arg() -> ArgM {
     }
 }
 
+/// The EXPIRE family, TTL readers and PERSIST of hash fields or set members: `set`, `read` and
+/// `persist` name the templates (flags, ACL categories, key specs) of each kind, `items` the
+/// block naming the fields or members.
+#[allow(clippy::too_many_arguments)]
+fn subkey_ttl_commands(
+    cmds: &mut Vec<CmdM>,
+    expire: [&str; 4],
+    ttl: [&str; 4],
+    persist: &str,
+    (set, read, persist_like): (&str, &str, &str),
+    since: &str,
+    what: &str,
+    items: impl Fn() -> ArgM,
+) {
+    let complexity = format!("O(N) where N is the number of specified {what}");
+    let units = [
+        ("seconds", "integer"),
+        ("milliseconds", "integer"),
+        ("unix-time-seconds", "unix-time"),
+        ("unix-time-milliseconds", "unix-time"),
+    ];
+    for (name, (time, kind)) in expire.into_iter().zip(units) {
+        let mut c = like(cmds, set, name, -6, since);
+        c.key_specs[0].flags = strings(&["RW", "update"]);
+        c.complexity = complexity.clone();
+        c.args = vec![
+            key_arg("key"),
+            arg(time, kind, "", "", &[]),
+            one_of(
+                "condition",
+                true,
+                ["nx", "xx", "gt", "lt"]
+                    .iter()
+                    .map(|t| arg(t, "pure-token", &t.to_ascii_uppercase(), "", &[]))
+                    .collect(),
+            ),
+            items(),
+        ];
+        cmds.push(c);
+    }
+    for name in ttl {
+        let mut c = like(cmds, read, name, -5, since);
+        c.complexity = complexity.clone();
+        c.args = vec![key_arg("key"), items()];
+        cmds.push(c);
+    }
+    let mut c = like(cmds, persist_like, persist, -5, since);
+    c.key_specs[0].flags = strings(&["RW", "update"]);
+    c.complexity = complexity;
+    c.args = vec![key_arg("key"), items()];
+    cmds.push(c);
+}
+
 /// A one-of group of arguments.
 fn one_of(name: &str, optional: bool, args: Vec<ArgM>) -> ArgM {
     ArgM {
@@ -264,42 +317,16 @@ fn newer_lineages(cmds: &mut Vec<CmdM>) {
     cmds.push(hgetdel);
 
     // Redis 7.4: hash field expiration (HEXPIRE ... HPERSIST), Redis 8.0: HGETEX, HSETEX.
-    let expire_units = [
-        ("hexpire", "seconds", "integer"),
-        ("hpexpire", "milliseconds", "integer"),
-        ("hexpireat", "unix-time-seconds", "unix-time"),
-        ("hpexpireat", "unix-time-milliseconds", "unix-time"),
-    ];
-    for (name, time, kind) in expire_units {
-        let mut c = like(cmds, "hset", name, -6, "7.4.0");
-        c.complexity = "O(N) where N is the number of specified fields".into();
-        c.args = vec![
-            key_arg("key"),
-            arg(time, kind, "", "", &[]),
-            one_of(
-                "condition",
-                true,
-                ["nx", "xx", "gt", "lt"]
-                    .iter()
-                    .map(|t| arg(t, "pure-token", &t.to_ascii_uppercase(), "", &[]))
-                    .collect(),
-            ),
-            fields_arg(false),
-        ];
-        cmds.push(c);
-    }
-    for name in ["httl", "hpttl", "hexpiretime", "hpexpiretime"] {
-        let mut c = like(cmds, "hget", name, -5, "7.4.0");
-        c.complexity = "O(N) where N is the number of specified fields".into();
-        c.args = vec![key_arg("key"), fields_arg(false)];
-        cmds.push(c);
-    }
-    let mut hpersist = like(cmds, "hdel", "hpersist", -5, "7.4.0");
-    hpersist.key_specs[0].flags = strings(&["RW", "update"]);
-    hpersist.complexity = "O(N) where N is the number of specified fields".into();
-    hpersist.args = vec![key_arg("key"), fields_arg(false)];
-    cmds.push(hpersist);
-
+    subkey_ttl_commands(
+        cmds,
+        ["hexpire", "hpexpire", "hexpireat", "hpexpireat"],
+        ["httl", "hpttl", "hexpiretime", "hpexpiretime"],
+        "hpersist",
+        ("hset", "hget", "hdel"),
+        "7.4.0",
+        "fields",
+        || fields_arg(false),
+    );
     let ttl_options = |extra: ArgM| {
         let mut v = vec![
             arg("seconds", "integer", "EX", "", &[]),
@@ -337,42 +364,16 @@ fn newer_lineages(cmds: &mut Vec<CmdM>) {
     cmds.push(hsetex);
 
     // Redis 8.12: set member expiration (SEXPIRE ... SPERSIST, SADDEX).
-    let expire_units = [
-        ("sexpire", "seconds", "integer"),
-        ("spexpire", "milliseconds", "integer"),
-        ("sexpireat", "unix-time-seconds", "unix-time"),
-        ("spexpireat", "unix-time-milliseconds", "unix-time"),
-    ];
-    for (name, time, kind) in expire_units {
-        let mut c = like(cmds, "srem", name, -6, "8.12.0");
-        c.key_specs[0].flags = strings(&["RW", "update"]);
-        c.complexity = "O(N) where N is the number of specified members".into();
-        c.args = vec![
-            key_arg("key"),
-            arg(time, kind, "", "", &[]),
-            one_of(
-                "condition",
-                true,
-                ["nx", "xx", "gt", "lt"]
-                    .iter()
-                    .map(|t| arg(t, "pure-token", &t.to_ascii_uppercase(), "", &[]))
-                    .collect(),
-            ),
-            members_arg(),
-        ];
-        cmds.push(c);
-    }
-    for name in ["sttl", "spttl", "sexpiretime", "spexpiretime"] {
-        let mut c = like(cmds, "sismember", name, -5, "8.12.0");
-        c.complexity = "O(N) where N is the number of specified members".into();
-        c.args = vec![key_arg("key"), members_arg()];
-        cmds.push(c);
-    }
-    let mut spersist = like(cmds, "srem", "spersist", -5, "8.12.0");
-    spersist.key_specs[0].flags = strings(&["RW", "update"]);
-    spersist.complexity = "O(N) where N is the number of specified members".into();
-    spersist.args = vec![key_arg("key"), members_arg()];
-    cmds.push(spersist);
+    subkey_ttl_commands(
+        cmds,
+        ["sexpire", "spexpire", "sexpireat", "spexpireat"],
+        ["sttl", "spttl", "sexpiretime", "spexpiretime"],
+        "spersist",
+        ("srem", "sismember", "srem"),
+        "8.12.0",
+        "members",
+        members_arg,
+    );
     let mut saddex = like(cmds, "sadd", "saddex", -5, "8.12.0");
     saddex.complexity = "O(N) where N is the number of members being added.".into();
     saddex.args = vec![
