@@ -136,6 +136,9 @@ pub struct Client {
     pub out: ReplyBuf,
     /// Bytes of `out` already written to the socket.
     pub out_sent: usize,
+    /// Output other clients' commands queued here (invalidations, Pub/Sub messages) since
+    /// the buffer last emptied: its room goes back once written (`compact_output`).
+    pub foreign_output: bool,
     /// The reply buffer as Redis sizes it (CLIENT LIST rbs / rbp): its size, grown and shrunk
     /// by the cron after the most reply bytes one command left pending (the peak), and when
     /// the peak last restarted. `out` keeps this much room between replies.
@@ -200,6 +203,7 @@ impl Client {
             slot,
             out: ReplyBuf::new(),
             out_sent: 0,
+            foreign_output: false,
             rbuf_size: REPLY_CHUNK_BYTES,
             rbuf_peak: 0,
             rbuf_peak_reset_ms: now_ms,
@@ -321,15 +325,21 @@ impl Client {
         resized
     }
 
-    /// Drops the already-written prefix of the reply buffer.
+    /// Drops the already-written prefix of the reply buffer. Room that other clients' output
+    /// grew goes back once it is written, as Redis frees its reply list then: invalidations
+    /// and messages must not keep counting against maxmemory after they left (a client's
+    /// own replies keep their room, which its next batch reuses).
     pub fn compact_output(&mut self) {
         if self.out_sent == self.out.buf.len() {
             self.out.buf.clear();
             self.out_sent = 0;
-            // Give back memory after a huge reply.
-            if self.out.buf.capacity() > 1024 * 1024 {
-                self.out.buf = Vec::with_capacity(16 * 1024);
+            let room = self.out.buf.capacity();
+            if room > 1024 * 1024
+                || (self.foreign_output && room > self.rbuf_size.max(REPLY_CHUNK_BYTES))
+            {
+                self.out.buf = Vec::with_capacity(self.rbuf_size);
             }
+            self.foreign_output = false;
         } else if self.out_sent > 64 * 1024 && self.out_sent * 2 > self.out.buf.len() {
             self.out.buf.drain(..self.out_sent);
             self.out_sent = 0;

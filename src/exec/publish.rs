@@ -75,6 +75,7 @@ impl Executor {
             return;
         };
         c.out.raw(frame(c.out.proto));
+        c.foreign_output = true;
         self.pending_write.push(slot);
         self.enforce_output_limit(slot, now_ms);
     }

@@ -373,6 +373,7 @@ impl Executor {
             }),
             Payload::Encoded(e) => r.out.raw(&e),
         }
+        r.foreign_output = true;
         self.pending_write.push(receiver);
         self.enforce_output_limit(receiver, now_ms);
     }
