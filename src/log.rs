@@ -11,8 +11,23 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-struct RedisFormat {
-    pid: u32,
+struct RedisFormat;
+
+/// The process's role letter and pid in its log lines: `M` for the server, `C` in a forked
+/// child (its own pid), as Redis's serverLogRaw.
+static ROLE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(b'M');
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Called first thing in a forked child: its lines say `C` and give its own pid.
+pub fn mark_child() {
+    use std::sync::atomic::Ordering::Relaxed;
+    ROLE.store(b'C', Relaxed);
+    PID.store(std::process::id(), Relaxed);
+}
+
+fn role_and_pid() -> (char, u32) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (char::from(ROLE.load(Relaxed)), PID.load(Relaxed))
 }
 
 const MONTHS: [&str; 12] = [
@@ -65,10 +80,10 @@ where
             Level::INFO => '*',
             Level::WARN | Level::ERROR => '#',
         };
+        let (role, pid) = role_and_pid();
         write!(
             w,
-            "{}:M {} {level} ",
-            self.pid,
+            "{pid}:{role} {} {level} ",
             timestamp(crate::clock::unix_us() / 1000)
         )?;
         ctx.field_format().format_fields(w.by_ref(), event)?;
@@ -116,7 +131,9 @@ impl RawLine {
             (libc::getpid(), ts)
         };
         line.number(pid as i64);
-        line.push(b":M ");
+        line.push(b":");
+        line.push(&[role_and_pid().0 as u8]);
+        line.push(b" ");
         let secs: i64 = ts.tv_sec;
         let (y, m, d) = civil(secs.div_euclid(86400));
         let t = secs.rem_euclid(86400);
@@ -214,9 +231,8 @@ pub fn from_signal_handler(msg: &str) {
 
 /// Installs the global logger. An empty `logfile` logs to stdout.
 pub fn init(loglevel: &str, logfile: &str) -> std::io::Result<()> {
-    let format = RedisFormat {
-        pid: std::process::id(),
-    };
+    PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
+    let format = RedisFormat;
     let builder = tracing_subscriber::fmt()
         .event_format(format)
         .with_max_level(level(loglevel));

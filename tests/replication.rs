@@ -1568,3 +1568,108 @@ fn replica_connects_from_bind_source_addr() {
     let slave0 = master.client().info_field("replication", "slave0");
     assert!(slave0.starts_with("ip=127.0.0.2,"), "{slave0}");
 }
+
+/// redis.set_repl: what a script's commands propagate to follows the flags in force when
+/// each runs (REPL_NONE, REPL_AOF, REPL_ALL), for the AOF and the replicas apart; the AOF
+/// holds the same bytes as Redis's.
+#[test]
+fn script_set_repl_picks_the_targets_of_each_command() {
+    let script = "redis.call('set','a','1'); redis.set_repl(redis.REPL_NONE); \
+                  redis.call('set','b','2'); redis.set_repl(redis.REPL_AOF); \
+                  redis.call('set','c','3'); redis.set_repl(redis.REPL_ALL); \
+                  redis.call('set','d','4'); redis.set_repl(redis.REPL_REPLICA); \
+                  redis.call('set','e','5')";
+    let run = |start: &dyn Fn(&[String]) -> Option<Server>| -> Option<(String, Vec<u8>)> {
+        let mut master_args = master_args(true);
+        master_args.extend(args(&[
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            "no",
+        ]));
+        let master = start(&master_args)?;
+        let replica = start(&replica_of(&master))?;
+        let mut m = master.client();
+        wait_in_sync(&master, &replica);
+        m.ok(&format!("EVAL {} 0", script.replace(' ', "")));
+        wait_in_sync(&master, &replica);
+        let seen = common::client::reply_text(&mut replica.client(), "MGET a b c d e");
+        let aof = std::fs::read(master.dir.join("appendonlydir/appendonly.aof.1.incr.aof"))
+            .expect("the incr file");
+        Some((seen, aof))
+    };
+    let (seen, aof) = run(&|a| Some(cinnabar(a))).expect("cinnabar");
+    assert_eq!(
+        seen,
+        "*5\r\n$1\r\n1\r\n$-1\r\n$-1\r\n$1\r\n4\r\n$1\r\n5\r\n"
+    );
+    let text = String::from_utf8_lossy(&aof);
+    assert!(
+        text.contains("$1\r\nc\r\n") && !text.contains("$1\r\nb\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("$1\r\ne\r\n"), "{text}");
+    if let Some((redis_seen, redis_aof)) = run(&|a| oracle(a)) {
+        assert_eq!(seen, redis_seen);
+        assert_eq!(text, String::from_utf8_lossy(&redis_aof));
+    }
+}
+
+/// Scripts on a replica: a write a script calls is refused as READONLY (also from a
+/// transaction); on a stale replica (replica-serve-stale-data no) a script without a
+/// shebang is refused as MASTERDOWN before it runs, and one allowed to run stale is refused
+/// the commands that cannot. The same replies as Redis's.
+#[test]
+fn scripts_on_replicas_are_refused_as_redis_refuses_them() {
+    let replies = |start: &dyn Fn(&[String]) -> Option<Server>| -> Option<Vec<String>> {
+        let master = start(&master_args(true))?;
+        let replica = start(&replica_of(&master))?;
+        wait_in_sync(&master, &replica);
+        let mut r = replica.client();
+        let mut out = Vec::new();
+        let mut run = |r: &mut Client, argv: &[&str]| {
+            out.push(String::from_utf8_lossy(&r.cmd_raw(argv)).into_owned())
+        };
+        let write = "redis.call('set','x',1) return 1";
+        run(&mut r, &["EVAL", write, "1", "x"]);
+        run(&mut r, &["MULTI"]);
+        run(&mut r, &["EVAL", write, "1", "x"]);
+        run(&mut r, &["EXEC"]);
+        run(&mut r, &["CONFIG", "SET", "replica-serve-stale-data", "no"]);
+        drop(master);
+        wait_until("the link down", || {
+            r.info_field("replication", "master_link_status") == "down"
+        });
+        run(&mut r, &["EVAL", "return redis.call('get','x')", "1", "x"]);
+        run(&mut r, &["EVAL", "return 1", "0"]);
+        run(&mut r, &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"]);
+        run(
+            &mut r,
+            &["EVAL", "#!lua flags=allow-stale,no-writes\nreturn 1", "0"],
+        );
+        run(
+            &mut r,
+            &[
+                "EVAL",
+                "#!lua flags=allow-stale,no-writes\nreturn redis.call('get','x')",
+                "1",
+                "x",
+            ],
+        );
+        run(
+            &mut r,
+            &[
+                "EVAL",
+                "#!lua flags=allow-stale,no-writes\nreturn redis.call('echo','e')",
+                "0",
+            ],
+        );
+        Some(out)
+    };
+    let ours = replies(&|a| Some(cinnabar(a))).expect("cinnabar");
+    assert!(ours[0].starts_with("-READONLY You can't write against a read only replica. script: "));
+    assert!(ours[5].starts_with("-MASTERDOWN "), "{ours:?}");
+    if let Some(theirs) = replies(&|a| oracle(a)) {
+        assert_eq!(ours, theirs);
+    }
+}

@@ -191,7 +191,7 @@ fn publish_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
         // Replicas publish it to their own subscribers; the AOF has no use for it (Redis's
         // forceCommandPropagation(PROPAGATE_REPL)).
         ctx.ex.prop.forced = true;
-        ctx.ex.prop.replicas_only = true;
+        ctx.ex.prop.withheld = crate::exec::propagate::TO_AOF;
     }
     ctx.out().int(n as i64);
     Ok(())

@@ -40,10 +40,7 @@ impl ReplyCap {
 
 /// Closes a client whose reply was cut short, as the output-limit check would.
 pub fn close_for_output(ex: &mut Executor, client: &mut Client) {
-    if !client.has(cf::CLOSE_ASAP) {
-        client.flags |= cf::CLOSE_ASAP;
-        ex.to_close.push(client.slot);
-    }
+    ex.close_asap(client);
 }
 
 #[cfg(test)]

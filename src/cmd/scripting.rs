@@ -5,6 +5,7 @@ use crate::cmd::args;
 use crate::cmd::meta_gen as m;
 use crate::cmd::server::introspect::help;
 use crate::cmd::table::Handler;
+use crate::exec::client::flags as cf;
 use crate::exec::Ctx;
 use crate::resp::errors::{self as err, CmdError, CmdResult};
 use crate::script::functions::{Functions, RestorePolicy};
@@ -31,8 +32,13 @@ fn run_spec<'a>(
     ro: bool,
     flags: u32,
     (name, is_function): (&'a [u8], bool),
-    (now_ms, cluster): (i64, bool),
+    (now_ms, cluster, stale): (i64, bool, bool),
 ) -> Result<RunSpec<'a>, CmdError> {
+    // A script without a shebang on a stale replica (Redis's scriptPrepareForRun: its
+    // commands could not run anyway, and EVAL itself is flagged stale).
+    if stale && flags & sflags::EVAL_COMPAT != 0 {
+        return Err(err::MASTERDOWN.into());
+    }
     if cluster && flags & sflags::EVAL_COMPAT == 0 && flags & sflags::NO_CLUSTER != 0 {
         return Err(err::SCRIPT_NO_CLUSTER.into());
     }
@@ -103,6 +109,16 @@ fn feed_monitors(ctx: &mut Ctx) {
 
 fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
     feed_monitors(ctx);
+    if ctx.client.has(cf::LUA_DEBUG) {
+        if by_sha {
+            return Err(err::LDB_EVALSHA.into());
+        }
+        return debug_session(ctx, |ctx| run_eval(ctx, false, ro));
+    }
+    run_eval(ctx, by_sha, ro)
+}
+
+fn run_eval(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
     let argv = ctx.argv;
     let keys_args = keys_and_args(argv, args::int(argv[2])?)?;
     with_engine(ctx, |engine, ctx| {
@@ -121,10 +137,112 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
             ro,
             flags,
             (&sha, false),
-            (ctx.now_ms, ctx.ex.cluster.is_some()),
+            (
+                ctx.now_ms,
+                ctx.ex.cluster.is_some(),
+                ctx.ex.serves_no_stale_data(),
+            ),
         )?;
         engine.run_script(ctx.ex, ctx.client, &sha, &spec)
     })
+}
+
+/// EVAL under the Lua debugger (Redis's evalGenericCommandWithDebugging). SYNC debugs here,
+/// and nobody else is served until the session ends; YES forks, the child debugs on its
+/// copy of the dataset (its writes are lost with it) and this side drops the connection.
+/// Either way the session ends with the script's reply and the connection's close.
+fn debug_session(ctx: &mut Ctx, eval: impl FnOnce(&mut Ctx) -> CmdResult) -> CmdResult {
+    let debug_flags = cf::LUA_DEBUG | cf::LUA_DEBUG_SYNC;
+    let Some(io) = ctx.ex.caller_io else {
+        ctx.client.flags &= !debug_flags;
+        return Err(err::LDB_NO_CONNECTION.into());
+    };
+    let forked = !ctx.client.has(cf::LUA_DEBUG_SYNC);
+    if forked {
+        match fork_session(ctx.client.fd) {
+            Err(e) => {
+                ctx.client.flags &= !debug_flags;
+                return Err(CmdError::owned(format!("{}: {e}", err::LDB_FORK_FAILED)));
+            }
+            Ok(Some(child)) => {
+                ctx.ex.ldb_children.push(child);
+                ctx.client.flags &= !debug_flags;
+                ctx.ex.close_asap(ctx.client);
+                return Ok(());
+            }
+            Ok(None) => tracing::warn!("Redis forked for debugging eval"),
+        }
+    } else {
+        tracing::warn!("Redis synchronous debugging eval session started");
+    }
+    let source = ctx.argv[1];
+    with_engine(ctx, |engine, _| engine.debugger().start(io, source));
+    let result = eval(ctx);
+    with_engine(ctx, |engine, _| engine.debugger().end());
+    if forked {
+        // The child's last act: the reply, then exit; nothing else of the server runs here.
+        if let Err(e) = &result {
+            ctx.client.out.error(e.text());
+        }
+        let reply = &ctx.client.out.buf[ctx.client.out_sent..];
+        // SAFETY: the stream of the running command, which is this one.
+        let _ = unsafe { (io.write)(io.stream, reply) };
+        tracing::warn!("Lua debugging session child exiting");
+        // SAFETY: ends the child at once, without the parent's destructors or atexit work.
+        unsafe { libc::_exit(0) }
+    }
+    tracing::warn!("Redis synchronous debugging eval session ended");
+    ctx.client.flags |= cf::CLOSE_AFTER_REPLY;
+    result
+}
+
+/// Forks a debugging session: Ok(Some(pid)) here, Ok(None) in the child, which keeps only
+/// the debugged client's socket (so this side's closes reach the other clients and the
+/// listeners are free), ignores the signals that stop the server, and dies with it.
+fn fork_session(client_fd: i32) -> Result<Option<i32>, std::io::Error> {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the child runs the executor's own code on its copy of memory, as a snapshot
+    // child does, and never returns to the event loop.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => {
+            // SAFETY: signal dispositions and prctl of this process only.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                libc::signal(libc::SIGTERM, libc::SIG_IGN);
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+            }
+            crate::log::mark_child();
+            close_sockets_except(client_fd);
+            Ok(None)
+        }
+        pid => Ok(Some(pid)),
+    }
+}
+
+/// Closes every socket of this process but `keep` (and the standard streams).
+fn close_sockets_except(keep: i32) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2 && fd != keep)
+        .collect();
+    for fd in fds {
+        // SAFETY: fstat into our own buffer; close of a descriptor this process owns and no
+        // longer uses (the child never returns to the loop that held it).
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK {
+                libc::close(fd);
+            }
+        }
+    }
 }
 
 pub fn eval(ctx: &mut Ctx) -> CmdResult {
@@ -169,9 +287,10 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
     }
     // Redis starts a fresh interpreter: scripts, globals and Lua memory all go. Functions
     // have their own interpreter and stay.
-    if let Some(old) = ctx.ex.scripting.take() {
+    if let Some(mut old) = ctx.ex.scripting.take() {
         let mut fresh = Engine::new();
         fresh.set_rand_state(old.rand_state());
+        *fresh.debugger() = std::mem::take(old.debugger());
         drop(old);
         ctx.ex.scripting = Some(fresh);
     }
@@ -210,16 +329,27 @@ pub fn kill(ctx: &mut Ctx, function: bool) -> CmdResult {
 }
 
 pub fn script_debug(ctx: &mut Ctx) -> CmdResult {
+    // The session writes straight to the socket: replies still queued would come after it.
+    if ctx.client.pending_output() > 0 {
+        return Err(err::SCRIPT_DEBUG_PIPELINE.into());
+    }
     let mode = ctx.argv[2];
+    let debug_flags = cf::LUA_DEBUG | cf::LUA_DEBUG_SYNC;
     if args::eq(mode, "NO") {
-        ctx.out().ok();
-        return Ok(());
+        ctx.client.flags &= !debug_flags;
+    } else if args::eq(mode, "YES") || args::eq(mode, "SYNC") {
+        with_engine(ctx, |engine, _| engine.debugger().enable());
+        ctx.client.flags &= !debug_flags;
+        ctx.client.flags |= if args::eq(mode, "SYNC") {
+            debug_flags
+        } else {
+            cf::LUA_DEBUG
+        };
+    } else {
+        return Err(err::SCRIPT_DEBUG_MODE.into());
     }
-    if args::eq(mode, "YES") || args::eq(mode, "SYNC") {
-        // The Lua debugger (LDB) is not implemented; say so rather than pretend.
-        return Err(err::SCRIPT_DEBUG_UNSUPPORTED.into());
-    }
-    Err(err::SCRIPT_DEBUG_MODE.into())
+    ctx.out().ok();
+    Ok(())
 }
 
 pub fn script_help(ctx: &mut Ctx) -> CmdResult {
@@ -268,7 +398,11 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> CmdResult {
         ro,
         flags,
         (&name, true),
-        (ctx.now_ms, ctx.ex.cluster.is_some()),
+        (
+            ctx.now_ms,
+            ctx.ex.cluster.is_some(),
+            ctx.ex.serves_no_stale_data(),
+        ),
     )?;
     // The engine leaves its place while it runs; the libraries stay visible (FUNCTION STATS).
     let mut engine = functions(ctx)

@@ -56,6 +56,10 @@ pub mod flags {
     pub const ASKING: u32 = 1 << 25;
     /// Connected over TLS (cluster replies then name TLS ports).
     pub const TLS: u32 = 1 << 26;
+    /// SCRIPT DEBUG YES/SYNC: the next EVAL runs under the Lua debugger.
+    pub const LUA_DEBUG: u32 = 1 << 27;
+    /// SCRIPT DEBUG SYNC: in this process, not a forked child.
+    pub const LUA_DEBUG_SYNC: u32 = 1 << 28;
 }
 
 /// How a connection reached us.

@@ -260,6 +260,10 @@ pub struct Executor {
     pub script_deny_disabled: bool,
     /// Set by the network layer: serves other clients while a script is busy.
     pub net_hooks: Option<NetHooks>,
+    /// Set by the network layer while a command runs: its connection, for the Lua debugger.
+    pub caller_io: Option<CallerIo>,
+    /// Forked Lua debugging sessions still running (Redis's ldb.children).
+    pub ldb_children: Vec<i32>,
     pub watchdog: watchdog::Watchdog,
     /// Background saving (the BGSAVE child) and its counters.
     pub persist: crate::persist::PersistState,
@@ -303,6 +307,22 @@ pub(super) struct PropagationMark {
 
 /// Redis's REPLY_BUFFER_DEFAULT_PEAK_RESET_TIME (ms).
 pub const REPLY_BUFFER_PEAK_RESET_MS: i64 = 5000;
+
+/// Blocking I/O on the running command's own connection (Redis's ldb.conn): the Lua
+/// debugger talks to its client from inside the script.
+#[derive(Clone, Copy)]
+pub struct CallerIo {
+    /// The connection's stream, valid while the command runs.
+    pub stream: *mut (),
+    /// Reads what is there, waiting until something is; Ok(0) at the end of the stream.
+    /// # Safety
+    /// `stream` must be the running command's.
+    pub read: unsafe fn(*mut (), &mut [u8]) -> std::io::Result<usize>,
+    /// Writes all of it, waiting at most a few seconds for the socket to take it.
+    /// # Safety
+    /// As `read`.
+    pub write: unsafe fn(*mut (), &[u8]) -> std::io::Result<()>,
+}
 
 /// What the network layer lets the executor ask of it (Redis's processEventsWhileBlocked,
 /// listener changes), installed by `net::Server::run`.
@@ -387,6 +407,8 @@ impl Executor {
             monitors: Vec::new(),
             running_touches: Vec::new(),
             running_slot: None,
+            caller_io: None,
+            ldb_children: Vec::new(),
             running_id: 0,
             self_pushes: Vec::new(),
             tracking: tracking::TrackingState::default(),
@@ -542,6 +564,15 @@ impl Executor {
 
     pub fn client_mut(&mut self, slot: usize) -> Option<&mut Client> {
         self.clients.get_mut(slot).and_then(|c| c.as_deref_mut())
+    }
+
+    /// Marks `client` (the running one, or any taken out of the table) to be closed at the
+    /// end of this turn without further replies.
+    pub fn close_asap(&mut self, client: &mut Client) {
+        if !client.has(cf::CLOSE_ASAP) {
+            client.flags |= cf::CLOSE_ASAP;
+            self.to_close.push(client.slot);
+        }
     }
 
     /// Marks a client to be closed at the end of this turn without further replies.
@@ -1441,6 +1472,24 @@ impl Executor {
     // ---- background work ----
 
     /// Periodic work, `hz` times a second (Redis's serverCron).
+    /// Collects the forked Lua debugging sessions that ended (Redis's ldbRemoveChild).
+    fn reap_debug_sessions(&mut self) {
+        self.ldb_children.retain(|&pid| {
+            let mut status = 0;
+            // SAFETY: waits, without blocking, for a child of ours.
+            unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) == 0 }
+        });
+    }
+
+    /// Ends the forked Lua debugging sessions (Redis's ldbKillForkedSessions, at shutdown).
+    pub fn kill_debug_sessions(&mut self) {
+        for pid in std::mem::take(&mut self.ldb_children) {
+            tracing::warn!("Killing debugging session {pid}");
+            // SAFETY: signals a child of ours.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+
     pub fn cron(&mut self) {
         if self.cron_paused {
             return;
@@ -1452,6 +1501,7 @@ impl Executor {
         self.migrate_links.close_idle(now_ms);
         self.stats.sample(now_ms);
         self.clients_cron(now_ms);
+        self.reap_debug_sessions();
         crate::persist::cron(self);
         self.shutdown_cron(now_ms);
         crate::cluster::glue::cron(self);

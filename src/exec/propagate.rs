@@ -73,8 +73,14 @@ impl Sink {
     }
 }
 
+/// Where an op goes (Redis's PROPAGATE_AOF / PROPAGATE_REPL): a bit set.
+pub type Targets = u8;
+pub const TO_AOF: Targets = 1;
+pub const TO_REPLICAS: Targets = 2;
+pub const TO_ALL: Targets = TO_AOF | TO_REPLICAS;
+
 /// A caller's per-command propagation state, kept across a nested call.
-pub type Saved = (bool, bool, bool, bool);
+pub type Saved = (bool, bool, bool, Targets);
 
 #[derive(Default)]
 pub struct Propagation {
@@ -92,12 +98,17 @@ pub struct Propagation {
     pub prevented: bool,
     /// The running command propagates even if the change counter says it changed nothing.
     pub forced: bool,
-    /// The running command goes to replicas only, not the AOF (Redis's PROPAGATE_REPL:
-    /// PUBLISH, so that replicas' subscribers get the messages).
-    pub replicas_only: bool,
-    /// Byte ranges of `pending` that only replicas get, and the ops the AOF gets.
-    replicas_only_ranges: Vec<(usize, usize)>,
+    /// Sinks the running command does not go to: PUBLISH skips the AOF (Redis's
+    /// PROPAGATE_REPL), so that only replicas' subscribers get the messages.
+    pub withheld: Targets,
+    /// Sinks the commands a script calls do not go to (redis.set_repl); none outside
+    /// scripts.
+    pub script_withheld: Targets,
+    /// Byte ranges of `pending` that some sink does not get, with the targets of each.
+    partial_ranges: Vec<(usize, usize, Targets)>,
+    /// Ops of the running unit that the AOF gets and that replicas get.
     aof_ops: u32,
+    repl_ops: u32,
     /// The append-only file's stream.
     pub aof: Sink,
     /// The replication stream (on while this server is a master with a backlog).
@@ -126,11 +137,23 @@ impl Propagation {
         [&mut self.aof, &mut self.repl].into_iter().filter(|s| s.on)
     }
 
-    /// Adds an op to the running unit.
+    /// Adds an op to the running unit, for every sink (as Redis's alsoPropagate callers ask,
+    /// whatever a script's redis.set_repl said).
     pub fn also<'a>(&mut self, db: usize, args: impl ExactSizeIterator<Item = &'a [u8]>) {
-        self.aof_ops += 1;
+        let start = self.pending.len();
         self.select_for_pending(db);
         encode_command(&mut self.pending, args);
+        self.count_op(start, TO_ALL);
+    }
+
+    /// Counts the op that `pending[start..]` holds for the sinks in `targets`.
+    fn count_op(&mut self, start: usize, targets: Targets) {
+        self.aof_ops += u32::from(targets & TO_AOF != 0);
+        self.repl_ops += u32::from(targets & TO_REPLICAS != 0);
+        if targets != TO_ALL {
+            self.partial_ranges
+                .push((start, self.pending.len(), targets));
+        }
     }
 
     fn select_for_pending(&mut self, db: usize) {
@@ -168,16 +191,11 @@ impl Propagation {
     /// State of the command about to run; returns what the caller's was (nested calls).
     pub fn enter(&mut self) -> Saved {
         self.depth += 1;
-        let saved = (
-            self.rewritten,
-            self.prevented,
-            self.forced,
-            self.replicas_only,
-        );
+        let saved = (self.rewritten, self.prevented, self.forced, self.withheld);
         self.rewritten = false;
         self.prevented = false;
         self.forced = false;
-        self.replicas_only = false;
+        self.withheld = 0;
         saved
     }
 
@@ -198,18 +216,9 @@ impl Propagation {
             } else {
                 encode_command(&mut self.pending, argv);
             }
-            if self.replicas_only {
-                self.replicas_only_ranges.push((start, self.pending.len()));
-            } else {
-                self.aof_ops += 1;
-            }
+            self.count_op(start, TO_ALL & !(self.withheld | self.script_withheld));
         }
-        (
-            self.rewritten,
-            self.prevented,
-            self.forced,
-            self.replicas_only,
-        ) = saved;
+        (self.rewritten, self.prevented, self.forced, self.withheld) = saved;
         self.depth -= 1;
         if self.depth == 0 {
             self.end_unit();
@@ -223,36 +232,36 @@ impl Propagation {
         let wrap = self.pending_ops > 1;
         let (first_db, last_db) = (self.pending_first_db, self.pending_last_db);
         let pending = std::mem::take(&mut self.pending);
-        let ranges = std::mem::take(&mut self.replicas_only_ranges);
+        let ranges = std::mem::take(&mut self.partial_ranges);
         let aof_ops = std::mem::replace(&mut self.aof_ops, 0);
-        for (sink, is_aof) in [(&mut self.aof, true), (&mut self.repl, false)] {
-            if !sink.on || (is_aof && aof_ops == 0) {
+        let repl_ops = std::mem::replace(&mut self.repl_ops, 0);
+        for (sink, target, ops) in [
+            (&mut self.aof, TO_AOF, aof_ops),
+            (&mut self.repl, TO_REPLICAS, repl_ops),
+        ] {
+            if !sink.on || ops == 0 {
                 continue;
             }
             sink.select(first_db);
             if wrap {
                 sink.push(MULTI);
             }
-            if is_aof && !ranges.is_empty() {
-                let mut at = 0;
-                for &(start, end) in &ranges {
+            let mut at = 0;
+            let mut skipped = false;
+            for &(start, end, targets) in &ranges {
+                if targets & target == 0 {
                     sink.push(&pending[at..start]);
                     at = end;
+                    skipped = true;
                 }
-                sink.push(&pending[at..]);
-            } else {
-                sink.push(&pending);
             }
+            sink.push(&pending[at..]);
             if wrap {
                 sink.push(EXEC);
             }
             // A skipped op may have carried the SELECT the rest relied on: the next op
             // selects its db again.
-            sink.stream_db = if is_aof && !ranges.is_empty() {
-                None
-            } else {
-                Some(last_db)
-            };
+            sink.stream_db = if skipped { None } else { Some(last_db) };
         }
         self.pending = pending;
         self.pending.clear();
@@ -298,7 +307,7 @@ mod tests {
         // Alone: the AOF gets nothing at all.
         let s = p.enter();
         p.forced = true;
-        p.replicas_only = true;
+        p.withheld = TO_AOF;
         p.leave(s, 0, false, args("publish c m"));
         assert!(p.aof.buf.is_empty());
         assert_eq!(parse(&p.repl.buf), ["SELECT 0", "publish c m"]);
@@ -309,7 +318,7 @@ mod tests {
         p.leave(s, 0, true, args("set a 1"));
         let s = p.enter();
         p.forced = true;
-        p.replicas_only = true;
+        p.withheld = TO_AOF;
         p.leave(s, 1, false, args("publish c m"));
         p.prevented = true;
         p.leave(outer, 1, true, args("exec"));

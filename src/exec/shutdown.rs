@@ -108,6 +108,7 @@ impl Executor {
     /// finishShutdown): children stopped, the AOF synced, the final save.
     fn finish_shutdown(&mut self, req: ShutdownRequest) -> Shutdown {
         self.report_lagging_replicas();
+        self.kill_debug_sessions();
         if self.persist.child.is_some() {
             tracing::warn!("There is a child saving an .rdb. Killing it!");
             crate::persist::kill_child(self);

@@ -66,6 +66,15 @@ impl Stream {
         }
     }
 
+    /// The socket's descriptor.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tls(s) => s.tcp.as_raw_fd(),
+        }
+    }
+
     /// The TCP socket under it (none for a unix socket).
     pub fn tcp(&self) -> Option<&TcpStream> {
         match self {
@@ -247,5 +256,81 @@ impl Conn {
 
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.stream.write(data)
+    }
+}
+
+/// How long the Lua debugger waits for its client to take output (Redis's send timeout).
+const DEBUGGER_SEND_TIMEOUT_MS: libc::c_int = 5000;
+
+/// Waits until `fd` is ready for `events`, at most `timeout_ms` (-1: no limit).
+fn wait_ready(
+    fd: std::os::fd::RawFd,
+    events: libc::c_short,
+    timeout_ms: libc::c_int,
+) -> io::Result<()> {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one pollfd, ours.
+        match unsafe { libc::poll(&mut p, 1, timeout_ms) } {
+            0 => return Err(io::Error::from(io::ErrorKind::TimedOut)),
+            n if n > 0 => return Ok(()),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// `CallerIo::read`: a blocking read on a non-blocking stream.
+/// # Safety
+/// `stream` points at the running command's `Stream`.
+pub unsafe fn caller_read(stream: *mut (), buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: per the contract; nothing else touches the stream while the command runs.
+    let s = unsafe { &mut *(stream as *mut Stream) };
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_ready(s.fd(), libc::POLLIN, -1)?
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
+/// `CallerIo::write`: writes everything (and flushes TLS records), waiting for the socket.
+/// # Safety
+/// As `caller_read`.
+pub unsafe fn caller_write(stream: *mut (), mut bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: as in `caller_read`.
+    let s = unsafe { &mut *(stream as *mut Stream) };
+    let fd = s.fd();
+    while !bytes.is_empty() {
+        match s.write(bytes) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_ready(fd, libc::POLLOUT, DEBUGGER_SEND_TIMEOUT_MS)?
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        match s.flush_pending() {
+            Ok(true) => return Ok(()),
+            Ok(false) => wait_ready(fd, libc::POLLOUT, DEBUGGER_SEND_TIMEOUT_MS)?,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_ready(fd, libc::POLLOUT, DEBUGGER_SEND_TIMEOUT_MS)?
+            }
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -23,10 +23,10 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::config::limits;
 use crate::exec::client::flags as cf;
-use crate::exec::{Executor, NetHooks};
+use crate::exec::{CallerIo, Executor, NetHooks};
 use crate::resp::errors as err;
 use crate::resp::parse::{ParseLimits, Parsed};
-use conn::{Conn, Stream};
+use conn::{caller_read, caller_write, Conn, Stream};
 
 /// Tokens at the top of the range are listeners and the signal pipe; clients use their slot.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
@@ -834,9 +834,15 @@ impl Server {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Command { consumed }) => {
                     prefetch_pipelined(ex, slot, &input[consumed..]);
+                    ex.caller_io = Some(CallerIo {
+                        stream: &mut conn.stream as *mut Stream as *mut (),
+                        read: caller_read,
+                        write: caller_write,
+                    });
                     let executed = conn.parser.with_argv(input, scratch, |argv| {
                         argv.is_empty() || ex.execute(slot, argv)
                     });
+                    ex.caller_io = None;
                     conn.parser.reset();
                     if !executed {
                         // Postponed by CLIENT PAUSE: leave the command unread until resumed.

@@ -806,6 +806,7 @@ pub fn fork_child(
                     libc::_exit(1);
                 }
             }
+            crate::log::mark_child();
             drop(read_end);
             {
                 use std::os::fd::AsRawFd;

@@ -913,8 +913,11 @@ pub const SCRIPT_WRITE_FLAG_RO: &str =
     "ERR Can not execute a script with write flag using *_ro command.";
 pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
 pub const SCRIPT_DEBUG_MODE: &str = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
-pub const SCRIPT_DEBUG_UNSUPPORTED: &str =
-    "ERR SCRIPT DEBUG YES/SYNC is not supported: cinnabar has no Lua debugger";
+pub const SCRIPT_DEBUG_PIPELINE: &str = "ERR SCRIPT DEBUG must be called outside a pipeline";
+pub const LDB_EVALSHA: &str = "ERR Please use EVAL instead of EVALSHA for debugging";
+pub const LDB_FORK_FAILED: &str = "ERR Fork() failed: can't run EVAL in debugging mode";
+/// Not a Redis text: a command with no connection of its own (never a network client).
+pub const LDB_NO_CONNECTION: &str = "ERR the Lua debugger needs the client's connection";
 
 // ACL rules (Redis's ACLSetUserStringError) and the ACL command.
 pub const ACL_RULE_SYNTAX: &str = "Syntax error";

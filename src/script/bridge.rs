@@ -69,6 +69,8 @@ pub struct Bridge {
     pub argv: *const [&'static [u8]],
     /// redisLrand48's 48-bit state (math.random).
     pub rand48: u64,
+    /// The Lua debugger's session (EVAL's interpreter only).
+    pub ldb: super::debugger::Ldb,
 }
 
 impl Bridge {
@@ -113,6 +115,7 @@ impl Bridge {
             name: Vec::new(),
             argv: ptr::slice_from_raw_parts(ptr::null(), 0),
             rand48: RAND48_SEED,
+            ldb: Default::default(),
         })
     }
 
@@ -158,6 +161,12 @@ pub fn with_running<R>(f: impl FnOnce(&mut Bridge) -> R) -> Option<R> {
 }
 
 #[inline]
+/// The installed bridge, if any (the debugger's hooks also run outside redis.call).
+pub unsafe fn bridge_if_installed() -> Option<&'static mut Bridge> {
+    // SAFETY: as `bridge`; the pointer is null until an engine installs its bridge.
+    unsafe { BRIDGE.with(Cell::get).as_mut() }
+}
+
 unsafe fn bridge() -> &'static mut Bridge {
     // SAFETY: the C functions are only reachable from scripts the engine runs, after
     // `install`.
@@ -193,6 +202,7 @@ unsafe fn set_field_bytes(l: *mut lua_State, field: &[u8], value: &[u8]) {
 /// Pushes `{err = "CODE msg"}` built from an error text the way Redis's luaPushErrorBuff does:
 /// "-CODE msg" keeps its code, a bare message gets "ERR ", trailing CR/LF are trimmed.
 pub unsafe fn push_error_table(l: *mut lua_State, text: &[u8], from_reply: bool) {
+    super::debugger::log_error(trim_crlf(text));
     let mut msg: Vec<u8> = Vec::with_capacity(text.len() + 4);
     if let Some(rest) = text.strip_prefix(b"-") {
         match rest.iter().position(|c| *c == b' ') {
@@ -298,6 +308,7 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
         // `argbuf` can change (the next call clears it first).
         argv.push(unsafe { std::mem::transmute::<&[u8], &'static [u8]>(arg) });
     }
+    super::debugger::log_command(&argv);
     // SAFETY: the executor outlives the run; the handler that started the script does not
     // touch it while Lua runs.
     let ex = unsafe { &mut *b.ex };
@@ -310,7 +321,13 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
             // script's own error reply, if it comes to that, is not counted again.
             ex.stats.count_error(e.code());
             ex.stats.account_errors(cmd.map(|c| c.id), true);
-            unsafe { push_error_table(l, &[b"-", e.text()].concat(), true) };
+            // Plain ERR refusals are raised as bare messages, as Redis's scriptCall does
+            // (the debugger logs them so); the error table is the same.
+            let text = match e.text().strip_prefix(b"ERR ") {
+                Some(message) => message.to_vec(),
+                None => [b"-", e.text()].concat(),
+            };
+            unsafe { push_error_table(l, &text, true) };
             return if raise { -1 } else { 1 };
         }
     };
@@ -340,6 +357,7 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
         let mut pos = 0;
         unsafe { push_reply(l, &reply, &mut pos) };
     }
+    super::debugger::log_reply(&reply);
     b.fake.out.buf = reply;
     if failed && raise {
         -1
@@ -370,6 +388,11 @@ fn check_call(
     if cmd.meta.has(flag::NOSCRIPT) && !ex.script_deny_disabled {
         return refuse(err::LUA_NOT_ALLOWED.into());
     }
+    // A stale replica (link down, replica-serve-stale-data no) runs only stale-safe commands,
+    // even from a script allowed to start there (Redis's scriptVerifyAllowStale).
+    if !cmd.meta.has(flag::STALE) && ex.serves_no_stale_data() {
+        return refuse(err::LUA_STALE_REPLICA.into());
+    }
     // The script runs with its caller's permissions; a refusal is logged for the caller.
     // SAFETY: the caller is out of the client table while its script runs, and lives until
     // the run ends.
@@ -388,14 +411,14 @@ fn check_call(
     }
     // After the script's first write, failing would break its atomicity.
     if cmd.meta.has(flag::WRITE) && !b.wrote {
+        let obeyed =
+            caller.has(crate::exec::client::flags::MASTER | crate::exec::client::flags::OBEY);
+        if ex.repl.is_replica() && ex.settings.replica_read_only && !obeyed {
+            return refuse(err::READONLY_REPLICA.into());
+        }
         if let Some(e) = ex.write_refusal() {
             return refuse(e);
         }
-    }
-    // A stale replica (link down, replica-serve-stale-data no) runs only stale-safe commands,
-    // even from a script allowed to start there (Redis's scriptVerifyAllowStale).
-    if !cmd.meta.has(flag::STALE) && ex.serves_no_stale_data() {
-        return refuse(err::LUA_STALE_REPLICA.into());
     }
     // Over maxmemory when the script started: it may not grow memory, unless it already
     // wrote or declared allow-oom (Redis's scriptVerifyOOM).

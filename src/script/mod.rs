@@ -8,6 +8,7 @@
 
 pub mod bridge;
 mod chunks;
+pub mod debugger;
 pub mod functions;
 pub mod libs;
 
@@ -19,7 +20,7 @@ use mlua::ffi::{self, lua_State};
 use mlua::{Lua, LuaOptions, StdLib};
 
 use crate::exec::client::flags as client_flags;
-use crate::exec::{Client, Executor};
+use crate::exec::{propagate, Client, Executor};
 use crate::resp::errors::{self as err, CmdError};
 use crate::resp::reply::Proto;
 use bridge::{push_bytes, push_error_table, str_at, Bridge};
@@ -253,8 +254,11 @@ impl Engine {
             set_cfn(l, c"setresp", lib_setresp);
             set_cfn(l, c"set_repl", lib_set_repl);
             set_cfn(l, c"replicate_commands", lib_true);
-            set_cfn(l, c"breakpoint", lib_false);
-            set_cfn(l, c"debug", lib_nothing);
+            if !self.functions {
+                // The debugger's functions exist for EVAL scripts only, as in Redis.
+                set_cfn(l, c"breakpoint", debugger::lua_breakpoint);
+                set_cfn(l, c"debug", debugger::lua_debug);
+            }
             set_cfn(l, c"acl_check_cmd", lib_acl_check_cmd);
             for (name, v) in [
                 (c"LOG_DEBUG", 0),
@@ -422,6 +426,11 @@ impl Engine {
         unsafe { ffi::luaL_unref(self.l, ffi::LUA_REGISTRYINDEX, func) };
     }
 
+    /// The Lua debugger's state.
+    pub fn debugger(&mut self) -> &mut debugger::Ldb {
+        &mut self.bridge.ldb
+    }
+
     /// Flags of a cached script.
     pub fn script_flags(&self, sha: &[u8]) -> Option<u32> {
         let sha = (sha.len() == 40).then(|| lower_sha(sha))?;
@@ -479,8 +488,19 @@ impl Engine {
         b.name.clear();
         b.name.extend_from_slice(spec.name);
         b.argv = std::ptr::slice_from_raw_parts(spec.argv.as_ptr().cast(), spec.argv.len());
+        let debugging = b.ldb.active;
         let status;
         unsafe {
+            if debugging {
+                // Every line goes through the debugger; the count events catch a script that
+                // runs too long between stops (Redis's luaLdbLineHook).
+                ffi::lua_sethook(
+                    l,
+                    Some(debugger::line_hook),
+                    ffi::LUA_MASKLINE | ffi::LUA_MASKCOUNT,
+                    bridge::HOOK_PERIOD,
+                );
+            }
             ffi::lua_settop(l, 0);
             ffi::lua_checkstack(l, 8);
             ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.err_handler.into());
@@ -502,6 +522,7 @@ impl Engine {
             }
         }
         let b = &mut *self.bridge;
+        ex.prop.script_withheld = 0;
         let killed = b.kill.is_some();
         b.running = false;
         b.busy = false;
@@ -533,7 +554,7 @@ impl Engine {
         }
         unsafe {
             ffi::lua_settop(l, 0);
-            if killed {
+            if killed || debugging {
                 ffi::lua_sethook(
                     l,
                     Some(bridge::count_hook),
@@ -833,6 +854,9 @@ unsafe extern "C-unwind" fn lib_set_repl(l: *mut lua_State) -> c_int {
         if v & !3 != 0 {
             return raise(l, err::LUA_REPL_FLAGS);
         }
+        // REPL_AOF and REPL_REPLICA are Redis's PROPAGATE_AOF and PROPAGATE_REPL bits.
+        let withheld = propagate::TO_ALL & !(v as propagate::Targets);
+        bridge::with_running(|b| (*b.ex).prop.script_withheld = withheld);
     }
     0
 }
@@ -866,15 +890,6 @@ unsafe extern "C-unwind" fn lib_acl_check_cmd(l: *mut lua_State) -> c_int {
 unsafe extern "C-unwind" fn lib_true(l: *mut lua_State) -> c_int {
     unsafe { ffi::lua_pushboolean(l, 1) };
     1
-}
-
-unsafe extern "C-unwind" fn lib_false(l: *mut lua_State) -> c_int {
-    unsafe { ffi::lua_pushboolean(l, 0) };
-    1
-}
-
-unsafe extern "C-unwind" fn lib_nothing(_l: *mut lua_State) -> c_int {
-    0
 }
 
 #[cfg(test)]
