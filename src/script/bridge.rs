@@ -323,7 +323,7 @@ unsafe fn call_command(l: *mut lua_State, raise: bool) -> c_int {
             ex.stats.account_errors(cmd.map(|c| c.id), true);
             // Plain ERR refusals are raised as bare messages, as Redis's scriptCall does
             // (the debugger logs them so); the error table is the same.
-            let text = match e.text().strip_prefix(b"ERR ") {
+            let text = match e.text().strip_prefix(err::GENERIC_CODE.as_bytes()) {
                 Some(message) => message.to_vec(),
                 None => [b"-", e.text()].concat(),
             };

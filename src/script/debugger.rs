@@ -941,6 +941,55 @@ unsafe fn redis_command(l: *mut lua_State, args: &[Vec<u8>]) {
     }
 }
 
+/// Forks a debugging session: Ok(Some(pid)) here, Ok(None) in the child, which keeps only
+/// the debugged client's socket (so this side's closes reach the other clients and the
+/// listeners are free), ignores the signals that stop the server, and dies with it.
+pub fn fork_session(client_fd: i32) -> Result<Option<i32>, std::io::Error> {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the child runs the executor's own code on its copy of memory, as a snapshot
+    // child does, and never returns to the event loop.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => {
+            // SAFETY: signal dispositions and prctl of this process only.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                libc::signal(libc::SIGTERM, libc::SIG_IGN);
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+            }
+            crate::log::mark_child();
+            close_sockets_except(client_fd);
+            Ok(None)
+        }
+        pid => Ok(Some(pid)),
+    }
+}
+
+/// Closes every socket of this process but `keep` (and the standard streams).
+fn close_sockets_except(keep: i32) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2 && fd != keep)
+        .collect();
+    for fd in fds {
+        // SAFETY: fstat into our own buffer; close of a descriptor this process owns and no
+        // longer uses (the child never returns to the loop that held it).
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1054,7 +1103,10 @@ mod tests {
         assert_eq!(ldb.breakpoints, [3, 5]);
         ldb.break_command(&[b"-4".to_vec(), b"0".to_vec()]);
         assert!(ldb.breakpoints.is_empty());
-        assert!(ldb.logs.iter().any(|l| l == b"No breakpoint in the specified line."));
+        assert!(ldb
+            .logs
+            .iter()
+            .any(|l| l == b"No breakpoint in the specified line."));
     }
 
     #[test]
