@@ -359,3 +359,105 @@ fn replication_over_tls_both_ways() {
     }
     let _ = std::fs::remove_dir_all(&certs);
 }
+
+/// The Lua debugger over TLS, as redis-cli drives it (`--ldb`: a forked session, and
+/// `--ldb-sync-mode`): a forked session's writes rolled back, and the lines and reply of a
+/// sync session as redis-server's. (redis-server 7.0.15's forked session over TLS ends at
+/// once, with nothing: see docs/compat.md.)
+#[test]
+fn lua_debugger_over_tls() {
+    let certs = make_certs();
+    let script = certs.join("debugged.lua");
+    std::fs::write(
+        &script,
+        "redis.call('set','k','1')\nlocal x = redis.call('get','k')\nreturn x\n",
+    )
+    .unwrap();
+    let debug = |port: u16, mode: &str| {
+        let p = |f: &str| certs.join(f).to_string_lossy().into_owned();
+        let mut child = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "--tls"])
+            .args(["--cacert", &p("ca.crt"), "--cert", &p("client.crt")])
+            .args([
+                "--key",
+                &p("client.key"),
+                mode,
+                "--eval",
+                &p("debugged.lua"),
+            ])
+            .args(["k", ",", "a"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("redis-cli is installed");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"s\ns\np\nc\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert!(errors.is_empty(), "redis-cli: {errors}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tls_port = free_port();
+    let server = cinnabar(&tls_args(&certs, tls_port, &[]));
+    let forked = debug(tls_port, "--ldb");
+    assert!(forked.contains("<redis> get k"), "{forked}");
+    assert!(forked.contains("rolled back"), "{forked}");
+    assert_eq!(server.client().cmd_raw(&["EXISTS", "k"]), b":0\r\n");
+    let synced = debug(tls_port, "--ldb-sync-mode");
+    assert!(synced.contains("<value> x = \"1\""), "{synced}");
+    assert_eq!(server.client().cmd_raw(&["EXISTS", "k"]), b":1\r\n");
+    let redis_tls_port = free_port();
+    if let Some(_redis) = oracle(&tls_args(&certs, redis_tls_port, &[])) {
+        assert_eq!(synced, debug(redis_tls_port, "--ldb-sync-mode"));
+    }
+    let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// A connection the server closes (QUIT, CLIENT KILL) ends its TLS session with
+/// close_notify, as Redis's: the client reads a clean end, not a truncation.
+#[test]
+fn closed_connections_end_with_close_notify() {
+    let certs = make_certs();
+    let port = free_port();
+    let server = cinnabar(&tls_args(&certs, port, &[]));
+    let connect = || {
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(rustls_client(&certs), name).unwrap();
+        let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        rustls::StreamOwned::new(conn, sock)
+    };
+    let mut quitting = connect();
+    quitting.write_all(b"*1\r\n$4\r\nQUIT\r\n").unwrap();
+    let mut got = Vec::new();
+    // read_to_end fails with UnexpectedEof when the session ends without close_notify.
+    quitting
+        .read_to_end(&mut got)
+        .expect("a clean end of the session");
+    assert_eq!(got, b"+OK\r\n");
+    let mut killed = connect();
+    killed
+        .write_all(b"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$6\r\nvictim\r\n")
+        .unwrap();
+    let mut ok = [0u8; 5];
+    killed.read_exact(&mut ok).unwrap();
+    let list = String::from_utf8_lossy(&server.client().cmd_raw(&["CLIENT", "LIST"])).into_owned();
+    let id = list
+        .lines()
+        .find(|l| l.contains("name=victim"))
+        .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .expect("the victim's id")
+        .to_string();
+    server.client().cmd_raw(&["CLIENT", "KILL", "ID", &id]);
+    let mut rest = Vec::new();
+    killed
+        .read_to_end(&mut rest)
+        .expect("a clean end of the session");
+    assert!(rest.is_empty());
+    let _ = std::fs::remove_dir_all(&certs);
+}

@@ -167,6 +167,7 @@ fn debug_session(ctx: &mut Ctx, eval: impl FnOnce(&mut Ctx) -> CmdResult) -> Cmd
             Ok(Some(child)) => {
                 ctx.ex.ldb_children.push(child);
                 ctx.client.flags &= !debug_flags;
+                ctx.client.flags |= cf::DETACHED;
                 ctx.ex.close_asap(ctx.client);
                 return Ok(());
             }
@@ -186,7 +187,10 @@ fn debug_session(ctx: &mut Ctx, eval: impl FnOnce(&mut Ctx) -> CmdResult) -> Cmd
         }
         let reply = &ctx.client.out.buf[ctx.client.out_sent..];
         // SAFETY: the stream of the running command, which is this one.
-        let _ = unsafe { (io.write)(io.stream, reply) };
+        unsafe {
+            let _ = (io.write)(io.stream, reply);
+            (io.close)(io.stream);
+        }
         tracing::warn!("Lua debugging session child exiting");
         // SAFETY: ends the child at once, without the parent's destructors or atexit work.
         unsafe { libc::_exit(0) }

@@ -60,6 +60,9 @@ pub mod flags {
     pub const LUA_DEBUG: u32 = 1 << 27;
     /// SCRIPT DEBUG SYNC: in this process, not a forked child.
     pub const LUA_DEBUG_SYNC: u32 = 1 << 28;
+    /// The connection went to a forked Lua debugging session: this side lets go of it
+    /// without a word (a TLS close_notify would end the child's session).
+    pub const DETACHED: u32 = 1 << 29;
 }
 
 /// How a connection reached us.

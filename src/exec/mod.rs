@@ -322,6 +322,10 @@ pub struct CallerIo {
     /// # Safety
     /// As `read`.
     pub write: unsafe fn(*mut (), &[u8]) -> std::io::Result<()>,
+    /// Ends the session on it cleanly (TLS's close_notify) before this process lets go.
+    /// # Safety
+    /// As `read`.
+    pub close: unsafe fn(*mut ()),
 }
 
 /// What the network layer lets the executor ask of it (Redis's processEventsWhileBlocked,

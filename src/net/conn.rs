@@ -107,6 +107,13 @@ impl Stream {
     pub fn has_pending_output(&self) -> bool {
         matches!(self, Stream::Tls(s) if s.has_pending_output())
     }
+
+    /// Ends a TLS session cleanly before the socket closes (nothing for plain sockets).
+    pub fn close_notify(&mut self) {
+        if let Stream::Tls(s) = self {
+            s.close_notify();
+        }
+    }
 }
 
 pub struct Conn {
@@ -323,6 +330,12 @@ pub unsafe fn caller_write(stream: *mut (), mut bytes: &[u8]) -> io::Result<()> 
             Err(e) => return Err(e),
         }
     }
+    flush_blocking(s)
+}
+
+/// Sends what TLS still holds, waiting for the socket (a few seconds at most).
+fn flush_blocking(s: &mut Stream) -> io::Result<()> {
+    let fd = s.fd();
     loop {
         match s.flush_pending() {
             Ok(true) => return Ok(()),
@@ -333,4 +346,14 @@ pub unsafe fn caller_write(stream: *mut (), mut bytes: &[u8]) -> io::Result<()> 
             Err(e) => return Err(e),
         }
     }
+}
+
+/// `CallerIo::close`: ends a TLS session cleanly, waiting for the socket to take the alert.
+/// # Safety
+/// As `caller_read`.
+pub unsafe fn caller_close(stream: *mut ()) {
+    // SAFETY: as in `caller_read`.
+    let s = unsafe { &mut *(stream as *mut Stream) };
+    s.close_notify();
+    let _ = flush_blocking(s);
 }

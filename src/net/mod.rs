@@ -26,7 +26,7 @@ use crate::exec::client::flags as cf;
 use crate::exec::{CallerIo, Executor, NetHooks};
 use crate::resp::errors as err;
 use crate::resp::parse::{ParseLimits, Parsed};
-use conn::{caller_read, caller_write, Conn, Stream};
+use conn::{caller_close, caller_read, caller_write, Conn, Stream};
 
 /// Tokens at the top of the range are listeners and the signal pipe; clients use their slot.
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
@@ -838,6 +838,7 @@ impl Server {
                         stream: &mut conn.stream as *mut Stream as *mut (),
                         read: caller_read,
                         write: caller_write,
+                        close: caller_close,
                     });
                     let executed = conn.parser.with_argv(input, scratch, |argv| {
                         argv.is_empty() || ex.execute(slot, argv)
@@ -1067,6 +1068,9 @@ impl Server {
         for slot in std::mem::take(&mut ex.to_close) {
             if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
                 let _ = self.poll.registry().deregister(conn.stream.source());
+                if !ex.client(slot).is_some_and(|c| c.has(cf::DETACHED)) {
+                    conn.stream.close_notify();
+                }
                 drop(conn);
                 ex.remove_client(slot);
                 self.free_slots.push(slot);

@@ -462,6 +462,14 @@ impl TlsStream {
     pub fn has_pending_output(&self) -> bool {
         self.tls.wants_write()
     }
+
+    /// Queues the close_notify alert and sends what the socket takes now: the peer sees a
+    /// clean end of the session rather than a truncation (OpenSSL clients otherwise fail
+    /// their next read, and may die of SIGPIPE writing their own alert back).
+    pub fn close_notify(&mut self) {
+        self.tls.send_close_notify();
+        let _ = self.flush_pending();
+    }
 }
 
 #[cfg(test)]
