@@ -13,10 +13,18 @@ use tracing_subscriber::registry::LookupSpan;
 
 struct RedisFormat;
 
-/// The process's role letter and pid in its log lines: `M` for the server, `C` in a forked
-/// child (its own pid), as Redis's serverLogRaw.
+/// The process's role letter and pid in its log lines: `M` for a master, `S` for a replica,
+/// `C` in a forked child (its own pid), as Redis's serverLogRaw.
 static ROLE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(b'M');
 static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The server's replication role in its lines: `S` while it follows a master, `M` else.
+pub fn set_replica(replica: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let _ = ROLE.fetch_update(Relaxed, Relaxed, |r| {
+        (r != b'C').then_some(if replica { b'S' } else { b'M' })
+    });
+}
 
 /// Called first thing in a forked child: its lines say `C` and give its own pid.
 pub fn mark_child() {

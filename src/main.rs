@@ -51,6 +51,12 @@ fn main() {
         cinnabar::log::early(&format!("Can't open the log file: {e}"));
         std::process::exit(1);
     }
+    // A replica by configuration says so from its first line, as Redis (masterhost is set
+    // when the configuration loads).
+    cinnabar::log::set_replica(matches!(
+        cfg.get("replicaof"),
+        cinnabar::config::Setting::ReplicaOf(Some(_))
+    ));
     // Still one thread: the arguments' block is freed for the process title.
     cinnabar::proctitle::init();
     let pid = std::process::id();

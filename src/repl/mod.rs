@@ -1171,6 +1171,7 @@ pub fn set_master(ex: &mut Executor, host: String, port: u16) {
     ex.prop.repl.on = false;
     ex.disconnect_blocked_clients();
     record_master_in_config(ex, Some((&host, port)));
+    crate::log::set_replica(true);
     let now_ms = ex.clock.now_ms();
     ex.repl.master = Some(MasterLink {
         host,
@@ -1213,6 +1214,7 @@ pub fn unset_master(ex: &mut Executor) {
     ex.repl.master = None;
     ex.apply_oom_score();
     record_master_in_config(ex, None);
+    crate::log::set_replica(false);
     ex.repl.cached_master = None;
     ex.repl.shift_replid();
     // Replicas must learn the new id: they reconnect and continue with PSYNC.
