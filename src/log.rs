@@ -284,6 +284,12 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with(" # ") && text.len() > 30, "{text}");
+        // A replica's lines say S.
+        super::set_replica(true);
+        let prefix = super::RawLine::log_prefix(b'#');
+        let text = String::from_utf8_lossy(&prefix.buf[..prefix.len]).into_owned();
+        super::set_replica(false);
+        assert!(text.starts_with(&format!("{}:S ", std::process::id())), "{text}");
     }
 
     #[test]
