@@ -289,7 +289,10 @@ mod tests {
         let prefix = super::RawLine::log_prefix(b'#');
         let text = String::from_utf8_lossy(&prefix.buf[..prefix.len]).into_owned();
         super::set_replica(false);
-        assert!(text.starts_with(&format!("{}:S ", std::process::id())), "{text}");
+        assert!(
+            text.starts_with(&format!("{}:S ", std::process::id())),
+            "{text}"
+        );
     }
 
     #[test]

@@ -801,64 +801,79 @@ unsafe fn trace(ldb: &mut Ldb, l: *mut lua_State) {
     }
 }
 
-/// `print <var>`: the innermost local of that name, or the KEYS and ARGV globals.
-unsafe fn print_variable(ldb: &mut Ldb, l: *mut lua_State, var: &[u8]) {
+/// Calls `f` with the name of each local of the frame at `level`, the local's value on top
+/// of the stack meanwhile, until `f` returns true. None when there is no such frame; else
+/// whether `f` stopped the walk.
+unsafe fn visit_locals(
+    l: *mut lua_State,
+    level: c_int,
+    mut f: impl FnMut(&[u8]) -> bool,
+) -> Option<bool> {
     let mut ar: ffi::lua_Debug = unsafe { std::mem::zeroed() };
-    let mut level = 0;
     unsafe {
-        while ffi::lua_getstack(l, level, &mut ar) != 0 {
-            level += 1;
-            let mut i = 1;
-            loop {
-                let name = ffi::lua_getlocal(l, &ar, i);
-                if name.is_null() {
-                    break;
-                }
-                i += 1;
-                if CStr::from_ptr(name).to_bytes() == var {
-                    log_top_value(ldb, l, b"<value> ");
-                    ffi::lua_settop(l, -2);
-                    return;
-                }
-                ffi::lua_settop(l, -2);
+        if ffi::lua_getstack(l, level, &mut ar) == 0 {
+            return None;
+        }
+        for i in 1.. {
+            let name = ffi::lua_getlocal(l, &ar, i);
+            if name.is_null() {
+                break;
+            }
+            let stop = f(CStr::from_ptr(name).to_bytes());
+            ffi::lua_settop(l, -2);
+            if stop {
+                return Some(true);
             }
         }
-        if var == b"ARGV" || var == b"KEYS" {
+    }
+    Some(false)
+}
+
+/// `print <var>`: the innermost local of that name, or the KEYS and ARGV globals.
+unsafe fn print_variable(ldb: &mut Ldb, l: *mut lua_State, var: &[u8]) {
+    for level in 0.. {
+        let found = unsafe {
+            visit_locals(l, level, |name| {
+                let hit = name == var;
+                if hit {
+                    log_top_value(ldb, l, b"<value> ");
+                }
+                hit
+            })
+        };
+        match found {
+            Some(true) => return,
+            Some(false) => {}
+            None => break,
+        }
+    }
+    if var == b"ARGV" || var == b"KEYS" {
+        unsafe {
             push_bytes(l, var);
             ffi::lua_gettable(l, ffi::LUA_GLOBALSINDEX);
             log_top_value(ldb, l, b"<value> ");
             ffi::lua_settop(l, -2);
-        } else {
-            ldb.log(b"No such variable.".to_vec());
         }
+    } else {
+        ldb.log(b"No such variable.".to_vec());
     }
 }
 
 /// `print`: every local of the current frame.
 unsafe fn print_locals(ldb: &mut Ldb, l: *mut lua_State) {
-    let mut ar: ffi::lua_Debug = unsafe { std::mem::zeroed() };
     let mut shown = 0;
     unsafe {
-        if ffi::lua_getstack(l, 0, &mut ar) != 0 {
-            let mut i = 1;
-            loop {
-                let name = ffi::lua_getlocal(l, &ar, i);
-                if name.is_null() {
-                    break;
-                }
-                i += 1;
-                let name = CStr::from_ptr(name).to_bytes();
-                if !name.windows(12).any(|w| w == b"(*temporary)") {
-                    let mut prefix = b"<value> ".to_vec();
-                    prefix.extend_from_slice(name);
-                    prefix.extend_from_slice(b" = ");
-                    log_top_value(ldb, l, &prefix);
-                    shown += 1;
-                }
-                ffi::lua_settop(l, -2);
+        visit_locals(l, 0, |name| {
+            if !name.windows(12).any(|w| w == b"(*temporary)") {
+                let mut prefix = b"<value> ".to_vec();
+                prefix.extend_from_slice(name);
+                prefix.extend_from_slice(b" = ");
+                log_top_value(ldb, l, &prefix);
+                shown += 1;
             }
-        }
-    }
+            false
+        })
+    };
     if shown == 0 {
         ldb.log(b"No local variables in the current context.".to_vec());
     }
