@@ -19,5 +19,6 @@ pub mod proctitle;
 pub mod pubsub;
 pub mod repl;
 pub mod resp;
+pub mod restart;
 pub mod script;
 pub mod util;

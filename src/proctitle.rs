@@ -12,6 +12,8 @@ use std::sync::Mutex;
 static AREA: Mutex<Option<(usize, usize)>> = Mutex::new(None);
 /// argv[0] as the process was started ({title}).
 static EXEC_NAME: Mutex<String> = Mutex::new(String::new());
+/// The executable and the whole command line, as started (DEBUG RESTART runs them again).
+static EXEC_LINE: Mutex<Option<(std::path::PathBuf, Vec<std::ffi::OsString>)>> = Mutex::new(None);
 
 /// What a template's variables stand for.
 pub struct Vars<'a> {
@@ -85,6 +87,11 @@ pub fn valid_template(template: &[u8]) -> bool {
     expand(template, &vars).is_some_and(|t| !t.is_empty())
 }
 
+/// The executable and the command line the process started with.
+pub fn exec_line() -> Option<(std::path::PathBuf, Vec<std::ffi::OsString>)> {
+    EXEC_LINE.lock().ok()?.clone()
+}
+
 /// argv[0], for {title}.
 pub fn exec_name() -> String {
     EXEC_NAME.lock().map(|n| n.clone()).unwrap_or_default()
@@ -96,6 +103,9 @@ pub fn exec_name() -> String {
 pub fn init() {
     if let Ok(mut name) = EXEC_NAME.lock() {
         *name = std::env::args().next().unwrap_or_default();
+    }
+    if let (Ok(mut line), Ok(exe)) = (EXEC_LINE.lock(), std::env::current_exe()) {
+        *line = Some((exe, std::env::args_os().collect()));
     }
     let Some((start, end)) = argument_block() else {
         return;

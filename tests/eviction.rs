@@ -310,3 +310,52 @@ fn tracking_invalidations_do_not_feed_evictions() {
     );
     assert!((10..=50).contains(&gone), "{gone} evicted");
 }
+
+/// DEBUG CLIENT-EVICTION: the clients maxmemory-clients may close, in Redis's power-of-two
+/// pools, each with the memory CLIENT LIST gives it; CLIENT NO-EVICT ones are left out.
+#[test]
+fn debug_client_eviction_shows_the_pools() {
+    let server = cinnabar(&["--enable-debug-command".into(), "yes".into()]);
+    let mut control = server.client();
+    control.ok("CONFIG SET maxmemory-clients 100mb");
+    control.ok("CLIENT NO-EVICT on");
+    // A client holding a 100 KB argument it has not finished sending.
+    let mut big = server.client();
+    big.ok("CLIENT SETNAME big");
+    big.send_raw(format!("*2\r\n$3\r\nSET\r\n$200000\r\n{}", "x".repeat(100_000)).as_bytes())
+        .unwrap();
+    common::server::wait_until("the argument in the buffer", 10, || {
+        control
+            .client_field("big", "qbuf")
+            .parse::<usize>()
+            .unwrap()
+            >= 100_000
+    });
+    let mem: usize = control.client_field("big", "tot-mem").parse().unwrap();
+    let text =
+        String::from_utf8_lossy(&control.cmd_raw(&["DEBUG", "CLIENT-EVICTION"])).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("bucket")).collect();
+    assert_eq!(lines.len(), 19, "{text}");
+    assert!(
+        lines[0].starts_with("bucket          0 -      32767: tot-mem:"),
+        "{text}"
+    );
+    assert!(
+        lines[18].starts_with("bucket 4294967296+            : tot-mem:"),
+        "{text}"
+    );
+    let holding: Vec<&&str> = lines
+        .iter()
+        .filter(|l| !l.ends_with("clients: 0"))
+        .collect();
+    assert_eq!(holding.len(), 1, "only the big client counts: {text}");
+    assert!(
+        holding[0].contains(&format!("tot-mem: {mem:>10}, clients: 1")),
+        "{mem}: {text}"
+    );
+    let bits = usize::BITS - mem.leading_zeros();
+    assert!(
+        holding[0].starts_with(&format!("bucket {:>10}", 1u64 << (bits - 1))),
+        "{text}"
+    );
+}

@@ -457,7 +457,7 @@ fn process_title_follows_the_template() {
 #[test]
 fn crashes_are_reported_in_the_log() {
     use std::os::unix::process::ExitStatusExt;
-    let cases: [(&str, &str, i32, &[&str]); 4] = [
+    let cases: [(&str, &str, i32, &[&str]); 5] = [
         (
             "yes",
             "DEBUG SEGFAULT",
@@ -478,6 +478,15 @@ fn crashes_are_reported_in_the_log() {
             "kill",
             libc::SIGABRT,
             &["crashed by signal: 6", "Killed by PID:", "STACK TRACE"],
+        ),
+        (
+            "yes",
+            "DEBUG OOM",
+            libc::SIGABRT,
+            &[
+                "Redis aborting for OUT OF MEMORY. Allocating 18446744073709551615 bytes!",
+                "STACK TRACE",
+            ],
         ),
         ("no", "DEBUG SEGFAULT", libc::SIGSEGV, &[]),
     ];
@@ -650,4 +659,61 @@ fn corrupt_restore_payloads_are_refused_and_logged() {
         2,
         "{text}"
     );
+}
+
+/// DEBUG RESTART: the configuration file rewritten, the dataset saved, and the same process
+/// serving it again; DEBUG CRASH-AND-RECOVER: the same process again, with nothing saved.
+#[test]
+fn debug_restart_and_crash_and_recover() {
+    let dir = temp_dir("restart");
+    let port = free_port();
+    let conf = dir.join("server.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nsave 3600 1\nenable-debug-command yes\ndir {}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Proc(
+        Command::new(bin())
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut c = wait_ready(port);
+    c.ok("SET kept 1");
+    c.ok("CONFIG SET maxmemory-policy allkeys-lru");
+    c.send(&["DEBUG", "RESTART"]);
+    assert!(
+        c.read_to_close().is_empty(),
+        "the server goes without a reply"
+    );
+    let mut c = wait_ready(port);
+    assert_eq!(c.cmd_raw(&["GET", "kept"]), b"$1\r\n1\r\n");
+    assert_eq!(
+        c.info_field("server", "process_id"),
+        child.id().to_string(),
+        "the same process"
+    );
+    assert!(std::fs::read_to_string(&conf)
+        .unwrap()
+        .contains("maxmemory-policy allkeys-lru"));
+    c.ok("SET lost 1");
+    c.send(&["DEBUG", "CRASH-AND-RECOVER", "50"]);
+    assert!(c.read_to_close().is_empty());
+    let mut c = wait_ready(port);
+    assert_eq!(c.cmd_raw(&["GET", "lost"]), b"$-1\r\n");
+    assert_eq!(c.cmd_raw(&["GET", "kept"]), b"$1\r\n1\r\n");
+    assert_eq!(
+        c.cmd_raw(&["CONFIG", "GET", "maxmemory-policy"]),
+        b"*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lru\r\n"
+    );
+    assert!(child.try_wait().unwrap().is_none());
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    wait_exit(&mut child);
+    let _ = std::fs::remove_dir_all(&dir);
 }

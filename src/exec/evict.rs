@@ -169,6 +169,39 @@ impl Executor {
         bytes.max(128 * 1024)
     }
 
+    /// DEBUG CLIENT-EVICTION: the clients eviction may close, by memory bucket (Redis's
+    /// power-of-two pools from 32 KiB to 4 GiB), with the memory each bucket holds.
+    pub fn client_eviction_buckets(&self) -> String {
+        use std::fmt::Write;
+        const MIN_LOG: u32 = 15;
+        const BUCKETS: usize = 19;
+        let mut pools = [(0usize, 0usize); BUCKETS];
+        let evictable = self.clients.iter().flatten().filter(|c| {
+            !c.has(super::client::flags::NO_EVICT)
+                && !c.has(super::client::flags::MASTER | super::client::flags::REPLICA)
+        });
+        for c in evictable {
+            let mem = c.total_memory();
+            let bits = usize::BITS - mem.leading_zeros();
+            let i = (bits.saturating_sub(MIN_LOG) as usize).min(BUCKETS - 1);
+            pools[i].0 += mem;
+            pools[i].1 += 1;
+        }
+        let mut text = String::new();
+        for (j, (mem, clients)) in pools.iter().enumerate() {
+            let low = 1u64 << (j as u32 + MIN_LOG - 1);
+            if j == BUCKETS - 1 {
+                let _ = write!(text, "bucket {low:>10}+            :");
+            } else {
+                let low = if j == 0 { 0 } else { low };
+                let high = (1u64 << (j as u32 + MIN_LOG)) - 1;
+                let _ = write!(text, "bucket {low:>10} - {high:>10}:");
+            }
+            let _ = writeln!(text, " tot-mem: {mem:>10}, clients: {clients}");
+        }
+        text
+    }
+
     /// Closes the clients that use the most memory until all of them together fit in
     /// maxmemory-clients (Redis's evictClients); CLIENT NO-EVICT ones are spared. The running
     /// client is out of the table and is not considered.

@@ -185,7 +185,7 @@ pub fn rdb_type(v: &Value) -> u8 {
 /// The listpack Redis keeps for a small hash (field, value, ...) or sorted set (member,
 /// score as d2string text, ... by ascending score): written as is in RDB files and DUMP
 /// payloads, so ours are byte-identical.
-fn compact_listpack(v: &Value) -> Option<Vec<u8>> {
+pub fn compact_listpack(v: &Value) -> Option<Vec<u8>> {
     let mut lp = crate::keyspace::types::stream::listpack::Writer::new();
     match v {
         Value::Hash(h) if h.is_packed() && !h.has_ttls() => {

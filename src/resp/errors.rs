@@ -912,6 +912,11 @@ pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 pub const SCRIPT_WRITE_FLAG_RO: &str =
     "ERR Can not execute a script with write flag using *_ro command.";
 pub const SCRIPT_FLUSH_MODE: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+pub const NOT_A_LISTPACK: &str = "ERR Not a listpack encoded object.";
+pub const NOT_A_QUICKLIST: &str = "ERR Not a quicklist encoded object.";
+pub const NOT_AN_SDS_STRING: &str = "ERR Not an sds encoded string.";
+pub const CLIENT_EVICTION_DISABLED: &str = "ERR maxmemory-clients is disabled.";
+pub const RESTART_FAILED: &str = "ERR failed to restart the server. Check server logs.";
 pub const SCRIPT_DEBUG_MODE: &str = "ERR Use SCRIPT DEBUG YES/SYNC/NO";
 pub const SCRIPT_DEBUG_PIPELINE: &str = "ERR SCRIPT DEBUG must be called outside a pipeline";
 pub const LDB_EVALSHA: &str = "ERR Please use EVAL instead of EVALSHA for debugging";

@@ -12,16 +12,18 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out(),
             "DEBUG",
             &[
-                "ASSERT",
-                "    Crash by assertion failed.",
                 "AOF-FLUSH-SLEEP <microsec>",
                 "    Server will sleep before flushing the AOF, this is used for testing.",
+                "ASSERT",
+                "    Crash by assertion failed.",
                 "CHANGE-REPL-ID",
                 "    Change the replication IDs of the instance.",
                 "    Dangerous: should be used only for testing the replication subsystem.",
                 "CONFIG-REWRITE-FORCE-ALL",
                 "    Like CONFIG REWRITE but writes all configuration options, including",
                 "    keywords not listed in original configuration file or default values.",
+                "CRASH-AND-RECOVER [<milliseconds>]",
+                "    Hard crash and restart after a <milliseconds> delay (default 0).",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
@@ -29,64 +31,95 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "ERROR <string>",
                 "    Return a Redis protocol error with <string> as message. Useful for clients",
                 "    unit tests to simulate Redis errors.",
+                "LEAK <string>",
+                "    Create a memory leak of the input string.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
                 "HTSTATS <dbid>",
                 "    Return hash table statistics of the specified Redis database.",
                 "HTSTATS-KEY <key>",
                 "    Like HTSTATS but for the hash table stored at <key>'s value.",
-                "LISTPACK <key>",
-                "    Show low level info about the listpack encoding of <key>.",
-                "QUICKLIST-PACKED-THRESHOLD <size>",
-                "    Sets the threshold for elements to be inserted as plain vs packed nodes",
-                "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
+                "REPLICATE <string>",
+                "    Replicates the provided string to replicas, allowing data divergence.",
+                "MALLCTL <key> [<val>]",
+                "    Get or set a malloc tuning integer.",
+                "MALLCTL-STR <key> [<val>]",
+                "    Get or set a malloc tuning string.",
                 "OBJECT <key>",
-                "    Show low level info about the `key` and associated value.",
+                "    Show low level info about `key` and associated value.",
+                "DROP-CLUSTER-PACKET-FILTER <packet-type>",
+                "    Drop all packets that match the filtered type. Set to -1 allow all packets.",
+                "OOM",
+                "    Crash the server simulating an out-of-memory error.",
+                "PANIC",
+                "    Crash the server simulating a panic.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>. If <prefix> is specified then",
                 "    it is used instead of the 'key' prefix. These are not propagated to",
                 "    replicas. Cluster slots are not respected so keys not belonging to the",
                 "    current node can be created in cluster mode.",
-                "LOG <message>",
-                "    Write <message> to the server log.",
-                "LOADAOF",
-                "    Flush the AOF buffers on disk and reload the AOF in memory.",
-                "MALLCTL <key> [<val>]",
-                "    Get or set a malloc tuning integer.",
-                "MALLCTL-STR <key> [<val>]",
-                "    Get or set a malloc tuning string.",
-                "RELOAD [option ...]",
-                "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
-                "    * MERGE: Merge the content of the RDB with the current dataset.",
-                "    * NOFLUSH: Don't flush the dataset before loading the RDB.",
-                "    * NOSAVE: Don't save the RDB to disk before reloading.",
-                "PANIC",
-                "    Crash the server simulating a panic.",
-                "PAUSE-CRON <0|1>",
-                "    Stop periodic cron job processing.",
                 "PROTOCOL <type>",
                 "    Reply with a test value of the specified type. <type> can be: string,",
                 "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
                 "    true, false.",
-                "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
-                "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
-                "    In case NEVER is provided the last observed peak will never be reset",
-                "    In case RESET is provided the peak reset time will be restored to the default value",
-                "REPLYBUFFER RESIZING <0|1>",
-                "    Enable or disable the replybuffer resize cron job",
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                "    * MERGE: conflicting keys will be loaded from RDB.",
+                "    * NOFLUSH: the existing database will not be removed before load, but",
+                "      conflicting keys will generate an exception and kill the server.",
+                "    * NOSAVE: the database will be loaded from an existing RDB file.",
+                "    Examples:",
+                "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+                "      the database.",
+                "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+                "      existing RDB file.",
+                "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+                "      file to the database.",
+                "RESTART [<milliseconds>]",
+                "    Graceful restart: save config, db, restart after a <milliseconds> delay (default 0).",
+                "SDSLEN <key>",
+                "    Show low level SDS string info representing `key` and value.",
                 "SEGFAULT",
                 "    Crash the server with sigsegv.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
                 "    default.",
+                "QUICKLIST-PACKED-THRESHOLD <size>",
+                "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+                "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
                 "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
                 "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "STRINGMATCH-TEST",
+                "    Run a fuzz tester against the stringmatchlen() function.",
+                "STRUCTSIZE",
+                "    Return the size of different Redis core C structures.",
+                "LISTPACK <key>",
+                "    Show low level info about the listpack encoding of <key>.",
+                "QUICKLIST <key> [<0|1>]",
+                "    Show low level info about the quicklist encoding of <key>.",
+                "    The optional argument (0 by default) sets the level of detail",
+                "CLIENT-EVICTION",
+                "    Show low level client eviction pools info (maxmemory-clients).",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic cron job processing.",
+                "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+                "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+                "    In case NEVER is provided the last observed peak will never be reset",
+                "    In case RESET is provided the peak reset time will be restored to the default value",
+                "REPLYBUFFER RESIZING <0|1>",
+                "    Enable or disable the reply buffer resize cron job",
+                "CLUSTERLINK KILL <to|from|all> <node-id>",
+                "    Kills the link based on the direction to/from (both) with the provided node.",
+                "STRINGMATCH-LEN <pattern>",
+                "    Match <pattern> against a 1 MB string (the guard against deep recursion).",
                 "SET-DISABLE-DENY-SCRIPTS <0|1>",
                 "    For testing only: disable the deny-scripts flag (commands marked noscript",
                 "    run from scripts).",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-                "STRINGMATCH-LEN",
-                "    Run a fuzz tester against the stringmatchlen() function.",
             ],
         );
         return Ok(());
@@ -262,9 +295,18 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         ctx.out().ok();
         return Ok(());
     }
-    // Accepted for client test suites: there are no Redis listpacks to dump to the log.
     if eq(sub, "LISTPACK") && args.remaining() == 1 {
-        ctx.out().ok();
+        let key = args.bytes()?;
+        let Some(e) = ctx.ex.dbs[ctx.client.db].peek(key) else {
+            return Err(err::NO_SUCH_KEY.into());
+        };
+        // The listpack Redis would hold (and RDB files carry) for the value.
+        let lp = crate::persist::rdb::compact_listpack(&e.value).ok_or(err::NOT_A_LISTPACK)?;
+        let text = crate::keyspace::types::stream::listpack::repr(&lp, lp.as_ptr() as usize)
+            .map_err(|_| err::NOT_A_LISTPACK)?;
+        // Redis prints the structure on the server's standard output.
+        print!("{text}");
+        ctx.out().simple(b"Listpack structure printed on stdout");
         return Ok(());
     }
     if eq(sub, "HTSTATS") && args.remaining() == 1 {
@@ -329,6 +371,84 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
         );
         ctx.out().simple(line.as_bytes());
         return Ok(());
+    }
+    if eq(sub, "STRINGMATCH-TEST") && args.remaining() == 0 {
+        stringmatch_fuzz(10_000_000);
+        ctx.out()
+            .simple(b"Apparently Redis did not crash: test passed");
+        return Ok(());
+    }
+    if eq(sub, "SDSLEN") && args.remaining() == 1 {
+        return sdslen(ctx, ctx.argv[2]);
+    }
+    if eq(sub, "STRUCTSIZE") && args.remaining() == 0 {
+        use std::mem::size_of;
+        let line = format!(
+            "bits:{} entry:{} value:{} key:{} setkey:{} client:{} ",
+            usize::BITS,
+            size_of::<crate::keyspace::db::Entry>(),
+            size_of::<crate::keyspace::value::Value>(),
+            size_of::<crate::keyspace::bytes::CompactBytes>(),
+            size_of::<crate::keyspace::types::set_key::SetKey>(),
+            size_of::<crate::exec::Client>(),
+        );
+        ctx.out().simple(line.as_bytes());
+        return Ok(());
+    }
+    if eq(sub, "QUICKLIST") && (1..=2).contains(&args.remaining()) {
+        let key = args.bytes()?;
+        let full = ctx
+            .argv
+            .get(3)
+            .is_some_and(|a| crate::util::num::atoll_prefix(a) != 0);
+        let Some(e) = ctx.ex.dbs[ctx.client.db].peek(key) else {
+            return Err(err::NO_SUCH_KEY.into());
+        };
+        let crate::keyspace::value::Value::List(list) = &e.value else {
+            return Err(err::NOT_A_QUICKLIST.into());
+        };
+        // Redis prints the structure on the server's standard output.
+        print!("{}", list.describe(full));
+        ctx.out().simple(b"Quicklist structure printed on stdout");
+        return Ok(());
+    }
+    if eq(sub, "CLIENT-EVICTION") && args.remaining() == 0 {
+        if ctx.ex.client_eviction_limit() == 0 {
+            return Err(err::CLIENT_EVICTION_DISABLED.into());
+        }
+        let text = ctx.ex.client_eviction_buckets();
+        ctx.out().verbatim(b"txt", text.as_bytes());
+        return Ok(());
+    }
+    if eq(sub, "LEAK") && args.remaining() == 1 {
+        // As asked: a copy nobody frees.
+        std::mem::forget(ctx.argv[2].to_vec());
+        ctx.out().ok();
+        return Ok(());
+    }
+    if eq(sub, "OOM") {
+        crate::crash::software_failure(
+            false,
+            &format!(
+                "Redis aborting for OUT OF MEMORY. Allocating {} bytes!",
+                usize::MAX
+            ),
+        );
+    }
+    if eq(sub, "DROP-CLUSTER-PACKET-FILTER") && args.remaining() == 1 {
+        let packet_type = int(args.bytes()?)?;
+        if let Some(c) = ctx.ex.cluster.as_mut() {
+            c.drop_packet_filter = u16::try_from(packet_type).ok();
+        }
+        ctx.out().ok();
+        return Ok(());
+    }
+    if eq(sub, "RESTART") || eq(sub, "CRASH-AND-RECOVER") {
+        let delay = match ctx.argv.get(2) {
+            Some(ms) => int(ms)?.max(0) as u64,
+            None => 0,
+        };
+        return restart(ctx, eq(sub, "RESTART"), delay);
     }
     Err(err::subcommand_syntax(ctx.argv[0], sub))
 }
@@ -472,4 +592,77 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
             Err(err::DEBUG_RELOAD_FAILED.into())
         }
     }
+}
+
+/// DEBUG STRINGMATCH-TEST (Redis's stringmatchlen_fuzz_test): random patterns against random
+/// strings, for a matcher that must neither crash nor hang.
+fn stringmatch_fuzz(cycles: u32) -> u32 {
+    let mut next = crate::util::rng::splitmix(rand::random());
+    let mut below = |n: u64| next() % n;
+    let mut matches = 0;
+    let (mut text, mut pattern) = ([0u8; 32], [0u8; 32]);
+    for _ in 0..cycles {
+        let text_len = below(32) as usize;
+        let pattern_len = below(32) as usize;
+        for b in &mut text[..text_len] {
+            *b = below(128) as u8;
+        }
+        for b in &mut pattern[..pattern_len] {
+            *b = below(128) as u8;
+        }
+        matches += u32::from(crate::util::glob::glob_match(
+            &pattern[..pattern_len],
+            &text[..text_len],
+            false,
+        ));
+    }
+    matches
+}
+
+/// DEBUG SDSLEN <key>: the lengths and allocations of a string key's name and value.
+fn sdslen(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let Some(e) = ctx.ex.dbs[ctx.client.db].peek(key) else {
+        return Err(err::NO_SUCH_KEY.into());
+    };
+    let Some(len) = e
+        .value
+        .str_len()
+        .filter(|_| e.value.encoding_name() != "int")
+    else {
+        return Err(err::NOT_AN_SDS_STRING.into());
+    };
+    let key_heap = crate::keyspace::bytes::CompactBytes::new(key).heap_bytes();
+    let line = format!(
+        "key_sds_len:{}, key_sds_avail:0, key_zmalloc: {key_heap}, val_sds_len:{len}, val_sds_avail:0, val_zmalloc: {}",
+        key.len(),
+        e.value.heap_bytes()
+    );
+    ctx.out().simple(line.as_bytes());
+    Ok(())
+}
+
+/// DEBUG RESTART (save as a shutdown would, rewrite the configuration file) and DEBUG
+/// CRASH-AND-RECOVER (nothing saved): the server starts over in this process after `delay`
+/// milliseconds. Replies only if that could not happen.
+fn restart(ctx: &mut Ctx, graceful: bool, delay: u64) -> CmdResult {
+    if graceful {
+        if let Some(path) = ctx.ex.cfg.file.clone() {
+            if let Err(e) = crate::config::rewrite_file(&ctx.ex.cfg, &path, &[], false) {
+                tracing::warn!("Can't restart: configuration rewrite process failed: {e}");
+                return Err(err::RESTART_FAILED.into());
+            }
+        }
+        let now = crate::exec::shutdown::ShutdownRequest {
+            save: None,
+            now: true,
+            force: false,
+        };
+        if ctx.ex.begin_shutdown(now) != crate::exec::shutdown::Shutdown::Exit {
+            tracing::warn!("Can't restart: error preparing for shutdown");
+            return Err(err::RESTART_FAILED.into());
+        }
+    }
+    let why = crate::restart::exec_again(delay);
+    tracing::warn!("{why}");
+    Err(err::RESTART_FAILED.into())
 }

@@ -832,6 +832,48 @@ impl QuickList {
         }
     }
 
+    /// DEBUG QUICKLIST's description, in the shape of Redis's quicklistRepr: the list, then
+    /// each node; with `full`, each node's entries too.
+    pub fn describe(&self, full: bool) -> String {
+        use std::fmt::Write;
+        let mut out = String::from("{quicklist}\n");
+        let _ = writeln!(out, "{{count : {}}}", self.len);
+        let _ = writeln!(out, "{{len : {}}}", self.nodes.len());
+        let _ = writeln!(out, "{{fill : {}}}", self.fill);
+        let _ = writeln!(out, "{{compress : {}}}", self.depth);
+        let _ = writeln!(out, "{{bookmark_count : 0}}");
+        let mut scratch = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let _ = writeln!(out, "{{quicklist node({i})");
+            let _ = writeln!(
+                out,
+                "{{container : {}, encoding: {}, size: {}, count: {}, recompress: 0, attempted_compress: 0}}",
+                if node.is_plain() { "PLAIN" } else { "PACKED" },
+                if node.is_compressed() { "LZF" } else { "RAW" },
+                node.raw_len(),
+                node.count
+            );
+            if full {
+                let raw = node.raw();
+                let mut off = 0;
+                let mut index = 0;
+                while off < raw.len() {
+                    let (e, next) = entry_at(&raw, off);
+                    let bytes = e.bytes(&node.base, &raw, &mut scratch);
+                    let _ = writeln!(
+                        out,
+                        "{{\n\tindex: {index},\n\t[str]{}\n}}",
+                        String::from_utf8_lossy(bytes)
+                    );
+                    off = next;
+                    index += 1;
+                }
+            }
+            out.push_str("}\n");
+        }
+        out
+    }
+
     /// Visits every element from the head (or from the tail) until `f` breaks.
     pub fn scan(&self, from_head: bool, mut f: impl FnMut(&[u8]) -> ControlFlow<()>) {
         let n = self.nodes.len();

@@ -153,6 +153,57 @@ fn backlen_size(l: usize) -> usize {
 
 /// Decodes every element of a listpack, checking its bounds.
 pub fn decode(lp: &[u8]) -> Result<Vec<El<'_>>, String> {
+    Ok(entries(lp)?.into_iter().map(|e| e.el).collect())
+}
+
+/// An element with its place: offset in the listpack, header bytes, encoded size (header
+/// and payload, without the back length).
+struct Placed<'a> {
+    offset: usize,
+    header: usize,
+    size: usize,
+    el: El<'a>,
+}
+
+/// Redis's lpRepr (DEBUG LISTPACK), byte for byte but for the addresses, which are `base`
+/// plus each offset.
+pub fn repr(lp: &[u8], base: usize) -> Result<String, String> {
+    use std::fmt::Write;
+    let placed = entries(lp)?;
+    let mut out = format!(
+        "{{total bytes {}}} {{num entries {}}}\n",
+        lp.len(),
+        placed.len()
+    );
+    for (index, e) in placed.iter().enumerate() {
+        let back = backlen_size(e.size);
+        let _ = write!(
+            out,
+            "{{\n\taddr: 0x{:08x},\n\tindex: {index:2},\n\toffset: {},\n\thdr+entrylen+backlen: {:2},\n\thdrlen: {:3},\n\tbacklen: {back:2},\n\tpayload: {}\n\tbytes: ",
+            base + e.offset,
+            e.offset,
+            e.size + back,
+            e.header,
+            e.size - e.header
+        );
+        for b in &lp[e.offset..e.offset + e.size + back] {
+            let _ = write!(out, "{b:02x}|");
+        }
+        out.push_str("\n\t[str]");
+        // Long strings show their first 40 bytes.
+        let value = e.el.bytes();
+        out.push_str(&String::from_utf8_lossy(&value[..value.len().min(40)]));
+        if value.len() > 40 {
+            out.push_str("...");
+        }
+        out.push_str("\n}\n");
+    }
+    out.push_str("{end}\n\n");
+    Ok(out)
+}
+
+/// Every element of a listpack with its place, checking its bounds.
+fn entries(lp: &[u8]) -> Result<Vec<Placed<'_>>, String> {
     let bad = || "Invalid listpack".to_string();
     if lp.len() < 7 || u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]) as usize != lp.len() {
         return Err(bad());
@@ -165,6 +216,11 @@ pub fn decode(lp: &[u8]) -> Result<Vec<El<'_>>, String> {
         if b == 0xFF {
             break;
         }
+        let header = match b {
+            0xE0..=0xEF => 2,
+            0xF0 => 5,
+            _ => 1,
+        };
         let (el, enc_len) = if b & 0x80 == 0 {
             (El::Int(i64::from(b)), 1)
         } else if b & 0xC0 == 0x80 {
@@ -210,11 +266,17 @@ pub fn decode(lp: &[u8]) -> Result<Vec<El<'_>>, String> {
                 _ => return Err(bad()),
             }
         };
+        let offset = p;
         p += enc_len + backlen_size(enc_len);
         if p >= lp.len() {
             return Err(bad());
         }
-        out.push(el);
+        out.push(Placed {
+            offset,
+            header,
+            size: enc_len,
+            el,
+        });
     }
     if p != lp.len() - 1 {
         return Err(bad());
@@ -225,6 +287,45 @@ pub fn decode(lp: &[u8]) -> Result<Vec<El<'_>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// DEBUG LISTPACK's dump as redis-server 7.0.15 printed it for this hash (addresses
+    /// masked): every kind of entry header, and a long string cut at 40 bytes.
+    #[test]
+    fn repr_matches_redis() {
+        let long = "y".repeat(100);
+        let mut w = Writer::new();
+        for f in [
+            "a",
+            "1",
+            "b",
+            "5000",
+            "c",
+            "-3",
+            "d",
+            "70000",
+            "e",
+            "5000000000",
+            "f",
+            &long,
+            "g",
+            "300",
+            "h",
+            "-70000",
+        ] {
+            w.string(f.as_bytes());
+        }
+        let text = repr(&w.finish(), 0).unwrap();
+        let masked: Vec<String> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| match l.find("addr: 0x") {
+                Some(at) => format!("{}addr: X,", &l[..at]),
+                None => l.to_string(),
+            })
+            .collect();
+        let want = include_str!("../../../../tests/fixtures/debug-listpack-hash.txt");
+        assert_eq!(masked.join("\n"), want.trim_end());
+    }
 
     #[test]
     fn roundtrip_elements() {
