@@ -359,3 +359,36 @@ fn debug_client_eviction_shows_the_pools() {
         "{text}"
     );
 }
+
+/// maxmemory-clients before maxmemory: a client whose pipelined replies pile up (GETs of a
+/// 1 MB value it does not read) is evicted once it holds more than maxmemory-clients, and
+/// its memory is gone before keys are weighed against maxmemory, so no key goes. The same
+/// outcome as redis-server's.
+#[test]
+fn client_eviction_comes_before_key_eviction() {
+    let run = |server: Server| {
+        let mut c = server.client();
+        c.ok("CONFIG SET maxmemory-policy allkeys-lru");
+        c.ok("CLIENT NO-EVICT on");
+        c.ok("SETRANGE big 1000000 x");
+        for j in 0..50 {
+            c.ok(&format!("SETRANGE {j} 100000 x"));
+        }
+        let dataset: u64 = c.info_field("memory", "used_memory").parse().unwrap();
+        c.ok("CONFIG SET maxmemory-clients 3mb");
+        c.ok(&format!("CONFIG SET maxmemory {}", dataset + 3_500_000));
+        let mut reader = server.client();
+        reader
+            .send_raw(&b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n".repeat(30))
+            .unwrap();
+        let stat = |c: &mut Client, f: &str| c.info_field("stats", f).parse::<u64>().unwrap();
+        common::server::wait_until("the reader's eviction", 10, || {
+            stat(&mut c, "evicted_clients") == 1
+        });
+        stat(&mut c, "evicted_keys")
+    };
+    assert_eq!(run(cinnabar(&[])), 0);
+    if let Some(redis) = oracle(&[]) {
+        assert_eq!(run(redis), 0);
+    }
+}

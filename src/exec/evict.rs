@@ -234,8 +234,12 @@ impl Executor {
             if total <= limit {
                 break;
             }
-            if let Some(c) = self.client(slot) {
+            if let Some(c) = self.client_mut(slot) {
                 tracing::info!("Evicting client: id={} addr={} tot-mem={mem}", c.id, c.addr);
+                // Its replies will never be sent: their memory goes now, before keys are
+                // weighed against maxmemory (Redis frees an evicted client at once).
+                c.out.buf = Vec::new();
+                c.out_sent = 0;
             }
             self.close_client_asap(slot);
             self.stats.evicted_clients += 1;

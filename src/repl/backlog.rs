@@ -73,9 +73,14 @@ impl Backlog {
         self.end_offset + 1 - self.histlen as u64
     }
 
-    /// INFO's mem_total_replication_buffers.
+    /// INFO's mem_total_replication_buffers: the blocks, and the block list's spare room
+    /// (counted here, its doubling cannot pass for dataset growth and drive evictions).
     pub fn mem(&self) -> usize {
-        self.mem
+        self.mem + self.list_spare()
+    }
+
+    fn list_spare(&self) -> usize {
+        (self.blocks.capacity() - self.blocks.len()) * std::mem::size_of::<Block>()
     }
 
     /// Appends stream bytes; true if a new block was needed (replicas' output limits are
@@ -190,7 +195,7 @@ mod tests {
         assert!(!b.append(b"fgh"));
         assert_eq!((b.first_offset(), b.histlen()), (1, 8));
         assert_eq!(b.since(3), b"cdefgh");
-        assert_eq!(b.mem(), MIN_BLOCK + BLOCK_OVERHEAD);
+        assert_eq!(b.mem(), MIN_BLOCK + BLOCK_OVERHEAD + b.list_spare());
         // Fill the first block and spill into two more: the first goes once the others
         // hold more than the backlog's size.
         let big = vec![b'x'; 2 * MIN_BLOCK];
@@ -210,6 +215,23 @@ mod tests {
     }
 
     #[test]
+    fn memory_counts_the_block_lists_spare_room() {
+        let mut b = Backlog::new(MIN_BLOCK, 1);
+        let block = vec![b'z'; MIN_BLOCK];
+        for _ in 0..600 {
+            b.append(&block);
+        }
+        // The list of 600 blocks has room for more: that room is memory of the buffer too,
+        // or its doubling would count as dataset growth under maxmemory.
+        let spare = b.blocks.capacity() - b.blocks.len();
+        assert!(spare > 0);
+        assert_eq!(
+            b.mem(),
+            600 * (MIN_BLOCK + BLOCK_OVERHEAD) + spare * std::mem::size_of::<Block>()
+        );
+    }
+
+    #[test]
     fn a_reader_keeps_the_blocks_it_has_not_sent() {
         let mut b = Backlog::new(MIN_BLOCK, 101);
         let block = vec![b'y'; MIN_BLOCK];
@@ -225,7 +247,7 @@ mod tests {
         // Once it has everything, only the backlog's own size is kept.
         b.trim(Some(b.first_offset() + b.histlen() as u64));
         assert_eq!(b.histlen(), 2 * MIN_BLOCK);
-        assert_eq!(b.mem(), 2 * (MIN_BLOCK + BLOCK_OVERHEAD));
+        assert_eq!(b.mem(), 2 * (MIN_BLOCK + BLOCK_OVERHEAD) + b.list_spare());
         assert!(b.chunk_at(101 + 8 * MIN_BLOCK as u64).is_empty());
     }
 
