@@ -10,6 +10,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CINNABAR_ALLOCATOR");
     println!("cargo:rerun-if-env-changed=JEMALLOC_LIB_DIR");
     println!("cargo::rustc-check-cfg=cfg(jemalloc)");
+    // Crash and watchdog reports name the functions on the stack (backtrace_symbols reads the
+    // dynamic symbol table), as Redis's -rdynamic build does.
+    println!("cargo:rustc-link-arg-bins=-rdynamic");
     cc::Build::new()
         .file("src/util/ldouble.c")
         .opt_level(2)

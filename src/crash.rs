@@ -34,11 +34,7 @@ pub fn set_enabled(on: bool) {
         return;
     }
     if on {
-        // The first backtrace() call loads libgcc_s (and allocates): do it now, not in a
-        // handler that may have interrupted malloc.
-        let mut frames = [std::ptr::null_mut(); 4];
-        // SAFETY: the buffer holds the frame count given.
-        unsafe { libc::backtrace(frames.as_mut_ptr(), frames.len() as libc::c_int) };
+        warm_up_backtrace();
     }
     for sig in SIGNALS {
         set_action(sig, on);
@@ -124,7 +120,8 @@ pub fn software_failure(assertion: bool, message: &str) -> ! {
     die(libc::SIGABRT)
 }
 
-fn stack_trace_and_die(sig: libc::c_int) -> ! {
+/// The calling thread's stack, on the log (from signal handlers: no allocation).
+fn write_stack_trace() {
     write_raw(b"\n------ STACK TRACE ------\n\nBacktrace:\n");
     let mut frames = [std::ptr::null_mut(); 100];
     // SAFETY: the buffer holds the frame count given; backtrace_symbols_fd writes to the
@@ -133,6 +130,41 @@ fn stack_trace_and_die(sig: libc::c_int) -> ! {
         let n = libc::backtrace(frames.as_mut_ptr(), frames.len() as libc::c_int);
         libc::backtrace_symbols_fd(frames.as_ptr(), n, crate::log::raw_fd());
     }
+}
+
+/// The first backtrace() call loads libgcc_s (and allocates): done ahead, not in a handler
+/// that may have interrupted malloc.
+fn warm_up_backtrace() {
+    let mut frames = [std::ptr::null_mut(); 4];
+    // SAFETY: the buffer holds the frame count given.
+    unsafe { libc::backtrace(frames.as_mut_ptr(), frames.len() as libc::c_int) };
+}
+
+/// The watchdog's signal (Redis's SIGALRM): the thread it is sent to logs where it is.
+pub const WATCHDOG_SIGNAL: libc::c_int = libc::SIGALRM;
+
+/// Installs the watchdog's handler (watchdog-period): the executor thread, interrupted
+/// where it is stuck, writes Redis's "WATCHDOG TIMER EXPIRED" report with its stack.
+pub fn install_watchdog_handler() {
+    warm_up_backtrace();
+    // SAFETY: a zeroed sigaction is valid; the handler has the SA_SIGINFO signature.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        libc::sigemptyset(&mut act.sa_mask);
+        act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        act.sa_sigaction = on_watchdog_signal as *const () as usize;
+        libc::sigaction(WATCHDOG_SIGNAL, &act, std::ptr::null_mut());
+    }
+}
+
+extern "C" fn on_watchdog_signal(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    crate::log::from_signal_handler("\n--- WATCHDOG TIMER EXPIRED ---");
+    write_stack_trace();
+    crate::log::from_signal_handler("--------\n");
+}
+
+fn stack_trace_and_die(sig: libc::c_int) -> ! {
+    write_stack_trace();
     write_raw(
         b"\n=== REDIS BUG REPORT END. Make sure to include from START to END. ===\n\n\
           \x20      Please report the crash by opening an issue on cinnabar's tracker.\n\n",

@@ -384,6 +384,13 @@ fn watchdog_logs_a_stuck_executor() {
     std::thread::sleep(Duration::from_millis(300));
     c.ok("DEBUG SLEEP 0.6");
     assert_eq!(expired(), 1);
+    // The report holds the executor's stack, where it is stuck: in DEBUG SLEEP's sleep.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let report = &text[text.find("--- WATCHDOG TIMER EXPIRED ---").unwrap()..];
+    assert!(report.contains("------ STACK TRACE ------"), "{report}");
+    assert!(report.contains("nanosleep"), "{report}");
+    // Named (the binary exports its symbols): the DEBUG handler, mangled.
+    assert!(report.contains("6server5debug5debug"), "{report}");
     c.ok("CONFIG SET watchdog-period 0");
     c.ok("DEBUG SLEEP 0.6");
     assert_eq!(expired(), 1);

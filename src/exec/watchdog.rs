@@ -1,7 +1,7 @@
 //! watchdog-period (Redis's software watchdog, a debugging aid): when the executor thread has
 //! not reached its cron for longer than the period (a slow command, a load, a blocking read),
-//! Redis's "WATCHDOG TIMER EXPIRED" lines go to the log. Redis arms SIGALRM for this; a
-//! thread watching a heartbeat does the same without a signal handler that logs.
+//! a thread watching its heartbeat sends it SIGALRM, and its handler writes Redis's
+//! "WATCHDOG TIMER EXPIRED" report with the executor's stack (`crash`).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -18,6 +18,8 @@ struct Shared {
     beat_ms: AtomicI64,
     /// watchdog-period in ms; 0: off.
     period_ms: AtomicI64,
+    /// The executor thread, which the report is about.
+    executor: libc::pthread_t,
 }
 
 impl Watchdog {
@@ -28,10 +30,13 @@ impl Watchdog {
             if period_ms <= 0 {
                 return;
             }
+            crate::crash::install_watchdog_handler();
             let shared = Arc::new(Shared {
                 start: Instant::now(),
                 beat_ms: AtomicI64::new(0),
                 period_ms: AtomicI64::new(period_ms),
+                // SAFETY: pthread_self has no preconditions; beat runs on the executor.
+                executor: unsafe { libc::pthread_self() },
             });
             let watched = shared.clone();
             let spawned = std::thread::Builder::new()
@@ -67,9 +72,8 @@ fn watch(s: &Shared) {
         let beat = s.beat_ms.load(Ordering::Relaxed);
         if period > 0 && beat != reported_beat && s.elapsed_ms() - beat > period {
             reported_beat = beat;
-            tracing::warn!("\n--- WATCHDOG TIMER EXPIRED ---");
-            tracing::warn!("(the executor thread is busy; no stack trace is taken)");
-            tracing::warn!("--------\n");
+            // SAFETY: the executor thread lives as long as the process (it runs the loop).
+            unsafe { libc::pthread_kill(s.executor, crate::crash::WATCHDOG_SIGNAL) };
         }
     }
 }
