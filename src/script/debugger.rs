@@ -1048,6 +1048,36 @@ mod tests {
         assert_eq!(with_buffer(b"*1\r\n\0"), Parsed::Incomplete);
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends a paused script, the parser neither panics nor reads past
+        /// what arrived, and a well-formed command comes back whole, whatever follows it.
+        #[test]
+        fn parser_takes_any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = with_buffer(&bytes);
+        }
+
+        #[test]
+        fn well_formed_commands_parse_whole(
+            args in proptest::collection::vec(
+                proptest::collection::vec(1u8..=255, 1..40), 1..8),
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..20),
+        ) {
+            let mut wire = format!("*{}\r\n", args.len()).into_bytes();
+            for a in &args {
+                wire.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                wire.extend_from_slice(a);
+                wire.extend_from_slice(b"\r\n");
+            }
+            // Cut anywhere before its end, it waits for more.
+            for cut in 1..wire.len() {
+                let partial = with_buffer(&wire[..cut]);
+                proptest::prop_assert!(partial != Parsed::ProtocolError || wire[..cut].contains(&0));
+            }
+            wire.extend_from_slice(&tail);
+            proptest::prop_assert_eq!(with_buffer(&wire), Parsed::Command(args));
+        }
+    }
+
     #[test]
     fn command_names_stop_at_nul() {
         assert!(command_is(b"S", "s", "step"));
