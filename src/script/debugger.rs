@@ -282,7 +282,12 @@ impl Ldb {
                     self.log(b"Wrong line number.".to_vec());
                 }
             } else {
-                match self.breakpoints.iter().position(|&b| i64::from(b) == -line) {
+                let target = line.checked_neg();
+                match self
+                    .breakpoints
+                    .iter()
+                    .position(|&b| Some(i64::from(b)) == target)
+                {
                     Some(i) => {
                         self.breakpoints.remove(i);
                         self.log(b"Breakpoint removed.".to_vec());
@@ -1146,7 +1151,11 @@ mod tests {
         };
         ldb.break_command(&[b"1".to_vec(), b"3".to_vec(), b"5".to_vec(), b"-1".to_vec()]);
         assert_eq!(ldb.breakpoints, [3, 5]);
-        ldb.break_command(&[b"-4".to_vec(), b"0".to_vec()]);
+        ldb.break_command(&[
+            b"-4".to_vec(),
+            b"-9223372036854775808".to_vec(),
+            b"0".to_vec(),
+        ]);
         assert!(ldb.breakpoints.is_empty());
         assert!(ldb
             .logs
