@@ -694,6 +694,7 @@ fn debug_restart_and_crash_and_recover() {
     let mut c = wait_ready(port);
     c.ok("SET kept 1");
     c.ok("CONFIG SET maxmemory-policy allkeys-lru");
+    c.ok("ACL SETUSER alice on >pw ~* +@all");
     c.send(&["DEBUG", "RESTART"]);
     assert!(
         c.read_to_close().is_empty(),
@@ -709,6 +710,11 @@ fn debug_restart_and_crash_and_recover() {
     assert!(std::fs::read_to_string(&conf)
         .unwrap()
         .contains("maxmemory-policy allkeys-lru"));
+    // The rewrite keeps users, as CONFIG REWRITE's does.
+    assert_eq!(
+        c.cmd_raw(&["ACL", "USERS"]),
+        b"*2\r\n$5\r\nalice\r\n$7\r\ndefault\r\n"
+    );
     c.ok("SET lost 1");
     c.send(&["DEBUG", "CRASH-AND-RECOVER", "50"]);
     assert!(c.read_to_close().is_empty());

@@ -221,17 +221,7 @@ pub fn rewrite(ctx: &mut Ctx, force_all: bool) -> CmdResult {
     let Some(path) = ctx.ex.cfg.file.clone() else {
         return Err(err::NO_CONFIG_FILE.into());
     };
-    // Users are rewritten too, unless they live in an ACL file.
-    let user_lines: Vec<String> = if ctx.ex.settings.aclfile.is_some() {
-        Vec::new()
-    } else {
-        ctx.ex
-            .acl
-            .users()
-            .map(|u| String::from_utf8_lossy(&crate::acl::describe::user_line(u)).into_owned())
-            .collect()
-    };
-    match config::rewrite_file(&ctx.ex.cfg, &path, &user_lines, force_all) {
+    match rewrite_file(ctx.ex, &path, force_all) {
         Ok(()) => {
             tracing::info!("CONFIG REWRITE executed with success.");
             ctx.out().ok();
@@ -242,6 +232,23 @@ pub fn rewrite(ctx: &mut Ctx, force_all: bool) -> CmdResult {
             Err(err::config_rewrite_failed(&e.to_string()))
         }
     }
+}
+
+/// Writes the running configuration to `path`; users too, unless they live in an ACL file.
+pub fn rewrite_file(
+    ex: &crate::exec::Executor,
+    path: &std::path::Path,
+    force_all: bool,
+) -> std::io::Result<()> {
+    let user_lines: Vec<String> = if ex.settings.aclfile.is_some() {
+        Vec::new()
+    } else {
+        ex.acl
+            .users()
+            .map(|u| String::from_utf8_lossy(&crate::acl::describe::user_line(u)).into_owned())
+            .collect()
+    };
+    config::rewrite_file(&ex.cfg, path, &user_lines, force_all)
 }
 
 pub fn config_help(ctx: &mut Ctx) -> CmdResult {

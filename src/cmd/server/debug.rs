@@ -647,7 +647,7 @@ fn sdslen(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
 fn restart(ctx: &mut Ctx, graceful: bool, delay: u64) -> CmdResult {
     if graceful {
         if let Some(path) = ctx.ex.cfg.file.clone() {
-            if let Err(e) = crate::config::rewrite_file(&ctx.ex.cfg, &path, &[], false) {
+            if let Err(e) = super::config_cmd::rewrite_file(ctx.ex, &path, false) {
                 tracing::warn!("Can't restart: configuration rewrite process failed: {e}");
                 return Err(err::RESTART_FAILED.into());
             }
