@@ -77,6 +77,7 @@ fn with_executor<R>(f: impl FnOnce(&mut Executor) -> R) -> R {
             let mut ex = Executor::new(cfg);
             ex.net_hooks = Some(crate::exec::NetHooks {
                 server: std::ptr::null_mut(),
+                caller: None,
                 serve: kill_busy_script,
                 rebind: no_rebind,
                 configure_tls: no_tls,

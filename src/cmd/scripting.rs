@@ -153,7 +153,7 @@ fn run_eval(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
 /// Either way the session ends with the script's reply and the connection's close.
 fn debug_session(ctx: &mut Ctx, eval: impl FnOnce(&mut Ctx) -> CmdResult) -> CmdResult {
     let debug_flags = cf::LUA_DEBUG | cf::LUA_DEBUG_SYNC;
-    let Some(io) = ctx.ex.caller_io else {
+    let Some(io) = ctx.ex.caller_io() else {
         ctx.client.flags &= !debug_flags;
         return Err(err::LDB_NO_CONNECTION.into());
     };
@@ -186,11 +186,8 @@ fn debug_session(ctx: &mut Ctx, eval: impl FnOnce(&mut Ctx) -> CmdResult) -> Cmd
             ctx.client.out.error(e.text());
         }
         let reply = &ctx.client.out.buf[ctx.client.out_sent..];
-        // SAFETY: the stream of the running command, which is this one.
-        unsafe {
-            let _ = (io.write)(io.stream, reply);
-            (io.close)(io.stream);
-        }
+        let _ = io.write(reply);
+        io.close();
         tracing::warn!("Lua debugging session child exiting");
         // SAFETY: ends the child at once, without the parent's destructors or atexit work.
         unsafe { libc::_exit(0) }

@@ -260,8 +260,9 @@ pub struct Executor {
     pub script_deny_disabled: bool,
     /// Set by the network layer: serves other clients while a script is busy.
     pub net_hooks: Option<NetHooks>,
-    /// Set by the network layer while a command runs: its connection, for the Lua debugger.
-    pub caller_io: Option<CallerIo>,
+    /// Set by the network layer while a command runs: its connection's stream, for the Lua
+    /// debugger (null between commands).
+    pub caller_stream: *mut (),
     /// Forked Lua debugging sessions still running (Redis's ldb.children).
     pub ldb_children: Vec<i32>,
     pub watchdog: watchdog::Watchdog,
@@ -308,15 +309,14 @@ pub(super) struct PropagationMark {
 /// Redis's REPLY_BUFFER_DEFAULT_PEAK_RESET_TIME (ms).
 pub const REPLY_BUFFER_PEAK_RESET_MS: i64 = 5000;
 
-/// Blocking I/O on the running command's own connection (Redis's ldb.conn): the Lua
-/// debugger talks to its client from inside the script.
+/// Blocking I/O on a command's own connection (Redis's ldb.conn): the Lua debugger talks to
+/// its client from inside the script. `net` provides the functions once (`NetHooks`) and
+/// the running command's stream before each command (`Executor::caller_stream`).
 #[derive(Clone, Copy)]
-pub struct CallerIo {
-    /// The connection's stream, valid while the command runs.
-    pub stream: *mut (),
+pub struct CallerFns {
     /// Reads what is there, waiting until something is; Ok(0) at the end of the stream.
     /// # Safety
-    /// `stream` must be the running command's.
+    /// The stream must be the running command's.
     pub read: unsafe fn(*mut (), &mut [u8]) -> std::io::Result<usize>,
     /// Writes all of it, waiting at most a few seconds for the socket to take it.
     /// # Safety
@@ -328,11 +328,38 @@ pub struct CallerIo {
     pub close: unsafe fn(*mut ()),
 }
 
+/// The running command's connection with the functions that do blocking I/O on it.
+#[derive(Clone, Copy)]
+pub struct CallerIo {
+    /// The connection's stream, valid while the command runs (made only by `caller_io`).
+    stream: *mut (),
+    fns: CallerFns,
+}
+
+impl CallerIo {
+    pub fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // SAFETY: `stream` is the running command's (see `Executor::caller_io`).
+        unsafe { (self.fns.read)(self.stream, buf) }
+    }
+
+    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        // SAFETY: as in `read`.
+        unsafe { (self.fns.write)(self.stream, bytes) }
+    }
+
+    pub fn close(&self) {
+        // SAFETY: as in `read`.
+        unsafe { (self.fns.close)(self.stream) }
+    }
+}
+
 /// What the network layer lets the executor ask of it (Redis's processEventsWhileBlocked,
 /// listener changes), installed by `net::Server::run`.
 #[derive(Clone, Copy)]
 pub struct NetHooks {
     pub server: *mut (),
+    /// Blocking I/O on the running command's connection (none without sockets).
+    pub caller: Option<CallerFns>,
     /// Serves other clients while a script is busy.
     /// # Safety
     /// `server` must be the live server that installed these hooks.
@@ -411,7 +438,7 @@ impl Executor {
             monitors: Vec::new(),
             running_touches: Vec::new(),
             running_slot: None,
-            caller_io: None,
+            caller_stream: std::ptr::null_mut(),
             ldb_children: Vec::new(),
             running_id: 0,
             self_pushes: Vec::new(),
@@ -568,6 +595,15 @@ impl Executor {
 
     pub fn client_mut(&mut self, slot: usize) -> Option<&mut Client> {
         self.clients.get_mut(slot).and_then(|c| c.as_deref_mut())
+    }
+
+    /// The running command's connection, for blocking I/O on it (the Lua debugger).
+    pub fn caller_io(&self) -> Option<CallerIo> {
+        let fns = self.net_hooks?.caller?;
+        (!self.caller_stream.is_null()).then_some(CallerIo {
+            stream: self.caller_stream,
+            fns,
+        })
     }
 
     /// Marks `client` (the running one, or any taken out of the table) to be closed at the

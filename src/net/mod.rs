@@ -23,7 +23,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::config::limits;
 use crate::exec::client::flags as cf;
-use crate::exec::{CallerIo, Executor, NetHooks};
+use crate::exec::{CallerFns, Executor, NetHooks};
 use crate::resp::errors as err;
 use crate::resp::parse::{ParseLimits, Parsed};
 use conn::{caller_close, caller_read, caller_write, Conn, Stream};
@@ -384,6 +384,11 @@ impl Server {
     pub fn install_hooks(&mut self, ex: &mut Executor) {
         ex.net_hooks = Some(NetHooks {
             server: self as *mut Server as *mut (),
+            caller: Some(CallerFns {
+                read: caller_read,
+                write: caller_write,
+                close: caller_close,
+            }),
             serve: serve_while_busy,
             rebind: rebind_raw,
             configure_tls: configure_tls_raw,
@@ -834,16 +839,11 @@ impl Server {
                 Ok(Parsed::Incomplete) => break,
                 Ok(Parsed::Command { consumed }) => {
                     prefetch_pipelined(ex, slot, &input[consumed..]);
-                    ex.caller_io = Some(CallerIo {
-                        stream: &mut conn.stream as *mut Stream as *mut (),
-                        read: caller_read,
-                        write: caller_write,
-                        close: caller_close,
-                    });
+                    ex.caller_stream = &mut conn.stream as *mut Stream as *mut ();
                     let executed = conn.parser.with_argv(input, scratch, |argv| {
                         argv.is_empty() || ex.execute(slot, argv)
                     });
-                    ex.caller_io = None;
+                    ex.caller_stream = std::ptr::null_mut();
                     conn.parser.reset();
                     if !executed {
                         // Postponed by CLIENT PAUSE: leave the command unread until resumed.

@@ -163,7 +163,7 @@ impl Ldb {
     fn write_raw(&self, bytes: &[u8]) {
         if let Some(io) = self.io {
             // Errors show up at the next read, as in Redis.
-            let _ = unsafe { (io.write)(io.stream, bytes) };
+            let _ = io.write(bytes);
         }
     }
 
@@ -383,7 +383,7 @@ impl Ldb {
             }
             let mut chunk = [0u8; 1024];
             let read = match self.io {
-                Some(io) => unsafe { (io.read)(io.stream, &mut chunk) },
+                Some(io) => io.read(&mut chunk),
                 None => Ok(0),
             };
             match read {
