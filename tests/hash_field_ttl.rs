@@ -331,12 +331,7 @@ fn hgetex_and_hsetex() {
 /// deletes, and nothing for what changed nothing; the file loads back to the same TTLs.
 #[test]
 fn propagated_as_redis_and_reloaded() {
-    let s = cinnabar(&[
-        "--appendonly".into(),
-        "yes".into(),
-        "--enable-debug-command".into(),
-        "yes".into(),
-    ]);
+    let s = common::server::cinnabar_with_aof();
     let c = &mut s.client();
     c.ok("DEBUG SET-ACTIVE-EXPIRE 0");
     c.ok("HSET h f1 v1 f2 v2 f3 v3");

@@ -336,12 +336,7 @@ fn saddex() {
 /// removes, nothing for what changed nothing; the file loads back to the same TTLs.
 #[test]
 fn propagated_as_redis_and_reloaded() {
-    let s = cinnabar(&[
-        "--appendonly".into(),
-        "yes".into(),
-        "--enable-debug-command".into(),
-        "yes".into(),
-    ]);
+    let s = common::server::cinnabar_with_aof();
     let c = &mut s.client();
     c.ok("DEBUG SET-ACTIVE-EXPIRE 0");
     c.ok("SADD s m1 m2 m3");

@@ -208,12 +208,7 @@ fn trimming_with_strategies() {
 /// it did, which replays to the same stream even where it trimmed past a pending entry.
 #[test]
 fn propagated_and_replayed() {
-    let s = cinnabar(&[
-        "--appendonly".into(),
-        "yes".into(),
-        "--enable-debug-command".into(),
-        "yes".into(),
-    ]);
+    let s = common::server::cinnabar_with_aof();
     let c = &mut s.client();
     stream_read_by_group(c, 8);
     c.ok("XACK s g 1-0 2-0 4-0 5-0");
@@ -350,12 +345,7 @@ fn xreadgroup_claim_blocks_until_idle() {
 /// Claims propagate as XCLAIMs that carry the new owner and delivery count.
 #[test]
 fn xreadgroup_claim_propagated() {
-    let s = cinnabar(&[
-        "--appendonly".into(),
-        "yes".into(),
-        "--enable-debug-command".into(),
-        "yes".into(),
-    ]);
+    let s = common::server::cinnabar_with_aof();
     let c = &mut s.client();
     c.ok("XADD s 1-0 f v");
     c.ok("XGROUP CREATE s g 0");

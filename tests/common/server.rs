@@ -163,6 +163,13 @@ pub fn cinnabar(extra: &[String]) -> Server {
     start(env!("CARGO_BIN_EXE_cinnabar"), "test", extra).expect("cinnabar did not start")
 }
 
+/// A cinnabar logging every write to its AOF, with DEBUG enabled (tests of what commands
+/// propagate and of what the file replays).
+pub fn cinnabar_with_aof() -> Server {
+    let args = ["--appendonly", "yes", "--enable-debug-command", "yes"];
+    cinnabar(&args.map(String::from))
+}
+
 /// Starts redis-server 7.0.15, the oracle of every live comparison. This is the one place
 /// that decides what a missing redis-server means: the comparison is skipped (None) on a
 /// developer's machine without it, and the test fails under CI, where every comparison is
